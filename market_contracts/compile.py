@@ -1,0 +1,134 @@
+"""Compile the Solidity sources with solcjs (npm `solc`) through standard JSON.
+
+The artifacts are committed so that nothing needs Node at run time; `tests/market_contracts/
+test_compile.py` recompiles and checks that the committed files match the sources.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from market_contracts.errors import CompileError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+CONTRACTS_DIR = PACKAGE_DIR / "contracts"
+ARTIFACTS_DIR = PACKAGE_DIR / "artifacts"
+NODE_MODULES = REPO_ROOT / "node_modules"
+
+SOLC_VERSION = "0.8.37"
+# Settings are part of the artifact's identity: changing them changes every bytecode.
+OPTIMIZER_RUNS = 200
+EVM_VERSION = "cancun"
+
+_SOLC_DRIVER = """
+const solc = require(process.argv[1]);
+let input = '';
+process.stdin.on('data', (c) => { input += c; });
+process.stdin.on('end', () => {
+  const fs = require('fs');
+  const path = require('path');
+  const root = process.argv[2];
+  function findImports(p) {
+    const candidate = path.join(root, p);
+    if (fs.existsSync(candidate)) return { contents: fs.readFileSync(candidate, 'utf8') };
+    return { error: 'not found: ' + p };
+  }
+  process.stdout.write(solc.compile(input, { import: findImports }));
+});
+"""
+
+
+def source_files() -> dict[str, Path]:
+    """Our sources by their standard-JSON unit name (`contracts/X.sol`, `contracts/test/Y.sol`)."""
+    return {
+        path.relative_to(PACKAGE_DIR).as_posix(): path
+        for path in sorted(CONTRACTS_DIR.rglob("*.sol"))
+    }
+
+
+def standard_json_input() -> dict:
+    sources = source_files()
+    return {
+        "language": "Solidity",
+        "sources": {name: {"content": path.read_text()} for name, path in sources.items()},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
+            "evmVersion": EVM_VERSION,
+            "viaIR": False,
+            # Only our own units: imported OpenZeppelin contracts get no artifacts of their own.
+            "outputSelection": {name: {"*": ["abi", "evm.bytecode.object"]} for name in sources},
+        },
+    }
+
+
+def run_solc(standard_input: dict) -> dict:
+    solc_js = NODE_MODULES / "solc"
+    if not solc_js.exists():
+        raise CompileError(f"solc is not installed at {solc_js}; run `npm ci` (or `make setup`)")
+    try:
+        proc = subprocess.run(
+            ["node", "-e", _SOLC_DRIVER, str(solc_js), str(NODE_MODULES)],
+            input=json.dumps(standard_input), capture_output=True, text=True, check=True,
+            cwd=PACKAGE_DIR,
+        )
+    except FileNotFoundError as exc:
+        raise CompileError("node is not on PATH; install Node.js 20 or later") from exc
+    except subprocess.CalledProcessError as exc:
+        raise CompileError(f"solcjs failed: {exc.stderr.strip()}") from exc
+    output = json.loads(proc.stdout)
+    errors = [e for e in output.get("errors", []) if e["severity"] == "error"]
+    if errors:
+        raise CompileError("\n".join(e["formattedMessage"] for e in errors))
+    return output
+
+
+def compile_all() -> dict[str, dict]:
+    """Compile every source; return `{ContractName: {"abi", "bytecode", "source"}}`."""
+    output = run_solc(standard_json_input())
+    artifacts = {}
+    for unit, contracts in output["contracts"].items():
+        for name, data in contracts.items():
+            bytecode = data["evm"]["bytecode"]["object"]
+            if not bytecode:  # interfaces and abstract contracts
+                continue
+            artifacts[name] = {
+                "contractName": name,
+                "sourceName": unit,
+                "compiler": SOLC_VERSION,
+                "abi": data["abi"],
+                "bytecode": "0x" + bytecode,
+            }
+    return artifacts
+
+
+def render(artifact: dict) -> str:
+    return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
+
+
+def write_artifacts(artifacts: dict[str, dict]) -> list[Path]:
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    for stale in ARTIFACTS_DIR.glob("*.json"):
+        if stale.stem not in artifacts:
+            stale.unlink()
+    written = []
+    for name, artifact in sorted(artifacts.items()):
+        path = ARTIFACTS_DIR / f"{name}.json"
+        path.write_text(render(artifact))
+        written.append(path)
+    return written
+
+
+def load_artifact(name: str) -> dict:
+    path = ARTIFACTS_DIR / f"{name}.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise CompileError(f"no compiled artifact for {name} at {path}; run `make contracts`") from exc
+
+
+if __name__ == "__main__":
+    for written in write_artifacts(compile_all()):
+        print(written.relative_to(REPO_ROOT))
