@@ -1,0 +1,117 @@
+"""Deploying the market contracts, wired together, and the deployment file that names them.
+
+The deployment file is how every other command finds the contracts: `provernet deploy` (and the
+devnet) writes it; the roller, coordinator and audit commands read it with `--deployment`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from market_contracts.chain import Chain
+from market_contracts.compile import load_artifact
+from market_contracts.errors import UnknownDeployment, WrongChainId
+from market_contracts.rules import MarketParams, RewardMode
+
+DEPLOYMENT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    token: str
+    registry: str
+    staking: str
+    deployer: str
+    block: int
+    params: MarketParams
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["params"] = {k: int(v) for k, v in asdict(self.params).items()}
+        # Token amounts exceed 2**53: keep every parameter a decimal string for JSON readers.
+        data["params"] = {k: str(v) for k, v in data["params"].items()}
+        return {"version": DEPLOYMENT_VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: dict, source: str = "deployment") -> "Deployment":
+        try:
+            if data.get("version") != DEPLOYMENT_VERSION:
+                raise ValueError(f"version {data.get('version')!r}, expected {DEPLOYMENT_VERSION}")
+            raw = {k: int(v) for k, v in data["params"].items()}
+            raw["reward_mode"] = RewardMode(raw["reward_mode"])
+            return cls(
+                chain_id=int(data["chain_id"]),
+                token=to_checksum_address(data["token"]),
+                registry=to_checksum_address(data["registry"]),
+                staking=to_checksum_address(data["staking"]),
+                deployer=to_checksum_address(data["deployer"]),
+                block=int(data["block"]),
+                params=MarketParams(**raw),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UnknownDeployment(f"{source} is not a provernet deployment file: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "w") as f:
+            json.dump(self.to_json(), f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Deployment":
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise UnknownDeployment(
+                f"no deployment file at {path}; pass --deployment with the file `provernet deploy` "
+                "or the devnet wrote"
+            ) from exc
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UnknownDeployment(f"cannot read deployment file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise UnknownDeployment(f"{path} is not a provernet deployment file: not a JSON object")
+        return cls.from_json(data, source=str(path))
+
+
+def deploy_market(chain: Chain, owner: LocalAccount, params: MarketParams) -> Deployment:
+    """Deploys token, registry and staking, the staking contract bound to the other two."""
+    token = chain.deploy(owner, load_artifact("ProverToken"), owner.address)
+    registry = chain.deploy(owner, load_artifact("CoordinatorRegistry"), owner.address)
+    staking = chain.deploy(
+        owner, load_artifact("RollerStaking"), token.address, registry.address, params.as_tuple()
+    )
+    return Deployment(
+        chain_id=chain.chain_id,
+        token=token.address,
+        registry=registry.address,
+        staking=staking.address,
+        deployer=owner.address,
+        block=chain.w3.eth.block_number,
+        params=params,
+    )
+
+
+def check_deployment(chain: Chain, deployment: Deployment, source: str = "the deployment") -> None:
+    """Fails early, with the fix, when the endpoint is not the chain the deployment lives on."""
+    if chain.chain_id != deployment.chain_id:
+        raise WrongChainId(
+            f"the endpoint serves chain id {chain.chain_id} but {source} is on chain id "
+            f"{deployment.chain_id}; use the matching --rpc-url or --deployment"
+        )
+    for name in ("token", "registry", "staking"):
+        address = getattr(deployment, name)
+        if not chain.w3.eth.get_code(address):
+            raise UnknownDeployment(
+                f"no contract at {address} ({name}) on chain {chain.chain_id}: {source} does not "
+                "belong to this chain (was the node restarted?)"
+            )
