@@ -1,0 +1,1 @@
+"""The `provernet` command line, its configuration, and the devnet."""

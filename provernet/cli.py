@@ -1,0 +1,62 @@
+"""`provernet`: one command line for every role.
+
+Options can come from flags, from `PROVERNET_<COMMAND>_<OPTION>` environment variables (click's
+auto envvar prefix), or from a TOML file given with `--config` whose tables mirror the commands,
+e.g. `[roller.stake] rpc_url = "http://127.0.0.1:8545"`.
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+
+from market_contracts.errors import ChainError
+from market_contracts.rules import RulesError
+from roller.errors import RollerError
+
+# The errors a user can cause or fix; shown as one line, never as a traceback.
+USER_ERRORS = (ChainError, RulesError, RollerError)
+
+
+class ProvernetGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+def _load_config(ctx: click.Context, _param, value: Path | None):
+    if value is None:
+        return None
+    try:
+        ctx.default_map = tomllib.loads(value.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {value}: {exc}") from exc
+    return value
+
+
+@click.group(cls=ProvernetGroup, context_settings={"auto_envvar_prefix": "PROVERNET"})
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), is_eager=True,
+              expose_value=False, callback=_load_config, envvar="PROVERNET_CONFIG",
+              help="TOML file of option defaults, one table per command.")
+@click.version_option(package_name="provernet")
+def cli() -> None:
+    """provernet: a decentralized prover market for a ZK rollup."""
+
+
+def _register_commands() -> None:
+    from provernet.commands import audit, deploy, devnet, keys, roller
+
+    for module in (audit, deploy, devnet, keys, roller):
+        cli.add_command(module.command)
+
+
+_register_commands()
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="provernet"))

@@ -1,0 +1,1 @@
+"""Subcommands of `provernet`, one module per command group."""

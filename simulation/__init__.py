@@ -1,0 +1,1 @@
+"""Virtual-time market simulation against adversarial rollers (simulation issue)."""
