@@ -51,7 +51,7 @@ def measure() -> list[dict]:
         rollers.append(account)
 
     s = market.staking.functions
-    a, b = rollers[0], rollers[1]
+    a = rollers[0]
     rows = [
         ("stake (first)", gas_of(chain.transact(a, s.stake(200 * ONE_TOKEN)))),
         ("stake (add)", gas_of(chain.transact(a, s.stake(100 * ONE_TOKEN)))),

@@ -8,7 +8,9 @@ deploying contracts per test is the slow part; tests that change state roll it b
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +34,24 @@ def fresh_chain(chain: Chain) -> Iterator[Chain]:
     snapshot = chain.snapshot()
     yield chain
     chain.revert(snapshot)
+
+
+# The market vectors live in ../shared beside the repository: a contract with the outside world.
+@pytest.fixture
+def vectors_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "shared/design/market-vectors.json"
+
+
+@pytest.fixture
+def vectors(vectors_path: Path) -> list[dict]:
+    if not vectors_path.is_file():
+        pytest.fail(f"market vectors not found at {vectors_path}: the repository expects ../shared "
+                    "beside it (shared/design/market-vectors.json)")
+    return json.loads(vectors_path.read_text())
+
+
+@pytest.fixture
+def draw_vectors(vectors: list[dict]) -> list[dict]:
+    cases = [v for v in vectors if "kind" not in v]
+    assert cases, "no draw vectors in market-vectors.json"
+    return cases

@@ -4,8 +4,6 @@ case doubles as a vector for a second implementation."""
 from __future__ import annotations
 
 import dataclasses
-import json
-from pathlib import Path
 
 import pytest
 from eth_utils import keccak, to_checksum_address
@@ -46,26 +44,6 @@ D = to_checksum_address("0x" + "44" * 20)
 SEED = keccak(text="test seed")
 RANDOMNESS = "0x" + "ab" * 32
 ROLLUP = "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99"
-
-
-@pytest.fixture
-def vectors_path() -> Path:
-    return Path(__file__).parents[3] / "shared/design/market-vectors.json"
-
-
-@pytest.fixture
-def vectors(vectors_path: Path) -> list[dict]:
-    if not vectors_path.is_file():
-        pytest.fail(f"market vectors not found at {vectors_path}: the repository expects ../shared "
-                    "beside it (shared/design/market-vectors.json)")
-    return json.loads(vectors_path.read_text())
-
-
-@pytest.fixture
-def draw_vectors(vectors: list[dict]) -> list[dict]:
-    cases = [v for v in vectors if "kind" not in v]
-    assert cases, "no draw vectors in market-vectors.json"
-    return cases
 
 
 def _roster(vector: dict) -> list[tuple[str, int]]:

@@ -16,26 +16,6 @@ SEED = "0x" + "cd" * 32
 ADDRESS = "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99"
 
 
-@pytest.fixture
-def vectors_path() -> Path:
-    return Path(__file__).parents[3] / "shared/design/market-vectors.json"
-
-
-@pytest.fixture
-def vectors(vectors_path: Path) -> list[dict]:
-    if not vectors_path.is_file():
-        pytest.fail(f"market vectors not found at {vectors_path}: the repository expects ../shared "
-                    "beside it (shared/design/market-vectors.json)")
-    return json.loads(vectors_path.read_text())
-
-
-@pytest.fixture
-def draw_vectors(vectors: list[dict]) -> list[dict]:
-    cases = [v for v in vectors if "kind" not in v]
-    assert cases, "no draw vectors in market-vectors.json"
-    return cases
-
-
 def _audit(*args: str) -> Result:
     return CliRunner().invoke(command, [str(arg) for arg in args])
 
