@@ -1,0 +1,37 @@
+"""A Groth16 proof and the key that verifies it, as plain values.
+
+Both are independent of where they came from (a .zkey, snarkjs JSON, our
+prover) so every part of the system can pass them around and compare them.
+"""
+
+from dataclasses import dataclass
+
+from zkp.points import G1, G2
+
+#: e(alpha1, beta2) in snarkjs's Fq12 tower layout ([2][3][2] ints)
+Fq12 = tuple[tuple[tuple[int, int], ...], ...]
+
+
+@dataclass(frozen=True)
+class Proof:
+    a: G1
+    b: G2
+    c: G1
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    alpha1: G1
+    beta2: G2
+    gamma2: G2
+    delta2: G2
+    #: IC[0] + sum_i x_i * IC[i] commits to the public signals x_1..x_n
+    ic: tuple[G1, ...]
+    #: snarkjs writes this pairing into verification_key.json though its
+    #: verifier never reads it; it is carried from JSON to JSON unchanged and
+    #: None for a key read from a .zkey, as we never need to compute it
+    alphabeta_12: Fq12 | None = None
+
+    @property
+    def n_public(self) -> int:
+        return len(self.ic) - 1
