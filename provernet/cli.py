@@ -33,10 +33,15 @@ def _load_config(ctx: click.Context, _param, value: Path | None):
     if value is None:
         return None
     try:
-        ctx.default_map = tomllib.loads(value.read_text())
+        ctx.default_map = _option_names(tomllib.loads(value.read_text()))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise click.BadParameter(f"cannot read {value}: {exc}") from exc
     return value
+
+
+def _option_names(table: dict) -> dict:
+    """TOML keys are written as the flags are (`rpc-url` or `rpc_url`); click wants `rpc_url`."""
+    return {k.replace("-", "_"): _option_names(v) if isinstance(v, dict) else v for k, v in table.items()}
 
 
 @click.group(cls=ProvernetGroup, context_settings={"auto_envvar_prefix": "PROVERNET"})

@@ -50,15 +50,16 @@ def _read_roster(path: Path) -> list[tuple[str, int]]:
 @click.option("--rollup", required=True, help="Rollup contract address.")
 @click.option("--block", type=int, required=True,
               help="L2 block number (with --batch: the batch index).")
-@click.option("--round", "round_", type=int, required=True, help="Draw round, 0 for the first.")
+@click.option("--round", type=int, required=True, help="Draw round, 0 for the first.")
 @click.option("--randomness", required=True,
               help="Randomness the Rollup recorded for the block (for a batch: its last block).")
 @click.option("--batch", is_flag=True, help="Compute an aggregation seed instead of a block seed.")
-def seed_command(chain_id: int, rollup: str, block: int, round_: int, randomness: str,
+# The parameter is named as the flag so that its TOML key and variable read `round` too.
+def seed_command(chain_id: int, rollup: str, block: int, round: int, randomness: str,
                  batch: bool) -> None:
     """Print the seed of one draw."""
     seed_of = rules.batch_seed if batch else rules.block_seed
-    _emit({"seed": "0x" + seed_of(chain_id, rollup, block, round_, randomness).hex()})
+    _emit({"seed": "0x" + seed_of(chain_id, rollup, block, round, randomness).hex()})
 
 
 @command.command("assign")
