@@ -23,7 +23,7 @@ CIRCUITS = Path(__file__).parent / "circuits"
 
 def _require_toolchain() -> None:
     if shutil.which("node") is None or not CIRCOM.exists() or not SNARKJS.exists():
-        pytest.skip("needs node and `npm ci` (circom2, snarkjs)")
+        pytest.fail("the zkp tests need node and `npm ci` (circom2, snarkjs): run `make setup`")
 
 
 @dataclass(frozen=True)
