@@ -7,7 +7,6 @@ specific `ChainError` whose message says what to do (`explain`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
@@ -26,6 +25,7 @@ from market_contracts.errors import (
 from market_contracts.ledger import OutcomeReport
 from market_contracts.rules import MarketParams
 from market_contracts.units import format_tokens as fmt
+from market_contracts.units import format_utc
 
 ROSTER_PAGE_SIZE = 200
 
@@ -48,10 +48,6 @@ class Unbonding:
     release_time: int
 
 
-def _utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def explain(exc: TransactionFailed, now: int | None = None) -> TransactionFailed:
     """The user-facing error for a market contract's revert."""
     args = exc.error_args
@@ -70,7 +66,7 @@ def explain(exc: TransactionFailed, now: int | None = None) -> TransactionFailed
             (release,) = args
             wait = f" (in {release - now} s)" if now is not None and release > now else ""
             return WithdrawBeforeRelease(
-                f"nothing to withdraw yet: the next unbonding entry releases at {_utc(release)}{wait}",
+                f"nothing to withdraw yet: the next unbonding entry releases at {format_utc(release)}{wait}",
                 exc.reason, args)
     describe = _REJECTIONS.get(exc.reason)
     if describe is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
 from market_contracts.errors import ChainError
@@ -35,3 +36,8 @@ def format_tokens(units: int) -> str:
     if frac:
         text += "." + f"{frac:0{TOKEN_DECIMALS}d}".rstrip("0")
     return f"{text} {TOKEN_SYMBOL}"
+
+
+def format_utc(timestamp: int) -> str:
+    """Block timestamps as people read them; release times are shown this way everywhere."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

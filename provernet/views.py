@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from rich.console import Console
 from rich.table import Table
 
@@ -16,11 +14,7 @@ def console() -> Console:
     return probe if probe.is_terminal else Console(width=PIPED_WIDTH)
 
 from market_contracts.bindings import RollerInfo, Unbonding
-from market_contracts.units import format_tokens
-
-
-def utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+from market_contracts.units import format_tokens, format_utc
 
 
 def share(weight: int, total: int) -> float:
@@ -58,5 +52,5 @@ def unbonding_lines(entries: list[Unbonding], now: int) -> list[str]:
     lines = []
     for e in entries:
         when = "releasable now" if e.release_time <= now else f"in {e.release_time - now} s"
-        lines.append(f"{format_tokens(e.amount)} releases at {utc(e.release_time)} ({when})")
+        lines.append(f"{format_tokens(e.amount)} releases at {format_utc(e.release_time)} ({when})")
     return lines

@@ -173,6 +173,7 @@ def load_account(datadir: str | Path | None, password: str) -> LocalAccount:
                 f"{PASSWORD_ENV}") from None
         raise _malformed(path, exc) from exc
     except (KeyError, TypeError, NotImplementedError) as exc:
+        # eth-keyfile raises NotImplementedError for a KDF or cipher it does not support.
         raise _malformed(path, exc) from exc
     account = Account.from_key(key)
     if account.address != address:

@@ -9,10 +9,10 @@ import click
 
 from market_contracts.bindings import Market
 from market_contracts.rules import parse_address
-from market_contracts.units import format_tokens, parse_tokens
+from market_contracts.units import format_tokens, format_utc, parse_tokens
 from provernet.commands.connection import market_options, open_market
 from provernet.commands.keys import account_options, datadir_option, unlock
-from provernet.views import console, roller_state, share, unbonding_lines, utc
+from provernet.views import console, roller_state, share, unbonding_lines
 from roller.keys import keystore_address
 
 
@@ -54,7 +54,7 @@ def unstake(market: Market, account, amount: str) -> str:
     """Move AMOUNT tokens of active stake to unbonding; withdraw them after the delay."""
     units = parse_tokens(amount)
     release = market.request_unstake(account, units)
-    return f"unbonding {format_tokens(units)}; withdraw it from {utc(release)} with `provernet roller withdraw`"
+    return f"unbonding {format_tokens(units)}; withdraw it from {format_utc(release)} with `provernet roller withdraw`"
 
 
 @command.command("withdraw")
