@@ -1,0 +1,7 @@
+pragma circom 2.0.0;
+
+include "block.circom";
+
+// The small profile (sequencer/circuit_inputs.py: SMALL): 2 transfers per block, a tree of
+// depth 8 (2^8 accounts), the devnet chain id (ASCII "provernet-devnet").
+component main {public [oldRoot, newRoot, dataHash, prover]} = Block(2, 8, 0x70726f7665726e65742d6465766e6574);
