@@ -19,7 +19,7 @@ system-deps:
 	  echo "installing Node.js and npm from Debian"; \
 	  apt-get update -qq && apt-get install -y -qq nodejs npm; }
 
-$(PY_STAMP): pyproject.toml
+$(PY_STAMP): pyproject.toml $(wildcard zkp/native/*)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -55,3 +55,23 @@ class InputSignalError(WitnessError):
     def __init__(self, message: str, signal: str | None = None):
         self.signal = signal
         super().__init__(message)
+
+
+class BackendUnavailable(ZkpError):
+    """The proving backend asked for cannot run here (no CUDA device, CuPy not installed)."""
+
+
+class InvalidWitness(ZkpError):
+    """A witness that cannot belong to the proving key: wrong length, values not in the field,
+    or a first value other than the constant 1."""
+
+
+class CircuitCompileError(ZkpError):
+    """circom refused a circuit, or is not installed; the message carries circom's report."""
+
+
+class NativeLibraryMissing(ZkpError):
+    """The native BN254 library (zkp/native/*.cpp, built at install) is not built or cannot load.
+
+    Reinstalling provernet builds it: `make setup`, or `pip install -e .`.
+    """
