@@ -87,7 +87,20 @@ def run_solc(standard_input: dict) -> dict:
 
 def compile_all() -> dict[str, dict]:
     """Compile every source; return `{ContractName: {"abi", "bytecode", "source"}}`."""
-    output = run_solc(standard_json_input())
+    return _artifacts(run_solc(standard_json_input()))
+
+
+def compile_source(unit_name: str, source: str) -> dict[str, dict]:
+    """Compile one source held in memory (generated code, e.g. a Groth16 verifier) with the
+    settings of our own sources; return artifacts as `compile_all` does."""
+    standard_input = standard_json_input()
+    standard_input["sources"] = {unit_name: {"content": source}}
+    standard_input["settings"]["outputSelection"] = {
+        unit_name: {"*": ["abi", "evm.bytecode.object"]}}
+    return _artifacts(run_solc(standard_input))
+
+
+def _artifacts(output: dict) -> dict[str, dict]:
     artifacts = {}
     for unit, contracts in output["contracts"].items():
         for name, data in contracts.items():

@@ -31,6 +31,9 @@ class VerificationKey:
     #: verifier never reads it; it is carried from JSON to JSON unchanged and
     #: None for a key read from a .zkey, as we never need to compute it
     alphabeta_12: Fq12 | None = None
+    #: how the key was made when that is worth a warning wherever the key
+    #: shows (our development setup says it is insecure); None otherwise
+    setup_label: str | None = None
 
     @property
     def n_public(self) -> int:

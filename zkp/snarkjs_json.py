@@ -1,4 +1,5 @@
-"""snarkjs's JSON files: proof.json, public.json and verification_key.json.
+"""snarkjs's JSON files: proof.json, public.json and verification_key.json,
+and our aggregate of proofs written in their style.
 
 snarkjs writes every number as a decimal string and every point in projective
 form: G1 as [x, y, z], G2 as [[x0, x1], [y0, y1], [z0, z1]], with z = 1 for an
@@ -12,6 +13,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from zkp.aggregate import AggregateProof
 from zkp.errors import FileAccessError, MalformedFile
 from zkp.field import Q, R
 from zkp.points import G1, G2
@@ -21,6 +23,8 @@ _CURVE = "bn128"
 #: names snarkjs accepts for BN254
 _CURVE_NAMES = {"bn128", "bn254", "altbn128"}
 _PROTOCOL = "groth16"
+#: our key in verification_key.json for VerificationKey.setup_label; snarkjs ignores it
+_SETUP_LABEL = "provernet_setup"
 _DECIMAL = re.compile(r"[0-9]+\Z")
 _HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
 
@@ -84,6 +88,7 @@ def read_verification_key(path: str | os.PathLike) -> VerificationKey:
             delta2=_g2(_field(doc, "vk_delta_2"), "vk_delta_2"),
             ic=tuple(_g1(p, f"IC[{i}]") for i, p in enumerate(ic)),
             alphabeta_12=None if alphabeta is None else _fq12(alphabeta),
+            setup_label=_setup_label(doc),
         )
 
     return _read(path, parse)
@@ -102,6 +107,8 @@ def write_verification_key(path: str | os.PathLike, vk: VerificationKey) -> None
     if vk.alphabeta_12 is not None:
         doc["vk_alphabeta_12"] = [[[str(c) for c in fq2] for fq2 in fq6] for fq6 in vk.alphabeta_12]
     doc["IC"] = [_g1_json(p) for p in vk.ic]
+    if vk.setup_label is not None:
+        doc[_SETUP_LABEL] = vk.setup_label
     _write(path, doc)
 
 
@@ -187,6 +194,13 @@ def _g2(value, where: str) -> G2:
     return x, y
 
 
+def _setup_label(doc: dict) -> str | None:
+    label = doc.get(_SETUP_LABEL)
+    if label is not None and not isinstance(label, str):
+        raise _Invalid(f"{_SETUP_LABEL}: expected a string")
+    return label
+
+
 def _fq12(value):
     where = "vk_alphabeta_12"
     if not isinstance(value, list) or len(value) != 2:
@@ -210,3 +224,64 @@ def _g2_json(point: G2) -> list[list[str]]:
         return [["0", "0"], ["1", "0"], ["0", "0"]]
     (x0, x1), (y0, y1) = point
     return [[str(x0), str(x1)], [str(y0), str(y1)], ["1", "0"]]
+
+
+# Aggregates of proofs (zkp.aggregate): our own file, in snarkjs's style. Each pi_a[i], pi_b[i]
+# is as in proof.json, pi_c is the combined C, and publicSignals[i] is proof i's public.json.
+
+_AGGREGATE_PROTOCOL = "groth16-batch"
+
+
+def read_aggregate(path: str | os.PathLike) -> tuple[AggregateProof, list[list[int]]]:
+    """The aggregate and each proof's public signals."""
+
+    def parse(doc):
+        if not isinstance(doc, dict):
+            raise _Invalid("expected a JSON object")
+        if doc.get("protocol") != _AGGREGATE_PROTOCOL:
+            raise _Invalid(
+                f"protocol is {doc.get('protocol')!r}, expected {_AGGREGATE_PROTOCOL!r}")
+        if doc.get("curve") not in _CURVE_NAMES:
+            raise _Invalid(f"curve is {doc.get('curve')!r}, expected {_CURVE!r}")
+        k = _field(doc, "k")
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise _Invalid(f"k: {k!r} is not a positive integer")
+        pi_a, pi_b, signals = (_list_of_k(doc, name, k)
+                               for name in ("pi_a", "pi_b", "publicSignals"))
+        aggregate = AggregateProof(
+            a=tuple(_g1(p, f"pi_a[{i}]") for i, p in enumerate(pi_a)),
+            b=tuple(_g2(p, f"pi_b[{i}]") for i, p in enumerate(pi_b)),
+            c=_g1(_field(doc, "pi_c"), "pi_c"),
+        )
+        return aggregate, [_signals(s, f"publicSignals[{i}]") for i, s in enumerate(signals)]
+
+    return _read(path, parse)
+
+
+def write_aggregate(path: str | os.PathLike, aggregate: AggregateProof,
+                    public_signals: Sequence[Sequence[int]]) -> None:
+    _write(
+        path,
+        {
+            "protocol": _AGGREGATE_PROTOCOL,
+            "curve": _CURVE,
+            "k": aggregate.k,
+            "pi_a": [_g1_json(p) for p in aggregate.a],
+            "pi_b": [_g2_json(p) for p in aggregate.b],
+            "pi_c": _g1_json(aggregate.c),
+            "publicSignals": [[str(v) for v in signals] for signals in public_signals],
+        },
+    )
+
+
+def _list_of_k(doc: dict, name: str, k: int) -> list:
+    value = _field(doc, name)
+    if not isinstance(value, list) or len(value) != k:
+        raise _Invalid(f"{name}: expected a list of k = {k} entries")
+    return value
+
+
+def _signals(value, where: str) -> list[int]:
+    if not isinstance(value, list):
+        raise _Invalid(f"{where}: expected a list of public signals")
+    return [_number(v, R, f"{where}[{j}]") for j, v in enumerate(value)]
