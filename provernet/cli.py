@@ -16,9 +16,10 @@ import click
 from market_contracts.errors import ChainError
 from market_contracts.rules import RulesError
 from roller.errors import RollerError
+from zkp.errors import ZkpError
 
 # The errors a user can cause or fix; shown as one line, never as a traceback.
-USER_ERRORS = (ChainError, RulesError, RollerError)
+USER_ERRORS = (ChainError, RulesError, RollerError, ZkpError)
 
 
 class ProvernetGroup(click.Group):
@@ -54,9 +55,9 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from provernet.commands import audit, deploy, devnet, keys, roller
+    from provernet.commands import audit, bench, deploy, devnet, keys, roller, zkp
 
-    for module in (audit, deploy, devnet, keys, roller):
+    for module in (audit, bench, deploy, devnet, keys, roller, zkp):
         cli.add_command(module.command)
 
 

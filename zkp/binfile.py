@@ -84,6 +84,9 @@ class BinFile:
                 f"section {section_id} is {size} bytes, expected {expected} for {holds}"
             )
 
+    def has(self, section_id: int) -> bool:
+        return section_id in self._sections
+
     def read(self, section_id: int) -> bytes:
         section = self._unique(section_id)
         try:

@@ -12,7 +12,7 @@ limb arrays of those (see zkp.field) into ints.
 
 import numpy as np
 
-from zkp.field import Q, from_montgomery, limbs_to_ints
+from zkp.field import LIMBS, Q, from_montgomery, ints_to_limbs, limbs_to_ints, to_montgomery
 
 G1 = tuple[int, int] | None
 G2 = tuple[tuple[int, int], tuple[int, int]] | None
@@ -38,3 +38,17 @@ def g2_from_montgomery(raw: np.ndarray) -> list[G2]:
         None if not any(c[i : i + 4]) else ((c[i], c[i + 1]), (c[i + 2], c[i + 3]))
         for i in range(0, len(c), 4)
     ]
+
+
+def g1_to_montgomery(points: list[G1]) -> np.ndarray:
+    """Encode G1 points as an (n, 2, 4) uint64 array, the .zkey's layout."""
+    coordinates = [to_montgomery(c, Q) for p in points for c in (p or (0, 0))]
+    return ints_to_limbs(coordinates).reshape(len(points), 2, LIMBS)
+
+
+def g2_to_montgomery(points: list[G2]) -> np.ndarray:
+    """Encode G2 points as an (n, 2, 2, 4) uint64 array, the .zkey's layout."""
+    coordinates = [
+        to_montgomery(c, Q) for p in points for fq2 in (p or ((0, 0), (0, 0))) for c in fq2
+    ]
+    return ints_to_limbs(coordinates).reshape(len(points), 2, 2, LIMBS)

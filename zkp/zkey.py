@@ -11,6 +11,8 @@ Container magic "zkey", version 1. Sections:
   8  C: G1 points for the private wires only (nPublic + 1 .. nVars - 1)
   9  H: domainSize G1 points
   10 the setup's contribution transcript (not needed to prove; not read)
+  100 (ours) a UTF-8 label saying how the key was made; snarkjs ignores
+     sections it does not know, so the label travels with the file
 
 Quirks, all from snarkjs's zkey_new.js and groth16_prove.js:
 
@@ -42,9 +44,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zkp.binfile import BinFile
+from zkp.binfile import BinFile, write_binfile
 from zkp.field import LIMBS, N8, Q, R
-from zkp.points import G1, G2, g1_from_montgomery, g2_from_montgomery
+from zkp.points import (
+    G1,
+    G2,
+    g1_from_montgomery,
+    g1_to_montgomery,
+    g2_from_montgomery,
+    g2_to_montgomery,
+)
 from zkp.proof import VerificationKey
 
 _MAGIC = "zkey"
@@ -52,6 +61,9 @@ _VERSION = 1
 _GROTH16 = 1
 _G1_BYTES = 2 * N8
 _G2_BYTES = 4 * N8
+_LABEL_SECTION = 100
+#: Section 10 with a circuit hash and no contributions: the transcript of a key made in one step.
+_HASH_BYTES = 64
 
 #: One section-4 record; `value` holds the limbs of c * 2^512 mod r.
 COEFFICIENT = np.dtype(
@@ -76,6 +88,8 @@ class ZKey:
     b2: np.ndarray
     c: np.ndarray
     h: np.ndarray
+    #: how the key was made, from our label section; None for keys made elsewhere
+    setup_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,11 +109,12 @@ def read_zkey(path: str | os.PathLike) -> ZKey:
     file = BinFile(path, _MAGIC, _VERSION)
     header = _read_header(file)
     n_vars, n_public, domain_size = header.n_vars, header.n_public, header.domain_size
+    label = _read_label(file)
     return ZKey(
         n_vars=n_vars,
         n_public=n_public,
         domain_size=domain_size,
-        vk=_verification_key(file, header),
+        vk=_verification_key(file, header, label),
         beta1=header.beta1,
         delta1=header.delta1,
         coefficients=_read_coefficients(file, header),
@@ -108,13 +123,14 @@ def read_zkey(path: str | os.PathLike) -> ZKey:
         b2=_g2_section(file, 7, n_vars, "B2"),
         c=_g1_section(file, 8, n_vars - n_public - 1, "C"),
         h=_g1_section(file, 9, domain_size, "H"),
+        setup_label=label,
     )
 
 
 def read_zkey_verification_key(path: str | os.PathLike) -> VerificationKey:
     """The verification key alone, without loading the proving key's point sections."""
     file = BinFile(path, _MAGIC, _VERSION)
-    return _verification_key(file, _read_header(file))
+    return _verification_key(file, _read_header(file), _read_label(file))
 
 
 def _read_header(file: BinFile) -> _Header:
@@ -163,7 +179,16 @@ def _decode(file: BinFile, decoder, raw: bytes, shape: tuple[int, ...], name: st
         raise file.malformed(f"point {name}: {e}") from e
 
 
-def _verification_key(file: BinFile, header: _Header) -> VerificationKey:
+def _read_label(file: BinFile) -> str | None:
+    if not file.has(_LABEL_SECTION):
+        return None
+    try:
+        return file.read(_LABEL_SECTION).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise file.malformed(f"setup label is not UTF-8: {e.reason}") from e
+
+
+def _verification_key(file: BinFile, header: _Header, label: str | None) -> VerificationKey:
     n_ic = header.n_public + 1
     ic = _g1_section(file, 3, n_ic, "IC")
     try:
@@ -176,6 +201,7 @@ def _verification_key(file: BinFile, header: _Header) -> VerificationKey:
         gamma2=header.gamma2,
         delta2=header.delta2,
         ic=ic_points,
+        setup_label=label,
     )
 
 
@@ -200,3 +226,46 @@ def _g1_section(file: BinFile, section_id: int, n: int, name: str) -> np.ndarray
 def _g2_section(file: BinFile, section_id: int, n: int, name: str) -> np.ndarray:
     file.expect_size(section_id, n * _G2_BYTES, f"{n} G2 points {name}")
     return np.frombuffer(file.read(section_id), dtype="<u8").reshape(n, 2, 2, LIMBS)
+
+
+def write_zkey(path: str | os.PathLike, zkey: ZKey, circuit_hash: bytes) -> None:
+    """Write a proving key that snarkjs reads as its own.
+
+    `circuit_hash` (64 bytes) fills the transcript section, which has no
+    contributions: snarkjs's `zkey verify` cannot check such a key against a
+    powers-of-tau file, but proving and exporting the verification key work.
+    """
+    if len(circuit_hash) != _HASH_BYTES:
+        raise ValueError(f"circuit hash must be {_HASH_BYTES} bytes, not {len(circuit_hash)}")
+    vk = zkey.vk
+    header = b"".join(
+        [
+            N8.to_bytes(4, "little"),
+            Q.to_bytes(N8, "little"),
+            N8.to_bytes(4, "little"),
+            R.to_bytes(N8, "little"),
+            zkey.n_vars.to_bytes(4, "little"),
+            zkey.n_public.to_bytes(4, "little"),
+            zkey.domain_size.to_bytes(4, "little"),
+            g1_to_montgomery([vk.alpha1, zkey.beta1]).tobytes(),
+            g2_to_montgomery([vk.beta2, vk.gamma2]).tobytes(),
+            g1_to_montgomery([zkey.delta1]).tobytes(),
+            g2_to_montgomery([vk.delta2]).tobytes(),
+        ]
+    )
+    coefficients = len(zkey.coefficients).to_bytes(4, "little") + zkey.coefficients.tobytes()
+    sections = [
+        (1, _GROTH16.to_bytes(4, "little")),
+        (2, header),
+        (3, g1_to_montgomery(list(vk.ic)).tobytes()),
+        (4, coefficients),
+        (5, zkey.a.tobytes()),
+        (6, zkey.b1.tobytes()),
+        (7, zkey.b2.tobytes()),
+        (8, zkey.c.tobytes()),
+        (9, zkey.h.tobytes()),
+        (10, circuit_hash + (0).to_bytes(4, "little")),
+    ]
+    if zkey.setup_label is not None:
+        sections.append((_LABEL_SECTION, zkey.setup_label.encode("utf-8")))
+    write_binfile(path, _MAGIC, _VERSION, sections)
