@@ -22,23 +22,11 @@ from rich.console import Console
 from rich.table import Table
 
 from zkp import native
-from zkp.field import Q, R, ints_to_limbs
+from zkp.field import R, ints_to_limbs
+from zkp.points import g1_to_montgomery, g2_to_montgomery
+from zkp.setup import G1_GENERATOR, G2_GENERATOR
 
 REPO = Path(__file__).resolve().parents[1]
-MONT = 2**256
-# py_ecc's generators, affine.
-G1 = (1, 2)
-G2 = (
-    (
-        10857046999023057135944570762232829481370756359578518086990519993285655852781,
-        11559732032986387107991004021392285783925812861821192530917403151452391805634,
-    ),
-    (
-        8495653923123431417604973247489272438418190587263600148770280649306958101930,
-        4082367875863433681332203403145435568316851327593401208105741076214120093531,
-    ),
-)
-
 # ffjavascript in node, on the files this script writes: best of `repeat` in milliseconds.
 FFJAVASCRIPT = """
 import { buildBn128 } from "ffjavascript";
@@ -78,9 +66,8 @@ def best_ms(function, repeat: int) -> float:
 def inputs(log_n: int, rng: random.Random):
     n = 1 << log_n
     logs = ints_to_limbs([rng.randrange(R) for _ in range(n)])
-    g1 = native.g1_mul_many(ints_to_limbs([c * MONT % Q for c in G1]).reshape(2, 4), logs)
-    g2_base = ints_to_limbs([c * MONT % Q for f in G2 for c in f]).reshape(2, 2, 4)
-    g2 = native.g2_mul_many(g2_base, logs)
+    g1 = native.g1_mul_many(g1_to_montgomery([G1_GENERATOR])[0], logs)
+    g2 = native.g2_mul_many(g2_to_montgomery([G2_GENERATOR])[0], logs)
     scalars = ints_to_limbs([rng.randrange(R) for _ in range(n)])
     fr = native.fr_to_montgomery(ints_to_limbs([rng.randrange(R) for _ in range(n)]))
     return g1, g2, scalars, fr

@@ -22,16 +22,15 @@ import subprocess
 import time
 from pathlib import Path
 
+import kernels
 from rich.console import Console
 from rich.table import Table
 
 from provernet import verifier_gas
 from zkp import native
-from zkp.field import R, ints_to_limbs
 from zkp.groth16 import Prover
-from zkp.points import g1_to_montgomery, g2_to_montgomery
 from zkp.r1cs import read_r1cs
-from zkp.setup import G1_GENERATOR, G2_GENERATOR, cached_setup
+from zkp.setup import cached_setup
 from zkp.snarkjs_json import write_proof, write_public_signals
 from zkp.witness import WitnessCalculator
 from zkp.wtns import read_wtns, write_wtns
@@ -48,15 +47,6 @@ GAS_KS = (1, 2, 4, 8, 16, 32)
 KERNEL_SIZES = (10, 12, 14, 16)
 
 console = Console()
-
-
-def best_of(runs: int, fn) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def chain_length(log_size: int) -> int:
@@ -86,7 +76,7 @@ def prove_row(log_size: int, runs: int) -> dict:
                             OUT / "public.json", OUT / "proof.json"], capture_output=True, text=True)
     if "OK" not in check.stdout:
         raise SystemExit(f"snarkjs rejected our proof at 2^{log_size}: {check.stdout}")
-    ours_seconds = best_of(runs, ours)
+    ours_seconds = kernels.best_ms(ours, runs) / 1000
     theirs = subprocess.run(["node", HERE / "snarkjs_prove.mjs", keys.zkey, wtns, str(runs)],
                             capture_output=True, text=True, check=True)
     snarkjs_seconds = min(json.loads(theirs.stdout))
@@ -104,16 +94,12 @@ def kernel_rows(runs: int) -> list[dict]:
     rng = random.Random(1)
     rows = []
     for log_n in KERNEL_SIZES:
-        n = 1 << log_n
-        scalars = ints_to_limbs(rng.randrange(R) for _ in range(n))
-        g1 = native.g1_mul_many(g1_to_montgomery([G1_GENERATOR])[0], scalars)
-        g2 = native.g2_mul_many(g2_to_montgomery([G2_GENERATOR])[0], scalars)
-        values = native.fr_to_montgomery(scalars)
+        g1, g2, scalars, fr = kernels.inputs(log_n, rng)
         rows.append({
             "log_n": log_n,
-            "msm_g1_ms": 1e3 * best_of(runs, lambda: native.msm_g1(g1, scalars)),
-            "msm_g2_ms": 1e3 * best_of(runs, lambda: native.msm_g2(g2, scalars)),
-            "ntt_ms": 1e3 * best_of(runs, lambda: native.ntt(values)),
+            "msm_g1_ms": kernels.best_ms(lambda: native.msm_g1(g1, scalars), runs),
+            "msm_g2_ms": kernels.best_ms(lambda: native.msm_g2(g2, scalars), runs),
+            "ntt_ms": kernels.best_ms(lambda: native.ntt(fr), runs),
         })
     return rows
 

@@ -195,3 +195,11 @@ def test_what_cannot_be_generated(multiplier, render):
         render(replace(multiplier.vk, ic=multiplier.vk.ic[:1]))
     with pytest.raises(VerifierGenerationError, match="not a Solidity identifier"):
         render(multiplier.vk, "2Verifier")
+
+
+def test_accepts_our_provers_proof(chain, poseidon_setup, poseidon_proof):
+    """A proof by our prover on our development key, on the embedded chain and on anvil."""
+    proved = _read(poseidon_setup, [poseidon_proof])
+    deployed = _deploy(chain, proved.vk)
+    assert deployed.verify(proved.proofs[0], proved.publics[0]) is True
+    assert deployed.verify(proved.proofs[0], [proved.publics[0][0] + 1]) is False

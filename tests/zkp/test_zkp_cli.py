@@ -6,6 +6,7 @@ Here rather than in tests/provernet because the snarkjs proofs are fixtures of t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,80 @@ def test_export_verifier(vkey, tmp_path, flags, render, name):
     result = _zkp("export-verifier", "--vkey", vkey, "--out", out, *flags)
     assert (result.exit_code, result.output) == (0, f"wrote {out}\n")
     assert out.read_text() == render(read_verification_key(vkey), name)
+
+
+# setup and prove: our own key and prover, judged by snarkjs
+
+CIRCUITS = Path(__file__).parent / "circuits"
+
+
+@pytest.fixture
+def multiplier_keys(tmp_path) -> Path:
+    out = tmp_path / "keys"
+    result = _zkp("setup", CIRCUITS / "multiplier.circom", "--out", out,
+                  "--cache-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    assert "made:" in result.output and "INSECURE development setup" in result.output
+    return out
+
+
+def test_setup_is_made_once(multiplier_keys, tmp_path):
+    again = _zkp("setup", multiplier_keys / "multiplier.r1cs", "--out", tmp_path / "again",
+                 "--cache-dir", tmp_path / "cache")
+    assert again.exit_code == 0, again.output
+    assert "reused the cached key" in again.output
+    assert (tmp_path / "again" / "circuit.zkey").read_bytes() == (
+        multiplier_keys / "circuit.zkey").read_bytes()
+
+
+def test_prove_then_snarkjs_verifies(multiplier_keys, snarkjs, tmp_path):
+    (tmp_path / "input.json").write_text(json.dumps({"a": 3, "b": 11}))
+    proof, public = tmp_path / "proof.json", tmp_path / "public.json"
+    result = _zkp("prove", "--zkey", multiplier_keys / "circuit.zkey",
+                  "--wasm", multiplier_keys / "multiplier_js" / "multiplier.wasm",
+                  "--input", tmp_path / "input.json", "--proof", proof, "--public", public,
+                  "--backend", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "proving on cpu" in result.output
+    assert json.loads(public.read_text()) == ["33", "3"]
+    assert "OK" in snarkjs("groth16", "verify", multiplier_keys / "verification_key.json",
+                           public, proof)
+    verdict = _zkp("verify", "--vkey", multiplier_keys / "verification_key.json",
+                   "--proof", proof, "--public", public)
+    assert (verdict.exit_code, verdict.output) == (0, "valid\n")
+
+
+@pytest.mark.parametrize(
+    "inputs, message",
+    [({"a": 1, "b": 5}, "Error: .*multiplier.wasm: assert failed: .*Multiplier_0 line: 9"),
+     ({"a": 3}, "Error: .*inputs missing")],
+    ids=["circuit-assert", "missing-input"])
+def test_prove_reports_the_circuits_refusal_in_one_line(multiplier_keys, tmp_path, inputs,
+                                                        message):
+    (tmp_path / "input.json").write_text(json.dumps(inputs))
+    result = _zkp("prove", "--zkey", multiplier_keys / "circuit.zkey",
+                  "--wasm", multiplier_keys / "multiplier_js" / "multiplier.wasm",
+                  "--input", tmp_path / "input.json", "--proof", tmp_path / "p.json",
+                  "--public", tmp_path / "x.json")
+    assert result.exit_code == 1
+    assert re.search(message, result.output), result.output
+    assert "Traceback" not in result.output and not (tmp_path / "p.json").exists()
+
+
+def test_prove_wants_a_witness_or_wasm_and_input(multiplier_keys, tmp_path):
+    result = _zkp("prove", "--zkey", multiplier_keys / "circuit.zkey",
+                  "--wasm", multiplier_keys / "multiplier_js" / "multiplier.wasm",
+                  "--proof", tmp_path / "p.json", "--public", tmp_path / "x.json")
+    assert result.exit_code == 2 and "give either --witness, or both --wasm and --input" in result.output
+
+
+def test_bench_gas_json(monkeypatch, tmp_path):
+    """Real proofs of the 4-input benchmark circuit, verified on the embedded chain."""
+    monkeypatch.setenv("PROVERNET_CACHE", str(tmp_path))
+    result = CliRunner().invoke(cli, ["bench", "gas", "--k", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    figure = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figure) == {"k", "single_verify_gas", "aggregate_verify_gas", "gas_per_proof"}
+    assert figure["k"] == 2
+    assert figure["gas_per_proof"] == figure["aggregate_verify_gas"] // 2
+    assert 150_000 < figure["single_verify_gas"] < figure["aggregate_verify_gas"]
