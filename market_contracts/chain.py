@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import os
 import re
 import threading
 from abc import ABC, abstractmethod
@@ -355,16 +356,48 @@ def _raw_revert_backend():
 
     eth-tester flattens revert data into a message (`repr` of the bytes, or the decoded string of
     `Error(string)`), and refuses to estimate against the pending block. Both overrides follow
-    eth-tester 0.14's own `call` and `estimate_gas`, minus the flattening."""
+    eth-tester 0.14's own `call` and `estimate_gas`, minus the flattening.
+
+    It also fixes prevrandao: eth-tester runs the pending block's transactions with a zero
+    mixHash and draws a random one only when mining, so contracts saw prevrandao 0 (the
+    Rollup's randomness was predictable), headers disagreed with what contracts saw, and
+    re-importing such a block on a snapshot revert failed. Here the pending header gets its
+    random mixHash up front and the block is mined with that same value."""
     from eth.exceptions import Revert, VMError
+    from eth.vm.forks import PragueVM
     from eth.vm.spoof import SpoofTransaction
     from eth_tester.backends.pyevm.main import (
+        ZERO_ADDRESS,
         PyEVMBackend,
         _execute_and_revert_transaction,
         _get_block_by_number,
+        get_total_blob_gas,
     )
+    from eth_utils import to_tuple
 
     class RawRevertBackend(PyEVMBackend):
+        def __init__(self):
+            super().__init__()
+            self.draw_prevrandao()
+
+        def draw_prevrandao(self):
+            self.chain.header = self.chain.header.copy(mix_hash=os.urandom(32))
+
+        @to_tuple
+        def mine_blocks(self, num_blocks=1, coinbase=ZERO_ADDRESS):
+            for _ in range(num_blocks):
+                mined = {"coinbase": coinbase, "mix_hash": self.chain.header.mix_hash}
+                if isinstance(self.chain.get_vm(), PragueVM):
+                    mined["blob_gas_used"] = sum(
+                        get_total_blob_gas(tx) for tx in self.chain.get_block().transactions)
+                block = self.chain.mine_block(**mined)
+                self.draw_prevrandao()
+                yield block.hash
+
+        def revert_to_snapshot(self, snapshot):
+            super().revert_to_snapshot(snapshot)
+            self.draw_prevrandao()
+
         def call(self, transaction, block_number="latest"):
             transaction = {"gas": self._max_available_gas(), **transaction}
             unsigned = self._get_normalized_and_unsigned_evm_transaction(transaction, block_number)

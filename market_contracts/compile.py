@@ -1,7 +1,8 @@
-"""Compile the Solidity sources with solcjs (npm `solc`) through standard JSON.
+"""Compile the Solidity sources with solcjs (npm `solc`) through standard JSON, and generate the
+contracts that come from other tools (Poseidon, from circomlibjs).
 
 The artifacts are committed so that nothing needs Node at run time; `tests/market_contracts/
-test_compile.py` recompiles and checks that the committed files match the sources.
+test_compile.py` rebuilds them and checks that the committed files match what they come from.
 """
 
 from __future__ import annotations
@@ -100,6 +101,50 @@ def compile_source(unit_name: str, source: str) -> dict[str, dict]:
     return _artifacts(run_solc(standard_input))
 
 
+#: Poseidon with three inputs (width t = 4), the Rollup's data hash (docs/rollup.md, "dataHash").
+POSEIDON_INPUTS = 3
+POSEIDON_CONTRACT = f"PoseidonT{POSEIDON_INPUTS + 1}"
+
+# circomlibjs writes the EVM code directly (no Solidity exists for it): createCode(n) is the
+# contract's creation code, generateABI(n) its `poseidon(uint256[n])` and `poseidon(bytes32[n])`.
+_POSEIDON_DRIVER = """
+import { poseidonContract } from "circomlibjs";
+const n = Number(process.argv[1]);
+process.stdout.write(JSON.stringify({
+  abi: poseidonContract.generateABI(n), bytecode: poseidonContract.createCode(n)}));
+"""
+
+
+def generate_poseidon(n_inputs: int = POSEIDON_INPUTS) -> dict:
+    """The artifact of circomlibjs's Poseidon contract for `n_inputs` inputs, made with Node."""
+    package = NODE_MODULES / "circomlibjs" / "package.json"
+    if not package.exists():
+        raise CompileError(f"circomlibjs is not installed at {package.parent}; run `npm ci`")
+    version = json.loads(package.read_text())["version"]
+    try:
+        proc = subprocess.run(
+            ["node", "--input-type=module", "-e", _POSEIDON_DRIVER, str(n_inputs)],
+            capture_output=True, text=True, check=True, cwd=REPO_ROOT,
+        )
+    except FileNotFoundError as exc:
+        raise CompileError("node is not on PATH; install Node.js 20 or later") from exc
+    except subprocess.CalledProcessError as exc:
+        raise CompileError(f"circomlibjs's poseidon_gencontract failed: {exc.stderr.strip()}") from exc
+    generated = json.loads(proc.stdout)
+    return {
+        "contractName": f"PoseidonT{n_inputs + 1}",
+        "generator": f"circomlibjs {version}: poseidonContract.createCode({n_inputs}) and "
+                     f"generateABI({n_inputs}); generated, not compiled: no source",
+        "abi": generated["abi"],
+        "bytecode": generated["bytecode"],
+    }
+
+
+def build_all() -> dict[str, dict]:
+    """Every committed artifact: the compiled sources and the generated Poseidon."""
+    return {**compile_all(), POSEIDON_CONTRACT: generate_poseidon()}
+
+
 def _artifacts(output: dict) -> dict[str, dict]:
     artifacts = {}
     for unit, contracts in output["contracts"].items():
@@ -143,5 +188,5 @@ def load_artifact(name: str) -> dict:
 
 
 if __name__ == "__main__":
-    for written in write_artifacts(compile_all()):
+    for written in write_artifacts(build_all()):
         print(written.relative_to(REPO_ROOT))

@@ -24,6 +24,26 @@ DEPLOYMENT_VERSION = 1
 
 
 @dataclass(frozen=True)
+class RollupDeployment:
+    """The Rollup contract and the two it calls; `block` is the L1 block it was deployed in, where
+    reading its events starts."""
+
+    address: str
+    verifier: str
+    poseidon: str
+    block: int
+
+    @classmethod
+    def from_json(cls, data: dict) -> "RollupDeployment":
+        return cls(
+            address=to_checksum_address(data["address"]),
+            verifier=to_checksum_address(data["verifier"]),
+            poseidon=to_checksum_address(data["poseidon"]),
+            block=int(data["block"]),
+        )
+
+
+@dataclass(frozen=True)
 class Deployment:
     chain_id: int
     token: str
@@ -32,12 +52,16 @@ class Deployment:
     deployer: str
     block: int
     params: MarketParams
+    #: absent from files written before the rollup existed, and from market-only deployments
+    rollup: RollupDeployment | None = None
 
     def to_json(self) -> dict:
         data = asdict(self)
         data["params"] = {k: int(v) for k, v in asdict(self.params).items()}
         # Token amounts exceed 2**53: keep every parameter a decimal string for JSON readers.
         data["params"] = {k: str(v) for k, v in data["params"].items()}
+        if self.rollup is None:
+            del data["rollup"]
         return {"version": DEPLOYMENT_VERSION, **data}
 
     @classmethod
@@ -55,6 +79,8 @@ class Deployment:
                 deployer=to_checksum_address(data["deployer"]),
                 block=int(data["block"]),
                 params=MarketParams(**raw),
+                rollup=(None if data.get("rollup") is None
+                        else RollupDeployment.from_json(data["rollup"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise UnknownDeployment(f"{source} is not a provernet deployment file: {exc}") from exc
@@ -108,8 +134,12 @@ def check_deployment(chain: Chain, deployment: Deployment, source: str = "the de
             f"the endpoint serves chain id {chain.chain_id} but {source} is on chain id "
             f"{deployment.chain_id}; use the matching --rpc-url or --deployment"
         )
-    for name in ("token", "registry", "staking"):
-        address = getattr(deployment, name)
+    contracts = {name: getattr(deployment, name) for name in ("token", "registry", "staking")}
+    if deployment.rollup is not None:
+        contracts |= {"rollup": deployment.rollup.address,
+                      "rollup's verifier": deployment.rollup.verifier,
+                      "rollup's poseidon": deployment.rollup.poseidon}
+    for name, address in contracts.items():
         if not chain.w3.eth.get_code(address):
             raise UnknownDeployment(
                 f"no contract at {address} ({name}) on chain {chain.chain_id}: {source} does not "

@@ -46,6 +46,11 @@ class WithdrawBeforeRelease(ContractRejected):
     """Nothing has finished unbonding yet; carries the next release time."""
 
 
+class RollupRejected(ContractRejected):
+    """The Rollup contract refused a commit, a finalization or a revert; `reason` is its error's
+    name (`WrongOldRoot`, `InvalidBatchProof`, ...)."""
+
+
 class TransactionRejected(ChainError):
     """The node refused the transaction before running it (funds, nonce, fee, malformed)."""
 

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+/// Poseidon with three inputs (width 4), as circomlib computes it: the contract that circomlibjs's
+/// `poseidon_gencontract` generates (`artifacts/PoseidonT4.json`).
+interface IPoseidon3 {
+    function poseidon(uint256[3] calldata input) external pure returns (uint256);
+}
+
+/// The batch verifier that `zkp.solidity` generates from the block circuit's verification key.
+interface IBatchVerifier {
+    function verifyBatch(
+        uint256[2][] calldata a,
+        uint256[2][2][] calldata b,
+        uint256[2] calldata c,
+        uint256[4][] calldata inputs
+    ) external view returns (bool);
+}
+
+/// @title Rollup: the L1 record of the L2's blocks.
+/// @notice The sequencer commits each block's state transition (old root, new root) with the data it
+/// posts; the contract hashes that data itself, so a proof can only be for the data that is on L1.
+/// Every `batchSize` committed blocks are finalized together with one aggregated Groth16 proof
+/// (docs/architecture.md, "Proofs"), each block proven by the prover whose address its proof is
+/// bound to. The sequencer may drop blocks that are not finalized yet, to replace them.
+///
+/// L2 block 0 is the genesis state: Finalized at deployment. Blocks count from 1, and block n's old
+/// root is always block n-1's new root (`commitBlock` refuses anything else), so it is not stored.
+contract Rollup {
+    enum BlockStatus {
+        None,
+        Committed,
+        Finalized
+    }
+
+    /// What a committed block keeps. The last slot packs the L1 block and time with the status and
+    /// the prover, so that finalizing a block writes one slot that commitBlock already paid for.
+    struct StoredBlock {
+        uint256 newRoot;
+        uint256 dataHash;
+        bytes32 randomness;
+        uint40 l1Block;
+        uint40 timestamp;
+        BlockStatus status;
+        address prover;
+    }
+
+    struct BlockInfo {
+        uint256 oldRoot;
+        uint256 newRoot;
+        uint256 dataHash;
+        bytes32 randomness;
+        uint256 l1Block;
+        uint256 timestamp;
+        BlockStatus status;
+        /// The prover its finalizing batch named; zero until then.
+        address prover;
+    }
+
+    /// BN254's scalar field modulus: roots and posted elements are field elements of the circuit.
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// Posted field elements per transfer: the packed word and the recipient's address.
+    uint256 internal constant ELEMENTS_PER_TRANSFER = 2;
+
+    address public immutable sequencer;
+    IBatchVerifier public immutable verifier;
+    IPoseidon3 public immutable poseidon;
+    uint256 public immutable batchSize;
+    uint256 public immutable maxTransfers;
+
+    uint256 public lastCommitted;
+    uint256 public lastFinalized;
+    mapping(uint256 => StoredBlock) private _blocks;
+
+    event BlockCommitted(
+        uint256 indexed blockNumber,
+        uint256 oldRoot,
+        uint256 newRoot,
+        uint256 dataHash,
+        bytes32 randomness,
+        uint256 l1Block,
+        uint256 timestamp
+    );
+    event BatchFinalized(uint256 indexed firstBlock, uint256 lastBlock, address[] provers);
+    event BlocksReverted(uint256 indexed fromBlock, uint256 toBlock);
+
+    error InvalidParams(string reason);
+    error NotSequencer(address caller);
+    error WrongOldRoot(uint256 given, uint256 expected);
+    error NotAFieldElement(uint256 value);
+    error OddDataLength(uint256 length);
+    error TooManyTransfers(uint256 transfers, uint256 maxTransfers);
+    error BatchOutOfOrder(uint256 firstBlock, uint256 expected);
+    error WrongBatchSize(uint256 provers, uint256 proofs, uint256 batchSize);
+    error BlockNotCommitted(uint256 blockNumber);
+    error InvalidBatchProof(uint256 firstBlock);
+    error CannotRevertFinalized(uint256 fromBlock, uint256 lastFinalized);
+    error NothingToRevert(uint256 fromBlock, uint256 lastCommitted);
+
+    modifier onlySequencer() {
+        if (msg.sender != sequencer) revert NotSequencer(msg.sender);
+        _;
+    }
+
+    constructor(
+        address sequencer_,
+        IBatchVerifier verifier_,
+        IPoseidon3 poseidon_,
+        uint256 genesisRoot,
+        uint256 batchSize_,
+        uint256 maxTransfers_
+    ) {
+        if (sequencer_ == address(0)) revert InvalidParams("sequencer is the zero address");
+        if (address(verifier_).code.length == 0) revert InvalidParams("verifier has no code");
+        if (address(poseidon_).code.length == 0) revert InvalidParams("poseidon has no code");
+        if (genesisRoot >= R) revert InvalidParams("genesisRoot is not a field element");
+        if (batchSize_ == 0) revert InvalidParams("batchSize must be positive");
+        if (maxTransfers_ == 0) revert InvalidParams("maxTransfers must be positive");
+        sequencer = sequencer_;
+        verifier = verifier_;
+        poseidon = poseidon_;
+        batchSize = batchSize_;
+        maxTransfers = maxTransfers_;
+        StoredBlock storage genesis = _blocks[0];
+        genesis.newRoot = genesisRoot;
+        genesis.l1Block = SafeCast.toUint40(block.number);
+        genesis.timestamp = SafeCast.toUint40(block.timestamp);
+        genesis.status = BlockStatus.Finalized;
+    }
+
+    // ---------------------------------------------------------------- sequencer
+
+    /// @notice Commit the next L2 block: the transition oldRoot -> newRoot by the transfers whose
+    /// posted elements are `data` (two per transfer, docs/rollup.md "Packing").
+    /// @dev The data reaches L1 as this call's calldata, which is what makes the state rebuildable;
+    /// the event carries only its hash.
+    function commitBlock(uint256 oldRoot, uint256 newRoot, uint256[] calldata data)
+        external
+        onlySequencer
+        returns (uint256 blockNumber)
+    {
+        uint256 previous = lastCommitted;
+        uint256 expected = _blocks[previous].newRoot;
+        if (oldRoot != expected) revert WrongOldRoot(oldRoot, expected);
+        if (newRoot >= R) revert NotAFieldElement(newRoot);
+        uint256 dataHash = _dataHash(data);
+        // Set by L1 when the block is included, not chosen by the sequencer: the coordinator's
+        // draws of who proves the block start from it (market-spec.md, "Randomness and seeds").
+        bytes32 randomness = keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1)));
+
+        blockNumber = previous + 1;
+        lastCommitted = blockNumber;
+        StoredBlock storage b = _blocks[blockNumber];
+        b.newRoot = newRoot;
+        b.dataHash = dataHash;
+        b.randomness = randomness;
+        b.l1Block = SafeCast.toUint40(block.number);
+        b.timestamp = SafeCast.toUint40(block.timestamp);
+        b.status = BlockStatus.Committed;
+        emit BlockCommitted(blockNumber, oldRoot, newRoot, dataHash, randomness, block.number, block.timestamp);
+    }
+
+    /// @notice Drop the committed blocks fromBlock..lastCommitted, none of them finalized; the next
+    /// commit is block `fromBlock` again, from the new root of block fromBlock - 1.
+    /// @dev Costs a storage reset per dropped block: to drop very many, call it several times,
+    /// from the top down.
+    function revertBlocks(uint256 fromBlock) external onlySequencer {
+        uint256 last = lastCommitted;
+        if (fromBlock <= lastFinalized) revert CannotRevertFinalized(fromBlock, lastFinalized);
+        if (fromBlock > last) revert NothingToRevert(fromBlock, last);
+        for (uint256 n = fromBlock; n <= last; ++n) {
+            delete _blocks[n];
+        }
+        lastCommitted = fromBlock - 1;
+        emit BlocksReverted(fromBlock, last);
+    }
+
+    // ---------------------------------------------------------------- finalization
+
+    /// @notice Finalize the next batch, blocks firstBlock .. firstBlock + batchSize - 1, with the
+    /// aggregate (a, b, c) of one proof per block, proof i made by (and bound to) `provers[i]`.
+    /// @dev Anyone may call it: the proof is what matters. The public inputs of block n are built
+    /// here from what commitBlock stored, so a proof is only ever checked against L1's record.
+    function finalizeBatch(
+        uint256 firstBlock,
+        address[] calldata provers,
+        uint256[2][] calldata a,
+        uint256[2][2][] calldata b,
+        uint256[2] calldata c
+    ) external {
+        _requireNextBatch(firstBlock, provers.length, a.length);
+        if (!verifier.verifyBatch(a, b, c, _batchInputs(firstBlock, provers))) {
+            revert InvalidBatchProof(firstBlock);
+        }
+        for (uint256 i = 0; i < provers.length; ++i) {
+            StoredBlock storage stored = _blocks[firstBlock + i];
+            stored.status = BlockStatus.Finalized;
+            // Kept for settlement and slashing: who proved the block that L1 accepted.
+            stored.prover = provers[i];
+        }
+        uint256 lastBlock = firstBlock + provers.length - 1;
+        lastFinalized = lastBlock;
+        emit BatchFinalized(firstBlock, lastBlock, provers);
+    }
+
+    /// The batch from firstBlock is the next to finalize, has the right size, and is committed.
+    function _requireNextBatch(uint256 firstBlock, uint256 provers, uint256 proofs) private view {
+        uint256 expected = lastFinalized + 1;
+        if (firstBlock != expected) revert BatchOutOfOrder(firstBlock, expected);
+        if (provers != batchSize || proofs != batchSize) revert WrongBatchSize(provers, proofs, batchSize);
+        if (firstBlock + batchSize - 1 > lastCommitted) revert BlockNotCommitted(lastCommitted + 1);
+    }
+
+    /// Each block's [oldRoot, newRoot, dataHash, prover], from firstBlock on.
+    function _batchInputs(uint256 firstBlock, address[] calldata provers)
+        private
+        view
+        returns (uint256[4][] memory inputs)
+    {
+        inputs = new uint256[4][](provers.length);
+        uint256 root = _blocks[firstBlock - 1].newRoot;
+        for (uint256 i = 0; i < provers.length; ++i) {
+            StoredBlock storage stored = _blocks[firstBlock + i];
+            inputs[i] = [root, stored.newRoot, stored.dataHash, uint256(uint160(provers[i]))];
+            root = stored.newRoot;
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function blockInfo(uint256 blockNumber) external view returns (BlockInfo memory info) {
+        StoredBlock storage stored = _blocks[blockNumber];
+        if (stored.status == BlockStatus.None) return info;
+        info.oldRoot = blockNumber == 0 ? 0 : _blocks[blockNumber - 1].newRoot;
+        info.newRoot = stored.newRoot;
+        info.dataHash = stored.dataHash;
+        info.randomness = stored.randomness;
+        info.l1Block = stored.l1Block;
+        info.timestamp = stored.timestamp;
+        info.status = stored.status;
+        info.prover = stored.prover;
+    }
+
+    function blockStatus(uint256 blockNumber) external view returns (BlockStatus) {
+        return _blocks[blockNumber].status;
+    }
+
+    /// @notice The circuit's public inputs [oldRoot, newRoot, dataHash, prover] for block
+    /// `blockNumber` proven by `prover`: what finalizeBatch checks its proof against.
+    function publicInputs(uint256 blockNumber, address prover) external view returns (uint256[4] memory) {
+        if (blockNumber == 0 || blockNumber > lastCommitted) revert BlockNotCommitted(blockNumber);
+        StoredBlock storage stored = _blocks[blockNumber];
+        return [_blocks[blockNumber - 1].newRoot, stored.newRoot, stored.dataHash, uint256(uint160(prover))];
+    }
+
+    // ---------------------------------------------------------------- data commitment
+
+    /// h_0 = 0, h_{k+1} = Poseidon(h_k, e_2k, e_2k+1): one call per transfer (docs/rollup.md,
+    /// "dataHash"); 0 for a block without transfers.
+    function _dataHash(uint256[] calldata data) private view returns (uint256 h) {
+        if (data.length % ELEMENTS_PER_TRANSFER != 0) revert OddDataLength(data.length);
+        uint256 transfers = data.length / ELEMENTS_PER_TRANSFER;
+        if (transfers > maxTransfers) revert TooManyTransfers(transfers, maxTransfers);
+        for (uint256 i = 0; i < data.length; i += ELEMENTS_PER_TRANSFER) {
+            // Poseidon reduces its inputs mod R: an element >= R would hash like a different one.
+            if (data[i] >= R) revert NotAFieldElement(data[i]);
+            if (data[i + 1] >= R) revert NotAFieldElement(data[i + 1]);
+            h = poseidon.poseidon([h, data[i], data[i + 1]]);
+        }
+    }
+}

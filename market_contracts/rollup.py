@@ -1,0 +1,235 @@
+"""Typed bindings of the Rollup contract (`contracts/Rollup.sol`), and its deployment.
+
+Reads return dataclasses; writes sign locally, wait for the receipt, and turn the contract's
+refusals into `RollupRejected` with a one-line message (`explain_rollup`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from web3.contract.contract import ContractFunction
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from market_contracts.chain import Chain
+from market_contracts.compile import POSEIDON_CONTRACT, load_artifact
+from market_contracts.deploy import Deployment, RollupDeployment
+from market_contracts.errors import RollupRejected, TransactionFailed, UnknownDeployment
+from market_contracts.verifiers import deploy_batch_verifier
+from zkp.aggregate import AggregateProof
+from zkp.evm import g1_words, g2_words
+from zkp.proof import VerificationKey
+
+
+class BlockStatus(IntEnum):
+    NONE = 0
+    COMMITTED = 1
+    FINALIZED = 2
+
+
+@dataclass(frozen=True)
+class CommittedBlock:
+    """An L2 block as L1 records it."""
+
+    number: int
+    old_root: int
+    new_root: int
+    data_hash: int
+    #: keccak256(abi.encode(prevrandao, blockhash(l1_block - 1))): the block's draws start here
+    randomness: bytes
+    #: the L1 block and time of the commit
+    l1_block: int
+    timestamp: int
+    status: BlockStatus
+    #: the prover its finalizing batch named; None until finalized, and in events
+    prover: str | None = None
+
+
+_MESSAGES = {
+    "NotSequencer": lambda caller:
+        f"{to_checksum_address(caller)} is not the rollup's sequencer: only the sequencer commits and reverts blocks",
+    "WrongOldRoot": lambda given, expected:
+        f"the block starts from root {given:#x}, but the last committed block ends at "
+        f"{expected:#x}: build it on the rollup's current state",
+    "NotAFieldElement": lambda value:
+        f"{value:#x} is not a field element: roots and posted elements are below the BN254 "
+        "scalar field modulus",
+    "OddDataLength": lambda length:
+        f"{length} posted elements: a block posts two per transfer",
+    "TooManyTransfers": lambda transfers, most:
+        f"{transfers} transfers in one block; the rollup takes at most {most}",
+    "BatchOutOfOrder": lambda first, expected:
+        f"the next batch to finalize starts at block {expected}, not {first}",
+    "WrongBatchSize": lambda provers, proofs, size:
+        f"a batch is {size} blocks, one proof and one prover each: got {proofs} proofs and "
+        f"{provers} provers",
+    "BlockNotCommitted": lambda number: f"block {number} is not committed",
+    "InvalidBatchProof": lambda first:
+        f"the batch proof from block {first} does not verify against the committed blocks and "
+        "the named provers",
+    "CannotRevertFinalized": lambda first, last_finalized:
+        f"cannot revert from block {first}: blocks up to {last_finalized} are finalized",
+    "NothingToRevert": lambda first, last_committed:
+        f"nothing to revert from block {first}: the last committed block is {last_committed}",
+    "InvalidParams": lambda reason: f"the rollup cannot be deployed: {reason}",
+}
+
+
+def explain_rollup(exc: TransactionFailed) -> TransactionFailed:
+    """The user-facing error for a Rollup revert; other reverts pass through unchanged."""
+    describe = _MESSAGES.get(exc.reason)
+    if describe is None:
+        return exc
+    return RollupRejected(describe(*exc.error_args), exc.reason, exc.error_args)
+
+
+class Rollup:
+    """One deployed Rollup contract on one chain."""
+
+    def __init__(self, chain: Chain, address: str):
+        self.chain = chain
+        self.address = to_checksum_address(address)
+        self.contract = chain.w3.eth.contract(self.address, abi=load_artifact("Rollup")["abi"])
+
+    @classmethod
+    def from_deployment(cls, chain: Chain, deployment: Deployment) -> Rollup:
+        if deployment.rollup is None:
+            raise UnknownDeployment("the deployment has no rollup: deploy one with the market, "
+                                    "or pass the deployment file that names it")
+        return cls(chain, deployment.rollup.address)
+
+    # ------------------------------------------------------------ writes
+
+    def _send(self, account: LocalAccount, fn: ContractFunction, gas: int | None = None) -> TxReceipt:
+        try:
+            return self.chain.transact(account, fn, gas=gas)
+        except TransactionFailed as exc:
+            raise explain_rollup(exc) from exc
+
+    def commit_block(self, sequencer: LocalAccount, old_root: int, new_root: int,
+                     data: Sequence[int]) -> CommittedBlock:
+        """Commit the next block: `data` is its posted elements (`sequencer.transactions.block_data`)."""
+        receipt = self._send(sequencer, self.contract.functions.commitBlock(old_root, new_root, list(data)))
+        (event,) = self.contract.events.BlockCommitted().process_receipt(receipt, errors=DISCARD)
+        return _from_event(event["args"])
+
+    def finalize_batch(self, sender: LocalAccount, first_block: int, provers: Sequence[str],
+                       aggregate: AggregateProof, *, gas: int | None = None) -> TxReceipt:
+        """Finalize blocks first_block .. first_block + K - 1 with the aggregate of their proofs,
+        proof i bound to `provers[i]`.
+
+        `gas` None estimates it, which runs the pairing check once per step of a binary search:
+        instant on a node, seconds a step on the embedded chain, where callers pass a limit.
+        """
+        fn = self.contract.functions.finalizeBatch(
+            first_block, [to_checksum_address(p) for p in provers],
+            [g1_words(a) for a in aggregate.a], [g2_words(b) for b in aggregate.b],
+            g1_words(aggregate.c))
+        return self._send(sender, fn, gas)
+
+    def revert_blocks(self, sequencer: LocalAccount, from_block: int) -> TxReceipt:
+        """Drop the committed blocks from `from_block` on; the next commit is `from_block` again."""
+        return self._send(sequencer, self.contract.functions.revertBlocks(from_block))
+
+    # ------------------------------------------------------------ reads
+
+    def _call(self, fn: ContractFunction, block_identifier="latest"):
+        try:
+            return self.chain.call(fn, block_identifier)
+        except TransactionFailed as exc:
+            raise explain_rollup(exc) from exc
+
+    def block(self, number: int, block_identifier="latest") -> CommittedBlock:
+        """Block `number` as stored; status NONE (and zeros) if it is not committed."""
+        (old_root, new_root, data_hash, randomness, l1_block, timestamp, status,
+         prover) = self._call(self.contract.functions.blockInfo(number), block_identifier)
+        return CommittedBlock(number, old_root, new_root, data_hash, bytes(randomness), l1_block,
+                              timestamp, BlockStatus(status), None if int(prover, 16) == 0 else prover)
+
+    def status(self, number: int, block_identifier="latest") -> BlockStatus:
+        return BlockStatus(self._call(self.contract.functions.blockStatus(number), block_identifier))
+
+    def last_committed(self, block_identifier="latest") -> int:
+        return self._call(self.contract.functions.lastCommitted(), block_identifier)
+
+    def last_finalized(self, block_identifier="latest") -> int:
+        return self._call(self.contract.functions.lastFinalized(), block_identifier)
+
+    def batch_size(self) -> int:
+        return self._call(self.contract.functions.batchSize())
+
+    def max_transfers(self) -> int:
+        return self._call(self.contract.functions.maxTransfers())
+
+    def sequencer(self) -> str:
+        return self._call(self.contract.functions.sequencer())
+
+    def public_inputs(self, number: int, prover: str) -> list[int]:
+        """[oldRoot, newRoot, dataHash, prover]: what block `number`'s proof by `prover` proves."""
+        return list(self._call(
+            self.contract.functions.publicInputs(number, to_checksum_address(prover))))
+
+    def committed_blocks(self, from_l1_block: int,
+                         to_l1_block: int | str = "latest") -> list[CommittedBlock]:
+        """The blocks committed in L1 blocks from_l1_block..to_l1_block that no revert in that
+        range dropped, by number, as their `BlockCommitted` events tell them (status COMMITTED:
+        ask `block` for what they are now)."""
+        events = self.contract.events
+        logs = [*events.BlockCommitted().get_logs(from_block=from_l1_block, to_block=to_l1_block),
+                *events.BlocksReverted().get_logs(from_block=from_l1_block, to_block=to_l1_block)]
+        standing: dict[int, CommittedBlock] = {}
+        for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+            if log["event"] == "BlockCommitted":
+                standing[log["args"]["blockNumber"]] = _from_event(log["args"])
+            else:
+                standing = {n: b for n, b in standing.items() if n < log["args"]["fromBlock"]}
+        return [standing[n] for n in sorted(standing)]
+
+    def deployment(self) -> RollupDeployment:
+        """This rollup's entry of a deployment file, read from the chain."""
+        return RollupDeployment(
+            address=self.address,
+            verifier=self._call(self.contract.functions.verifier()),
+            poseidon=self._call(self.contract.functions.poseidon()),
+            block=self.block(0).l1_block,
+        )
+
+
+def _from_event(args) -> CommittedBlock:
+    return CommittedBlock(args["blockNumber"], args["oldRoot"], args["newRoot"], args["dataHash"],
+                          bytes(args["randomness"]), args["l1Block"], args["timestamp"],
+                          BlockStatus.COMMITTED)
+
+
+def deploy_poseidon(chain: Chain, deployer: LocalAccount) -> str:
+    """Deploy circomlibjs's Poseidon(3) contract; return its address."""
+    return chain.deploy(deployer, load_artifact(POSEIDON_CONTRACT)).address
+
+
+def deploy_rollup_contract(chain: Chain, deployer: LocalAccount, *, sequencer: str, verifier: str,
+                           poseidon: str, genesis_root: int, batch_size: int,
+                           max_transfers: int) -> Rollup:
+    """Deploy a Rollup over an already deployed batch verifier and Poseidon."""
+    try:
+        contract = chain.deploy(deployer, load_artifact("Rollup"), to_checksum_address(sequencer),
+                                to_checksum_address(verifier), to_checksum_address(poseidon),
+                                genesis_root, batch_size, max_transfers)
+    except TransactionFailed as exc:
+        raise explain_rollup(exc) from exc
+    return Rollup(chain, contract.address)
+
+
+def deploy_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, vk: VerificationKey,
+                  genesis_root: int, batch_size: int, max_transfers: int) -> Rollup:
+    """Deploy Poseidon, the batch verifier generated for the block circuit's key `vk`, and the
+    Rollup over them; `Rollup.deployment()` gives the entry for the deployment file."""
+    poseidon = deploy_poseidon(chain, deployer)
+    verifier = deploy_batch_verifier(chain, deployer, vk, "RollupBatchVerifier")
+    return deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier.address,
+                                  poseidon=poseidon, genesis_root=genesis_root,
+                                  batch_size=batch_size, max_transfers=max_transfers)

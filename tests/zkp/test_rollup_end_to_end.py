@@ -1,0 +1,238 @@
+"""The rollup end to end: L2 blocks of the sequencer's model committed on L1, each proven with
+the block circuit by a different prover, their proofs aggregated K = 2 at a time and finalized by
+the Rollup contract against the roots and data hashes it stored.
+
+The circuit is the test profile (block_tiny: 2 slots, depth 4) with our development setup. The
+embedded chain's pairing precompile is pure Python, so it finalizes twice; the refusals run on
+anvil.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_hash.auto import keccak
+from tampering import plus_generator_g1
+
+from market_contracts.anvil import run_anvil
+from market_contracts.chain import Chain, EmbeddedChain, RpcChain
+from market_contracts.errors import RollupRejected
+from market_contracts.rollup import BlockStatus, Rollup, deploy_rollup
+from sequencer.accounts import AccountTree
+from sequencer.circuit_inputs import BlockCircuit, block_inputs
+from sequencer.genesis import dev_address, dev_private_key, devnet_genesis
+from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, block_data, data_hash, sign_transfer
+from sequencer.transition import apply_block
+from zkp.aggregate import AggregateProof, aggregate
+from zkp.groth16 import Prover
+from zkp.proof import Proof
+from zkp.setup import SetupFiles, cached_setup
+from zkp.witness import WitnessCalculator
+from zkp.zkey import read_zkey
+
+#: tests/zkp/circuits/block_tiny.circom
+TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
+GENESIS = devnet_genesis(TINY.depth, 6, 1000)
+K = 2
+#: one prover per block, and one that proves nothing
+PROVERS = [Account.from_key(keccak(b"rollup prover %d" % i)).address for i in range(5)]
+STRANGER = PROVERS[4]
+#: The embedded chain estimates gas by a binary search that reruns the pairing check at every
+#: step; this limit is above a K = 2 finalization's use.
+EMBEDDED_FINALIZE_GAS = 1_500_000
+
+
+def transfer(sender: int, recipient: int, amount: int, nonce: int) -> Transfer:
+    unsigned = Transfer(sender, recipient, dev_address(recipient), amount, nonce)
+    return sign_transfer(unsigned, dev_private_key(sender), DEVNET_CHAIN_ID)
+
+
+@dataclass(frozen=True)
+class L2Block:
+    before: AccountTree
+    transfers: list[Transfer]
+    after: AccountTree
+
+    @property
+    def data(self) -> list[int]:
+        return block_data(self.transfers)
+
+
+def l2_chain(state: AccountTree, blocks: list[list[Transfer]]) -> list[L2Block]:
+    chain = []
+    for transfers in blocks:
+        after = apply_block(state, transfers, DEVNET_CHAIN_ID)
+        chain.append(L2Block(state, transfers, after))
+        state = after
+    return chain
+
+
+#: blocks 1-4 (block 3 empty), and another block 2 to replace the first after a revert
+BLOCKS = l2_chain(GENESIS, [
+    [transfer(0, 1, 300, 0), transfer(1, 7, 40, 0)],  # opens account 7
+    [transfer(2, 3, 5, 0)],
+    [],
+    [transfer(7, 0, 10, 0), transfer(3, 3, 1, 0)],  # from the opened account; to itself
+])
+OTHER_BLOCK_2 = l2_chain(BLOCKS[0].after, [[transfer(4, 5, 8, 0)]])[0]
+
+
+@dataclass(frozen=True)
+class BlockProof:
+    proof: Proof
+    public: list[int]
+
+
+@pytest.fixture(scope="module")
+def key(block_tiny, tmp_path_factory) -> SetupFiles:
+    return cached_setup(block_tiny.circuit.r1cs, tmp_path_factory.mktemp("setup-cache"))
+
+
+@pytest.fixture(scope="module")
+def proofs(block_tiny, key) -> dict[tuple[int, str], BlockProof]:
+    """Proofs by prover: blocks 1-4 by PROVERS[0..3], the other block 2 (numbered 22) by PROVERS[1]."""
+    prover = Prover(read_zkey(key.zkey), "cpu")
+    calculator = WitnessCalculator(block_tiny.circuit.wasm)
+    jobs = [(n, block, PROVERS[n - 1]) for n, block in enumerate(BLOCKS, start=1)]
+    jobs.append((22, OTHER_BLOCK_2, PROVERS[1]))
+    proven = {}
+    for number, block, address in jobs:
+        inputs = block_inputs(TINY, block.before, block.transfers, address)
+        proof, public = prover.prove(calculator.calculate(inputs))
+        assert public == [block.before.root, block.after.root, data_hash(block.data), int(address, 16)]
+        proven[number, address] = BlockProof(proof, public)
+    return proven
+
+
+def batch(proofs, *keys: tuple[int, str]) -> AggregateProof:
+    chosen = [proofs[k] for k in keys]
+    return aggregate([p.proof for p in chosen], [p.public for p in chosen])
+
+
+@dataclass
+class Deployed:
+    chain: Chain
+    rollup: Rollup
+    sequencer: LocalAccount
+    coordinator: LocalAccount
+
+    def commit(self, block: L2Block) -> None:
+        self.rollup.commit_block(self.sequencer, block.before.root, block.after.root, block.data)
+
+    def finalize(self, first: int, provers: list[str], agg: AggregateProof):
+        gas = EMBEDDED_FINALIZE_GAS if isinstance(self.chain, EmbeddedChain) else None
+        return self.rollup.finalize_batch(self.coordinator, first, provers, agg, gas=gas)
+
+
+def deploy(chain: Chain, key: SetupFiles) -> Deployed:
+    deployer, sequencer, coordinator = chain.dev_accounts[:3]
+    rollup = deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=key.vk,
+                           genesis_root=GENESIS.root, batch_size=K, max_transfers=TINY.block_size)
+    deployed = Deployed(chain, rollup, sequencer, coordinator)
+    for block in BLOCKS:
+        deployed.commit(block)
+    return deployed
+
+
+def test_committed_blocks_are_finalized_by_their_proofs(chain, key, proofs):
+    deployed = deploy(chain, key)
+    rollup = deployed.rollup
+    for n, block in enumerate(BLOCKS, start=1):
+        assert rollup.block(n).data_hash == data_hash(block.data)
+        assert rollup.public_inputs(n, PROVERS[n - 1]) == proofs[n, PROVERS[n - 1]].public
+    assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.COMMITTED] * 4
+
+    deployed.finalize(1, PROVERS[:2], batch(proofs, (1, PROVERS[0]), (2, PROVERS[1])))
+    assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.FINALIZED] * 2 + [BlockStatus.COMMITTED] * 2
+    deployed.finalize(3, PROVERS[2:4], batch(proofs, (3, PROVERS[2]), (4, PROVERS[3])))
+    assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.FINALIZED] * 4
+    assert [rollup.block(n).prover for n in (1, 2, 3, 4)] == PROVERS[:4]
+    assert rollup.last_finalized() == 4
+
+
+# ---------------------------------------------------------------- refusals, on anvil
+
+
+@pytest.fixture(scope="module")
+def anvil_deployed(key) -> Iterator[Deployed]:
+    with run_anvil() as node:
+        yield deploy(RpcChain(node.url), key)
+
+
+@pytest.fixture
+def on_anvil(anvil_deployed) -> Iterator[Deployed]:
+    snapshot = anvil_deployed.chain.snapshot()
+    yield anvil_deployed
+    anvil_deployed.chain.revert(snapshot)
+
+
+def refusal(deployed: Deployed, first: int, provers: list[str], agg: AggregateProof) -> tuple:
+    with pytest.raises(RollupRejected) as excinfo:
+        deployed.finalize(first, provers, agg)
+    return excinfo.value.reason, excinfo.value.error_args
+
+
+def first_batch(proofs) -> AggregateProof:
+    return batch(proofs, (1, PROVERS[0]), (2, PROVERS[1]))
+
+
+@pytest.mark.anvil
+def test_refuses_finalizing_out_of_order(on_anvil, proofs):
+    agg = batch(proofs, (3, PROVERS[2]), (4, PROVERS[3]))
+    assert refusal(on_anvil, 3, PROVERS[2:4], agg) == ("BatchOutOfOrder", (3, 1))
+
+
+@pytest.mark.anvil
+def test_refuses_finalizing_twice(on_anvil, proofs):
+    on_anvil.finalize(1, PROVERS[:2], first_batch(proofs))
+    assert refusal(on_anvil, 1, PROVERS[:2], first_batch(proofs)) == ("BatchOutOfOrder", (1, 3))
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("provers", [PROVERS[:2], PROVERS[2:4]], ids=["their-provers", "next-provers"])
+def test_refuses_proofs_of_other_blocks(on_anvil, proofs, provers):
+    on_anvil.finalize(1, PROVERS[:2], first_batch(proofs))
+    assert refusal(on_anvil, 3, provers, first_batch(proofs)) == ("InvalidBatchProof", (3,))
+    assert on_anvil.rollup.status(3) is BlockStatus.COMMITTED
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("provers", [
+    pytest.param(PROVERS[1::-1], id="swapped"),
+    pytest.param([PROVERS[0], STRANGER], id="stranger"),
+])
+def test_refuses_a_wrong_prover_list(on_anvil, proofs, provers):
+    assert refusal(on_anvil, 1, provers, first_batch(proofs)) == ("InvalidBatchProof", (1,))
+
+
+@pytest.mark.anvil
+def test_refuses_an_altered_aggregate(on_anvil, proofs):
+    agg = first_batch(proofs)
+    altered = replace(agg, c=plus_generator_g1(agg.c))
+    assert refusal(on_anvil, 1, PROVERS[:2], altered) == ("InvalidBatchProof", (1,))
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize(("provers", "blocks", "args"), [
+    pytest.param(PROVERS[:1], [1], (1, 1, 2), id="one"),
+    pytest.param(PROVERS[:3], [1, 2, 3], (3, 3, 2), id="three"),
+    pytest.param(PROVERS[:2], [1], (2, 1, 2), id="fewer-proofs-than-provers"),
+])
+def test_refuses_a_batch_of_the_wrong_size(on_anvil, proofs, provers, blocks, args):
+    agg = batch(proofs, *[(n, PROVERS[n - 1]) for n in blocks])
+    assert refusal(on_anvil, 1, provers, agg) == ("WrongBatchSize", args)
+
+
+@pytest.mark.anvil
+def test_a_reverted_block_needs_a_proof_of_its_replacement(on_anvil, proofs):
+    rollup = on_anvil.rollup
+    rollup.revert_blocks(on_anvil.sequencer, 2)
+    on_anvil.commit(OTHER_BLOCK_2)
+    assert refusal(on_anvil, 1, PROVERS[:2], first_batch(proofs)) == ("InvalidBatchProof", (1,))
+    on_anvil.finalize(1, PROVERS[:2], batch(proofs, (1, PROVERS[0]), (22, PROVERS[1])))
+    assert rollup.block(2).status is BlockStatus.FINALIZED
+    assert rollup.block(2).data_hash == data_hash(OTHER_BLOCK_2.data)
