@@ -10,7 +10,7 @@ tests/zkp/test_rollup_end_to_end.py finalizes with real proofs.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 from eth_abi import encode
@@ -28,10 +28,9 @@ from market_contracts.rollup import (
     deploy_rollup_contract,
 )
 from market_contracts.rules import MarketParams
-from sequencer.accounts import AccountTree
-from sequencer.genesis import dev_address, dev_private_key, devnet_genesis
-from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, block_data, data_hash, sign_transfer
-from sequencer.transition import apply_block
+from sequencer.genesis import devnet_genesis
+from sequencer.blocks import L2Block, dev_transfer as transfer, l2_chain
+from sequencer.transactions import data_hash
 from zkp.aggregate import AggregateProof
 from zkp.field import R
 
@@ -41,34 +40,6 @@ GENESIS = devnet_genesis(8, 6, 10**6)
 PROVERS = [Account.create().address for _ in range(4)]
 #: The stub ignores the proof; any points of the right shape do.
 ANY_PROOF = AggregateProof(a=((1, 2),) * BATCH_SIZE, b=(((1, 2), (3, 4)),) * BATCH_SIZE, c=(1, 2))
-
-
-def transfer(sender: int, recipient: int, amount: int, nonce: int) -> Transfer:
-    unsigned = Transfer(sender, recipient, dev_address(recipient), amount, nonce)
-    return sign_transfer(unsigned, dev_private_key(sender), DEVNET_CHAIN_ID)
-
-
-@dataclass(frozen=True)
-class L2Block:
-    before: AccountTree
-    transfers: list[Transfer]
-    after: AccountTree
-
-    @property
-    def data(self) -> list[int]:
-        return block_data(self.transfers)
-
-    def inputs(self, prover: str) -> list[int]:
-        return [self.before.root, self.after.root, data_hash(self.data), int(prover, 16)]
-
-
-def l2_chain(state: AccountTree, blocks: list[list[Transfer]]) -> list[L2Block]:
-    chain = []
-    for transfers in blocks:
-        after = apply_block(state, transfers, DEVNET_CHAIN_ID)
-        chain.append(L2Block(state, transfers, after))
-        state = after
-    return chain
 
 
 #: Blocks 1-4 as the sequencer's model makes them, an empty one among them; and another

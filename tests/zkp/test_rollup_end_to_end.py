@@ -22,11 +22,10 @@ from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
 from market_contracts.errors import RollupRejected
 from market_contracts.rollup import BlockStatus, Rollup, deploy_rollup
-from sequencer.accounts import AccountTree
 from sequencer.circuit_inputs import BlockCircuit, block_inputs
-from sequencer.genesis import dev_address, dev_private_key, devnet_genesis
-from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, block_data, data_hash, sign_transfer
-from sequencer.transition import apply_block
+from sequencer.genesis import devnet_genesis
+from sequencer.blocks import L2Block, dev_transfer as transfer, l2_chain
+from sequencer.transactions import DEVNET_CHAIN_ID, data_hash
 from zkp.aggregate import AggregateProof, aggregate
 from zkp.groth16 import Prover
 from zkp.proof import Proof
@@ -44,31 +43,6 @@ STRANGER = PROVERS[4]
 #: The embedded chain estimates gas by a binary search that reruns the pairing check at every
 #: step; this limit is above a K = 2 finalization's use.
 EMBEDDED_FINALIZE_GAS = 1_500_000
-
-
-def transfer(sender: int, recipient: int, amount: int, nonce: int) -> Transfer:
-    unsigned = Transfer(sender, recipient, dev_address(recipient), amount, nonce)
-    return sign_transfer(unsigned, dev_private_key(sender), DEVNET_CHAIN_ID)
-
-
-@dataclass(frozen=True)
-class L2Block:
-    before: AccountTree
-    transfers: list[Transfer]
-    after: AccountTree
-
-    @property
-    def data(self) -> list[int]:
-        return block_data(self.transfers)
-
-
-def l2_chain(state: AccountTree, blocks: list[list[Transfer]]) -> list[L2Block]:
-    chain = []
-    for transfers in blocks:
-        after = apply_block(state, transfers, DEVNET_CHAIN_ID)
-        chain.append(L2Block(state, transfers, after))
-        state = after
-    return chain
 
 
 #: blocks 1-4 (block 3 empty), and another block 2 to replace the first after a revert
