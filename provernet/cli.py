@@ -16,10 +16,11 @@ import click
 from market_contracts.errors import ChainError
 from market_contracts.rules import RulesError
 from roller.errors import RollerError
+from sequencer.errors import SequencerError
 from zkp.errors import ZkpError
 
 # The errors a user can cause or fix; shown as one line, never as a traceback.
-USER_ERRORS = (ChainError, RulesError, RollerError, ZkpError)
+USER_ERRORS = (ChainError, RulesError, RollerError, SequencerError, ZkpError)
 
 
 class ProvernetGroup(click.Group):
@@ -55,9 +56,9 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from provernet.commands import audit, bench, deploy, devnet, keys, roller, zkp
+    from provernet.commands import audit, bench, deploy, devnet, keys, l2, roller, sequencer, zkp
 
-    for module in (audit, bench, deploy, devnet, keys, roller, zkp):
+    for module in (audit, bench, deploy, devnet, keys, l2, roller, sequencer, zkp):
         cli.add_command(module.command)
 
 

@@ -82,3 +82,83 @@ class WrongDepth(SequencerError):
 
 class InvalidGenesis(SequencerError):
     """A genesis account that breaks the state's invariants (index, address, balance, nonce)."""
+
+
+# --- the sequencer service (store, mempool, L1 commits, JSON-RPC) -------------------------------
+
+
+class MempoolFull(SequencerError):
+    """The sequencer holds as many pending transfers as it allows; try again after a block."""
+
+
+class SenderQueueFull(SequencerError):
+    """This sender has as many pending transfers as one sender may; wait for a block."""
+
+
+class DataDirLocked(SequencerError):
+    """Another sequencer is running on this data directory."""
+
+
+class StoreError(SequencerError):
+    """The sequencer's database cannot be opened, or holds something it should not."""
+
+
+class GenesisMismatch(StoreError):
+    """The data directory, or the Rollup contract, was made for another genesis state or circuit."""
+
+
+class L1Error(SequencerError):
+    """Committing blocks to L1 cannot go on without the operator."""
+
+
+class L1Diverged(L1Error):
+    """The Rollup contract holds a block that differs from the sequencer's block of that number."""
+
+
+class NotTheSequencer(L1Error):
+    """The Rollup contract does not accept blocks from this key."""
+
+
+class RpcError(SequencerError):
+    """Talking to a sequencer's JSON-RPC API failed."""
+
+
+class SequencerUnreachable(RpcError):
+    """No sequencer answered at the URL, or it answered something that is not JSON-RPC."""
+
+
+class RequestRefused(RpcError):
+    """The sequencer answered with a JSON-RPC error; `code` and `name` say which."""
+
+    def __init__(self, message: str, code: int, name: str | None):
+        super().__init__(message)
+        self.code = code
+        self.name = name
+
+
+class InvalidParams(RpcError):
+    """A JSON-RPC request's parameters are missing or not of the documented form."""
+
+
+class WalletError(SequencerError):
+    """The L2 wallet cannot do what was asked."""
+
+
+class WalletKeyMissing(WalletError):
+    """No L2 key in the data directory."""
+
+
+class WalletKeyExists(WalletError):
+    """An L2 key already exists where a new one would be written."""
+
+
+class NoL2Account(WalletError):
+    """The wallet's address holds no account on the L2 (nothing was ever sent to it)."""
+
+
+class UnknownRecipient(WalletError):
+    """The recipient index is empty, or the tree has no empty leaf to open an account on."""
+
+
+class ListenError(SequencerError):
+    """The JSON-RPC API cannot listen on the address it was given."""

@@ -1,0 +1,97 @@
+"""`provernet sequencer run`: the L2 sequencer, committing blocks to the deployment's Rollup."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from market_contracts.chain import connect
+from market_contracts.deploy import Deployment, check_deployment
+from market_contracts.errors import ChainError
+from market_contracts.rollup import Rollup
+from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
+from provernet.commands.keys import account_options, unlock
+from provernet.services import configure_logging, run_until_stopped
+from roller.keys import datadir_from
+from sequencer.accounts import Account
+from sequencer.circuit_inputs import LARGE, SMALL
+from sequencer.genesis import dev_address
+from sequencer.service import Sequencer, SequencerConfig
+
+CIRCUITS = {"small": SMALL, "large": LARGE}
+#: the devnet genesis: accounts 0..N-1 owned by the well-known dev keys, each with this balance
+DEVNET_ACCOUNTS = 16
+DEVNET_BALANCE = 10**24
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+
+
+class Duration(click.ParamType):
+    """`2s`, `500ms`, `1m`, or plain seconds."""
+
+    name = "duration"
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", str(value))
+        if match is None or float(match[1]) == 0:
+            self.fail(f"{value!r} is not a positive duration such as 2s, 500ms or 1m", param, ctx)
+        return float(match[1]) * _UNITS[match[2] or "s"]
+
+
+def _listen(_ctx, _param, value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise click.BadParameter(f"{value!r} is not HOST:PORT, e.g. 127.0.0.1:8600")
+    return host.strip("[]"), int(port)
+
+
+@click.group("sequencer")
+def command() -> None:
+    """The L2 sequencer: accepts transfers, builds blocks, commits them to L1."""
+
+
+@command.command("run")
+@rpc_url_option
+@deployment_option
+@account_options
+@click.option("--dev-account", type=int, default=None,
+              help="Sign L1 commits with the node's Nth development account (anvil) instead of "
+                   "the keystore.")
+@click.option("--listen", default="127.0.0.1:8600", show_default=True, callback=_listen,
+              help="HOST:PORT of the JSON-RPC API.")
+@click.option("--block-interval", type=Duration(), default="2s", show_default=True,
+              help="Time between blocks (a block is built only if transfers are pending).")
+@click.option("--circuit", type=click.Choice(sorted(CIRCUITS)), default="small",
+              show_default=True, help="Block circuit profile: transfers per block, tree depth.")
+@click.option("--genesis-accounts", type=click.IntRange(1), default=DEVNET_ACCOUNTS,
+              show_default=True, help="Devnet genesis: accounts owned by the dev keys 0..N-1.")
+@click.option("--genesis-balance", type=click.IntRange(0), default=DEVNET_BALANCE,
+              show_default=True, help="Devnet genesis: each account's balance in base units.")
+@click.option("--max-pending", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Most pending transfers held at once.")
+def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
+        dev_account: int | None, listen: tuple[str, int], block_interval: float, circuit: str,
+        genesis_accounts: int, genesis_balance: int, max_pending: int) -> None:
+    """Run the sequencer until interrupted; its state lives in DATADIR/sequencer."""
+    path = deployment_path(deployment, datadir)
+    loaded = Deployment.load(path)
+    chain = connect(rpc_url)
+    check_deployment(chain, loaded, source=str(path))
+    rollup = Rollup.from_deployment(chain, loaded)
+    if dev_account is None:
+        account = unlock(datadir, password_file)
+    elif not 0 <= dev_account < len(chain.dev_accounts):
+        raise ChainError(f"{rpc_url} has {len(chain.dev_accounts)} development accounts; "
+                         f"--dev-account {dev_account} does not exist")
+    else:
+        account = chain.dev_accounts[dev_account]
+    config = SequencerConfig(
+        datadir=datadir_from(datadir) / "sequencer",
+        genesis={i: Account(dev_address(i), genesis_balance) for i in range(genesis_accounts)},
+        circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
+        max_pending=max_pending)
+    configure_logging()
+    run_until_stopped(Sequencer(config, rollup, account).run, "sequencer")

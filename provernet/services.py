@@ -1,0 +1,82 @@
+"""Running a long-lived node (sequencer, coordinator, roller) as an operator's process.
+
+Ctrl-C and SIGTERM (what systemd and `docker stop` send) both mean "stop cleanly": they are
+received as ordinary events and cancel the service, so every task unwinds through its own
+cleanup (the store closes, a transfer being written finishes) instead of waiting for trio to
+deliver a KeyboardInterrupt into whichever task happens to run. A second signal while that
+cleanup runs stops the process at once, as operators expect from a second Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+import click
+import structlog
+import trio
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: exit status of a process stopped by a second signal: 128 + SIGINT, as shells report it
+FORCED_EXIT_STATUS = 128 + signal.SIGINT
+
+log = structlog.get_logger(__name__)
+
+
+def run_until_stopped(service: Callable[[], Awaitable[object]], name: str) -> None:
+    """Run `service` until it returns, fails, or the process is asked to stop.
+
+    A failure propagates (the command turns it into a one-line error); a requested stop prints
+    "NAME stopped" on stderr and returns normally.
+    """
+    try:
+        stopped = trio.run(_supervise, service, name)
+    except BaseExceptionGroup as group:
+        raise _first_cause(group) from None
+    if stopped:
+        click.echo(f"{name} stopped", err=True)
+
+
+async def _supervise(service: Callable[[], Awaitable[object]], name: str) -> bool:
+    """True if a signal stopped the service, False if it returned by itself."""
+    service_scope = trio.CancelScope()
+    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def run_service() -> None:
+                with service_scope:
+                    await service()
+                nursery.cancel_scope.cancel()  # done: stop listening for signals
+
+            nursery.start_soon(run_service)
+            async for signum in signals:
+                if service_scope.cancel_called:
+                    click.echo(f"{name}: second stop signal, exiting without cleanup", err=True)
+                    os._exit(FORCED_EXIT_STATUS)
+                log.info("stopping", signal=signal.Signals(signum).name)
+                service_scope.cancel()
+    return service_scope.cancel_called
+
+
+def _first_cause(group: BaseExceptionGroup) -> BaseException:
+    """The error that stopped the service: the operator reads it, not the nursery's group."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
+
+def configure_logging() -> None:
+    """structlog to stderr: readable lines on a terminal, JSON lines otherwise (for collectors)."""
+    renderer = (structlog.dev.ConsoleRenderer() if sys.stderr.isatty()
+                else structlog.processors.JSONRenderer())
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )

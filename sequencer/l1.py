@@ -1,0 +1,217 @@
+"""Committing blocks to L1: precommitted blocks go to `Rollup.commitBlock` in order, exactly once.
+
+L1 is the source of truth. Before committing block b the committer reads
+`lastCommitted` from the contract: if L1 already has b (an earlier attempt
+landed after its timeout, or before a kill), b is adopted once its roots and
+dataHash are checked to be ours, instead of being sent again; if L1 is behind
+b - 1 (blocks were reverted there), the blocks past it become precommitted
+again and go out anew. Block b is sent only when L1 is at b - 1, and the
+contract refuses a commit whose old root is not its current one
+(`WrongOldRoot`), so even a stray late transaction cannot commit a block
+twice. At start the same reading reconciles the store with L1, and a
+contract that holds a different block b than ours stops the sequencer
+(`L1Diverged`): only the operator can tell which is wrong.
+
+Every contract call runs in a worker thread (web3 blocks) under a timeout;
+a timed-out thread is abandoned, not killed, which the check above makes
+safe. Failures the node or the network may get over (unreachable endpoint,
+timeout, refused or unmined transaction) are retried with exponential
+backoff, forever: the blocks wait in the store meanwhile. Finalization is
+followed by polling `lastFinalized`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import structlog
+import trio
+from eth_account.signers.local import LocalAccount
+
+from market_contracts.errors import ChainError, TransactionFailed
+from market_contracts.rollup import CommittedBlock, Rollup
+from sequencer.errors import GenesisMismatch, L1Diverged, L1Error, NotTheSequencer
+from sequencer.store import BlockStatus, Store, StoredBlock
+from sequencer.transactions import block_data
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: float = 1.0
+    factor: float = 2.0
+    most: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.most, self.first * self.factor ** attempt)
+
+
+class _Rescan(Exception):
+    """L1 is behind the block about to be sent: reconcile, then start over from the store."""
+
+
+class L1Committer:
+    def __init__(self, store: Store, rollup: Rollup, sequencer: LocalAccount,
+                 nudges: trio.MemoryReceiveChannel[int], *, genesis_root: int, block_size: int,
+                 read_timeout: float = 30.0, commit_timeout: float = 180.0,
+                 poll_interval: float = 5.0, backoff: Backoff = Backoff()):
+        self.store = store
+        self.rollup = rollup
+        self.sequencer = sequencer
+        self.nudges = nudges
+        self.genesis_root = genesis_root
+        self.block_size = block_size
+        self.read_timeout = read_timeout
+        #: longer than a read: it includes waiting for the receipt (the chain's receipt timeout)
+        self.commit_timeout = commit_timeout
+        self.poll_interval = poll_interval
+        self.backoff = backoff
+        #: what L1 said last, for the status method
+        self.last_committed: int | None = None
+        self.last_finalized: int | None = None
+        self.last_error: str | None = None
+        self.reconciled = False
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        # Ready at once: the API takes transfers and blocks are built while L1 is unreachable.
+        task_status.started()
+        await self._retrying("reconcile with L1", self.reconcile)
+        while True:
+            try:
+                for block in await trio.to_thread.run_sync(self.store.blocks_with_status,
+                                                           BlockStatus.PRECOMMITTED):
+                    await self._retrying(f"commit block {block.number}",
+                                         functools.partial(self._commit, block))
+            except _Rescan:
+                await self._retrying("reconcile with L1", self.reconcile)
+                continue
+            await self._retrying("follow finalization", self._follow_finalization)
+            with trio.move_on_after(self.poll_interval):
+                await self.nudges.receive()
+
+    # ------------------------------------------------------------------ the steps
+
+    async def reconcile(self) -> None:
+        """Check that the contract is this sequencer's, then bring the store in line with L1:
+        adopt the blocks L1 has, un-commit those it lacks."""
+        genesis = await self._read(self.rollup.block, 0)
+        if genesis.new_root != self.genesis_root:
+            raise GenesisMismatch(
+                f"the Rollup contract's genesis root is {genesis.new_root:#x}, this sequencer's "
+                f"{self.genesis_root:#x}: start it with the genesis the contract was deployed with")
+        max_transfers = await self._read(self.rollup.max_transfers)
+        if max_transfers != self.block_size:
+            raise GenesisMismatch(
+                f"the Rollup contract takes {max_transfers} transfers a block, this sequencer's "
+                f"circuit has {self.block_size} slots: start it with the contract's circuit")
+        sequencer = await self._read(self.rollup.sequencer)
+        if sequencer != self.sequencer.address:
+            raise NotTheSequencer(
+                f"the Rollup contract's sequencer is {sequencer}, not this key's "
+                f"{self.sequencer.address}: start it with the sequencer's keystore")
+        l1_last = await self._read(self.rollup.last_committed)
+        local_last = await trio.to_thread.run_sync(self.store.last_block_number)
+        if l1_last > local_last:
+            raise L1Diverged(
+                f"the Rollup contract has {l1_last} blocks, this sequencer's store only "
+                f"{local_last}: another sequencer commits to it, or this is not its data directory")
+        for block in await trio.to_thread.run_sync(self.store.blocks_with_status,
+                                                   BlockStatus.PRECOMMITTED):
+            if block.number > l1_last:
+                break
+            await self._adopt(block)
+        reverted = await trio.to_thread.run_sync(self.store.mark_uncommitted, l1_last)
+        if reverted:
+            log.warning("blocks no longer on L1 will be committed again", after=l1_last,
+                        count=reverted)
+        self.last_committed = l1_last
+        await self._follow_finalization()
+        self.reconciled = True
+
+    async def _commit(self, block: StoredBlock) -> None:
+        l1_last = await self._read(self.rollup.last_committed)
+        self.last_committed = l1_last
+        if l1_last >= block.number:
+            await self._adopt(block)
+            return
+        if l1_last < block.number - 1:
+            raise _Rescan
+        transfers = await trio.to_thread.run_sync(self.store.block_transfers, block.number)
+        try:
+            committed = await self._call(self.commit_timeout, self.rollup.commit_block,
+                                         self.sequencer, block.old_root, block.new_root,
+                                         block_data(transfers))
+        except TransactionFailed as error:
+            if error.reason == "NotSequencer":
+                raise NotTheSequencer(
+                    f"the Rollup contract refuses blocks from {self.sequencer.address}: it is not "
+                    "the sequencer the contract was deployed with; use that key") from None
+            if error.reason == "WrongOldRoot":  # another attempt got there first: look again
+                raise _Rescan from None
+            raise L1Error(f"committing block {block.number} failed: {error}") from None
+        self._check_same(block, committed)
+        await self._mark_committed(block, committed)
+        self.last_committed = block.number
+        log.info("block committed", number=block.number, l1_block=committed.l1_block)
+
+    async def _adopt(self, block: StoredBlock) -> None:
+        """L1 already has block b: ours if roots and dataHash agree, else stop."""
+        on_l1 = await self._read(self.rollup.block, block.number)
+        self._check_same(block, on_l1)
+        await self._mark_committed(block, on_l1)
+        log.info("block found on L1", number=block.number, l1_block=on_l1.l1_block)
+
+    async def _follow_finalization(self) -> None:
+        finalized = await self._read(self.rollup.last_finalized)
+        if finalized != self.last_finalized:
+            changed = await trio.to_thread.run_sync(self.store.mark_finalized, finalized)
+            if changed:
+                log.info("blocks finalized", up_to=finalized, count=changed)
+            self.last_finalized = finalized
+
+    async def _mark_committed(self, block: StoredBlock, on_l1: CommittedBlock) -> None:
+        await trio.to_thread.run_sync(self.store.mark_committed, block.number, on_l1.l1_block,
+                                      on_l1.timestamp)
+
+    @staticmethod
+    def _check_same(block: StoredBlock, on_l1: CommittedBlock) -> None:
+        ours = (block.old_root, block.new_root, block.data_hash)
+        theirs = (on_l1.old_root, on_l1.new_root, on_l1.data_hash)
+        if ours != theirs:
+            raise L1Diverged(
+                f"L1's block {block.number} has (oldRoot, newRoot, dataHash) = "
+                f"({', '.join(hex(v) for v in theirs)}), this sequencer's "
+                f"({', '.join(hex(v) for v in ours)}); stop and find out which is wrong")
+
+    # ------------------------------------------------------------------ calls, timeouts, retries
+
+    async def _read(self, fn: Callable[..., T], *args) -> T:
+        return await self._call(self.read_timeout, fn, *args)
+
+    @staticmethod
+    async def _call(timeout: float, fn: Callable[..., T], *args) -> T:
+        with trio.fail_after(timeout):
+            # web3 cannot be interrupted; a call past its timeout is left to finish in its thread
+            return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+
+    async def _retrying(self, what: str, step: Callable[[], object]) -> None:
+        """Run `step` until it succeeds; errors L1 may get over are logged and retried."""
+        attempt = 0
+        while True:
+            try:
+                await step()
+            except (ChainError, trio.TooSlowError) as error:
+                cause = str(error) or "no answer within the timeout"
+                delay = self.backoff.delay(attempt)
+                self.last_error = f"{what}: {cause}"
+                log.warning("L1 call failed; retrying", what=what, error=cause, retry_in=delay)
+                await trio.sleep(delay)
+                attempt += 1
+                continue
+            self.last_error = None
+            return

@@ -1,0 +1,209 @@
+"""The sequencer service: store, mempool, block builder, L1 committer and JSON-RPC API.
+
+`Sequencer.run` opens the data directory (lock and database), restores the
+newest block's state and the pending transfers, and runs the three services
+in one nursery: the L1 committer, the block builder (which nudges the
+committer through a zero-buffer channel when it has stored a block) and the
+API. It reports readiness with `task_status.started(self)` once the API
+listens; cancelling it at any point and starting another on the same data
+directory loses no accepted transfer and neither skips nor repeats a block
+(see store.py, builder.py and l1.py for why).
+
+The API's methods are below (`_methods`) and documented in docs/rollup.md.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_hex_address
+
+from market_contracts.rollup import Rollup
+from sequencer.accounts import Account
+from sequencer.builder import BlockBuilder
+from sequencer.circuit_inputs import SMALL, BlockCircuit, block_inputs
+from sequencer.errors import InvalidParams
+from sequencer.genesis import genesis_state
+from sequencer.l1 import Backoff, L1Committer
+from sequencer.mempool import Mempool
+from sequencer.rpc import JsonRpcServer
+from sequencer.store import Store
+from sequencer.wire import (
+    account_to_json,
+    block_to_json,
+    field_element,
+    hex32,
+    stored_transfer_to_json,
+    transfer_from_json,
+    uint32,
+)
+
+#: blocks whose circuit inputs are kept in memory (coordinators ask for recent blocks)
+INPUTS_CACHE_BLOCKS = 32
+
+
+@dataclass(frozen=True)
+class SequencerConfig:
+    datadir: Path
+    #: the genesis accounts by index; the Rollup contract must hold their root as block 0's
+    genesis: Mapping[int, Account]
+    circuit: BlockCircuit = SMALL
+    block_interval: float = 2.0
+    host: str = "127.0.0.1"
+    port: int = 8600
+    max_pending: int = 10_000
+    max_per_sender: int = 1_000
+    max_body: int = 64 * 1024
+    l1_read_timeout: float = 30.0
+    l1_commit_timeout: float = 180.0
+    l1_poll_interval: float = 5.0
+    l1_backoff: Backoff = field(default_factory=Backoff)
+
+
+class Sequencer:
+    def __init__(self, config: SequencerConfig, rollup: Rollup, account: LocalAccount):
+        self.config = config
+        self.rollup = rollup
+        self.account = account
+        self.genesis_root = genesis_state(config.circuit.depth, config.genesis).root
+        self._inputs: OrderedDict[int, dict] = OrderedDict()
+        # set by run()
+        self.store: Store
+        self.mempool: Mempool
+        self.builder: BlockBuilder
+        self.committer: L1Committer
+        self.rpc: JsonRpcServer
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Where the API listens, once started."""
+        return self.rpc.address
+
+    @property
+    def url(self) -> str:
+        host, port = self.rpc.address
+        return f"http://{host}:{port}"
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        config = self.config
+        self.store = await trio.to_thread.run_sync(Store.open, config.datadir, config.circuit,
+                                                   config.genesis)
+        try:
+            tip = await trio.to_thread.run_sync(self.store.last_block_number)
+            self.mempool = await trio.to_thread.run_sync(
+                lambda: Mempool.restore(self.store, tip, chain_id=config.circuit.chain_id,
+                                        max_pending=config.max_pending,
+                                        max_per_sender=config.max_per_sender))
+            nudge_send, nudge_receive = trio.open_memory_channel[int](0)
+            self.committer = L1Committer(
+                self.store, self.rollup, self.account, nudge_receive,
+                genesis_root=self.genesis_root, block_size=config.circuit.block_size,
+                read_timeout=config.l1_read_timeout,
+                commit_timeout=config.l1_commit_timeout, poll_interval=config.l1_poll_interval,
+                backoff=config.l1_backoff)
+            self.builder = BlockBuilder(self.store, self.mempool, config.circuit,
+                                        config.block_interval, nudge_send)
+            self.rpc = JsonRpcServer(self._methods(), self.status, host=config.host,
+                                     port=config.port, max_body=config.max_body)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.committer.run)
+                await nursery.start(self.builder.run)
+                await nursery.start(self.rpc.run)
+                task_status.started(self)
+        finally:
+            self.store.close()
+
+    # ------------------------------------------------------------------ the API
+
+    def _methods(self) -> dict[str, Any]:
+        return {
+            "l2_sendTransfer": self.send_transfer,
+            "l2_getAccount": self.get_account,
+            "l2_getAccountIndex": self.get_account_index,
+            "l2_getFreeIndex": self.get_free_index,
+            "l2_getTransfer": self.get_transfer,
+            "l2_getBlock": self.get_block,
+            "l2_getBlockInputs": self.get_block_inputs,
+            "l2_status": self.status,
+        }
+
+    async def send_transfer(self, transfer: Any) -> str:
+        return await self.mempool.submit(transfer_from_json(transfer))
+
+    async def get_account(self, index: Any) -> dict | None:
+        index = uint32(index, "index")
+        if index >= self.mempool.tip.capacity:
+            raise InvalidParams(f"index {index} is outside the tree (indices below "
+                                f"{self.mempool.tip.capacity})")
+        built, pending = self.mempool.account(index)
+        if pending is None:
+            return None
+        return account_to_json(index, built or Account(pending.address), pending)
+
+    async def get_account_index(self, address: Any) -> int | None:
+        return self.mempool.index_of(field_element(address, "address"))
+
+    async def get_free_index(self) -> int | None:
+        return self.mempool.lowest_free_index()
+
+    async def get_transfer(self, hash: Any) -> dict | None:
+        hash_ = hex32(field_element(hash, "hash"))
+        stored = await trio.to_thread.run_sync(self.store.transfer, hash_)
+        return None if stored is None else stored_transfer_to_json(stored)
+
+    async def get_block(self, number: Any) -> dict | None:
+        block = await trio.to_thread.run_sync(self.store.block, uint32(number, "number"))
+        return None if block is None else block_to_json(block)
+
+    async def get_block_inputs(self, number: Any, prover: Any = None) -> dict | None:
+        """The block circuit's input.json; `prover` is filled in if given, else left out."""
+        number = uint32(number, "number")
+        if prover is not None and not (isinstance(prover, str) and is_hex_address(prover)):
+            raise InvalidParams(f"prover must be an Ethereum address (0x and 40 hex digits), "
+                                f"not {prover!r:.60}")
+        if not 1 <= number <= self.mempool.tip_number:
+            return None
+        if number not in self._inputs:
+            self._inputs[number] = await trio.to_thread.run_sync(self._compute_inputs, number)
+            while len(self._inputs) > INPUTS_CACHE_BLOCKS:
+                self._inputs.popitem(last=False)
+        self._inputs.move_to_end(number)
+        inputs = dict(self._inputs[number])
+        if prover is None:
+            del inputs["prover"]
+        else:
+            inputs["prover"] = str(int(prover, 16))
+        return inputs
+
+    def _compute_inputs(self, number: int) -> dict:
+        state = self.store.state_at(number - 1)
+        return block_inputs(self.config.circuit, state, self.store.block_transfers(number), 0)
+
+    async def status(self) -> dict:
+        circuit = self.config.circuit
+        committer = self.committer
+        return {
+            "circuit": circuit.name,
+            "chainId": hex(circuit.chain_id),
+            "blockSize": circuit.block_size,
+            "depth": circuit.depth,
+            "blockInterval": self.config.block_interval,
+            "genesisRoot": hex32(self.genesis_root),
+            "lastBlock": self.mempool.tip_number,
+            "stateRoot": hex32(self.mempool.tip.root),
+            "pending": len(self.mempool),
+            "l1": {
+                "rollup": self.rollup.address,
+                "sequencer": self.account.address,
+                "reconciled": committer.reconciled,
+                "lastCommitted": committer.last_committed,
+                "lastFinalized": committer.last_finalized,
+                "error": committer.last_error,
+            },
+        }

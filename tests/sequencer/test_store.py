@@ -1,0 +1,137 @@
+"""The sequencer's database: genesis and circuit checks, the data directory lock, transfers,
+blocks stored atomically with their accounts, statuses, and the state rebuilt from versions."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+
+import pytest
+
+from sequencer.circuit_inputs import SMALL
+from sequencer.errors import DataDirLocked, GenesisMismatch, StoreError
+from sequencer.genesis import genesis_state
+from sequencer.store import DATABASE_NAME, BlockStatus, NewBlock, Store, TransferState
+from sequencer.transactions import DEVNET_CHAIN_ID, block_data, data_hash
+from sequencer.transition import apply_block
+from sequencer.wire import transfer_hash
+from sequencer_fakes import GENESIS, Wallet
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store.open(tmp_path, SMALL, GENESIS)
+    yield store
+    store.close()
+
+
+def new_block(store: Store, number: int, transfers) -> NewBlock:
+    before = store.state_at(number - 1)
+    after = apply_block(before, transfers, DEVNET_CHAIN_ID)
+    touched = {i for t in transfers for i in (t.from_index, t.to_index)}
+    return NewBlock(number, before.root, after.root, data_hash(block_data(transfers)),
+                    tuple(transfer_hash(t, DEVNET_CHAIN_ID) for t in transfers),
+                    {i: after.get(i) for i in touched})
+
+
+def accept(store: Store, *transfers) -> list[str]:
+    hashes = [transfer_hash(t, DEVNET_CHAIN_ID) for t in transfers]
+    store.add_transfers(zip(hashes, transfers, strict=True))
+    return hashes
+
+
+def test_a_new_store_holds_the_genesis_state(store):
+    assert store.last_block_number() == 0
+    assert store.accounts_at(0) == GENESIS
+    assert store.state_at(0).root == genesis_state(SMALL.depth, GENESIS).root
+
+
+def test_another_genesis_or_circuit_is_refused(tmp_path):
+    Store.open(tmp_path, SMALL, GENESIS).close()
+    other = {**GENESIS, 0: replace(GENESIS[0], balance=1)}
+    with pytest.raises(GenesisMismatch, match="genesis_root"):
+        Store.open(tmp_path, SMALL, other)
+    with pytest.raises(GenesisMismatch, match="block_size = 2, not 4"):
+        Store.open(tmp_path, replace(SMALL, block_size=4), GENESIS)
+    Store.open(tmp_path, SMALL, GENESIS).close()  # the refusals released the lock
+
+
+def test_the_lock_keeps_a_second_sequencer_off_the_directory(tmp_path):
+    first = Store.open(tmp_path, SMALL, GENESIS)
+    with pytest.raises(DataDirLocked, match=r"another sequencer \(pid \d+\) is using"):
+        Store.open(tmp_path, SMALL, GENESIS)
+    first.close()
+    Store.open(tmp_path, SMALL, GENESIS).close()
+
+
+def test_transfers_come_back_in_acceptance_order(store):
+    w0, w1 = Wallet(0), Wallet(1)
+    transfers = [w0.pay(1, 5), w1.pay(2, 6), w0.pay(3, 7)]
+    hashes = accept(store, *transfers)
+    pending = store.pending_transfers()
+    assert [p.hash for p in pending] == hashes
+    assert [p.transfer for p in pending] == transfers
+    assert [p.seq for p in pending] == sorted(p.seq for p in pending)
+    found = store.transfer(hashes[1])
+    assert (found.state, found.block, found.block_status) == (TransferState.PENDING, None, None)
+    assert store.transfer("0x" + "00" * 32) is None
+
+
+def test_a_block_marks_its_transfers_and_records_its_accounts(store):
+    w0 = Wallet(0)
+    transfers = [w0.pay(1, 5), w0.pay(2, 6)]
+    later = w0.pay(3, 7)
+    hashes = accept(store, *transfers, later)
+    block = new_block(store, 1, transfers)
+    store.add_block(block)
+
+    stored = store.block(1)
+    assert (stored.number, stored.old_root, stored.new_root, stored.data_hash) == (
+        1, block.old_root, block.new_root, block.data_hash)
+    assert stored.status is BlockStatus.PRECOMMITTED and stored.transfers == tuple(hashes[:2])
+    assert store.block_transfers(1) == transfers
+    assert [p.hash for p in store.pending_transfers()] == [hashes[2]]
+    included = store.transfer(hashes[1])
+    assert (included.state, included.block, included.position) == (TransferState.INCLUDED, 1, 1)
+    assert store.state_at(1).root == block.new_root
+    assert store.state_at(0).root == block.old_root  # older states stay readable
+
+
+def test_a_block_out_of_order_changes_nothing(store):
+    transfers = [Wallet(0).pay(1, 5)]
+    accept(store, *transfers)
+    block = new_block(store, 1, transfers)
+    with pytest.raises(StoreError, match="block 2 built on top of block 0"):
+        store.add_block(replace(block, number=2))
+    assert store.last_block_number() == 0
+    assert len(store.pending_transfers()) == 1
+    store.add_block(block)
+    with pytest.raises(StoreError, match="block 1 built on top of block 1"):
+        store.add_block(block)
+
+
+def test_statuses_follow_l1(store):
+    w0 = Wallet(0)
+    for number in (1, 2, 3):
+        transfer = w0.pay(1, 1)
+        accept(store, transfer)
+        store.add_block(new_block(store, number, [transfer]))
+    for number in (1, 2, 3):
+        store.mark_committed(number, 100 + number, 1_000 + number)
+    assert store.mark_finalized(2) == 2
+    assert [b.status for b in store.blocks_from(1)] == [
+        BlockStatus.FINALIZED, BlockStatus.FINALIZED, BlockStatus.COMMITTED]
+    assert store.block(3).l1_block == 103
+    assert store.mark_uncommitted(1) == 1  # finalized blocks stay as they are
+    assert [b.number for b in store.blocks_with_status(BlockStatus.PRECOMMITTED)] == [3]
+    assert store.block(3).l1_block is None
+
+
+def test_a_damaged_account_row_is_found(tmp_path, store):
+    transfer = Wallet(0).pay(1, 5)
+    accept(store, transfer)
+    store.add_block(new_block(store, 1, [transfer]))
+    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
+        db.execute("UPDATE accounts SET balance = '999999' WHERE block = 1 AND idx = 1")
+    with pytest.raises(StoreError, match="the database is damaged"):
+        store.state_at(1)
