@@ -9,6 +9,7 @@ deploying contracts per test is the slow part; tests that change state roll it b
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
+from zkp.builds import CircuitBuild, build_block_circuit
 
 
 @pytest.fixture(scope="module",
@@ -55,3 +57,19 @@ def draw_vectors(vectors: list[dict]) -> list[dict]:
     cases = [v for v in vectors if "kind" not in v]
     assert cases, "no draw vectors in market-vectors.json"
     return cases
+
+
+@pytest.fixture(scope="session")
+def build_cache(tmp_path_factory) -> Path:
+    """One cache of compiled circuits and keys for the whole run, shared by the xdist workers
+    (its builds are content-addressed and made under a lock), so each circuit compiles once."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if "PYTEST_XDIST_WORKER" in os.environ else base
+    return shared / "provernet-cache"
+
+
+@pytest.fixture(scope="session")
+def small_circuit(build_cache: Path) -> CircuitBuild:
+    """The `small` block circuit profile (2 transfers, depth 8) with its development key, as the
+    devnet builds it: about 20 s the first time in a run."""
+    return build_block_circuit("small", build_cache)

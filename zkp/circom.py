@@ -41,15 +41,21 @@ def circom_command() -> list[str]:
 
 
 def compile_circuit(
-    source: str | os.PathLike, out_dir: str | os.PathLike, include: tuple[Path, ...] = (NODE_MODULES,)
+    source: str | os.PathLike, out_dir: str | os.PathLike, include: tuple[Path, ...] = (NODE_MODULES,),
+    optimization: int = 1,
 ) -> CompiledCircuit:
-    """Compile `source` into out_dir/NAME.r1cs and out_dir/NAME_js/NAME.wasm."""
+    """Compile `source` into out_dir/NAME.r1cs and out_dir/NAME_js/NAME.wasm.
+
+    `optimization` is circom's --O level: 2 also removes linear constraints, which makes the key
+    smaller and proving cheaper, at a longer compile.
+    """
     source, out = Path(source).resolve(), Path(out_dir).resolve()
     if not source.is_file():
         raise CircuitCompileError(f"{source}: no such circuit file")
     out.mkdir(parents=True, exist_ok=True)
     name = source.stem
-    command = circom_command() + [_from_root(source), "--r1cs", "--wasm", "-o", _from_root(out)]
+    command = circom_command() + [_from_root(source), "--r1cs", "--wasm", f"--O{optimization}",
+                                 "-o", _from_root(out)]
     for folder in include:
         command += ["-l", _from_root(folder.resolve())]
     done = subprocess.run(command, cwd="/", capture_output=True, text=True)

@@ -2,9 +2,9 @@
 the block circuit by a different prover, their proofs aggregated K = 2 at a time and finalized by
 the Rollup contract against the roots and data hashes it stored.
 
-The circuit is the test profile (block_tiny: 2 slots, depth 4) with our development setup. The
-embedded chain's pairing precompile is pure Python, so it finalizes twice; the refusals run on
-anvil.
+The circuit is the `small` profile (2 slots, depth 8) that the devnet runs, built and set up by
+`zkp.builds` as the devnet does. The embedded chain's pairing precompile is pure Python, so it
+finalizes twice; the refusals run on anvil.
 """
 
 from __future__ import annotations
@@ -22,20 +22,19 @@ from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
 from market_contracts.errors import RollupRejected
 from market_contracts.rollup import BlockStatus, Rollup, deploy_rollup
-from sequencer.circuit_inputs import BlockCircuit, block_inputs
+from sequencer.circuit_inputs import SMALL, block_inputs
 from sequencer.genesis import devnet_genesis
 from sequencer.blocks import L2Block, dev_transfer as transfer, l2_chain
-from sequencer.transactions import DEVNET_CHAIN_ID, data_hash
+from sequencer.transactions import data_hash
 from zkp.aggregate import AggregateProof, aggregate
 from zkp.groth16 import Prover
 from zkp.proof import Proof
-from zkp.setup import SetupFiles, cached_setup
+from zkp.builds import CircuitBuild
+from zkp.setup import SetupFiles
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
-#: tests/zkp/circuits/block_tiny.circom
-TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
-GENESIS = devnet_genesis(TINY.depth, 6, 1000)
+GENESIS = devnet_genesis(SMALL.depth, 6, 1000)
 K = 2
 #: one prover per block, and one that proves nothing
 PROVERS = [Account.from_key(keccak(b"rollup prover %d" % i)).address for i in range(5)]
@@ -62,20 +61,20 @@ class BlockProof:
 
 
 @pytest.fixture(scope="module")
-def key(block_tiny, tmp_path_factory) -> SetupFiles:
-    return cached_setup(block_tiny.circuit.r1cs, tmp_path_factory.mktemp("setup-cache"))
+def key(small_circuit: CircuitBuild) -> SetupFiles:
+    return small_circuit.setup
 
 
 @pytest.fixture(scope="module")
-def proofs(block_tiny, key) -> dict[tuple[int, str], BlockProof]:
+def proofs(small_circuit, key) -> dict[tuple[int, str], BlockProof]:
     """Proofs by prover: blocks 1-4 by PROVERS[0..3], the other block 2 (numbered 22) by PROVERS[1]."""
     prover = Prover(read_zkey(key.zkey), "cpu")
-    calculator = WitnessCalculator(block_tiny.circuit.wasm)
+    calculator = WitnessCalculator(small_circuit.wasm)
     jobs = [(n, block, PROVERS[n - 1]) for n, block in enumerate(BLOCKS, start=1)]
     jobs.append((22, OTHER_BLOCK_2, PROVERS[1]))
     proven = {}
     for number, block, address in jobs:
-        inputs = block_inputs(TINY, block.before, block.transfers, address)
+        inputs = block_inputs(SMALL, block.before, block.transfers, address)
         proof, public = prover.prove(calculator.calculate(inputs))
         assert public == block.inputs(address)
         proven[number, address] = BlockProof(proof, public)
@@ -105,7 +104,7 @@ class Deployed:
 def deploy(chain: Chain, key: SetupFiles) -> Deployed:
     deployer, sequencer, coordinator = chain.dev_accounts[:3]
     rollup = deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=key.vk,
-                           genesis_root=GENESIS.root, batch_size=K, max_transfers=TINY.block_size)
+                           genesis_root=GENESIS.root, batch_size=K, max_transfers=SMALL.block_size)
     deployed = Deployed(chain, rollup, sequencer, coordinator)
     for block in BLOCKS:
         deployed.commit(block)
