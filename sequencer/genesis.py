@@ -7,7 +7,10 @@ it writes, not what it reads), so genesis checks them once.
 """
 
 import hashlib
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from sequencer.accounts import BALANCE_BITS, NONCE_BITS, Account, AccountTree, address_of
 from sequencer.eddsa import public_key
@@ -47,3 +50,49 @@ def dev_address(index: int) -> int:
 def devnet_genesis(depth: int, count: int, balance: int) -> AccountTree:
     """Accounts 0..count-1 owned by the dev keys of the same numbers, each holding `balance`."""
     return genesis_state(depth, {i: Account(dev_address(i), balance) for i in range(count)})
+
+
+def load_genesis(path: str | os.PathLike) -> dict[int, Account]:
+    """A genesis allocation from a JSON file, checked as `genesis_state` checks it:
+
+        {"accounts": [{"index": 0, "address": "0x1c3f…", "balance": "1000000", "nonce": 0}, …]}
+
+    `address` is the L2 address (Poseidon of the owner's public key, `provernet l2 keys show`),
+    hex or decimal; `balance` and `nonce` are integers or decimal strings (JSON readers lose
+    precision above 2^53, balances reach 2^128); `nonce` defaults to 0.
+    """
+    try:
+        document = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise InvalidGenesis(f"cannot read the genesis file {path}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidGenesis(f"the genesis file {path} is not JSON: {error}") from None
+    entries = document.get("accounts") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidGenesis(f"the genesis file {path} has no \"accounts\" list")
+    accounts: dict[int, Account] = {}
+    for position, entry in enumerate(entries):
+        where = f"{path}: accounts[{position}]"
+        if not isinstance(entry, dict) or set(entry) - {"index", "address", "balance", "nonce"}:
+            raise InvalidGenesis(f"{where} must be an object with index, address, balance and "
+                                 "optionally nonce")
+        index = _integer(entry.get("index"), f"{where}.index")
+        if index in accounts:
+            raise InvalidGenesis(f"{where}: index {index} appears twice")
+        accounts[index] = Account(_integer(entry.get("address"), f"{where}.address"),
+                                  _integer(entry.get("balance"), f"{where}.balance"),
+                                  _integer(entry.get("nonce", 0), f"{where}.nonce"))
+    return accounts
+
+
+def _integer(value: object, where: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidGenesis(f"{where} must be an integer, not {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value, 0)
+        except ValueError:
+            pass
+    raise InvalidGenesis(f"{where} must be an integer (or a decimal or 0x-hex string), not {value!r}")

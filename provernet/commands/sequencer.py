@@ -17,7 +17,7 @@ from provernet.services import configure_logging, run_until_stopped
 from roller.keys import datadir_from
 from sequencer.accounts import Account
 from sequencer.circuit_inputs import LARGE, SMALL
-from sequencer.genesis import dev_address
+from sequencer.genesis import dev_address, load_genesis
 from sequencer.service import Sequencer, SequencerConfig
 
 CIRCUITS = {"small": SMALL, "large": LARGE}
@@ -66,6 +66,9 @@ def command() -> None:
               help="Time between blocks (a block is built only if transfers are pending).")
 @click.option("--circuit", type=click.Choice(sorted(CIRCUITS)), default="small",
               show_default=True, help="Block circuit profile: transfers per block, tree depth.")
+@click.option("--genesis", "genesis_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Genesis allocation (JSON, see docs/rollup.md); without it, the devnet's: "
+                   "--genesis-accounts dev-key accounts with --genesis-balance each.")
 @click.option("--genesis-accounts", type=click.IntRange(1), default=DEVNET_ACCOUNTS,
               show_default=True, help="Devnet genesis: accounts owned by the dev keys 0..N-1.")
 @click.option("--genesis-balance", type=click.IntRange(0), default=DEVNET_BALANCE,
@@ -74,7 +77,7 @@ def command() -> None:
               help="Most pending transfers held at once.")
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, listen: tuple[str, int], block_interval: float, circuit: str,
-        genesis_accounts: int, genesis_balance: int, max_pending: int) -> None:
+        genesis_file: Path | None, genesis_accounts: int, genesis_balance: int, max_pending: int) -> None:
     """Run the sequencer until interrupted; its state lives in DATADIR/sequencer."""
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
@@ -90,7 +93,8 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
         account = chain.dev_accounts[dev_account]
     config = SequencerConfig(
         datadir=datadir_from(datadir) / "sequencer",
-        genesis={i: Account(dev_address(i), genesis_balance) for i in range(genesis_accounts)},
+        genesis=(load_genesis(genesis_file) if genesis_file is not None else
+                 {i: Account(dev_address(i), genesis_balance) for i in range(genesis_accounts)}),
         circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
         max_pending=max_pending)
     configure_logging()

@@ -116,12 +116,16 @@ def test_sequencer_run_commits_to_the_rollup_and_stops_on_ctrl_c(tmp_path):
         deployment = replace(deploy_market(chain, owner, MarketParams.devnet()),
                              rollup=rollup.deployment())
         deployment.save(tmp_path / "deployment.json")
+        genesis = tmp_path / "genesis.json"
+        genesis.write_text(json.dumps({"accounts": [
+            {"index": i, "address": hex(a.address), "balance": str(a.balance)}
+            for i, a in GENESIS.items()]}))
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
             [Path(sys.executable).parent / "provernet", "sequencer", "run", "--rpc-url", node.url,
              "--datadir", str(tmp_path), "--dev-account", "1", "--listen", f"127.0.0.1:{port}",
-             "--block-interval", "200ms", "--genesis-accounts", "4", "--genesis-balance", "1000"],
+             "--block-interval", "200ms", "--genesis", str(genesis)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             deadline = time.monotonic() + 60
