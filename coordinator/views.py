@@ -1,0 +1,54 @@
+"""Read-only answers of the decision core, for the service's API and a live view."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from market_contracts.rules import TaskKind
+
+
+class BlockStatus(enum.Enum):
+    #: not committed, or reverted
+    UNKNOWN = "unknown"
+    #: drawn, no valid proof yet
+    ASSIGNED = "assigned"
+    #: no valid proof and no candidate left to draw (see `commands.Stalled`)
+    STALLED = "stalled"
+    #: a valid proof; waiting for the rest of its batch
+    PROVEN = "proven"
+    #: its batch has an aggregator drawn
+    AGGREGATING = "aggregating"
+    #: its batch's aggregate arrived; finalization is on its way to L1
+    AGGREGATED = "aggregated"
+    #: L1 finalized its batch; outcomes not settled yet
+    FINALIZED = "finalized"
+    #: `Settle` sent, not confirmed on L1 yet
+    SETTLING = "settling"
+    SETTLED = "settled"
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    kind: TaskKind
+    index: int
+    round: int
+    seed: bytes
+    roller: str
+    accepted: bool
+    assigned_at: int
+    deadline: int
+    close_at: int
+
+
+@dataclass(frozen=True)
+class RollerCounts:
+    """What the core recorded for one roller; a reverted block takes its counts back."""
+
+    assigned: int = 0
+    #: declined before accepting: no fault
+    declined: int = 0
+    on_time: int = 0
+    late: int = 0
+    missed: int = 0
+    invalid: int = 0

@@ -1,0 +1,175 @@
+"""Shared pieces of the coordinator core's tests: parameters, rollers, rosters, and `Market`, a
+small virtual-time driver in which each roller follows a scripted behaviour."""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import random
+from dataclasses import dataclass
+
+from eth_utils import keccak, to_checksum_address
+
+from coordinator.commands import Assign, Command, Finalize, Settle
+from coordinator.core import CoordinatorCore
+from coordinator.events import (
+    BatchFinalized,
+    BatchSettled,
+    BlockCommitted,
+    BlocksReverted,
+    Event,
+    ProofReceived,
+    TaskAccepted,
+    TaskDeclined,
+    Tick,
+)
+from market_contracts.ledger import Ledger
+from market_contracts.rules import MarketParams, TaskKind
+
+#: K = 2 so that a batch is quick to fill; everything else the devnet's.
+PARAMS = dataclasses.replace(MarketParams.devnet(), k=2)
+CHAIN_ID = 31337
+ROLLUP = "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99"
+COORDINATOR = to_checksum_address("0x" + "c0" * 20)
+S = 1000  # one second in the core's milliseconds
+T = PARAMS.t * S
+WINDOW = PARAMS.late_window * S
+T_AGG = PARAMS.t_agg * S
+STAKE = 1_000 * 10**18
+BLOCK, AGG = TaskKind.BLOCK, TaskKind.AGGREGATION
+
+
+def roller(i: int) -> str:
+    return to_checksum_address(keccak(text=f"roller {i}")[:20])
+
+
+def roster(n: int, weights: list[int] | None = None) -> tuple[tuple[str, int], ...]:
+    weights = weights or [STAKE * PARAMS.rep_init] * n
+    return tuple((roller(i), w) for i, w in enumerate(weights))
+
+
+def randomness(block: int) -> bytes:
+    return keccak(text=f"randomness {block}")
+
+
+def new_core(**kwargs) -> CoordinatorCore:
+    return CoordinatorCore(PARAMS, CHAIN_ID, ROLLUP, **kwargs)
+
+
+def commit(block: int, at: int, rollers: tuple[tuple[str, int], ...]) -> BlockCommitted:
+    return BlockCommitted(block, randomness(block), 100 + block, rollers, at)
+
+
+def ledger_for(rollers: tuple[tuple[str, int], ...]) -> Ledger:
+    """The staking contract's model with every roller registered, as `settle` requires."""
+    ledger = Ledger(PARAMS, coordinators={COORDINATOR})
+    for address, _ in rollers:
+        ledger.mint(address, STAKE)
+        ledger.stake(address, STAKE)
+    return ledger
+
+
+def of(commands: list[Command], cls: type) -> list:
+    return [c for c in commands if isinstance(c, cls)]
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How a roller answers an assignment; delays in ms after it."""
+
+    accept: bool = True
+    #: accepts, then declines after `delay`
+    decline_after_accept: bool = False
+    #: None: never sends one
+    proof: str | None = "valid"  # "valid" | "invalid" | None
+    delay: int = 1 * S
+
+
+HONEST = Behaviour()
+LAZY = Behaviour(proof=None)
+DECLINER = Behaviour(accept=False, proof=None)
+CHEAT = Behaviour(proof="invalid")
+QUITTER = Behaviour(decline_after_accept=True, proof=None)
+
+
+class Market:
+    """Drives a core in virtual time: events happen at their stamp, Ticks at `next_wakeup`,
+    rollers answer assignments by their behaviour, L1 confirms Finalize and Settle at once."""
+
+    def __init__(self, core: CoordinatorCore, behaviours: dict[str, Behaviour],
+                 rng: random.Random | None = None, jitter: int = 0):
+        self.core = core
+        self.behaviours = behaviours
+        self.rng = rng or random.Random(0)
+        self.jitter = jitter
+        self.queue: list[tuple[int, int, Event]] = []
+        self.order = 0
+        self.l1_at = 0
+        self.events: list[Event] = []
+        self.commands: list[Command] = []
+
+    def schedule(self, event: Event) -> None:
+        heapq.heappush(self.queue, (event.at, self.order, event))
+        self.order += 1
+
+    def handle(self, event: Event) -> list[Command]:
+        self.events.append(event)
+        commands = self.core.handle(event)
+        self.commands.extend(commands)
+        for command in commands:
+            self._react(command, event.at)
+        return commands
+
+    def run(self) -> None:
+        while True:
+            wake = self.core.next_wakeup()
+            if self.queue and (wake is None or self.queue[0][0] <= wake):
+                self.handle(heapq.heappop(self.queue)[2])
+            elif wake is not None:
+                self.handle(Tick(wake))
+            else:
+                return
+
+    def _later(self, now: int, delay: int) -> int:
+        return now + delay + (self.rng.randrange(self.jitter + 1) if self.jitter else 0)
+
+    def _react(self, command: Command, now: int) -> None:
+        if isinstance(command, Assign):
+            b = self.behaviours[command.roller]
+            task = (command.kind, command.index, command.round, command.seed, command.roller)
+            if not b.accept:
+                self.schedule(TaskDeclined(*task, "busy", self._later(now, 0)))
+                return
+            self.schedule(TaskAccepted(*task, self._later(now, 0)))
+            if b.decline_after_accept:
+                self.schedule(TaskDeclined(*task, "gave up", self._later(now, b.delay)))
+            elif b.proof is not None:
+                ref = f"{command.kind.name}-{command.index}-{command.round}-{command.roller}"
+                self.schedule(ProofReceived(*task, b.proof == "valid", ref,
+                                            self._later(now, b.delay)))
+        elif isinstance(command, Finalize):
+            # L1 takes the transactions in the order they were sent.
+            self.l1_at = max(self.l1_at, self._later(now, S))
+            self.schedule(BatchFinalized(command.batch, self.l1_at))
+        elif isinstance(command, Settle):
+            self.schedule(BatchSettled(command.batch, self._later(now, S)))
+
+
+LATE = Behaviour(delay=T + 5 * S)
+MIXED_BEHAVIOURS = (HONEST, LAZY, DECLINER, CHEAT, QUITTER, LATE, HONEST, LAZY)
+
+
+def mixed_market(seed: int = 0) -> Market:
+    """Every behaviour, jittered answers, a weighted roster, and block 7 reverted and committed
+    again: a run that touches most of the core."""
+    rollers = roster(len(MIXED_BEHAVIOURS),
+                     [STAKE * (i + 1) * PARAMS.rep_init for i in range(len(MIXED_BEHAVIOURS))])
+    market = Market(new_core(), {r: b for (r, _), b in zip(rollers, MIXED_BEHAVIOURS)},
+                    random.Random(seed), jitter=3 * S)
+    for n in range(1, 8):
+        market.schedule(commit(n, n * 10 * S, rollers))
+    market.schedule(BlocksReverted(7, 71 * S))
+    market.schedule(BlockCommitted(7, keccak(text="recommitted 7"), 300, rollers, 75 * S))
+    market.schedule(commit(8, 80 * S, rollers))
+    market.run()
+    return market
