@@ -53,6 +53,10 @@ from market_contracts.errors import (
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 ANVIL_DEV_ACCOUNT_COUNT = 10
+#: How `provernet.l1_server` (the embedded chain served over JSON-RPC by `provernet devnet`)
+#: starts its `web3_clientVersion`: RpcChain treats it as a dev node, like anvil, whose dev
+#: accounts are eth-tester's well-known keys.
+EMBEDDED_SERVER_CLIENT = "provernet-embedded"
 EMBEDDED = "embedded"
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string), from require(cond, "msg")
@@ -528,8 +532,17 @@ def _anvil_accounts() -> tuple[LocalAccount, ...]:
                  for i in range(ANVIL_DEV_ACCOUNT_COUNT))
 
 
+@functools.cache
+def _eth_tester_accounts() -> tuple[LocalAccount, ...]:
+    """The keys eth-tester funds by default (private keys 1 to 10): the embedded chain's."""
+    from eth_tester.backends.pyevm.main import get_default_account_keys
+
+    return tuple(Account.from_key(key.to_bytes()) for key in get_default_account_keys())
+
+
 class RpcChain(Chain):
-    """A node behind an HTTP JSON-RPC URL; anvil is recognised and gets the dev controls."""
+    """A node behind an HTTP JSON-RPC URL; anvil, and the embedded chain served by another
+    process (`provernet devnet`), are recognised and get the dev controls."""
 
     def __init__(self, url: str, *, expected_chain_id: int | None = None,
                  request_timeout: float = 30.0, receipt_timeout: float = 120.0):
@@ -547,12 +560,15 @@ class RpcChain(Chain):
             self.client_version = w3.client_version
         except Web3RPCError:
             self.client_version = "unknown client"
-        is_anvil = self.client_version.lower().startswith("anvil")
+        version = self.client_version.lower()
+        is_anvil = version.startswith("anvil")
+        is_dev = is_anvil or version.startswith(EMBEDDED_SERVER_CLIENT)
         dev_accounts = []
-        if is_anvil:  # only the keys this anvil actually funded (it may run another mnemonic)
+        if is_dev:  # only the keys this node actually funded (anvil may run another mnemonic)
             unlocked = set(w3.eth.accounts)
-            dev_accounts = [a for a in _anvil_accounts() if a.address in unlocked]
-        super().__init__(w3, chain_id, dev_accounts, is_dev=is_anvil,
+            known = _anvil_accounts() if is_anvil else _eth_tester_accounts()
+            dev_accounts = [a for a in known if a.address in unlocked]
+        super().__init__(w3, chain_id, dev_accounts, is_dev=is_dev,
                          name=f"{url} ({self.client_version})", receipt_timeout=receipt_timeout)
 
     def _dev_request(self, method: str, params: list) -> Any:

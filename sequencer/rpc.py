@@ -16,7 +16,8 @@ Errors are JSON-RPC error objects. The standard codes for malformed requests
 invalid params, -32603 internal error); each refusal of the sequencer its
 own code (`ERROR_CODES`), with `data.error` the refusal's name, e.g.
 `{"code": 1005, "message": "nonce 3, but account 0 is at nonce 4",
-"data": {"error": "WrongNonce"}}`.
+"data": {"error": "WrongNonce"}}`. A method of another service may raise `RpcError` to answer
+exactly the error object it carries (the embedded L1 server answers as an Ethereum node does).
 """
 
 from __future__ import annotations
@@ -86,6 +87,16 @@ LINGER_BYTES = 4 * 1024 * 1024
 Method = Callable[..., Awaitable[Any]]
 
 
+class RpcError(Exception):
+    """A method's refusal that the client gets as exactly this JSON-RPC error object."""
+
+    def __init__(self, code: int, message: str, data: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
 class _HttpRefusal(Exception):
     """Answer with this HTTP status and message, then close the connection."""
 
@@ -98,7 +109,7 @@ class JsonRpcServer:
     def __init__(self, methods: Mapping[str, Method], health: Callable[[], Awaitable[Any]], *,
                  host: str = "127.0.0.1", port: int = 8600, max_body: int = 64 * 1024,
                  max_batch: int = 100, max_connections: int = 256, io_timeout: float = 30.0,
-                 method_timeout: float = 30.0):
+                 method_timeout: float = 30.0, name: str = "the sequencer"):
         self.methods = dict(methods)
         self.health = health
         self.host = host
@@ -108,6 +119,8 @@ class JsonRpcServer:
         self.max_connections = max_connections
         self.io_timeout = io_timeout
         self.method_timeout = method_timeout
+        #: how an internal error names the service ("... failed inside the sequencer")
+        self.name = name
         self._open = 0
         #: (host, port) actually bound, once started (port 0 picks a free one)
         self.address: tuple[str, int] | None = None
@@ -295,6 +308,8 @@ class JsonRpcServer:
         try:
             with trio.fail_after(self.method_timeout):
                 result = await handler(*bound.args, **bound.kwargs)
+        except RpcError as error:
+            return _error(id_, error.code, error.message, error.data)
         except SequencerError as error:
             return _error(id_, _code(error), str(error), {"error": type(error).__name__})
         except trio.TooSlowError:
@@ -302,7 +317,7 @@ class JsonRpcServer:
                                           f"{self.method_timeout:g} s; try again")
         except Exception:  # the client gets a bare internal error, the log the rest
             log.exception("JSON-RPC method failed", method=method)
-            return _error(id_, INTERNAL_ERROR, f"{method} failed inside the sequencer; see its log")
+            return _error(id_, INTERNAL_ERROR, f"{method} failed inside {self.name}; see its log")
         return {"jsonrpc": "2.0", "id": id_, "result": result}
 
 
