@@ -199,6 +199,25 @@ class Proof:
     signature: bytes = _f(SIGNATURE)
 
 
+@message("aggregate")
+class Aggregate:
+    """A batch's aggregate proof (`zkp.aggregate`): the K proofs' A and B, and one combined C.
+    The public inputs are the batch's blocks', which the coordinator knows; `signature` is the
+    aggregator's EIP-712 one over the aggregate, opaque here."""
+    task_id: bytes = _f(HASH)
+    a: tuple[tuple[int, int], ...] = _f(List(G1, min=1, max=MAX_BATCH_PROOFS))
+    b: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = _f(List(G2, min=1, max=MAX_BATCH_PROOFS))
+    c: tuple[int, int] = _f(G1)
+    signature: bytes = _f(SIGNATURE)
+
+
+@message("cancel")
+class Cancel:
+    """The task is withdrawn (its block was reverted on L1): stop working on it."""
+    task_id: bytes = _f(HASH)
+    reason: str = _f(REASON)
+
+
 @message("receipt")
 class Receipt:
     task_id: bytes = _f(HASH)

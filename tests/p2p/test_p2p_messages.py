@@ -45,6 +45,9 @@ EXAMPLES = [
     m.ArtifactRequest(hash=H, offset=0),
     m.ArtifactChunk(hash=H, offset=0, total=3, data=b"abc"),
     m.ArtifactMissing(hash=H),
+    m.Aggregate(task_id=H, a=((1, 2), (3, 4)), b=(((5, 6), (7, 8)), ((9, 10), (11, 12))), c=(13, 14),
+                signature=SIG),
+    m.Cancel(task_id=H, reason="block 7 was reverted"),
 ]
 BATCH = m.Task(task_id=H, kind="batch", index=1, round=2, seed=H, assigned_at=10, deadline=40, close_at=70,
                circuit=H, inputs=(ITEM, ITEM), signature=SIG)
