@@ -10,24 +10,34 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
-from market_contracts.chain import Chain
+from market_contracts.chain import Chain, decode_revert
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import Deployment
 from market_contracts.errors import (
+    AlreadySlashed,
     BelowMinStake,
     ContractRejected,
     InsufficientBalance,
+    ProofIsValid,
     TransactionFailed,
     WithdrawBeforeRelease,
 )
 from market_contracts.ledger import OutcomeReport
 from market_contracts.rules import MarketParams
+from market_contracts.submissions import SlashEvidence
 from market_contracts.units import format_tokens as fmt
 from market_contracts.units import format_utc
 
 ROSTER_PAGE_SIZE = 200
+#: A gas limit enough for any `slashInvalidProof`: the contract hands the verifier
+#: VERIFIER_GAS (1,000,000) and refuses to call it with less than about 1,026,000 left. Pass it
+#: where estimating is slow: the embedded chain reruns the pairing check at every step of its
+#: search.
+SLASH_GAS = 1_300_000
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,22 @@ class RollerInfo:
 class Unbonding:
     amount: int
     release_time: int
+
+
+@dataclass(frozen=True)
+class SlashResult:
+    """What a slash took: `amount` from the roller's stake, `reporter_share` of it to the reporter,
+    the rest `burned`."""
+
+    roller: str
+    reporter: str
+    amount: int
+    reporter_share: int
+    burned: int
+    #: `RollerStaking.offenseKey` of the evidence: it slashes once
+    offense: bytes
+    #: the transaction's hash; None for `check_slash`, which sends nothing
+    transaction: str | None = None
 
 
 def explain(exc: TransactionFailed, now: int | None = None) -> TransactionFailed:
@@ -67,6 +93,13 @@ def explain(exc: TransactionFailed, now: int | None = None) -> TransactionFailed
             wait = f" (in {release - now} s)" if now is not None and release > now else ""
             return WithdrawBeforeRelease(
                 f"nothing to withdraw yet: the next unbonding entry releases at {format_utc(release)}{wait}",
+                exc.reason, args)
+        case "ProofIsValid":
+            return ProofIsValid("the proof is valid: nothing to slash", exc.reason, args)
+        case "AlreadySlashed":
+            (offense,) = args
+            return AlreadySlashed(
+                f"already slashed: the roller was slashed for this statement (offense 0x{offense.hex()})",
                 exc.reason, args)
     describe = _REJECTIONS.get(exc.reason)
     if describe is None:
@@ -91,6 +124,25 @@ _REJECTIONS = {
     "OutcomesNotSorted": lambda index:
         f"outcome {index} is out of order: settle needs them ascending by (kind, task, round, roller)",
     "EmptySettlement": lambda: "a settlement needs at least one outcome",
+    "InvalidParams": lambda reason: f"the staking contract refuses: {reason}",
+    "NotDeployer": lambda caller:
+        f"{to_checksum_address(caller)} did not deploy the staking contract: only its deployer "
+        "wires the rollup in",
+    "RollupAlreadySet": lambda rollup:
+        f"the staking contract already slashes for rollup {to_checksum_address(rollup)}; it is set once",
+    "SlashingNotEnabled": lambda:
+        "slashing is not enabled: the staking contract has no rollup yet (its deployer calls setRollup)",
+    "BadSignature": lambda roller, signer:
+        f"the signature is not {to_checksum_address(roller)}'s over this submission (it recovers to "
+        f"{to_checksum_address(signer)}): someone else signed it, or it was signed for another chain "
+        "id, rollup, block, round, proof or public inputs",
+    "BlockNotCommitted": lambda number: f"block {number} is not committed on the rollup",
+    "WrongPublicInputs": lambda index:
+        f"the signed public inputs are not the ones the rollup holds for block {index} proven by this "
+        "roller (was the block reverted and replaced?): the proof says nothing about that block",
+    "NotEnoughGas": lambda left, needed:
+        f"only {left} gas was left for the proof check, which needs {needed}: send the transaction "
+        "with more gas",
 }
 
 
@@ -107,9 +159,9 @@ class Market:
 
     # ------------------------------------------------------------ writes
 
-    def _send(self, account: LocalAccount, fn):
+    def _send(self, account: LocalAccount, fn, gas: int | None = None):
         try:
-            return self.chain.transact(account, fn)
+            return self.chain.transact(account, fn, gas=gas)
         except TransactionFailed as exc:
             raise explain(exc, self.chain.latest_timestamp()) from exc
 
@@ -159,6 +211,42 @@ class Market:
             coordinator, self.staking.functions.settle(batch, [o.as_tuple() for o in outcomes])
         )
 
+    def set_rollup(self, deployer: LocalAccount, rollup: str, block_verifier: str) -> None:
+        """Enable slashing: the rollup signed proofs are about, and its block circuit's
+        single-proof verifier. Once, by the staking contract's deployer."""
+        self._send(deployer, self.staking.functions.setRollup(
+            to_checksum_address(rollup), to_checksum_address(block_verifier)))
+
+    def slash_invalid_proof(self, sender: LocalAccount, evidence: SlashEvidence, *,
+                            gas: int | None = None) -> SlashResult:
+        """Send the evidence; `sender` is paid the reporter's share.
+
+        `gas` None estimates it, which on the embedded chain reruns the pairing check at every
+        step of a binary search: pass `SLASH_GAS` there."""
+        receipt = self._send(
+            sender, self.staking.functions.slashInvalidProof(*evidence.call_args()), gas)
+        (event,) = self.staking.events.Slashed().process_receipt(receipt, errors=DISCARD)
+        args = event["args"]
+        return SlashResult(args["roller"], args["reporter"], args["amount"], args["reporterShare"],
+                           args["burned"], bytes(args["offense"]),
+                           receipt["transactionHash"].to_0x_hex())
+
+    def check_slash(self, reporter: str, evidence: SlashEvidence) -> SlashResult:
+        """What `slash_invalid_proof` sent by `reporter` would do now (eth_call): the same
+        refusals, nothing sent."""
+        fn = self.staking.functions.slashInvalidProof(*evidence.call_args())
+        reporter = to_checksum_address(reporter)
+        try:
+            # Not `Chain.call`: the reporter's share is paid to the caller, so `from` matters.
+            amount, share, burned = fn.call({"from": reporter})
+        except ContractLogicError as exc:
+            data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
+            reason, args = decode_revert(HexBytes(data) if isinstance(data, str) else b"",
+                                         fn.contract_abi)
+            raise explain(TransactionFailed(
+                f"slashInvalidProof on {fn.address} reverted with {reason}", reason, args)) from None
+        return SlashResult(evidence.roller, reporter, amount, share, burned, evidence.offense_key())
+
     def register_coordinator(self, owner: LocalAccount, coordinator: str, peer_id: bytes, metadata: str) -> None:
         self._send(owner, self.registry.functions.register(coordinator, peer_id, metadata))
 
@@ -205,3 +293,16 @@ class Market:
 
     def is_coordinator(self, address: str, block="latest") -> bool:
         return self.chain.call(self.registry.functions.isCoordinator(address), block)
+
+    def token_supply(self, block="latest") -> int:
+        return self.chain.call(self.token.functions.totalSupply(), block)
+
+    def slashing_contracts(self, block="latest") -> tuple[str, str] | None:
+        """(rollup, block verifier) the staking contract slashes with; None before `set_rollup`."""
+        rollup = self.chain.call(self.staking.functions.rollup(), block)
+        if int(rollup, 16) == 0:
+            return None
+        return rollup, self.chain.call(self.staking.functions.blockVerifier(), block)
+
+    def is_slashed(self, offense: bytes, block="latest") -> bool:
+        return self.chain.call(self.staking.functions.slashed(offense), block)

@@ -26,20 +26,31 @@ DEPLOYMENT_VERSION = 1
 @dataclass(frozen=True)
 class RollupDeployment:
     """The Rollup contract and the two it calls; `block` is the L1 block it was deployed in, where
-    reading its events starts."""
+    reading its events starts. `block_verifier` is the single-proof verifier of the same circuit
+    that the staking contract slashes with (`RollerStaking.setRollup`): None when slashing was not
+    wired to this rollup, and in files written before slashing existed."""
 
     address: str
     verifier: str
     poseidon: str
     block: int
+    block_verifier: str | None = None
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        if self.block_verifier is None:
+            del data["block_verifier"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict) -> "RollupDeployment":
+        block_verifier = data.get("block_verifier")
         return cls(
             address=to_checksum_address(data["address"]),
             verifier=to_checksum_address(data["verifier"]),
             poseidon=to_checksum_address(data["poseidon"]),
             block=int(data["block"]),
+            block_verifier=None if block_verifier is None else to_checksum_address(block_verifier),
         )
 
 
@@ -62,6 +73,8 @@ class Deployment:
         data["params"] = {k: str(v) for k, v in data["params"].items()}
         if self.rollup is None:
             del data["rollup"]
+        else:
+            data["rollup"] = self.rollup.to_json()
         return {"version": DEPLOYMENT_VERSION, **data}
 
     @classmethod
@@ -139,6 +152,8 @@ def check_deployment(chain: Chain, deployment: Deployment, source: str = "the de
         contracts |= {"rollup": deployment.rollup.address,
                       "rollup's verifier": deployment.rollup.verifier,
                       "rollup's poseidon": deployment.rollup.poseidon}
+        if deployment.rollup.block_verifier is not None:
+            contracts["rollup's block verifier"] = deployment.rollup.block_verifier
     for name, address in contracts.items():
         if not chain.w3.eth.get_code(address):
             raise UnknownDeployment(

@@ -46,6 +46,19 @@ class WithdrawBeforeRelease(ContractRejected):
     """Nothing has finished unbonding yet; carries the next release time."""
 
 
+class ProofIsValid(ContractRejected):
+    """Slash evidence whose proof verifies: there is nothing to slash."""
+
+
+class AlreadySlashed(ContractRejected):
+    """The offense this evidence shows (roller, block, statement) was slashed already."""
+
+
+class InvalidEvidence(ChainError):
+    """Slash evidence that is malformed, or that cannot be what the contract takes (a signature it
+    would refuse, another chain or staking contract)."""
+
+
 class RollupRejected(ContractRejected):
     """The Rollup contract refused a commit, a finalization or a revert; `reason` is its error's
     name (`WrongOldRoot`, `InvalidBatchProof`, ...)."""

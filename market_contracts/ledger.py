@@ -14,6 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from market_contracts.rules import (
+    BPS,
     MarketParams,
     Outcome,
     RewardMode,
@@ -60,6 +61,24 @@ def sort_outcomes(outcomes: list[OutcomeReport]) -> list[OutcomeReport]:
     return sorted(outcomes, key=OutcomeReport.sort_key)
 
 
+@dataclass(frozen=True)
+class SlashSplit:
+    """Where a slash's tokens go: `amount` leaves the roller's stake, `reporter_share` goes to
+    whoever sent the evidence, `burned` is destroyed."""
+
+    amount: int
+    reporter_share: int
+    burned: int
+
+
+def slash_split(stake: int, params: MarketParams) -> SlashSplit:
+    """SLASH_BPS of `stake` (active plus unbonding), REPORTER_BPS of that to the reporter, the
+    rest burned; floor division, as the contract's mulDiv."""
+    amount = stake * params.slash_bps // BPS
+    reporter_share = amount * params.reporter_bps // BPS
+    return SlashSplit(amount, reporter_share, amount - reporter_share)
+
+
 @dataclass
 class RollerState:
     active: int = 0
@@ -83,6 +102,9 @@ class Ledger:
     claimable: dict[str, int] = field(default_factory=dict)
     settled_batches: set[tuple[str, int]] = field(default_factory=set)
     settled_tasks: set[tuple[str, TaskKind, int]] = field(default_factory=set)
+    slashed: set[bytes] = field(default_factory=set)
+    #: tokens destroyed by slashing: the token's total supply is this much below what was minted
+    burned: int = 0
 
     # ------------------------------------------------------------ views
 
@@ -239,6 +261,34 @@ class Ledger:
                     raise Rejected("TaskAlreadySettled", o.kind, o.task)
             if o.roller not in self.rollers:
                 raise Rejected("UnknownRoller", o.roller)
+
+    # ------------------------------------------------------------ slashing
+
+    def slash(self, roller: str, reporter: str, evidence_key: bytes) -> SlashSplit:
+        """`RollerStaking.slashInvalidProof` once the evidence is judged: its signature is the
+        roller's, its inputs are the committed block's and its proof does not verify (none of
+        which this model can see). `evidence_key` is its offense key
+        (`market_contracts.submissions.offense_key`)."""
+        r = self._registered(roller)
+        if evidence_key in self.slashed:
+            raise Rejected("AlreadySlashed", evidence_key)
+        self.slashed.add(evidence_key)
+        split = slash_split(r.active + r.unbonding_total, self.params)
+        from_active = min(split.amount, r.active)
+        r.active -= from_active
+        rest = split.amount - from_active
+        # The contract's order: active stake first, then unbonding entries newest first.
+        while rest > 0:
+            amount, release = r.unbonding.pop()
+            if amount > rest:
+                r.unbonding.append((amount - rest, release))
+                rest = 0
+            else:
+                rest -= amount
+        r.rep = 0
+        self.mint(reporter, split.reporter_share)
+        self.burned += split.burned
+        return split
 
     def _reward(self, group: list[OutcomeReport]) -> None:
         on_time = [o for o in group if o.outcome == Outcome.ON_TIME]

@@ -7,7 +7,7 @@ refusals into `RollupRejected` with a one-line message (`explain_rollup`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from eth_account.signers.local import LocalAccount
@@ -16,11 +16,12 @@ from web3.contract.contract import ContractFunction
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
+from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.compile import POSEIDON_CONTRACT, load_artifact
 from market_contracts.deploy import Deployment, RollupDeployment
 from market_contracts.errors import RollupRejected, TransactionFailed, UnknownDeployment
-from market_contracts.verifiers import deploy_batch_verifier
+from market_contracts.verifiers import deploy_batch_verifier, deploy_verifier
 from zkp.aggregate import AggregateProof
 from zkp.evm import g1_words, g2_words
 from zkp.proof import VerificationKey
@@ -233,3 +234,18 @@ def deploy_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, vk: V
     return deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier.address,
                                   poseidon=poseidon, genesis_root=genesis_root,
                                   batch_size=batch_size, max_transfers=max_transfers)
+
+
+def attach_rollup(chain: Chain, deployer: LocalAccount, deployment: Deployment, *, sequencer: str,
+                  vk: VerificationKey, genesis_root: int, batch_size: int,
+                  max_transfers: int) -> Deployment:
+    """Deploy a Rollup for the market of `deployment` (as `deploy_rollup`) and the single-proof
+    verifier of the same key, and wire both into its staking contract, which enables slashing;
+    return `deployment` naming the rollup and that verifier. `deployer` must be the account that
+    deployed the staking contract: only it may wire the rollup in, once."""
+    rollup = deploy_rollup(chain, deployer, sequencer=sequencer, vk=vk, genesis_root=genesis_root,
+                           batch_size=batch_size, max_transfers=max_transfers)
+    block_verifier = deploy_verifier(chain, deployer, vk, "RollupBlockVerifier")
+    Market(chain, deployment).set_rollup(deployer, rollup.address, block_verifier.address)
+    return replace(deployment, rollup=replace(rollup.deployment(),
+                                              block_verifier=block_verifier.address))

@@ -1,5 +1,6 @@
 """`provernet audit`: recompute seeds, assignments and lottery winners from public data, so that
-anyone can check a coordinator without trusting it. Each command prints one line of JSON."""
+anyone can check a coordinator without trusting it, and slash a roller with a signed proof that
+does not verify. Each command prints one line of JSON."""
 
 from __future__ import annotations
 
@@ -10,10 +11,17 @@ from pathlib import Path
 import click
 
 from market_contracts import rules
+from market_contracts.bindings import Market
+from market_contracts.errors import InvalidEvidence
+from market_contracts.submissions import SlashEvidence
+from provernet.commands.connection import market_options, open_market
+from provernet.commands.keys import account_options, unlock
+from roller.keys import keystore_address
 
 command = click.Group(
     "audit",
-    help="Recompute the market's seeds, draws and lottery winners from public data.",
+    help="Recompute the market's seeds, draws and lottery winners from public data; slash "
+         "invalid signed proofs.",
 )
 
 _DECIMAL = re.compile(r"[0-9]+")
@@ -82,3 +90,54 @@ def lottery_command(seed: str, provers: str) -> None:
     seed_bytes = rules.parse_bytes32(seed)
     _emit({"winner": rules.lottery_winner((prover.strip(), seed_bytes)
                                           for prover in provers.split(","))})
+
+
+@command.command("slash")
+@click.argument("evidence_file", metavar="EVIDENCE.json",
+                type=click.Path(dir_okay=False, path_type=Path))
+@market_options
+@account_options
+@click.option("--dry-run", is_flag=True,
+              help="Only check what the slash would do (eth_call) as the keystore's account; "
+                   "nothing is signed or sent, no password is asked.")
+@click.option("--gas", type=click.IntRange(min=1), default=None,
+              help="Gas limit of the transaction [default: estimated].")
+def slash_command(evidence_file: Path, rpc_url: str, deployment: Path | None, datadir: Path | None,
+                  password_file: Path | None, dry_run: bool, gas: int | None) -> None:
+    """Slash the roller whose signed proof in EVIDENCE.json does not verify; the reporter's share
+    goes to the keystore's account. Prints the slashed amount, the share and what was burned, in
+    base units."""
+    evidence = SlashEvidence.load(evidence_file)
+    market = open_market(rpc_url, deployment, datadir)
+    _require_evidence_for(market, evidence, evidence_file)
+    if dry_run:
+        result = market.check_slash(keystore_address(datadir), evidence)
+    else:
+        result = market.slash_invalid_proof(unlock(datadir, password_file), evidence, gas=gas)
+    _emit({
+        "roller": result.roller,
+        "reporter": result.reporter,
+        "slashed": str(result.amount),
+        "reporter_share": str(result.reporter_share),
+        "burned": str(result.burned),
+        "offense": "0x" + result.offense.hex(),
+        "transaction": result.transaction,
+        "dry_run": dry_run,
+    })
+
+
+def _require_evidence_for(market: Market, evidence: SlashEvidence, source: Path) -> None:
+    """The signature covers the chain id and the rollup, not the staking contract: say plainly
+    when the evidence belongs elsewhere, rather than letting the contract call it a bad
+    signature."""
+    if evidence.chain_id != market.chain.chain_id:
+        raise InvalidEvidence(f"{source} was signed for chain id {evidence.chain_id}, but the "
+                              f"endpoint serves chain id {market.chain.chain_id}")
+    if evidence.staking != market.deployment.staking:
+        raise InvalidEvidence(f"{source} names staking contract {evidence.staking}, but the "
+                              f"deployment's is {market.deployment.staking}: pass the deployment "
+                              "the evidence belongs to")
+    wired = market.slashing_contracts()
+    if wired is not None and wired[0] != evidence.rollup:
+        raise InvalidEvidence(f"{source} was signed for rollup {evidence.rollup}, but the staking "
+                              f"contract slashes for rollup {wired[0]}")
