@@ -27,3 +27,51 @@ class PasswordUnavailable(KeystoreError):
 
 class InvalidPrivateKey(KeystoreError):
     """The private key to import is not a valid secp256k1 key."""
+
+
+class ConfigError(RollerError):
+    """roller.toml (or an override) is unreadable, not TOML, or has an unknown key or a bad value;
+    the message names the file, the key and what is wrong."""
+
+
+class DataDirLocked(RollerError):
+    """Another roller holds the data directory's lock: two would take the same tasks twice."""
+
+
+class DataDirError(RollerError):
+    """The data directory cannot be created or its lock file opened."""
+
+
+class JournalError(RollerError):
+    """The task journal refuses an operation (an illegal transition, a duplicate offer), or its
+    database is unreadable or from another version."""
+
+
+class UnknownTask(JournalError):
+    """No task with that key in the journal."""
+
+
+class ProvingError(RollerError):
+    """A task cannot be proven; the message is the reason recorded for it."""
+
+
+class CircuitMismatch(ProvingError):
+    """The task names a circuit other than the one this prover holds."""
+
+
+class WrongProver(ProvingError):
+    """The circuit inputs bind the proof to another address: proving them would work for nobody
+    (the proof would not be ours) and would look like copying another roller's task."""
+
+
+class InvalidTaskInputs(ProvingError):
+    """The task's inputs are malformed, or the circuit refuses them (no witness)."""
+
+
+class SelfCheckFailed(ProvingError):
+    """Our own proof or aggregate does not verify: it is never signed, since a signed invalid proof
+    is slashable evidence."""
+
+
+class MetricsListenError(RollerError):
+    """The metrics and health server cannot listen on its address."""

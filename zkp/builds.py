@@ -46,6 +46,23 @@ class CircuitBuild:
     wasm_hash: bytes
 
 
+def manifest(build: CircuitBuild) -> bytes:
+    """The circuit's manifest, the artifact a task names (`Task.circuit` is its SHA-256): the
+    hashes of the key and the witness calculator, which a roller then fetches by hash."""
+    return json.dumps({"name": build.name, "zkey": build.zkey_hash.hex(),
+                       "wasm": build.wasm_hash.hex()}, sort_keys=True).encode()
+
+
+def read_manifest(data: bytes) -> tuple[str, bytes, bytes]:
+    """(name, zkey hash, wasm hash) of a manifest; CircuitCompileError if it is not one."""
+    try:
+        document = json.loads(data)
+        return (str(document["name"]), bytes.fromhex(document["zkey"]),
+                bytes.fromhex(document["wasm"]))
+    except (ValueError, KeyError, TypeError) as error:
+        raise CircuitCompileError(f"not a circuit manifest: {error!r}") from None
+
+
 def file_hash(path: str | os.PathLike) -> bytes:
     digest = hashlib.sha256()
     with open(path, "rb") as file:

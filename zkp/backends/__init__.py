@@ -9,6 +9,7 @@ same witness and the same r, s give the same proof whichever backend ran.
 keeps them on the device); `commitments` then runs per proof.
 """
 
+import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -19,6 +20,8 @@ from zkp.errors import BackendUnavailable
 from zkp.zkey import ZKey
 
 NAMES = ("cpu", "gpu", "auto")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class CircuitProver(ABC):
 
 class Backend(ABC):
     name: ClassVar[str]
+    #: why select_backend chose this backend, for logs and `roller status`
+    reason: str = "asked for by name"
 
     @abstractmethod
     def load(self, zkey: ZKey) -> CircuitProver: ...
@@ -57,7 +62,10 @@ class Backend(ABC):
 
 
 def select_backend(name: str = "auto") -> Backend:
-    """`cpu`, `gpu`, or `auto`: the GPU when CuPy sees a CUDA device, else the CPU."""
+    """`cpu`, `gpu`, or `auto`: the GPU when CuPy sees a CUDA device, else the CPU.
+
+    `auto` logs its choice, and the backend's `reason` says why it was made.
+    """
     from zkp.backends.cpu import CpuBackend
 
     if name == "cpu":
@@ -66,23 +74,19 @@ def select_backend(name: str = "auto") -> Backend:
         return _gpu_backend()
     if name == "auto":
         try:
-            return _gpu_backend()
-        except BackendUnavailable:
-            return CpuBackend()
+            backend = _gpu_backend()
+        except BackendUnavailable as e:
+            backend = CpuBackend()
+            backend.reason = f"auto: no usable GPU ({e})"
+        else:
+            backend.reason = "auto: CuPy sees a CUDA device"
+        log.info("proving on %s; %s", backend.describe(), backend.reason)
+        return backend
     raise ValueError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}")
 
 
 def _gpu_backend() -> Backend:
-    try:
-        import cupy
-    except ImportError as e:
-        raise BackendUnavailable(
-            "the gpu backend needs CuPy: pip install 'provernet[gpu]' on a machine with CUDA 12"
-        ) from e
-    try:
-        devices = cupy.cuda.runtime.getDeviceCount()
-    except cupy.cuda.runtime.CUDARuntimeError as e:
-        raise BackendUnavailable(f"CuPy sees no CUDA device: {e}") from e
-    if devices == 0:
-        raise BackendUnavailable("CuPy sees no CUDA device")
-    raise BackendUnavailable("the gpu backend's kernels are not built yet (a later release)")
+    # Imported here: zkp.backends.gpu imports CuPy, and raises BackendUnavailable without it.
+    from zkp.backends.gpu import GpuBackend
+
+    return GpuBackend()

@@ -1,0 +1,526 @@
+"""The task journal: every task a coordinator offered this roller, and what became of it.
+
+One SQLite database (WAL, synchronous=FULL) in the data directory. A task is one row per
+(coordinator, kind, index, round), moving through
+
+    offered -> accepted | declined
+    accepted -> proving | failed
+    proving -> proving | proven | failed      (proving again: a restart resumes it)
+    proven -> submitted | failed
+    submitted -> receipted                    (the coordinator's receipt: accepted, rejected, late)
+
+declined, receipted and failed are final. Each transition is one transaction that checks the
+state it leaves, so a kill at any point leaves the task in the state before or after, never
+between, and an illegal transition (proving a declined task, submitting twice) raises
+`JournalError` naming the task and both states instead of corrupting the record. What a restart
+must resume is `unfinished()`: accepted, not yet submitted.
+
+Settlement (`settle`) is not a transition: the chain reports each assignment's outcome, reward and
+reputation change after its batch settles, for a task in any state past `offered` except
+`declined` (declining is no fault and has no outcome). It is recorded once; the same values again
+are a no-op, because a restarted node reads the settlement events again.
+
+The journal also keeps the measured proving speeds (`capacity.ProvingSpeed`), so a restart does
+not measure again. It is synchronous and thread-safe (one connection behind a lock): the trio
+services call it through `trio.to_thread.run_sync`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from eth_utils import is_hex_address, to_checksum_address
+
+from roller.errors import JournalError, UnknownTask
+from zkp.aggregate import AggregateProof
+from zkp.proof import Proof
+
+JOURNAL_NAME = "journal.sqlite"
+SCHEMA_VERSION = 1
+KINDS = ("block", "batch")
+RECEIPTS = ("accepted", "rejected", "late")
+#: market-spec.md, "Outcomes"
+OUTCOMES = ("on_time", "late", "missed", "invalid")
+
+
+class TaskState(StrEnum):
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    PROVING = "proving"
+    PROVEN = "proven"
+    SUBMITTED = "submitted"
+    RECEIPTED = "receipted"
+    FAILED = "failed"
+
+
+TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.OFFERED: frozenset({TaskState.ACCEPTED, TaskState.DECLINED}),
+    TaskState.ACCEPTED: frozenset({TaskState.PROVING, TaskState.FAILED}),
+    TaskState.PROVING: frozenset({TaskState.PROVING, TaskState.PROVEN, TaskState.FAILED}),
+    TaskState.PROVEN: frozenset({TaskState.SUBMITTED, TaskState.FAILED}),
+    TaskState.SUBMITTED: frozenset({TaskState.RECEIPTED}),
+    TaskState.DECLINED: frozenset(),
+    TaskState.RECEIPTED: frozenset(),
+    TaskState.FAILED: frozenset(),
+}
+#: accepted and not yet submitted: what a restart resumes
+UNFINISHED = (TaskState.ACCEPTED, TaskState.PROVING, TaskState.PROVEN)
+#: accepted and not yet answered by the coordinator
+IN_FLIGHT = (*UNFINISHED, TaskState.SUBMITTED)
+_SETTLEABLE = frozenset(TaskState) - {TaskState.OFFERED, TaskState.DECLINED}
+
+
+@dataclass(frozen=True)
+class TaskKey:
+    coordinator: str
+    kind: str
+    index: int
+    round: int
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.index} round {self.round} from coordinator {self.coordinator}"
+
+
+@dataclass(frozen=True)
+class TaskOffer:
+    """A task as its coordinator sent it (p2p `task` message, plus who sent it)."""
+
+    task_id: bytes
+    coordinator: str
+    kind: str
+    index: int
+    round: int
+    seed: bytes
+    #: unix seconds
+    assigned_at: int
+    deadline: int
+    close_at: int
+    #: SHA-256 of the circuit's .zkey (zkp.builds.CircuitBuild.zkey_hash)
+    circuit: bytes
+    #: a block's circuit input JSON; a batch's proofs as `proving.encode_batch_inputs` writes them
+    inputs: bytes
+    #: proofs the task makes (1, a block) or combines (K, a batch): what its cost scales with
+    units: int = 1
+
+    @property
+    def key(self) -> TaskKey:
+        return TaskKey(self.coordinator, self.kind, self.index, self.round)
+
+
+@dataclass(frozen=True)
+class JournalTask(TaskOffer):
+    state: TaskState = TaskState.OFFERED
+    #: why it was declined or failed, or the coordinator's reason with its receipt
+    reason: str | None = None
+    #: the coordinator's receipt: accepted, rejected or late
+    receipt: str | None = None
+    offered_at: float = 0.0
+    decided_at: float | None = None
+    proving_at: float | None = None
+    #: how many times proving started: more than 1 after a restart resumed it
+    attempts: int = 0
+    proven_at: float | None = None
+    submitted_at: float | None = None
+    #: when it reached receipted or failed
+    finished_at: float | None = None
+    #: a block's Proof or a batch's AggregateProof, once made and verified
+    proof: Proof | AggregateProof | None = None
+    #: a block's public inputs, or a batch's, one list per proof
+    public: tuple | None = None
+    signature: bytes | None = None
+    #: from the chain's settlement: on_time, late, missed, invalid
+    outcome: str | None = None
+    #: base units of the reward token credited for this assignment
+    reward: int | None = None
+    rep_before: int | None = None
+    rep_after: int | None = None
+    settled_at: float | None = None
+
+
+@dataclass(frozen=True)
+class SpeedRecord:
+    backend: str
+    circuit: bytes
+    kind: str
+    #: seconds per unit of work (one block proof, or one proof combined into a batch)
+    seconds: float
+    samples: int
+    updated_at: float
+
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    task_id BLOB NOT NULL,
+    coordinator TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('block', 'batch')),
+    idx INTEGER NOT NULL,
+    round INTEGER NOT NULL,
+    seed BLOB NOT NULL,
+    assigned_at INTEGER NOT NULL,
+    deadline INTEGER NOT NULL,
+    close_at INTEGER NOT NULL,
+    circuit BLOB NOT NULL,
+    inputs BLOB NOT NULL,
+    units INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('offered', 'accepted', 'declined', 'proving', 'proven',
+                                         'submitted', 'receipted', 'failed')),
+    reason TEXT,
+    receipt TEXT CHECK (receipt IN ('accepted', 'rejected', 'late')),
+    offered_at REAL NOT NULL,
+    decided_at REAL,
+    proving_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    proven_at REAL,
+    submitted_at REAL,
+    finished_at REAL,
+    proof TEXT,
+    public TEXT,
+    signature BLOB,
+    outcome TEXT CHECK (outcome IN ('on_time', 'late', 'missed', 'invalid')),
+    reward TEXT,
+    rep_before INTEGER,
+    rep_after INTEGER,
+    settled_at REAL,
+    UNIQUE (coordinator, kind, idx, round),
+    UNIQUE (coordinator, task_id)
+);
+CREATE INDEX tasks_by_state ON tasks (state);
+CREATE TABLE speeds (
+    backend TEXT NOT NULL,
+    circuit BLOB NOT NULL,
+    kind TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    samples INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (backend, circuit, kind)
+);
+"""
+
+_OFFER_COLUMNS = ("task_id", "coordinator", "kind", "idx", "round", "seed", "assigned_at",
+                  "deadline", "close_at", "circuit", "inputs", "units")
+_COLUMNS = (*_OFFER_COLUMNS, "state", "reason", "receipt", "offered_at", "decided_at",
+            "proving_at", "attempts", "proven_at", "submitted_at", "finished_at", "proof",
+            "public", "signature", "outcome", "reward", "rep_before", "rep_after", "settled_at")
+
+
+class Journal:
+    """The roller's task journal; open it with `Journal.open`."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path):
+        self._db = connection
+        self._mutex = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path) -> Journal:
+        """Open (or create) the journal at `path` (DATADIR/journal.sqlite). The caller holds the
+        data directory's lock (`datadir.DataDirLock`): two writers would resume one task twice."""
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            journal = cls(connection, path)
+            journal._initialise()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot open the task journal {path}: {exc}") from None
+        return journal
+
+    def close(self) -> None:
+        with self._mutex:
+            self._db.close()
+
+    def _initialise(self) -> None:
+        with self._transaction() as db:
+            if db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
+                # Statement by statement: executescript would COMMIT the open transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+                return
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            raise JournalError(
+                f"the task journal {self.path} has schema {row[0] if row else 'unknown'}, this "
+                f"roller reads schema {SCHEMA_VERSION}; run the roller release that wrote it, "
+                "or move the file away to start a new journal")
+
+    # ------------------------------------------------------------------ transitions
+
+    def offer(self, task: TaskOffer, *, now: float | None = None) -> JournalTask:
+        """Record a task as offered; a task already journaled (a coordinator resending it after
+        a reconnect) is refused: look it up with `get` and answer from its state."""
+        _check_offer(task)
+        with self._transaction() as db:
+            existing = _select(db, "WHERE coordinator = ? AND kind = ? AND idx = ? AND round = ?",
+                               (task.coordinator, task.kind, task.index, task.round))
+            if existing:
+                raise JournalError(f"{task.key} is already in the journal, {existing[0].state}")
+            if _select(db, "WHERE coordinator = ? AND task_id = ?",
+                       (task.coordinator, task.task_id)):
+                raise JournalError(f"{task.key}: task id {task.task_id.hex()} is already used "
+                                   "by another task of that coordinator")
+            db.execute(
+                f"INSERT INTO tasks ({', '.join(_OFFER_COLUMNS)}, state, offered_at) "
+                f"VALUES ({', '.join('?' * len(_OFFER_COLUMNS))}, 'offered', ?)",
+                (task.task_id, task.coordinator, task.kind, task.index, task.round, task.seed,
+                 task.assigned_at, task.deadline, task.close_at, task.circuit, task.inputs,
+                 task.units, _now(now)))
+            return _select(db, "WHERE coordinator = ? AND task_id = ?",
+                           (task.coordinator, task.task_id))[0]
+
+    def accept(self, key: TaskKey, *, now: float | None = None) -> JournalTask:
+        return self._move(key, TaskState.ACCEPTED, now, decided_at=_now(now))
+
+    def decline(self, key: TaskKey, reason: str, *, now: float | None = None) -> JournalTask:
+        return self._move(key, TaskState.DECLINED, now, decided_at=_now(now), reason=reason)
+
+    def start_proving(self, key: TaskKey, *, now: float | None = None) -> JournalTask:
+        """Proving begins, or begins again after a restart (`attempts` counts them)."""
+        return self._move(key, TaskState.PROVING, now, proving_at=_now(now),
+                          attempts=_Increment())
+
+    def record_proof(self, key: TaskKey, proof: Proof | AggregateProof, public: Sequence,
+                     signature: bytes, *, now: float | None = None) -> JournalTask:
+        """The verified proof (or aggregate) with its public inputs, and our signature of it;
+        written before it is sent, so a restart resubmits the same proof instead of signing a
+        second one for the same task."""
+        return self._move(key, TaskState.PROVEN, now, proven_at=_now(now),
+                          proof=json.dumps(_proof_json(proof)),
+                          public=json.dumps(_ints_json(public)), signature=signature)
+
+    def mark_submitted(self, key: TaskKey, *, now: float | None = None) -> JournalTask:
+        return self._move(key, TaskState.SUBMITTED, now, submitted_at=_now(now))
+
+    def record_receipt(self, key: TaskKey, status: str, reason: str = "", *,
+                       now: float | None = None) -> JournalTask:
+        if status not in RECEIPTS:
+            raise JournalError(f"{key}: receipt status {status!r} is none of "
+                               f"{', '.join(RECEIPTS)}")
+        return self._move(key, TaskState.RECEIPTED, now, receipt=status, reason=reason or None,
+                          finished_at=_now(now))
+
+    def fail(self, key: TaskKey, reason: str, *, now: float | None = None) -> JournalTask:
+        return self._move(key, TaskState.FAILED, now, reason=reason, finished_at=_now(now))
+
+    def settle(self, key: TaskKey, outcome: str, reward: int, rep_before: int, rep_after: int,
+               *, now: float | None = None) -> JournalTask:
+        """Record the chain's settlement of this assignment; once (the same values again are a
+        no-op, other values a `JournalError`)."""
+        if outcome not in OUTCOMES:
+            raise JournalError(f"{key}: outcome {outcome!r} is none of {', '.join(OUTCOMES)}")
+        if reward < 0 or rep_before < 0 or rep_after < 0:
+            raise JournalError(f"{key}: negative reward or reputation in a settlement")
+        with self._transaction() as db:
+            task = _select_key(db, key)
+            if task.state not in _SETTLEABLE:
+                raise JournalError(f"{key} is {task.state}: only a task accepted by this roller "
+                                   "has an outcome")
+            settled = (outcome, reward, rep_before, rep_after)
+            if task.settled_at is not None:
+                recorded = (task.outcome, task.reward, task.rep_before, task.rep_after)
+                if recorded != settled:
+                    raise JournalError(f"{key} was already settled as {recorded}, not {settled}")
+                return task
+            db.execute("UPDATE tasks SET outcome = ?, reward = ?, rep_before = ?, rep_after = ?, "
+                       "settled_at = ? WHERE coordinator = ? AND kind = ? AND idx = ? AND "
+                       "round = ?", (outcome, str(reward), rep_before, rep_after, _now(now),
+                                     key.coordinator, key.kind, key.index, key.round))
+            return _select_key(db, key)
+
+    def _move(self, key: TaskKey, to: TaskState, now: float | None, **columns: Any) -> JournalTask:
+        with self._transaction() as db:
+            task = _select_key(db, key)
+            if to not in TRANSITIONS[task.state]:
+                allowed = ", ".join(sorted(TRANSITIONS[task.state])) or "nothing (it is final)"
+                raise JournalError(f"{key}: cannot go from {task.state} to {to}; from "
+                                   f"{task.state} it may go to {allowed}")
+            assignments = ["state = ?"]
+            values: list[Any] = [str(to)]
+            for column, value in columns.items():
+                if isinstance(value, _Increment):
+                    assignments.append(f"{column} = {column} + 1")
+                else:
+                    assignments.append(f"{column} = ?")
+                    values.append(value)
+            db.execute(f"UPDATE tasks SET {', '.join(assignments)} WHERE coordinator = ? AND "
+                       "kind = ? AND idx = ? AND round = ?",
+                       (*values, key.coordinator, key.kind, key.index, key.round))
+            return _select_key(db, key)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, key: TaskKey) -> JournalTask:
+        with self._mutex:
+            return _select_key(self._db, key)
+
+    def find(self, coordinator: str, task_id: bytes) -> JournalTask | None:
+        """The task a coordinator's message names by its id (a receipt), if journaled."""
+        with self._mutex:
+            found = _select(self._db, "WHERE coordinator = ? AND task_id = ?",
+                            (coordinator, task_id))
+        return found[0] if found else None
+
+    def unfinished(self) -> list[JournalTask]:
+        """Accepted and not yet submitted, oldest deadline first: what a restart resumes."""
+        return self._in_states(UNFINISHED)
+
+    def in_flight(self) -> list[JournalTask]:
+        """Accepted and not yet answered by a receipt (unfinished, or submitted)."""
+        return self._in_states(IN_FLIGHT)
+
+    def history(self, limit: int = 50) -> list[JournalTask]:
+        """The `limit` most recently offered tasks, newest first."""
+        with self._mutex:
+            return _select(self._db, "ORDER BY offered_at DESC, id DESC LIMIT ?", (limit,))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts over the whole journal: tasks by state, settled tasks by outcome, and the
+        rewards settled (base units)."""
+        with self._mutex:
+            states = dict(self._db.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state"))
+            outcomes = dict(self._db.execute("SELECT outcome, COUNT(*) FROM tasks "
+                                             "WHERE outcome IS NOT NULL GROUP BY outcome"))
+            rewards = [int(r) for (r,) in self._db.execute(
+                "SELECT reward FROM tasks WHERE reward IS NOT NULL")]
+        return {"states": {str(s): states.get(str(s), 0) for s in TaskState},
+                "outcomes": {o: outcomes.get(o, 0) for o in OUTCOMES}, "reward": sum(rewards)}
+
+    def _in_states(self, states: Sequence[TaskState]) -> list[JournalTask]:
+        with self._mutex:
+            return _select(self._db, f"WHERE state IN ({', '.join('?' * len(states))}) "
+                           "ORDER BY deadline, id", tuple(str(s) for s in states))
+
+    # ------------------------------------------------------------------ proving speeds
+
+    def proving_speed(self, backend: str, circuit: bytes, kind: str) -> SpeedRecord | None:
+        with self._mutex:
+            row = self._db.execute(
+                "SELECT backend, circuit, kind, seconds, samples, updated_at FROM speeds "
+                "WHERE backend = ? AND circuit = ? AND kind = ?",
+                (backend, circuit, kind)).fetchone()
+        return None if row is None else SpeedRecord(*row)
+
+    def proving_speeds(self, backend: str) -> list[SpeedRecord]:
+        with self._mutex:
+            rows = self._db.execute(
+                "SELECT backend, circuit, kind, seconds, samples, updated_at FROM speeds "
+                "WHERE backend = ? ORDER BY circuit, kind", (backend,)).fetchall()
+        return [SpeedRecord(*row) for row in rows]
+
+    def save_proving_speed(self, record: SpeedRecord) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO speeds VALUES (?, ?, ?, ?, ?, ?)",
+                       (record.backend, record.circuit, record.kind, record.seconds,
+                        record.samples, record.updated_at))
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE .. COMMIT under the mutex; ROLLBACK on any exception."""
+        with self._mutex:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+
+class _Increment:
+    """A column value meaning "its current value plus one"."""
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else now
+
+
+def _check_offer(task: TaskOffer) -> None:
+    problems = []
+    if task.kind not in KINDS:
+        problems.append(f"kind {task.kind!r} is none of {', '.join(KINDS)}")
+    if not is_hex_address(task.coordinator) or task.coordinator != to_checksum_address(
+            task.coordinator):
+        problems.append(f"coordinator {task.coordinator!r} is not a checksummed address")
+    for name in ("task_id", "seed", "circuit"):
+        if len(getattr(task, name)) != 32:
+            problems.append(f"{name} is {len(getattr(task, name))} bytes, not 32")
+    if not task.assigned_at <= task.deadline <= task.close_at:
+        problems.append(f"times out of order: assigned {task.assigned_at}, deadline "
+                        f"{task.deadline}, closes {task.close_at}")
+    if task.units < 1 or (task.kind == "block" and task.units != 1):
+        problems.append(f"{task.units} units; a block is 1, a batch its number of proofs")
+    if problems:
+        raise JournalError(f"{task.key}: not a valid task: {'; '.join(problems)}")
+
+
+def _select_key(db: sqlite3.Connection, key: TaskKey) -> JournalTask:
+    found = _select(db, "WHERE coordinator = ? AND kind = ? AND idx = ? AND round = ?",
+                    (key.coordinator, key.kind, key.index, key.round))
+    if not found:
+        raise UnknownTask(f"no task {key} in the journal")
+    return found[0]
+
+
+def _select(db: sqlite3.Connection, where: str, args: tuple) -> list[JournalTask]:
+    rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM tasks {where}", args).fetchall()
+    return [_task(dict(zip(_COLUMNS, row, strict=True))) for row in rows]
+
+
+def _task(row: dict[str, Any]) -> JournalTask:
+    kind = row["kind"]
+    proof, public = row.pop("proof"), row.pop("public")
+    reward = row.pop("reward")
+    return JournalTask(
+        index=row.pop("idx"), state=TaskState(row.pop("state")),
+        proof=None if proof is None else _proof_from_json(json.loads(proof), kind),
+        public=None if public is None else _ints_from_json(json.loads(public)),
+        reward=None if reward is None else int(reward), **row)
+
+
+# ---------------------------------------------------------------------- proofs as JSON
+# Integers as decimal strings (they pass 2^53), points as snarkjs writes them minus the
+# projective coordinate; the point at infinity is null.
+
+def _proof_json(proof: Proof | AggregateProof) -> dict:
+    if isinstance(proof, AggregateProof):
+        return {"a": [_ints_json(p) for p in proof.a], "b": [_ints_json(p) for p in proof.b],
+                "c": _ints_json(proof.c)}
+    return {"a": _ints_json(proof.a), "b": _ints_json(proof.b), "c": _ints_json(proof.c)}
+
+
+def _proof_from_json(data: dict, kind: str) -> Proof | AggregateProof:
+    a, b, c = (_ints_from_json(data[name]) for name in "abc")
+    if kind == "batch":
+        return AggregateProof(a, b, c)
+    return Proof(a, b, c)
+
+
+def _ints_json(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    return [_ints_json(item) for item in value]
+
+
+def _ints_from_json(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return int(value)
+    return tuple(_ints_from_json(item) for item in value)

@@ -1,0 +1,284 @@
+"""Proving a task: the witness, the Groth16 proof, our own verification, then the signature.
+
+An honest roller never signs a proof it has not verified (market-spec.md, "Slashing"): a signed
+proof that does not verify is evidence that slashes the stake. So `BlockProver.run` checks, in
+order, that the task is for our circuit, that the inputs bind the proof to our address (the
+circuit's public `prover` input; a proof for another address is worthless to us and would be
+someone else's task), computes the witness (the circuit refuses invalid blocks), proves, verifies
+the proof with the Python verifier against the build's key, and only then calls the injected
+`sign`. An aggregator's batch is aggregated and the aggregate verified the same way.
+
+Everything here is CPU- (or GPU-) bound and blocking; the service runs it in
+`trio.to_thread.run_sync`. One `BlockProver` proves one task at a time.
+
+`vk_matches_verifier` checks, before the first task, that the on-chain verifiers were made from
+the same key as our build: the staking contract slashes with its block verifier, so a proof that
+our key accepts and its key rejects would cost the stake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from market_contracts.chain import Chain
+from market_contracts.compile import run_solc, standard_json_input
+from roller.errors import CircuitMismatch, InvalidTaskInputs, SelfCheckFailed, WrongProver
+from roller.journal import TaskOffer
+from zkp.aggregate import AggregateProof, AggregationError, aggregate, verify_aggregate
+from zkp.backends import select_backend
+from zkp.builds import CircuitBuild
+from zkp.errors import WitnessError
+from zkp.groth16 import Prover
+from zkp.proof import Proof, VerificationKey
+from zkp.setup import default_cache_dir
+from zkp.solidity import render_batch_verifier, render_verifier
+from zkp.verify import verify
+from zkp.witness import WitnessCalculator
+from zkp.zkey import read_zkey
+
+#: sign(kind, index, round, proof, public) -> 65-byte signature; for a batch, `proof` is the
+#: AggregateProof and `public` one list of inputs per proof
+Signer = Callable[[str, int, int, Proof | AggregateProof, Sequence], bytes]
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    proof: Proof
+    #: [oldRoot, newRoot, dataHash, prover]
+    public: tuple[int, ...]
+    witness_seconds: float
+    proving_seconds: float
+    verify_seconds: float
+
+    @property
+    def seconds(self) -> float:
+        """What the task cost the prover: the unit of `capacity.ProvingSpeed` for a block."""
+        return self.witness_seconds + self.proving_seconds + self.verify_seconds
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    aggregate: AggregateProof
+    #: each proof's public inputs, in batch order
+    public: tuple[tuple[int, ...], ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class SignedResult:
+    """A task's verified proof (a block's) or aggregate (a batch's), and our signature of it."""
+
+    proof: Proof | AggregateProof
+    public: tuple
+    signature: bytes
+    #: only for a block: the witness's share of `seconds`
+    witness_seconds: float | None
+    seconds: float
+
+
+class BlockProver:
+    """Proves one circuit's tasks on one backend; loads the key and witness calculator once."""
+
+    def __init__(self, build: CircuitBuild, backend: str = "auto"):
+        self.build = build
+        chosen = select_backend(backend)
+        self.backend_name = chosen.name
+        #: why `select_backend` chose it: for "auto", why a machine with a GPU proves on its CPU
+        self.backend_reason = chosen.reason
+        #: name and hardware: what a measured speed belongs to
+        self.backend_description = chosen.describe()
+        self.vk: VerificationKey = build.setup.vk
+        self._witness = WitnessCalculator(build.wasm)
+        self._prover = Prover(read_zkey(build.zkey), chosen)
+
+    def run(self, task: TaskOffer, address: str, sign: Signer) -> SignedResult:
+        """Prove (or aggregate) `task` for `address`, verify, sign."""
+        if task.circuit != self.build.zkey_hash:
+            raise CircuitMismatch(
+                f"{task.key} is for circuit {task.circuit.hex()}, this prover holds "
+                f"{self.build.name} ({self.build.zkey_hash.hex()})")
+        if task.kind == "block":
+            block = self.prove_block(task.inputs, address)
+            signature = sign("block", task.index, task.round, block.proof, block.public)
+            return SignedResult(block.proof, block.public, signature, block.witness_seconds,
+                                block.seconds)
+        items = decode_batch_inputs(task.inputs)
+        batch = self.aggregate([(proof, public) for _, proof, public in items])
+        signature = sign("batch", task.index, task.round, batch.aggregate, batch.public)
+        return SignedResult(batch.aggregate, batch.public, signature, None, batch.seconds)
+
+    def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
+        """The block circuit's proof for `inputs` (input.json, as `sequencer.circuit_inputs`
+        writes it), which must name `address` as the prover; verified before it is returned."""
+        if isinstance(inputs, bytes | str):
+            try:
+                inputs = json.loads(inputs)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise InvalidTaskInputs(f"the circuit inputs are not JSON: {exc}") from None
+        if not isinstance(inputs, Mapping):
+            raise InvalidTaskInputs("the circuit inputs are not a JSON object")
+        _require_prover(inputs, address)
+        start = time.perf_counter()
+        try:
+            witness = self._witness.calculate(inputs)
+        except WitnessError as exc:
+            raise InvalidTaskInputs(f"the circuit refuses the inputs: {exc}") from None
+        witnessed = time.perf_counter()
+        proof, public = self._prover.prove(witness)
+        proven = time.perf_counter()
+        verdict = verify(self.vk, proof, public)
+        verified = time.perf_counter()
+        if not verdict.valid:
+            raise SelfCheckFailed(
+                f"our own proof does not verify ({verdict.reason}); not signing it. The "
+                f"backend ({self.backend_description}) or the key {self.build.zkey} is at fault")
+        return BlockResult(proof, tuple(public), witnessed - start, proven - witnessed,
+                           verified - proven)
+
+    def aggregate(self, proofs: Sequence[tuple[Proof, Sequence[int]]]) -> BatchResult:
+        """The aggregate of a batch's proofs, in batch order, verified before it is returned.
+
+        An aggregate that does not verify means some proof is invalid: each is then checked on
+        its own, so the failure names it.
+        """
+        start = time.perf_counter()
+        publics = tuple(tuple(public) for _, public in proofs)
+        try:
+            combined = aggregate([proof for proof, _ in proofs], publics)
+        except AggregationError as exc:
+            raise InvalidTaskInputs(f"the batch's proofs cannot be aggregated: {exc}") from None
+        verdict = verify_aggregate(self.vk, combined, publics)
+        if not verdict.valid:
+            for position, (proof, public) in enumerate(proofs):
+                single = verify(self.vk, proof, public)
+                if not single.valid:
+                    raise InvalidTaskInputs(
+                        f"proof {position} of the batch does not verify ({single.reason})")
+            raise SelfCheckFailed(f"the aggregate of valid proofs does not verify "
+                                  f"({verdict.reason}); not signing it")
+        return BatchResult(combined, publics, time.perf_counter() - start)
+
+
+def _require_prover(inputs: Mapping[str, Any], address: str) -> None:
+    named = inputs.get("prover")
+    try:
+        value = int(named, 0) if isinstance(named, str) and named[:2].lower() == "0x" else int(
+            named)
+    except (TypeError, ValueError):
+        raise InvalidTaskInputs(f"the circuit inputs' prover {named!r} is not an address "
+                                "as a number") from None
+    if value != int(address, 16):
+        raise WrongProver(
+            f"the circuit inputs bind the proof to {value:#042x}, not to this roller "
+            f"({to_checksum_address(address)}); refusing to prove for another address")
+
+
+# ---------------------------------------------------------------------- a batch task's inputs
+
+def encode_batch_inputs(items: Sequence[tuple[int, Proof, Sequence[int]]]) -> bytes:
+    """A batch's (block index, proof, public inputs) as the journal keeps them: JSON, integers as
+    decimal strings. The service writes it from the p2p `task` message's items."""
+    return json.dumps([{"index": index, "a": _strings(proof.a), "b": _strings(proof.b),
+                        "c": _strings(proof.c), "public": _strings(public)}
+                       for index, proof, public in items]).encode()
+
+
+def decode_batch_inputs(data: bytes) -> list[tuple[int, Proof, tuple[int, ...]]]:
+    """The items of `encode_batch_inputs`, checked to be consecutive blocks in order."""
+    try:
+        items = [(item["index"], Proof(_ints(item["a"]), _ints(item["b"]), _ints(item["c"])),
+                  _ints(item["public"])) for item in json.loads(data)]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise InvalidTaskInputs(f"the batch's proofs are malformed: {exc!r}") from None
+    if not items:
+        raise InvalidTaskInputs("the batch holds no proofs")
+    indices = [index for index, _, _ in items]
+    if indices != list(range(indices[0], indices[0] + len(items))):
+        raise InvalidTaskInputs(f"the batch's blocks {indices} are not consecutive, in order")
+    return items
+
+
+def _strings(value: Any) -> Any:
+    return str(value) if isinstance(value, int) else [_strings(v) for v in value]
+
+
+def _ints(value: Any) -> Any:
+    return int(value) if isinstance(value, str) else tuple(_ints(v) for v in value)
+
+
+# ---------------------------------------------------------------------- the on-chain verifiers
+
+_RENDER = {"block": render_verifier, "batch": render_batch_verifier}
+_COMPILED: dict[str, bytes] = {}
+
+
+def vk_matches_verifier(build: CircuitBuild, chain: Chain, verifier_address: str,
+                        kind: str = "block", cache_dir: Path | None = None) -> bool:
+    """Whether the contract at `verifier_address` is the `kind` verifier ("block": the staking
+    contract's single-proof verifier; "batch": the Rollup's) that `zkp.solidity` generates from
+    this build's verification key.
+
+    The verifiers embed the key as code constants and expose no key hash, so the deployed runtime
+    code is compared with the runtime code compiled from the generated source, with the settings
+    of our contracts, both without the trailing metadata (it hashes the source text, contract name
+    and comments included, which change no instruction). Compiling takes seconds, so the result
+    is cached by the hash of the compiler input (`cache_dir`, default the zkp cache).
+    """
+    deployed = bytes(chain.w3.eth.get_code(to_checksum_address(verifier_address)))
+    if not deployed:
+        return False
+    return _executable(deployed) == expected_verifier_code(build.setup.vk, kind, cache_dir)
+
+
+def expected_verifier_code(vk: VerificationKey, kind: str, cache_dir: Path | None = None) -> bytes:
+    """The runtime code, less metadata, of the `kind` verifier generated for `vk`."""
+    unit = f"Groth16{kind.capitalize()}Verifier.sol"
+    solc_input = standard_json_input()
+    solc_input["sources"] = {unit: {"content": _RENDER[kind](vk)}}
+    solc_input["settings"]["outputSelection"] = {unit: {"*": ["evm.deployedBytecode.object"]}}
+    key = hashlib.sha256(json.dumps(solc_input, sort_keys=True).encode()).hexdigest()
+    if key in _COMPILED:
+        return _COMPILED[key]
+    cached = (cache_dir or default_cache_dir()) / "verifiers" / f"{key}.hex"
+    if cached.exists():
+        code = bytes.fromhex(cached.read_text())
+    else:
+        (contract,) = run_solc(solc_input)["contracts"][unit].values()
+        code = _executable(bytes.fromhex(contract["evm"]["deployedBytecode"]["object"]))
+        _write_atomically(cached, code.hex())
+    _COMPILED[key] = code
+    return code
+
+
+def _executable(code: bytes) -> bytes:
+    """Runtime code without solc's CBOR metadata: its length is the code's last two bytes, and it
+    is a CBOR map (major type 5, first byte 0xa_)."""
+    length = int.from_bytes(code[-2:], "big")
+    start = len(code) - 2 - length
+    if length and start >= 0 and code[start] & 0xE0 == 0xA0:
+        return code[:start]
+    return code
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Concurrent rollers (the devnet's) may fill the cache at once: each writes its own file and
+    renames it into place, so no reader sees half an entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
