@@ -17,10 +17,11 @@ from market_contracts.errors import ChainError
 from market_contracts.rules import RulesError
 from roller.errors import RollerError
 from sequencer.errors import SequencerError
+from simulation.errors import SimulationError
 from zkp.errors import ZkpError
 
 # The errors a user can cause or fix; shown as one line, never as a traceback.
-USER_ERRORS = (ChainError, RulesError, RollerError, SequencerError, ZkpError)
+USER_ERRORS = (ChainError, RulesError, RollerError, SequencerError, SimulationError, ZkpError)
 
 
 class ProvernetGroup(click.Group):
@@ -60,6 +61,8 @@ def _register_commands() -> None:
 
     for module in (audit, bench, deploy, devnet, keys, l2, roller, sequencer, zkp):
         cli.add_command(module.command)
+    from provernet.commands import simulate
+    cli.add_command(simulate.command)
 
 
 _register_commands()
