@@ -26,10 +26,13 @@ import importlib.machinery
 import os
 from pathlib import Path
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from zkp.errors import NativeLibraryMissing
-from zkp.field import LIMBS
+from zkp.field import LIMBS, Q
+from zkp.points import G1, G2, g1_to_montgomery, g2_to_montgomery
 from zkp.zkey import COEFFICIENT
 
 _LIBRARY_STEM = "_bn254"
@@ -88,6 +91,7 @@ _SIGNATURES = {
     },
     "pn_fp2_mul": (_P, _P, _P, _N),
     "pn_fp2_sqr": (_P, _P, _N),
+    "pn_pairing_product_is_one": (_P, _P, _N),
     **{f"pn_{g}_add": (_P, _P, _P, _N) for g in ("g1", "g2")},
     **{
         f"pn_{g}_{op}": (_P, _P, _N)
@@ -285,6 +289,29 @@ def groth16_h(
         _threads(threads),
     )
     return out
+
+
+def pairing_product_is_one(pairs: Iterable[tuple[G1, G2]]) -> bool:
+    """prod_i e(P_i, Q_i) = 1 for affine integer points, None being infinity (zkp.points).
+
+    The optimal ate pairing of BN254 (zkp/native/pairing.h), one final
+    exponentiation for all the Miller loops; a pair with a point at infinity
+    counts as 1, as in py_ecc. The points must be on their curves and each
+    Q_i in the order-r subgroup, which this does not check (zkp.verify
+    does); coordinates must be below q (else ValueError).
+    """
+    pairs = list(pairs)
+    for p, q in pairs:
+        coordinates = [*(p or ()), *(c for fq2 in (q or ()) for c in fq2)]
+        if not all(0 <= c < Q for c in coordinates):
+            raise ValueError("a pairing input has a coordinate that is not below q")
+    g1 = g1_to_montgomery([p for p, _ in pairs]) if pairs else np.zeros((0, *_G1), _U64)
+    g2 = g2_to_montgomery([q for _, q in pairs]) if pairs else np.zeros((0, *_G2), _U64)
+    result = _library().pn_pairing_product_is_one(g1.ctypes.data, g2.ctypes.data, len(pairs))
+    if result < 0:
+        message = _library().pn_error_message(-result).decode()
+        raise ValueError(f"pn_pairing_product_is_one: {message}")
+    return result == 1
 
 
 # ------------------------------------------------ primitives, for the tests

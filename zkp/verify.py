@@ -36,10 +36,12 @@ from py_ecc.optimized_bn128 import (
     is_on_curve,
     multiply,
     neg,
+    normalize,
     pairing,
 )
 
-from zkp.errors import ZkpError
+from zkp import native
+from zkp.errors import NativeLibraryMissing, ZkpError
 from zkp.field import Q, R
 from zkp.points import G1, G2
 from zkp.proof import Proof, VerificationKey
@@ -171,8 +173,32 @@ def linear_combination(points: Sequence[Fq1Point], scalars: Sequence[int]) -> Fq
 
 
 def pairing_product_is_one(pairs: Iterable[tuple[Fq1Point, Fq2Point]]) -> bool:
-    """prod e(P_i, Q_i) = 1, with one final exponentiation for all the Miller loops."""
+    """prod e(P_i, Q_i) = 1, with one final exponentiation for all the Miller loops.
+
+    Computed by the native library (zkp.native.pairing_product_is_one, a few
+    milliseconds), or by py_ecc (a second) where it is not built. The points
+    must already have passed the checks above.
+    """
+    pairs = list(pairs)
+    try:
+        return native.pairing_product_is_one([(_affine_g1(p), _affine_g2(q)) for p, q in pairs])
+    except NativeLibraryMissing:
+        pass
     product = FQ12.one()
     for p, q in pairs:
         product *= pairing(q, p, final_exponentiate=False)
     return final_exponentiate(product) == FQ12.one()
+
+
+def _affine_g1(point: Fq1Point) -> G1:
+    if is_inf(point):
+        return None
+    x, y = normalize(point)
+    return int(x), int(y)
+
+
+def _affine_g2(point: Fq2Point) -> G2:
+    if is_inf(point):
+        return None
+    x, y = normalize(point)
+    return (int(x.coeffs[0]), int(x.coeffs[1])), (int(y.coeffs[0]), int(y.coeffs[1]))
