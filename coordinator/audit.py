@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from coordinator.commands import AuditRecord
+from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
-from market_contracts.rules import MarketParams, TaskKind, batch_seed, block_seed, select
+from market_contracts.rules import MarketParams, Outcome, TaskKind, batch_seed, block_seed, select
 
 
 def audit_mismatches(record: AuditRecord, randomness: bytes, roster: Sequence[tuple[str, int]],
@@ -46,3 +46,43 @@ def audit_mismatches(record: AuditRecord, randomness: bytes, roster: Sequence[tu
             problems.append(f"{record.kind.name.lower()} {record.index} reported stalled at "
                             f"round {number}, but {left} could be drawn")
     return problems
+
+
+def audit_record_to_json(record: AuditRecord) -> dict:
+    """The published form of a record (one JSON line each in the coordinator's audit log)."""
+    return {
+        "kind": record.kind.name.lower(),
+        "index": record.index,
+        "randomness": "0x" + record.randomness.hex(),
+        "l1_block": record.l1_block,
+        "roster_hash": "0x" + record.roster_hash.hex(),
+        "rounds": [{
+            "round": r.round,
+            "seed": "0x" + r.seed.hex(),
+            "excluded": list(r.excluded),
+            "selected": list(r.selected),
+            "outcomes": [None if o is None else o.name.lower() for o in r.outcomes],
+        } for r in record.rounds],
+        "prover": record.prover,
+        "stalled": record.stalled,
+    }
+
+
+def audit_record_from_json(data: dict) -> AuditRecord:
+    """The inverse of `audit_record_to_json`; a malformed record raises KeyError or ValueError."""
+    return AuditRecord(
+        kind=TaskKind[data["kind"].upper()],
+        index=int(data["index"]),
+        randomness=bytes.fromhex(data["randomness"].removeprefix("0x")),
+        l1_block=int(data["l1_block"]),
+        roster_hash=bytes.fromhex(data["roster_hash"].removeprefix("0x")),
+        rounds=tuple(AuditRound(
+            round=int(r["round"]),
+            seed=bytes.fromhex(r["seed"].removeprefix("0x")),
+            excluded=tuple(r["excluded"]),
+            selected=tuple(r["selected"]),
+            outcomes=tuple(None if o is None else Outcome[o.upper()] for o in r["outcomes"]),
+        ) for r in data["rounds"]),
+        prover=data["prover"],
+        stalled=bool(data["stalled"]),
+    )

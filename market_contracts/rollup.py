@@ -117,7 +117,7 @@ class Rollup:
         """Commit the next block: `data` is its posted elements (`sequencer.transactions.block_data`)."""
         receipt = self._send(sequencer, self.contract.functions.commitBlock(old_root, new_root, list(data)))
         (event,) = self.contract.events.BlockCommitted().process_receipt(receipt, errors=DISCARD)
-        return _from_event(event["args"])
+        return committed_from_event(event["args"])
 
     def finalize_batch(self, sender: LocalAccount, first_block: int, provers: Sequence[str],
                        aggregate: AggregateProof, *, gas: int | None = None) -> TxReceipt:
@@ -186,7 +186,7 @@ class Rollup:
         standing: dict[int, CommittedBlock] = {}
         for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
             if log["event"] == "BlockCommitted":
-                standing[log["args"]["blockNumber"]] = _from_event(log["args"])
+                standing[log["args"]["blockNumber"]] = committed_from_event(log["args"])
             else:
                 standing = {n: b for n, b in standing.items() if n < log["args"]["fromBlock"]}
         return [standing[n] for n in sorted(standing)]
@@ -201,7 +201,7 @@ class Rollup:
         )
 
 
-def _from_event(args) -> CommittedBlock:
+def committed_from_event(args) -> CommittedBlock:
     return CommittedBlock(args["blockNumber"], args["oldRoot"], args["newRoot"], args["dataHash"],
                           bytes(args["randomness"]), args["l1Block"], args["timestamp"],
                           BlockStatus.COMMITTED)

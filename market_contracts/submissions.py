@@ -66,6 +66,26 @@ def proof_hash(proof: Proof, public_inputs: Sequence[int]) -> bytes:
                           list(public_inputs)]))
 
 
+def aggregate_hash(a: Sequence, b: Sequence, c, public_inputs: Sequence[Sequence[int]]) -> bytes:
+    """What an aggregator signs for a batch in place of `proof_hash`: keccak256(abi.encode(
+    uint256[2][] a, uint256[2][2][] b, uint256[2] c, uint256[4][] inputs)), the K proofs' A and
+    B, the combined C, and each block's public inputs, in batch order."""
+    return keccak(encode(["uint256[2][]", "uint256[2][2][]", "uint256[2]", "uint256[4][]"],
+                         [[g1_words(p) for p in a], [g2_words(p) for p in b], g1_words(c),
+                          [list(x) for x in public_inputs]]))
+
+
+def task_id(chain_id: int, rollup: str, kind: TaskKind, index: int, round_: int, seed: bytes,
+            roller: str) -> bytes:
+    """The id a task travels under between coordinator and roller: keccak256(abi.encode(uint256
+    chainId, address rollup, uint8 kind, uint256 index, uint256 round, bytes32 seed, address
+    roller)). The seed makes a task of a block that was reverted and committed again another
+    task; the roller makes each assignee's task its own."""
+    return keccak(encode(["uint256", "address", "uint8", "uint256", "uint256", "bytes32", "address"],
+                         [chain_id, to_checksum_address(rollup), int(kind), index, round_, seed,
+                          to_checksum_address(roller)]))
+
+
 def _domain_separator(chain_id: int, rollup: str) -> bytes:
     return keccak(encode(
         ["bytes32", "bytes32", "bytes32", "uint256", "address"],

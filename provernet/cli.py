@@ -13,15 +13,18 @@ from pathlib import Path
 
 import click
 
+from coordinator.errors import CoordinatorError
 from market_contracts.errors import ChainError
 from market_contracts.rules import RulesError
+from p2p.errors import P2PError
 from roller.errors import RollerError
 from sequencer.errors import SequencerError
 from simulation.errors import SimulationError
 from zkp.errors import ZkpError
 
 # The errors a user can cause or fix; shown as one line, never as a traceback.
-USER_ERRORS = (ChainError, RulesError, RollerError, SequencerError, SimulationError, ZkpError)
+USER_ERRORS = (ChainError, CoordinatorError, P2PError, RulesError, RollerError, SequencerError,
+               SimulationError, ZkpError)
 
 
 class ProvernetGroup(click.Group):
@@ -57,12 +60,12 @@ def cli() -> None:
 
 
 def _register_commands() -> None:
-    from provernet.commands import audit, bench, deploy, devnet, keys, l2, roller, sequencer, zkp
+    from provernet.commands import (audit, bench, coordinator, deploy, devnet, keys, l2, roller,
+                                    sequencer, simulate, zkp)
 
-    for module in (audit, bench, deploy, devnet, keys, l2, roller, sequencer, zkp):
+    for module in (audit, bench, coordinator, deploy, devnet, keys, l2, roller, sequencer,
+                   simulate, zkp):
         cli.add_command(module.command)
-    from provernet.commands import simulate
-    cli.add_command(simulate.command)
 
 
 _register_commands()

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import click
 import structlog
@@ -69,14 +70,21 @@ def _first_cause(group: BaseExceptionGroup) -> BaseException:
     return error
 
 
-def configure_logging() -> None:
-    """structlog to stderr: readable lines on a terminal, JSON lines otherwise (for collectors)."""
-    renderer = (structlog.dev.ConsoleRenderer() if sys.stderr.isatty()
+def configure_logging(log_file: Path | None = None) -> None:
+    """structlog to stderr: readable lines on a terminal, JSON lines otherwise (for collectors);
+    or JSON lines appended to `log_file`."""
+    if log_file is not None:
+        stream = open(log_file, "a", buffering=1)  # line-buffered: a crash keeps what was said
+        # Libraries that log through the standard library (py-libp2p, web3) go there too.
+        logging.basicConfig(stream=stream, level=logging.WARNING, force=True)
+    else:
+        stream = sys.stderr
+    renderer = (structlog.dev.ConsoleRenderer() if stream.isatty()
                 else structlog.processors.JSONRenderer())
     structlog.configure(
         processors=[structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
                     structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream),
     )

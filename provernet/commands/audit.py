@@ -10,12 +10,14 @@ from pathlib import Path
 
 import click
 
+from coordinator.audit import audit_mismatches, audit_record_from_json
 from market_contracts import rules
 from market_contracts.bindings import Market
 from market_contracts.errors import InvalidEvidence
+from market_contracts.rollup import Rollup
 from market_contracts.submissions import SlashEvidence
 from provernet.commands.connection import market_options, open_market
-from provernet.commands.keys import account_options, unlock
+from provernet.commands.keys import account_options, datadir_option, unlock
 from roller.keys import keystore_address
 
 command = click.Group(
@@ -141,3 +143,43 @@ def _require_evidence_for(market: Market, evidence: SlashEvidence, source: Path)
     if wired is not None and wired[0] != evidence.rollup:
         raise InvalidEvidence(f"{source} was signed for rollup {evidence.rollup}, but the staking "
                               f"contract slashes for rollup {wired[0]}")
+
+
+@command.command("assignments")
+@click.argument("log_file", metavar="AUDIT.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+@market_options
+@datadir_option
+def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
+                        datadir: Path | None) -> None:
+    """Recompute every draw in a coordinator's audit log (DATADIR/coordinator/audit.jsonl) from
+    L1 alone: the randomness the Rollup stored and the roster at the commit's L1 block. Prints
+    one JSON line per task and exits 1 if any draw differs."""
+    market = open_market(rpc_url, deployment, datadir)
+    if market.deployment.rollup is None:
+        raise click.ClickException("the deployment names no rollup: there is nothing to audit")
+    rollup = Rollup.from_deployment(market.chain, market.deployment)
+    params = market.params()
+    failed = 0
+    for number, line in enumerate(_lines(log_file), start=1):
+        try:
+            record = audit_record_from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise click.ClickException(f"{log_file}:{number}: not an audit record ({exc!r})")
+        # A batch draws with its last block's randomness and roster.
+        block = (record.index if record.kind is rules.TaskKind.BLOCK
+                 else (record.index + 1) * params.k)
+        on_l1 = rollup.block(block)
+        problems = audit_mismatches(record, on_l1.randomness, market.roster(block=on_l1.l1_block),
+                                    params, market.chain.chain_id, rollup.address)
+        failed += bool(problems)
+        _emit({"kind": record.kind.name.lower(), "index": record.index,
+               "rounds": len(record.rounds), "ok": not problems, "problems": problems})
+    if failed:
+        raise click.ClickException(f"{failed} task(s) were not drawn by the rules")
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return [line for line in path.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None

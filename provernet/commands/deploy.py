@@ -10,10 +10,14 @@ import click
 
 from market_contracts.chain import connect
 from market_contracts.deploy import deploy_market
-from market_contracts.errors import ChainError
+from market_contracts.rollup import attach_rollup
 from market_contracts.rules import MarketParams, RewardMode
 from provernet.commands.connection import rpc_url_option
-from provernet.commands.keys import account_options, unlock
+from provernet.commands.keys import account_options, dev_account_option, signing_account
+from provernet.commands.sequencer import (CIRCUITS, DEVNET_ACCOUNTS, DEVNET_BALANCE,
+                                          genesis_accounts_from)
+from sequencer.genesis import genesis_state
+from zkp.builds import BLOCK_PROFILES, build_block_circuit
 
 
 def load_params(path: Path | None) -> MarketParams:
@@ -41,21 +45,42 @@ def load_params(path: Path | None) -> MarketParams:
               help="Where to write the deployment file.")
 @click.option("--params", "params_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file overriding the devnet defaults of the market parameters.")
-@click.option("--dev-account", type=int, default=None,
-              help="Sign with the node's Nth development account (anvil) instead of the keystore.")
+@dev_account_option
+@click.option("--rollup/--no-rollup", "with_rollup", default=False,
+              help="Also deploy the Rollup for the block circuit (its verifiers, Poseidon) and "
+                   "wire it into the staking contract for slashing.")
+@click.option("--circuit", type=click.Choice(BLOCK_PROFILES), default="small", show_default=True,
+              help="With --rollup: the block circuit profile (built and set up on first use; "
+                   "the setup is a development one, INSECURE).")
+@click.option("--sequencer", "sequencer_address", default=None,
+              help="With --rollup: the sequencer's L1 address [default: the deploying account].")
+@click.option("--genesis", "genesis_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --rollup: the L2 genesis allocation (JSON, as `sequencer run --genesis`); "
+                   "default: the devnet's dev-key accounts.")
+@click.option("--genesis-accounts", type=click.IntRange(1), default=DEVNET_ACCOUNTS,
+              show_default=True, help="With --rollup and no --genesis: dev-key accounts 0..N-1.")
+@click.option("--genesis-balance", type=click.IntRange(0), default=DEVNET_BALANCE,
+              show_default=True, help="With --rollup and no --genesis: each account's balance.")
 def command(rpc_url: str, datadir: Path | None, password_file: Path | None, out: Path,
-            params_file: Path | None, dev_account: int | None) -> None:
-    """Deploy ProverToken, CoordinatorRegistry and RollerStaking, wired together."""
+            params_file: Path | None, dev_account: int | None, with_rollup: bool, circuit: str,
+            sequencer_address: str | None, genesis_file: Path | None, genesis_accounts: int,
+            genesis_balance: int) -> None:
+    """Deploy ProverToken, CoordinatorRegistry and RollerStaking, wired together (and with
+    --rollup the Rollup contract of the block circuit)."""
     params = load_params(params_file)
     chain = connect(rpc_url)
-    if dev_account is None:
-        owner = unlock(datadir, password_file)
-    elif not 0 <= dev_account < len(chain.dev_accounts):
-        raise ChainError(f"{rpc_url} has {len(chain.dev_accounts)} development accounts; "
-                         f"--dev-account {dev_account} does not exist")
-    else:
-        owner = chain.dev_accounts[dev_account]
+    owner = signing_account(chain, dev_account, datadir, password_file)
     deployment = deploy_market(chain, owner, params)
+    if with_rollup:
+        profile = CIRCUITS[circuit]
+        genesis = genesis_accounts_from(genesis_file, genesis_accounts, genesis_balance)
+        build = build_block_circuit(circuit)
+        deployment = attach_rollup(
+            chain, owner, deployment, sequencer=sequencer_address or owner.address,
+            vk=build.setup.vk, genesis_root=genesis_state(profile.depth, genesis).root,
+            batch_size=params.k, max_transfers=profile.block_size)
     deployment.save(out)
     click.echo(f"deployed on chain {deployment.chain_id}: token {deployment.token}, "
-               f"registry {deployment.registry}, staking {deployment.staking}; wrote {out}")
+               f"registry {deployment.registry}, staking {deployment.staking}"
+               + (f", rollup {deployment.rollup.address}" if deployment.rollup else "")
+               + f"; wrote {out}")

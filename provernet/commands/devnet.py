@@ -1,69 +1,206 @@
-"""`provernet devnet`: the market on one machine, on the embedded chain.
-
-For now it deploys the contracts, funds and stakes a few generated rollers, and shows their
-standing; the sequencer, coordinator and roller nodes join it as they are built.
-"""
+"""`provernet devnet`: the whole market on one machine, with a live view and a summary."""
 
 from __future__ import annotations
 
 import json
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 import click
-from eth_account import Account
+import trio
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
 
-from market_contracts.bindings import Market
-from market_contracts.chain import EmbeddedChain
-from market_contracts.deploy import deploy_market
+from coordinator.views import BlockStatus
 from market_contracts.rules import MarketParams
-from market_contracts.units import ONE_TOKEN
-from provernet.views import console, rollers_table, share
+from market_contracts.units import format_tokens
+from provernet.devnet import BEHAVIOURS, ROLLER_TOKENS, Devnet, DevnetConfig
+from provernet.market_report import MarketReport, market_report, percentile
+from provernet.services import configure_logging, run_until_stopped
+from provernet.views import console
 
-ROLLER_TOKENS = 1_000 * ONE_TOKEN
-ROLLER_ETH = 10 * 10**18
-REWARD_POOL = 10_000 * ONE_TOKEN
-
-
-def stake_for(index: int, params: MarketParams) -> int:
-    """Unequal stakes, so that weight shares differ visibly: 1.5x, 3x, 4.5x MIN_STAKE, ..."""
-    return params.min_stake * 3 * (index + 1) // 2
+#: seconds between refreshes of the live view and checks of the stop condition
+REFRESH_SECONDS = 1.0
 
 
-def start_market(rollers: int, params: MarketParams) -> tuple[Market, list]:
-    chain = EmbeddedChain()
-    owner = chain.dev_accounts[0]
-    market = Market(chain, deploy_market(chain, owner, params))
-    market.mint(owner, owner.address, REWARD_POOL)
-    market.fund_rewards(owner, REWARD_POOL)
-    accounts = [Account.create() for _ in range(rollers)]
-    for index, account in enumerate(accounts):
-        chain.send_eth(owner, account.address, ROLLER_ETH)
-        market.mint(owner, account.address, ROLLER_TOKENS)
-        market.stake(account, stake_for(index, params))
-    return market, accounts
+def _bad_rollers(_ctx, _param, value: str | None) -> tuple[tuple[str, int], ...]:
+    if not value:
+        return ()
+    plan = []
+    for part in value.split(","):
+        behaviour, sep, count = part.strip().partition(":")
+        if behaviour not in BEHAVIOURS[1:] or (sep and not count.isdigit()):
+            raise click.BadParameter(
+                f"{part!r}: expected BEHAVIOUR[:COUNT] with BEHAVIOUR one of "
+                f"{', '.join(BEHAVIOURS[1:])}, e.g. invalid:1,lazy:1")
+        plan.append((behaviour, int(count) if sep else 1))
+    return tuple(plan)
 
 
 @click.command("devnet")
-@click.option("--rollers", default=3, show_default=True, type=click.IntRange(1, 64),
-              help="How many rollers to generate and stake.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def command(rollers: int, as_json: bool) -> None:
-    """Run the market on one machine (embedded chain, INSECURE development keys)."""
-    params = MarketParams.devnet()
-    market, accounts = start_market(rollers, params)
-    infos = [market.roller_info(a.address) for a in accounts]
-    total = sum(w for _, w in market.roster())
-    d = market.deployment
-    if as_json:
-        click.echo(json.dumps({
-            "chain_id": d.chain_id,
-            "contracts": {"token": d.token, "registry": d.registry, "staking": d.staking},
-            "reward_pool": str(market.reward_pool()),
-            "rollers": [{"address": i.address, "stake": str(i.active), "reputation": i.rep,
-                         "weight": str(i.weight), "weight_share": share(i.weight, total)} for i in infos],
-        }))
-        return
-    out = console()
-    out.print(f"[bold]provernet devnet[/bold]: embedded chain, chain id {d.chain_id} "
-                  "[yellow](development keys: INSECURE)[/yellow]")
-    out.print(f"  ProverToken {d.token}\n  CoordinatorRegistry {d.registry}\n  RollerStaking {d.staking}")
-    out.print(rollers_table(infos, total, params.rep_max, title=f"{rollers} staked rollers"))
+@click.option("--rollers", default=3, show_default=True, type=click.IntRange(1, 32),
+              help="Honest rollers to run.")
+@click.option("--bad-rollers", callback=_bad_rollers, default=None,
+              help="Misbehaving rollers to add, e.g. invalid:1,lazy:1 (invalid: signs proofs "
+                   "that do not verify; lazy: accepts tasks and never delivers).")
+@click.option("--blocks", type=click.IntRange(1), default=None,
+              help="Stop once this many L2 blocks are finalized and their batches settled "
+                   "(default: run until Ctrl-C).")
+@click.option("--l1", type=click.Choice(["embedded", "anvil"]), default="embedded",
+              show_default=True, help="The L1: the in-process EVM, or an anvil node it starts.")
+@click.option("--rpc-url", default=None, help="Use this L1 JSON-RPC endpoint instead (a dev "
+              "node with unlocked accounts, e.g. an anvil you run).")
+@click.option("--l1-port", type=click.IntRange(0, 65535), default=8545, show_default=True,
+              help="Serve the embedded L1 over JSON-RPC on 127.0.0.1:PORT (0: any free port).")
+@click.option("--k", "batch_size", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Blocks per aggregated batch (K).")
+@click.option("--deadline", type=click.IntRange(1), default=30, show_default=True,
+              help="Proof deadline T in seconds (the late window is 2T, aggregation T too).")
+@click.option("--block-interval", type=click.FloatRange(0.1), default=8.0, show_default=True,
+              help="Seconds between L2 blocks (CPU rollers prove a small block in seconds).")
+@click.option("--load", type=click.FloatRange(0), default=0.2, show_default=True,
+              help="L2 transfers per second from the load generator.")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
+              show_default=True, help="The rollers' proving backend.")
+@click.option("--datadir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the nodes keep their state (default: a temporary directory).")
+@click.option("--json", "as_json", is_flag=True,
+              help="No live view; print the summary as JSON at the end.")
+def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int | None, l1: str,
+            rpc_url: str | None, l1_port: int, batch_size: int, deadline: int,
+            block_interval: float, load: float, backend: str, datadir: Path | None,
+            as_json: bool) -> None:
+    """Run the market on one machine: L1, a sequencer, a coordinator and rollers (INSECURE
+    development keys and setup)."""
+    params = replace(MarketParams.devnet(), k=batch_size, t=deadline, late_window=2 * deadline,
+                     t_agg=deadline)
+    with tempfile.TemporaryDirectory(prefix="provernet-devnet-") as scratch:
+        config = DevnetConfig(
+            datadir=datadir or Path(scratch), params=params, rollers=rollers,
+            bad_rollers=bad_rollers, l1=rpc_url or l1, l1_port=l1_port, backend=backend,
+            block_interval=block_interval, load=load)
+        devnet = Devnet(config)
+        out = console()
+        # The nodes' logs go to a file: on the terminal they would tear the live view apart.
+        config.datadir.mkdir(parents=True, exist_ok=True)
+        configure_logging(log_file=config.datadir / "devnet.log")
+        reports: list[MarketReport] = []
+        run_until_stopped(lambda: _run(devnet, blocks, out, reports, live=not as_json), "devnet")
+        if not reports:
+            return
+        report = reports[0]
+        if as_json:
+            click.echo(json.dumps(report.to_json()))
+        else:
+            out.print(_summary(report))
+
+
+async def _run(devnet: Devnet, blocks: int | None, out, reports: list[MarketReport],
+               live: bool) -> None:
+    """Run until `blocks` are finalized (or a stop signal), then read the summary off the chain
+    while it is still up (an anvil L1 stops with the devnet)."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(devnet.run)
+        if live:
+            out.print(_joining(devnet))
+        try:
+            with Live(console=out, auto_refresh=False) if live else _nothing() as view:
+                while True:
+                    finalized = await trio.to_thread.run_sync(devnet.rollup.last_finalized)
+                    if view is not None:
+                        view.update(await trio.to_thread.run_sync(_live_view, devnet),
+                                    refresh=True)
+                    if blocks is not None and finalized >= blocks and _settled(devnet, blocks):
+                        break
+                    await trio.sleep(REFRESH_SECONDS)
+        finally:
+            with trio.CancelScope(shield=True):
+                reports.append(await trio.to_thread.run_sync(
+                    market_report, devnet.market, devnet.rollup, devnet.behaviours,
+                    devnet.first_block))
+        nursery.cancel_scope.cancel()
+
+
+def _settled(devnet: Devnet, blocks: int) -> bool:
+    """Whether the batches of blocks 1..`blocks` are settled on-chain: only then do rewards and
+    reputations show their outcomes (settlement waits for every late window to close)."""
+    core = devnet.coordinator.core
+    return all(core.block_status(n) is BlockStatus.SETTLED for n in range(1, blocks + 1))
+
+
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *_):
+        return False
+
+
+def _joining(devnet: Devnet) -> str:
+    d = devnet.deployment
+    lines = [f"[bold]provernet devnet[/bold] on chain {d.chain_id} "
+             "[yellow](development keys and setup: INSECURE)[/yellow]",
+             f"  RollerStaking {d.staking}  Rollup {d.rollup.address}",
+             f"  sequencer {devnet.sequencer.url}   coordinator {devnet.coordinator.node.addrs[0]}",
+             f"  state and logs in {devnet.config.datadir}"]
+    if devnet.l1_url:
+        deployment = devnet.config.datadir / "deployment.json"
+        guest = devnet.guest_accounts[0]
+        lines += [
+            f"  L1 JSON-RPC: {devnet.l1_url}",
+            "  to join with a roller of your own, from another terminal (dev account "
+            f"{guest.address} holds ETH and {format_tokens(ROLLER_TOKENS)}; its key is public):",
+            f"    echo {guest.key.to_0x_hex()} > key.txt",
+            "    provernet keys import --datadir ~/my-roller --key-file key.txt",
+            f"    provernet roller stake 150 --rpc-url {devnet.l1_url} --deployment {deployment} "
+            "--datadir ~/my-roller",
+            f"    provernet roller run --rpc-url {devnet.l1_url} --deployment {deployment} "
+            f"--datadir ~/my-roller --bootstrap {devnet.coordinator.node.addrs[0]}"]
+    return "\n".join(lines)
+
+
+def _live_view(devnet: Devnet) -> Group:
+    rollup, core = devnet.rollup, devnet.coordinator.core
+    committed, finalized = rollup.last_committed(), rollup.last_finalized()
+    tip = devnet.sequencer.mempool.tip_number
+    blocks = Table(title="L2 blocks", show_header=True)
+    for column in ("precommitted", "committed, proving", "proven, awaiting batch", "finalized",
+                   "transfers sent"):
+        blocks.add_column(column, justify="right")
+    proven = sum(1 for n in range(finalized + 1, committed + 1)
+                 if core.block_status(n).name in ("PROVEN", "AGGREGATING", "AGGREGATED"))
+    blocks.add_row(str(tip - committed), str(committed - finalized - proven), str(proven),
+                   str(finalized), str(devnet.transfers_sent))
+    rollers = Table(title="Rollers")
+    for column in ("roller", "behaviour", "stake", "rep", "claimable", "in flight",
+                   "on time", "late", "missed", "invalid"):
+        rollers.add_column(column, justify="right" if column not in ("roller", "behaviour") else "left")
+    for roller in devnet.rollers:
+        info = devnet.market.roller_info(roller.account.address)
+        counts = core.roller_counts(roller.account.address)
+        rollers.add_row(roller.account.address[:10] + "…", roller.behaviour,
+                        format_tokens(info.active + info.unbonding), str(info.rep),
+                        format_tokens(info.claimable), str(len(roller.service.journal.in_flight())),
+                        str(counts.on_time), str(counts.late), str(counts.missed),
+                        str(counts.invalid))
+    return Group(blocks, rollers)
+
+
+def _summary(report: MarketReport) -> Group:
+    head = Table(title="devnet summary")
+    for column in ("committed", "finalized", "batches", "finality p50 (s)", "finality p99 (s)"):
+        head.add_column(column, justify="right")
+    head.add_row(str(report.committed_blocks), str(report.finalized_blocks),
+                 str(report.batches_finalized), str(percentile(report.finality_seconds, 50)),
+                 str(percentile(report.finality_seconds, 99)))
+    rollers = Table(title="rollers, from the chain")
+    for column in ("roller", "behaviour", "stake", "rep", "rewards", "slashed", "on time",
+                   "late", "missed", "invalid"):
+        rollers.add_column(column)
+    for r in report.rollers:
+        rollers.add_row(r.address, r.behaviour, format_tokens(r.stake), str(r.reputation),
+                        format_tokens(r.rewards), format_tokens(r.slashed),
+                        *(str(r.outcomes[k]) for k in ("on_time", "late", "missed", "invalid")))
+    return Group(head, rollers)

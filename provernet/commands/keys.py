@@ -13,6 +13,7 @@ from typing import Callable, TypeVar
 import click
 from eth_account.signers.local import LocalAccount
 
+from market_contracts.errors import ChainError
 from roller import keys
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -36,6 +37,22 @@ def unlock(datadir: Path | None, password_file: Path | None) -> LocalAccount:
     """The signing account; a missing keystore fails before anyone is asked for a password."""
     keys.keystore_address(datadir)
     return keys.load_account(datadir, keys.resolve_password(password_file))
+
+
+dev_account_option = click.option(
+    "--dev-account", type=int, default=None,
+    help="Sign with the node's Nth development account (anvil, the devnet) instead of the keystore.")
+
+
+def signing_account(chain, dev_account: int | None, datadir: Path | None,
+                    password_file: Path | None) -> LocalAccount:
+    """The keystore's account, or with `--dev-account N` a dev node's Nth account."""
+    if dev_account is None:
+        return unlock(datadir, password_file)
+    if not 0 <= dev_account < len(chain.dev_accounts):
+        raise ChainError(f"{chain.name} has {len(chain.dev_accounts)} development accounts; "
+                         f"--dev-account {dev_account} does not exist")
+    return chain.dev_accounts[dev_account]
 
 
 @click.group("keys")

@@ -1,4 +1,5 @@
-"""`provernet roller`: an operator's stake and standing on the market contracts."""
+"""`provernet roller`: the roller node (`run`), and an operator's stake and standing on the
+market contracts."""
 
 from __future__ import annotations
 
@@ -8,17 +9,89 @@ from pathlib import Path
 import click
 
 from market_contracts.bindings import Market
+from market_contracts.chain import connect
+from market_contracts.deploy import Deployment, check_deployment
+from market_contracts.errors import ChainError
 from market_contracts.rules import parse_address
 from market_contracts.units import format_tokens, format_utc, parse_tokens
+from p2p.errors import P2PError
+from provernet.calibration import empty_block_inputs
 from provernet.commands.connection import market_options, open_market
-from provernet.commands.keys import account_options, datadir_option, unlock
+from provernet.commands.keys import account_options, datadir_option, password_file_option, unlock
+from provernet.services import configure_logging, run_until_stopped
 from provernet.views import console, roller_state, share, unbonding_lines
-from roller.keys import keystore_address
+from roller.config import BACKENDS, load_config
+from roller.datadir import DataDirLock
+from roller.journal import JOURNAL_NAME, Journal
+from roller.keys import datadir_from, keystore_address
+from roller.report import render_tasks_report, tasks_report
+from roller.service import BEHAVIOURS, RollerService
 
 
 @click.group("roller")
 def command() -> None:
-    """Stake, unstake, withdraw, pause, resume, claim, and see a roller's standing."""
+    """Run the roller node; stake, unstake, withdraw, pause, resume, claim; see its standing."""
+
+
+@command.command("run")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The node's settings (TOML, docs/roller.md) [default DATADIR/roller.toml].")
+@datadir_option
+@click.option("--rpc-url", envvar="PROVERNET_RPC_URL",
+              help="JSON-RPC endpoint of the L1 chain [env PROVERNET_RPC_URL; default "
+                   "http://127.0.0.1:8545].")
+@click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="PROVERNET_DEPLOYMENT",
+              help="Deployment file naming the contracts [env PROVERNET_DEPLOYMENT; default "
+                   "DATADIR/deployment.json].")
+@click.option("--bootstrap", multiple=True,
+              help="Multiaddr (ending in /p2p/<peer id>) of a peer to join the network through; "
+                   "repeatable.")
+@click.option("--listen", help="Multiaddr libp2p listens on [default /ip4/127.0.0.1/tcp/0].")
+@click.option("--backend", type=click.Choice(BACKENDS),
+              help="Proving backend: auto (the GPU if usable, else the CPU), cpu or gpu "
+                   "[default auto].")
+@click.option("--metrics-listen",
+              help="HOST:PORT of the Prometheus metrics and /health server "
+                   "[default 127.0.0.1:9464].")
+@password_file_option
+@click.option("--dev-account", type=int, default=None,
+              help="Sign with the node's Nth development account (anvil, devnet) instead of "
+                   "the keystore.")
+@click.option("--behaviour", type=click.Choice(BEHAVIOURS), default="honest", hidden=True,
+              help="Devnet and testing only: misbehave on purpose (invalid: submit tampered "
+                   "proofs; lazy: accept tasks and never deliver).")
+def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
+        deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
+        backend: str | None, metrics_listen: str | None, password_file: Path | None,
+        dev_account: int | None, behaviour: str) -> None:
+    """Run the roller node until interrupted: find coordinators, take the tasks it can finish in
+    time, prove them, submit signed proofs."""
+    overrides = {"rpc_url": rpc_url, "deployment": None if deployment is None else str(deployment),
+                 "bootstrap": list(bootstrap) or None, "listen": listen, "backend": backend,
+                 "metrics_listen": metrics_listen}
+    config = load_config(datadir, config_file, overrides)
+    assert config.deployment is not None
+    loaded = Deployment.load(config.deployment)
+    chain = connect(config.rpc_url)
+    check_deployment(chain, loaded, source=str(config.deployment))
+    # Locked before the password is asked for: a second node on this directory fails at once.
+    with DataDirLock(config.datadir):
+        if dev_account is None:
+            account = unlock(config.datadir, password_file)
+        elif not 0 <= dev_account < len(chain.dev_accounts):
+            raise ChainError(f"{config.rpc_url} has {len(chain.dev_accounts)} development "
+                             f"accounts; --dev-account {dev_account} does not exist")
+        else:
+            account = chain.dev_accounts[dev_account]
+        service = RollerService(config, chain, loaded, account,
+                                sample_inputs=empty_block_inputs(account.address),
+                                behaviour=behaviour, lock=False)
+        configure_logging()
+        try:
+            run_until_stopped(service.run, "roller")
+        except P2PError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def _signed(action):
@@ -92,12 +165,20 @@ def claim(market: Market, account) -> str:
 @datadir_option
 @click.option("--address", help="Any roller's address; default: the keystore's account.")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (amounts in base units).")
-def status(rpc_url: str, deployment: Path | None, datadir: Path | None, address: str | None, as_json: bool) -> None:
-    """Stake, unbonding with release times, reputation, weight and its share, claimable rewards."""
+@click.option("--tasks", "with_tasks", is_flag=True,
+              help="Also show the node's tasks from its journal (DATADIR/journal.sqlite): in "
+                   "flight, the latest ones and why each ended as it did, and totals.")
+def status(rpc_url: str, deployment: Path | None, datadir: Path | None, address: str | None, as_json: bool,
+           with_tasks: bool) -> None:
+    """Stake, unbonding with release times, reputation, weight and its share, claimable rewards;
+    with --tasks, the node's own tasks."""
     market = open_market(rpc_url, deployment, datadir)
     roller = parse_address(address) if address else keystore_address(datadir)
     report = status_report(market, roller)
+    tasks = journal_report(datadir) if with_tasks else None
     if as_json:
+        if with_tasks:
+            report["tasks"] = tasks
         click.echo(json.dumps(report))
         return
     out = console()
@@ -114,6 +195,24 @@ def status(rpc_url: str, deployment: Path | None, datadir: Path | None, address:
         out.print(f"  {label:<18} {value}")
     for line in unbonding_lines(market.unbondings(roller), market.chain.latest_timestamp()):
         out.print(f"    {line}")
+    if with_tasks:
+        if tasks is None:
+            out.print(f"No task journal in {datadir_from(datadir)}: this node has not run there.")
+        else:
+            render_tasks_report(tasks, out)
+
+
+def journal_report(datadir: Path | None) -> dict | None:
+    """The tasks report of the journal in the data directory; None when there is none. Reading
+    it while the node runs is safe (SQLite in WAL mode)."""
+    path = datadir_from(datadir) / JOURNAL_NAME
+    if not path.is_file():
+        return None
+    journal = Journal.open(path)
+    try:
+        return tasks_report(journal)
+    finally:
+        journal.close()
 
 
 def status_report(market: Market, roller: str) -> dict:

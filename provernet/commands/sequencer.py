@@ -9,10 +9,9 @@ import click
 
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
-from market_contracts.errors import ChainError
 from market_contracts.rollup import Rollup
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
-from provernet.commands.keys import account_options, unlock
+from provernet.commands.keys import account_options, dev_account_option, signing_account
 from provernet.services import configure_logging, run_until_stopped
 from roller.keys import datadir_from
 from sequencer.accounts import Account
@@ -48,6 +47,13 @@ def _listen(_ctx, _param, value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def genesis_accounts_from(genesis_file: Path | None, count: int, balance: int) -> dict[int, Account]:
+    """`--genesis FILE`, else the devnet's: dev-key accounts 0..count-1 with `balance` each."""
+    if genesis_file is not None:
+        return load_genesis(genesis_file)
+    return {i: Account(dev_address(i), balance) for i in range(count)}
+
+
 @click.group("sequencer")
 def command() -> None:
     """The L2 sequencer: accepts transfers, builds blocks, commits them to L1."""
@@ -57,9 +63,7 @@ def command() -> None:
 @rpc_url_option
 @deployment_option
 @account_options
-@click.option("--dev-account", type=int, default=None,
-              help="Sign L1 commits with the node's Nth development account (anvil) instead of "
-                   "the keystore.")
+@dev_account_option
 @click.option("--listen", default="127.0.0.1:8600", show_default=True, callback=_listen,
               help="HOST:PORT of the JSON-RPC API.")
 @click.option("--block-interval", type=Duration(), default="2s", show_default=True,
@@ -84,17 +88,10 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
     chain = connect(rpc_url)
     check_deployment(chain, loaded, source=str(path))
     rollup = Rollup.from_deployment(chain, loaded)
-    if dev_account is None:
-        account = unlock(datadir, password_file)
-    elif not 0 <= dev_account < len(chain.dev_accounts):
-        raise ChainError(f"{rpc_url} has {len(chain.dev_accounts)} development accounts; "
-                         f"--dev-account {dev_account} does not exist")
-    else:
-        account = chain.dev_accounts[dev_account]
+    account = signing_account(chain, dev_account, datadir, password_file)
     config = SequencerConfig(
         datadir=datadir_from(datadir) / "sequencer",
-        genesis=(load_genesis(genesis_file) if genesis_file is not None else
-                 {i: Account(dev_address(i), genesis_balance) for i in range(genesis_accounts)}),
+        genesis=genesis_accounts_from(genesis_file, genesis_accounts, genesis_balance),
         circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
         max_pending=max_pending)
     configure_logging()

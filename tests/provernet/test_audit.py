@@ -136,4 +136,4 @@ def test_malformed_option_is_a_usage_error():
 
 
 def test_subcommands():
-    assert sorted(command.commands) == ["assign", "lottery", "seed", "slash"]
+    assert sorted(command.commands) == ["assign", "assignments", "lottery", "seed", "slash"]

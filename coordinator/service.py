@@ -1,0 +1,628 @@
+"""The coordinator node: the decision core wrapped in its I/O.
+
+Services in one nursery, each a loop around the core:
+
+- `_follow_l1` turns L1 events (commits with their rosters, reverts, finalizations, this
+  coordinator's settlements) into core events; its cursor is stored, and facts read twice are
+  no-ops for the core.
+- `_tick` sends `Tick` when the core's next timer falls due.
+- `_announce` publishes the signed announcement on the coordinators' topic.
+- `_l1_worker` carries out finalizations, settlements and slashings one at a time, in the order
+  the core emitted them (a batch must be finalized before the next).
+- one task per roller session (`/provernet/session/1.0.0`): challenge-response authentication,
+  then tasks out and accepts, declines, proofs in. Proofs are verified here, before the core
+  hears of them, against the inputs the Rollup contract holds.
+
+Every event is stored before the core sees it (`_submit`); the commands it returns are carried
+out and their keys recorded. After a restart the stored events are replayed and the commands
+not recorded as done are carried out again, each written to be harmless when repeated (a task
+resent, a finalization L1 already has).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import structlog
+import trio
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_canonical_address, to_checksum_address
+
+from coordinator.audit import audit_record_to_json
+from coordinator.commands import (
+    Assign,
+    AuditRecord,
+    Cancel,
+    Command,
+    Finalize,
+    Reply,
+    ReplyStatus,
+    Settle,
+    Slash,
+    Stalled,
+)
+from coordinator.core import CoordinatorCore
+from coordinator.errors import CoordinatorError
+from coordinator.events import (
+    BatchFinalized,
+    BatchSettled,
+    BlockCommitted,
+    BlocksReverted,
+    Event,
+    ProofReceived,
+    TaskAccepted,
+    TaskDeclined,
+    Tick,
+)
+from coordinator.l1 import Committed, CoordinatorL1, Fact, Finalized, Reverted, Settled
+from coordinator.store import CoordinatorStore
+from market_contracts.bindings import Market
+from market_contracts.chain import Chain
+from market_contracts.deploy import Deployment
+from market_contracts.errors import ChainError
+from market_contracts.rollup import Rollup
+from market_contracts.rules import Outcome, TaskKind
+from market_contracts.submissions import (
+    SlashEvidence,
+    aggregate_hash,
+    proof_hash,
+    recover_submitter,
+    task_id,
+)
+from p2p import messages as m
+from p2p.artifacts import ArtifactStore, serve_artifacts
+from p2p.errors import P2PError
+from p2p.gossip import join_coordinators, sign_announcement
+from p2p.host import DEFAULT_LISTEN, Node, open_node
+from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
+from p2p.signing import recover_signer, sign_digest, signing_digest
+from sequencer.client import SequencerClient
+from sequencer.errors import SequencerError
+from zkp.aggregate import AggregateProof, verify_aggregate
+from zkp.builds import CircuitBuild, manifest
+from zkp.proof import Proof
+from zkp.verify import verify
+
+log = structlog.get_logger(__name__)
+
+PROTOCOL_VERSION = 1
+NO_SIGNATURE = bytes(65)
+_KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "batch"}
+
+
+@dataclass(frozen=True)
+class CoordinatorConfig:
+    datadir: Path
+    #: the sequencer's JSON-RPC API, where a block's circuit inputs come from
+    sequencer_url: str
+    #: the libp2p address to listen on
+    listen: str = DEFAULT_LISTEN
+    #: peers to join the gossip network through
+    bootstrap: tuple[str, ...] = ()
+    #: how often L1 is read for new events, seconds
+    poll_interval: float = 1.0
+    #: how often the announcement is published again, seconds (rollers drop one older than 300)
+    announce_interval: float = 30.0
+    #: L1, sequencer and verification calls fail after this many seconds (and are retried)
+    call_timeout: float = 120.0
+    #: how long a roller has to answer the challenge, seconds
+    auth_timeout: float = 10.0
+    #: events between snapshots of the core, taken when no command is outstanding
+    snapshot_every: int = 500
+    #: first wait before retrying a failed L1 action, doubled up to `retry_max`
+    retry_initial: float = 1.0
+    retry_max: float = 30.0
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class RollerSession:
+    """An authenticated roller's stream; several tasks write to it, one at a time."""
+
+    def __init__(self, roller: str, stream: MessageStream):
+        self.roller = roller
+        self.stream = stream
+        self._lock = trio.Lock()
+
+    async def send(self, msg: object) -> None:
+        async with self._lock:
+            await self.stream.send(msg)
+
+
+class CoordinatorService:
+    def __init__(self, config: CoordinatorConfig, chain: Chain, deployment: Deployment,
+                 account: LocalAccount, build: CircuitBuild):
+        if deployment.rollup is None:
+            raise CoordinatorError("the deployment names no rollup: deploy one first "
+                                   "(provernet deploy --rollup)")
+        self.config = config
+        self.chain = chain
+        self.deployment = deployment
+        self.account = account
+        self.build = build
+        self.market = Market(chain, deployment)
+        self.rollup = Rollup.from_deployment(chain, deployment)
+        self.l1 = CoordinatorL1(chain, self.market, self.rollup, account)
+        self.params = self.market.params()
+        if self.l1.batch_size != self.params.k:
+            raise CoordinatorError(
+                f"the Rollup finalizes batches of {self.l1.batch_size} blocks but the market's K "
+                f"is {self.params.k}: they must agree")
+        self.manifest = manifest(build)
+        self.sessions: dict[str, RollerSession] = {}
+        #: every task the core assigned, by id: what the rollers' messages name
+        self.tasks: dict[bytes, Assign] = {}
+        #: tasks not yet delivered, by roller (it is not connected, or its stream broke)
+        self.outbox: dict[str, dict[bytes, m.Task]] = {}
+        self.core: CoordinatorCore | None = None
+        self.node: Node | None = None
+        self._core_lock = trio.Lock()
+        self._changed = trio.Event()
+        self._outstanding: set[tuple[int, int]] = set()
+        self._since_snapshot = 0
+        self._sequencer_lock = trio.Lock()
+        self._l1_send, self._l1_receive = trio.open_memory_channel[Command](math.inf)
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        config = self.config
+        if not await self._l1_call(self.market.is_coordinator, self.address):
+            raise CoordinatorError(
+                f"{self.address} is not a registered coordinator: the registry's owner must "
+                "register it first")
+        self.store = await trio.to_thread.run_sync(CoordinatorStore, config.datadir)
+        try:
+            pending = await trio.to_thread.run_sync(self._restore)
+            artifacts = ArtifactStore(config.datadir / "artifacts")
+            for path in (self.build.zkey, self.build.wasm):
+                await trio.to_thread.run_sync(artifacts.import_file, path)
+            self.manifest_hash = await trio.to_thread.run_sync(artifacts.put, self.manifest)
+            async with (open_node(config.datadir / "p2p", listen=config.listen,
+                                  bootstrap=config.bootstrap) as node,
+                        SequencerClient(config.sequencer_url, timeout=config.call_timeout) as seq):
+                self.node, self.sequencer = node, seq
+                serve_artifacts(node, artifacts)
+                serve(node, SESSION_PROTOCOL, self._session)
+                async with join_coordinators(node, is_registered=self._is_registered) as topic:
+                    self.topic = topic
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        for command in pending:
+                            await self._dispatch(command)
+                        nursery.start_soon(self._follow_l1)
+                        nursery.start_soon(self._tick)
+                        nursery.start_soon(self._announce)
+                        nursery.start_soon(self._l1_worker)
+                        log.info("coordinator running", address=self.address,
+                                 peer_id=str(node.peer_id), addrs=node.addrs)
+                        task_status.started(self)
+        finally:
+            self.store.close()
+
+    def _restore(self) -> list[Command]:
+        """The core after replaying the stored events, and the commands not yet carried out."""
+        restored = self.store.restore()
+        if restored.snapshot is not None:
+            core = CoordinatorCore.from_snapshot(restored.snapshot)
+        else:
+            base = self.store.meta("base_finalized")
+            if base is None:
+                base = str(self.l1.last_finalized())
+                self.store.set_meta("base_finalized", base)
+            core = CoordinatorCore(self.params, self.chain.chain_id, self.rollup.address,
+                                   last_finalized=int(base))
+        pending = []
+        for number, event in restored.events:
+            if number != core.sequence:
+                raise CoordinatorError(f"the event log skips from {core.sequence} to {number}: "
+                                       "the database is damaged")
+            for command in core.handle(event):
+                self._remember(command)
+                if command.key not in restored.done:
+                    pending.append(command)
+        self.core = core
+        if restored.events:
+            log.info("coordinator restored", events=len(restored.events), pending=len(pending))
+        return pending
+
+    def _remember(self, command: Command) -> None:
+        if isinstance(command, Assign):
+            self.tasks[self._task_id(command)] = command
+
+    def _task_id(self, c: Assign | Cancel) -> bytes:
+        return task_id(self.chain.chain_id, self.rollup.address, c.kind, c.index, c.round,
+                       c.seed, c.roller)
+
+    # ------------------------------------------------------------------ the core
+
+    async def _submit(self, event: Event) -> list[Command]:
+        """Store `event`, hand it to the core, dispatch what it commands; the commands."""
+        async with self._core_lock:
+            number = self.core.sequence
+            await trio.to_thread.run_sync(self.store.append_event, number, event)
+            try:
+                commands = self.core.handle(event)
+            except CoordinatorError as error:
+                await trio.to_thread.run_sync(self.store.drop_event, number)
+                log.warning("event refused", event=type(event).__name__, error=str(error))
+                return []
+            for command in commands:
+                self._remember(command)
+                self._outstanding.add(command.key)
+                await self._dispatch(command)
+            self._since_snapshot += 1
+            if self._since_snapshot >= self.config.snapshot_every and not self._outstanding:
+                await trio.to_thread.run_sync(self.store.save_snapshot, number,
+                                              self.core.snapshot())
+                self._since_snapshot = 0
+        self._changed.set()
+        return commands
+
+    async def _done(self, command: Command) -> None:
+        await trio.to_thread.run_sync(self.store.mark_done, command.key)
+        self._outstanding.discard(command.key)
+
+    async def _dispatch(self, command: Command) -> None:
+        if isinstance(command, Assign):
+            self._nursery.start_soon(self._assign, command)
+        elif isinstance(command, Cancel):
+            self._nursery.start_soon(self._cancel, command)
+        elif isinstance(command, (Finalize, Settle, Slash)):
+            self._l1_send.send_nowait(command)
+        elif isinstance(command, AuditRecord):
+            record = audit_record_to_json(command)
+            await trio.to_thread.run_sync(self._write_audit, record)
+            await self._done(command)
+        elif isinstance(command, Stalled):
+            log.warning("no roller left to draw", kind=command.kind.name.lower(),
+                        index=command.index, round=command.round)
+            await self._done(command)
+        elif isinstance(command, Reply):
+            await self._done(command)  # the session that sent the message answers it
+
+    def _write_audit(self, record: dict) -> None:
+        self.store.add_audit(TaskKind[record["kind"].upper()], record["index"], record)
+        with open(self.config.datadir / "audit.jsonl", "a") as file:
+            file.write(json.dumps(record) + "\n")
+
+    async def _tick(self) -> None:
+        while True:
+            wake = self.core.next_wakeup()
+            now = now_ms()
+            if wake is not None and wake <= now:
+                await self._submit(Tick(now))
+                continue
+            self._changed = trio.Event()
+            with trio.move_on_after(math.inf if wake is None else (wake - now) / 1000):
+                await self._changed.wait()
+
+    # ------------------------------------------------------------------ L1
+
+    async def _l1_call(self, fn, *args):
+        with trio.fail_after(self.config.call_timeout):
+            # web3 cannot be interrupted: a call past its timeout is left to finish in its thread
+            return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+
+    async def _is_registered(self, address: str) -> bool:
+        return await self._l1_call(self.market.is_coordinator, address)
+
+    async def _follow_l1(self) -> None:
+        cursor = int(self.store.meta("l1_cursor") or self.deployment.rollup.block)
+        failures = 0
+        while True:
+            try:
+                head = await self._l1_call(self.l1.head)
+                if head >= cursor:
+                    for fact in await self._l1_call(self.l1.scan, cursor, head):
+                        await self._submit(self._event_of(fact))
+                    cursor = head + 1
+                    await trio.to_thread.run_sync(self.store.set_meta, "l1_cursor", str(cursor))
+                failures = 0
+            except (ChainError, trio.TooSlowError) as error:
+                failures += 1
+                log.warning("reading L1 failed", error=str(error) or "timed out",
+                            retry_in=self._retry_delay(failures))
+                await trio.sleep(self._retry_delay(failures))
+                continue
+            await trio.sleep(self.config.poll_interval)
+
+    @staticmethod
+    def _event_of(fact: Fact) -> Event:
+        at = now_ms()
+        if isinstance(fact, Committed):
+            b = fact.block
+            return BlockCommitted(b.number, b.randomness, b.l1_block, fact.roster, at)
+        if isinstance(fact, Reverted):
+            return BlocksReverted(fact.from_block, at)
+        if isinstance(fact, Finalized):
+            return BatchFinalized(fact.batch, at)
+        assert isinstance(fact, Settled)
+        return BatchSettled(fact.batch, at)
+
+    def _retry_delay(self, failures: int) -> float:
+        return min(self.config.retry_max, self.config.retry_initial * 2 ** (failures - 1))
+
+    async def _l1_worker(self) -> None:
+        """Carry out L1 commands in order, retrying each until it lands (or L1 has it)."""
+        async for command in self._l1_receive:
+            failures = 0
+            while True:
+                try:
+                    await self._carry_out(command)
+                    break
+                except (ChainError, trio.TooSlowError) as error:
+                    failures += 1
+                    log.warning("L1 action failed", action=type(command).__name__,
+                                error=str(error) or "timed out",
+                                retry_in=self._retry_delay(failures))
+                    await trio.sleep(self._retry_delay(failures))
+            await self._done(command)
+
+    async def _carry_out(self, command: Command) -> None:
+        if isinstance(command, Finalize):
+            body = await trio.to_thread.run_sync(self.store.proof, command.aggregate_ref)
+            aggregate = AggregateProof(tuple(map(tuple, body["a"])),
+                                       tuple(_g2(b) for b in body["b"]), tuple(body["c"]))
+            await self._l1_call(self.l1.finalize, command.first_block, command.provers, aggregate)
+            log.info("batch finalized", batch=command.batch, first_block=command.first_block)
+            await self._submit(BatchFinalized(command.batch, now_ms()))
+        elif isinstance(command, Settle):
+            await self._l1_call(self.l1.settle, command.batch, command.outcomes)
+            log.info("batch settled", batch=command.batch, outcomes=len(command.outcomes))
+            await self._submit(BatchSettled(command.batch, now_ms()))
+        elif isinstance(command, Slash):
+            if command.kind is not TaskKind.BLOCK:
+                # RollerStaking takes block evidence only (docs/contracts.md); the invalid
+                # outcome still settles, which zeroes the aggregator's reputation.
+                log.warning("invalid aggregate is not slashable on-chain", roller=command.roller,
+                            batch=command.index)
+                return
+            body = await trio.to_thread.run_sync(self.store.proof, command.ref)
+            evidence = SlashEvidence(
+                chain_id=self.chain.chain_id, rollup=self.rollup.address,
+                staking=self.deployment.staking, index=command.index, round=command.round,
+                proof=Proof(tuple(body["a"]), _g2(body["b"]), tuple(body["c"])),
+                public_inputs=tuple(body["public"]), signature=bytes.fromhex(body["signature"]),
+                roller=command.roller)
+            await self._l1_call(self.l1.slash, evidence)
+            log.info("roller slashed", roller=command.roller, block=command.index)
+
+    # ------------------------------------------------------------------ announcing
+
+    async def _announce(self) -> None:
+        while True:
+            fields = dict(
+                coordinator=to_canonical_address(self.address),
+                peer_id=self.node.peer_id.to_bytes(), addrs=tuple(self.node.addrs[:m.MAX_ADDRS]),
+                chain_id=self.chain.chain_id,
+                staking=to_canonical_address(self.deployment.staking),
+                rollup=to_canonical_address(self.rollup.address),
+                circuits=(self.manifest_hash,), seq=now_ms(), timestamp=int(time.time()))
+            try:
+                await self.topic.publish(sign_announcement(self.account.key, fields))
+            except P2PError as error:
+                log.warning("announcing failed", error=str(error))
+            await trio.sleep(self.config.announce_interval)
+
+    # ------------------------------------------------------------------ tasks out
+
+    async def _assign(self, command: Assign) -> None:
+        if command.close_at <= now_ms():
+            await self._done(command)  # replayed after its window: nothing to send
+            return
+        try:
+            task = await self._task_message(command)
+        except (SequencerError, trio.TooSlowError) as error:
+            # Not done: a restart tries again; meanwhile the roller misses and is redrawn.
+            log.warning("cannot build task", roller=command.roller, index=command.index,
+                        error=str(error) or "timed out")
+            return
+        self.outbox.setdefault(command.roller, {})[task.task_id] = task
+        await self._deliver(command.roller)
+
+    async def _task_message(self, command: Assign) -> m.Task:
+        if command.kind is TaskKind.BLOCK:
+            async with self._sequencer_lock:
+                with trio.fail_after(self.config.call_timeout):
+                    inputs = await self.sequencer.block_inputs(command.index, command.roller)
+            if inputs is None:
+                raise SequencerError(f"the sequencer does not have block {command.index}")
+            payload: bytes | tuple = json.dumps(inputs).encode()
+        else:
+            items = []
+            for chosen in command.proofs:
+                body = await trio.to_thread.run_sync(self.store.proof, chosen.ref)
+                items.append(m.BatchItem(index=chosen.block, a=tuple(body["a"]),
+                                         b=_g2(body["b"]), c=tuple(body["c"]),
+                                         public=tuple(body["public"])))
+            payload = tuple(items)
+        unsigned = m.Task(
+            task_id=self._task_id(command), kind=_KIND_NAMES[command.kind], index=command.index,
+            round=command.round, seed=command.seed, assigned_at=command.assigned_at,
+            deadline=command.deadline, close_at=command.close_at, circuit=self.build.zkey_hash,
+            inputs=payload, signature=NO_SIGNATURE)
+        return replace(unsigned, signature=sign_digest(self.account.key, signing_digest(unsigned)))
+
+    async def _deliver(self, roller: str) -> None:
+        """Send `roller` its undelivered tasks that are still open, if it is connected."""
+        session = self.sessions.get(roller)
+        for tid, task in list(self.outbox.get(roller, {}).items()):
+            assign = self.tasks[tid]
+            if task.close_at <= now_ms():
+                self.outbox[roller].pop(tid, None)
+                await self._done(assign)
+                continue
+            if session is None:
+                return
+            # Taken out before sending: two deliveries at once (a connect and an assignment)
+            # must not send a task twice.
+            if self.outbox[roller].pop(tid, None) is None:
+                continue
+            try:
+                await session.send(task)
+            except P2PError as error:
+                log.info("roller session broke", roller=roller, error=str(error))
+                self.outbox[roller][tid] = task
+                if self.sessions.get(roller) is session:
+                    del self.sessions[roller]
+                return
+            await self._done(assign)
+            log.info("task sent", roller=roller, kind=task.kind, index=task.index,
+                     round=task.round)
+
+    async def _cancel(self, command: Cancel) -> None:
+        tid = self._task_id(command)
+        self.outbox.get(command.roller, {}).pop(tid, None)
+        session = self.sessions.get(command.roller)
+        if session is not None:
+            try:
+                await session.send(m.Cancel(task_id=tid, reason="its block was reverted on L1"))
+            except P2PError:
+                pass  # the roller learns it when its proof is refused
+        await self._done(command)
+
+    # ------------------------------------------------------------------ roller sessions
+
+    async def _session(self, stream: MessageStream) -> None:
+        roller = await self._authenticate(stream)
+        if roller is None:
+            return
+        session = RollerSession(roller, stream)
+        self.sessions[roller] = session
+        log.info("roller connected", roller=roller, peer=str(stream.peer_id))
+        try:
+            await self._deliver(roller)
+            while True:
+                msg = await stream.receive(m.Accept, m.Decline, m.Proof, m.Aggregate, m.Ping,
+                                           timeout=math.inf)
+                if isinstance(msg, m.Ping):
+                    await session.send(m.Pong(nonce=msg.nonce))
+                    continue
+                receipt = await self._handle(roller, msg)
+                if receipt is not None:
+                    await session.send(receipt)
+        finally:
+            if self.sessions.get(roller) is session:
+                del self.sessions[roller]
+            log.info("roller disconnected", roller=roller)
+
+    async def _authenticate(self, stream: MessageStream) -> str | None:
+        """The roller's address once it has signed our challenge and has weight; else None."""
+        timeout = self.config.auth_timeout
+        hello = await stream.receive(m.Hello, timeout=timeout)
+        if PROTOCOL_VERSION not in hello.versions:
+            await stream.send(m.Refused(code="version", reason=f"this coordinator speaks "
+                                        f"session version {PROTOCOL_VERSION}"))
+            return None
+        challenge = m.Challenge(nonce=secrets.token_bytes(32),
+                                coordinator=to_canonical_address(self.address),
+                                chain_id=self.chain.chain_id, expires_at=int(time.time() + timeout))
+        await stream.send(challenge)
+        auth = await stream.receive(m.Auth, timeout=timeout)
+        roller = to_checksum_address(hello.roller)
+        if time.time() > challenge.expires_at:
+            await stream.send(m.Refused(code="expired", reason="the challenge expired"))
+            return None
+        if recover_signer(signing_digest(challenge), auth.signature) != roller:
+            await stream.send(m.Refused(code="bad_signature",
+                                        reason=f"the answer is not signed by {roller}"))
+            return None
+        weight = await self._l1_call(self.l1.weight, roller)
+        if weight == 0:
+            await stream.send(m.Refused(
+                code="zero_weight",
+                reason=f"{roller} has no weight: stake at least the minimum, unpaused, with "
+                       "reputation above 0"))
+            return None
+        await stream.send(m.Welcome(weight=weight, session=secrets.token_bytes(16)))
+        return roller
+
+    async def _handle(self, roller: str, msg) -> m.Receipt | None:
+        """A roller's accept, decline, proof or aggregate, answered with a receipt when there is
+        something to say: a proof's verdict, or why a message changed nothing."""
+        assign = self.tasks.get(msg.task_id)
+        if assign is None or assign.roller != roller:
+            return m.Receipt(task_id=msg.task_id, status="rejected", reason="unknown task")
+        task = (assign.kind, assign.index, assign.round, assign.seed, roller)
+        if isinstance(msg, m.Accept):
+            commands = await self._submit(TaskAccepted(*task, now_ms()))
+        elif isinstance(msg, m.Decline):
+            commands = await self._submit(TaskDeclined(*task, msg.reason, now_ms()))
+        else:
+            ref, valid, problem = await self._check_submission(assign, msg)
+            if ref is None:
+                return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
+            commands = await self._submit(ProofReceived(*task, valid, ref, now_ms()))
+        reply = next((c for c in commands if isinstance(c, Reply) and c.roller == roller), None)
+        if reply is None:
+            return None
+        if reply.status is ReplyStatus.REJECTED:
+            return m.Receipt(task_id=msg.task_id, status="rejected", reason=reply.reason.value)
+        if reply.outcome is Outcome.ON_TIME:
+            return m.Receipt(task_id=msg.task_id, status="accepted", reason="on time")
+        if reply.outcome is Outcome.LATE:
+            return m.Receipt(task_id=msg.task_id, status="late", reason="after the deadline")
+        if reply.outcome is Outcome.INVALID:
+            return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
+        return None  # an accept or decline taken
+
+    async def _check_submission(self, assign: Assign, msg) -> tuple[str | None, bool, str]:
+        """(ref, valid, why not) for a signed proof or aggregate; ref None if the signature is
+        not the assignee's, which is no evidence of anything and goes no further."""
+        try:
+            if isinstance(msg, m.Proof):
+                expected = await self._l1_call(self.l1.public_inputs, assign.index, assign.roller)
+                digest = proof_hash(Proof(msg.a, msg.b, msg.c), msg.public)
+                signer = recover_submitter(self.chain.chain_id, self.rollup.address, assign.kind,
+                                           assign.index, assign.round, digest, msg.signature)
+            else:
+                if assign.kind is not TaskKind.AGGREGATION:
+                    return None, False, "an aggregate for a block task"
+                expected = [await self._l1_call(self.l1.public_inputs, p.block, p.roller)
+                            for p in assign.proofs]
+                digest = aggregate_hash(msg.a, msg.b, msg.c, expected)
+                signer = recover_submitter(self.chain.chain_id, self.rollup.address, assign.kind,
+                                           assign.index, assign.round, digest, msg.signature)
+        except ChainError as error:
+            return None, False, f"cannot check it now ({error}); send it again"
+        if signer != assign.roller:
+            return None, False, "not signed by the assigned roller"
+        if isinstance(msg, m.Proof):
+            if list(msg.public) != expected:
+                valid, problem = False, "its public inputs are not the block's on L1 for this roller"
+            else:
+                verdict = await trio.to_thread.run_sync(
+                    verify, self.build.setup.vk, Proof(msg.a, msg.b, msg.c), expected)
+                valid, problem = verdict.valid, f"invalid proof: {verdict.reason}"
+            body = {"a": list(msg.a), "b": [list(x) for x in msg.b], "c": list(msg.c),
+                    "public": [int(x) for x in msg.public], "signature": msg.signature.hex()}
+        else:
+            aggregate = AggregateProof(msg.a, msg.b, msg.c)
+            verdict = await trio.to_thread.run_sync(verify_aggregate, self.build.setup.vk,
+                                                    aggregate, expected)
+            valid, problem = verdict.valid, f"invalid aggregate: {verdict.reason}"
+            body = {"a": [list(x) for x in msg.a], "b": [[list(y) for y in x] for x in msg.b],
+                    "c": list(msg.c), "signature": msg.signature.hex()}
+        ref = "0x" + digest.hex()
+        await trio.to_thread.run_sync(self.store.add_proof, ref, int(assign.kind), assign.index,
+                                      assign.round, assign.roller, body)
+        if not valid:
+            log.warning("invalid submission", roller=assign.roller, index=assign.index,
+                        kind=assign.kind.name.lower(), problem=problem)
+        return ref, valid, problem
+
+
+def _g2(value) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (tuple(value[0]), tuple(value[1]))

@@ -1,0 +1,316 @@
+"""The whole market on one machine: L1, contracts, a sequencer, a coordinator and rollers.
+
+`Devnet.run` deploys the contracts with the small block circuit (development setup, INSECURE),
+funds and stakes the rollers, and runs every node as a trio service in one nursery, each with
+its own data directory and (coordinator, rollers) its own libp2p host on loopback, plus a load
+generator that keeps the sequencer busy with L2 transfers between the devnet's dev-key accounts.
+On the embedded chain it also serves L1 over JSON-RPC, so a roller in another terminal can join.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+import trio
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from libp2p.peer.id import ID
+
+from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.views import BlockStatus
+from market_contracts.anvil import free_port, run_anvil
+from market_contracts.bindings import Market
+from market_contracts.chain import Chain, EmbeddedChain, RpcChain
+from market_contracts.deploy import Deployment, deploy_market
+from market_contracts.errors import ChainError
+from market_contracts.rollup import Rollup, attach_rollup
+from market_contracts.rules import MarketParams
+from market_contracts.units import ONE_TOKEN
+from p2p.host import load_or_create_identity
+from provernet.calibration import empty_block_inputs
+from provernet.l1_server import EmbeddedL1Server
+from roller.config import RollerConfig
+from roller.service import RollerService
+from sequencer.accounts import Account as L2Account
+from sequencer.blocks import dev_transfer
+from sequencer.circuit_inputs import SMALL
+from sequencer.client import SequencerClient
+from sequencer.errors import SequencerError
+from sequencer.genesis import dev_address, genesis_state
+from sequencer.service import Sequencer, SequencerConfig
+from zkp.builds import CircuitBuild, build_block_circuit
+
+log = structlog.get_logger(__name__)
+
+ROLLER_TOKENS = 1_000 * ONE_TOKEN
+ROLLER_ETH = 10 * 10**18
+REWARD_POOL = 10_000 * ONE_TOKEN
+#: L2 accounts of the dev keys 0..N-1 at genesis, each with this balance
+L2_ACCOUNTS = 8
+L2_BALANCE = 10**24
+BEHAVIOURS = ("honest", "invalid", "lazy")
+#: the node's dev accounts (ETH-funded by the node) that also get ROLLER_TOKENS, for guests
+GUEST_ACCOUNTS = slice(3, 6)
+#: seconds between looks for stalled blocks
+STALL_CHECK_SECONDS = 2.0
+#: seconds the rollers have to fetch the circuit and measure their speed at start
+READY_TIMEOUT = 300
+
+
+def stake_for(index: int, params: MarketParams) -> int:
+    """Unequal stakes, so that weight shares differ visibly: 1.5x, 3x, 4.5x MIN_STAKE, ..."""
+    return params.min_stake * 3 * (index + 1) // 2
+
+
+@dataclass(frozen=True)
+class DevnetConfig:
+    datadir: Path
+    params: MarketParams = field(default_factory=MarketParams.devnet)
+    #: honest rollers
+    rollers: int = 3
+    #: misbehaving rollers by behaviour ("invalid", "lazy")
+    bad_rollers: tuple[tuple[str, int], ...] = ()
+    #: "embedded", "anvil", or a JSON-RPC URL
+    l1: str = "embedded"
+    #: where the embedded L1 is served; None: not served, 0: a free port
+    l1_port: int | None = 0
+    block_interval: float = 8.0
+    #: L2 transfers the load generator sends per second
+    load: float = 0.2
+    #: the proving backend of the devnet's own rollers
+    backend: str = "auto"
+    #: seconds between the coordinator's reads of L1
+    poll_interval: float = 0.5
+
+
+@dataclass(frozen=True)
+class DevnetRoller:
+    account: LocalAccount
+    behaviour: str
+    service: RollerService
+
+
+class Devnet:
+    def __init__(self, config: DevnetConfig):
+        self.config = config
+        self.chain: Chain | None = None
+        self.deployment: Deployment | None = None
+        self.market: Market | None = None
+        self.rollup: Rollup | None = None
+        self.build: CircuitBuild | None = None
+        self.l1_url: str | None = None
+        self.sequencer: Sequencer | None = None
+        self.coordinator: CoordinatorService | None = None
+        self.rollers: list[DevnetRoller] = []
+        #: the L1 block the deployment started at: reports read events from there
+        self.first_block = 0
+        self.transfers_sent = 0
+
+    @property
+    def behaviours(self) -> dict[str, str]:
+        return {r.account.address: r.behaviour for r in self.rollers}
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        config = self.config
+        _clear(config.datadir)
+        with self._l1() as chain:
+            self.chain = chain
+            self.first_block = chain.w3.eth.block_number
+            self.build = await trio.to_thread.run_sync(build_block_circuit, "small")
+            accounts = [(b, Account.create()) for b, n in self._roller_plan() for _ in range(n)]
+            self.deployment = await trio.to_thread.run_sync(self._deploy, accounts)
+            self.market = Market(chain, self.deployment)
+            self.rollup = Rollup.from_deployment(chain, self.deployment)
+            async with trio.open_nursery() as nursery:
+                if isinstance(chain, EmbeddedChain) and config.l1_port is not None:
+                    server = EmbeddedL1Server(chain, port=config.l1_port)
+                    self.l1_url = await nursery.start(server.run)
+                self.sequencer = Sequencer(SequencerConfig(
+                    datadir=config.datadir / "sequencer", genesis=self._genesis(), circuit=SMALL,
+                    block_interval=config.block_interval, port=0, l1_poll_interval=1.0),
+                    self.rollup, self._sequencer_key)
+                await nursery.start(self.sequencer.run)
+                self._nursery = nursery
+                # A fixed port, so that a restarted coordinator is where the rollers knew it.
+                self._coordinator_listen = f"/ip4/127.0.0.1/tcp/{free_port()}"
+                await self._start_coordinator()
+                for number, (behaviour, account) in enumerate(accounts):
+                    service = RollerService(
+                        RollerConfig(datadir=config.datadir / f"roller-{number}",
+                                     bootstrap=tuple(self.coordinator.node.addrs[:1]),
+                                     backend=config.backend, metrics_listen="127.0.0.1:0"),
+                        chain, self.deployment, account, sample_inputs=empty_block_inputs(account.address),
+                        behaviour=behaviour)
+                    await nursery.start(service.run)
+                    self.rollers.append(DevnetRoller(account, behaviour, service))
+                await self._rollers_ready()
+                nursery.start_soon(self._generate_load)
+                nursery.start_soon(self._revert_stalled_blocks)
+                task_status.started(self)
+
+    async def _start_coordinator(self) -> None:
+        self.coordinator = CoordinatorService(
+            CoordinatorConfig(datadir=self.config.datadir / "coordinator",
+                              sequencer_url=self.sequencer.url, listen=self._coordinator_listen,
+                              poll_interval=self.config.poll_interval),
+            self.chain, self.deployment, self._coordinator_key, self.build)
+        self._coordinator_stopped = trio.Event()
+        self._coordinator_scope = await self._nursery.start(_cancellable, self.coordinator.run,
+                                                            self._coordinator_stopped)
+
+    async def restart_coordinator(self) -> None:
+        """Stop the coordinator as a kill would (its state is what its database holds) and start
+        a new one on the same data directory and address."""
+        self._coordinator_scope.cancel()
+        with trio.fail_after(READY_TIMEOUT):
+            await self._coordinator_stopped.wait()
+        await self._start_coordinator()
+
+    def _roller_plan(self) -> list[tuple[str, int]]:
+        return [("honest", self.config.rollers), *self.config.bad_rollers]
+
+    @contextlib.contextmanager
+    def _l1(self) -> Iterator[Chain]:
+        if self.config.l1 == "embedded":
+            yield EmbeddedChain()
+        elif self.config.l1 == "anvil":
+            with run_anvil() as node:
+                self.l1_url = node.url
+                yield RpcChain(node.url)
+        else:
+            self.l1_url = self.config.l1
+            yield RpcChain(self.config.l1)
+
+    # ------------------------------------------------------------------ set-up
+
+    @property
+    def guest_accounts(self) -> list[LocalAccount]:
+        """Dev accounts the devnet funds with tokens for rollers that join from outside."""
+        return list(self.chain.dev_accounts[GUEST_ACCOUNTS])
+
+    @property
+    def _owner(self) -> LocalAccount:
+        return self.chain.dev_accounts[0]
+
+    @property
+    def _sequencer_key(self) -> LocalAccount:
+        return self.chain.dev_accounts[1]
+
+    @property
+    def _coordinator_key(self) -> LocalAccount:
+        return self.chain.dev_accounts[2]
+
+    @staticmethod
+    def _genesis() -> dict[int, L2Account]:
+        return {i: L2Account(dev_address(i), L2_BALANCE) for i in range(L2_ACCOUNTS)}
+
+    def _deploy(self, rollers: list[tuple[str, LocalAccount]]) -> Deployment:
+        chain, owner, params = self.chain, self._owner, self.config.params
+        deployment = attach_rollup(
+            chain, owner, deploy_market(chain, owner, params),
+            sequencer=self._sequencer_key.address, vk=self.build.setup.vk,
+            genesis_root=genesis_state(SMALL.depth, self._genesis()).root,
+            batch_size=params.k, max_transfers=SMALL.block_size)
+        deployment.save(self.config.datadir / "deployment.json")
+        market = Market(chain, deployment)
+        p2p_dir = self.config.datadir / "coordinator" / "p2p"
+        p2p_dir.mkdir(parents=True)
+        peer = ID.from_pubkey(load_or_create_identity(p2p_dir).public_key)
+        market.register_coordinator(owner, self._coordinator_key.address, peer.to_bytes(),
+                                    "provernet devnet coordinator")
+        market.mint(owner, owner.address, REWARD_POOL)
+        market.fund_rewards(owner, REWARD_POOL)
+        for guest in self.guest_accounts:
+            market.mint(owner, guest.address, ROLLER_TOKENS)
+        for index, (_, account) in enumerate(rollers):
+            chain.send_eth(owner, account.address, ROLLER_ETH)
+            market.mint(owner, account.address, ROLLER_TOKENS)
+            market.stake(account, stake_for(index, params))
+        return deployment
+
+    async def _rollers_ready(self) -> None:
+        """Until every roller has fetched the circuit, checked it against the chain and measured
+        its speed: before that a roller declines what it is drawn for, and a small devnet's
+        first blocks would run out of rollers to draw."""
+        zkey = self.build.zkey_hash
+        with trio.fail_after(READY_TIMEOUT):
+            while not all(r.service.circuit(zkey) is not None and r.service.speed is not None
+                          and r.service.speed.measured(zkey) for r in self.rollers):
+                await trio.sleep(0.2)
+
+    async def _revert_stalled_blocks(self) -> None:
+        """The rollup team's side of a stall: a block no roller left to draw can prove (market-spec
+        excludes every roller of earlier rounds, so a small roster runs out) is reverted, and
+        the sequencer commits it again with new randomness, hence a new draw."""
+        while True:
+            await trio.sleep(STALL_CHECK_SECONDS)
+            core = self.coordinator.core
+            stalled = next((n for n in range(core.last_finalized + 1, core.last_committed + 1)
+                            if core.block_status(n) is BlockStatus.STALLED), None)
+            if stalled is None:
+                continue
+            log.warning("reverting a block no roller can be drawn for", block=stalled)
+            try:
+                await trio.to_thread.run_sync(self.rollup.revert_blocks, self._sequencer_key,
+                                              stalled)
+            except ChainError as error:  # e.g. finalized meanwhile by a late proof: look again
+                log.warning("revert refused", block=stalled, error=str(error))
+
+    # ------------------------------------------------------------------ load
+
+    async def _generate_load(self) -> None:
+        """Random transfers between the dev-key accounts, `load` a second on average."""
+        if self.config.load <= 0:
+            return
+        rng = random.Random(0)
+        nonces = [0] * L2_ACCOUNTS
+        async with SequencerClient(self.sequencer.url) as client:
+            while True:
+                await trio.sleep(rng.expovariate(self.config.load))
+                sender, recipient = rng.sample(range(L2_ACCOUNTS), 2)
+                try:
+                    await client.send_transfer(dev_transfer(sender, recipient,
+                                                            rng.randrange(1, 1000), nonces[sender]))
+                except SequencerError as error:
+                    log.warning("load transfer refused", error=str(error))
+                    continue
+                nonces[sender] += 1
+                self.transfers_sent += 1
+
+
+async def _cancellable(service, stopped: trio.Event, *,
+                       task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Run `service` in a cancel scope of its own; `started` gives the scope, and `stopped` is
+    set once the service has wound down."""
+    try:
+        with trio.CancelScope() as scope:
+            await service(task_status=_Forward(task_status, scope))
+    finally:
+        stopped.set()
+
+
+class _Forward:
+    """A task status that reports `scope` when the service inside reports itself started."""
+
+    def __init__(self, task_status, scope: trio.CancelScope):
+        self._task_status, self._scope = task_status, scope
+
+    def started(self, _value=None) -> None:
+        self._task_status.started(self._scope)
+
+
+def _clear(datadir: Path) -> None:
+    """Remove what an earlier devnet left in `datadir`: each run starts a new chain, and nodes
+    must not resume state that belongs to another one. Only the devnet's own entries go."""
+    datadir.mkdir(parents=True, exist_ok=True)
+    for entry in datadir.iterdir():
+        if entry.name in ("sequencer", "coordinator") or entry.name.startswith("roller-"):
+            shutil.rmtree(entry)
+        elif entry.name == "deployment.json":
+            entry.unlink()

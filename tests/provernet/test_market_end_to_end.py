@@ -1,0 +1,98 @@
+"""The market end to end, as `provernet devnet` runs it: the embedded chain, a sequencer, a
+coordinator and four rollers, each with its own libp2p host on loopback, proving the small
+block circuit on the CPU for real.
+
+One network, one run, checked for everything the market promises: blocks are assigned, proven,
+aggregated K = 2 at a time and finalized on L1; every draw recomputes from public data with
+`provernet audit assignments`; a roller that signs invalid proofs is slashed on-chain; a lazy one
+(accepts, never delivers) settles `missed`, loses reputation, and its blocks are redrawn and
+finalize anyway; honest rollers earn; and a coordinator killed and restarted mid-run carries on
+from its database. Deadlines are short (T = 20 s) so the run takes a few minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import trio
+from click.testing import CliRunner
+
+from coordinator.views import BlockStatus
+from market_contracts.rules import MarketParams
+from provernet.cli import cli
+from provernet.devnet import Devnet, DevnetConfig
+from provernet.market_report import market_report
+
+PARAMS = replace(MarketParams.devnet(), k=2, t=20, late_window=40, t_agg=20)
+#: blocks that must finalize and settle, and the run's limit
+BLOCKS = 4
+RUN_LIMIT_S = 900
+
+
+def _by_behaviour(devnet: Devnet) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for roller in devnet.rollers:
+        grouped.setdefault(roller.behaviour, []).append(roller.account.address)
+    return grouped
+
+
+def _settled(devnet: Devnet, blocks: int) -> bool:
+    core = devnet.coordinator.core
+    return all(core.block_status(n) is BlockStatus.SETTLED for n in range(1, blocks + 1))
+
+
+def _done(devnet: Devnet, blocks: int) -> bool:
+    """Blocks 1..`blocks` finalized and settled, the invalid roller slashed, the lazy one's
+    missed task settled on-chain (it is drawn sooner or later: it holds the largest stake)."""
+    if devnet.rollup.last_finalized() < blocks or not _settled(devnet, blocks):
+        return False
+    report = market_report(devnet.market, devnet.rollup, devnet.behaviours, devnet.first_block)
+    rollers = {r.behaviour: r for r in report.rollers}
+    return rollers["invalid"].slashed > 0 and rollers["lazy"].outcomes["missed"] > 0
+
+
+async def _wait_until(predicate, *args) -> None:
+    while not await trio.to_thread.run_sync(predicate, *args):
+        await trio.sleep(1)
+
+
+async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tmp_path):
+    config = DevnetConfig(datadir=tmp_path, params=PARAMS, rollers=2,
+                          bad_rollers=(("invalid", 1), ("lazy", 1)), l1_port=0,
+                          block_interval=6.0, load=0.25, backend="cpu")
+    devnet = Devnet(config)
+    with trio.fail_after(RUN_LIMIT_S):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(devnet.run)
+            # Kill the coordinator once a block is proven but its batch is not finalized yet.
+            await _wait_until(lambda: devnet.coordinator.core.block_status(1)
+                              in (BlockStatus.PROVEN, BlockStatus.AGGREGATING))
+            await devnet.restart_coordinator()
+            await _wait_until(_done, devnet, BLOCKS)
+            audit = await trio.to_thread.run_sync(lambda: CliRunner().invoke(cli, [
+                "audit", "assignments", str(tmp_path / "coordinator" / "audit.jsonl"),
+                "--rpc-url", devnet.l1_url, "--deployment", str(tmp_path / "deployment.json")]))
+            report = await trio.to_thread.run_sync(
+                market_report, devnet.market, devnet.rollup, devnet.behaviours, devnet.first_block)
+            nursery.cancel_scope.cancel()
+
+    assert audit.exit_code == 0, audit.output
+    records = [json.loads(line) for line in audit.output.splitlines()]
+    assert {r["kind"] for r in records} == {"block", "aggregation"}
+    assert all(r["ok"] for r in records) and len(records) >= BLOCKS + BLOCKS // PARAMS.k
+
+    assert report.finalized_blocks >= BLOCKS and report.batches_finalized >= BLOCKS // PARAMS.k
+    rollers = {r.address: r for r in report.rollers}
+    grouped = _by_behaviour(devnet)
+    (invalid,), (lazy,) = grouped["invalid"], grouped["lazy"]
+    assert rollers[invalid].reputation == 0 and rollers[invalid].slashed > 0
+    assert rollers[invalid].outcomes["invalid"] >= 1
+    assert rollers[lazy].outcomes["missed"] >= 1 and rollers[lazy].reputation < PARAMS.rep_init
+    assert rollers[lazy].outcomes["on_time"] == 0 and rollers[lazy].rewards == 0
+    honest = [rollers[a] for a in grouped["honest"]]
+    # Only honest rollers hand in valid proofs, and every finalized block had one.
+    assert sum(r.outcomes["on_time"] + r.outcomes["late"] for r in honest) >= BLOCKS
+    assert sum(r.outcomes["on_time"] for r in honest) >= 1
+    assert sum(r.rewards for r in honest) > 0
+    assert all(r.outcomes["invalid"] == 0 and r.slashed == 0 for r in honest)

@@ -1,0 +1,557 @@
+"""The roller node against a fake coordinator on real libp2p hosts, on the embedded chain.
+
+The fake coordinator is a real node: it announces itself on the gossip topic with a signed
+announcement (and is registered on-chain), serves the small block circuit's manifest, key and
+wasm by hash, and speaks the session protocol (challenge, welcome or refused, signed tasks,
+receipts) as each test scripts it. The deployment's verifiers are made from the same key, and
+block 1 is committed on the Rollup, so the roller's checks against L1 pass for real.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+from eth_abi import encode
+from eth_account import Account
+from eth_utils import keccak, to_checksum_address
+from libp2p.peer.id import ID
+from structlog.testing import capture_logs
+
+from market_contracts.bindings import Market
+from market_contracts.chain import EmbeddedChain
+from market_contracts.deploy import Deployment, deploy_market
+from market_contracts.ledger import OutcomeReport
+from market_contracts.rollup import Rollup, attach_rollup
+from market_contracts.rules import MarketParams, Outcome, TaskKind
+from market_contracts.submissions import SlashEvidence, aggregate_hash, proof_hash, recover_submitter
+from market_contracts.units import ONE_TOKEN
+from p2p import messages as m
+from p2p.artifacts import ArtifactStore, serve_artifacts
+from p2p.gossip import join_coordinators, sign_announcement
+from p2p.host import load_or_create_identity, open_node
+from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
+from p2p.signing import recover_signer, sign_digest, signing_digest
+from roller.config import RollerConfig
+from roller.journal import JOURNAL_NAME, Journal, SpeedRecord, TaskKey, TaskOffer, TaskState
+from roller.proving import BlockProver
+from roller.service import RollerService
+from roller.session import offer_from_task
+from sequencer.accounts import AccountTree
+from sequencer.blocks import L2Block, dev_transfer, l2_chain
+from sequencer.circuit_inputs import SMALL, block_inputs
+from sequencer.genesis import devnet_genesis
+from zkp.backends import select_backend
+from zkp.aggregate import AggregateProof, verify_aggregate
+from zkp.builds import CircuitBuild, manifest
+from zkp.proof import Proof
+from zkp.verify import verify
+
+CHALLENGE_SECONDS = 60
+
+
+@dataclass
+class World:
+    chain: EmbeddedChain
+    deployment: Deployment
+    market: Market
+    rollup: Rollup
+    build: CircuitBuild
+    block: L2Block
+    #: blocks 1 and 2, committed: batch 0 (K = 2)
+    blocks: list[L2Block]
+    coordinator: object  # LocalAccount, registered
+    roller: object       # LocalAccount, staked
+    reporter: object
+    coordinator_dir: Path
+    store: ArtifactStore
+    manifest_hash: bytes
+
+
+@pytest.fixture(scope="module")
+def world(small_circuit, tmp_path_factory) -> World:
+    chain = EmbeddedChain()
+    owner, sequencer, coordinator, roller, reporter = chain.dev_accounts[:5]
+    genesis = devnet_genesis(SMALL.depth, 4, 1_000)
+    blocks = l2_chain(genesis, [[dev_transfer(0, 1, 5, 0)], [dev_transfer(1, 2, 3, 0)]])
+    deployment = attach_rollup(chain, owner, deploy_market(chain, owner, MarketParams.devnet()),
+                               sequencer=sequencer.address, vk=small_circuit.setup.vk,
+                               genesis_root=genesis.root, batch_size=2,
+                               max_transfers=SMALL.block_size)
+    rollup = Rollup.from_deployment(chain, deployment)
+    for block in blocks:
+        rollup.commit_block(sequencer, block.before.root, block.after.root, block.data)
+    market = Market(chain, deployment)
+    coordinator_dir = tmp_path_factory.mktemp("coordinator")
+    peer_id = ID.from_pubkey(load_or_create_identity(coordinator_dir).public_key)
+    market.register_coordinator(owner, coordinator.address, peer_id.to_bytes(), "fake coordinator")
+    market.mint(owner, roller.address, 200 * ONE_TOKEN)
+    market.stake(roller, 200 * ONE_TOKEN)
+    market.mint(owner, owner.address, 100 * ONE_TOKEN)
+    market.fund_rewards(owner, 100 * ONE_TOKEN)
+    store = ArtifactStore(tmp_path_factory.mktemp("served"))
+    manifest_hash = store.put(manifest(small_circuit))
+    assert store.import_file(small_circuit.zkey) == small_circuit.zkey_hash
+    assert store.import_file(small_circuit.wasm) == small_circuit.wasm_hash
+    return World(chain, deployment, market, rollup, small_circuit, blocks[0], blocks, coordinator, roller,
+                 reporter, coordinator_dir, store, manifest_hash)
+
+
+@pytest.fixture(autouse=True)
+def verifier_cache(tmp_path_factory, monkeypatch):
+    """The compiled verifiers `vk_matches_verifier` compares with, kept for the whole run."""
+    monkeypatch.setenv("PROVERNET_CACHE", str(tmp_path_factory.getbasetemp() / "verifier-cache"))
+
+
+# ---------------------------------------------------------------------- the fake coordinator
+
+def raw(address: str) -> bytes:
+    return bytes.fromhex(address[2:])
+
+
+def expected_task_id(world: World, kind: int, index: int, round_: int, seed: bytes) -> bytes:
+    """Written out here rather than imported: the test checks the roller's own computation."""
+    return keccak(encode(["uint256", "address", "uint8", "uint256", "uint256", "bytes32", "address"],
+                         [world.chain.chain_id, world.rollup.address, kind, index, round_, seed,
+                          world.roller.address]))
+
+
+def block_task(world: World, *, index: int = 1, round_: int = 0, window: float = 60,
+               signer=None, task_id: bytes | None = None,
+               inputs: bytes | None = None) -> m.Task:
+    now = int(time.time() * 1000)
+    seed = os.urandom(32)
+    if inputs is None:
+        inputs = json.dumps(block_inputs(SMALL, world.block.before, world.block.transfers,
+                                         world.roller.address)).encode()
+    task = m.Task(task_id=task_id or expected_task_id(world, 0, index, round_, seed), kind="block",
+                  index=index, round=round_, seed=seed, assigned_at=now,
+                  deadline=now + int(window * 1000), close_at=now + int(2 * window * 1000),
+                  circuit=world.build.zkey_hash, inputs=inputs, signature=bytes(65))
+    key = (signer or world.coordinator).key
+    return dataclasses.replace(task, signature=sign_digest(key, signing_digest(task)))
+
+
+async def authenticate(stream: MessageStream, world: World,
+                       refuse: tuple[str, str] | None = None) -> m.Hello:
+    hello = await stream.receive(m.Hello)
+    challenge = m.Challenge(nonce=os.urandom(32), coordinator=raw(world.coordinator.address),
+                            chain_id=world.chain.chain_id,
+                            expires_at=int(time.time()) + CHALLENGE_SECONDS)
+    await stream.send(challenge)
+    auth = await stream.receive(m.Auth)
+    assert recover_signer(signing_digest(challenge), auth.signature) == to_checksum_address(hello.roller)
+    if refuse is not None:
+        await stream.send(m.Refused(code=refuse[0], reason=refuse[1]))
+    else:
+        await stream.send(m.Welcome(weight=10**22, session=os.urandom(16)))
+    return hello
+
+
+Script = Callable[[MessageStream, trio.MemorySendChannel], Awaitable[None]]
+
+
+@asynccontextmanager
+async def fake_coordinator(world: World, script: Script) -> AsyncIterator[
+        tuple[object, trio.MemoryReceiveChannel]]:
+    """A coordinator node running `script` on each session; what the script reports comes out
+    of the channel (asserting in the test's own task, not in a stream handler)."""
+    send, receive = trio.open_memory_channel(math.inf)
+
+    async def session(stream: MessageStream) -> None:
+        try:
+            await script(stream, send)
+        except Exception as exc:  # reported to the test, which fails on it
+            send.send_nowait(("error", exc))
+            raise
+
+    async with open_node(world.coordinator_dir) as node:
+        serve_artifacts(node, world.store)
+        serve(node, SESSION_PROTOCOL, session)
+        registered = world.coordinator.address
+        async with join_coordinators(node, is_registered=lambda a: a == registered) as topic:
+
+            async def announce() -> None:
+                while True:  # often, so that the roller hears one as soon as it is in the mesh
+                    fields = dict(coordinator=raw(registered), peer_id=node.peer_id.to_bytes(),
+                                  addrs=tuple(node.addrs), chain_id=world.chain.chain_id,
+                                  staking=raw(world.deployment.staking),
+                                  rollup=raw(world.rollup.address),
+                                  circuits=(world.manifest_hash,), seq=time.time_ns() // 10**6,
+                                  timestamp=int(time.time()))
+                    await topic.publish(sign_announcement(world.coordinator.key, fields))
+                    await trio.sleep(0.3)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(announce)
+                yield node, receive
+                nursery.cancel_scope.cancel()
+
+
+def roller_config(tmp_path: Path, coordinator_node, **overrides) -> RollerConfig:
+    return RollerConfig(datadir=tmp_path / "roller", bootstrap=(coordinator_node.addrs[0],),
+                        backend="cpu", metrics_listen="127.0.0.1:0", reconnect_initial=0.3,
+                        reconnect_max=2.0, **overrides)
+
+
+@asynccontextmanager
+async def running_roller(world: World, config: RollerConfig, **kwargs) -> AsyncIterator[RollerService]:
+    service = RollerService(config, world.chain, world.deployment, world.roller,
+                            ping_interval=60, settlement_interval=0.2, **kwargs)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(service.run)
+        yield service
+        nursery.cancel_scope.cancel()
+
+
+async def next_report(channel: trio.MemoryReceiveChannel, what: str):
+    name, value = await channel.receive()
+    if name == "error":
+        raise AssertionError(f"the fake coordinator failed: {value!r}") from value
+    assert name == what, (name, value)
+    return value
+
+
+async def until(condition: Callable[[], object], interval: float = 0.05):
+    while not (value := condition()):
+        await trio.sleep(interval)
+    return value
+
+
+def seed_speeds(datadir: Path, circuit: bytes, seconds: float) -> Journal:
+    """A journal in which this machine's CPU has already been measured (no calibration)."""
+    datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    journal = Journal.open(datadir / JOURNAL_NAME)
+    backend = select_backend("cpu").describe()
+    for kind in ("block", "batch"):
+        journal.save_proving_speed(SpeedRecord(backend, circuit, kind, seconds, 1, time.time()))
+    return journal
+
+
+def as_proof(msg: m.Proof) -> Proof:
+    return Proof(msg.a, msg.b, msg.c)
+
+
+async def health(port: int) -> tuple[int, dict]:
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        data = b""
+        while chunk := await stream.receive_some(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+# ---------------------------------------------------------------------- tests
+
+async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled(world, tmp_path):
+    measured = trio.Event()
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        report.send_nowait(("welcomed", None))
+        await measured.wait()
+        task = block_task(world)
+        await stream.send(task)
+        report.send_nowait(("task", task))
+        report.send_nowait(("reply", await stream.receive(m.Accept, m.Decline)))
+        proof = await stream.receive(m.Proof, timeout=60)
+        report.send_nowait(("proof", proof))
+        await stream.send(m.Receipt(task_id=proof.task_id, status="accepted", reason="on time"))
+        await trio.sleep_forever()
+
+    sample = partial(lambda address, name: block_inputs(SMALL, AccountTree(SMALL.depth), [], address),
+                     world.roller.address)
+    async with fake_coordinator(world, script) as (node, reports):
+        config = roller_config(tmp_path, node)
+        with trio.fail_after(90):
+            async with running_roller(world, config, sample_inputs=sample) as roller:
+                assert roller.peer_id is not None and roller.address == world.roller.address
+                await next_report(reports, "welcomed")
+                assert await until(lambda: roller.connected_coordinators) == [world.coordinator.address]
+                zkey = world.build.zkey_hash
+                await until(lambda: roller.speed.measured(zkey))  # calibrated on the sample
+                measured.set()
+                task = await next_report(reports, "task")
+                assert isinstance(await next_report(reports, "reply"), m.Accept)
+                proof = await next_report(reports, "proof")
+
+                public = world.block.inputs(world.roller.address)
+                assert proof.task_id == task.task_id and list(proof.public) == public
+                signer = recover_submitter(world.chain.chain_id, world.rollup.address,
+                                           TaskKind.BLOCK, 1, 0, proof_hash(as_proof(proof), public),
+                                           proof.signature)
+                assert signer == world.roller.address
+                verdict = await trio.to_thread.run_sync(verify, world.build.setup.vk,
+                                                        as_proof(proof), public)
+                assert verdict.valid
+
+                key = TaskKey(world.coordinator.address, "block", 1, 0)
+                done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
+                assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
+                assert done.signature == proof.signature and done.public == tuple(public)
+
+                status, body = await health(roller.metrics_port)
+                assert status == 200 and body["ok"] and body["coordinators"] == 1
+
+                # The coordinator settles the batch on-chain: the roller reads it into its journal.
+                outcome = OutcomeReport(world.roller.address, TaskKind.BLOCK, 1, 0, Outcome.ON_TIME,
+                                        task.seed)
+                await trio.to_thread.run_sync(world.market.settle, world.coordinator, 0, [outcome])
+                settled = await until(lambda: (t := roller.journal.get(key)).outcome and t)
+                params = world.deployment.params
+                assert (settled.outcome, settled.reward) == ("on_time", params.r_block)
+                assert settled.rep_after == settled.rep_before + (
+                    params.rep_max - settled.rep_before) * params.alpha_bps // 10_000
+
+
+async def test_tasks_it_must_not_take_are_declined_and_not_journaled(world, tmp_path):
+    ready = trio.Event()
+    stranger = Account.from_key(b"\x42" * 32)
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        forged = block_task(world, signer=stranger)
+        wrong_id = block_task(world, task_id=b"\x07" * 32)
+        await ready.wait()
+        other_block = block_task(world, index=3)  # not committed on L1
+        too_slow = block_task(world, window=30)   # 30 s to prove what takes 100 s here
+        for task in (forged, wrong_id, other_block, too_slow):
+            await stream.send(task)
+            reply = await stream.receive(m.Accept, m.Decline)
+            report.send_nowait(("reply", (task, reply)))
+        await trio.sleep_forever()
+
+    seed_speeds(tmp_path / "roller", world.build.zkey_hash, 100.0).close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            async with running_roller(world, roller_config(tmp_path, node)) as roller:
+                await until(lambda: roller.circuit(world.build.zkey_hash))
+                ready.set()
+                replies = [await next_report(reports, "reply") for _ in range(4)]
+                codes = []
+                for task, reply in replies:
+                    assert isinstance(reply, m.Decline) and reply.task_id == task.task_id
+                    codes.append(reply.reason.split(":")[0])
+                assert codes == ["bad_signature", "bad_task_id", "not_on_l1", "too_slow"]
+                assert stranger.address in replies[0][1].reason
+
+                journal = roller.journal
+                coordinator = world.coordinator.address
+                assert journal.find(coordinator, replies[0][0].task_id) is None
+                assert journal.find(coordinator, replies[1][0].task_id) is None
+                slow = journal.find(coordinator, replies[3][0].task_id)
+                assert slow.state is TaskState.DECLINED and slow.reason.startswith("too_slow: would finish at")
+                assert journal.find(coordinator, replies[2][0].task_id).state is TaskState.DECLINED
+
+
+async def test_a_restarted_roller_resumes_an_accepted_task_and_submits_it(world, tmp_path):
+    """The journal holds a task accepted before a restart and never proven: the new run proves
+    it and submits it without being sent the task again."""
+    task = block_task(world, round_=1)
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        proof = await stream.receive(m.Proof, timeout=60)
+        report.send_nowait(("proof", proof))
+        await stream.send(m.Receipt(task_id=proof.task_id, status="accepted", reason="on time"))
+        await trio.sleep_forever()
+
+    journal = seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0)
+    offer: TaskOffer = offer_from_task(task, world.coordinator.address)
+    journal.offer(offer)
+    journal.accept(offer.key)
+    journal.close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            async with running_roller(world, roller_config(tmp_path, node)) as roller:
+                proof = await next_report(reports, "proof")
+                public = world.block.inputs(world.roller.address)
+                assert proof.task_id == task.task_id and list(proof.public) == public
+                assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK,
+                                         1, 1, proof_hash(as_proof(proof), public),
+                                         proof.signature) == world.roller.address
+                assert (await trio.to_thread.run_sync(verify, world.build.setup.vk,
+                                                      as_proof(proof), public)).valid
+                done = await until(lambda: (t := roller.journal.get(offer.key)).receipt and t)
+                assert (done.state, done.attempts) == (TaskState.RECEIPTED, 1)
+
+
+async def test_a_zero_weight_refusal_is_logged_and_retried_after_a_growing_delay(world, tmp_path):
+    async def script(stream, report):
+        await authenticate(stream, world, refuse=("zero_weight", "no stake, no tasks"))
+        report.send_nowait(("hello", trio.current_time()))
+
+    with capture_logs() as logs:
+        async with fake_coordinator(world, script) as (node, reports):
+            with trio.fail_after(30):
+                async with running_roller(world, roller_config(tmp_path, node)) as roller:
+                    times = [await next_report(reports, "hello") for _ in range(3)]
+                    assert roller.connected_coordinators == []
+    # reconnect_initial 0.3 s, doubling: 0.3 s, then 0.6 s (less the time a handshake takes)
+    assert times[1] - times[0] >= 0.3 and times[2] - times[1] >= 0.6
+    refusals = [e for e in logs if e["event"] == "coordinator refused the session"]
+    assert refusals and refusals[0]["code"] == "zero_weight"
+    assert refusals[0]["reason"] == "no stake, no tasks" and "stake" in refusals[0]["hint"]
+    assert refusals[0]["log_level"] == "warning"
+
+
+async def test_the_invalid_behaviour_submits_slashable_evidence(world, tmp_path):
+    """Devnet aid: a proof for the right inputs, signed, that does not verify."""
+    ready = trio.Event()
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        await ready.wait()
+        task = block_task(world, round_=2)
+        await stream.send(task)
+        await stream.receive(m.Accept)
+        report.send_nowait(("proof", await stream.receive(m.Proof, timeout=60)))
+        await trio.sleep_forever()
+
+    seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0).close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            async with running_roller(world, roller_config(tmp_path, node),
+                                      behaviour="invalid") as roller:
+                await until(lambda: roller.circuit(world.build.zkey_hash))
+                ready.set()
+                proof = await next_report(reports, "proof")
+    public = world.block.inputs(world.roller.address)
+    assert list(proof.public) == public
+    assert not verify(world.build.setup.vk, as_proof(proof), public).valid
+    evidence = SlashEvidence(world.chain.chain_id, world.rollup.address, world.deployment.staking,
+                             1, 2, as_proof(proof), tuple(public), proof.signature,
+                             world.roller.address)
+    assert evidence.signer() == world.roller.address
+    result = world.market.check_slash(world.reporter.address, evidence)  # eth_call: nothing sent
+    assert result.amount > 0
+
+
+async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
+    """Batch 0 is blocks 1 and 2 (K = 2), proven by another roller: the aggregator combines the
+    two proofs, checks them against L1, and signs the aggregate."""
+    def prove_blocks():
+        prover = BlockProver(world.build, "cpu")
+        return [prover.prove_block(json.dumps(block_inputs(
+            SMALL, b.before, b.transfers, world.reporter.address)).encode(), world.reporter.address)
+            for b in world.blocks]
+
+    results = await trio.to_thread.run_sync(prove_blocks)
+    items = tuple(m.BatchItem(index=i + 1, a=r.proof.a, b=r.proof.b, c=r.proof.c, public=r.public)
+                  for i, r in enumerate(results))
+    publics = [list(r.public) for r in results]
+    ready = trio.Event()
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        await ready.wait()
+        now, seed = int(time.time() * 1000), os.urandom(32)
+        task = m.Task(task_id=expected_task_id(world, 1, 0, 0, seed), kind="batch", index=0, round=0,
+                      seed=seed, assigned_at=now, deadline=now + 60_000, close_at=now + 120_000,
+                      circuit=world.build.zkey_hash, inputs=items, signature=bytes(65))
+        task = dataclasses.replace(task, signature=sign_digest(world.coordinator.key,
+                                                               signing_digest(task)))
+        await stream.send(task)
+        report.send_nowait(("reply", await stream.receive(m.Accept, m.Decline)))
+        report.send_nowait(("aggregate", await stream.receive(m.Aggregate, timeout=60)))
+        await trio.sleep_forever()
+
+    seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0).close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            async with running_roller(world, roller_config(tmp_path, node)) as roller:
+                await until(lambda: roller.circuit(world.build.zkey_hash))
+                ready.set()
+                assert isinstance(await next_report(reports, "reply"), m.Accept)
+                aggregate = await next_report(reports, "aggregate")
+                key = TaskKey(world.coordinator.address, "batch", 0, 0)
+                task = await until(lambda: (t := roller.journal.get(key)).state is TaskState.SUBMITTED and t)
+                assert task.units == 2
+    digest = aggregate_hash(aggregate.a, aggregate.b, aggregate.c, publics)
+    assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.AGGREGATION, 0, 0,
+                             digest, aggregate.signature) == world.roller.address
+    combined = AggregateProof(aggregate.a, aggregate.b, aggregate.c)
+    assert verify_aggregate(world.build.setup.vk, combined, publics).valid
+
+
+async def test_a_proof_without_receipt_is_resubmitted_after_reconnecting(world, tmp_path):
+    """The session drops after the proof and before its receipt: the roller sends the same signed
+    proof again on its next session, and takes a `duplicate` answer as "already received"."""
+    ready = trio.Event()
+    sessions = []
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        sessions.append(stream)
+        if len(sessions) == 1:
+            await ready.wait()
+            await stream.send(block_task(world, round_=3))
+            await stream.receive(m.Accept)
+            report.send_nowait(("first", await stream.receive(m.Proof, timeout=60)))
+            await stream.reset()  # gone before the receipt
+            return
+        proof = await stream.receive(m.Proof)
+        report.send_nowait(("again", proof))
+        await stream.send(m.Receipt(task_id=proof.task_id, status="rejected", reason="duplicate"))
+        await trio.sleep_forever()
+
+    seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0).close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            async with running_roller(world, roller_config(tmp_path, node)) as roller:
+                await until(lambda: roller.circuit(world.build.zkey_hash))
+                ready.set()
+                first = await next_report(reports, "first")
+                again = await next_report(reports, "again")
+                assert again == first  # the same signed proof, not a second one
+                key = TaskKey(world.coordinator.address, "block", 1, 3)
+                done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
+    assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
+    assert done.reason.startswith("already received")
+
+
+# ---------------------------------------------------------------------- the command line
+
+def test_roller_run_options_and_a_missing_deployment(tmp_path):
+    from click.testing import CliRunner
+
+    from provernet.cli import cli
+
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["roller", "run", "--help"])
+    assert shown.exit_code == 0
+    for option in ("--config", "--datadir", "--rpc-url", "--deployment", "--bootstrap", "--listen",
+                   "--backend", "--metrics-listen", "--password-file", "--dev-account"):
+        assert option in shown.output
+    assert "--behaviour" not in shown.output  # a devnet aid, hidden from operators
+    result = runner.invoke(cli, ["roller", "run", "--datadir", str(tmp_path), "--rpc-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert f"no deployment file at {tmp_path / 'deployment.json'}" in result.output
+    bad = runner.invoke(cli, ["roller", "run", "--datadir", str(tmp_path), "--bootstrap", "nonsense"])
+    assert bad.exit_code == 1 and "key 'bootstrap'" in bad.output
+
+
+def test_the_status_tasks_report_reads_the_journal(tmp_path):
+    from provernet.commands.roller import journal_report
+
+    assert journal_report(tmp_path) is None
+    journal = seed_speeds(tmp_path, b"\x01" * 32, 1.0)
+    offer = TaskOffer(b"\x02" * 32, "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4", "block", 7, 0,
+                      b"\x03" * 32, 100, 130, 160, b"\x01" * 32, b"{}")
+    journal.offer(offer)
+    journal.decline(offer.key, "too_slow: would finish late")
+    journal.close()
+    report = journal_report(tmp_path)
+    assert report["history"][0]["why"] == "declined: too_slow: would finish late"
+    assert report["totals"]["states"]["declined"] == 1
