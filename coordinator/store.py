@@ -166,6 +166,12 @@ class CoordinatorStore:
             raise StoreError(f"no stored proof {ref}: the database is damaged")
         return json.loads(row[0])
 
+    def proofs_of(self, roller: str, kind: int) -> list[tuple[str, int, int]]:
+        """(ref, task, round) of every stored submission of `roller` for tasks of `kind`."""
+        with self._mutex:
+            return self._db.execute("SELECT ref, task, round FROM proofs WHERE roller = ? AND "
+                                    "kind = ? ORDER BY task, round", (roller, kind)).fetchall()
+
     def add_audit(self, kind: int, task: int, record: dict) -> None:
         with self._mutex:
             self._db.execute("INSERT OR REPLACE INTO audit (kind, task, record) VALUES (?, ?, ?)",

@@ -44,6 +44,8 @@ def test_proofs_and_audit_records_survive_and_a_missing_proof_is_named(tmp_path)
     store = CoordinatorStore(tmp_path)
     assert store.proof("0xab") == {"a": [1, 2]}
     assert store.audit_records() == [{"kind": "block", "index": 7}]
+    assert store.proofs_of("0x" + "11" * 20, 0) == [("0xab", 7, 1)]
+    assert store.proofs_of("0x" + "11" * 20, 1) == []
     with pytest.raises(StoreError, match="no stored proof 0xcd"):
         store.proof("0xcd")
 

@@ -13,16 +13,21 @@ from its database. Deadlines are short (T = 20 s) so the run takes a few minutes
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import trio
-from click.testing import CliRunner
 
+from coordinator.commands import Assign
 from coordinator.views import BlockStatus
-from market_contracts.rules import MarketParams
-from provernet.cli import cli
+from market_contracts.rules import MarketParams, TaskKind
+from market_contracts.submissions import proof_hash, sign_submission
+from p2p import messages as m
 from provernet.devnet import Devnet, DevnetConfig
 from provernet.market_report import market_report
+from zkp.proof import Proof
 
 PARAMS = replace(MarketParams.devnet(), k=2, t=20, late_window=40, t_agg=20)
 #: blocks that must finalize and settle, and the run's limit
@@ -52,6 +57,25 @@ def _done(devnet: Devnet, blocks: int) -> bool:
     return rollers["invalid"].slashed > 0 and rollers["lazy"].outcomes["missed"] > 0
 
 
+async def _copied_proof_verdict(devnet: Devnet) -> tuple[bool, str]:
+    """What the coordinator makes of honest roller A's valid proof of a block submitted by honest
+    roller B, signed by B, for an assignment of B to that block."""
+    a, b = (r for r in devnet.rollers if r.behaviour == "honest")
+    coordinator = devnet.coordinator
+    ref, index, _round = coordinator.store.proofs_of(a.account.address, int(TaskKind.BLOCK))[0]
+    body = coordinator.store.proof(ref)
+    proof = Proof(tuple(body["a"]), tuple(tuple(x) for x in body["b"]), tuple(body["c"]))
+    public = tuple(body["public"])
+    signature = sign_submission(b.account, devnet.chain.chain_id, devnet.rollup.address,
+                                TaskKind.BLOCK, index, 0, proof_hash(proof, public))
+    assign = Assign(kind=TaskKind.BLOCK, index=index, round=0, roller=b.account.address,
+                    seed=bytes(32), assigned_at=0, deadline=0, close_at=0, proofs=())
+    message = m.Proof(task_id=bytes(32), a=proof.a, b=proof.b, c=proof.c, public=public,
+                      signature=signature)
+    _ref, valid, problem = await coordinator._check_submission(assign, message)
+    return valid, problem
+
+
 async def _wait_until(predicate, *args) -> None:
     while not await trio.to_thread.run_sync(predicate, *args):
         await trio.sleep(1)
@@ -70,15 +94,23 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
                               in (BlockStatus.PROVEN, BlockStatus.AGGREGATING))
             await devnet.restart_coordinator()
             await _wait_until(_done, devnet, BLOCKS)
-            audit = await trio.to_thread.run_sync(lambda: CliRunner().invoke(cli, [
-                "audit", "assignments", str(tmp_path / "coordinator" / "audit.jsonl"),
-                "--rpc-url", devnet.l1_url, "--deployment", str(tmp_path / "deployment.json")]))
+            # As an auditor would: another process, reading L1 over JSON-RPC.
+            audit = await trio.to_thread.run_sync(lambda: subprocess.run(
+                [Path(sys.executable).parent / "provernet", "audit", "assignments",
+                 str(tmp_path / "coordinator" / "audit.jsonl"), "--rpc-url", devnet.l1_url,
+                 "--deployment", str(tmp_path / "deployment.json")],
+                capture_output=True, text=True, timeout=300))
             report = await trio.to_thread.run_sync(
                 market_report, devnet.market, devnet.rollup, devnet.behaviours, devnet.first_block)
+            copied = await _copied_proof_verdict(devnet)
             nursery.cancel_scope.cancel()
 
-    assert audit.exit_code == 0, audit.output
-    records = [json.loads(line) for line in audit.output.splitlines()]
+    # A valid proof of one honest roller, handed in (signed) by the other as its own, is an
+    # invalid proof for the other: it is bound to its prover's address.
+    assert copied == (False, "its public inputs are not the block's on L1 for this roller")
+
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    records = [json.loads(line) for line in audit.stdout.splitlines()]
     assert {r["kind"] for r in records} == {"block", "aggregation"}
     assert all(r["ok"] for r in records) and len(records) >= BLOCKS + BLOCKS // PARAMS.k
 
