@@ -114,8 +114,8 @@ class Steps:
 STEPS = Steps()
 #: step -> what it is, in the CPU table
 STEP_NAMES = {
-    "verify_proof": "verify a block proof (py_ecc pairings)",
-    "verify_aggregate": "verify an aggregate (py_ecc pairings)",
+    "verify_proof": "verify a block proof (zkp.verify: native pairing, py_ecc subgroup checks)",
+    "verify_aggregate": "verify an aggregate (zkp.verify_aggregate)",
     "l1_finalize": "finalize a batch on L1 (py-evm pairing precompile)",
     "l1_settle": "settle a batch on L1",
     "l1_public_inputs": "read a block's public inputs from L1",

@@ -7,8 +7,6 @@ devnet) writes it; the roller, coordinator and audit commands read it with `--de
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from eth_utils import to_checksum_address
 from market_contracts.chain import Chain
 from market_contracts.compile import load_artifact
 from market_contracts.errors import UnknownDeployment, WrongChainId
+from market_contracts.files import save_json
 from market_contracts.rules import MarketParams, RewardMode
 
 DEPLOYMENT_VERSION = 1
@@ -99,12 +98,7 @@ class Deployment:
             raise UnknownDeployment(f"{source} is not a provernet deployment file: {exc}") from exc
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_json(), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        save_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> "Deployment":

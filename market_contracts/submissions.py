@@ -22,9 +22,7 @@ and reads and writes the evidence file that `provernet audit slash` sends.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from eth_keys.exceptions import BadSignature
 from eth_utils import keccak, to_checksum_address
 
 from market_contracts.errors import InvalidEvidence
+from market_contracts.files import save_json
 from market_contracts.rules import InvalidAddress, TaskKind, parse_address
 from zkp.evm import g1_words, g2_words
 from zkp.proof import Proof
@@ -256,12 +255,7 @@ class SlashEvidence:
             raise InvalidEvidence(f"{source} is not slash evidence: {exc}") from None
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        with os.fdopen(fd, "w") as f:
-            json.dump(self.to_json(), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        save_json(path, self.to_json())
 
     @classmethod
     def load(cls, path: Path) -> SlashEvidence:
