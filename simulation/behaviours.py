@@ -14,6 +14,7 @@ stake, label) plus the `knobs` of its behaviour, checked by name and type.
 from __future__ import annotations
 
 import enum
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class Context:
     peers: frozenset[str]
 
 
-class Behaviour:
+class Behaviour(ABC):
     name: ClassVar[str]
     knobs: ClassVar[tuple[Knob, ...]] = ()
 
@@ -104,8 +105,8 @@ class Behaviour:
         answers an assignment nor delivers a proof it was working on."""
         return True
 
-    def respond(self, offer: Offer) -> Response:
-        raise NotImplementedError
+    @abstractmethod
+    def respond(self, offer: Offer) -> Response: ...
 
 
 def admits(offer: Offer) -> bool:
