@@ -13,20 +13,21 @@ stop at 64 bits; sequences decode to tuples so messages stay hashable.
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from p2p.errors import SchemaViolation
 
 
-class Spec:
+class Spec(ABC):
     """How one field is checked and carried. `path` names the field in errors."""
 
-    def to_wire(self, value: Any, path: str) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def to_wire(self, value: Any, path: str) -> Any: ...
 
-    def from_wire(self, wire: Any, path: str) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def from_wire(self, wire: Any, path: str) -> Any: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,14 +134,15 @@ class Record(Spec):
 
 
 @dataclasses.dataclass(frozen=True)
-class Switch(Spec):
-    """A field whose spec depends on an earlier field's value (a task's `inputs` on its `kind`)."""
+class Switch:
+    """A field whose spec depends on an earlier field's value (a task's `inputs` on its `kind`):
+    not a spec itself, but the choice of one, made when the record is checked."""
 
     on: str
     cases: Mapping[str, Spec]
 
 
-def spec_of(field: dataclasses.Field) -> Spec:
+def spec_of(field: dataclasses.Field) -> Spec | Switch:
     return field.metadata["spec"]
 
 
@@ -170,7 +172,7 @@ def record_from_wire(cls: type, wire: Mapping[str, Any], prefix: str = "",
     return cls(**values)
 
 
-def _resolve(spec: Spec, earlier: Mapping[str, Any]) -> Spec:
+def _resolve(spec: Spec | Switch, earlier: Mapping[str, Any]) -> Spec:
     if not isinstance(spec, Switch):
         return spec
     # Fields are checked in declaration order, so `on` (declared earlier) is already valid.
