@@ -181,12 +181,21 @@ class CoordinatorCore:
         self._finalize_next = min(self._finalize_next, first_batch)
         self._last_committed = first - 1
 
-    def _on_task_accepted(self, e: TaskAccepted) -> None:
-        kind, seed, roller = self._parse_task_message(e)
+    def _locate(self, e: TaskAccepted | TaskDeclined | ProofReceived, kind: TaskKind,
+                seed: bytes, roller: str):
+        """The (task, round, assignment) a roller's message is about, once time has moved to
+        it; None, the message answered with the reason, if there is no such assignment."""
         self._advance(e.at)
         found = self._find(kind, e.index, e.round, seed, roller)
         if isinstance(found, RejectReason):
             self._reply(e, kind, seed, roller, found)
+            return None
+        return found
+
+    def _on_task_accepted(self, e: TaskAccepted) -> None:
+        kind, seed, roller = self._parse_task_message(e)
+        found = self._locate(e, kind, seed, roller)
+        if found is None:
             return
         _, _, assignment = found
         if assignment.decided:
@@ -199,10 +208,8 @@ class CoordinatorCore:
 
     def _on_task_declined(self, e: TaskDeclined) -> None:
         kind, seed, roller = self._parse_task_message(e)
-        self._advance(e.at)
-        found = self._find(kind, e.index, e.round, seed, roller)
-        if isinstance(found, RejectReason):
-            self._reply(e, kind, seed, roller, found)
+        found = self._locate(e, kind, seed, roller)
+        if found is None:
             return
         task, rnd, assignment = found
         if assignment.declined:
@@ -225,10 +232,8 @@ class CoordinatorCore:
         kind, seed, roller = self._parse_task_message(e)
         if not isinstance(e.valid, bool) or not isinstance(e.ref, str):
             raise InvalidEvent(f"a proof needs valid: bool and ref: str, got {e!r}")
-        self._advance(e.at)
-        found = self._find(kind, e.index, e.round, seed, roller)
-        if isinstance(found, RejectReason):
-            self._reply(e, kind, seed, roller, found)
+        found = self._locate(e, kind, seed, roller)
+        if found is None:
             return
         task, rnd, assignment = found
         if assignment.outcome in (Outcome.ON_TIME, Outcome.LATE, Outcome.INVALID):
