@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
 from market_contracts.errors import RpcUnreachable, TransactionFailed
+from market_contracts.rollup import BlockStatus, CommittedBlock
 from sequencer.accounts import Account, address_of
 from sequencer.circuit_inputs import SMALL
 from sequencer.eddsa import public_key
@@ -24,24 +24,6 @@ from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, data_hash, sign_tr
 GENESIS_ACCOUNTS = 4
 GENESIS_BALANCE = 1_000
 GENESIS = {i: Account(dev_address(i), GENESIS_BALANCE) for i in range(GENESIS_ACCOUNTS)}
-
-
-class BlockStatus(IntEnum):
-    NONE = 0
-    COMMITTED = 1
-    FINALIZED = 2
-
-
-@dataclass(frozen=True)
-class CommittedBlock:
-    number: int
-    old_root: int
-    new_root: int
-    data_hash: int
-    randomness: bytes
-    l1_block: int
-    timestamp: int
-    status: BlockStatus
 
 
 class FakeRollup:
