@@ -38,7 +38,9 @@ class Rejected(Exception):
 
 @dataclass(frozen=True, order=True)
 class OutcomeReport:
-    """One assignment's outcome as a coordinator reports it to `RollerStaking.settle`.
+    """One (roller, task, round) as a coordinator reports it to `RollerStaking.settle`: the
+    slots the roller held in that round and its outcome (never `invalid`: only slashing evidence
+    sets that).
 
     Field order is the contract's struct order; `sort_key` is the order `settle` requires.
     """
@@ -47,14 +49,14 @@ class OutcomeReport:
     kind: TaskKind
     task: int
     round: int
+    slots: int
     outcome: Outcome
-    seed: bytes
 
     def sort_key(self) -> tuple[int, int, int, int]:
         return (int(self.kind), self.task, self.round, int(self.roller, 16))
 
     def as_tuple(self) -> tuple:
-        return (self.roller, int(self.kind), self.task, self.round, int(self.outcome), self.seed)
+        return (self.roller, int(self.kind), self.task, self.round, self.slots, int(self.outcome))
 
 
 def sort_outcomes(outcomes: list[OutcomeReport]) -> list[OutcomeReport]:

@@ -1,9 +1,9 @@
-"""The market rules of `shared/design/market-spec.md` as pure functions.
+"""The market rules of `docs/market-spec.md` (v2) as pure functions.
 
-The contracts enforce the on-chain half of these rules; the coordinator, the roller's audit
-command and the simulation all call this module, so that every assignment, lottery and
-reputation change can be recomputed from public data by anyone and comes out the same. Nothing
-here does I/O or keeps state; integers are exact, as on the EVM.
+The contracts enforce the on-chain half of these rules; the coordinator, `provernet audit` and the
+simulation all call this module, so that every draw, share, lottery and reputation change can be
+recomputed from public data by anyone and comes out the same. Nothing here does I/O or keeps
+state; integers are exact, as on the EVM. `market_contracts.vectors` writes the worked cases.
 """
 
 from __future__ import annotations
@@ -23,9 +23,20 @@ from eth_utils import (
 )
 
 BPS = 10_000
-DOMAIN_ASSIGN = keccak(text="provernet.assign.v1")
-DOMAIN_AGG = keccak(text="provernet.aggregate.v1")
-DOMAIN_REWARD = keccak(text="provernet.reward.v1")
+DOMAIN_ASSIGN = keccak(text="provernet.assign.v2")
+DOMAIN_AGG = keccak(text="provernet.aggregate.v2")
+DOMAIN_SLOT = keccak(text="provernet.slot.v2")
+DOMAIN_TICKET = keccak(text="provernet.ticket.v2")
+#: The randomness of a block is the hash of the L1 block this many blocks after its first commit.
+RANDOMNESS_DELAY = 1
+#: How many recent block hashes the EVM's BLOCKHASH can read.
+BLOCKHASH_WINDOW = 256
+#: UNBONDING must be at least this many times `exposure(params)`.
+UNBONDING_MARGIN = 2
+#: Pending unbonding entries a roller may have at once, so that a slash walks a bounded queue.
+MAX_UNBONDING_ENTRIES = 16
+#: An aggregation's window closes this many aggregation deadlines after assignment.
+AGG_CLOSE_IN_DEADLINES = 2
 
 _UINT256_LIMIT = 2**256
 _HEX = re.compile(r"(?:0[xX])?((?:[0-9a-fA-F]{2})*)")
@@ -71,6 +82,8 @@ class TaskKind(enum.IntEnum):
 
 
 class RewardMode(enum.IntEnum):
+    """The numbering is the Solidity enum's; SPLIT is the default (docs/market-spec.md)."""
+
     LOTTERY = 0
     SPLIT = 1
 
@@ -97,9 +110,13 @@ class MarketParams:
     r_block: int
     r_agg: int
     reward_mode: RewardMode
+    r_open: int
+    slash_window: int
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self)[:-1]:
+        for field in dataclasses.fields(self):
+            if field.name == "reward_mode":
+                continue
             value = getattr(self, field.name)
             if not _is_uint256(value):
                 raise InvalidParams(f"{field.name} must be a uint256, got {value!r}")
@@ -117,18 +134,34 @@ class MarketParams:
         if self.late_window < self.t:
             raise InvalidParams(
                 f"late_window must be at least t ({self.t}), got {self.late_window}")
-        for name in ("m", "k"):
+        for name in ("m", "k", "r_open", "rep_max", "min_stake"):
             if getattr(self, name) < 1:
                 raise InvalidParams(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.unbonding < min_unbonding(self):
+            raise InvalidParams(
+                f"unbonding must be at least {min_unbonding(self)} s ({UNBONDING_MARGIN} x the "
+                f"exposure of {exposure(self)} s), got {self.unbonding}: stake could leave "
+                "before the evidence against it lands")
 
     @classmethod
     def devnet(cls) -> MarketParams:
         return cls(
             min_stake=100 * 10**18, rep_max=10_000, rep_init=5_000, rep_min=500,
             alpha_bps=1_000, beta_bps=1_000, gamma_bps=2_500, slash_bps=1_000, reporter_bps=1_000,
-            unbonding=60, m=2, t=30, late_window=60, k=4, t_agg=30,
-            r_block=10 * 10**18, r_agg=5 * 10**18, reward_mode=RewardMode.LOTTERY,
+            unbonding=1_200, m=2, t=30, late_window=60, k=4, t_agg=30,
+            r_block=10 * 10**18, r_agg=5 * 10**18, reward_mode=RewardMode.SPLIT,
+            r_open=3, slash_window=60,
         )
+
+    def replace(self, **changes: object) -> MarketParams:
+        """These parameters with some changed; the unbonding is raised to the least the new
+        ones allow unless `unbonding` is among the changes (so that a test or a scenario can
+        shorten a deadline without working out the margin by hand)."""
+        if "unbonding" in changes:
+            return dataclasses.replace(self, **changes)
+        widened = dataclasses.replace(self, **changes, unbonding=2**255)
+        return dataclasses.replace(widened, unbonding=max(self.unbonding,
+                                                          min_unbonding(widened)))
 
     def as_tuple(self) -> tuple[int, ...]:
         return tuple(getattr(self, field.name) for field in dataclasses.fields(self))
@@ -175,8 +208,64 @@ def _uint256(value: int, what: str) -> int:
     return value
 
 
+def exposure(params: MarketParams) -> int:
+    """Seconds from a roster block to the last moment evidence for a drawn task can land: the
+    block's drawn rounds, then its batch's aggregation rounds, then the slash window."""
+    rounds = params.r_open + 1
+    return (rounds * params.late_window + rounds * AGG_CLOSE_IN_DEADLINES * params.t_agg
+            + params.slash_window)
+
+
+def min_unbonding(params: MarketParams) -> int:
+    return UNBONDING_MARGIN * exposure(params)
+
+
+# ---------------------------------------------------------------- batches
+
+def batch_of(block: int, k: int) -> int:
+    """Blocks count from 1; batch b holds blocks b*K+1 .. b*K+K."""
+    return (block - 1) // k
+
+
+def first_block_of(batch: int, k: int) -> int:
+    return batch * k + 1
+
+
+def last_block_of(batch: int, k: int) -> int:
+    return (batch + 1) * k
+
+
+def blocks_of(batch: int, k: int) -> range:
+    return range(first_block_of(batch, k), last_block_of(batch, k) + 1)
+
+
+# ---------------------------------------------------------------- randomness
+
+def roster_block(commit_l1_block: int) -> int:
+    """The L1 block whose state gives a block's roster: the one before its first commit."""
+    return _uint256(commit_l1_block, "commit L1 block") - 1
+
+
+def randomness_block(commit_l1_block: int) -> int:
+    """The L1 block whose hash is a block's randomness: after its first commit."""
+    return _uint256(commit_l1_block, "commit L1 block") + RANDOMNESS_DELAY
+
+
+def randomness_source(target: int, now: int) -> int:
+    """The L1 block whose hash `Rollup.recordRandomness` stores when called in L1 block `now`:
+    the target while the EVM still holds its hash, otherwise the newest block a whole number of
+    256-block periods after it."""
+    _uint256(target, "target block")
+    if not _uint256(now, "current block") > target:
+        raise InvalidNumber(f"the randomness of L1 block {target} is not known in block {now}")
+    if now - target <= BLOCKHASH_WINDOW:
+        return target
+    return now - 1 - (now - 1 - target) % BLOCKHASH_WINDOW
+
+
 def weight(active_stake: int, rep: int, paused: bool, min_stake: int) -> int:
-    """Linear in stake, so splitting stake over many addresses gains nothing."""
+    """Linear in stake, so the chance of holding a slot is the same per token in one address or
+    many."""
     if paused or active_stake < min_stake or rep <= 0:
         return 0
     return active_stake * rep
@@ -203,9 +292,7 @@ def batch_seed(chain_id: int, rollup: str, batch_index: int, round_: int,
     return _seed(DOMAIN_AGG, chain_id, rollup, batch_index, "batch index", round_, randomness)
 
 
-def _draw(seed: bytes, j: int) -> int:
-    return int.from_bytes(keccak(encode(["bytes32", "uint256"], [seed, j])), "big")
-
+# ---------------------------------------------------------------- slots
 
 def _distinct_addresses(addresses: Iterable[str]) -> list[str]:
     parsed = [parse_address(address) for address in addresses]
@@ -217,67 +304,103 @@ def _distinct_addresses(addresses: Iterable[str]) -> list[str]:
     return parsed
 
 
-def select(seed: bytes, roster: Sequence[tuple[str, int]], m: int,
-           exclude: Iterable[str] = ()) -> list[str]:
-    """Weighted draw without replacement; candidates are walked in address order (as uint160)
-    so that the contract and every auditor walk them identically."""
-    seed = parse_bytes32(seed)
-    _uint256(m, "m")
+def slot_draw(seed: bytes, j: int) -> int:
+    """The 256-bit number that places slot j."""
+    return int.from_bytes(keccak(encode(["bytes32", "bytes32", "uint256"],
+                                        [DOMAIN_SLOT, parse_bytes32(seed), j])), "big")
+
+
+def candidates(roster: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The rollers of a roster that can hold a slot, in address order (as uint160), so that the
+    contract and every auditor walk them identically."""
     addresses = _distinct_addresses(address for address, _ in roster)
-    excluded = {parse_address(address) for address in exclude}
     cands = []
     for address, (_, w) in zip(addresses, roster):
         if not isinstance(w, int) or isinstance(w, bool) or w < 0:
             raise InvalidRoster(f"weight of {address} must be a non-negative integer, got {w!r}")
-        if w > 0 and address not in excluded:
+        if w > 0:
             cands.append((address, w))
     cands.sort(key=lambda cand: int(cand[0], 16))
+    return cands
 
-    picked = []
-    for j in range(min(m, len(cands))):
-        r = _draw(seed, j) % sum(w for _, w in cands)
+
+def draw_slots(seed: bytes, roster: Sequence[tuple[str, int]], m: int) -> list[str]:
+    """M slots drawn with replacement, in slot order; empty when no roller has weight."""
+    seed = parse_bytes32(seed)
+    _uint256(m, "m")
+    cands = candidates(roster)
+    total = sum(w for _, w in cands)
+    if total == 0:
+        return []
+    holders = []
+    for j in range(m):
+        r = slot_draw(seed, j) % total
         running = 0
-        for i, (address, w) in enumerate(cands):
+        for address, w in cands:
             running += w
             if running > r:
-                picked.append(address)
-                del cands[i]
+                holders.append(address)
                 break
-    return picked
+    return holders
 
 
-def reward_ticket(seed: bytes, roller: str) -> int:
-    return int.from_bytes(
-        keccak(encode(["bytes32", "bytes32", "address"],
-                      [parse_bytes32(seed), DOMAIN_REWARD, parse_address(roller)])),
-        "big",
-    )
+def slot_counts(holders: Iterable[str]) -> dict[str, int]:
+    """Slots per roller, in order of first slot: a roller drawn k times holds k slots."""
+    counts: dict[str, int] = {}
+    for holder in holders:
+        counts[holder] = counts.get(holder, 0) + 1
+    return counts
 
 
-def lottery_winner(entries: Iterable[tuple[str, bytes]]) -> str | None:
-    """The ticket does not depend on arrival time, so being fastest earns nothing and withholding
-    a valid proof can only hand the win to someone else."""
-    tickets = [(reward_ticket(seed, roller), parse_address(roller)) for roller, seed in entries]
-    return min(tickets)[1] if tickets else None
-
+# ---------------------------------------------------------------- outcomes and rewards
 
 def next_reputation(rep: int, outcome: Outcome, params: MarketParams) -> int:
-    """Late and missed never push a positive reputation below REP_MIN, so a roller can recover;
-    an invalid proof drops it to 0, from which only on-time proofs climb."""
+    """A reported late or missed outcome never raises a reputation and never takes it below
+    REP_MIN; only slashing (on-chain evidence) takes it to 0."""
     outcome = Outcome(outcome)
     if outcome is Outcome.ON_TIME:
         return rep + (params.rep_max - rep) * params.alpha_bps // BPS
-    if outcome is Outcome.INVALID or rep == 0:
+    if outcome is Outcome.INVALID:
         return 0
+    if rep <= params.rep_min:
+        return rep
     penalty_bps = params.beta_bps if outcome is Outcome.LATE else params.gamma_bps
     return max(rep - rep * penalty_bps // BPS, params.rep_min)
 
 
-def block_rewards(on_time: Sequence[tuple[str, bytes]], params: MarketParams) -> dict[str, int]:
-    """Rewards of one block among its on-time provers, each with the seed of its round. What the
-    reward pool can actually pay is the contract's business, not applied here."""
-    provers = _distinct_addresses(roller for roller, _ in on_time)
-    if params.reward_mode is RewardMode.SPLIT:
-        return {prover: params.r_block // len(provers) for prover in provers}
-    winner = lottery_winner(on_time)
-    return {} if winner is None else {winner: params.r_block}
+def slot_reward(params: MarketParams) -> int:
+    """Split mode: what one on-time slot of a drawn round earns."""
+    return params.r_block // params.m
+
+
+def is_open_round(round_: int, params: MarketParams) -> bool:
+    return round_ == params.r_open
+
+
+def split_reward(round_: int, slots: int, params: MarketParams) -> int:
+    """Split mode: what an on-time record earns before the per-block cap of R_BLOCK."""
+    if is_open_round(round_, params):
+        return params.r_block
+    return slots * slot_reward(params)
+
+
+def reward_ticket(lottery_randomness: bytes | str, l2_block: int, roller: str, j: int) -> int:
+    return int.from_bytes(keccak(encode(
+        ["bytes32", "bytes32", "uint256", "address", "uint256"],
+        [DOMAIN_TICKET, parse_bytes32(lottery_randomness, "lottery randomness"),
+         _uint256(l2_block, "L2 block"), parse_address(roller), _uint256(j, "slot")])), "big")
+
+
+def lottery_winner(lottery_randomness: bytes | str, l2_block: int,
+                   entries: Iterable[tuple[str, int]]) -> str | None:
+    """The holder of the smallest ticket among a block's on-time entries (roller, slots): one
+    ticket per slot. Ties go to the earlier entry. The randomness is drawn after settlement, when
+    every on-time set is fixed, so nothing can be learnt from a ticket in time to act on it."""
+    best: tuple[int, str] | None = None
+    for roller, slots in entries:
+        address = parse_address(roller)
+        for j in range(_uint256(slots, "slots")):
+            ticket = reward_ticket(lottery_randomness, l2_block, address, j)
+            if best is None or ticket < best[0]:
+                best = (ticket, address)
+    return None if best is None else best[1]
