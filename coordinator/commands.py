@@ -27,12 +27,16 @@ class ReplyStatus(enum.Enum):
 
 class RejectReason(enum.Enum):
     #: no such block or batch (never committed, reverted, already settled), no such round, or
-    #: another seed than the round's (a task of a block since reverted and committed again)
+    #: another seed than the round's
     UNKNOWN_TASK = "unknown_task"
-    #: the sender is not one of the rollers drawn in that round
+    #: the sender holds no slot in that round (the open round has no holders: it takes proofs
+    #: only, from anyone)
     NOT_ASSIGNED = "not_assigned"
-    #: the assignment's late window is over (its outcome is missed, or was decided before)
+    #: the assignment's late window is over (its outcome is missed, or was decided before), or
+    #: the open task's batch is on L1 already
     TASK_CLOSED = "task_closed"
+    #: a proof of the open round after the task's first valid proof: only that one is paid
+    TASK_PROVEN = "task_proven"
     #: the same message again: a second accept, a second decline, or a second proof
     DUPLICATE = "duplicate"
     #: the assignment is decided already (declined, or missed by declining after accepting)
@@ -56,17 +60,37 @@ class BlockProof:
 @dataclass(frozen=True)
 class Assign(Command):
     """Send `roller` the signed task. Its deadline for an on-time proof is `deadline`; a proof
-    counts (as late) until `close_at`."""
+    counts (as late) until `close_at`. A roller drawn for k of the round's slots gets one Assign
+    with `slots` = k: it proves once, and its outcome counts k times in rewards."""
 
     kind: TaskKind
     index: int
     round: int
     roller: str
     seed: bytes
+    slots: int
+    #: `Rollup.statement(n)` of the block, or `Rollup.batchStatement(b)` of the batch: what the
+    #: roller signs with its proof
+    statement: bytes
     assigned_at: int
     deadline: int
     close_at: int
     #: for an aggregation: the block proofs to aggregate, in block order; empty for a block
+    proofs: tuple[BlockProof, ...] = ()
+
+
+@dataclass(frozen=True)
+class Open(Command):
+    """The task's drawn rounds ended without a valid proof: round `round` (R_OPEN) is open to
+    every staked roller, without deadline, and the first valid proof is paid as a rescue. The
+    shell sends it to every session."""
+
+    kind: TaskKind
+    index: int
+    round: int
+    seed: bytes
+    statement: bytes
+    opened_at: int
     proofs: tuple[BlockProof, ...] = ()
 
 
@@ -109,18 +133,6 @@ class Slash(Command):
 
 
 @dataclass(frozen=True)
-class Stalled(Command):
-    """Round `round` found no candidate: every selectable roller of the task's roster was drawn
-    in an earlier round. The task draws no more; a late proof of an earlier round can still
-    prove it, and otherwise only reverting its block (a new commit brings new randomness and a
-    new roster) moves the chain on."""
-
-    kind: TaskKind
-    index: int
-    round: int
-
-
-@dataclass(frozen=True)
 class Finalize(Command):
     """Call `Rollup.finalizeBatch(first_block, provers, aggregate)`. Emitted in batch order."""
 
@@ -132,22 +144,33 @@ class Finalize(Command):
 
 @dataclass(frozen=True)
 class Settle(Command):
-    """Call `RollerStaking.settle(batch, outcomes)`; outcomes are in the order it requires."""
+    """Call `RollerStaking.settle(batch, outcomes)`; outcomes are in the order it requires
+    (`OutcomeReport.sort_key`) and never `invalid` (that goes out as `Slash` only)."""
 
     batch: int
     outcomes: tuple[OutcomeReport, ...]
 
 
 @dataclass(frozen=True)
+class DrawLottery(Command):
+    """Lottery mode: call `RollerStaking.drawLottery(rollup, batch, entries)` once L1 is past
+    the settlement's lottery target block. `entries` are the settled on-time block records, in
+    settlement order, as (block, roller, slots): what `settle` hashed."""
+
+    batch: int
+    entries: tuple[tuple[int, str, int], ...]
+
+
+@dataclass(frozen=True)
 class AuditRound:
     round: int
     seed: bytes
-    #: every roller drawn in earlier rounds, in draw order
-    excluded: tuple[str, ...]
-    #: the draw, in draw order
-    selected: tuple[str, ...]
-    #: per selected roller; None: declined before accepting (no fault, no outcome)
-    outcomes: tuple[Outcome | None, ...]
+    #: the slots' holders in slot order (a roller once per slot held); () for the open round
+    #: and for a round drawn from a roster without candidates
+    holders: tuple[str, ...]
+    #: (roller, slots, outcome) per distinct roller in order of first slot (the open round: per
+    #: proof taken, in order of arrival); outcome None: declined before accepting
+    outcomes: tuple[tuple[str, int, Outcome | None], ...]
 
 
 @dataclass(frozen=True)
@@ -158,12 +181,14 @@ class AuditRecord(Command):
     kind: TaskKind
     index: int
     randomness: bytes
-    l1_block: int
+    #: the L1 block whose state gave the roster (`Rollup.drawBlocks(n)`; a batch: its last
+    #: block's)
+    roster_block: int
     #: `Roster.hash` of the roster the draws used: keccak256(abi.encode((address, uint256)[]))
     #: of its positive-weight entries ascending by address
     roster_hash: bytes
     rounds: tuple[AuditRound, ...]
     #: the roller whose proof counts for the task; None if none arrived
     prover: str | None
-    #: a further round found no candidate
-    stalled: bool
+    #: the drawn rounds ended without a valid proof and round R_OPEN was opened to everyone
+    opened: bool

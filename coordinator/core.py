@@ -24,13 +24,14 @@ from coordinator.commands import (
     BlockProof,
     Cancel,
     Command,
+    DrawLottery,
     Finalize,
+    Open,
     RejectReason,
     Reply,
     ReplyStatus,
     Settle,
     Slash,
-    Stalled,
 )
 from coordinator.errors import InconsistentEvent, InvalidEvent, InvalidSetup, InvalidSnapshot
 from coordinator.events import (
@@ -47,24 +48,32 @@ from coordinator.events import (
 from coordinator.roster import Roster, checksum_address, prepare_roster
 from coordinator.tasks import Assignment, Round, Task, task_from_json, task_to_json
 from coordinator.views import AssignmentView, BlockStatus, RollerCounts
-from market_contracts.ledger import OutcomeReport
+from market_contracts.ledger import OutcomeReport, lottery_entries
 from market_contracts.rules import (
+    AGG_CLOSE_IN_DEADLINES,
     MarketParams,
     Outcome,
+    RewardMode,
     RulesError,
     TaskKind,
+    batch_of,
     batch_seed,
     block_seed,
+    blocks_of,
+    first_block_of,
+    last_block_of,
     parse_bytes32,
+    slot_counts,
 )
+from market_contracts.submissions import batch_statement
 
 MS_PER_SECOND = 1000
-#: An aggregation's window closes this many aggregation deadlines after assignment: the spec
-#: gives LATE_WINDOW for blocks only, and 2 * T_AGG mirrors the devnet's LATE_WINDOW = 2 T.
-AGG_CLOSE_IN_DEADLINES = 2
 #: Distinct rosters kept prepared; consecutive blocks nearly always share one.
 ROSTER_CACHE_SIZE = 16
-SNAPSHOT_VERSION = 1
+#: 2: rules v2 (slots with replacement, open rounds, statements, pending lottery draws).
+SNAPSHOT_VERSION = 2
+#: In the open round only the first valid proof has an outcome, worth one slot.
+OPEN_ROUND_SLOTS = 1
 #: A roller's counts: assigned, declined, then one slot per Outcome, at 2 + its number.
 COUNT_ASSIGNED = 0
 COUNT_DECLINED = 1
@@ -115,8 +124,9 @@ class CoordinatorCore:
         self._aggregations: dict[int, Task] = {}
         #: finalized batches not settled yet -> the settle timer set for them, if any
         self._pending_settlement: dict[int, int | None] = {}
-        #: Settle emitted, L1 not confirmed
-        self._settling: dict[int, None] = {}
+        #: Settle emitted, L1 not confirmed -> its on-time block entries (block, roller, slots)
+        #: for the lottery draw that follows it (empty in split mode)
+        self._settling: dict[int, tuple[tuple[int, str, int], ...]] = {}
         self._timers: list[tuple[int, ...]] = []
         self._counts: dict[str, list[int]] = {}
         self._roster_cache: dict[tuple, Roster] = {}
@@ -146,14 +156,16 @@ class CoordinatorCore:
 
     def _on_block_committed(self, e: BlockCommitted) -> None:
         n = _natural(e.l2_block, "l2_block")
-        _natural(e.l1_block, "l1_block")
+        _natural(e.roster_block, "roster_block")
         randomness = _bytes32(e.randomness, "randomness")
+        statement = _bytes32(e.statement, "statement")
         if n <= self._last_committed:
-            known = self._blocks.get(n)
-            if n <= self._last_finalized or known.randomness == randomness:
+            # A recommit has the randomness of the block it replaces (pinned per number): only
+            # the statement tells the same commit read twice from a new one.
+            if n <= self._last_finalized or self._blocks[n].statement == statement:
                 self._advance(e.at)  # the same L1 log read twice
                 return
-            raise InconsistentEvent(f"block {n} is committed already with other randomness: "
+            raise InconsistentEvent(f"block {n} is committed already with another statement: "
                                     "a BlocksReverted event was missed")
         if n != self._last_committed + 1:
             raise InconsistentEvent(f"block {n} committed after block {self._last_committed}: "
@@ -161,7 +173,8 @@ class CoordinatorCore:
         roster = self._prepared_roster(e.roster)
         self._advance(e.at)
         self._last_committed = n
-        task = self._new_task(TaskKind.BLOCK, n, randomness, e.l1_block, roster, ())
+        task = self._new_task(TaskKind.BLOCK, n, randomness, e.roster_block, statement, roster,
+                              ())
         self._blocks[n] = task
         self._draw(task)
 
@@ -175,7 +188,7 @@ class CoordinatorCore:
             return  # applied already
         for n in range(first, self._last_committed + 1):
             self._cancel(self._blocks.pop(n))
-        first_batch = self._batch_of(first)
+        first_batch = batch_of(first, self.params.k)
         for b in [b for b in self._aggregations if b >= first_batch]:
             self._cancel(self._aggregations.pop(b))
         self._finalize_next = min(self._finalize_next, first_batch)
@@ -184,9 +197,11 @@ class CoordinatorCore:
     def _locate(self, e: TaskAccepted | TaskDeclined | ProofReceived, kind: TaskKind,
                 seed: bytes, roller: str):
         """The (task, round, assignment) a roller's message is about, once time has moved to
-        it; None, the message answered with the reason, if there is no such assignment."""
+        it; None, the message answered with the reason, if there is no such assignment. In the
+        open round, which takes proofs only, the assignment is the prover's earlier proof, or
+        None."""
         self._advance(e.at)
-        found = self._find(kind, e.index, e.round, seed, roller)
+        found = self._find(kind, e.index, e.round, seed, roller, isinstance(e, ProofReceived))
         if isinstance(found, RejectReason):
             self._reply(e, kind, seed, roller, found)
             return None
@@ -236,6 +251,9 @@ class CoordinatorCore:
         if found is None:
             return
         task, rnd, assignment = found
+        if rnd.open:
+            self._take_open_proof(e, task, rnd, kind, seed, roller)
+            return
         if assignment.outcome in (Outcome.ON_TIME, Outcome.LATE, Outcome.INVALID):
             self._reply(e, kind, seed, roller, RejectReason.DUPLICATE)
             return
@@ -248,14 +266,36 @@ class CoordinatorCore:
             outcome = Outcome.ON_TIME
         else:
             outcome = Outcome.LATE
+        self._record_proof(e, task, rnd, kind, seed, roller, assignment, outcome)
+        self._after_decision(task, rnd)
+
+    def _take_open_proof(self, e: ProofReceived, task: Task, rnd: Round, kind: TaskKind,
+                         seed: bytes, roller: str) -> None:
+        """The open round: any roller's proof until the first valid one, which is on time with
+        one slot; an invalid one is slashed; every proof after the first valid one is
+        refused."""
+        if roller in rnd.assignments:
+            self._reply(e, kind, seed, roller, RejectReason.DUPLICATE)
+            return
+        if task.first_valid is not None:
+            self._reply(e, kind, seed, roller, RejectReason.TASK_PROVEN)
+            return
+        assignment = rnd.assignments[roller] = Assignment(OPEN_ROUND_SLOTS, accepted=True)
+        self._count(roller, COUNT_ASSIGNED, 1)
+        outcome = Outcome.ON_TIME if e.valid else Outcome.INVALID
+        self._record_proof(e, task, rnd, kind, seed, roller, assignment, outcome)
+        self._check_audit(task)
+
+    def _record_proof(self, e: ProofReceived, task: Task, rnd: Round, kind: TaskKind,
+                      seed: bytes, roller: str, assignment: Assignment, outcome: Outcome) -> None:
         self._decide(roller, assignment, outcome)
         self._reply(e, kind, seed, roller, outcome=outcome)
         if outcome is Outcome.INVALID:
+            # Never settled: only the evidence, on-chain, sets reputation to 0.
             self._emit(Slash(kind, task.index, rnd.number, roller, e.ref))
         elif task.first_valid is None:
             task.first_valid = (roller, e.ref)
             self._on_proven(task)
-        self._after_decision(task, rnd)
 
     def _on_batch_finalized(self, e: BatchFinalized) -> None:
         b = _natural(e.batch, "batch")
@@ -263,16 +303,17 @@ class CoordinatorCore:
         if b > expected:
             raise InconsistentEvent(f"batch {b} finalized before batch {expected}: a "
                                     "BatchFinalized event was missed")
-        if b == expected and self._last_block_of(b) > self._last_committed:
+        if b == expected and last_block_of(b, self.params.k) > self._last_committed:
             raise InconsistentEvent(f"batch {b} finalized, but only blocks up to "
                                     f"{self._last_committed} are committed")
         self._advance(e.at)
         if b < expected:
             return  # the same L1 log read twice
-        self._last_finalized = self._last_block_of(b)
+        self._last_finalized = last_block_of(b, self.params.k)
         self._finalize_next = max(self._finalize_next, b + 1)
         for task in self._batch_tasks(b):
-            # L1 has the batch, whoever aggregated it: no more rounds; open ones run to close.
+            # L1 has the batch, whoever aggregated it: no more rounds, and an open round takes
+            # no more proofs; drawn rounds run to their close.
             task.finalized = True
             self._check_audit(task)
         self._pending_settlement[b] = None
@@ -282,7 +323,9 @@ class CoordinatorCore:
     def _on_batch_settled(self, e: BatchSettled) -> None:
         b = _natural(e.batch, "batch")
         self._advance(e.at)
-        self._settling.pop(b, None)
+        entries = self._settling.pop(b, ())
+        if entries:
+            self._emit(DrawLottery(b, entries))
 
     def _on_tick(self, e: Tick) -> None:
         self._advance(e.at)
@@ -349,30 +392,36 @@ class CoordinatorCore:
 
     # ---------------------------------------------------------------- tasks
 
-    def _new_task(self, kind: TaskKind, index: int, randomness: bytes, l1_block: int,
-                  roster: Roster, proofs: tuple[BlockProof, ...]) -> Task:
+    def _new_task(self, kind: TaskKind, index: int, randomness: bytes, roster_block: int,
+                  statement: bytes, roster: Roster, proofs: tuple[BlockProof, ...]) -> Task:
         self._task_serial += 1
-        return Task(kind, index, self._task_serial, randomness, l1_block, roster, proofs)
+        return Task(kind, index, self._task_serial, randomness, roster_block, statement, roster,
+                    proofs)
 
     def _draw(self, task: Task) -> None:
-        """Draw the task's next round, excluding everyone drawn in earlier rounds."""
+        """Draw the task's next round, or open it after R_OPEN drawn rounds. Slots are drawn
+        with replacement from the whole roster each round: a roller declined or drawn before
+        may be drawn again. A roller holding k slots gets one Assign for k."""
         number = len(task.rounds)
         seed_of = block_seed if task.kind is TaskKind.BLOCK else batch_seed
         seed = seed_of(self.chain_id, self.rollup, task.index, number, task.randomness)
-        picked = task.roster.select(seed, self._draw_size[task.kind], task.drawn())
-        if not picked:
-            task.stalled = True
-            self._emit(Stalled(task.kind, task.index, number))
-            self._check_audit(task)
-            return
         now = self._now
+        if number == self.params.r_open:
+            task.rounds.append(Round(number, seed, now, None, None, (), {}))
+            self._emit(Open(task.kind, task.index, number, seed, task.statement, now,
+                            task.proofs))
+            return
+        holders = tuple(task.roster.draw_slots(seed, self._draw_size[task.kind]))
+        held = slot_counts(holders)
+        # A round without candidates has no slots and simply waits for its deadline.
         rnd = Round(number, seed, now, now + self._deadline_ms[task.kind],
-                    now + self._window_ms[task.kind], {roller: Assignment() for roller in picked})
+                    now + self._window_ms[task.kind], holders,
+                    {roller: Assignment(slots) for roller, slots in held.items()})
         task.rounds.append(rnd)
-        for roller in picked:
+        for roller, slots in held.items():
             self._count(roller, COUNT_ASSIGNED, 1)
-            self._emit(Assign(task.kind, task.index, number, roller, seed, now, rnd.deadline,
-                              rnd.close_at, task.proofs))
+            self._emit(Assign(task.kind, task.index, number, roller, seed, slots, task.statement,
+                              now, rnd.deadline, rnd.close_at, task.proofs))
         self._set_timer(rnd.deadline, Timer.DEADLINE, task.kind, task.index, task.serial, number)
         self._set_timer(rnd.close_at, Timer.CLOSE, task.kind, task.index, task.serial, number)
 
@@ -387,15 +436,16 @@ class CoordinatorCore:
         self._count(roller, COUNT_OUTCOME + outcome, 1)
 
     def _after_decision(self, task: Task, rnd: Round) -> None:
-        # No one left in the current round can still deliver (each declined, or sent an invalid
-        # proof, which is final): the next round is drawn at once rather than at the deadline.
+        # No holder of the current drawn round can still deliver (each declined, sent an
+        # invalid proof, or refused after accepting): the next round is drawn at once rather
+        # than at the deadline.
         if not task.final and rnd.number == len(task.rounds) - 1 and rnd.decided:
             self._draw(task)
         self._check_audit(task)
 
     def _on_proven(self, task: Task) -> None:
         if task.kind is TaskKind.BLOCK:
-            self._maybe_aggregate(self._batch_of(task.index))
+            self._maybe_aggregate(batch_of(task.index, self.params.k))
         else:
             self._emit_finalizes()
 
@@ -404,13 +454,14 @@ class CoordinatorCore:
         roster of its last block; each block contributes its first valid proof."""
         if b in self._aggregations or b < self._last_finalized // self.params.k:
             return
-        blocks = [self._blocks.get(n) for n in self._block_range(b)]
+        blocks = [self._blocks.get(n) for n in blocks_of(b, self.params.k)]
         if any(t is None or t.first_valid is None for t in blocks):
             return
         last = blocks[-1]
         proofs = tuple(BlockProof(t.index, *t.first_valid) for t in blocks)
-        task = self._new_task(TaskKind.AGGREGATION, b, last.randomness, last.l1_block,
-                              last.roster, proofs)
+        task = self._new_task(TaskKind.AGGREGATION, b, last.randomness, last.roster_block,
+                              batch_statement([t.statement for t in blocks]), last.roster,
+                              proofs)
         self._aggregations[b] = task
         self._draw(task)
 
@@ -421,8 +472,8 @@ class CoordinatorCore:
             task = self._aggregations.get(b)
             if task is None or task.first_valid is None:
                 return
-            self._emit(Finalize(b, self._first_block_of(b), tuple(p.roller for p in task.proofs),
-                                task.first_valid[1]))
+            self._emit(Finalize(b, first_block_of(b, self.params.k),
+                                tuple(p.roller for p in task.proofs), task.first_valid[1]))
             self._finalize_next = b + 1
 
     def _try_settle(self, b: int) -> None:
@@ -431,30 +482,35 @@ class CoordinatorCore:
         if b not in self._pending_settlement:
             return
         tasks = self._batch_tasks(b)
-        settle_at = max((r.close_at for t in tasks for r in t.rounds), default=self._now)
+        settle_at = max((r.close_at for t in tasks for r in t.rounds if not r.open),
+                        default=self._now)
         if self._now < settle_at:
             if self._pending_settlement[b] != settle_at:
                 self._pending_settlement[b] = settle_at
                 self._set_timer(settle_at, Timer.SETTLE, TaskKind.BLOCK, b, 0, 0)
             return
         del self._pending_settlement[b]
-        outcomes = sorted(
-            (OutcomeReport(roller, t.kind, t.index, r.number, a.outcome, r.seed)
+        # An invalid outcome is never settled: it went out as slashing evidence.
+        outcomes = tuple(sorted(
+            (OutcomeReport(roller, t.kind, t.index, r.number, a.slots, a.outcome)
              for t in tasks for r in t.rounds for roller, a in r.assignments.items()
-             if a.outcome is not None),
-            key=OutcomeReport.sort_key)
-        for n in self._block_range(b):
+             if a.outcome is not None and a.outcome is not Outcome.INVALID),
+            key=OutcomeReport.sort_key))
+        for n in blocks_of(b, self.params.k):
             del self._blocks[n]
         self._aggregations.pop(b, None)
         # The contract refuses an empty settlement; a batch without outcomes (finalized by
         # someone else before any of our rollers delivered) has nothing to settle.
         if outcomes:
-            self._emit(Settle(b, tuple(outcomes)))
-            self._settling[b] = None
+            self._emit(Settle(b, outcomes))
+            lottery = self.params.reward_mode is RewardMode.LOTTERY
+            self._settling[b] = tuple(lottery_entries(outcomes)) if lottery else ()
 
     def _cancel(self, task: Task) -> None:
-        """Forget a reverted task: its counts are taken back and its open assignments called
-        off. Its outcomes never settle: the block they were for is gone."""
+        """Forget a reverted task: its counts are taken back and its undecided assignments
+        called off. Its outcomes never settle: the block they were for is gone. An open round
+        has no one to call off: its proofs are refused from now on (UNKNOWN_TASK, or by the
+        shell's statement check once the block is committed again)."""
         for rnd in task.rounds:
             for roller, assignment in rnd.assignments.items():
                 self._count(roller, COUNT_ASSIGNED, -1)
@@ -469,17 +525,14 @@ class CoordinatorCore:
         if task.audited or not task.final or not task.decided:
             return
         task.audited = True
-        rounds = []
-        excluded: list[str] = []
-        for rnd in task.rounds:
-            selected = tuple(rnd.assignments)
-            rounds.append(AuditRound(rnd.number, rnd.seed, tuple(excluded), selected,
-                                     tuple(a.outcome for a in rnd.assignments.values())))
-            excluded.extend(selected)
-        self._emit(AuditRecord(task.kind, task.index, task.randomness, task.l1_block,
-                               task.roster.hash, tuple(rounds),
+        rounds = tuple(
+            AuditRound(rnd.number, rnd.seed, rnd.holders,
+                       tuple((roller, a.slots, a.outcome) for roller, a in rnd.assignments.items()))
+            for rnd in task.rounds)
+        self._emit(AuditRecord(task.kind, task.index, task.randomness, task.roster_block,
+                               task.roster.hash, rounds,
                                None if task.first_valid is None else task.first_valid[0],
-                               task.stalled))
+                               task.opened))
 
     # ---------------------------------------------------------------- helpers
 
@@ -492,14 +545,20 @@ class CoordinatorCore:
         status = ReplyStatus.RECORDED if reason is None else ReplyStatus.REJECTED
         self._emit(Reply(kind, e.index, e.round, seed, roller, status, reason, outcome))
 
-    def _find(self, kind: TaskKind, index: int, number: int, seed: bytes,
-              roller: str) -> tuple[Task, Round, Assignment] | RejectReason:
+    def _find(self, kind: TaskKind, index: int, number: int, seed: bytes, roller: str,
+              proof: bool) -> tuple[Task, Round, Assignment | None] | RejectReason:
         task = self._tasks(kind).get(index)
         if task is None or not 0 <= number < len(task.rounds):
             return RejectReason.UNKNOWN_TASK
         rnd = task.rounds[number]
         if rnd.seed != seed:
-            return RejectReason.UNKNOWN_TASK  # a task of a block since reverted
+            return RejectReason.UNKNOWN_TASK
+        if rnd.open:
+            if not proof:
+                return RejectReason.NOT_ASSIGNED  # nobody holds the open round: nothing to accept
+            if task.finalized:
+                return RejectReason.TASK_CLOSED
+            return task, rnd, rnd.assignments.get(roller)
         assignment = rnd.assignments.get(roller)
         if assignment is None:
             return RejectReason.NOT_ASSIGNED
@@ -538,20 +597,8 @@ class CoordinatorCore:
             counts = self._counts[roller] = [0] * COUNT_SLOTS
         counts[slot] += delta
 
-    def _batch_of(self, block: int) -> int:
-        return (block - 1) // self.params.k
-
-    def _first_block_of(self, b: int) -> int:
-        return b * self.params.k + 1
-
-    def _last_block_of(self, b: int) -> int:
-        return (b + 1) * self.params.k
-
-    def _block_range(self, b: int) -> range:
-        return range(self._first_block_of(b), self._last_block_of(b) + 1)
-
     def _batch_tasks(self, b: int) -> list[Task]:
-        tasks = [self._blocks[n] for n in self._block_range(b)]
+        tasks = [self._blocks[n] for n in blocks_of(b, self.params.k)]
         if b in self._aggregations:
             tasks.append(self._aggregations[b])
         return tasks
@@ -581,19 +628,19 @@ class CoordinatorCore:
             if 0 <= block <= self._base:
                 return BlockStatus.FINALIZED
             if self._base < block <= self._last_finalized:
-                return (BlockStatus.SETTLING if self._batch_of(block) in self._settling
+                return (BlockStatus.SETTLING if batch_of(block, self.params.k) in self._settling
                         else BlockStatus.SETTLED)
             return BlockStatus.UNKNOWN
         if task.finalized:
             return BlockStatus.FINALIZED
-        aggregation = self._aggregations.get(self._batch_of(block))
+        aggregation = self._aggregations.get(batch_of(block, self.params.k))
         if aggregation is not None:
             if aggregation.first_valid is not None:
                 return BlockStatus.AGGREGATED
-            return BlockStatus.STALLED if aggregation.stalled else BlockStatus.AGGREGATING
+            return BlockStatus.OPEN if aggregation.opened else BlockStatus.AGGREGATING
         if task.first_valid is not None:
             return BlockStatus.PROVEN
-        return BlockStatus.STALLED if task.stalled else BlockStatus.ASSIGNED
+        return BlockStatus.OPEN if task.opened else BlockStatus.ASSIGNED
 
     def in_flight(self) -> tuple[AssignmentView, ...]:
         """Assignments still open (undecided, window not closed), blocks before batches."""
@@ -601,8 +648,18 @@ class CoordinatorCore:
             AssignmentView(task.kind, task.index, rnd.number, rnd.seed, roller, assignment.accepted,
                            rnd.assigned_at, rnd.deadline, rnd.close_at)
             for tasks in (self._blocks, self._aggregations) for task in tasks.values()
-            for rnd in task.rounds if self._now < rnd.close_at
+            for rnd in task.rounds if not rnd.open and self._now < rnd.close_at
             for roller, assignment in rnd.assignments.items() if not assignment.decided
+        )
+
+    def open_tasks(self) -> tuple[Open, ...]:
+        """The tasks open now (no proof yet, batch not on L1), blocks before batches, as the
+        `Open` that opened them: what a session that connects later must be told."""
+        return tuple(
+            Open(task.kind, task.index, rnd.number, rnd.seed, task.statement, rnd.assigned_at,
+                 task.proofs)
+            for tasks in (self._blocks, self._aggregations) for task in tasks.values()
+            if task.opened and not task.final for rnd in task.rounds[-1:]
         )
 
     def roller_counts(self, roller: str) -> RollerCounts:
@@ -639,7 +696,8 @@ class CoordinatorCore:
             "rosters": rosters,
             "tasks": [task_to_json(task) for task in tasks],
             "pending_settlement": [[b, at] for b, at in self._pending_settlement.items()],
-            "settling": list(self._settling),
+            "settling": [[b, [list(entry) for entry in entries]]
+                         for b, entries in self._settling.items()],
             "timers": [list(entry) for entry in sorted(self._timers) if self._timer_live(entry)],
             "counts": {roller: list(counts) for roller, counts in self._counts.items()},
         }
@@ -669,7 +727,8 @@ class CoordinatorCore:
             core._last_finalized = data["last_finalized"]
             core._finalize_next = data["finalize_next"]
             core._pending_settlement = {b: at for b, at in data["pending_settlement"]}
-            core._settling = dict.fromkeys(data["settling"])
+            core._settling = {b: tuple(tuple(entry) for entry in entries)
+                              for b, entries in data["settling"]}
             core._timers = [tuple(entry) for entry in data["timers"]]
             heapq.heapify(core._timers)
             core._counts = {roller: list(counts) for roller, counts in data["counts"].items()}

@@ -2,9 +2,12 @@
 
 Every event carries `at`, the time it happened in integer milliseconds, stamped by the shell (Unix
 time in the service, virtual time in the simulation); the core reads no clock. The shell does the
-I/O and the heavy checks before it builds an event: it reads the roster at the L1 block that
-committed an L2 block, checks a roller's signature (so `roller` is authenticated), and verifies a
-proof (so `valid` is its verdict, and `ref` names the stored proof for later commands).
+I/O and the heavy checks before it builds an event: it records a block's randomness and reads its
+roster at its `rosterBlock`, checks a roller's signature (so `roller` is authenticated), checks
+that a proof signs L1's current statement of its block or batch (a proof of a reverted block
+cannot be told from one of its recommit by seed, which is the same), checks that an open
+round's prover is staked now, and verifies a proof (so `valid` is its verdict, and `ref` names
+the stored proof for later commands).
 
 `event_to_record` / `event_from_record` give a JSON- and msgpack-able form, for the shell's event
 log: the core is event-sourced, and replaying the log rebuilds it exactly.
@@ -16,15 +19,25 @@ from dataclasses import dataclass, fields
 
 from market_contracts.rules import TaskKind
 
+#: Fields held as bytes, written as 0x-hex in records.
+BYTES32_FIELDS = ("randomness", "seed", "statement")
+
 
 @dataclass(frozen=True)
 class BlockCommitted:
-    """`Rollup.BlockCommitted`, with the roster read at `l1_block` (market-spec.md, "Weight")."""
+    """`Rollup.BlockCommitted` once its randomness is recorded (market-spec.md, "Randomness and
+    the roster of a block"): sent when `Rollup.randomness(n)` is known, not at the commit."""
 
     l2_block: int
+    #: `Rollup.randomness(n)`; pinned per block number, so a recommit after a revert has the
+    #: same randomness (and roster) as the block it replaces
     randomness: bytes
-    l1_block: int
-    #: (address, weight) for every roller, in any order; zero weights may be left in or out
+    #: `Rollup.drawBlocks(n)[0]`: the L1 block the roster was read at
+    roster_block: int
+    #: `Rollup.statement(n)`: what tells a recommitted block from the one it replaces
+    statement: bytes
+    #: (address, weight) for every roller at `roster_block`, in any order; zero weights may be
+    #: left in or out
     roster: tuple[tuple[str, int], ...]
     at: int
 
@@ -43,8 +56,7 @@ class TaskAccepted:
     #: the L2 block for a block task, the batch index for an aggregation
     index: int
     round: int
-    #: the seed of the task as `Assign` gave it: it tells a task of a reverted block from the
-    #: task of the block committed again under the same number
+    #: the seed of the task as `Assign` (or `Open`) gave it
     seed: bytes
     roller: str
     at: int
@@ -114,7 +126,7 @@ def event_to_record(event: Event) -> dict:
     record: dict = {"type": type(event).__name__}
     for field in fields(event):
         value = getattr(event, field.name)
-        if field.name in ("randomness", "seed"):
+        if field.name in BYTES32_FIELDS:
             value = "0x" + bytes(value).hex()
         elif field.name == "roster":
             value = [[address, str(w)] for address, w in value]
@@ -129,7 +141,7 @@ def event_from_record(record: dict) -> Event:
     values = {}
     for field in fields(cls):
         value = record[field.name]
-        if field.name in ("randomness", "seed"):
+        if field.name in BYTES32_FIELDS:
             value = bytes.fromhex(value.removeprefix("0x"))
         elif field.name == "roster":
             value = tuple((address, int(w)) for address, w in value)

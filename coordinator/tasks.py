@@ -14,6 +14,8 @@ from market_contracts.rules import Outcome, TaskKind
 
 @dataclass(slots=True)
 class Assignment:
+    #: slots held in the round (1 for a proof taken in the open round)
+    slots: int
     accepted: bool = False
     #: declined before accepting: no fault and no outcome
     declined: bool = False
@@ -28,11 +30,19 @@ class Assignment:
 class Round:
     number: int
     seed: bytes
+    #: when it was drawn, or opened
     assigned_at: int
-    deadline: int
-    close_at: int
-    #: roller -> assignment, in draw order
+    #: None for the open round: it has no deadline and no window
+    deadline: int | None
+    close_at: int | None
+    #: the slots' holders in slot order; () for the open round or a roster without candidates
+    holders: tuple[str, ...]
+    #: roller -> assignment, in order of first slot (the open round: of proof taken)
     assignments: dict[str, Assignment]
+
+    @property
+    def open(self) -> bool:
+        return self.deadline is None
 
     @property
     def decided(self) -> bool:
@@ -47,14 +57,15 @@ class Task:
     #: reverted block cannot act on the block committed again under the same number
     serial: int
     randomness: bytes
-    l1_block: int
+    roster_block: int
+    #: what the rollers sign: `Rollup.statement(n)`, or `Rollup.batchStatement(b)`
+    statement: bytes
     roster: Roster
     #: for an aggregation, the block proofs it aggregates; empty for a block
     proofs: tuple[BlockProof, ...]
     rounds: list[Round] = field(default_factory=list)
     #: (roller, ref) of the first valid proof: the one that counts for the task
     first_valid: tuple[str, str] | None = None
-    stalled: bool = False
     #: its batch was finalized on L1, so the task needs no more rounds
     finalized: bool = False
     #: its AuditRecord has been emitted
@@ -62,16 +73,16 @@ class Task:
 
     @property
     def final(self) -> bool:
-        """No further round will be drawn."""
-        return self.first_valid is not None or self.stalled or self.finalized
+        """No further round will be drawn, nor proof taken in the open round."""
+        return self.first_valid is not None or self.finalized
+
+    @property
+    def opened(self) -> bool:
+        return bool(self.rounds) and self.rounds[-1].open
 
     @property
     def decided(self) -> bool:
         return all(r.decided for r in self.rounds)
-
-    def drawn(self) -> list[str]:
-        """Every roller drawn so far, in draw order: the next round's exclusions."""
-        return [roller for r in self.rounds for roller in r.assignments]
 
 
 def task_to_json(task: Task) -> dict:
@@ -80,19 +91,19 @@ def task_to_json(task: Task) -> dict:
         "index": task.index,
         "serial": task.serial,
         "randomness": task.randomness.hex(),
-        "l1_block": task.l1_block,
+        "roster_block": task.roster_block,
+        "statement": task.statement.hex(),
         "roster": task.roster.hash.hex(),
         "proofs": [[p.block, p.roller, p.ref] for p in task.proofs],
         "rounds": [
             {"number": r.number, "seed": r.seed.hex(), "assigned_at": r.assigned_at,
-             "deadline": r.deadline, "close_at": r.close_at,
-             "assignments": [[roller, a.accepted, a.declined,
+             "deadline": r.deadline, "close_at": r.close_at, "holders": list(r.holders),
+             "assignments": [[roller, a.slots, a.accepted, a.declined,
                               None if a.outcome is None else int(a.outcome)]
                              for roller, a in r.assignments.items()]}
             for r in task.rounds
         ],
         "first_valid": None if task.first_valid is None else list(task.first_valid),
-        "stalled": task.stalled,
         "finalized": task.finalized,
         "audited": task.audited,
     }
@@ -101,15 +112,16 @@ def task_to_json(task: Task) -> dict:
 def task_from_json(data: dict, rosters: Mapping[str, Roster]) -> Task:
     rounds = [
         Round(r["number"], bytes.fromhex(r["seed"]), r["assigned_at"], r["deadline"],
-              r["close_at"],
-              {roller: Assignment(accepted, declined, None if outcome is None else Outcome(outcome))
-               for roller, accepted, declined, outcome in r["assignments"]})
+              r["close_at"], tuple(r["holders"]),
+              {roller: Assignment(slots, accepted, declined,
+                                  None if outcome is None else Outcome(outcome))
+               for roller, slots, accepted, declined, outcome in r["assignments"]})
         for r in data["rounds"]
     ]
     return Task(
         TaskKind(data["kind"]), data["index"], data["serial"], bytes.fromhex(data["randomness"]),
-        data["l1_block"], rosters[data["roster"]],
+        data["roster_block"], bytes.fromhex(data["statement"]), rosters[data["roster"]],
         tuple(BlockProof(block, roller, ref) for block, roller, ref in data["proofs"]),
         rounds, None if data["first_valid"] is None else tuple(data["first_valid"]),
-        data["stalled"], data["finalized"], data["audited"],
+        data["finalized"], data["audited"],
     )

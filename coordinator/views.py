@@ -13,8 +13,8 @@ class BlockStatus(enum.Enum):
     UNKNOWN = "unknown"
     #: drawn, no valid proof yet
     ASSIGNED = "assigned"
-    #: no valid proof and no candidate left to draw (see `commands.Stalled`)
-    STALLED = "stalled"
+    #: no valid proof after its drawn rounds: open to every staked roller (see `commands.Open`)
+    OPEN = "open"
     #: a valid proof; waiting for the rest of its batch
     PROVEN = "proven"
     #: its batch has an aggregator drawn
@@ -43,7 +43,9 @@ class AssignmentView:
 
 @dataclass(frozen=True)
 class RollerCounts:
-    """What the core recorded for one roller; a reverted block takes its counts back."""
+    """What the core recorded for one roller, per assignment (a round's slots held at once count
+    once; an open round's proof taken counts as one assignment); a reverted block takes its
+    counts back."""
 
     assigned: int = 0
     #: declined before accepting: no fault

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from eth_utils import keccak, to_checksum_address
 
-from coordinator.commands import Assign, Command, Finalize, Settle
+from coordinator.commands import Assign, Command, Finalize, Open, Settle
 from coordinator.core import CoordinatorCore
 from coordinator.events import (
     BatchFinalized,
@@ -24,7 +24,7 @@ from coordinator.events import (
     Tick,
 )
 from market_contracts.ledger import Ledger
-from market_contracts.rules import MarketParams, TaskKind
+from market_contracts.rules import MarketParams, TaskKind, last_block_of
 
 #: K = 2 so that a batch is quick to fill; everything else the devnet's.
 PARAMS = dataclasses.replace(MarketParams.devnet(), k=2)
@@ -52,21 +52,41 @@ def randomness(block: int) -> bytes:
     return keccak(text=f"randomness {block}")
 
 
+def statement(block: int, version: int = 0) -> bytes:
+    """The statement of block `block`; `version` tells a recommit after a revert (which keeps
+    the block's randomness) from the block it replaces."""
+    return keccak(text=f"statement {block} {version}")
+
+
 def new_core(**kwargs) -> CoordinatorCore:
     return CoordinatorCore(PARAMS, CHAIN_ID, ROLLUP, **kwargs)
 
 
-def commit(block: int, at: int, rollers: tuple[tuple[str, int], ...]) -> BlockCommitted:
-    return BlockCommitted(block, randomness(block), 100 + block, rollers, at)
+def commit(block: int, at: int, rollers: tuple[tuple[str, int], ...],
+           version: int = 0) -> BlockCommitted:
+    """Block `block` committed (and its randomness recorded) at `at`; a recommit (`version` >
+    0) keeps the randomness and roster block, as the Rollup pins them per number."""
+    return BlockCommitted(block, randomness(block), 100 + block, statement(block, version),
+                          rollers, at)
 
 
-def ledger_for(rollers: tuple[tuple[str, int], ...]) -> Ledger:
-    """The staking contract's model with every roller registered, as `settle` requires."""
-    ledger = Ledger(PARAMS, coordinators={COORDINATOR})
+def ledger_for(rollers: tuple[tuple[str, int], ...], params: MarketParams = PARAMS) -> Ledger:
+    """The staking contract's model with the rollup added, the coordinator bound to it and every
+    roller registered, as `settle` requires."""
+    ledger = Ledger(params)
+    ledger.add_rollup(ROLLUP, PARAMS.k)
+    ledger.register_coordinator(COORDINATOR, ROLLUP)
     for address, _ in rollers:
         ledger.mint(address, STAKE)
         ledger.stake(address, STAKE)
     return ledger
+
+
+def settle_on(ledger: Ledger, settles: list[Settle]) -> None:
+    """Send every Settle to the contract's model, once L1 has finalized their batches."""
+    ledger.finalize(ROLLUP, max(last_block_of(s.batch, PARAMS.k) for s in settles))
+    for s in settles:
+        ledger.settle(COORDINATOR, s.batch, list(s.outcomes))
 
 
 def of(commands: list[Command], cls: type) -> list:
@@ -83,12 +103,14 @@ class Behaviour:
     #: None: never sends one
     proof: str | None = "valid"  # "valid" | "invalid" | None
     delay: int = 1 * S
+    #: proves an open task (after the drawn rounds) this long after it opens; None: does not
+    rescue: int | None = None
 
 
-HONEST = Behaviour()
+HONEST = Behaviour(rescue=1 * S)
 LAZY = Behaviour(proof=None)
 DECLINER = Behaviour(accept=False, proof=None)
-CHEAT = Behaviour(proof="invalid")
+CHEAT = Behaviour(proof="invalid", rescue=2 * S)
 QUITTER = Behaviour(decline_after_accept=True, proof=None)
 
 
@@ -147,6 +169,14 @@ class Market:
                 ref = f"{command.kind.name}-{command.index}-{command.round}-{command.roller}"
                 self.schedule(ProofReceived(*task, b.proof == "valid", ref,
                                             self._later(now, b.delay)))
+        elif isinstance(command, Open):
+            # Sent to every session; each roller that rescues proves it as it would its own.
+            for roller, b in self.behaviours.items():
+                if b.rescue is not None and b.proof is not None:
+                    ref = f"{command.kind.name}-{command.index}-open-{roller}"
+                    self.schedule(ProofReceived(command.kind, command.index, command.round,
+                                                command.seed, roller, b.proof == "valid", ref,
+                                                self._later(now, b.rescue)))
         elif isinstance(command, Finalize):
             # L1 takes the transactions in the order they were sent.
             self.l1_at = max(self.l1_at, self._later(now, S))
@@ -155,13 +185,13 @@ class Market:
             self.schedule(BatchSettled(command.batch, self._later(now, S)))
 
 
-LATE = Behaviour(delay=T + 5 * S)
+LATE = Behaviour(delay=T + 5 * S, rescue=5 * S)
 MIXED_BEHAVIOURS = (HONEST, LAZY, DECLINER, CHEAT, QUITTER, LATE, HONEST, LAZY)
 
 
 def mixed_market(seed: int = 0) -> Market:
     """Every behaviour, jittered answers, a weighted roster, and block 7 reverted and committed
-    again: a run that touches most of the core."""
+    again (same randomness, new statement): a run that touches most of the core."""
     rollers = roster(len(MIXED_BEHAVIOURS),
                      [STAKE * (i + 1) * PARAMS.rep_init for i in range(len(MIXED_BEHAVIOURS))])
     market = Market(new_core(), {r: b for (r, _), b in zip(rollers, MIXED_BEHAVIOURS)},
@@ -169,7 +199,7 @@ def mixed_market(seed: int = 0) -> Market:
     for n in range(1, 8):
         market.schedule(commit(n, n * 10 * S, rollers))
     market.schedule(BlocksReverted(7, 71 * S))
-    market.schedule(BlockCommitted(7, keccak(text="recommitted 7"), 300, rollers, 75 * S))
+    market.schedule(commit(7, 75 * S, rollers, version=1))
     market.schedule(commit(8, 80 * S, rollers))
     market.run()
     return market

@@ -16,6 +16,7 @@ from coordinator_harness import (
     ROLLUP,
     T_AGG,
     WINDOW,
+    Behaviour,
     Market,
     S,
     T,
@@ -25,6 +26,8 @@ from coordinator_harness import (
     of,
     randomness,
     roster,
+    settle_on,
+    statement,
 )
 
 from coordinator.commands import (
@@ -32,9 +35,13 @@ from coordinator.commands import (
     AuditRecord,
     BlockProof,
     Cancel,
+    DrawLottery,
     Finalize,
+    Open,
     Settle,
+    Slash,
 )
+from coordinator.core import CoordinatorCore
 from coordinator.errors import InconsistentEvent, InvalidSetup
 from coordinator.events import (
     BatchFinalized,
@@ -45,8 +52,15 @@ from coordinator.events import (
     Tick,
 )
 from coordinator.views import BlockStatus
-from market_contracts.ledger import sort_outcomes
-from market_contracts.rules import Outcome, batch_seed, select
+from market_contracts.ledger import OutcomeReport, lottery_entries_hash, sort_outcomes
+from market_contracts.rules import (
+    Outcome,
+    RewardMode,
+    batch_seed,
+    draw_slots,
+    lottery_winner,
+)
+from market_contracts.submissions import batch_statement
 
 ROSTER = roster(6)
 
@@ -86,15 +100,17 @@ def test_happy_path_assign_finalize_settle_is_accepted_by_the_contract_model():
         (a.kind, a.index, a.round, a.roller) for a in assigns if a.index == 0 and a.kind is AGG
         or a.kind is BLOCK and a.index in (1, 2)}
     assert {o.outcome for o in settle.outcomes} == {Outcome.ON_TIME}
-    assert all(o.seed == next(a.seed for a in assigns if (a.kind, a.index, a.round)
-                              == (o.kind, o.task, o.round)) for o in settle.outcomes)
+    assert {(o.kind, o.task, o.round, o.roller, o.slots) for o in settle.outcomes} == {
+        (a.kind, a.index, a.round, a.roller, a.slots) for a in assigns
+        if (a.kind, a.index) in ((AGG, 0), (BLOCK, 1), (BLOCK, 2))}
+    assert aggregation.statement == batch_statement([statement(1), statement(2)])
 
     ledger = ledger_for(ROSTER)
     ledger.mint(COORDINATOR, 10**21)
-    ledger.fund_rewards(COORDINATOR, 10**21)
-    for s in settles:
-        ledger.settle(COORDINATOR, s.batch, list(s.outcomes))
+    ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
+    settle_on(ledger, settles)
     assert sum(ledger.claimable.values()) == 4 * PARAMS.r_block + 2 * PARAMS.r_agg
+    assert of(commands, DrawLottery) == []  # split mode draws nothing
     assert [core.block_status(n) for n in range(1, 5)] == [BlockStatus.SETTLED] * 4
     assert len(of(commands, AuditRecord)) == 4 + 2
 
@@ -103,13 +119,15 @@ def test_the_aggregator_is_drawn_once_every_block_is_proven_from_the_last_blocks
     other = roster(6, [10**24 * (i + 1) for i in range(6)])
     core = new_core()
     (a1, _) = of(core.handle(commit(1, 0, ROSTER)), Assign)
-    (a2, _) = of(core.handle(BlockCommitted(2, randomness(2), 102, other, 0)), Assign)
+    a2 = of(core.handle(BlockCommitted(2, randomness(2), 102, statement(2), other, 0)),
+            Assign)[0]
     assert of(prove(core, a2, S), Assign) == []
     assert core.block_status(2) is BlockStatus.PROVEN
     (agg,) = of(prove(core, a1, 2 * S), Assign)
     seed = batch_seed(CHAIN_ID, ROLLUP, 0, 0, randomness(2))
     assert (agg.kind, agg.index, agg.round, agg.seed) == (AGG, 0, 0, seed)
-    assert [agg.roller] == select(seed, other, 1)
+    assert [agg.roller] == draw_slots(seed, other, 1)
+    assert agg.statement == batch_statement([statement(1), statement(2)])
     assert (agg.deadline, agg.close_at) == (2 * S + T_AGG, 2 * S + 2 * T_AGG)
     assert core.block_status(1) is BlockStatus.AGGREGATING
 
@@ -121,8 +139,8 @@ def test_an_aggregator_that_misses_is_redrawn_and_the_next_one_finalizes():
     prove(core, a1, S)
     (agg0,) = of(prove(core, a2, S), Assign)
     (agg1,) = of(core.handle(Tick(S + T_AGG)), Assign)
-    assert agg1.round == 1 and agg1.roller != agg0.roller
-    assert agg1.proofs == agg0.proofs
+    assert agg1.round == 1 and agg1.roller != agg0.roller  # by the rules' draw of this seed
+    assert (agg1.proofs, agg1.statement) == (agg0.proofs, agg0.statement)
     commands = prove(core, agg1, 2 * S + T_AGG, ref="aggregate")
     assert of(commands, Finalize) == [Finalize(0, 1, (a1.roller, a2.roller), "aggregate")]
     assert core.block_status(2) is BlockStatus.AGGREGATED
@@ -209,10 +227,12 @@ def test_a_revert_cancels_the_aggregation_of_the_batch_it_touches():
     commands = core.handle(BlocksReverted(2, 2 * S))
     assert Cancel(AGG, 0, 0, agg.seed, agg.roller) in commands
     assert core.block_status(1) is BlockStatus.PROVEN
-    # Recommitted and proven again: a new aggregation of batch 0, from round 0, new seed.
-    (c2, _) = of(core.handle(BlockCommitted(2, b"\x05" * 32, 300, ROSTER, 3 * S)), Assign)
+    # Recommitted and proven again: a new aggregation of batch 0 from round 0, with the same
+    # seed (the randomness is pinned per block number) and the new batch statement.
+    (c2, _) = of(core.handle(commit(2, 3 * S, ROSTER, version=1)), Assign)
     (agg_again,) = of(prove(core, c2, 4 * S), Assign)
-    assert (agg_again.index, agg_again.round) == (0, 0) and agg_again.seed != agg.seed
+    assert (agg_again.index, agg_again.round, agg_again.seed) == (0, 0, agg.seed)
+    assert agg_again.statement == batch_statement([statement(1), statement(2, 1)])
     assert of(prove(core, agg_again, 5 * S, ref="agg"), Finalize)[0].provers == (
         blocks[0].roller, c2.roller)
 
@@ -266,5 +286,89 @@ def test_a_lazy_roster_still_settles_with_missed_outcomes_only_where_due():
     (settle,) = of(market.commands, Settle)
     missed = [o for o in settle.outcomes if o.outcome is Outcome.MISSED]
     assert {o.roller for o in missed} <= {rollers[0][0]}
+    settle_on(ledger_for(rollers), [settle])
+
+
+def test_a_roller_holding_both_slots_settles_them_in_one_record_and_is_paid_for_both():
+    one = roster(1)
+    market = Market(new_core(), {one[0][0]: HONEST})
+    for n in (1, 2):
+        market.schedule(commit(n, n * S, one))
+    market.run()
+    assert {a.slots for a in of(market.commands, Assign) if a.kind is BLOCK} == {PARAMS.m}
+    (settle,) = of(market.commands, Settle)
+    assert [(o.kind, o.task, o.round, o.slots, o.outcome) for o in settle.outcomes] == [
+        (BLOCK, 1, 0, 2, Outcome.ON_TIME), (BLOCK, 2, 0, 2, Outcome.ON_TIME),
+        (AGG, 0, 0, 1, Outcome.ON_TIME)]
+    ledger = ledger_for(one)
+    ledger.mint(COORDINATOR, 10**21)
+    ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
+    settle_on(ledger, [settle])
+    assert ledger.claimable[one[0][0]] == 2 * PARAMS.r_block + PARAMS.r_agg
+
+
+def test_open_rounds_settle_the_first_valid_proof_with_one_slot_and_never_the_invalid():
+    # Nobody has weight, so every drawn round is empty: blocks and the aggregation open.
+    rollers = roster(3, [0, 0, 0])
+    junk = Behaviour(proof="invalid", rescue=0)
+    behaviours = {rollers[0][0]: junk, rollers[1][0]: HONEST, rollers[2][0]: HONEST}
+    market = Market(new_core(), behaviours)
+    for n in (1, 2):
+        market.schedule(commit(n, 0, rollers))
+    market.run()
+    opens = of(market.commands, Open)
+    assert [(o.kind, o.index, o.round) for o in opens] == [
+        (BLOCK, 1, PARAMS.r_open), (BLOCK, 2, PARAMS.r_open), (AGG, 0, PARAMS.r_open)]
+    assert of(market.commands, Assign) == []
+    assert {(s.kind, s.index, s.roller) for s in of(market.commands, Slash)} == {
+        (BLOCK, 1, rollers[0][0]), (BLOCK, 2, rollers[0][0]), (AGG, 0, rollers[0][0])}
+    (settle,) = of(market.commands, Settle)
+    # Both honest rollers prove at once; the first event wins, the other is refused.
+    assert settle.outcomes == tuple(
+        OutcomeReport(rollers[1][0], kind, task, PARAMS.r_open, 1, Outcome.ON_TIME)
+        for kind, task in ((BLOCK, 1), (BLOCK, 2), (AGG, 0)))
     ledger = ledger_for(rollers)
-    ledger.settle(COORDINATOR, settle.batch, list(settle.outcomes))
+    ledger.mint(COORDINATOR, 10**21)
+    ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
+    settle_on(ledger, [settle])
+    assert ledger.claimable[rollers[1][0]] == 2 * PARAMS.r_block + PARAMS.r_agg
+
+
+def test_lottery_mode_draws_the_settled_on_time_block_entries_once_l1_confirms_settle():
+    lottery = PARAMS.replace(reward_mode=RewardMode.LOTTERY)
+    three = roster(3)
+    behaviours = dict.fromkeys((r for r, _ in three), HONEST)
+    behaviours[three[0][0]] = LAZY
+    market = Market(CoordinatorCore(lottery, CHAIN_ID, ROLLUP), behaviours)
+    for n in range(1, 5):
+        market.schedule(commit(n, n * S, three))
+    market.run()
+    settles = {s.batch: s for s in of(market.commands, Settle)}
+    draws = of(market.commands, DrawLottery)
+    assert sorted(d.batch for d in draws) == sorted(settles) == [0, 1]
+    for draw in draws:
+        # After the BatchSettled, never with the Settle: L1 must hold the entries' hash first.
+        settled_at = next(i for i, e in enumerate(market.events)
+                          if isinstance(e, BatchSettled) and e.batch == draw.batch)
+        assert draw.key[0] == settled_at
+        assert draw.entries == tuple(
+            (o.task, o.roller, o.slots) for o in settles[draw.batch].outcomes
+            if o.kind is BLOCK and o.outcome is Outcome.ON_TIME)
+    assert any(slots == 2 for d in draws for _, _, slots in d.entries)  # a double draw
+    # The contract's model takes the entries it hashed at settlement and pays each block once.
+    ledger = ledger_for(three, lottery)
+    ledger.mint(COORDINATOR, 10**21)
+    ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
+    settle_on(ledger, list(settles.values()))
+    lottery_randomness = randomness(99)
+    for draw in draws:
+        assert ledger.pending_lottery(ROLLUP, draw.batch).entries_hash == lottery_entries_hash(
+            draw.entries)
+        before = dict(ledger.claimable)
+        ledger.draw_lottery(ROLLUP, draw.batch, draw.entries, lottery_randomness)
+        winners = {block: lottery_winner(lottery_randomness, block,
+                                         [(r, k) for b, r, k in draw.entries if b == block])
+                   for block, _, _ in draw.entries}
+        gained = {r: ledger.claimable[r] - before.get(r, 0) for r in ledger.claimable}
+        for winner in set(winners.values()):
+            assert gained[winner] == PARAMS.r_block * list(winners.values()).count(winner)

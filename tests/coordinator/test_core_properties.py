@@ -1,7 +1,8 @@
 """Properties over random markets and random interleavings of the rollers' answers: with one
-honest roller in the roster every block is finalized, each batch settles once, every assignment
-with an outcome settles once in a form the contract's model accepts, and a replay of the events
-(from the start or from a snapshot) reproduces the run."""
+honest roller staked every block is finalized (drawn, or rescued once open), each batch settles
+once, every assignment with a settleable outcome settles once in a form the spec's settlement
+checks and the contract's model accept, lottery draws name exactly the settled on-time block
+records, and a replay of the events (from the start or from a snapshot) reproduces the run."""
 
 from __future__ import annotations
 
@@ -9,31 +10,33 @@ import random
 from collections import Counter
 
 from coordinator_harness import (
+    CHAIN_ID,
     CHEAT,
-    COORDINATOR,
     DECLINER,
     HONEST,
     LATE,
     LAZY,
     PARAMS,
     QUITTER,
+    ROLLUP,
     STAKE,
     Behaviour,
     Market,
     S,
     commit,
     ledger_for,
-    new_core,
     of,
     roster,
+    settle_on,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.commands import Finalize, Settle, Slash
+from coordinator.commands import DrawLottery, Finalize, Settle, Slash
 from coordinator.core import CoordinatorCore
 from coordinator.views import BlockStatus
-from market_contracts.rules import Outcome
+from market_contracts.ledger import lottery_entries, max_slots
+from market_contracts.rules import Outcome, RewardMode, TaskKind, batch_of
 
 behaviours = st.sampled_from([HONEST, LAZY, DECLINER, CHEAT, QUITTER, LATE])
 
@@ -41,10 +44,13 @@ behaviours = st.sampled_from([HONEST, LAZY, DECLINER, CHEAT, QUITTER, LATE])
 @st.composite
 def markets(draw) -> Market:
     others = draw(st.lists(behaviours, min_size=1, max_size=6))
-    honest = Behaviour(delay=draw(st.integers(0, 20 * S)))
+    honest = Behaviour(delay=draw(st.integers(0, 20 * S)), rescue=draw(st.integers(0, 20 * S)))
     cast = draw(st.permutations([honest, *others]))
-    rollers = roster(len(cast), [STAKE * draw(st.integers(1, 20)) for _ in cast])
-    market = Market(new_core(), {r: b for (r, _), b in zip(rollers, cast)},
+    # A zero weight cannot be drawn: with few rollers some rounds are empty and tasks open.
+    rollers = roster(len(cast), [STAKE * draw(st.integers(0, 20)) for _ in cast])
+    params = PARAMS.replace(reward_mode=draw(st.sampled_from(RewardMode)))
+    market = Market(CoordinatorCore(params, CHAIN_ID, ROLLUP),
+                    {r: b for (r, _), b in zip(rollers, cast)},
                     random.Random(draw(st.integers(0, 2**32))), jitter=draw(st.integers(0, 5 * S)))
     at = 0
     for n in range(1, PARAMS.k * draw(st.integers(1, 4)) + 1):
@@ -66,22 +72,42 @@ def test_with_one_honest_roller_every_block_is_finalized_and_settled_once(market
     settles = of(commands, Settle)
     assert sorted(s.batch for s in settles) == list(range(batches))
 
+    # The spec's settlement checks: strictly sorted, in the batch, no invalid, and a round's
+    # slots at most M (one for an aggregation or the open round).
+    for s in settles:
+        keys = [o.sort_key() for o in s.outcomes]
+        assert keys == sorted(set(keys))
+        slots = Counter()
+        for o in s.outcomes:
+            assert o.outcome is not Outcome.INVALID
+            task_batch = batch_of(o.task, PARAMS.k) if o.kind is TaskKind.BLOCK else o.task
+            assert task_batch == s.batch and 0 <= o.round <= PARAMS.r_open
+            slots[o.kind, o.task, o.round] += o.slots
+        assert all(1 <= n <= max_slots(kind, round_, PARAMS)
+                   for (kind, _, round_), n in slots.items())
     # Every assignment with an outcome settles once; the contract's model accepts it all.
     reports = [o for s in settles for o in s.outcomes]
     assert len({(o.kind, o.task, o.round, o.roller) for o in reports}) == len(reports)
-    ledger = ledger_for(tuple((r, 0) for r in market.behaviours))
-    for s in settles:
-        ledger.settle(COORDINATOR, s.batch, list(s.outcomes))
+    settle_on(ledger_for(tuple((r, 0) for r in market.behaviours), core.params), settles)
 
-    # What was settled is what the core counted; an invalid outcome always came with a Slash.
+    # In lottery mode each settled batch with on-time block records is drawn once, with them.
+    lottery = core.params.reward_mode is RewardMode.LOTTERY
+    expected = {s.batch: tuple(lottery_entries(s.outcomes)) for s in settles} if lottery else {}
+    assert {d.batch: d.entries for d in of(commands, DrawLottery)} == {
+        b: entries for b, entries in expected.items() if entries}
+    assert len(of(commands, DrawLottery)) == len({d.batch for d in of(commands, DrawLottery)})
+
+    # What was settled is what the core counted; an invalid outcome went out as a Slash only.
     counted = core.all_roller_counts()
     per_roller = Counter((o.roller, o.outcome) for o in reports)
+    slashed = Counter(s.roller for s in of(commands, Slash))
     for roller, c in counted.items():
-        assert (c.on_time, c.late, c.missed, c.invalid) == tuple(
-            per_roller[(roller, outcome)] for outcome in Outcome)
+        assert (c.on_time, c.late, c.missed) == tuple(
+            per_roller[(roller, outcome)] for outcome in (Outcome.ON_TIME, Outcome.LATE,
+                                                          Outcome.MISSED))
+        assert c.invalid == slashed[roller]
         assert c.assigned == c.declined + c.on_time + c.late + c.missed + c.invalid
-    assert len(of(commands, Slash)) == sum(c.invalid for c in counted.values())
-    assert core.in_flight() == () and core.next_wakeup() is None
+    assert core.in_flight() == () and core.open_tasks() == () and core.next_wakeup() is None
 
 
 @settings(max_examples=50, deadline=None)
@@ -89,7 +115,7 @@ def test_with_one_honest_roller_every_block_is_finalized_and_settled_once(market
 def test_replay_from_a_snapshot_anywhere_reproduces_the_run(market, where):
     market.run()
     cut = int(where * len(market.events))
-    first = new_core()
+    first = CoordinatorCore(market.core.params, CHAIN_ID, ROLLUP)
     for event in market.events[:cut]:
         first.handle(event)
     restored = CoordinatorCore.from_snapshot(first.snapshot())
