@@ -94,7 +94,8 @@ def run(rollers: int, blocks: int, changing_roster: bool) -> dict:
         while (wake := core.next_wakeup()) is not None and wake <= at:
             handle(Tick(wake))
             drain()
-        handle(BlockCommitted(n, keccak(n.to_bytes(32, "big")), 1_000 + n, roster, at))
+        handle(BlockCommitted(n, keccak(n.to_bytes(32, "big")), 1_000 + n,
+                              keccak(b"statement" + n.to_bytes(32, "big")), roster, at))
         drain()
     while (wake := core.next_wakeup()) is not None:
         handle(Tick(wake))

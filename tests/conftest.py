@@ -38,25 +38,16 @@ def fresh_chain(chain: Chain) -> Iterator[Chain]:
     chain.revert(snapshot)
 
 
-# The market vectors live in ../shared beside the repository: a contract with the outside world.
-@pytest.fixture
+# The worked cases of docs/market-spec.md, written by `python -m market_contracts.vectors`
+# (tests/market_contracts/test_rules.py checks that it still writes this file byte for byte).
+@pytest.fixture(scope="session")
 def vectors_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared/design/market-vectors.json"
+    return Path(__file__).resolve().parent / "vectors/market-vectors.json"
 
 
-@pytest.fixture
-def vectors(vectors_path: Path) -> list[dict]:
-    if not vectors_path.is_file():
-        pytest.fail(f"market vectors not found at {vectors_path}: the repository expects ../shared "
-                    "beside it (shared/design/market-vectors.json)")
+@pytest.fixture(scope="session")
+def vectors(vectors_path: Path) -> dict:
     return json.loads(vectors_path.read_text())
-
-
-@pytest.fixture
-def draw_vectors(vectors: list[dict]) -> list[dict]:
-    cases = [v for v in vectors if "kind" not in v]
-    assert cases, "no draw vectors in market-vectors.json"
-    return cases
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,24 @@
-"""`provernet audit`: recompute seeds, assignments and lottery winners from public data, so that
-anyone can check a coordinator without trusting it, and slash a roller with a signed proof that
-does not verify. Each command prints one line of JSON."""
+"""`provernet audit`: recompute seeds, slots, reputation changes and lottery tickets from public
+data, so that anyone can check a coordinator without trusting it (`assignments` checks a whole
+audit log and every settled record against L1), and slash a roller with a signed proof that does
+not verify. Each command prints JSON lines; bad input ends in one error line."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
 
 import click
 
-from coordinator.audit import audit_mismatches, audit_record_from_json
+from coordinator.audit import (
+    InvalidAuditRecord,
+    PublicTask,
+    audit_mismatches,
+    audit_record_from_json,
+    unexplained_settlements,
+)
 from market_contracts import rules
 from market_contracts.bindings import Market
 from market_contracts.errors import InvalidEvidence
@@ -22,11 +30,14 @@ from roller.keys import keystore_address
 
 command = click.Group(
     "audit",
-    help="Recompute the market's seeds, draws and lottery winners from public data; slash "
-         "invalid signed proofs.",
+    help="Recompute the market's seeds, slots, reputation and lottery tickets from public data; "
+         "check a coordinator's audit log and settlements against L1; slash invalid signed "
+         "proofs.",
 )
 
 _DECIMAL = re.compile(r"[0-9]+")
+_OUTCOMES = [outcome.name.lower() for outcome in rules.Outcome]
+_PARAM_NAMES = [field.name for field in dataclasses.fields(rules.MarketParams)]
 
 
 def _emit(result: dict) -> None:
@@ -67,31 +78,71 @@ def _read_roster(path: Path) -> list[tuple[str, int]]:
 # The parameter is named as the flag so that its TOML key and variable read `round` too.
 def seed_command(chain_id: int, rollup: str, block: int, round: int, randomness: str,
                  batch: bool) -> None:
-    """Print the seed of one draw."""
+    """Print the seed of one round."""
     seed_of = rules.batch_seed if batch else rules.block_seed
     _emit({"seed": "0x" + seed_of(chain_id, rollup, block, round, randomness).hex()})
 
 
-@command.command("assign")
-@click.option("--seed", required=True, help="Seed of the draw (see `audit seed`).")
+@command.command("slots")
+@click.option("--seed", required=True, help="Seed of the round (see `audit seed`).")
 @click.option("--roster", type=click.Path(path_type=Path), required=True,
-              help='JSON file: a list of [address, weight as a decimal string].')
-@click.option("--m", type=int, required=True, help="How many rollers to draw.")
-@click.option("--exclude", multiple=True,
-              help="A roller assigned in an earlier round; repeat for each.")
-def assign_command(seed: str, roster: Path, m: int, exclude: tuple[str, ...]) -> None:
-    """Print the rollers drawn, in draw order."""
-    _emit({"selected": rules.select(rules.parse_bytes32(seed), _read_roster(roster), m, exclude)})
+              help="JSON file: a list of [address, weight as a decimal string].")
+@click.option("--m", type=int, required=True,
+              help="Slots to draw: M for a block round, 1 for an aggregation.")
+def slots_command(seed: str, roster: Path, m: int) -> None:
+    """Print the slots' holders in slot order (with replacement: a roller may hold several),
+    and the slots per roller in order of first slot."""
+    holders = rules.draw_slots(rules.parse_bytes32(seed), _read_roster(roster), m)
+    _emit({"holders": holders,
+           "slot_counts": [[holder, k] for holder, k in rules.slot_counts(holders).items()]})
 
 
-@command.command("lottery")
-@click.option("--seed", required=True, help="Seed of the round the provers were assigned in.")
-@click.option("--provers", required=True, help="On-time provers, comma-separated.")
-def lottery_command(seed: str, provers: str) -> None:
-    """Print which on-time prover wins the block reward."""
-    seed_bytes = rules.parse_bytes32(seed)
-    _emit({"winner": rules.lottery_winner((prover.strip(), seed_bytes)
-                                          for prover in provers.split(","))})
+def _params(changes: tuple[str, ...]) -> rules.MarketParams:
+    """The devnet defaults with NAME=VALUE changes, checked as the deployment checks them."""
+    values = {}
+    for change in changes:
+        name, sep, value = change.partition("=")
+        if not sep or name not in _PARAM_NAMES or not _DECIMAL.fullmatch(value):
+            raise rules.InvalidParams(f"a parameter is NAME=DECIMAL with NAME one of "
+                                      f"{', '.join(_PARAM_NAMES)}; got {change!r}")
+        values[name] = int(value)
+    return dataclasses.replace(rules.MarketParams.devnet(), **values)
+
+
+@command.command("reputation")
+@click.option("--rep", type=click.IntRange(min=0), required=True,
+              help="The roller's reputation before the outcome.")
+@click.option("--outcome", type=click.Choice(_OUTCOMES), required=True,
+              help="The settled outcome (invalid: a slash).")
+@click.option("--param", "changes", multiple=True, metavar="NAME=VALUE",
+              help="A market parameter other than its devnet default (e.g. rep_min=0); repeat "
+                   "for each.")
+def reputation_command(rep: int, outcome: str, changes: tuple[str, ...]) -> None:
+    """Print the reputation after one outcome."""
+    _emit({"rep": rules.next_reputation(rep, rules.Outcome[outcome.upper()], _params(changes))})
+
+
+def _entry(value: str) -> tuple[str, int]:
+    roller, sep, slots = value.rpartition(":")
+    if not sep or not _DECIMAL.fullmatch(slots):
+        raise rules.InvalidNumber(f"a lottery entry is ROLLER:SLOTS, got {value!r}")
+    return roller, int(slots)
+
+
+@command.command("ticket")
+@click.option("--lottery-randomness", required=True,
+              help="The settlement's lottery randomness (`LotteryDrawn`).")
+@click.option("--block", type=int, required=True, help="L2 block number.")
+@click.option("--entry", "entries", multiple=True, metavar="ROLLER:SLOTS",
+              help="An on-time record of the block, in settlement order; repeat for each.")
+def ticket_command(lottery_randomness: str, block: int, entries: tuple[str, ...]) -> None:
+    """Print every ticket of a block's on-time slots and which roller wins its reward."""
+    parsed = [_entry(entry) for entry in entries]
+    tickets = [[rules.parse_address(roller), j,
+                str(rules.reward_ticket(lottery_randomness, block, roller, j))]
+               for roller, slots in parsed for j in range(slots)]
+    _emit({"tickets": tickets,
+           "winner": rules.lottery_winner(lottery_randomness, block, parsed)})
 
 
 @command.command("slash")
@@ -149,37 +200,70 @@ def _require_evidence_for(market: Market, evidence: SlashEvidence, source: Path)
 @click.argument("log_file", metavar="AUDIT.jsonl", type=click.Path(dir_okay=False, path_type=Path))
 @market_options
 @datadir_option
+@click.option("--from-l1-block", type=click.IntRange(min=0), default=0,
+              help="First L1 block to read settlements from [default: 0].")
 def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
-                        datadir: Path | None) -> None:
-    """Recompute every draw in a coordinator's audit log (DATADIR/coordinator/audit.jsonl) from
-    L1 alone: the randomness the Rollup stored and the roster at the commit's L1 block. Prints
-    one JSON line per task and exits 1 if any draw differs."""
+                        datadir: Path | None, from_l1_block: int) -> None:
+    """Recompute every round of every task in a coordinator's audit log
+    (DATADIR/coordinator/audit.jsonl) from L1 alone, the randomness the Rollup recorded and the
+    roster at its roster block, and check every record the staking contract settled for the
+    rollup against those draws. Prints one JSON line per task, one per settled record that no
+    draw explains, and exits 1 if there is either."""
+    records = [_record(log_file, number, line) for number, line in _lines(log_file)]
     market = open_market(rpc_url, deployment, datadir)
     if market.deployment.rollup is None:
         raise click.ClickException("the deployment names no rollup: there is nothing to audit")
     rollup = Rollup.from_deployment(market.chain, market.deployment)
     params = market.params()
+    chain_id = market.chain.chain_id
+    settled = market.settled_records(rollup.address, from_l1_block)
+    tasks: dict[tuple[rules.TaskKind, int], PublicTask | None] = {}
+    for kind, index in [(r.kind, r.index) for r in records] + [(s.kind, s.task) for s in settled]:
+        if (kind, index) not in tasks:
+            tasks[(kind, index)] = _public_task(market, rollup, params, kind, index)
     failed = 0
-    for number, line in enumerate(_lines(log_file), start=1):
-        try:
-            record = audit_record_from_json(json.loads(line))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise click.ClickException(f"{log_file}:{number}: not an audit record ({exc!r})")
-        # A batch draws with its last block's randomness and roster.
-        block = (record.index if record.kind is rules.TaskKind.BLOCK
-                 else (record.index + 1) * params.k)
-        on_l1 = rollup.block(block)
-        problems = audit_mismatches(record, on_l1.randomness, market.roster(block=on_l1.l1_block),
-                                    params, market.chain.chain_id, rollup.address)
+    for record in records:
+        task = tasks[(record.kind, record.index)]
+        problems = (["L1 has no recorded randomness for it"] if task is None else
+                    audit_mismatches(record, task, params, chain_id, rollup.address))
         failed += bool(problems)
         _emit({"kind": record.kind.name.lower(), "index": record.index,
                "rounds": len(record.rounds), "ok": not problems, "problems": problems})
-    if failed:
-        raise click.ClickException(f"{failed} task(s) were not drawn by the rules")
+    unexplained = unexplained_settlements(
+        settled, {key: task for key, task in tasks.items() if task is not None}, params,
+        chain_id, rollup.address)
+    for problem in unexplained:
+        _emit({"settled": problem})
+    if failed or unexplained:
+        raise click.ClickException(f"{failed} task(s) were not drawn by the rules, and "
+                                   f"{len(unexplained)} settled record(s) no draw explains")
 
 
-def _lines(path: Path) -> list[str]:
+def _public_task(market: Market, rollup: Rollup, params: rules.MarketParams,
+                 kind: rules.TaskKind, index: int) -> PublicTask | None:
+    """What L1 holds for a task's draws; None until its randomness is recorded. A batch draws
+    with its last block's randomness and roster; L1 names no aggregator for it."""
+    block = (index if kind is rules.TaskKind.BLOCK else rules.last_block_of(index, params.k))
+    randomness = rollup.randomness(block)
+    if randomness is None:
+        return None
+    roster_block, _ = rollup.draw_blocks(block)
+    prover = rollup.block(block).prover if kind is rules.TaskKind.BLOCK else None
+    return PublicTask(randomness, roster_block, market.roster(block=roster_block), prover)
+
+
+def _record(path: Path, number: int, line: str):
     try:
-        return [line for line in path.read_text().splitlines() if line.strip()]
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from None
+        return audit_record_from_json(json.loads(line))
+    except (json.JSONDecodeError, InvalidAuditRecord) as exc:
+        raise click.ClickException(f"{path}:{number}: not an audit record: {exc}") from None
+
+
+def _lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+                                   ) from None
+    return [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip()]

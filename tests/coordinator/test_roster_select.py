@@ -1,5 +1,5 @@
-"""The prepared roster's draw against the reference `rules.select`, and the roster hash against
-eth-abi's encoding; malformed rosters are refused as the reference refuses them."""
+"""The prepared roster's slot draw against the reference `rules.draw_slots`, and the roster hash
+against eth-abi's encoding; malformed rosters are refused as the reference refuses them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.roster import checksum_address, draw_number, prepare_roster
-from market_contracts.rules import InvalidAddress, InvalidRoster, select
+from coordinator.roster import checksum_address, prepare_roster
+from market_contracts.rules import InvalidAddress, InvalidRoster, draw_slots
 
 SEED = keccak(text="roster seed")
 A = to_checksum_address("0x" + "11" * 20)
@@ -23,39 +23,43 @@ addresses = st.binary(min_size=20, max_size=20).map(to_checksum_address)
 weights = st.one_of(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 2**200))
 
 
-@st.composite
-def draws(draw):
-    entries = draw(st.lists(st.tuples(addresses, weights), max_size=12,
-                            unique_by=lambda entry: entry[0].lower()))
-    known = [address for address, _ in entries]
-    exclude = draw(st.lists(st.sampled_from(known), unique=True) if known else st.just([]))
-    exclude += draw(st.lists(addresses, max_size=2))  # not in the roster: no effect
-    return entries, draw(st.integers(0, 14)), exclude, draw(st.binary(min_size=32, max_size=32))
-
-
 @settings(max_examples=300)
-@given(draws())
-def test_select_matches_the_reference(case):
-    entries, m, exclude, seed = case
-    assert prepare_roster(entries).select(seed, m, exclude) == select(seed, entries, m, exclude)
+@given(entries=st.lists(st.tuples(addresses, weights), max_size=12,
+                        unique_by=lambda entry: entry[0].lower()),
+       m=st.integers(0, 6), seed=st.binary(min_size=32, max_size=32))
+def test_draw_slots_matches_the_reference(entries, m, seed):
+    assert prepare_roster(entries).draw_slots(seed, m) == draw_slots(seed, entries, m)
 
 
-def test_select_with_skewed_weights_and_exclusions_beside_the_reference():
-    # One heavy roller between light ones, excluded or not: the walk must step over removed
-    # candidates on either side of the answer.
+def test_draw_slots_with_skewed_weights_beside_the_reference():
+    # One heavy roller between light ones, with zero weights among them: every slot lands on a
+    # boundary of the prefix sums now and then, where an off-by-one would show.
     entries = [(to_checksum_address(f"0x{i:040x}"), w) for i, w in
                enumerate([1, 2, 10**30, 3, 0, 5, 7, 10**29, 1], start=1)]
     roster = prepare_roster(entries)
-    for j in range(40):
+    drawn = set()
+    for j in range(60):
         seed = keccak(j.to_bytes(32, "big"))
-        for exclude in ([], [entries[2][0]], [entries[0][0], entries[7][0]],
-                        [a for a, _ in entries[:6]]):
-            assert roster.select(seed, 4, exclude) == select(seed, entries, 4, exclude)
+        holders = roster.draw_slots(seed, 4)
+        assert holders == draw_slots(seed, entries, 4)
+        drawn.update(holders)
+    assert len(drawn) >= 2  # the heavy two take nearly every slot, but not one alone
 
 
-def test_draw_number_is_the_specs_uint256_of_keccak_abi_encode():
-    assert draw_number(SEED, 7) == int.from_bytes(
-        keccak(encode(["bytes32", "uint256"], [SEED, 7])), "big")
+def test_vector_draws_through_the_prepared_roster(vectors, subtests):
+    for case in vectors["draw_slots"]:
+        if "error" in case:
+            continue
+        with subtests.test(case["case"]):
+            roster = prepare_roster([(a, int(w)) for a, w in case["roster"]])
+            assert roster.draw_slots(bytes.fromhex(case["seed"][2:]), case["m"]) == (
+                case["holders"])
+
+
+def test_roster_without_candidates_draws_nothing():
+    assert prepare_roster([]).draw_slots(SEED, 2) == []
+    assert prepare_roster([(A, 0), (B, 0)]).draw_slots(SEED, 2) == []
+    assert prepare_roster([(A, 1)]).draw_slots(SEED, 3) == [A, A, A]
 
 
 def test_roster_hash_is_keccak_of_abi_encoded_sorted_candidates():
@@ -84,7 +88,7 @@ def test_malformed_rosters_are_refused(entries, error, reference_refuses):
         prepare_roster(entries)
     if reference_refuses:
         with pytest.raises(error):
-            select(SEED, entries, 1)
+            draw_slots(SEED, entries, 1)
 
 
 def test_checksum_address_normalizes_lower_case():

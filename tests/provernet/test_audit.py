@@ -1,139 +1,234 @@
-"""`provernet audit` reproduces the shared vectors from the command line, and bad input ends in
-a one-line error (the root CLI prints a RulesError as `Error: <message>`)."""
+"""`provernet audit` reproduces the worked cases of tests/vectors/market-vectors.json from the
+command line (valid and invalid side by side: an invalid case ends in the rules error it names,
+one line, nothing printed), and `audit assignments` checks a coordinator's log against anvil."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from eth_account import Account
+from py_ecc import optimized_bn128 as bn
 
-from market_contracts.rules import InvalidAddress, InvalidNumber, InvalidRoster, InvalidSeed
+from coordinator.audit import audit_record_to_json
+from coordinator.commands import AuditRecord, AuditRound
+from coordinator.roster import prepare_roster
+from market_contracts import rules
+from market_contracts.anvil import run_anvil
+from market_contracts.bindings import Market
+from market_contracts.chain import RpcChain
+from market_contracts.deploy import deploy_market
+from market_contracts.rollup import Rollup, attach_rollup
+from market_contracts.rules import InvalidNumber, InvalidParams, InvalidRoster, MarketParams
+from market_contracts.units import ONE_TOKEN
+from provernet.cli import cli
 from provernet.commands.audit import command
+from zkp.proof import VerificationKey
 
 SEED = "0x" + "cd" * 32
 ADDRESS = "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99"
 
 
-def _audit(*args: str) -> Result:
+def _audit(*args) -> Result:
     return CliRunner().invoke(command, [str(arg) for arg in args])
 
 
-def _json_line(result: Result) -> dict:
-    assert result.exit_code == 0, result.output
-    assert result.output.count("\n") == 1
-    return json.loads(result.output)
+def _reproduces(subtests, cases: list[dict], args_of, expected_of) -> None:
+    for case in cases:
+        with subtests.test(case["case"]):
+            result = _audit(*args_of(case))
+            if "error" in case:
+                assert result.exit_code != 0 and result.output == ""
+                assert type(result.exception) is getattr(rules, case["error"])
+                assert "\n" not in str(result.exception)
+            else:
+                assert result.exit_code == 0, result.output
+                assert result.output.count("\n") == 1
+                assert json.loads(result.output) == expected_of(case)
 
 
-def _vector_id(vector: dict) -> str:
-    return f"block {vector['block_number']} round {vector['round']}"
+def test_seed_reproduces_vectors(vectors, subtests):
+    def args(case, batch):
+        return ["seed", *(["--batch"] if batch else []), "--chain-id", case["chain_id"],
+                "--rollup", case["rollup"], "--block", case["batch" if batch else "block"],
+                "--round", case["round"], "--randomness", case["randomness"]]
+    _reproduces(subtests, vectors["block_seed"], lambda c: args(c, False),
+                lambda c: {"seed": c["seed"]})
+    _reproduces(subtests, vectors["batch_seed"], lambda c: args(c, True),
+                lambda c: {"seed": c["seed"]})
 
 
-def test_seed_reproduces_vectors(draw_vectors, subtests):
-    for v in draw_vectors:
-        with subtests.test(_vector_id(v)):
-            result = _audit("seed", "--chain-id", v["chain_id"], "--rollup", v["rollup"],
-                            "--block", v["block_number"], "--round", v["round"],
-                            "--randomness", v["randomness"])
-            assert _json_line(result) == {"seed": v["seed"]}
+def test_slots_reproduces_vectors(vectors, subtests, tmp_path):
+    def args(case):
+        roster = tmp_path / "roster.json"  # the cases run one at a time
+        roster.write_text(json.dumps(case["roster"]))
+        return ["slots", "--seed", case["seed"], "--roster", roster, "--m", case["m"]]
+    _reproduces(subtests, vectors["draw_slots"], args,
+                lambda c: {"holders": c["holders"], "slot_counts": c["slot_counts"]})
 
 
-def test_batch_seed_reproduces_vector(vectors, subtests):
-    cases = [v for v in vectors if v.get("kind") == "batch_seed"]
-    assert cases, "no batch_seed vector in market-vectors.json"
-    for v in cases:
-        with subtests.test(f"batch {v['batch_index']}"):
-            result = _audit("seed", "--batch", "--chain-id", v["chain_id"], "--rollup", v["rollup"],
-                            "--block", v["batch_index"], "--round", v["round"],
-                            "--randomness", v["randomness"])
-            assert _json_line(result) == {"seed": v["seed"]}
+def test_reputation_reproduces_vectors(vectors, subtests):
+    _reproduces(subtests, vectors["next_reputation"], lambda c: [
+        "reputation", "--rep", c["rep"], "--outcome", c["outcome"],
+        *[arg for name, value in c["params"].items() for arg in ("--param", f"{name}={value}")],
+    ], lambda c: {"rep": c["next"]})
 
 
-def test_assign_reproduces_vectors(draw_vectors, subtests, tmp_path):
-    for i, v in enumerate(draw_vectors):
-        with subtests.test(_vector_id(v)):
-            roster = tmp_path / f"roster-{i}.json"
-            roster.write_text(json.dumps(v["roster"]))
-            excludes = [arg for address in v["exclude"] for arg in ("--exclude", address)]
-            result = _audit("assign", "--seed", v["seed"], "--roster", roster, "--m", v["m"],
-                            *excludes)
-            assert _json_line(result) == {"selected": v["selected"]}
-
-
-def test_lottery_reproduces_vectors(draw_vectors, subtests):
-    for v in draw_vectors:
-        with subtests.test(_vector_id(v)):
-            result = _audit("lottery", "--seed", v["seed"], "--provers", ",".join(v["selected"]))
-            assert _json_line(result) == {"winner": v["lottery_winner_if_all_on_time"]}
-
-
-def _roster_file(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "roster.json"
-    path.write_text(text)
-    return path
+def test_ticket_reproduces_vectors(vectors, subtests):
+    _reproduces(subtests, vectors["lottery"], lambda c: [
+        "ticket", "--lottery-randomness", c["lottery_randomness"], "--block", c["block"],
+        *[arg for roller, slots in c["entries"] for arg in ("--entry", f"{roller}:{slots}")],
+    ], lambda c: {"tickets": c["tickets"], "winner": c["winner"]})
 
 
 GOOD_ROSTER = json.dumps([[ADDRESS, "1000"]])
 
 
 @pytest.mark.parametrize(("args", "roster_text", "error", "named"), [
-    pytest.param(["seed", "--chain-id", 1, "--rollup", "0xabc", "--block", 1, "--round", 0,
-                  "--randomness", SEED], None, InvalidAddress, "0xabc", id="seed: bad rollup"),
-    pytest.param(["seed", "--chain-id", 1, "--rollup", ADDRESS, "--block", 1, "--round", 0,
-                  "--randomness", "0x1234"], None, InvalidSeed, "0x1234",
-                 id="seed: short randomness"),
-    pytest.param(["seed", "--chain-id", 1, "--rollup", ADDRESS, "--block", 1, "--round", -1,
-                  "--randomness", SEED], None, InvalidNumber, "-1", id="seed: negative round"),
-    pytest.param(["assign", "--seed", "0xfeed", "--m", 1], GOOD_ROSTER, InvalidSeed, "0xfeed",
-                 id="assign: short seed"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1, "--exclude", "nope"], GOOD_ROSTER,
-                 InvalidAddress, "nope", id="assign: bad excluded address"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1], "{not json", InvalidRoster, "not JSON",
-                 id="assign: roster not JSON"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1], '{"a": 1}', InvalidRoster,
-                 "must hold a JSON list", id="assign: roster not a list"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1], json.dumps([[ADDRESS, 1000]]),
-                 InvalidRoster, "1000", id="assign: weight not a string"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1], json.dumps([[ADDRESS, "-5"]]),
-                 InvalidRoster, "-5", id="assign: negative weight"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1], json.dumps([[ADDRESS]]),
-                 InvalidRoster, ADDRESS, id="assign: entry without weight"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1],
-                 json.dumps([[ADDRESS, "1"], [ADDRESS.lower(), "2"]]), InvalidRoster, ADDRESS,
-                 id="assign: duplicate address"),
-    pytest.param(["assign", "--seed", SEED, "--m", 1], json.dumps([["0xbad", "1"]]),
-                 InvalidAddress, "0xbad", id="assign: bad roster address"),
-    pytest.param(["lottery", "--seed", SEED, "--provers", f"{ADDRESS},0xbad"], None,
-                 InvalidAddress, "0xbad", id="lottery: bad prover"),
-    pytest.param(["lottery", "--seed", "0x" + "zz" * 32, "--provers", ADDRESS], None,
-                 InvalidSeed, "zz", id="lottery: seed not hex"),
+    pytest.param(["slots", "--seed", SEED, "--m", 1], "{not json", InvalidRoster, "not JSON",
+                 id="slots: roster not JSON"),
+    pytest.param(["slots", "--seed", SEED, "--m", 1], '{"a": 1}', InvalidRoster,
+                 "must hold a JSON list", id="slots: roster not a list"),
+    pytest.param(["slots", "--seed", SEED, "--m", 1], json.dumps([[ADDRESS, 1000]]),
+                 InvalidRoster, "1000", id="slots: weight not a string"),
+    pytest.param(["slots", "--seed", SEED, "--m", 1], json.dumps([[ADDRESS]]),
+                 InvalidRoster, ADDRESS, id="slots: entry without weight"),
+    pytest.param(["reputation", "--rep", 5, "--outcome", "late", "--param", "rep_mn=3"], None,
+                 InvalidParams, "rep_mn=3", id="reputation: unknown parameter"),
+    pytest.param(["reputation", "--rep", 5, "--outcome", "late", "--param", "rep_min=6000"],
+                 None, InvalidParams, "rep_min", id="reputation: parameters the market refuses"),
+    pytest.param(["ticket", "--lottery-randomness", SEED, "--block", 1, "--entry", ADDRESS],
+                 None, InvalidNumber, "ROLLER:SLOTS", id="ticket: entry without slots"),
 ])
 def test_bad_input_is_a_one_line_rules_error(tmp_path, args, roster_text, error, named):
     if roster_text is not None:
-        args = [*args, "--roster", _roster_file(tmp_path, roster_text)]
+        path = tmp_path / "roster.json"
+        path.write_text(roster_text)
+        args = [*args, "--roster", path]
     result = _audit(*args)
-    assert result.exit_code != 0
-    assert result.output == ""
+    assert result.exit_code != 0 and result.output == ""
     assert isinstance(result.exception, error)
-    message = str(result.exception)
-    assert "\n" not in message
-    assert named in message
+    assert "\n" not in str(result.exception) and named in str(result.exception)
 
 
 def test_missing_roster_file_is_a_one_line_rules_error(tmp_path):
     missing = tmp_path / "absent.json"
-    result = _audit("assign", "--seed", SEED, "--roster", missing, "--m", 1)
-    assert result.exit_code != 0
+    result = _audit("slots", "--seed", SEED, "--roster", missing, "--m", 1)
     assert isinstance(result.exception, InvalidRoster)
     assert str(result.exception) == f"cannot read roster file {missing}: No such file or directory"
 
 
-def test_malformed_option_is_a_usage_error():
-    result = _audit("assign", "--seed", SEED, "--roster", "r.json", "--m", "two")
+@pytest.mark.parametrize("args", [
+    ["slots", "--seed", SEED, "--roster", "r.json", "--m", "two"],
+    ["reputation", "--rep", 5, "--outcome", "tardy"],
+    ["reputation", "--rep", -1, "--outcome", "late"],
+])
+def test_malformed_option_is_a_usage_error(args):
+    result = _audit(*args)
     assert result.exit_code == 2
-    assert result.output.splitlines()[-1].startswith("Error: Invalid value for '--m'")
+    assert result.output.splitlines()[-1].startswith("Error: Invalid value for")
 
 
 def test_subcommands():
-    assert sorted(command.commands) == ["assign", "assignments", "lottery", "seed", "slash"]
+    assert sorted(command.commands) == ["assignments", "reputation", "seed", "slash", "slots",
+                                        "ticket"]
+
+
+# `audit assignments` against L1
+
+def _any_key() -> VerificationKey:
+    """Nothing is proven here: any well-formed key lets the Rollup be deployed."""
+    g1 = tuple(v.n for v in bn.normalize(bn.G1))
+    g2 = tuple(tuple(v.coeffs) for v in bn.normalize(bn.G2))
+    return VerificationKey(g1, g2, g2, g2, (g1,) * 5)
+
+
+@pytest.fixture(scope="module")
+def l1(tmp_path_factory):
+    """Anvil with a market, three staked rollers, and block 1 committed with its randomness
+    recorded; the honest audit record of its round 0 and the L1 data it was drawn from."""
+    with run_anvil() as node:
+        chain = RpcChain(node.url)
+        owner, sequencer = chain.dev_accounts[:2]
+        deployment = attach_rollup(chain, owner, deploy_market(chain, owner, MarketParams.devnet()),
+                                   sequencer=sequencer.address, vk=_any_key(), genesis_root=0,
+                                   batch_size=2, max_transfers=1)
+        market = Market(chain, deployment)
+        rollup = Rollup.from_deployment(chain, deployment)
+        for i in range(3):
+            roller = Account.create()
+            chain.send_eth(owner, roller.address, 10**18)
+            market.mint(owner, roller.address, (i + 1) * 100 * ONE_TOKEN)
+            market.stake(roller, (i + 1) * 100 * ONE_TOKEN)
+        rollup.commit_block(sequencer, 0, 77, [])
+        chain.mine()
+        chain.mine()
+        randomness = rollup.record_randomness(owner, 1)
+        roster_block, _ = rollup.draw_blocks(1)
+        roster = market.roster(block=roster_block)
+        files = tmp_path_factory.mktemp("assignments")
+        deployment.save(files / "deployment.json")
+        seed = rules.block_seed(chain.chain_id, rollup.address, 1, 0, randomness)
+        holders = tuple(rules.draw_slots(seed, roster, 2))
+        record = AuditRecord(
+            rules.TaskKind.BLOCK, 1, randomness, roster_block, prepare_roster(roster).hash,
+            (AuditRound(0, seed, holders, tuple(
+                (roller, k, None) for roller, k in rules.slot_counts(holders).items())),),
+            None, False)
+        yield {"url": node.url, "files": files, "record": record}
+
+
+def _assignments(l1, *records: dict | str) -> Result:
+    log = l1["files"] / "audit.jsonl"
+    log.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return CliRunner().invoke(cli, ["audit", "assignments", str(log), "--rpc-url", l1["url"],
+                                    "--deployment", str(l1["files"] / "deployment.json")])
+
+
+def _one_error_line(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.anvil
+def test_assignments_passes_an_honest_log_and_names_a_doctored_one(l1):
+    honest = audit_record_to_json(l1["record"])
+    result = _assignments(l1, honest)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"kind": "block", "index": 1, "rounds": 1, "ok": True,
+                                         "problems": []}
+
+    doctored = json.loads(json.dumps(honest))
+    doctored["rounds"][0]["holders"] = [doctored["rounds"][0]["holders"][0]] * 2
+    doctored["roster_block"] += 1
+    result = _assignments(l1, honest, doctored)
+    assert "1 task(s) were not drawn by the rules" in _one_error_line(result)
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["ok"] and not second["ok"]
+    assert any("roster block" in p for p in second["problems"])
+
+
+@pytest.mark.anvil
+def test_assignments_names_a_task_l1_never_drew(l1):
+    unknown = audit_record_to_json(l1["record"]) | {"index": 2}
+    result = _assignments(l1, unknown)
+    _one_error_line(result)
+    assert json.loads(result.stdout)["problems"] == ["L1 has no recorded randomness for it"]
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize(("line", "named"), [
+    ("{not json", "audit.jsonl:1: not an audit record"),
+    (json.dumps({"kind": "block"}), "missing field 'index'"),
+])
+def test_a_malformed_log_is_one_error_line(l1, line, named):
+    assert named in _one_error_line(_assignments(l1, line))
+
+
+def test_a_missing_log_is_one_error_line(tmp_path):
+    result = CliRunner().invoke(cli, ["audit", "assignments", str(tmp_path / "absent.jsonl"),
+                                      "--rpc-url", "http://127.0.0.1:9"])
+    assert "absent.jsonl" in _one_error_line(result)
