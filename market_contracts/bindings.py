@@ -24,20 +24,37 @@ from market_contracts.errors import (
     InsufficientBalance,
     ProofIsValid,
     TransactionFailed,
+    UnknownDeployment,
     WithdrawBeforeRelease,
 )
 from market_contracts.ledger import OutcomeReport
-from market_contracts.rules import MarketParams
+from market_contracts.rules import MarketParams, Outcome, TaskKind
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import format_tokens as fmt
 from market_contracts.units import format_utc
 
 ROSTER_PAGE_SIZE = 200
 #: A gas limit enough for any `slashInvalidProof`: the contract hands the verifier
-#: VERIFIER_GAS (1,000,000) and refuses to call it with less than about 1,026,000 left. Pass it
+#: VERIFIER_GAS (1,000,000) and refuses to call it with less than about 1,028,000 left. Pass it
 #: where estimating is slow: the embedded chain reruns the pairing check at every step of its
 #: search.
 SLASH_GAS = 1_300_000
+#: `RollerStaking.AGG_VERIFIER_GAS_BASE` and `AGG_VERIFIER_GAS_PER_PROOF`: the batch verifier's
+#: allowance for an aggregate of K proofs is their sum with K of the latter.
+AGG_VERIFIER_GAS_BASE = 700_000
+AGG_VERIFIER_GAS_PER_PROOF = 100_000
+#: What `slashInvalidAggregate` needs beyond the verifier's allowance and its 1/64: the checks,
+#: the Rollup's statements and inputs, and the slash itself, with room (measured: about 150k at
+#: K = 2).
+AGG_SLASH_OVERHEAD = 400_000
+
+
+def slash_gas(evidence: SlashEvidence) -> int:
+    """A gas limit enough for sending `evidence` (see SLASH_GAS)."""
+    if evidence.kind is TaskKind.BLOCK:
+        return SLASH_GAS
+    allowance = AGG_VERIFIER_GAS_BASE + len(evidence.provers) * AGG_VERIFIER_GAS_PER_PROOF
+    return allowance + allowance // 63 + AGG_SLASH_OVERHEAD
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,37 @@ class SlashResult:
     offense: bytes
     #: the transaction's hash; None for `check_slash`, which sends nothing
     transaction: str | None = None
+
+
+@dataclass(frozen=True)
+class SettledRecord:
+    """One record a settlement applied (a `ReputationChanged` event of `settle`): the report's
+    fields, the reputation change, and where L1 holds it."""
+
+    roller: str
+    kind: TaskKind
+    task: int
+    round: int
+    slots: int
+    outcome: Outcome
+    old_rep: int
+    new_rep: int
+    rollup: str
+    l1_block: int
+    transaction: str
+
+    def report(self) -> OutcomeReport:
+        return OutcomeReport(self.roller, self.kind, self.task, self.round, self.slots,
+                             self.outcome)
+
+
+@dataclass(frozen=True)
+class PendingLottery:
+    """A lottery-mode settlement waiting for `drawLottery`: the hash of its on-time entries and
+    the L1 block whose hash draws it."""
+
+    entries_hash: bytes
+    target_block: int
 
 
 def explain(exc: TransactionFailed, now: int | None = None) -> TransactionFailed:
@@ -118,28 +166,58 @@ _REJECTIONS = {
         f"cannot unstake {fmt(requested)}: active stake is {fmt(active)}",
     "StakeTooLarge": lambda new_active, max_stake:
         f"stake would be {fmt(new_active)}, above the largest the contract accepts, {fmt(max_stake)}",
-    "NotCoordinator": lambda caller: f"{caller} is not a registered coordinator",
-    "BatchAlreadySettled": lambda batch: f"batch {batch} is already settled",
-    "TaskAlreadySettled": lambda kind, task: f"task {task} (kind {kind}) is already settled",
+    "TooManyUnbondings": lambda most:
+        f"{most} unstake requests are already pending, the most a roller may have: withdraw the "
+        "released ones first (`provernet roller withdraw`) or wait for them",
+    "NotCoordinator": lambda caller:
+        f"{to_checksum_address(caller)} is not a registered coordinator",
+    "RollupNotEnabled": lambda rollup:
+        f"rollup {to_checksum_address(rollup)} is not served by the staking contract (its "
+        "deployer adds it with addRollup)",
+    "BatchNotFinalized": lambda batch, last_block, last_finalized:
+        f"batch {batch} ends at block {last_block}, but the rollup has finalized blocks up to "
+        f"{last_finalized} only: settle it after it is finalized",
+    "BatchAlreadySettled": lambda batch: f"batch {batch} of this rollup is already settled",
+    "EmptySettlement": lambda: "a settlement needs at least one record",
     "OutcomesNotSorted": lambda index:
-        f"outcome {index} is out of order: settle needs them ascending by (kind, task, round, roller)",
-    "EmptySettlement": lambda: "a settlement needs at least one outcome",
+        f"record {index} is out of order: settle needs them strictly ascending by (kind, task, "
+        "round, roller)",
+    "TaskNotInBatch": lambda kind, task, batch:
+        f"record for {TaskKind(kind).name.lower()} {task} is not part of batch {batch}",
+    "RoundTooLarge": lambda round_, r_open:
+        f"round {round_} does not exist: rounds run 0..{r_open} (R_OPEN is the open round)",
+    "TooManySlots": lambda slots, most:
+        f"a record holds 1..{most} slots in its round, not {slots}",
+    "InvalidNeedsEvidence": lambda roller:
+        f"an invalid outcome for {to_checksum_address(roller)} is not settled: send the signed "
+        "proof as slashing evidence instead",
+    "NoPendingLottery": lambda rollup, batch:
+        f"no lottery waits for batch {batch} of rollup {to_checksum_address(rollup)} (not settled "
+        "in lottery mode, without on-time blocks, or drawn already)",
+    "WrongLotteryEntries": lambda rollup, batch:
+        f"these entries are not the on-time records settled for batch {batch} of rollup "
+        f"{to_checksum_address(rollup)}: pass them exactly, in settlement order",
+    "RandomnessNotYetAvailable": lambda target:
+        f"the randomness is the hash of L1 block {target}, which is not mined yet: retry after it",
+    "BlockNeverCommitted": lambda number: f"block {number} was never committed on the rollup",
     "InvalidParams": lambda reason: f"the staking contract refuses: {reason}",
     "NotDeployer": lambda caller:
         f"{to_checksum_address(caller)} did not deploy the staking contract: only its deployer "
-        "wires the rollup in",
-    "RollupAlreadySet": lambda rollup:
-        f"the staking contract already slashes for rollup {to_checksum_address(rollup)}; it is set once",
-    "SlashingNotEnabled": lambda:
-        "slashing is not enabled: the staking contract has no rollup yet (its deployer calls setRollup)",
+        "adds rollups",
+    "RollupAlreadyAdded": lambda rollup:
+        f"the staking contract already serves rollup {to_checksum_address(rollup)}; a rollup is "
+        "added once",
     "BadSignature": lambda roller, signer:
         f"the signature is not {to_checksum_address(roller)}'s over this submission (it recovers to "
         f"{to_checksum_address(signer)}): someone else signed it, or it was signed for another chain "
-        "id, rollup, block, round, proof or public inputs",
+        "id, rollup, task, round, statement or proof",
     "BlockNotCommitted": lambda number: f"block {number} is not committed on the rollup",
-    "WrongPublicInputs": lambda index:
-        f"the signed public inputs are not the ones the rollup holds for block {index} proven by this "
-        "roller (was the block reverted and replaced?): the proof says nothing about that block",
+    "StaleStatement": lambda index:
+        f"the signed statement is not the one the rollup holds now for {index} (was the block "
+        "reverted and committed again?): the proof says nothing about what L1 holds",
+    "WrongAggregateSize": lambda provers, a, b, k:
+        f"an aggregate of this rollup has {k} proofs, one prover each: got {provers} provers, "
+        f"{a} A and {b} B",
     "NotEnoughGas": lambda left, needed:
         f"only {left} gas was left for the proof check, which needs {needed}: send the transaction "
         "with more gas",
@@ -197,9 +275,18 @@ class Market:
     def resume(self, account: LocalAccount) -> None:
         self._send(account, self.staking.functions.resume())
 
-    def fund_rewards(self, account: LocalAccount, amount: int) -> None:
+    def _rollup_or_default(self, rollup: str | None) -> str:
+        if rollup is not None:
+            return to_checksum_address(rollup)
+        if self.deployment.rollup is None:
+            raise UnknownDeployment("the deployment names no rollup: pass the rollup explicitly")
+        return self.deployment.rollup.address
+
+    def fund_rewards(self, account: LocalAccount, amount: int, rollup: str | None = None) -> None:
+        """Add to `rollup`'s reward pool (None: the deployment's rollup)."""
+        rollup = self._rollup_or_default(rollup)
         self._approve_at_least(account, amount)
-        self._send(account, self.staking.functions.fundRewards(amount))
+        self._send(account, self.staking.functions.fundRewards(rollup, amount))
 
     def claim(self, account: LocalAccount) -> int:
         receipt = self._send(account, self.staking.functions.claim())
@@ -207,48 +294,65 @@ class Market:
         return event["args"]["amount"]
 
     def settle(self, coordinator: LocalAccount, batch: int, outcomes: list[OutcomeReport]):
+        """Settle batch `batch` of the coordinator's rollup; `outcomes` sorted by
+        `OutcomeReport.sort_key`."""
         return self._send(
             coordinator, self.staking.functions.settle(batch, [o.as_tuple() for o in outcomes])
         )
 
-    def set_rollup(self, deployer: LocalAccount, rollup: str, block_verifier: str) -> None:
-        """Enable slashing: the rollup signed proofs are about, and its block circuit's
-        single-proof verifier. Once, by the staking contract's deployer."""
-        self._send(deployer, self.staking.functions.setRollup(
+    def draw_lottery(self, sender: LocalAccount, rollup: str, batch: int,
+                     entries: list[tuple[int, str, int]]):
+        """Pay a lottery-mode settlement's block rewards: `entries` (block, roller, slots) are its
+        on-time block records in settlement order."""
+        return self._send(sender, self.staking.functions.drawLottery(
+            to_checksum_address(rollup), batch,
+            [(block, to_checksum_address(roller), slots) for block, roller, slots in entries]))
+
+    def add_rollup(self, deployer: LocalAccount, rollup: str, block_verifier: str) -> None:
+        """Serve `rollup` (settlement, its reward pool, slashing with `block_verifier`, the
+        single-proof verifier of its block circuit). Once per rollup, by the staking contract's
+        deployer."""
+        self._send(deployer, self.staking.functions.addRollup(
             to_checksum_address(rollup), to_checksum_address(block_verifier)))
 
     def slash_invalid_proof(self, sender: LocalAccount, evidence: SlashEvidence, *,
                             gas: int | None = None) -> SlashResult:
-        """Send the evidence; `sender` is paid the reporter's share.
+        """Send the evidence (a block proof or an aggregate); `sender` is paid the reporter's
+        share.
 
         `gas` None estimates it, which on the embedded chain reruns the pairing check at every
-        step of a binary search: pass `SLASH_GAS` there."""
-        receipt = self._send(
-            sender, self.staking.functions.slashInvalidProof(*evidence.call_args()), gas)
+        step of a binary search: pass `slash_gas(evidence)` there."""
+        receipt = self._send(sender, self._slash_call(evidence), gas)
         (event,) = self.staking.events.Slashed().process_receipt(receipt, errors=DISCARD)
         args = event["args"]
         return SlashResult(args["roller"], args["reporter"], args["amount"], args["reporterShare"],
                            args["burned"], bytes(args["offense"]),
                            receipt["transactionHash"].to_0x_hex())
 
+    def _slash_call(self, evidence: SlashEvidence):
+        return getattr(self.staking.functions, evidence.function_name())(*evidence.call_args())
+
     def check_slash(self, reporter: str, evidence: SlashEvidence) -> SlashResult:
         """What `slash_invalid_proof` sent by `reporter` would do now (eth_call): the same
         refusals, nothing sent."""
-        fn = self.staking.functions.slashInvalidProof(*evidence.call_args())
+        fn = self._slash_call(evidence)
         reporter = to_checksum_address(reporter)
         try:
             # Not `Chain.call`: the reporter's share is paid to the caller, so `from` matters.
-            amount, share, burned = fn.call({"from": reporter})
+            amount, share, burned = fn.call({"from": reporter, "gas": slash_gas(evidence)})
         except ContractLogicError as exc:
             data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data
             reason, args = decode_revert(HexBytes(data) if isinstance(data, str) else b"",
                                          fn.contract_abi)
             raise explain(TransactionFailed(
-                f"slashInvalidProof on {fn.address} reverted with {reason}", reason, args)) from None
+                f"{fn.fn_name} on {fn.address} reverted with {reason}", reason, args)) from None
         return SlashResult(evidence.roller, reporter, amount, share, burned, evidence.offense_key())
 
-    def register_coordinator(self, owner: LocalAccount, coordinator: str, peer_id: bytes, metadata: str) -> None:
-        self._send(owner, self.registry.functions.register(coordinator, peer_id, metadata))
+    def register_coordinator(self, owner: LocalAccount, coordinator: str, peer_id: bytes,
+                             metadata: str, rollup: str) -> None:
+        """Register `coordinator`, bound to `rollup`: it settles that rollup's batches only."""
+        self._send(owner, self.registry.functions.register(
+            to_checksum_address(coordinator), peer_id, metadata, to_checksum_address(rollup)))
 
     def remove_coordinator(self, owner: LocalAccount, coordinator: str) -> None:
         self._send(owner, self.registry.functions.remove(coordinator))
@@ -279,17 +383,48 @@ class Market:
             roster.extend(zip(addresses, weights))
         return roster
 
-    def reward_pool(self, block="latest") -> int:
-        return self.chain.call(self.staking.functions.rewardPool(), block)
+    def reward_pool(self, rollup: str | None = None, block="latest") -> int:
+        """`rollup`'s reward pool (None: the deployment's rollup)."""
+        return self.chain.call(
+            self.staking.functions.rewardPool(self._rollup_or_default(rollup)), block)
 
     def totals(self, block="latest") -> dict[str, int]:
+        """What the contract owes, by kind; their sum is its token balance."""
         fns = self.staking.functions
         return {
             "active": self.chain.call(fns.totalActive(), block),
             "unbonding": self.chain.call(fns.totalUnbonding(), block),
-            "reward_pool": self.chain.call(fns.rewardPool(), block),
+            "reward_pool": self.chain.call(fns.totalRewardPool(), block),
             "claimable": self.chain.call(fns.totalClaimable(), block),
         }
+
+    def pending_lottery(self, rollup: str, batch: int, block="latest") -> PendingLottery | None:
+        """The lottery batch `batch` of `rollup` waits for; None if none does."""
+        entries_hash, target = self.chain.call(
+            self.staking.functions.pendingLottery(to_checksum_address(rollup), batch), block)
+        return None if target == 0 else PendingLottery(bytes(entries_hash), target)
+
+    def batch_settled(self, rollup: str, batch: int, block="latest") -> bool:
+        return self.chain.call(
+            self.staking.functions.batchSettled(to_checksum_address(rollup), batch), block)
+
+    def settled_records(self, rollup: str, from_block: int,
+                        to_block: int | str = "latest") -> list[SettledRecord]:
+        """Every record `settle` applied for `rollup` in L1 blocks from_block..to_block, in L1
+        order (slashes, which also change reputation, are left out: they are not reports)."""
+        logs = self.staking.events.ReputationChanged().get_logs(
+            from_block=from_block, to_block=to_block,
+            argument_filters={"rollup": to_checksum_address(rollup)})
+        records = []
+        for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
+            args = log["args"]
+            if args["outcome"] == Outcome.INVALID:
+                continue
+            records.append(SettledRecord(
+                args["roller"], TaskKind(args["kind"]), args["task"], args["round"],
+                args["slots"], Outcome(args["outcome"]), args["oldRep"], args["newRep"],
+                args["rollup"], log["blockNumber"], log["transactionHash"].to_0x_hex()))
+        return records
 
     def is_coordinator(self, address: str, block="latest") -> bool:
         return self.chain.call(self.registry.functions.isCoordinator(address), block)
@@ -297,12 +432,22 @@ class Market:
     def token_supply(self, block="latest") -> int:
         return self.chain.call(self.token.functions.totalSupply(), block)
 
-    def slashing_contracts(self, block="latest") -> tuple[str, str] | None:
-        """(rollup, block verifier) the staking contract slashes with; None before `set_rollup`."""
-        rollup = self.chain.call(self.staking.functions.rollup(), block)
-        if int(rollup, 16) == 0:
-            return None
-        return rollup, self.chain.call(self.staking.functions.blockVerifier(), block)
+    def coordinator_rollup(self, address: str, block="latest") -> str | None:
+        """The rollup `address` coordinates; None if it is not a registered coordinator."""
+        rollup = self.chain.call(self.registry.functions.rollupOf(to_checksum_address(address)),
+                                 block)
+        return None if int(rollup, 16) == 0 else rollup
+
+    def rollup_enabled(self, rollup: str, block="latest") -> bool:
+        return self.chain.call(
+            self.staking.functions.rollupEnabled(to_checksum_address(rollup)), block)
+
+    def block_verifier_of(self, rollup: str, block="latest") -> str | None:
+        """The single-proof verifier the staking contract slashes `rollup`'s block proofs with;
+        None if it does not serve `rollup`."""
+        verifier = self.chain.call(
+            self.staking.functions.blockVerifierOf(to_checksum_address(rollup)), block)
+        return None if int(verifier, 16) == 0 else verifier
 
     def is_slashed(self, offense: bytes, block="latest") -> bool:
         return self.chain.call(self.staking.functions.slashed(offense), block)

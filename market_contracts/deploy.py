@@ -19,15 +19,16 @@ from market_contracts.errors import UnknownDeployment, WrongChainId
 from market_contracts.files import save_json
 from market_contracts.rules import MarketParams, RewardMode
 
-DEPLOYMENT_VERSION = 1
+#: 2: market rules v2 (params r_open and slash_window; the rollup added with `addRollup`).
+DEPLOYMENT_VERSION = 2
 
 
 @dataclass(frozen=True)
 class RollupDeployment:
     """The Rollup contract and the two it calls; `block` is the L1 block it was deployed in, where
     reading its events starts. `block_verifier` is the single-proof verifier of the same circuit
-    that the staking contract slashes with (`RollerStaking.setRollup`): None when slashing was not
-    wired to this rollup, and in files written before slashing existed."""
+    that the staking contract slashes with (`RollerStaking.addRollup`): None when the rollup was
+    deployed without being added to the market."""
 
     address: str
     verifier: str
@@ -117,7 +118,8 @@ class Deployment:
 
 
 def deploy_market(chain: Chain, owner: LocalAccount, params: MarketParams) -> Deployment:
-    """Deploys token, registry and staking, the staking contract bound to the other two."""
+    """Deploys token, registry and staking, the staking contract bound to the other two. The
+    market serves no rollup yet: `rollup.attach_rollup` adds one."""
     token = chain.deploy(owner, load_artifact("ProverToken"), owner.address)
     registry = chain.deploy(owner, load_artifact("CoordinatorRegistry"), owner.address)
     staking = chain.deploy(

@@ -21,6 +21,7 @@ from market_contracts.chain import Chain
 from market_contracts.compile import POSEIDON_CONTRACT, load_artifact
 from market_contracts.deploy import Deployment, RollupDeployment
 from market_contracts.errors import RollupRejected, TransactionFailed, UnknownDeployment
+from market_contracts.submissions import block_statement
 from market_contracts.verifiers import deploy_batch_verifier, deploy_verifier
 from zkp.aggregate import AggregateProof
 from zkp.evm import g1_words, g2_words
@@ -41,14 +42,23 @@ class CommittedBlock:
     old_root: int
     new_root: int
     data_hash: int
-    #: keccak256(abi.encode(prevrandao, blockhash(l1_block - 1))): the block's draws start here
-    randomness: bytes
+    #: the hash of L1 block `randomness_block` as `Rollup.recordRandomness` stored it: the
+    #: block's draws start here. None until recorded, and in events.
+    randomness: bytes | None
     #: the L1 block and time of the commit
     l1_block: int
     timestamp: int
     status: BlockStatus
     #: the prover its finalizing batch named; None until finalized, and in events
     prover: str | None = None
+    #: the L1 block whose state is the block's roster, and the one whose hash is its randomness:
+    #: pinned by the first commit of this number, kept through reverts (0 if never committed)
+    roster_block: int = 0
+    randomness_block: int = 0
+
+    def statement(self) -> bytes:
+        """`Rollup.statement(number)`: what a proof of this block is about."""
+        return block_statement(self.number, self.old_root, self.new_root, self.data_hash)
 
 
 _MESSAGES = {
@@ -78,6 +88,11 @@ _MESSAGES = {
     "NothingToRevert": lambda first, last_committed:
         f"nothing to revert from block {first}: the last committed block is {last_committed}",
     "InvalidParams": lambda reason: f"the rollup cannot be deployed: {reason}",
+    "BlockNeverCommitted": lambda number:
+        f"block {number} was never committed: it has no randomness to record",
+    "RandomnessNotYetAvailable": lambda target:
+        f"the randomness is the hash of L1 block {target}, which is not mined yet: record it "
+        "after that block",
 }
 
 
@@ -134,8 +149,18 @@ class Rollup:
         return self._send(sender, fn, gas)
 
     def revert_blocks(self, sequencer: LocalAccount, from_block: int) -> TxReceipt:
-        """Drop the committed blocks from `from_block` on; the next commit is `from_block` again."""
+        """Drop the committed blocks from `from_block` on; the next commit is `from_block` again
+        (with the roster and randomness blocks the first commit pinned)."""
         return self._send(sequencer, self.contract.functions.revertBlocks(from_block))
+
+    def record_randomness(self, account: LocalAccount, number: int) -> bytes:
+        """Record block `number`'s randomness (anyone may, once its randomness block is mined);
+        returns it. Recording again returns the same value."""
+        receipt = self._send(account, self.contract.functions.recordRandomness(number))
+        events = self.contract.events.RandomnessRecorded().process_receipt(receipt, errors=DISCARD)
+        if events:
+            return bytes(events[0]["args"]["randomness"])
+        return self.randomness(number, receipt["blockNumber"])
 
     # ------------------------------------------------------------ reads
 
@@ -147,10 +172,41 @@ class Rollup:
 
     def block(self, number: int, block_identifier="latest") -> CommittedBlock:
         """Block `number` as stored; status NONE (and zeros) if it is not committed."""
-        (old_root, new_root, data_hash, randomness, l1_block, timestamp, status,
-         prover) = self._call(self.contract.functions.blockInfo(number), block_identifier)
-        return CommittedBlock(number, old_root, new_root, data_hash, bytes(randomness), l1_block,
-                              timestamp, BlockStatus(status), None if int(prover, 16) == 0 else prover)
+        (old_root, new_root, data_hash, randomness, l1_block, timestamp, status, prover,
+         roster_block, randomness_block) = self._call(self.contract.functions.blockInfo(number),
+                                                      block_identifier)
+        return CommittedBlock(number, old_root, new_root, data_hash, _recorded(randomness),
+                              l1_block, timestamp, BlockStatus(status),
+                              None if int(prover, 16) == 0 else prover, roster_block,
+                              randomness_block)
+
+    def randomness(self, number: int, block_identifier="latest") -> bytes | None:
+        """Block `number`'s recorded randomness; None until `record_randomness`."""
+        return _recorded(self._call(self.contract.functions.randomness(number), block_identifier))
+
+    def draw_blocks(self, number: int, block_identifier="latest") -> tuple[int, int]:
+        """(roster block, randomness block) pinned by the first commit of `number`; (0, 0) if it
+        was never committed."""
+        roster_block, randomness_block = self._call(self.contract.functions.drawBlocks(number),
+                                                    block_identifier)
+        return roster_block, randomness_block
+
+    def statement(self, number: int, block_identifier="latest") -> bytes:
+        """What a proof of block `number` is about, as L1 holds the block now."""
+        return bytes(self._call(self.contract.functions.statement(number), block_identifier))
+
+    def batch_statement(self, batch: int, block_identifier="latest") -> bytes:
+        """What an aggregate of batch `batch` is about: over its blocks' statements."""
+        return bytes(self._call(self.contract.functions.batchStatement(batch), block_identifier))
+
+    def batch_inputs(self, first_block: int, provers: Sequence[str],
+                     block_identifier="latest") -> list[list[int]]:
+        """Each block's [oldRoot, newRoot, dataHash, prover] from `first_block`, block i proven by
+        provers[i]: what an aggregate is checked against."""
+        return [list(inputs) for inputs in self._call(
+            self.contract.functions.batchInputs(first_block,
+                                                [to_checksum_address(p) for p in provers]),
+            block_identifier)]
 
     def status(self, number: int, block_identifier="latest") -> BlockStatus:
         return BlockStatus(self._call(self.contract.functions.blockStatus(number), block_identifier))
@@ -202,9 +258,17 @@ class Rollup:
 
 
 def committed_from_event(args) -> CommittedBlock:
+    """A `BlockCommitted` event's block; its randomness is None (recorded later, by
+    `recordRandomness`)."""
     return CommittedBlock(args["blockNumber"], args["oldRoot"], args["newRoot"], args["dataHash"],
-                          bytes(args["randomness"]), args["l1Block"], args["timestamp"],
-                          BlockStatus.COMMITTED)
+                          None, args["l1Block"], args["timestamp"], BlockStatus.COMMITTED,
+                          roster_block=args["rosterBlock"],
+                          randomness_block=args["randomnessBlock"])
+
+
+def _recorded(randomness: bytes) -> bytes | None:
+    """The contract's zero word means "not recorded yet" (a block hash is never zero)."""
+    return None if int.from_bytes(randomness, "big") == 0 else bytes(randomness)
 
 
 def deploy_poseidon(chain: Chain, deployer: LocalAccount) -> str:
@@ -240,12 +304,13 @@ def attach_rollup(chain: Chain, deployer: LocalAccount, deployment: Deployment, 
                   vk: VerificationKey, genesis_root: int, batch_size: int,
                   max_transfers: int) -> Deployment:
     """Deploy a Rollup for the market of `deployment` (as `deploy_rollup`) and the single-proof
-    verifier of the same key, and wire both into its staking contract, which enables slashing;
-    return `deployment` naming the rollup and that verifier. `deployer` must be the account that
-    deployed the staking contract: only it may wire the rollup in, once."""
+    verifier of the same key, and add both to its staking contract (`addRollup`: settlement, the
+    rollup's reward pool and slashing); return `deployment` naming the rollup and that verifier.
+    `deployer` must be the account that deployed the staking contract: only it adds rollups.
+    Coordinators are registered afterwards, bound to the rollup (`Market.register_coordinator`)."""
     rollup = deploy_rollup(chain, deployer, sequencer=sequencer, vk=vk, genesis_root=genesis_root,
                            batch_size=batch_size, max_transfers=max_transfers)
     block_verifier = deploy_verifier(chain, deployer, vk, "RollupBlockVerifier")
-    Market(chain, deployment).set_rollup(deployer, rollup.address, block_verifier.address)
+    Market(chain, deployment).add_rollup(deployer, rollup.address, block_verifier.address)
     return replace(deployment, rollup=replace(rollup.deployment(),
                                               block_verifier=block_verifier.address))

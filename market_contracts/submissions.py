@@ -1,20 +1,24 @@
 """Signed proof submissions, and the evidence that slashes a roller for one that does not verify.
 
-market-spec.md, "Slashing (trustless)": a roller signs every proof it submits with EIP-712 over
-the chain id, the Rollup's address, the L2 block (or batch), the round, and the hash of the proof
-and its public inputs. Anyone holding such a signed submission whose proof does not verify can
-send it to `RollerStaking.slashInvalidProof`. This module computes exactly what the contract
-computes (the proof hash, the EIP-712 digest, the offense key), signs and recovers submissions,
-and reads and writes the evidence file that `provernet audit slash` sends.
+market-spec.md, "Signed submissions" and "Slashing": a roller signs every proof it submits with
+EIP-712 over the chain id, the Rollup's address, the task (kind, L2 block or batch, round), the
+statement L1 holds for it and the hash of the proof alone. The public inputs are not signed: the
+contract builds them from the Rollup, with the signer as prover of a block proof and the signed
+provers of an aggregate, so a copied proof and junk are both slashable. This module computes
+exactly what the contracts compute (statements, proof hashes, the EIP-712 digest, the offense
+key), signs and recovers submissions, and reads and writes the evidence file that `provernet
+audit slash` sends.
 
 - EIP-712 domain: `EIP712Domain(string name,string version,uint256 chainId,address
-  verifyingContract)` with name "provernet", version "1", the L1 chain id, and the Rollup as
-  verifying contract.
-- Struct: `ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 proofHash)`; `kind` is
-  `TaskKind` (0 block, 1 aggregation), `index` the L2 block number (or batch index).
-- `proofHash = keccak256(abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c, uint256[4]
-  publicInputs))`, b in the EVM precompile's order `[[x.c1, x.c0], [y.c1, y.c0]]`
-  (`zkp.evm.g2_words`), the inputs `[oldRoot, newRoot, dataHash, prover]`.
+  verifyingContract)` with name "provernet", version "2", the L1 chain id, the Rollup.
+- Struct: `ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 statement,bytes32
+  proofHash)`; `kind` is `TaskKind` (0 block, 1 aggregation).
+- Block: `statement = keccak256(abi.encode(n, oldRoot, newRoot, dataHash))`, `proofHash =
+  keccak256(abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c))`, b in the EVM precompile's
+  order `[[x.c1, x.c0], [y.c1, y.c0]]` (`zkp.evm.g2_words`).
+- Aggregation of batch b: `statement = keccak256(abi.encode(bytes32[] statements of its blocks))`,
+  `proofHash = keccak256(abi.encode(address[] provers, uint256[2][] a, uint256[2][2][] b,
+  uint256[2] c))`.
 - Signature: 65 bytes `r || s || v`, v 27 or 28, s in the lower half of the curve order
   (OpenZeppelin's ECDSA refuses the other half).
 """
@@ -35,18 +39,19 @@ from eth_utils import keccak, to_checksum_address
 
 from market_contracts.errors import InvalidEvidence
 from market_contracts.files import save_json
-from market_contracts.rules import InvalidAddress, TaskKind, parse_address
+from market_contracts.rules import InvalidAddress, InvalidSeed, TaskKind, parse_address, parse_bytes32
+from zkp.aggregate import AggregateProof
 from zkp.evm import g1_words, g2_words
+from zkp.points import G1, G2
 from zkp.proof import Proof
 
 DOMAIN_NAME = "provernet"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
 EIP712_DOMAIN_TYPE = (
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-PROOF_SUBMISSION_TYPE = "ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 proofHash)"
-#: The block circuit's public inputs: [oldRoot, newRoot, dataHash, prover].
-PUBLIC_INPUTS = 4
-EVIDENCE_VERSION = 1
+PROOF_SUBMISSION_TYPE = ("ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 statement,"
+                         "bytes32 proofHash)")
+EVIDENCE_VERSION = 2
 
 _EIP712_DOMAIN_TYPEHASH = keccak(text=EIP712_DOMAIN_TYPE)
 _PROOF_SUBMISSION_TYPEHASH = keccak(text=PROOF_SUBMISSION_TYPE)
@@ -58,31 +63,42 @@ _DECIMAL = re.compile(r"[0-9]+")
 _KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "aggregation"}
 
 
-def proof_hash(proof: Proof, public_inputs: Sequence[int]) -> bytes:
-    """keccak256(abi.encode(a, b, c, publicInputs)) over the words the verifier takes."""
-    return keccak(encode(["uint256[2]", "uint256[2][2]", "uint256[2]", "uint256[4]"],
-                         [g1_words(proof.a), g2_words(proof.b), g1_words(proof.c),
-                          list(public_inputs)]))
+def block_statement(n: int, old_root: int, new_root: int, data_hash: int) -> bytes:
+    """`Rollup.statement(n)`: what a proof of block n is about."""
+    return keccak(encode(["uint256"] * 4, [n, old_root, new_root, data_hash]))
 
 
-def aggregate_hash(a: Sequence, b: Sequence, c, public_inputs: Sequence[Sequence[int]]) -> bytes:
-    """What an aggregator signs for a batch in place of `proof_hash`: keccak256(abi.encode(
-    uint256[2][] a, uint256[2][2][] b, uint256[2] c, uint256[4][] inputs)), the K proofs' A and
-    B, the combined C, and each block's public inputs, in batch order."""
-    return keccak(encode(["uint256[2][]", "uint256[2][2][]", "uint256[2]", "uint256[4][]"],
-                         [[g1_words(p) for p in a], [g2_words(p) for p in b], g1_words(c),
-                          [list(x) for x in public_inputs]]))
+def batch_statement(statements: Sequence[bytes]) -> bytes:
+    """`Rollup.batchStatement(b)`: over the statements of its blocks, in order."""
+    return keccak(encode(["bytes32[]"], [list(statements)]))
+
+
+def block_proof_hash(proof: Proof) -> bytes:
+    """keccak256(abi.encode(a, b, c)) over the words the verifier takes."""
+    return keccak(encode(["uint256[2]", "uint256[2][2]", "uint256[2]"],
+                         [g1_words(proof.a), g2_words(proof.b), g1_words(proof.c)]))
+
+
+def aggregate_hash(provers: Sequence[str], a: Sequence[G1], b: Sequence[G2], c: G1) -> bytes:
+    """What an aggregator signs: keccak256(abi.encode(address[] provers, uint256[2][] a,
+    uint256[2][2][] b, uint256[2] c)), the K proofs' A and B, the combined C, and whom each
+    proof is bound to, in batch order."""
+    return keccak(encode(["address[]", "uint256[2][]", "uint256[2][2][]", "uint256[2]"],
+                         [[to_checksum_address(p) for p in provers], [g1_words(p) for p in a],
+                          [g2_words(p) for p in b], g1_words(c)]))
 
 
 def task_id(chain_id: int, rollup: str, kind: TaskKind, index: int, round_: int, seed: bytes,
-            roller: str) -> bytes:
+            statement: bytes, roller: str) -> bytes:
     """The id a task travels under between coordinator and roller: keccak256(abi.encode(uint256
-    chainId, address rollup, uint8 kind, uint256 index, uint256 round, bytes32 seed, address
-    roller)). The seed makes a task of a block that was reverted and committed again another
-    task; the roller makes each assignee's task its own."""
-    return keccak(encode(["uint256", "address", "uint8", "uint256", "uint256", "bytes32", "address"],
-                         [chain_id, to_checksum_address(rollup), int(kind), index, round_, seed,
-                          to_checksum_address(roller)]))
+    chainId, address rollup, uint8 kind, uint256 index, uint256 round, bytes32 seed, bytes32
+    statement, address roller)). The statement makes a task of a block that was reverted and
+    committed again with other contents another task; the roller makes each holder's task its
+    own."""
+    return keccak(encode(
+        ["uint256", "address", "uint8", "uint256", "uint256", "bytes32", "bytes32", "address"],
+        [chain_id, to_checksum_address(rollup), int(kind), index, round_, seed, statement,
+         to_checksum_address(roller)]))
 
 
 def _domain_separator(chain_id: int, rollup: str) -> bytes:
@@ -93,25 +109,26 @@ def _domain_separator(chain_id: int, rollup: str) -> bytes:
 
 
 def submission_digest(chain_id: int, rollup: str, kind: TaskKind, index: int, round_: int,
-                      proof_hash_: bytes) -> bytes:
+                      statement: bytes, proof_hash: bytes) -> bytes:
     """The EIP-712 digest of a proof submission: what the roller signs."""
-    struct_hash = keccak(encode(["bytes32", "uint8", "uint256", "uint256", "bytes32"],
-                                [_PROOF_SUBMISSION_TYPEHASH, int(kind), index, round_, proof_hash_]))
+    struct_hash = keccak(encode(
+        ["bytes32", "uint8", "uint256", "uint256", "bytes32", "bytes32"],
+        [_PROOF_SUBMISSION_TYPEHASH, int(kind), index, round_, statement, proof_hash]))
     return keccak(b"\x19\x01" + _domain_separator(chain_id, rollup) + struct_hash)
 
 
 def sign_submission(account: LocalAccount, chain_id: int, rollup: str, kind: TaskKind, index: int,
-                    round_: int, proof_hash_: bytes) -> bytes:
+                    round_: int, statement: bytes, proof_hash: bytes) -> bytes:
     """The roller's 65-byte signature (r || s || v, v 27 or 28) of a proof submission.
 
-    An honest roller signs only a proof it has verified itself: the signature is what makes an
-    invalid proof slashable."""
-    digest = submission_digest(chain_id, rollup, kind, index, round_, proof_hash_)
+    An honest roller signs only a proof it has verified itself, for the statement L1 holds: the
+    signature is what makes an invalid proof slashable."""
+    digest = submission_digest(chain_id, rollup, kind, index, round_, statement, proof_hash)
     return bytes(account.unsafe_sign_hash(digest).signature)
 
 
 def recover_submitter(chain_id: int, rollup: str, kind: TaskKind, index: int, round_: int,
-                      proof_hash_: bytes, signature: bytes) -> str:
+                      statement: bytes, proof_hash: bytes, signature: bytes) -> str:
     """Who signed this submission, by the rules the contract applies (OpenZeppelin's ECDSA):
     a signature the contract would not accept raises `InvalidEvidence`."""
     if len(signature) != _SIGNATURE_LENGTH:
@@ -123,7 +140,7 @@ def recover_submitter(chain_id: int, rollup: str, kind: TaskKind, index: int, ro
     if int.from_bytes(signature[32:64], "big") > _SECP256K1_N // 2:
         raise InvalidEvidence("the signature's s is in the upper half of the curve order, which "
                               "the contract refuses (a malleable signature)")
-    digest = submission_digest(chain_id, rollup, kind, index, round_, proof_hash_)
+    digest = submission_digest(chain_id, rollup, kind, index, round_, statement, proof_hash)
     try:
         public_key = keys.Signature(signature[:64] + bytes([v - 27])).recover_public_key_from_msg_hash(digest)
     except BadSignature as exc:
@@ -131,79 +148,113 @@ def recover_submitter(chain_id: int, rollup: str, kind: TaskKind, index: int, ro
     return public_key.to_checksum_address()
 
 
-def offense_key(roller: str, kind: TaskKind, index: int, public_inputs: Sequence[int]) -> bytes:
-    """What "the same evidence slashes once" counts (`RollerStaking.offenseKey`): the roller, the
-    task and the statement it was to prove; neither the round nor the proof."""
-    statement = keccak(encode(["uint256[4]"], [list(public_inputs)]))
-    return keccak(encode(["address", "uint8", "uint256", "bytes32"],
-                         [to_checksum_address(roller), int(kind), index, statement]))
+def offense_key(rollup: str, roller: str, kind: TaskKind, index: int, statement: bytes) -> bytes:
+    """What "one offense slashes once" counts (`RollerStaking.offenseKey`): the rollup, the
+    roller, the task and the statement it was to prove; neither the round nor the proof."""
+    return keccak(encode(["address", "address", "uint8", "uint256", "bytes32"],
+                         [to_checksum_address(rollup), to_checksum_address(roller), int(kind),
+                          index, statement]))
 
 
 @dataclass(frozen=True)
 class SlashEvidence:
-    """A roller's signed submission of a block proof, as `slashInvalidProof` takes it.
-
-    Only block proofs are slashable for now (docs/contracts.md, "Slashing"), so `kind` is always
-    `TaskKind.BLOCK`; it is kept because the signature covers it.
-    """
+    """A roller's signed submission, as `slashInvalidProof` (kind block: `proof`) or
+    `slashInvalidAggregate` (kind aggregation: `provers`, `a`, `b`, `c`) take it."""
 
     chain_id: int
     rollup: str
     staking: str
+    kind: TaskKind
     index: int
     round: int
-    proof: Proof
-    public_inputs: tuple[int, ...]
-    signature: bytes
+    statement: bytes
     roller: str
-    kind: TaskKind = TaskKind.BLOCK
+    signature: bytes
+    proof: Proof | None = None
+    provers: tuple[str, ...] = ()
+    a: tuple[G1, ...] = ()
+    b: tuple[G2, ...] = ()
+    c: G1 | None = None
 
     def __post_init__(self) -> None:
-        if self.kind is not TaskKind.BLOCK:
-            raise InvalidEvidence("only block proofs are slashable; aggregation evidence is not "
-                                  "yet (docs/contracts.md, \"Slashing\")")
-        if len(self.public_inputs) != PUBLIC_INPUTS:
-            raise InvalidEvidence(f"a block proof has {PUBLIC_INPUTS} public inputs [oldRoot, "
-                                  f"newRoot, dataHash, prover], got {len(self.public_inputs)}")
+        object.__setattr__(self, "kind", TaskKind(self.kind))
+        try:
+            parse_bytes32(self.statement, "statement")
+        except InvalidSeed as exc:
+            raise InvalidEvidence(str(exc)) from None
+        aggregate_parts = bool(self.provers or self.a or self.b or self.c is not None)
+        if self.kind is TaskKind.BLOCK:
+            if self.proof is None or aggregate_parts:
+                raise InvalidEvidence("block evidence carries a proof, and no provers, a, b or c")
+        else:
+            if self.proof is not None or self.c is None:
+                raise InvalidEvidence("aggregation evidence carries provers, a, b and c, and no proof")
+            if not len(self.provers) == len(self.a) == len(self.b) >= 1:
+                raise InvalidEvidence(
+                    f"an aggregate has one prover, A and B per block: got {len(self.provers)} "
+                    f"provers, {len(self.a)} A and {len(self.b)} B")
 
     @classmethod
     def signed(cls, account: LocalAccount, *, chain_id: int, rollup: str, staking: str,
-               index: int, round_: int, proof: Proof,
-               public_inputs: Sequence[int]) -> SlashEvidence:
+               index: int, round_: int, statement: bytes, proof: Proof) -> SlashEvidence:
         """The submission `account` signs for a proof of block `index`, as evidence."""
-        inputs = tuple(public_inputs)
         signature = sign_submission(account, chain_id, rollup, TaskKind.BLOCK, index, round_,
-                                    proof_hash(proof, inputs))
-        return cls(chain_id, to_checksum_address(rollup), to_checksum_address(staking), index,
-                   round_, proof, inputs, signature, account.address)
+                                    statement, block_proof_hash(proof))
+        return cls(chain_id, to_checksum_address(rollup), to_checksum_address(staking),
+                   TaskKind.BLOCK, index, round_, statement, account.address, signature,
+                   proof=proof)
+
+    @classmethod
+    def signed_aggregate(cls, account: LocalAccount, *, chain_id: int, rollup: str, staking: str,
+                         index: int, round_: int, statement: bytes, provers: Sequence[str],
+                         aggregate: AggregateProof) -> SlashEvidence:
+        """The submission `account` signs for an aggregate of batch `index`, as evidence."""
+        provers = tuple(to_checksum_address(p) for p in provers)
+        signature = sign_submission(account, chain_id, rollup, TaskKind.AGGREGATION, index, round_,
+                                    statement, aggregate_hash(provers, aggregate.a, aggregate.b,
+                                                              aggregate.c))
+        return cls(chain_id, to_checksum_address(rollup), to_checksum_address(staking),
+                   TaskKind.AGGREGATION, index, round_, statement, account.address, signature,
+                   provers=provers, a=tuple(aggregate.a), b=tuple(aggregate.b), c=aggregate.c)
 
     def proof_hash(self) -> bytes:
-        return proof_hash(self.proof, self.public_inputs)
+        if self.kind is TaskKind.BLOCK:
+            return block_proof_hash(self.proof)
+        return aggregate_hash(self.provers, self.a, self.b, self.c)
 
     def digest(self) -> bytes:
         return submission_digest(self.chain_id, self.rollup, self.kind, self.index, self.round,
-                                 self.proof_hash())
+                                 self.statement, self.proof_hash())
 
     def signer(self) -> str:
         """Whom the signature recovers to; `roller` for evidence the contract will take."""
         return recover_submitter(self.chain_id, self.rollup, self.kind, self.index, self.round,
-                                 self.proof_hash(), self.signature)
+                                 self.statement, self.proof_hash(), self.signature)
 
     def offense_key(self) -> bytes:
-        return offense_key(self.roller, self.kind, self.index, self.public_inputs)
+        return offense_key(self.rollup, self.roller, self.kind, self.index, self.statement)
+
+    def function_name(self) -> str:
+        """The staking contract's function that takes this evidence."""
+        return "slashInvalidProof" if self.kind is TaskKind.BLOCK else "slashInvalidAggregate"
 
     def call_args(self) -> tuple:
-        """The arguments of `slashInvalidProof`."""
-        return (self.roller, self.index, self.round,
-                (g1_words(self.proof.a), g2_words(self.proof.b), g1_words(self.proof.c)),
-                list(self.public_inputs), self.signature)
+        """The arguments of `function_name()`."""
+        if self.kind is TaskKind.BLOCK:
+            proof = (g1_words(self.proof.a), g2_words(self.proof.b), g1_words(self.proof.c))
+        else:
+            proof = (list(self.provers), [g1_words(p) for p in self.a],
+                     [g2_words(p) for p in self.b], g1_words(self.c))
+        return (self.roller, self.rollup, self.index, self.round, self.statement, proof,
+                self.signature)
 
     # ------------------------------------------------------------ EVIDENCE.json
 
     def to_json(self) -> dict:
         """Field elements and coordinates as decimal strings: they exceed what JSON numbers hold
-        exactly in most readers."""
-        return {
+        exactly in most readers. B rows are in the precompile's order [[x.c1, x.c0], [y.c1,
+        y.c0]]."""
+        data = {
             "version": EVIDENCE_VERSION,
             "chain_id": self.chain_id,
             "rollup": self.rollup,
@@ -211,13 +262,21 @@ class SlashEvidence:
             "kind": _KIND_NAMES[self.kind],
             "index": self.index,
             "round": self.round,
+            "statement": "0x" + self.statement.hex(),
             "roller": self.roller,
-            "proof": {"a": _strings(g1_words(self.proof.a)),
-                      "b": [_strings(row) for row in g2_words(self.proof.b)],
-                      "c": _strings(g1_words(self.proof.c))},
-            "public_inputs": _strings(self.public_inputs),
-            "signature": "0x" + self.signature.hex(),
         }
+        if self.kind is TaskKind.BLOCK:
+            data["proof"] = {"a": _strings(g1_words(self.proof.a)),
+                             "b": [_strings(row) for row in g2_words(self.proof.b)],
+                             "c": _strings(g1_words(self.proof.c))}
+        else:
+            data["aggregate"] = {
+                "provers": list(self.provers),
+                "a": [_strings(g1_words(p)) for p in self.a],
+                "b": [[_strings(row) for row in g2_words(p)] for p in self.b],
+                "c": _strings(g1_words(self.c))}
+        data["signature"] = "0x" + self.signature.hex()
+        return data
 
     @classmethod
     def from_json(cls, data: object, source: str = "evidence") -> SlashEvidence:
@@ -229,24 +288,32 @@ class SlashEvidence:
             kinds = {name: kind for kind, name in _KIND_NAMES.items()}
             if data["kind"] not in kinds:
                 raise ValueError(f"kind {data['kind']!r}, expected one of {sorted(kinds)}")
-            proof = data["proof"]
-            if not isinstance(proof["b"], list) or len(proof["b"]) != 2:
-                raise ValueError(f"proof.b must be two rows [[x.c1, x.c0], [y.c1, y.c0]], "
-                                 f"got {proof['b']!r}")
-            (bx1, bx0), (by1, by0) = _words(proof["b"][0], 2), _words(proof["b"][1], 2)
-            return cls(
+            kind = kinds[data["kind"]]
+            common = dict(
                 chain_id=_natural(data["chain_id"], "chain_id"),
                 rollup=_address(data["rollup"], "rollup"),
                 staking=_address(data["staking"], "staking"),
-                kind=kinds[data["kind"]],
+                kind=kind,
                 index=_natural(data["index"], "index"),
                 round=_natural(data["round"], "round"),
+                statement=_bytes32(data["statement"], "statement"),
                 roller=_address(data["roller"], "roller"),
-                proof=Proof(a=tuple(_words(proof["a"], 2)), b=((bx0, bx1), (by0, by1)),
-                            c=tuple(_words(proof["c"], 2))),
-                public_inputs=tuple(_words(data["public_inputs"], PUBLIC_INPUTS)),
                 signature=_signature(data["signature"]),
             )
+            if kind is TaskKind.BLOCK:
+                proof = data["proof"]
+                return cls(**common, proof=Proof(a=_g1(proof["a"], "proof.a"),
+                                                 b=_g2(proof["b"], "proof.b"),
+                                                 c=_g1(proof["c"], "proof.c")))
+            aggregate = data["aggregate"]
+            provers, a, b = aggregate["provers"], aggregate["a"], aggregate["b"]
+            if not all(isinstance(x, list) for x in (provers, a, b)):
+                raise ValueError("aggregate.provers, aggregate.a and aggregate.b must be lists")
+            return cls(**common,
+                       provers=tuple(_address(p, "aggregate.provers") for p in provers),
+                       a=tuple(_g1(p, "aggregate.a") for p in a),
+                       b=tuple(_g2(p, "aggregate.b") for p in b),
+                       c=_g1(aggregate["c"], "aggregate.c"))
         except InvalidEvidence as exc:
             raise InvalidEvidence(f"{source}: {exc}") from None
         except KeyError as exc:
@@ -268,18 +335,37 @@ class SlashEvidence:
         return cls.from_json(data, source=str(path))
 
 
+def _g1(words: object, what: str) -> G1:
+    x, y = _words(words, 2, what)
+    return (x, y)
+
+
+def _g2(rows: object, what: str) -> G2:
+    """From the precompile's order [[x.c1, x.c0], [y.c1, y.c0]] to zkp's ((x.c0, x.c1), ...)."""
+    if not isinstance(rows, list) or len(rows) != 2:
+        raise ValueError(f"{what} must be two rows [[x.c1, x.c0], [y.c1, y.c0]], got {rows!r}")
+    (x1, x0), (y1, y0) = _words(rows[0], 2, what), _words(rows[1], 2, what)
+    return ((x0, x1), (y0, y1))
+
+
+def _bytes32(value: object, what: str) -> bytes:
+    if not (isinstance(value, str) and re.fullmatch(r"0x[0-9a-fA-F]{64}", value)):
+        raise ValueError(f"{what} must be 0x and 32 bytes of hex, got {value!r}")
+    return bytes.fromhex(value[2:])
+
+
 def _strings(values: Sequence[int]) -> list[str]:
     return [str(v) for v in values]
 
 
-def _words(values: object, count: int) -> list[int]:
+def _words(values: object, count: int, what: str) -> list[int]:
     """`count` uint256 words written as decimal strings."""
     if not isinstance(values, list) or len(values) != count:
-        raise ValueError(f"expected a list of {count} decimal strings, got {values!r}")
+        raise ValueError(f"{what}: expected a list of {count} decimal strings, got {values!r}")
     words = []
     for value in values:
         if not (isinstance(value, str) and _DECIMAL.fullmatch(value)) or int(value) >= _UINT256_LIMIT:
-            raise ValueError(f"not a uint256 as a decimal string: {value!r}")
+            raise ValueError(f"{what}: not a uint256 as a decimal string: {value!r}")
         words.append(int(value))
     return words
 

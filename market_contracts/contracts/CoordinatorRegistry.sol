@@ -6,20 +6,24 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 
 /// @title CoordinatorRegistry: who may run the market.
 /// @notice Coordinators assign tasks and settle outcomes on the staking contract, so the set is
-/// curated by the owner. Rollers accept gossip announcements only from registered coordinators,
+/// curated by the owner. Each coordinator is bound to one Rollup: it settles that rollup's
+/// batches and pays from that rollup's reward pool only (market-spec.md, "Settlement"). Rollers accept gossip announcements only from registered coordinators,
 /// matching the announced libp2p peer id against the one stored here.
 contract CoordinatorRegistry is Ownable2Step {
     struct Coordinator {
         bytes peerId;
         string metadata;
         uint64 registeredAt;
+        address rollup;
     }
 
     mapping(address => Coordinator) private _coordinators;
     address[] private _addresses;
     mapping(address => uint256) private _position; // index in _addresses plus one; 0 = absent
 
-    event CoordinatorRegistered(address indexed coordinator, bytes peerId, string metadata);
+    event CoordinatorRegistered(
+        address indexed coordinator, bytes peerId, string metadata, address indexed rollup
+    );
     event CoordinatorRemoved(address indexed coordinator);
 
     error ZeroAddress();
@@ -29,17 +33,17 @@ contract CoordinatorRegistry is Ownable2Step {
 
     constructor(address initialOwner) Ownable(initialOwner) {}
 
-    function register(address coordinator, bytes calldata peerId, string calldata metadata)
+    function register(address coordinator, bytes calldata peerId, string calldata metadata, address rollup)
         external
         onlyOwner
     {
-        if (coordinator == address(0)) revert ZeroAddress();
+        if (coordinator == address(0) || rollup == address(0)) revert ZeroAddress();
         if (peerId.length == 0) revert EmptyPeerId();
         if (_position[coordinator] != 0) revert AlreadyRegistered(coordinator);
-        _coordinators[coordinator] = Coordinator(peerId, metadata, uint64(block.timestamp));
+        _coordinators[coordinator] = Coordinator(peerId, metadata, uint64(block.timestamp), rollup);
         _addresses.push(coordinator);
         _position[coordinator] = _addresses.length;
-        emit CoordinatorRegistered(coordinator, peerId, metadata);
+        emit CoordinatorRegistered(coordinator, peerId, metadata, rollup);
     }
 
     function remove(address coordinator) external onlyOwner {
@@ -57,6 +61,11 @@ contract CoordinatorRegistry is Ownable2Step {
 
     function isCoordinator(address account) external view returns (bool) {
         return _position[account] != 0;
+    }
+
+    /// The Rollup `account` is bound to; zero if it is not a registered coordinator.
+    function rollupOf(address account) external view returns (address) {
+        return _coordinators[account].rollup;
     }
 
     function coordinatorInfo(address coordinator) external view returns (Coordinator memory) {

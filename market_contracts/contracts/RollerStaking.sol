@@ -9,7 +9,8 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {CoordinatorRegistry} from "./CoordinatorRegistry.sol";
-import {Rollup} from "./Rollup.sol";
+import {IBatchVerifier, Rollup} from "./Rollup.sol";
+import {Randomness} from "./Randomness.sol";
 
 /// The single-proof verifier that `zkp.solidity.render_verifier` generates from the block circuit's
 /// key (snarkjs's ABI). It answers false for any invalid proof and never reverts.
@@ -22,12 +23,16 @@ interface IBlockVerifier {
     ) external view returns (bool);
 }
 
-/// @title RollerStaking: stake, reputation, weight, rewards and settlement of the prover market.
-/// @notice Implements the on-chain half of market-spec.md. Coordinators report facts (who was
-/// assigned what, in which round, with which outcome and seed); this contract owns the
-/// arithmetic: reputation updates, the reward lottery and the reward pool. `market_contracts/
-/// rules.py` and `market_contracts/ledger.py` mirror it exactly, and a property test drives both.
-/// Anyone can slash a roller with a proof it signed that does not verify (`slashInvalidProof`).
+/// @title RollerStaking: stake, reputation, weight, rewards, settlement and slashing of the prover
+/// market, for every Rollup its deployer adds.
+/// @notice Implements the on-chain half of market-spec.md (v2). Coordinators report outcomes
+/// (who held how many slots of which task and round, and how it went); this contract checks what
+/// it can (the batch is finalized on the coordinator's own Rollup, every record belongs to it,
+/// round and slot counts are possible, nothing is invalid without evidence) and owns the
+/// arithmetic: reputation, capped rewards from the Rollup's own pool, and the lottery drawn after
+/// settlement. `market_contracts/rules.py` and `market_contracts/ledger.py` mirror it exactly.
+/// Anyone can slash a roller with a proof or aggregate it signed that does not verify against
+/// the statement L1 holds.
 contract RollerStaking is ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -48,9 +53,9 @@ contract RollerStaking is ReentrancyGuard {
         Split
     }
 
-    /// Every market parameter of the spec, fixed at deployment. Parameters the contract does not
-    /// use itself (m, t, lateWindow, k, tAgg) live here too so that coordinators, rollers and
-    /// auditors read one authoritative copy.
+    /// Every market parameter of the spec, fixed at deployment, in the order of
+    /// `rules.MarketParams`. Parameters the contract does not use itself (t, k, tAgg, ...) live
+    /// here too so that coordinators, rollers and auditors read one authoritative copy.
     struct Params {
         uint256 minStake;
         uint256 repMax;
@@ -70,6 +75,8 @@ contract RollerStaking is ReentrancyGuard {
         uint256 rBlock;
         uint256 rAgg;
         RewardMode rewardMode;
+        uint256 rOpen;
+        uint256 slashWindow;
     }
 
     struct Roller {
@@ -85,16 +92,36 @@ contract RollerStaking is ReentrancyGuard {
         uint256 releaseTime;
     }
 
-    /// One assignment's outcome as the coordinator saw it. `task` is the L2 block number for a
-    /// Block task and the batch index for an Aggregation task; `seed` is the seed of the round
-    /// the roller was assigned in (it decides the reward lottery).
+    /// One (roller, task, round) as the coordinator saw it: `task` is the L2 block for a Block
+    /// task and the batch index for an Aggregation task; `slots` how many of the round's slots
+    /// the roller held (its outcome counts that many times in rewards, once in reputation).
     struct OutcomeReport {
         address roller;
         TaskKind kind;
         uint256 task;
         uint256 round;
+        uint256 slots;
         Outcome outcome;
-        bytes32 seed;
+    }
+
+    /// An on-time block record in lottery mode: `slots` tickets for `roller` in block `block`.
+    struct LotteryEntry {
+        uint256 block;
+        address roller;
+        uint256 slots;
+    }
+
+    struct PendingLottery {
+        bytes32 entriesHash;
+        uint256 targetBlock;
+    }
+
+    /// A Rollup this contract serves: the single-proof verifier of its block circuit, its batch
+    /// size (immutable in the Rollup, read once) and whether it was added.
+    struct RollupConfig {
+        IBlockVerifier blockVerifier;
+        uint64 batchSize;
+        bool enabled;
     }
 
     /// A Groth16 proof as the verifier takes it: b in the precompile's order,
@@ -102,6 +129,15 @@ contract RollerStaking is ReentrancyGuard {
     struct Groth16Proof {
         uint256[2] a;
         uint256[2][2] b;
+        uint256[2] c;
+    }
+
+    /// An aggregate of a batch's K block proofs, proof i by (bound to) provers[i], as the Rollup's
+    /// batch verifier takes it (`zkp.aggregate`).
+    struct AggregateProof {
+        address[] provers;
+        uint256[2][] a;
+        uint256[2][2][] b;
         uint256[2] c;
     }
 
@@ -115,42 +151,79 @@ contract RollerStaking is ReentrancyGuard {
         uint256 claimable;
     }
 
-    uint256 public constant BPS = 10_000;
-    bytes32 public constant DOMAIN_REWARD = keccak256("provernet.reward.v1");
+    /// A signed proof submission, as evidence: what the roller signed, and for which rollup.
+    struct Submission {
+        address roller;
+        address rollup;
+        TaskKind kind;
+        uint256 index;
+        uint256 round;
+        bytes32 statement;
+        bytes32 proofHash;
+    }
 
-    /// EIP-712 domain of signed proof submissions: name "provernet", version "1", the chain id and
+    /// What settle carries from one record to the next.
+    struct Settlement {
+        address rollup;
+        uint256 batch;
+        uint256 firstBlock;
+        uint256 lastBlock;
+        /// The block whose reward `blockAllotted` counts; records of a block are contiguous.
+        uint256 block;
+        uint256 blockAllotted;
+        uint256 aggAllotted;
+        LotteryEntry[] entries;
+        uint256 entryCount;
+    }
+
+    uint256 public constant BPS = 10_000;
+    bytes32 public constant DOMAIN_TICKET = keccak256("provernet.ticket.v2");
+    /// UNBONDING must be at least this many times the exposure (market-spec.md, "Stake cannot
+    /// outrun its slash"): the margin absorbs L1 congestion.
+    uint256 public constant UNBONDING_MARGIN = 2;
+    /// An aggregation's window closes this many aggregation deadlines after assignment.
+    uint256 public constant AGG_CLOSE_IN_DEADLINES = 2;
+    /// Pending unbonding entries per roller, so that a slash walks a bounded queue.
+    uint256 public constant MAX_UNBONDING_ENTRIES = 16;
+
+    /// EIP-712 domain of signed proof submissions: name "provernet", version "2", the chain id and
     /// the Rollup as verifying contract, so a signature cannot be replayed on another chain or
-    /// rollup (market-spec.md, "Slashing (trustless)").
+    /// rollup (market-spec.md, "Signed submissions").
     bytes32 public constant EIP712_DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 private constant DOMAIN_NAME_HASH = keccak256("provernet");
-    bytes32 private constant DOMAIN_VERSION_HASH = keccak256("1");
-    /// What a roller signs for every proof it submits: `kind` is a TaskKind, `index` the L2 block
-    /// (or batch), `proofHash` = keccak256(abi.encode(a, b, c, publicInputs)).
+    bytes32 private constant DOMAIN_VERSION_HASH = keccak256("2");
+    /// What a roller signs for every proof it submits: `kind` a TaskKind, `index` the L2 block (or
+    /// batch), `statement` the Rollup's statement of it, `proofHash` the hash of the proof alone:
+    /// the public inputs are not signed, they come from L1 with the signer as prover.
     bytes32 public constant PROOF_SUBMISSION_TYPEHASH =
-        keccak256("ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 proofHash)");
-    /// Gas the block verifier gets for one check: about 4.8 times what it uses (~210k, four
+        keccak256("ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 statement,bytes32 proofHash)");
+    /// Gas the block verifier gets for one check: about 4.6 times what it uses (~215k, four
     /// pairings and four ecMul). It is a fixed amount, checked to be available, because a verifier
     /// short of gas answers false like for an invalid proof: with less, anyone could slash a valid
     /// proof by sending too little gas.
     uint256 public constant VERIFIER_GAS = 1_000_000;
-    /// What the call to the verifier must find left: the CALL forwards at most 63/64 of the gas
-    /// left, and pays for the account access and the arguments' memory first.
-    uint256 private constant VERIFY_CALL_GAS = VERIFIER_GAS + VERIFIER_GAS / 63 + 10_000;
+    /// Gas the batch verifier gets for an aggregate of K proofs: AGG_VERIFIER_GAS_BASE +
+    /// K * AGG_VERIFIER_GAS_PER_PROOF. A check uses about 145k + 47k K (one pairing of K + 3 pairs,
+    /// an ecMul per proof and per input, docs/measurements.md), so this is at least 2.1 times that
+    /// at any K, and 4.8 times at K = 1. Fixed for a given K for the same reason as VERIFIER_GAS.
+    uint256 public constant AGG_VERIFIER_GAS_BASE = 700_000;
+    uint256 public constant AGG_VERIFIER_GAS_PER_PROOF = 100_000;
+    /// What a call to a verifier must find left beyond its allowance: the CALL forwards at most
+    /// 63/64 of the gas left, and pays for the account access and the arguments' memory first
+    /// (CALL_OVERHEAD_PER_PROOF for each proof of an aggregate: its proof words and inputs).
+    uint256 private constant CALL_OVERHEAD = 10_000;
+    uint256 private constant CALL_OVERHEAD_PER_PROOF = 2_000;
 
     IERC20 public immutable token;
     CoordinatorRegistry public immutable registry;
     /// Largest active stake whose weight (stake * rep) cannot overflow.
     uint256 public immutable maxStake;
-    /// The only account that may wire the Rollup in (`setRollup`), once.
+    /// The only account that may add Rollups (`addRollup`).
     address public immutable deployer;
     Params private _params;
 
-    /// The Rollup whose blocks signed proofs are about, and the single-proof verifier of its block
-    /// circuit. Set once after deployment, since the Rollup is deployed after this contract; zero
-    /// until then, and slashing is refused until then.
-    Rollup public rollup;
-    IBlockVerifier public blockVerifier;
+    mapping(address => RollupConfig) private _rollups;
     /// Offenses already slashed, by `offenseKey`.
     mapping(bytes32 => bool) public slashed;
 
@@ -163,12 +236,15 @@ contract RollerStaking is ReentrancyGuard {
 
     uint256 public totalActive;
     uint256 public totalUnbonding;
-    uint256 public rewardPool;
+    /// Each Rollup's reward pool: its coordinators pay from it and from no other.
+    mapping(address => uint256) public rewardPool;
+    uint256 public totalRewardPool;
     uint256 public totalClaimable;
     mapping(address => uint256) public claimable;
 
+    /// Once per (rollup, batch), whichever of the rollup's coordinators settles it.
     mapping(address => mapping(uint256 => bool)) public batchSettled;
-    mapping(address => mapping(TaskKind => mapping(uint256 => bool))) public taskSettled;
+    mapping(address => mapping(uint256 => PendingLottery)) public pendingLottery;
 
     event RollerRegistered(address indexed roller, uint256 rep);
     event Staked(address indexed roller, uint256 amount, uint256 active);
@@ -176,25 +252,31 @@ contract RollerStaking is ReentrancyGuard {
     event Withdrawn(address indexed roller, uint256 amount);
     event RollerPaused(address indexed roller);
     event RollerResumed(address indexed roller);
-    event RewardsFunded(address indexed funder, uint256 amount);
+    event RollupAdded(address indexed rollup, address indexed blockVerifier, uint256 batchSize);
+    event RewardsFunded(address indexed funder, address indexed rollup, uint256 amount);
     event Claimed(address indexed roller, uint256 amount);
     event ReputationChanged(
         address indexed roller,
+        address indexed rollup,
         TaskKind kind,
         uint256 indexed task,
         uint256 round,
+        uint256 slots,
         Outcome outcome,
         uint256 oldRep,
         uint256 newRep
     );
-    event RewardCredited(address indexed roller, TaskKind kind, uint256 indexed task, uint256 amount);
-    event BatchSettled(address indexed coordinator, uint256 indexed batch, uint256 outcomes);
-    event SlashingEnabled(address indexed rollup, address indexed blockVerifier);
+    event RewardCredited(
+        address indexed roller, address indexed rollup, TaskKind kind, uint256 indexed task, uint256 amount
+    );
+    event BatchSettled(address indexed rollup, uint256 indexed batch, address indexed coordinator, uint256 records);
+    event LotteryDrawn(address indexed rollup, uint256 indexed batch, bytes32 randomness);
     event Slashed(
         address indexed roller,
         address indexed reporter,
+        address indexed rollup,
         TaskKind kind,
-        uint256 indexed index,
+        uint256 index,
         uint256 round,
         bytes32 offense,
         uint256 amount,
@@ -207,25 +289,33 @@ contract RollerStaking is ReentrancyGuard {
     error BelowMinStake(uint256 newActive, uint256 minStake);
     error StakeTooLarge(uint256 newActive, uint256 maxStake);
     error InsufficientStake(uint256 active, uint256 requested);
+    error TooManyUnbondings(uint256 most);
     error NotYetReleased(uint256 releaseTime);
     error NothingToWithdraw();
     error NothingToClaim();
     error UnknownRoller(address roller);
     error AlreadyPaused();
     error NotPaused();
-    error NotCoordinator(address caller);
-    error EmptySettlement();
-    error BatchAlreadySettled(uint256 batch);
-    error TaskAlreadySettled(TaskKind kind, uint256 task);
-    error OutcomesNotSorted(uint256 index);
     error NotDeployer(address caller);
-    error RollupAlreadySet(address rollup);
-    error SlashingNotEnabled();
+    error RollupAlreadyAdded(address rollup);
+    error RollupNotEnabled(address rollup);
+    error NotCoordinator(address caller);
+    error BatchNotFinalized(uint256 batch, uint256 lastBlock, uint256 lastFinalized);
+    error BatchAlreadySettled(uint256 batch);
+    error EmptySettlement();
+    error OutcomesNotSorted(uint256 index);
+    error TaskNotInBatch(TaskKind kind, uint256 task, uint256 batch);
+    error RoundTooLarge(uint256 round, uint256 rOpen);
+    error TooManySlots(uint256 slots, uint256 most);
+    error InvalidNeedsEvidence(address roller);
+    error NoPendingLottery(address rollup, uint256 batch);
+    error WrongLotteryEntries(address rollup, uint256 batch);
     /// The signature does not recover to `roller` over this submission, chain id and rollup;
     /// `signer` is whom it recovers to (zero if it recovers to no one).
     error BadSignature(address roller, address signer);
-    /// The signed public inputs are not what the Rollup holds for this block and roller.
-    error WrongPublicInputs(uint256 index);
+    /// The signed statement is not the one L1 holds now for block (or batch) `index`.
+    error StaleStatement(uint256 index);
+    error WrongAggregateSize(uint256 provers, uint256 aProofs, uint256 bProofs, uint256 batchSize);
     error AlreadySlashed(bytes32 offense);
     error ProofIsValid();
     error NotEnoughGas(uint256 left, uint256 needed);
@@ -251,6 +341,17 @@ contract RollerStaking is ReentrancyGuard {
         if (p.minStake == 0) revert InvalidParams("minStake must be positive");
         if (p.m == 0 || p.k == 0) revert InvalidParams("m and k must be positive");
         if (p.lateWindow < p.t) revert InvalidParams("lateWindow must be >= t");
+        if (p.rOpen == 0) revert InvalidParams("rOpen must be positive");
+        if (p.unbonding < UNBONDING_MARGIN * exposure(p)) {
+            revert InvalidParams("unbonding must be >= 2 x exposure: stake could leave before its slash");
+        }
+    }
+
+    /// Seconds from a roster block to the last moment evidence for a drawn task can land: the
+    /// block's drawn rounds, then its batch's aggregation rounds, then the slash window.
+    function exposure(Params memory p) public pure returns (uint256) {
+        uint256 rounds = p.rOpen + 1;
+        return rounds * p.lateWindow + rounds * AGG_CLOSE_IN_DEADLINES * p.tAgg + p.slashWindow;
     }
 
     // ---------------------------------------------------------------- staking
@@ -278,12 +379,16 @@ contract RollerStaking is ReentrancyGuard {
         if (amount == 0) revert ZeroAmount();
         Roller storage r = _rollers[msg.sender];
         if (amount > r.active) revert InsufficientStake(r.active, amount);
+        Unbonding[] storage queue = _unbondingQueue[msg.sender];
+        if (queue.length - _unbondingHead[msg.sender] >= MAX_UNBONDING_ENTRIES) {
+            revert TooManyUnbondings(MAX_UNBONDING_ENTRIES);
+        }
         r.active -= amount;
         r.unbonding += amount;
         totalActive -= amount;
         totalUnbonding += amount;
         uint256 releaseTime = block.timestamp + _params.unbonding;
-        _unbondingQueue[msg.sender].push(Unbonding(amount, releaseTime));
+        queue.push(Unbonding(amount, releaseTime));
         emit UnstakeRequested(msg.sender, amount, releaseTime);
     }
 
@@ -324,13 +429,45 @@ contract RollerStaking is ReentrancyGuard {
         emit RollerResumed(msg.sender);
     }
 
+    // ---------------------------------------------------------------- rollups
+
+    /// @notice Serve `rollup`: its coordinators may settle its batches, its pool may be funded,
+    /// and proofs of its blocks are slashable with `blockVerifier`, the single-proof verifier of
+    /// its block circuit (made from the same key as the Rollup's batch verifier). By the deployer
+    /// only, once per rollup: whoever could change a verifier could slash anyone.
+    function addRollup(Rollup rollup, IBlockVerifier blockVerifier) external {
+        if (msg.sender != deployer) revert NotDeployer(msg.sender);
+        if (_rollups[address(rollup)].enabled) revert RollupAlreadyAdded(address(rollup));
+        if (address(rollup).code.length == 0) revert InvalidParams("rollup has no code");
+        if (address(blockVerifier).code.length == 0) revert InvalidParams("verifier has no code");
+        uint256 batchSize = rollup.batchSize();
+        _rollups[address(rollup)] = RollupConfig(blockVerifier, uint64(batchSize), true);
+        emit RollupAdded(address(rollup), address(blockVerifier), batchSize);
+    }
+
+    function rollupEnabled(address rollup) external view returns (bool) {
+        return _rollups[rollup].enabled;
+    }
+
+    function blockVerifierOf(address rollup) external view returns (IBlockVerifier) {
+        return _rollups[rollup].blockVerifier;
+    }
+
+    function _requireEnabled(address rollup) private view returns (RollupConfig storage config) {
+        config = _rollups[rollup];
+        if (!config.enabled) revert RollupNotEnabled(rollup);
+    }
+
     // ---------------------------------------------------------------- rewards
 
-    function fundRewards(uint256 amount) external nonReentrant {
+    /// Anyone may fund a Rollup's pool; only that rollup's settlements pay from it.
+    function fundRewards(address rollup, uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
-        rewardPool += amount;
+        _requireEnabled(rollup);
+        rewardPool[rollup] += amount;
+        totalRewardPool += amount;
         token.safeTransferFrom(msg.sender, address(this), amount);
-        emit RewardsFunded(msg.sender, amount);
+        emit RewardsFunded(msg.sender, rollup, amount);
     }
 
     function claim() external nonReentrant returns (uint256 amount) {
@@ -342,202 +479,354 @@ contract RollerStaking is ReentrancyGuard {
         emit Claimed(msg.sender, amount);
     }
 
+    /// Pays min(amount, pool) from `rollup`'s pool.
+    function _credit(address rollup, address roller, TaskKind kind, uint256 task, uint256 amount) private {
+        uint256 pool = rewardPool[rollup];
+        uint256 paid = amount < pool ? amount : pool;
+        if (paid == 0) return;
+        rewardPool[rollup] = pool - paid;
+        totalRewardPool -= paid;
+        claimable[roller] += paid;
+        totalClaimable += paid;
+        emit RewardCredited(roller, rollup, kind, task, paid);
+    }
+
     // ---------------------------------------------------------------- settlement
 
-    /// Applies one batch's outcomes. `outcomes` must be strictly ascending by
-    /// (kind, task, round, roller): that makes every (roller, task, round) appear at most once
-    /// and keeps each task's outcomes together, so a task settles whole, in one call, once.
-    function settle(uint256 batch, OutcomeReport[] calldata outcomes) external nonReentrant {
-        if (!registry.isCoordinator(msg.sender)) revert NotCoordinator(msg.sender);
-        if (outcomes.length == 0) revert EmptySettlement();
-        if (batchSettled[msg.sender][batch]) revert BatchAlreadySettled(batch);
-        batchSettled[msg.sender][batch] = true;
-
-        uint256 start = 0;
-        while (start < outcomes.length) {
-            uint256 end = _settleTask(outcomes, start);
-            start = end;
+    /// @notice Apply batch `batch`'s records of the caller's Rollup: reputation per record, and
+    /// rewards capped at R_BLOCK per block and R_AGG per batch (lottery mode: the block rewards
+    /// wait for `drawLottery`). Records must be strictly ascending by (kind, task, round, roller),
+    /// which makes every (roller, task, round) appear once and keeps a block's records together.
+    function settle(uint256 batch, OutcomeReport[] calldata records) external nonReentrant {
+        (address rollup, uint256 batchSize) = _coordinatorRollup(msg.sender);
+        Settlement memory s = _openSettlement(rollup, batch, batchSize, records.length);
+        for (uint256 i = 0; i < records.length; ++i) {
+            OutcomeReport calldata o = records[i];
+            if (i > 0 && !_recordAfter(records[i - 1], o)) revert OutcomesNotSorted(i);
+            _checkRecord(s, o);
+            _applyReputation(rollup, o);
+            if (o.outcome == Outcome.OnTime) _reward(s, o);
         }
-        emit BatchSettled(msg.sender, batch, outcomes.length);
+        if (s.entryCount > 0) _storeLottery(s);
+        emit BatchSettled(rollup, batch, msg.sender, records.length);
     }
 
-    /// Settles the task whose outcomes begin at `start`; returns the index after them.
-    function _settleTask(OutcomeReport[] calldata outcomes, uint256 start) private returns (uint256 end) {
-        TaskKind kind = outcomes[start].kind;
-        uint256 task = outcomes[start].task;
-        if (start > 0 && !_taskAfter(outcomes[start - 1], kind, task)) revert OutcomesNotSorted(start);
-        if (taskSettled[msg.sender][kind][task]) revert TaskAlreadySettled(kind, task);
-        taskSettled[msg.sender][kind][task] = true;
-
-        uint256 onTime = 0;
-        address winner;
-        uint256 bestTicket = type(uint256).max;
-        end = start;
-        while (end < outcomes.length && outcomes[end].kind == kind && outcomes[end].task == task) {
-            OutcomeReport calldata o = outcomes[end];
-            if (end > start && !_assignmentAfter(outcomes[end - 1], o)) revert OutcomesNotSorted(end);
-            _applyReputation(o);
-            if (o.outcome == Outcome.OnTime) {
-                onTime++;
-                uint256 ticket = uint256(keccak256(abi.encode(o.seed, DOMAIN_REWARD, o.roller)));
-                if (winner == address(0) || ticket < bestTicket) {
-                    bestTicket = ticket;
-                    winner = o.roller;
-                }
-            }
-            end++;
-        }
-        if (onTime == 0) return end;
-        if (kind == TaskKind.Aggregation) {
-            for (uint256 i = start; i < end; i++) {
-                if (outcomes[i].outcome == Outcome.OnTime) _credit(outcomes[i].roller, kind, task, _params.rAgg);
-            }
-        } else if (_params.rewardMode == RewardMode.Lottery) {
-            _credit(winner, kind, task, _params.rBlock);
-        } else {
-            uint256 share = _params.rBlock / onTime;
-            for (uint256 i = start; i < end; i++) {
-                if (outcomes[i].outcome == Outcome.OnTime) _credit(outcomes[i].roller, kind, task, share);
-            }
-        }
+    /// The caller's Rollup, which must be enabled, and its batch size.
+    function _coordinatorRollup(address caller) private view returns (address rollup, uint256 batchSize) {
+        rollup = registry.rollupOf(caller);
+        if (rollup == address(0)) revert NotCoordinator(caller);
+        batchSize = _requireEnabled(rollup).batchSize;
     }
 
-    function _taskAfter(OutcomeReport calldata prev, TaskKind kind, uint256 task) private pure returns (bool) {
-        return kind > prev.kind || (kind == prev.kind && task > prev.task);
+    /// Refuses a batch that is not finalized, settled already or empty; marks it settled.
+    function _openSettlement(address rollup, uint256 batch, uint256 batchSize, uint256 records)
+        private
+        returns (Settlement memory s)
+    {
+        uint256 firstBlock = batch * batchSize + 1;
+        uint256 lastBlock = firstBlock + batchSize - 1;
+        uint256 lastFinalized = Rollup(rollup).lastFinalized();
+        if (lastFinalized < lastBlock) revert BatchNotFinalized(batch, lastBlock, lastFinalized);
+        if (batchSettled[rollup][batch]) revert BatchAlreadySettled(batch);
+        if (records == 0) revert EmptySettlement();
+        batchSettled[rollup][batch] = true;
+        s.rollup = rollup;
+        s.batch = batch;
+        s.firstBlock = firstBlock;
+        s.lastBlock = lastBlock;
+        if (_params.rewardMode == RewardMode.Lottery) s.entries = new LotteryEntry[](records);
     }
 
-    function _assignmentAfter(OutcomeReport calldata prev, OutcomeReport calldata o) private pure returns (bool) {
-        return o.round > prev.round || (o.round == prev.round && o.roller > prev.roller);
+    function _recordAfter(OutcomeReport calldata prev, OutcomeReport calldata o) private pure returns (bool) {
+        if (o.kind != prev.kind) return o.kind > prev.kind;
+        if (o.task != prev.task) return o.task > prev.task;
+        if (o.round != prev.round) return o.round > prev.round;
+        return o.roller > prev.roller;
     }
 
-    function _applyReputation(OutcomeReport calldata o) private {
+    /// Everything the contract can know about one record: it is of this batch, its round and
+    /// slots are possible, it is not `invalid` (only evidence sets that) and its roller exists.
+    function _checkRecord(Settlement memory s, OutcomeReport calldata o) private view {
+        bool inBatch = o.kind == TaskKind.Block ? (s.firstBlock <= o.task && o.task <= s.lastBlock) : o.task == s.batch;
+        if (!inBatch) revert TaskNotInBatch(o.kind, o.task, s.batch);
+        if (o.round > _params.rOpen) revert RoundTooLarge(o.round, _params.rOpen);
+        uint256 most = maxSlots(o.kind, o.round);
+        if (o.slots == 0 || o.slots > most) revert TooManySlots(o.slots, most);
+        if (o.outcome == Outcome.Invalid) revert InvalidNeedsEvidence(o.roller);
+        if (!_rollers[o.roller].registered) revert UnknownRoller(o.roller);
+    }
+
+    /// A drawn block round has M slots; an aggregation round and the open round have one.
+    function maxSlots(TaskKind kind, uint256 round) public view returns (uint256) {
+        if (kind == TaskKind.Aggregation || round == _params.rOpen) return 1;
+        return _params.m;
+    }
+
+    function _applyReputation(address rollup, OutcomeReport calldata o) private {
         Roller storage r = _rollers[o.roller];
-        if (!r.registered) revert UnknownRoller(o.roller);
         uint256 oldRep = r.rep;
         uint256 newRep = nextReputation(oldRep, o.outcome);
         r.rep = newRep;
-        emit ReputationChanged(o.roller, o.kind, o.task, o.round, o.outcome, oldRep, newRep);
+        emit ReputationChanged(o.roller, rollup, o.kind, o.task, o.round, o.slots, o.outcome, oldRep, newRep);
     }
 
-    /// The spec's reputation rule, exactly (integer arithmetic, floor division).
+    /// The spec's reputation rule, exactly (integer arithmetic, floor division): a late or missed
+    /// outcome never raises a reputation and never takes it below REP_MIN.
     function nextReputation(uint256 rep, Outcome outcome) public view returns (uint256) {
         if (outcome == Outcome.OnTime) return rep + (_params.repMax - rep) * _params.alphaBps / BPS;
-        if (outcome == Outcome.Invalid || rep == 0) return 0;
+        if (outcome == Outcome.Invalid) return 0;
+        if (rep <= _params.repMin) return rep;
         uint256 penaltyBps = outcome == Outcome.Late ? _params.betaBps : _params.gammaBps;
         uint256 lowered = rep - rep * penaltyBps / BPS;
         return lowered > _params.repMin ? lowered : _params.repMin;
     }
 
-    /// The pool pays at most what it holds.
-    function _credit(address roller, TaskKind kind, uint256 task, uint256 amount) private {
-        uint256 paid = amount < rewardPool ? amount : rewardPool;
-        if (paid == 0) return;
-        rewardPool -= paid;
-        claimable[roller] += paid;
-        totalClaimable += paid;
-        emit RewardCredited(roller, kind, task, paid);
+    /// An on-time record's reward, whatever the report says never above R_BLOCK per block and
+    /// R_AGG per batch.
+    function _reward(Settlement memory s, OutcomeReport calldata o) private {
+        if (o.kind == TaskKind.Aggregation) {
+            uint256 agg = _capped(_params.rAgg, _params.rAgg, s.aggAllotted);
+            s.aggAllotted += agg;
+            _credit(s.rollup, o.roller, o.kind, o.task, agg);
+        } else if (_params.rewardMode == RewardMode.Lottery) {
+            s.entries[s.entryCount++] = LotteryEntry(o.task, o.roller, o.slots);
+        } else {
+            if (o.task != s.block) {
+                s.block = o.task;
+                s.blockAllotted = 0;
+            }
+            uint256 share = _capped(splitReward(o.round, o.slots), _params.rBlock, s.blockAllotted);
+            s.blockAllotted += share;
+            _credit(s.rollup, o.roller, o.kind, o.task, share);
+        }
+    }
+
+    function _capped(uint256 amount, uint256 cap, uint256 allotted) private pure returns (uint256) {
+        uint256 left = cap - allotted;
+        return amount < left ? amount : left;
+    }
+
+    /// Split mode, before the cap: `slots` shares of R_BLOCK / M, or all of R_BLOCK for the
+    /// open round's rescue.
+    function splitReward(uint256 round, uint256 slots) public view returns (uint256) {
+        if (round == _params.rOpen) return _params.rBlock;
+        return slots * (_params.rBlock / _params.m);
+    }
+
+    /// Lottery mode: the on-time entries are fixed now; their tickets depend on the hash of the
+    /// next L1 block, which nobody knows yet, so no one could have declined the tasks it would
+    /// lose.
+    function _storeLottery(Settlement memory s) private {
+        LotteryEntry[] memory entries = s.entries;
+        uint256 count = s.entryCount;
+        assembly ("memory-safe") {
+            mstore(entries, count)
+        }
+        pendingLottery[s.rollup][s.batch] =
+            PendingLottery(keccak256(abi.encode(entries)), block.number + Randomness.RANDOMNESS_DELAY);
+    }
+
+    /// @notice Pay batch `batch`'s block rewards in lottery mode: `entries` are the on-time block
+    /// records `settle` stored (in settlement order); each block's R_BLOCK goes to its smallest
+    /// ticket under randomness drawn from the L1 block after the settlement. Anyone may call it,
+    /// once, after that block.
+    function drawLottery(address rollup, uint256 batch, LotteryEntry[] calldata entries) external nonReentrant {
+        PendingLottery memory pending = pendingLottery[rollup][batch];
+        if (pending.targetBlock == 0) revert NoPendingLottery(rollup, batch);
+        if (keccak256(abi.encode(entries)) != pending.entriesHash) revert WrongLotteryEntries(rollup, batch);
+        bytes32 randomness = Randomness.draw(pending.targetBlock);
+        delete pendingLottery[rollup][batch];
+        uint256 start = 0;
+        while (start < entries.length) {
+            start = _payBlockWinner(rollup, randomness, entries, start);
+        }
+        emit LotteryDrawn(rollup, batch, randomness);
+    }
+
+    /// Pays R_BLOCK to the smallest ticket among the entries of the block that starts at `start`
+    /// (ties: the first); returns where the next block's entries start.
+    function _payBlockWinner(address rollup, bytes32 randomness, LotteryEntry[] calldata entries, uint256 start)
+        private
+        returns (uint256 end)
+    {
+        uint256 l2Block = entries[start].block;
+        address winner;
+        uint256 best = type(uint256).max;
+        for (end = start; end < entries.length && entries[end].block == l2Block; ++end) {
+            for (uint256 j = 0; j < entries[end].slots; ++j) {
+                uint256 t = ticket(randomness, l2Block, entries[end].roller, j);
+                if (winner == address(0) || t < best) {
+                    best = t;
+                    winner = entries[end].roller;
+                }
+            }
+        }
+        _credit(rollup, winner, TaskKind.Block, l2Block, _params.rBlock);
+    }
+
+    function ticket(bytes32 randomness, uint256 l2Block, address roller, uint256 j) public pure returns (uint256) {
+        return uint256(keccak256(abi.encode(DOMAIN_TICKET, randomness, l2Block, roller, j)));
     }
 
     // ---------------------------------------------------------------- slashing
 
-    /// @notice Wire in the Rollup that signed proofs are about and the single-proof verifier of its
-    /// block circuit (made from the same key as the Rollup's batch verifier). Once, by the deployer:
-    /// a deployment step, not a lever, since whoever could change the verifier could slash anyone.
-    function setRollup(Rollup rollup_, IBlockVerifier verifier_) external {
-        if (msg.sender != deployer) revert NotDeployer(msg.sender);
-        if (address(rollup) != address(0)) revert RollupAlreadySet(address(rollup));
-        if (address(rollup_).code.length == 0) revert InvalidParams("rollup has no code");
-        if (address(verifier_).code.length == 0) revert InvalidParams("verifier has no code");
-        rollup = rollup_;
-        blockVerifier = verifier_;
-        emit SlashingEnabled(address(rollup_), address(verifier_));
-    }
-
-    /// @notice Slash `roller` for a proof of L2 block `l2Block` it signed that does not verify, and
-    /// pay the sender REPORTER_BPS of the slashed amount; the rest is burned and the roller's
-    /// reputation drops to 0. Returns the slashed amount, the sender's share and the burned rest.
-    /// @dev The public inputs are checked against what the Rollup stored for the block (with the
-    /// roller as prover), so a proof signed for a block that was since reverted and replaced proves
-    /// nothing and is refused (`WrongPublicInputs`) rather than slashed. One offense slashes once:
-    /// see `offenseKey`.
+    /// @notice Slash `roller` for a proof of block `l2Block` of `rollup` that it signed and that
+    /// does not verify against the block L1 holds, with the signer as prover. Pays the sender
+    /// REPORTER_BPS of the slashed amount, burns the rest, sets the roller's reputation to 0.
+    /// @dev The inputs are built here from the Rollup: a copied proof (another roller's valid
+    /// proof signed by the copier) fails for the copier's address, and is slashed.
     function slashInvalidProof(
         address roller,
+        address rollup,
         uint256 l2Block,
         uint256 round,
+        bytes32 statement,
         Groth16Proof calldata proof,
-        uint256[4] calldata publicInputs,
         bytes calldata signature
     ) external nonReentrant returns (uint256 amount, uint256 reporterShare, uint256 burned) {
-        bytes32 offense = _checkEvidence(roller, l2Block, round, proof, publicInputs, signature);
-        if (gasleft() < VERIFY_CALL_GAS) revert NotEnoughGas(gasleft(), VERIFY_CALL_GAS);
-        if (blockVerifier.verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, publicInputs)) {
-            revert ProofIsValid();
+        Submission memory submission =
+            Submission(roller, rollup, TaskKind.Block, l2Block, round, statement, blockProofHash(proof));
+        bytes32 offense = _checkSubmission(submission, signature);
+        if (Rollup(rollup).statement(l2Block) != statement) revert StaleStatement(l2Block);
+        _requireUnslashed(offense);
+        if (_blockProofVerifies(submission, proof)) revert ProofIsValid();
+        return _punish(submission, offense);
+    }
+
+    function _blockProofVerifies(Submission memory submission, Groth16Proof calldata proof)
+        private
+        view
+        returns (bool)
+    {
+        uint256[4] memory inputs = Rollup(submission.rollup).publicInputs(submission.index, submission.roller);
+        IBlockVerifier verifier = _rollups[submission.rollup].blockVerifier;
+        _requireGas(VERIFIER_GAS, 1);
+        return verifier.verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, inputs);
+    }
+
+    /// @notice Slash `roller` for an aggregate of batch `batch` of `rollup` that it signed and that
+    /// does not verify with the Rollup's batch verifier against the inputs L1 holds for the
+    /// signed provers. Same payouts as `slashInvalidProof`.
+    function slashInvalidAggregate(
+        address roller,
+        address rollup,
+        uint256 batch,
+        uint256 round,
+        bytes32 statement,
+        AggregateProof calldata aggregate,
+        bytes calldata signature
+    ) external nonReentrant returns (uint256 amount, uint256 reporterShare, uint256 burned) {
+        Submission memory submission =
+            Submission(roller, rollup, TaskKind.Aggregation, batch, round, statement, aggregateHash(aggregate));
+        bytes32 offense = _checkSubmission(submission, signature);
+        if (Rollup(rollup).batchStatement(batch) != statement) revert StaleStatement(batch);
+        _requireUnslashed(offense);
+        if (_aggregateVerifies(submission, aggregate)) revert ProofIsValid();
+        return _punish(submission, offense);
+    }
+
+    function _aggregateVerifies(Submission memory submission, AggregateProof calldata aggregate)
+        private
+        view
+        returns (bool)
+    {
+        uint256 k = _rollups[submission.rollup].batchSize;
+        if (aggregate.provers.length != k || aggregate.a.length != k || aggregate.b.length != k) {
+            revert WrongAggregateSize(aggregate.provers.length, aggregate.a.length, aggregate.b.length, k);
         }
+        Rollup rollup = Rollup(submission.rollup);
+        uint256[4][] memory inputs = rollup.batchInputs(submission.index * k + 1, aggregate.provers);
+        IBatchVerifier verifier = rollup.verifier();
+        uint256 allowance = aggregateVerifierGas(k);
+        _requireGas(allowance, k);
+        return verifier.verifyBatch{gas: allowance}(aggregate.a, aggregate.b, aggregate.c, inputs);
+    }
+
+    /// The batch verifier's fixed allowance for an aggregate of `k` proofs.
+    function aggregateVerifierGas(uint256 k) public pure returns (uint256) {
+        return AGG_VERIFIER_GAS_BASE + k * AGG_VERIFIER_GAS_PER_PROOF;
+    }
+
+    /// Refuses to call a verifier that could get less than `allowance`: short of gas it would
+    /// answer false, as for an invalid proof.
+    function _requireGas(uint256 allowance, uint256 proofs) private view {
+        uint256 needed = allowance + allowance / 63 + CALL_OVERHEAD + proofs * CALL_OVERHEAD_PER_PROOF;
+        if (gasleft() < needed) revert NotEnoughGas(gasleft(), needed);
+    }
+
+    /// The rollup is served, the signature is the roller's and the roller exists; returns the
+    /// offense key.
+    function _checkSubmission(Submission memory sub, bytes calldata signature) private view returns (bytes32) {
+        _requireEnabled(sub.rollup);
+        bytes32 digest = submissionDigest(sub.rollup, sub.kind, sub.index, sub.round, sub.statement, sub.proofHash);
+        (address signer, ECDSA.RecoverError error_,) = ECDSA.tryRecoverCalldata(digest, signature);
+        if (error_ != ECDSA.RecoverError.NoError || signer != sub.roller) revert BadSignature(sub.roller, signer);
+        if (!_rollers[sub.roller].registered) revert UnknownRoller(sub.roller);
+        return offenseKey(sub.rollup, sub.roller, sub.kind, sub.index, sub.statement);
+    }
+
+    function _requireUnslashed(bytes32 offense) private view {
+        if (slashed[offense]) revert AlreadySlashed(offense);
+    }
+
+    function _punish(Submission memory sub, bytes32 offense)
+        private
+        returns (uint256 amount, uint256 reporterShare, uint256 burned)
+    {
         slashed[offense] = true;
-        (amount, reporterShare, burned) = _slash(roller);
-        uint256 oldRep = _rollers[roller].rep;
-        _rollers[roller].rep = 0;
-        emit ReputationChanged(roller, TaskKind.Block, l2Block, round, Outcome.Invalid, oldRep, 0);
-        emit Slashed(roller, msg.sender, TaskKind.Block, l2Block, round, offense, amount, reporterShare, burned);
+        (amount, reporterShare, burned) = _slash(sub.roller);
+        uint256 oldRep = _rollers[sub.roller].rep;
+        _rollers[sub.roller].rep = 0;
+        // slots 0: a slash is not a settled record, and pays nothing.
+        emit ReputationChanged(sub.roller, sub.rollup, sub.kind, sub.index, sub.round, 0, Outcome.Invalid, oldRep, 0);
+        emit Slashed(
+            sub.roller, msg.sender, sub.rollup, sub.kind, sub.index, sub.round, offense, amount, reporterShare, burned
+        );
         if (reporterShare > 0) token.safeTransfer(msg.sender, reporterShare);
         if (burned > 0) ERC20Burnable(address(token)).burn(burned);
     }
 
-    /// Everything about the evidence but the proof check, cheapest first; returns its offense key.
-    function _checkEvidence(
-        address roller,
-        uint256 l2Block,
+    /// @notice The EIP-712 digest a roller signs for a proof submission to `rollup` on this chain.
+    function submissionDigest(
+        address rollup,
+        TaskKind kind,
+        uint256 index,
         uint256 round,
-        Groth16Proof calldata proof,
-        uint256[4] calldata publicInputs,
-        bytes calldata signature
-    ) private view returns (bytes32 offense) {
-        if (address(rollup) == address(0)) revert SlashingNotEnabled();
-        bytes32 digest = submissionDigest(TaskKind.Block, l2Block, round, proofHash(proof, publicInputs));
-        (address signer, ECDSA.RecoverError error_,) = ECDSA.tryRecoverCalldata(digest, signature);
-        if (error_ != ECDSA.RecoverError.NoError || signer != roller) revert BadSignature(roller, signer);
-        if (!_rollers[roller].registered) revert UnknownRoller(roller);
-        // Reverts with the Rollup's BlockNotCommitted for a block it does not hold.
-        uint256[4] memory stored = rollup.publicInputs(l2Block, roller);
-        if (keccak256(abi.encode(stored)) != keccak256(abi.encode(publicInputs))) revert WrongPublicInputs(l2Block);
-        offense = offenseKey(roller, TaskKind.Block, l2Block, publicInputs);
-        if (slashed[offense]) revert AlreadySlashed(offense);
-    }
-
-    /// @notice The EIP-712 digest a roller signs for a proof submission on this chain's rollup.
-    function submissionDigest(TaskKind kind, uint256 index, uint256 round, bytes32 proofHash_)
-        public
-        view
-        returns (bytes32)
-    {
-        bytes32 domainSeparator = keccak256(
-            abi.encode(EIP712_DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, address(rollup))
-        );
-        bytes32 structHash = keccak256(abi.encode(PROOF_SUBMISSION_TYPEHASH, uint8(kind), index, round, proofHash_));
+        bytes32 statement,
+        bytes32 proofHash
+    ) public view returns (bytes32) {
+        bytes32 domainSeparator =
+            keccak256(abi.encode(EIP712_DOMAIN_TYPEHASH, DOMAIN_NAME_HASH, DOMAIN_VERSION_HASH, block.chainid, rollup));
+        bytes32 structHash =
+            keccak256(abi.encode(PROOF_SUBMISSION_TYPEHASH, uint8(kind), index, round, statement, proofHash));
         return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 
-    /// @notice keccak256(abi.encode(a, b, c, publicInputs)): the proof and the statement it proves.
-    function proofHash(Groth16Proof calldata proof, uint256[4] calldata publicInputs) public pure returns (bytes32) {
-        return keccak256(abi.encode(proof.a, proof.b, proof.c, publicInputs));
+    /// @notice keccak256(abi.encode(a, b, c)): a block proof alone; its inputs come from L1.
+    function blockProofHash(Groth16Proof calldata proof) public pure returns (bytes32) {
+        return keccak256(abi.encode(proof.a, proof.b, proof.c));
     }
 
-    /// @notice What "the same evidence slashes once" counts: a roller, a task and the statement it
-    /// was to prove. The round and the proof are left out, so re-signing the same or another
-    /// invalid proof for that statement (in another round, or as a retry) is the same offense; a
-    /// block reverted and committed anew is a new statement.
-    function offenseKey(address roller, TaskKind kind, uint256 index, uint256[4] calldata publicInputs)
+    /// @notice keccak256(abi.encode(provers, a, b, c)): an aggregate and whom its proofs name.
+    function aggregateHash(AggregateProof calldata aggregate) public pure returns (bytes32) {
+        return keccak256(abi.encode(aggregate.provers, aggregate.a, aggregate.b, aggregate.c));
+    }
+
+    /// @notice What "one offense slashes once" counts: a roller, a task of a rollup and the
+    /// statement it was to prove. The round and the proof are left out, so the same or another
+    /// invalid proof of that statement, in any round, is the same offense; a block reverted and
+    /// committed anew with other contents is a new statement.
+    function offenseKey(address rollup, address roller, TaskKind kind, uint256 index, bytes32 statement)
         public
         pure
         returns (bytes32)
     {
-        return keccak256(abi.encode(roller, kind, index, keccak256(abi.encode(publicInputs))));
+        return keccak256(abi.encode(rollup, roller, uint8(kind), index, statement));
     }
 
     /// SLASH_BPS of active plus unbonding stake: from the active stake first, then from the
-    /// unbonding entries newest first. Newest first because stake that started unbonding last is
-    /// the likeliest to have fled the offense; entries that have been unbonding longest, released
-    /// ones included, are touched last.
+    /// unbonding entries newest first (at most MAX_UNBONDING_ENTRIES of them). Newest first
+    /// because stake that started unbonding last is the likeliest to have fled the offense.
     function _slash(address roller) private returns (uint256 amount, uint256 reporterShare, uint256 burned) {
         Roller storage r = _rollers[roller];
         amount = Math.mulDiv(r.active + r.unbonding, _params.slashBps, BPS);
@@ -595,8 +884,8 @@ contract RollerStaking is ReentrancyGuard {
         return _roster.length;
     }
 
-    /// Rollers in registration order with their weights; read it with `eth_call` at the L1 block
-    /// that committed an L2 block to get that block's roster.
+    /// Rollers in registration order with their weights; read it with `eth_call` at a block's
+    /// `rosterBlock` to get that block's roster.
     function rosterPage(uint256 start, uint256 count)
         external
         view

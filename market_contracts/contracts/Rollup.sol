@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Randomness} from "./Randomness.sol";
 
 /// Poseidon with three inputs (width 4), as circomlib computes it: the contract that circomlibjs's
 /// `poseidon_gencontract` generates (`artifacts/PoseidonT4.json`).
@@ -28,6 +29,11 @@ interface IBatchVerifier {
 ///
 /// L2 block 0 is the genesis state: Finalized at deployment. Blocks count from 1, and block n's old
 /// root is always block n-1's new root (`commitBlock` refuses anything else), so it is not stored.
+///
+/// The first commit of block number n pins the two L1 blocks the market draws n's provers from
+/// (market-spec.md, "Randomness and the roster of a block"): the roster is read in the state
+/// before the commit, the randomness is the hash of the block after it. Both stay pinned through
+/// reverts, so neither committing again nor choosing when to commit steers a draw.
 contract Rollup {
     enum BlockStatus {
         None,
@@ -40,7 +46,6 @@ contract Rollup {
     struct StoredBlock {
         uint256 newRoot;
         uint256 dataHash;
-        bytes32 randomness;
         uint40 l1Block;
         uint40 timestamp;
         BlockStatus status;
@@ -57,6 +62,14 @@ contract Rollup {
         BlockStatus status;
         /// The prover its finalizing batch named; zero until then.
         address prover;
+        uint256 rosterBlock;
+        uint256 randomnessBlock;
+    }
+
+    /// The L1 blocks pinned by the first commit of a block number; never cleared.
+    struct DrawBlocks {
+        uint64 rosterBlock;
+        uint64 randomnessBlock;
     }
 
     /// BN254's scalar field modulus: roots and posted elements are field elements of the circuit.
@@ -73,16 +86,20 @@ contract Rollup {
     uint256 public lastCommitted;
     uint256 public lastFinalized;
     mapping(uint256 => StoredBlock) private _blocks;
+    mapping(uint256 => DrawBlocks) private _drawBlocks;
+    mapping(uint256 => bytes32) private _randomness;
 
     event BlockCommitted(
         uint256 indexed blockNumber,
         uint256 oldRoot,
         uint256 newRoot,
         uint256 dataHash,
-        bytes32 randomness,
         uint256 l1Block,
-        uint256 timestamp
+        uint256 timestamp,
+        uint256 rosterBlock,
+        uint256 randomnessBlock
     );
+    event RandomnessRecorded(uint256 indexed blockNumber, bytes32 randomness, uint256 sourceBlock);
     event BatchFinalized(uint256 indexed firstBlock, uint256 lastBlock, address[] provers);
     event BlocksReverted(uint256 indexed fromBlock, uint256 toBlock);
 
@@ -98,6 +115,7 @@ contract Rollup {
     error InvalidBatchProof(uint256 firstBlock);
     error CannotRevertFinalized(uint256 fromBlock, uint256 lastFinalized);
     error NothingToRevert(uint256 fromBlock, uint256 lastCommitted);
+    error BlockNeverCommitted(uint256 blockNumber);
 
     modifier onlySequencer() {
         if (msg.sender != sequencer) revert NotSequencer(msg.sender);
@@ -146,26 +164,31 @@ contract Rollup {
         if (oldRoot != expected) revert WrongOldRoot(oldRoot, expected);
         if (newRoot >= R) revert NotAFieldElement(newRoot);
         uint256 dataHash = _dataHash(data);
-        // Set by L1 when the block is included, not chosen by the sequencer: the coordinator's
-        // draws of who proves the block start from it (market-spec.md, "Randomness and seeds").
-        bytes32 randomness = keccak256(abi.encode(block.prevrandao, blockhash(block.number - 1)));
 
         blockNumber = previous + 1;
+        DrawBlocks storage draw = _drawBlocks[blockNumber];
+        if (draw.randomnessBlock == 0) {
+            // First commit of this number only: a re-commit after a revert draws from the same
+            // roster and randomness, so the sequencer cannot re-roll a draw by re-committing.
+            draw.rosterBlock = SafeCast.toUint64(block.number - 1);
+            draw.randomnessBlock = SafeCast.toUint64(block.number + Randomness.RANDOMNESS_DELAY);
+        }
         lastCommitted = blockNumber;
         StoredBlock storage b = _blocks[blockNumber];
         b.newRoot = newRoot;
         b.dataHash = dataHash;
-        b.randomness = randomness;
         b.l1Block = SafeCast.toUint40(block.number);
         b.timestamp = SafeCast.toUint40(block.timestamp);
         b.status = BlockStatus.Committed;
-        emit BlockCommitted(blockNumber, oldRoot, newRoot, dataHash, randomness, block.number, block.timestamp);
+        emit BlockCommitted(
+            blockNumber, oldRoot, newRoot, dataHash, block.number, block.timestamp, draw.rosterBlock, draw.randomnessBlock
+        );
     }
 
     /// @notice Drop the committed blocks fromBlock..lastCommitted, none of them finalized; the next
     /// commit is block `fromBlock` again, from the new root of block fromBlock - 1.
     /// @dev Costs a storage reset per dropped block: to drop very many, call it several times,
-    /// from the top down.
+    /// from the top down. The pinned draw blocks and recorded randomness are kept.
     function revertBlocks(uint256 fromBlock) external onlySequencer {
         uint256 last = lastCommitted;
         if (fromBlock <= lastFinalized) revert CannotRevertFinalized(fromBlock, lastFinalized);
@@ -191,7 +214,7 @@ contract Rollup {
         uint256[2] calldata c
     ) external {
         _requireNextBatch(firstBlock, provers.length, a.length);
-        if (!verifier.verifyBatch(a, b, c, _batchInputs(firstBlock, provers))) {
+        if (!verifier.verifyBatch(a, b, c, batchInputs(firstBlock, provers))) {
             revert InvalidBatchProof(firstBlock);
         }
         for (uint256 i = 0; i < provers.length; ++i) {
@@ -213,12 +236,15 @@ contract Rollup {
         if (firstBlock + batchSize - 1 > lastCommitted) revert BlockNotCommitted(lastCommitted + 1);
     }
 
-    /// Each block's [oldRoot, newRoot, dataHash, prover], from firstBlock on.
-    function _batchInputs(uint256 firstBlock, address[] calldata provers)
-        private
+    /// @notice Each block's public inputs [oldRoot, newRoot, dataHash, prover], from firstBlock
+    /// on, block i proven by provers[i]: what an aggregate of those blocks is checked against.
+    function batchInputs(uint256 firstBlock, address[] calldata provers)
+        public
         view
         returns (uint256[4][] memory inputs)
     {
+        if (firstBlock == 0) revert BlockNotCommitted(0);
+        if (firstBlock + provers.length - 1 > lastCommitted) revert BlockNotCommitted(lastCommitted + 1);
         inputs = new uint256[4][](provers.length);
         uint256 root = _blocks[firstBlock - 1].newRoot;
         for (uint256 i = 0; i < provers.length; ++i) {
@@ -226,6 +252,57 @@ contract Rollup {
             inputs[i] = [root, stored.newRoot, stored.dataHash, uint256(uint160(provers[i]))];
             root = stored.newRoot;
         }
+    }
+
+    // ---------------------------------------------------------------- randomness
+
+    /// @notice Store block `blockNumber`'s randomness: the hash of its randomness block, or, once
+    /// that has left BLOCKHASH's window, of the fallback block (`Randomness.source`). Anyone may
+    /// call it; once recorded it never changes, and a second call returns it.
+    function recordRandomness(uint256 blockNumber) external returns (bytes32 randomness_) {
+        randomness_ = _randomness[blockNumber];
+        if (randomness_ != bytes32(0)) return randomness_;
+        uint256 target = _drawBlocks[blockNumber].randomnessBlock;
+        if (target == 0) revert BlockNeverCommitted(blockNumber);
+        uint256 sourceBlock = Randomness.source(target);
+        randomness_ = blockhash(sourceBlock);
+        _randomness[blockNumber] = randomness_;
+        emit RandomnessRecorded(blockNumber, randomness_, sourceBlock);
+    }
+
+    /// @notice The recorded randomness of `blockNumber`; zero until `recordRandomness`.
+    function randomness(uint256 blockNumber) external view returns (bytes32) {
+        return _randomness[blockNumber];
+    }
+
+    /// @notice The L1 blocks the first commit of `blockNumber` pinned; (0, 0) if never committed.
+    function drawBlocks(uint256 blockNumber) external view returns (uint256 rosterBlock, uint256 randomnessBlock) {
+        DrawBlocks storage draw = _drawBlocks[blockNumber];
+        return (draw.rosterBlock, draw.randomnessBlock);
+    }
+
+    // ---------------------------------------------------------------- statements
+
+    /// @notice What a block proof is about, as rollers sign it: keccak256(abi.encode(n, oldRoot,
+    /// newRoot, dataHash)) of the block L1 holds now. A block reverted and committed anew with
+    /// other contents has another statement.
+    function statement(uint256 blockNumber) public view returns (bytes32) {
+        if (blockNumber == 0 || blockNumber > lastCommitted) revert BlockNotCommitted(blockNumber);
+        StoredBlock storage stored = _blocks[blockNumber];
+        return keccak256(
+            abi.encode(blockNumber, _blocks[blockNumber - 1].newRoot, stored.newRoot, stored.dataHash)
+        );
+    }
+
+    /// @notice What an aggregate of batch `batch` is about: keccak256(abi.encode(bytes32[]
+    /// statements of its blocks)); reverts BlockNotCommitted until all of them are committed.
+    function batchStatement(uint256 batch) external view returns (bytes32) {
+        bytes32[] memory statements = new bytes32[](batchSize);
+        uint256 first = batch * batchSize + 1;
+        for (uint256 i = 0; i < batchSize; ++i) {
+            statements[i] = statement(first + i);
+        }
+        return keccak256(abi.encode(statements));
     }
 
     // ---------------------------------------------------------------- views
@@ -236,11 +313,13 @@ contract Rollup {
         info.oldRoot = blockNumber == 0 ? 0 : _blocks[blockNumber - 1].newRoot;
         info.newRoot = stored.newRoot;
         info.dataHash = stored.dataHash;
-        info.randomness = stored.randomness;
+        info.randomness = _randomness[blockNumber];
         info.l1Block = stored.l1Block;
         info.timestamp = stored.timestamp;
         info.status = stored.status;
         info.prover = stored.prover;
+        info.rosterBlock = _drawBlocks[blockNumber].rosterBlock;
+        info.randomnessBlock = _drawBlocks[blockNumber].randomnessBlock;
     }
 
     function blockStatus(uint256 blockNumber) external view returns (BlockStatus) {

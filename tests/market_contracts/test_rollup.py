@@ -134,20 +134,26 @@ def test_commits_blocks_of_the_model_with_its_data_hash(world):
         committed = world.commit(block)
         l1 = w3.eth.get_block(committed.l1_block)
         assert committed == CommittedBlock(number, block.before.root, block.after.root,
-                                           data_hash(block.data), committed.randomness,
-                                           l1["number"], l1["timestamp"], BlockStatus.COMMITTED)
+                                           data_hash(block.data), None, l1["number"],
+                                           l1["timestamp"], BlockStatus.COMMITTED,
+                                           roster_block=l1["number"] - 1,
+                                           randomness_block=l1["number"] + 1)
         assert world.rollup.block(number) == committed
+        assert world.rollup.statement(number) == committed.statement() == keccak(encode(
+            ["uint256"] * 4, [number, block.before.root, block.after.root, data_hash(block.data)]))
     assert world.rollup.block(3).data_hash == 0  # the empty block
     assert world.rollup.last_committed() == len(BLOCKS)
-    assert len({world.rollup.block(n).randomness for n in (1, 2, 3, 4)}) == 4
+    assert world.rollup.batch_statement(1) == keccak(encode(
+        ["bytes32[]"], [[world.rollup.statement(3), world.rollup.statement(4)]]))
 
 
-def test_randomness_is_prevrandao_and_the_parent_hash(world):
+def test_randomness_is_the_hash_of_the_block_after_the_commit(world):
     committed = world.commit(BLOCKS[0])
-    w3 = world.chain.w3
-    prevrandao = w3.eth.get_block(committed.l1_block)["mixHash"]
-    parent_hash = w3.eth.get_block(committed.l1_block - 1)["hash"]
-    assert committed.randomness == keccak(encode(["bytes32", "bytes32"], [prevrandao, parent_hash]))
+    assert world.rollup.randomness(1) is None
+    world.chain.mine()
+    recorded = world.rollup.record_randomness(world.deployer, 1)
+    assert recorded == bytes(world.chain.w3.eth.get_block(committed.randomness_block)["hash"])
+    assert world.rollup.randomness(1) == world.rollup.block(1).randomness == recorded
 
 
 def test_data_hash_matches_the_model_for_random_elements(world):
@@ -250,7 +256,8 @@ def test_reverted_blocks_are_replaced_from_the_root_before_them(committed):
     assert dict(event["args"]) == {"fromBlock": 2, "toBlock": 4}
     assert rollup.last_committed() == 1
     assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.COMMITTED] + [BlockStatus.NONE] * 3
-    assert rollup.block(2) == CommittedBlock(2, 0, 0, 0, bytes(32), 0, 0, BlockStatus.NONE)
+    assert rollup.block(2) == CommittedBlock(2, 0, 0, 0, None, 0, 0, BlockStatus.NONE)
+    assert rollup.draw_blocks(2)[1] > 0  # pinned for good: the next block 2 draws from them
 
     with pytest.raises(RollupRejected) as excinfo:  # block 3's transition no longer follows
         committed.commit(BLOCKS[2])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from eth_account import Account
 
@@ -15,20 +17,18 @@ from market_contracts.errors import (
 )
 from market_contracts.ledger import OutcomeReport, sort_outcomes
 from market_contracts.rules import (
+    MAX_UNBONDING_ENTRIES,
     MarketParams,
     Outcome,
     TaskKind,
-    block_seed,
-    lottery_winner,
     next_reputation,
+    split_reward,
 )
 from market_contracts.units import ONE_TOKEN
 
-SEED = block_seed(31337, "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99", 1, 0, b"\x11" * 32)
 
-
-def report(roller, outcome, task=1, round_=0, kind=TaskKind.BLOCK, seed=SEED):
-    return OutcomeReport(roller.address, kind, task, round_, outcome, seed)
+def report(roller, outcome, task=1, round_=0, kind=TaskKind.BLOCK, slots=1):
+    return OutcomeReport(roller.address, kind, task, round_, slots, outcome)
 
 
 def reason_of(excinfo) -> str:
@@ -192,26 +192,32 @@ def test_roster_pages_cover_every_roller(world, monkeypatch):
 # ---------------------------------------------------------------- rewards and settlement
 
 
-def test_settlement_applies_reputation_and_pays_the_lottery_winner(world):
+def test_settlement_applies_reputation_and_pays_split_shares(world):
     world.fund_pool(1_000)
     a, b, c = (world.new_roller() for _ in range(3))
-    outcomes = sort_outcomes([report(a, Outcome.ON_TIME), report(b, Outcome.ON_TIME), report(c, Outcome.MISSED)])
+    params = world.params
+    outcomes = sort_outcomes([report(a, Outcome.ON_TIME), report(b, Outcome.ON_TIME),
+                              report(c, Outcome.MISSED, round_=1)])
     world.market.settle(world.coordinator, 0, outcomes)
-    winner = lottery_winner([(a.address, SEED), (b.address, SEED)])
     for roller, outcome in ((a, Outcome.ON_TIME), (b, Outcome.ON_TIME), (c, Outcome.MISSED)):
         info = world.market.roller_info(roller.address)
-        assert info.rep == next_reputation(5_000, outcome, world.params)
-        assert info.claimable == (world.params.r_block if roller.address == winner else 0)
-    assert world.market.reward_pool() == 1_000 * ONE_TOKEN - world.params.r_block
+        assert info.rep == next_reputation(params.rep_init, outcome, params)
+        assert info.claimable == (split_reward(0, 1, params) if outcome is Outcome.ON_TIME else 0)
+    assert world.market.reward_pool() == 1_000 * ONE_TOKEN - params.r_block
+    assert world.market.batch_settled(world.rollup.address, 0)
+    rows = world.market.settled_records(world.rollup.address, 0)
+    assert [row.report() for row in rows] == outcomes
 
 
-def test_split_mode_shares_the_block_reward(split_world):
-    split_world.fund_pool(1_000)
-    rollers = [split_world.new_roller() for _ in range(3)]
-    outcomes = sort_outcomes([report(r, Outcome.ON_TIME) for r in rollers])
-    split_world.market.settle(split_world.coordinator, 0, outcomes)
-    share = split_world.params.r_block // 3
-    assert [split_world.market.roller_info(r.address).claimable for r in rollers] == [share] * 3
+def test_two_slots_earn_two_shares_and_the_open_round_earns_the_block(world):
+    world.fund_pool(1_000)
+    a, b = world.new_roller(), world.new_roller()
+    params = world.params
+    world.market.settle(world.coordinator, 0, [
+        report(a, Outcome.ON_TIME, task=1, slots=2),
+        report(b, Outcome.ON_TIME, task=2, round_=params.r_open)])
+    assert world.market.roller_info(a.address).claimable == 2 * (params.r_block // params.m)
+    assert world.market.roller_info(b.address).claimable == params.r_block
 
 
 def test_on_time_aggregator_earns_the_aggregation_reward(world):
@@ -224,7 +230,7 @@ def test_on_time_aggregator_earns_the_aggregation_reward(world):
 def test_pool_pays_at_most_what_it_holds(world):
     world.fund_pool(3)  # less than one block reward of 10
     roller = world.new_roller()
-    world.market.settle(world.coordinator, 0, [report(roller, Outcome.ON_TIME)])
+    world.market.settle(world.coordinator, 0, [report(roller, Outcome.ON_TIME, round_=world.params.r_open)])
     assert world.market.roller_info(roller.address).claimable == 3 * ONE_TOKEN
     assert world.market.reward_pool() == 0
 
@@ -232,7 +238,7 @@ def test_pool_pays_at_most_what_it_holds(world):
 def test_claim_pays_out_and_then_has_nothing(world):
     world.fund_pool(100)
     roller = world.new_roller(stake_tokens=200)
-    world.market.settle(world.coordinator, 0, [report(roller, Outcome.ON_TIME)])
+    world.market.settle(world.coordinator, 0, [report(roller, Outcome.ON_TIME, slots=2)])
     assert world.market.claim(roller) == world.params.r_block
     assert world.market.token_balance(roller.address) == 800 * ONE_TOKEN + world.params.r_block
     with pytest.raises(ContractRejected) as excinfo:
@@ -240,36 +246,45 @@ def test_claim_pays_out_and_then_has_nothing(world):
     assert reason_of(excinfo) == "NothingToClaim"
 
 
-def test_invalid_outcome_zeroes_reputation_and_weight(world):
-    roller = world.new_roller()
-    world.market.settle(world.coordinator, 0, [report(roller, Outcome.INVALID)])
-    info = world.market.roller_info(roller.address)
-    assert (info.rep, info.weight) == (0, 0)
+@pytest.mark.parametrize(("rep", "outcome"), [
+    pytest.param(600, Outcome.MISSED, id="missed-stops-at-rep-min"),
+    pytest.param(500, Outcome.LATE, id="late-at-rep-min-stays"),
+    pytest.param(300, Outcome.MISSED, id="below-rep-min-is-not-raised"),
+])
+def test_late_and_missed_never_go_below_rep_min_nor_raise(rep, outcome, world):
+    params = world.params
+    got = world.market.staking.functions.nextReputation(rep, int(outcome)).call()
+    assert got == next_reputation(rep, outcome, params) == max(min(rep, params.rep_min),
+                                                               rep - rep * params.gamma_bps // 10_000)
 
 
 def test_reputation_is_kept_after_leaving_and_restaking(world):
     roller = world.new_roller(stake_tokens=100)
-    world.market.settle(world.coordinator, 0, [report(roller, Outcome.INVALID)])
+    world.market.settle(world.coordinator, 0, [report(roller, Outcome.MISSED)])
+    lowered = world.market.roller_info(roller.address).rep
     release = world.market.request_unstake(roller, 100 * ONE_TOKEN)
     world.chain.set_next_block_timestamp(release)
     world.market.withdraw(roller)
     world.market.stake(roller, 100 * ONE_TOKEN)
-    assert world.market.roller_info(roller.address).rep == 0
+    assert world.market.roller_info(roller.address).rep == lowered < world.params.rep_init
 
 
 @pytest.mark.parametrize(
     ("batches", "reason"),
     [
         pytest.param([(0, [("a", 1, 0)]), (0, [("a", 2, 0)])], "BatchAlreadySettled", id="batch-twice"),
-        pytest.param([(0, [("a", 1, 0)]), (1, [("b", 1, 1)])], "TaskAlreadySettled", id="task-in-two-batches"),
         pytest.param([(0, [("b", 1, 0), ("a", 1, 0)])], "OutcomesNotSorted", id="rollers-unsorted"),
         pytest.param([(0, [("a", 1, 0), ("a", 1, 0)])], "OutcomesNotSorted", id="duplicate-assignment"),
         pytest.param([(0, [("a", 2, 0), ("a", 1, 0)])], "OutcomesNotSorted", id="tasks-unsorted"),
+        pytest.param([(0, [("a", 1, 1), ("a", 1, 0)])], "OutcomesNotSorted", id="rounds-unsorted"),
         pytest.param([(0, [])], "EmptySettlement", id="empty"),
         pytest.param([(0, [("stranger", 1, 0)])], "UnknownRoller", id="unknown-roller"),
+        pytest.param([(0, [("a", 3, 0)])], "TaskNotInBatch", id="block-of-another-batch"),
+        pytest.param([(1, [("a", 2, 0)])], "TaskNotInBatch", id="block-of-an-earlier-batch"),
+        pytest.param([(0, [("a", 1, 4)])], "RoundTooLarge", id="round-above-r-open"),
     ],
 )
-def test_nothing_settles_twice_or_out_of_order(world, batches, reason):
+def test_nothing_settles_twice_out_of_order_or_outside_its_batch(world, batches, reason):
     a, b = sorted((world.new_roller(), world.new_roller()), key=lambda acct: int(acct.address, 16))
     people = {"a": a, "b": b, "stranger": Account.create()}
     *ok, (last_batch, last) = batches
@@ -280,7 +295,30 @@ def test_nothing_settles_twice_or_out_of_order(world, batches, reason):
         world.market.settle(world.coordinator, last_batch,
                             [report(people[n], Outcome.MISSED, task, rnd) for n, task, rnd in last])
     assert reason_of(excinfo) == reason
+    assert "\n" not in str(excinfo.value)
     assert [world.market.roller_info(r.address) for r in (a, b)] == before
+
+
+@pytest.mark.parametrize(("kind", "round_", "slots", "valid"), [
+    pytest.param(TaskKind.BLOCK, 0, 2, True, id="block-m-slots"),
+    pytest.param(TaskKind.BLOCK, 0, 3, False, id="block-above-m"),
+    pytest.param(TaskKind.BLOCK, 0, 0, False, id="zero-slots"),
+    pytest.param(TaskKind.BLOCK, 3, 1, True, id="open-round-one-slot"),
+    pytest.param(TaskKind.BLOCK, 3, 2, False, id="open-round-two-slots"),
+    pytest.param(TaskKind.AGGREGATION, 0, 1, True, id="aggregation-one-slot"),
+    pytest.param(TaskKind.AGGREGATION, 1, 2, False, id="aggregation-two-slots"),
+])
+def test_slots_are_bounded_by_the_round(world, kind, round_, slots, valid):
+    roller = world.new_roller()
+    record = report(roller, Outcome.ON_TIME, task=0 if kind is TaskKind.AGGREGATION else 1,
+                    round_=round_, kind=kind, slots=slots)
+    if valid:
+        world.market.settle(world.coordinator, 0, [record])
+        return
+    with pytest.raises(ContractRejected) as excinfo:
+        world.market.settle(world.coordinator, 0, [record])
+    assert reason_of(excinfo) == "TooManySlots"
+    assert not world.market.batch_settled(world.rollup.address, 0)
 
 
 def test_only_registered_coordinators_settle(world):
@@ -296,25 +334,56 @@ def test_only_registered_coordinators_settle(world):
     assert world.market.roller_info(roller.address).rep == 5_000
 
 
+def test_a_coordinator_of_a_rollup_the_market_does_not_serve_cannot_settle(world):
+    roller = world.new_roller()
+    unserved = world.stub.address  # any address: the registry binds, the staking contract serves
+    coordinator = world.new_account(tokens=0)
+    world.market.register_coordinator(world.owner, coordinator.address, b"peer-x", "", unserved)
+    assert world.market.coordinator_rollup(coordinator.address) == unserved
+    with pytest.raises(ContractRejected) as excinfo:
+        world.market.settle(coordinator, 0, [report(roller, Outcome.ON_TIME)])
+    assert reason_of(excinfo) == "RollupNotEnabled"
+    assert excinfo.value.error_args[0].lower() == unserved.lower()
+
+
+def test_unbonding_entries_are_capped(world):
+    roller = world.new_roller(stake_tokens=200)
+    for _ in range(MAX_UNBONDING_ENTRIES):
+        world.market.request_unstake(roller, ONE_TOKEN)
+    with pytest.raises(ContractRejected) as excinfo:
+        world.market.request_unstake(roller, ONE_TOKEN)
+    assert excinfo.value.error_args == (MAX_UNBONDING_ENTRIES,)
+    assert len(world.market.unbondings(roller.address)) == MAX_UNBONDING_ENTRIES
+    world.chain.increase_time(world.params.unbonding)
+    world.market.withdraw(roller)  # withdrawing frees the entries
+    world.market.request_unstake(roller, ONE_TOKEN)
+
+
 # ---------------------------------------------------------------- registry, token, deployment
 
 
 def test_registry_is_owner_only_and_rejects_duplicates(world):
     stranger = world.new_account()
     with pytest.raises(TransactionFailed) as excinfo:
-        world.market.register_coordinator(stranger, stranger.address, b"peer", "")
+        world.market.register_coordinator(stranger, stranger.address, b"peer", "", world.rollup.address)
     assert reason_of(excinfo) == "OwnableUnauthorizedAccount"
     with pytest.raises(TransactionFailed) as excinfo:
-        world.market.register_coordinator(world.owner, world.coordinator.address, b"peer", "")
+        world.market.register_coordinator(world.owner, world.coordinator.address, b"peer", "",
+                                          world.rollup.address)
     assert reason_of(excinfo) == "AlreadyRegistered"
     with pytest.raises(TransactionFailed) as excinfo:
-        world.market.register_coordinator(world.owner, stranger.address, b"", "")
+        world.market.register_coordinator(world.owner, stranger.address, b"", "", world.rollup.address)
     assert reason_of(excinfo) == "EmptyPeerId"
+    with pytest.raises(TransactionFailed) as excinfo:
+        world.market.register_coordinator(world.owner, stranger.address, b"peer", "", "0x" + "00" * 20)
+    assert reason_of(excinfo) == "ZeroAddress"
     with pytest.raises(TransactionFailed) as excinfo:
         world.market.remove_coordinator(world.owner, stranger.address)
     assert reason_of(excinfo) == "NotRegistered"
     info = world.market.registry.functions.coordinatorInfo(world.coordinator.address).call()
-    assert info[0] == b"peer-coordinator"
+    assert (info[0], info[3]) == (b"peer-" + world.coordinator.address.encode(), world.rollup.address)
+    assert world.market.coordinator_rollup(world.coordinator.address) == world.rollup.address
+    assert world.market.coordinator_rollup(stranger.address) is None
     assert world.market.registry.functions.coordinators().call() == [world.coordinator.address]
 
 
@@ -334,17 +403,29 @@ def test_market_parameters_are_readable_on_chain(world):
     [
         pytest.param({"rep_max": 0}, "repMax must be in 1..10000", id="rep-max-zero"),
         pytest.param({"min_stake": 0}, "minStake must be positive", id="min-stake-zero"),
+        pytest.param({"r_open": 0}, "rOpen must be positive", id="r-open-zero"),
+        pytest.param({"unbonding": 1_079}, "unbonding must be >= 2 x exposure: stake could leave "
+                     "before its slash", id="unbonding-below-the-margin"),
     ],
 )
 def test_deployment_refuses_bad_parameters(world, change, message):
-    raw = list(MarketParams.devnet().as_tuple())
-    names = ["min_stake", "rep_max", "rep_init", "rep_min"]
+    params = MarketParams.devnet()
+    names = [f.name for f in dataclasses.fields(MarketParams)]
+    raw = list(params.as_tuple())
     for name, value in change.items():
         raw[names.index(name)] = value
     staking = load_artifact("RollerStaking")
     with pytest.raises(TransactionFailed) as excinfo:
         world.chain.deploy(world.owner, staking, world.market.token.address, world.market.registry.address, tuple(raw))
     assert excinfo.value.error_args == (message,)
+
+
+def test_deployment_accepts_unbonding_exactly_at_the_margin(world):
+    """1,080 s is 2 x (240 + 240 + 60): the least the devnet deadlines allow."""
+    params = dataclasses.replace(MarketParams.devnet(), unbonding=1_080)
+    staking = world.chain.deploy(world.owner, load_artifact("RollerStaking"), world.market.token.address,
+                                 world.market.registry.address, params.as_tuple())
+    assert staking.functions.params().call()[9] == 1_080
 
 
 # ---------------------------------------------------------------- reentrancy
