@@ -9,6 +9,7 @@ measures is what the network runs.
 | `scenario` | the TOML scenario format, checked key by key |
 | `profiles` | hardware profiles: proving-time distributions per task kind |
 | `behaviours` | the catalogue of roller behaviours (honest and the attacks) |
+| `operators` | the coordinator's and the sequencer's conduct (honest, misreport, reroll) |
 | `machines` | a proving machine's queue, shared by a sybil's identities |
 | `rollers` | the simulated identities built from a scenario |
 | `l1` | the ledger, the Rollup's height and the journal of L1 operations |

@@ -1,11 +1,13 @@
 """The catalogue of roller behaviours: how a roller answers a task the coordinator assigns it.
 
 Each behaviour is a small class whose docstring states the attack (or the honest conduct) it
-models. A behaviour sees what a real roller sees (the task, its deadline, the round's selection,
-which anyone can recompute from public data, and its own machine's queue) and answers with a
-`Response`; the engine (`simulation.engine`) turns that into the messages the coordinator's core
-receives, at the virtual times they would arrive. Behaviours never touch the market: whatever a
-behaviour does, the coordinator's real decision core and the ledger's real rules judge it.
+models. A behaviour sees what a real roller sees (the task, its deadline, its slots, the round's
+draw, which anyone can recompute from public data, and its own machine's queue) and answers with a
+`Response`; it also sees every task that opens to all staked rollers after its drawn rounds
+(`respond_open`). The engine (`simulation.engine`) turns that into the messages the
+coordinator's core receives, at the virtual times they would arrive. Behaviours never touch the
+market: whatever a behaviour does, the coordinator's real decision core and the ledger's real
+rules judge it.
 
 Scenario knobs: a `[[rollers]]` entry takes the keys every entry has (behaviour, count, profile,
 stake, label) plus the `knobs` of its behaviour, checked by name and type.
@@ -22,7 +24,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from market_contracts.rules import MarketParams, RewardMode, TaskKind, lottery_winner
+from market_contracts.rules import MarketParams, RewardMode, TaskKind
 
 #: The share of a task's window (assignment to deadline) an admitting roller keeps spare, as the
 #: real roller's default (`roller.capacity.Admission.safety_margin`).
@@ -48,13 +50,26 @@ class Offer:
 
     kind: TaskKind
     seed: bytes
-    #: every roller drawn in this round, in draw order (public: anyone can recompute the draw)
-    selection: tuple[str, ...]
+    #: the slots this roller holds in the round (a roller drawn k times holds k)
+    slots: int
+    #: (roller, slots) for every roller drawn in this round, in first-slot order (public: anyone
+    #: can recompute the draw)
+    selection: tuple[tuple[str, int], ...]
     assigned_at: int
     deadline: int
     #: when a proof started now would reach the coordinator: the machine's queue, the profile's
     #: mean proving time and the network delay (the roller's own estimate, not the outcome)
     estimated_arrival: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOffer:
+    """A task open to every staked roller (its drawn rounds all failed): no holders, no deadline,
+    the first valid proof is paid."""
+
+    kind: TaskKind
+    #: whether a proof started now would start at once (a prover of the machine is free)
+    machine_idle: bool
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,10 @@ class Behaviour(ABC):
     @abstractmethod
     def respond(self, offer: Offer) -> Response: ...
 
+    def respond_open(self, offer: OpenOffer) -> Response:
+        """What it does with an open task; by default nothing (`IDLE`: nothing to accept)."""
+        return Response.IDLE
+
 
 def admits(offer: Offer) -> bool:
     """The honest admission rule: accept only when the estimated arrival keeps the margin."""
@@ -124,6 +143,11 @@ class Honest(Behaviour):
 
     def respond(self, offer: Offer) -> Response:
         return Response.PROVE if admits(offer) else Response.DECLINE
+
+    def respond_open(self, offer: OpenOffer) -> Response:
+        """A rescue when a prover is free: the open round pays the first valid proof, and a
+        queued job would only delay the tasks it holds."""
+        return Response.PROVE if offer.machine_idle else Response.IDLE
 
 
 class Flaky(Honest):
@@ -177,9 +201,12 @@ class Lazy(Behaviour):
 
 
 class Reckless(Behaviour):
-    """Accepts every task without asking whether it can finish in time."""
+    """Accepts every task without asking whether it can finish in time, open ones too."""
 
     def respond(self, offer: Offer) -> Response:
+        return Response.PROVE
+
+    def respond_open(self, offer: OpenOffer) -> Response:
         return Response.PROVE
 
 
@@ -201,16 +228,25 @@ class OverCommitter(Reckless):
 class Invalid(Honest):
     """Submits proofs that do not verify (a cheater sending garbage instead of proving, or a
     broken prover that signs unchecked proofs), with probability `rate` per task; otherwise
-    honest. The signed proof is evidence: the stake is slashed and reputation set to 0."""
+    honest; open tasks alike. The signed proof is evidence, for a block or an aggregate: the
+    stake is slashed and reputation set to 0."""
 
     name = "invalid"
     knobs = (Knob("rate", float, 1.0, "probability that a task gets an invalid proof",
                   minimum=0, maximum=1),)
 
     def respond(self, offer: Offer) -> Response:
-        if self.context.rng.random() < self.settings["rate"]:
+        if self._cheats():
             return Response.GARBAGE
         return super().respond(offer)
+
+    def respond_open(self, offer: OpenOffer) -> Response:
+        if self._cheats():
+            return Response.GARBAGE
+        return super().respond_open(offer)
+
+    def _cheats(self) -> bool:
+        return self.context.rng.random() < self.settings["rate"]
 
 
 class Sybil(Honest):
@@ -229,8 +265,10 @@ class Sybil(Honest):
 
 class Copycat(Behaviour):
     """Accepts, waits for another roller's valid proof of the same task and submits it as its
-    own. The circuit binds the prover's address, so the copy does not verify for the copier: the
-    coordinator's shell records an invalid proof, and the signed copy slashes the copier."""
+    own. The circuit binds the prover's address (the contract builds the public inputs with the
+    signer as prover), so the copy does not verify for the copier: the coordinator's shell records
+    an invalid proof, and the signed copy slashes the copier, block or aggregate. It leaves open
+    tasks alone: there the first valid proof has already won."""
 
     name = "copycat"
 
@@ -239,23 +277,30 @@ class Copycat(Behaviour):
 
 
 class Cartel(Honest):
-    """Colluders (the identities of one `[[rollers]]` entry) who withhold valid proofs to steer
-    the lottery. The round's selection and every ticket (keccak of seed and address) are public
-    at assignment, so a member knows before proving whether a cartel member holds the smallest
-    ticket of its round. It proves only then; otherwise it withholds: `decline` (before
-    accepting: no outcome, no proving) or `silent` (accept and never deliver). Aggregations have
-    no lottery and split mode pays every on-time prover, so there it is honest."""
+    """Colluders (the identities of one `[[rollers]]` entry) who withhold valid proofs of the
+    block tasks they expect to lose, to save the work. In split mode a share depends on nothing
+    but the roller's own slots, so there is nothing to lose and nothing to learn: a member is
+    honest. In lottery mode the tickets are drawn after settlement, so at assignment a member
+    knows only the round's draw: it proves when the cartel holds more than `min_share` of the
+    round's slots (its best estimate of the chance that a member wins the block, if everyone
+    delivers: by default, when a member is more likely than not to win) and otherwise
+    withholds: `decline` (before accepting: no outcome, no proving) or `silent` (accept and
+    never deliver). Aggregations have no lottery: there it is honest."""
 
     name = "cartel"
     knobs = (Knob("withhold", str, "decline", "how a member withholds",
-                  choices=("decline", "silent")),)
+                  choices=("decline", "silent")),
+             Knob("min_share", float, 0.5, "a member proves only when the cartel holds more than "
+                  "this share of the round's slots (lottery mode)", minimum=0, maximum=1))
 
     def respond(self, offer: Offer) -> Response:
         response = super().respond(offer)
         if (response is not Response.PROVE or offer.kind is not TaskKind.BLOCK
                 or self.context.params.reward_mode is not RewardMode.LOTTERY):
             return response
-        if lottery_winner((roller, offer.seed) for roller in offer.selection) in self.context.peers:
+        peers = self.context.peers
+        held = sum(slots for roller, slots in offer.selection if roller in peers)
+        if held > self.settings["min_share"] * sum(slots for _, slots in offer.selection):
             return response
         return Response.DECLINE if self.settings["withhold"] == "decline" else Response.IDLE
 

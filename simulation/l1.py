@@ -1,26 +1,31 @@
 """L1 as the simulation sees it: the staking contract (the in-memory `Ledger`, the same rules the
-contract applies), the Rollup's committed height and randomness, and the roster read at each
-commit.
+contract applies), the Rollup (committed height, each block's pinned roster and randomness, its
+statement, the finalized height) and the coordinator registry.
 
 Every ledger operation is also written to `journal`, in order, so that a run can be replayed
 against the real contracts (`tests/simulation/test_replay_on_chain.py`): the same stakes,
-settlements and slashes must leave the same balances and reputations on chain.
+settlements, lottery draws and slashes must leave the same balances and reputations on chain.
 
 Identities come from fixed private keys (`roller_key`), so a replay can sign as the simulated
-rollers: addresses decide the lottery and the order of settlements, so they must be the same.
+rollers: addresses decide the draws, the lottery and the order of settlements, so they must be
+the same.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import encode
+import numpy as np
 from eth_account import Account
 from eth_utils import keccak
 
-from coordinator.commands import Settle
-from market_contracts.ledger import Ledger
-from market_contracts.rules import MarketParams, TaskKind
+from market_contracts.ledger import Ledger, LotteryEntry, OutcomeReport, lottery_entries
+from market_contracts.rules import MarketParams, TaskKind, blocks_of
+from market_contracts.submissions import batch_statement, block_statement, offense_key
+
+CHAIN_ID = 31337
+#: The Rollup's address in seeds and offense keys; the simulation deploys no contract.
+ROLLUP = "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99"
 
 
 def roller_key(index: int) -> bytes:
@@ -28,6 +33,8 @@ def roller_key(index: int) -> bytes:
 
 
 COORDINATOR_KEY = keccak(text="provernet.simulation.coordinator")
+#: the coordinator a rollup team registers when it removes a misreporting one
+BACKUP_COORDINATOR_KEY = keccak(text="provernet.simulation.coordinator.backup")
 #: funds the reward pool
 FUNDER_KEY = keccak(text="provernet.simulation.funder")
 
@@ -37,6 +44,7 @@ def address_of(key: bytes) -> str:
 
 
 COORDINATOR = address_of(COORDINATOR_KEY)
+BACKUP_COORDINATOR = address_of(BACKUP_COORDINATOR_KEY)
 FUNDER = address_of(FUNDER_KEY)
 
 
@@ -52,40 +60,97 @@ class Stake:
 
 
 @dataclass(frozen=True)
-class SettleBatch:
+class Commit:
+    """`Rollup.commitBlock` of `block` with these roots (a recommit after a revert has another
+    data hash, so another statement)."""
+
+    block: int
+    old_root: int
+    new_root: int
+    data_hash: int
+
+
+@dataclass(frozen=True)
+class Revert:
+    from_block: int
+
+
+@dataclass(frozen=True)
+class FinalizeBatch:
     batch: int
-    outcomes: tuple
+
+
+@dataclass(frozen=True)
+class SettleBatch:
+    coordinator: str
+    batch: int
+    outcomes: tuple[OutcomeReport, ...]
+
+
+@dataclass(frozen=True)
+class DrawLottery:
+    batch: int
+    entries: tuple[LotteryEntry, ...]
 
 
 @dataclass(frozen=True)
 class SlashProof:
-    """The coordinator sent a signed invalid proof of `block` (round `round`) as evidence."""
+    """Signed evidence that `roller`'s proof of the block or batch `index` (round `round`) under
+    `statement` does not verify."""
 
     roller: str
-    block: int
+    kind: TaskKind
+    index: int
     round: int
+    statement: bytes
 
 
-JournalEntry = Fund | Stake | SettleBatch | SlashProof
+@dataclass(frozen=True)
+class RemoveCoordinator:
+    """The rollup team removes `coordinator` and registers `replacement` for the same Rollup."""
+
+    coordinator: str
+    replacement: str
 
 
-def offense_key(roller: str, block: int, randomness: bytes) -> bytes:
-    """What makes an offense unique (cf. `RollerStaking.offenseKey`: roller, task, statement).
-    The simulation has no state roots, so the block's commit randomness names its statement: a
-    block reverted and committed again is a new statement."""
-    return keccak(encode(["address", "uint8", "uint256", "bytes32"],
-                         [roller, int(TaskKind.BLOCK), block, randomness]))
+JournalEntry = (Fund | Stake | Commit | Revert | FinalizeBatch | SettleBatch | DrawLottery
+                | SlashProof | RemoveCoordinator)
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What `commitBlock` pins for a block number on its first commit, kept across reverts."""
+
+    roster_block: int
+    #: the hash of the L1 block after the first commit (`recordRandomness`)
+    randomness: bytes
+    #: every registered roller's weight after `roster_block`, in registration order
+    roster: tuple[tuple[str, int], ...]
+
+
+def state_roots(block: int) -> tuple[int, int]:
+    """The (old, new) state roots of `block`: a chain of distinct roots. A recommit keeps them
+    (the same transactions) and changes only the data hash."""
+    return 11 * (block - 1), 11 * block
 
 
 class L1:
     def __init__(self, params: MarketParams):
-        self.ledger = Ledger(params, coordinators={COORDINATOR})
+        self.params = params
+        self.ledger = Ledger(params)
+        self.ledger.add_rollup(ROLLUP, params.k)
+        self.ledger.register_coordinator(COORDINATOR, ROLLUP)
         self.journal: list[JournalEntry] = []
         #: wei slashed from each roller
         self.slashed: dict[str, int] = {}
-        #: the Rollup: last committed L2 block and each live block's randomness
+        #: the Rollup: last committed L2 block, each block number's pin, each live block's
+        #: statement, how often each number was committed, the finalized height
         self.height = 0
-        self.randomness: dict[int, bytes] = {}
+        self.pins: dict[int, Pin] = {}
+        self.statements: dict[int, bytes] = {}
+        self.commits: dict[int, int] = {}
+        self.last_finalized = 0
+        #: one L1 block per transaction the simulation sends
         self.l1_block = 0
         #: the roster in registration order (as `rosterPage`), and who changed since it was built
         self._entries: list[tuple[str, int]] = []
@@ -93,9 +158,11 @@ class L1:
         self._roster: tuple[tuple[str, int], ...] = ()
         self._changed: set[str] = set()
 
+    # ---------------------------------------------------------------- staking contract
+
     def fund(self, amount: int) -> None:
         self.ledger.mint(FUNDER, amount)
-        self.ledger.fund_rewards(FUNDER, amount)
+        self.ledger.fund_rewards(FUNDER, ROLLUP, amount)
         self.journal.append(Fund(amount))
 
     def stake(self, roller: str, amount: int) -> None:
@@ -107,29 +174,88 @@ class L1:
             self._entries.append((roller, 0))
         self._changed.add(roller)
 
-    def settle(self, command: Settle) -> None:
-        self.ledger.settle(COORDINATOR, command.batch, list(command.outcomes))
-        self.journal.append(SettleBatch(command.batch, command.outcomes))
-        self._changed.update(o.roller for o in command.outcomes)
-
-    def slash(self, roller: str, block: int, round_: int, randomness: bytes) -> None:
-        split = self.ledger.slash(roller, COORDINATOR, offense_key(roller, block, randomness))
-        self.journal.append(SlashProof(roller, block, round_))
-        self.slashed[roller] = self.slashed.get(roller, 0) + split.amount
-        self._changed.add(roller)
-
-    def commit(self, randomness: bytes) -> int:
-        """`Rollup.commitBlock` of the next block; returns its number."""
-        self.height += 1
+    def settle(self, coordinator: str, batch: int, outcomes: tuple[OutcomeReport, ...]) -> None:
+        """Raises `Rejected` (and changes nothing) where the contract reverts."""
         self.l1_block += 1
-        self.randomness[self.height] = randomness
-        return self.height
+        self.ledger.settle(coordinator, batch, outcomes, block_number=self.l1_block)
+        self.journal.append(SettleBatch(coordinator, batch, outcomes))
+        self._changed.update(o.roller for o in outcomes)
+
+    def settled_entries(self, outcomes: tuple[OutcomeReport, ...]) -> tuple[LotteryEntry, ...]:
+        """What anyone reads from a settlement's calldata to call `drawLottery`."""
+        return tuple(lottery_entries(outcomes))
+
+    def draw_lottery(self, batch: int, entries: tuple[LotteryEntry, ...],
+                     rng: np.random.Generator) -> None:
+        """The lottery randomness is the hash of an L1 block after the settlement: unknown to
+        everyone until then, drawn here from the run's generator. The draw is sent one L1 delay
+        after the settlement, which covers that block (the model's L1 makes a block per
+        transaction, so an idle stretch is filled up to it)."""
+        target = self.ledger.pending_lottery(ROLLUP, batch).target_block
+        self.l1_block = max(self.l1_block, target) + 1
+        self.ledger.draw_lottery(ROLLUP, batch, entries, rng.bytes(32),
+                                 block_number=self.l1_block)
+        self.journal.append(DrawLottery(batch, entries))
+        self._changed.update(roller for _, roller, _ in entries)
+
+    def slash(self, evidence: SlashProof) -> bool:
+        """The contract checks the statement is L1's current one (`StaleStatement`) and slashes
+        each offense once; returns whether it slashed."""
+        if evidence.statement != self.task_statement(evidence.kind, evidence.index):
+            return False
+        key = offense_key(ROLLUP, evidence.roller, evidence.kind, evidence.index,
+                          evidence.statement)
+        if key in self.ledger.slashed:
+            return False
+        split = self.ledger.slash(evidence.roller, COORDINATOR, key)
+        self.journal.append(evidence)
+        self.slashed[evidence.roller] = self.slashed.get(evidence.roller, 0) + split.amount
+        self._changed.add(evidence.roller)
+        return True
+
+    def remove_coordinator(self, coordinator: str, replacement: str) -> None:
+        self.ledger.remove_coordinator(coordinator)
+        self.ledger.register_coordinator(replacement, ROLLUP)
+        self.journal.append(RemoveCoordinator(coordinator, replacement))
+
+    # ---------------------------------------------------------------- Rollup
+
+    def commit(self, roster: tuple[tuple[str, int], ...], rng: np.random.Generator) -> int:
+        """`Rollup.commitBlock` of the next block; returns its number. On a number's first commit
+        it pins `roster` (the weights before this L1 block) and the randomness (the next L1
+        block's hash, drawn here); a recommit reuses both."""
+        self.l1_block += 1
+        n = self.height + 1
+        self.height = n
+        if n not in self.pins:
+            self.pins[n] = Pin(self.l1_block - 1, rng.bytes(32), roster)
+        commits = self.commits.get(n, 0)
+        self.commits[n] = commits + 1
+        old_root, new_root = state_roots(n)
+        self.statements[n] = block_statement(n, old_root, new_root, commits)
+        self.journal.append(Commit(n, old_root, new_root, commits))
+        return n
 
     def revert(self, from_block: int) -> None:
-        for n in range(from_block, self.height + 1):
-            del self.randomness[n]
-        self.height = from_block - 1
         self.l1_block += 1
+        for n in range(from_block, self.height + 1):
+            del self.statements[n]
+        self.height = from_block - 1
+        self.journal.append(Revert(from_block))
+
+    def finalize(self, batch: int) -> None:
+        self.l1_block += 1
+        self.last_finalized = blocks_of(batch, self.params.k)[-1]
+        self.ledger.finalize(ROLLUP, self.last_finalized)
+        self.journal.append(FinalizeBatch(batch))
+
+    def task_statement(self, kind: TaskKind, index: int) -> bytes | None:
+        """L1's current statement of a block or batch, which a submission must sign; None while
+        a block of it is not committed."""
+        if kind is TaskKind.BLOCK:
+            return self.statements.get(index)
+        statements = [self.statements.get(n) for n in blocks_of(index, self.params.k)]
+        return None if None in statements else batch_statement(statements)
 
     def roster(self) -> tuple[tuple[str, int], ...]:
         """Every registered roller's weight now. The same tuple object while nothing changed,

@@ -10,6 +10,10 @@ Per strategy (the label of a `[[rollers]]` entry, by default its behaviour):
 `stake_share` and `compute_share` are the strategy's part of all rollers' rewards, initial stake
 and proving time; `reward_per_proof` is rewards per proof computed, what compute earns;
 `active_share` is the part of the run it was staked (below 1 for newcomers).
+
+`operators` says what the coordinator and the sequencer did: an adversarial coordinator's
+refused settlements by the contract's error, its accepted misreports, when the audit found it and
+when it was removed; a rerolling sequencer's reverts.
 """
 
 from __future__ import annotations
@@ -35,8 +39,13 @@ class Recorder:
         self.committed_at: dict[int, int] = {}
         #: seconds from a block's commit to its batch's finalization on L1
         self.finality_s: list[float] = []
-        self.counters = Counter(redraws=0, stalls=0, reverts=0, unslashed_aggregates=0,
-                                settled_batches=0)
+        #: redraws: rounds after round 0; opened: tasks opened to every staked roller;
+        #: reverts, recommits (and those whose round 0 drew other holders than the first
+        #: commit's): the sequencer's; stale_messages: roller messages about a statement L1 no
+        #: longer holds; slashed_*: evidence that slashed
+        self.counters = Counter(redraws=0, opened=0, reverts=0, recommits=0,
+                                recommits_with_another_draw=0, stale_messages=0,
+                                slashed_blocks=0, slashed_aggregations=0, settled_batches=0)
         self.max_waiting = 0
         self.series: dict[str, object] = {
             "t_hours": [], "blocks_waiting": [], "redraws": [],
@@ -69,7 +78,7 @@ def mean_reputation(identities: Sequence[Identity], l1: L1) -> dict[str, float |
 
 def summarize(scenario: Scenario, identities: Sequence[Identity], counts: dict[str, RollerCounts],
               l1: L1, recorder: Recorder, *, end_ms: int, l2_height: int,
-              finalized_blocks: int) -> dict:
+              finalized_blocks: int, operators: dict[str, dict]) -> dict:
     strategies = _strategies(scenario, identities, counts, l1)
     return {
         "scenario": {"name": scenario.name, "seed": scenario.seed, "blocks": scenario.blocks,
@@ -86,6 +95,7 @@ def summarize(scenario: Scenario, identities: Sequence[Identity], counts: dict[s
             "max_blocks_waiting": recorder.max_waiting,
             "virtual_hours": round(end_ms / MS_PER_HOUR, 4),
         },
+        "operators": operators,
         "series": recorder.series,
     }
 

@@ -25,6 +25,14 @@ profile = "gpu-4090"       # default gpu-4090
 stake = 1000               # tokens per machine (default 1000)
 label = "honest-4090"      # the name in metrics.json (default: the behaviour)
 # ...plus the behaviour's own knobs, e.g. identities = 4 for a sybil
+
+[coordinator]              # optional: simulation.operators.COORDINATORS
+behaviour = "misreport"    # default honest
+roller = "colluder"        # the [[rollers]] label it favours, plus the behaviour's knobs
+
+[sequencer]                # optional: simulation.operators.SEQUENCERS
+behaviour = "reroll"
+roller = "colluder"
 ```
 
 Every key is checked: an unknown key, a wrong type or a value out of range raises a
@@ -52,6 +60,7 @@ from simulation.errors import (
     UnreadableScenario,
     WrongType,
 )
+from simulation.operators import COORDINATORS, SEQUENCERS, Operator
 from simulation.profiles import BUILTIN_PROFILES, DISTRIBUTIONS, MS_PER_SECOND, HardwareProfile
 
 #: Top-level settings of a run: (type, default, minimum). `tokens` and `seconds` are numbers.
@@ -64,7 +73,7 @@ RUN_KEYS: dict[str, tuple[str, object, float | None]] = {
     "network_delay": ("seconds", 0.05, 0),
     "reward_pool": ("tokens", None, 0),
 }
-TABLES = ("market", "profiles", "rollers")
+TABLES = ("market", "profiles", "rollers", "coordinator", "sequencer")
 #: MarketParams fields given in tokens in a scenario (wei in MarketParams).
 TOKEN_PARAMS = ("min_stake", "r_block", "r_agg")
 MARKET_KEYS = tuple(field.name for field in dataclasses.fields(MarketParams))
@@ -104,6 +113,22 @@ class RollerGroup:
 
 
 @dataclass(frozen=True)
+class OperatorSpec:
+    """The `[coordinator]` or `[sequencer]` table: a behaviour and its knobs."""
+
+    behaviour: type[Operator]
+    settings: Mapping[str, object]
+
+    @property
+    def favoured_label(self) -> str | None:
+        return self.settings.get("roller")
+
+
+HONEST_OPERATOR = {"coordinator": OperatorSpec(COORDINATORS["honest"], {}),
+                   "sequencer": OperatorSpec(SEQUENCERS["honest"], {})}
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     seed: int
@@ -115,6 +140,8 @@ class Scenario:
     reward_pool: int | None
     params: MarketParams
     rollers: tuple[RollerGroup, ...]
+    coordinator: OperatorSpec = HONEST_OPERATOR["coordinator"]
+    sequencer: OperatorSpec = HONEST_OPERATOR["sequencer"]
 
     @property
     def pool_wei(self) -> int:
@@ -170,6 +197,11 @@ def parse_scenario(data: Mapping[str, object], default_name: str = "scenario") -
     params = _market(_table(data, "market", "market"))
     profiles = _profiles(_table(data, "profiles", "profiles"))
     rollers = _rollers(data.get("rollers"), profiles, params, run["blocks"])
+    labels = [group.label for group in rollers]
+    coordinator = _operator(_table(data, "coordinator", "coordinator"), "coordinator",
+                            COORDINATORS, labels)
+    sequencer = _operator(_table(data, "sequencer", "sequencer"), "sequencer", SEQUENCERS,
+                          labels)
     return Scenario(
         name=run["name"] or default_name,
         seed=run["seed"],
@@ -180,6 +212,8 @@ def parse_scenario(data: Mapping[str, object], default_name: str = "scenario") -
         reward_pool=run["reward_pool"],
         params=params,
         rollers=rollers,
+        coordinator=coordinator,
+        sequencer=sequencer,
     )
 
 
@@ -294,6 +328,22 @@ def _roller_group(entry: Mapping[str, object], path: str,
         raise InvalidValue(f"{path}.join_block is {group.join_block}, after the run's last "
                            f"commit slot ({blocks})")
     return group
+
+
+def _operator(table: Mapping[str, object], path: str, catalogue: Mapping[str, type[Operator]],
+              labels: list[str]) -> OperatorSpec:
+    name = _check("str", table.get("behaviour", "honest"), None, f"{path}.behaviour")
+    behaviour = catalogue.get(name)
+    if behaviour is None:
+        raise InvalidValue(f"{path}.behaviour must be one of {', '.join(catalogue)}, "
+                           f"got {name!r}")
+    knobs = {knob.name: knob for knob in behaviour.knobs}
+    _no_unknown_keys(table, ["behaviour", *knobs], f"{path}.", f" (behaviour {name!r})")
+    settings = {key: _knob(table, knob, f"{path}.{key}") for key, knob in knobs.items()}
+    if "roller" in settings and settings["roller"] not in labels:
+        raise InvalidValue(f"{path}.roller must be the label of a [[rollers]] entry (one of "
+                           f"{', '.join(dict.fromkeys(labels))}), got {settings['roller']!r}")
+    return OperatorSpec(behaviour, settings)
 
 
 def _knob(entry: Mapping[str, object], knob: Knob, path: str) -> object:

@@ -56,6 +56,19 @@ def scenario(**changes) -> dict:
      "profiles.x.block.dist"),
     (scenario(profiles={"gpu-h100": {"block": {"dist": "lognormal", "median": 4, "sigma": -1}}}),
      InvalidValue, "profiles.gpu-h100.block"),
+    (scenario(coordinator={"behaviour": "greedy"}), InvalidValue, "coordinator.behaviour"),
+    (scenario(coordinator={"behaviour": "misreport"}), MissingKey, "coordinator.roller"),
+    (scenario(coordinator={"behaviour": "misreport", "roller": "whale"}), InvalidValue,
+     "coordinator.roller"),
+    (scenario(coordinator={"behaviour": "misreport", "roller": "honest", "delay": 1}),
+     UnknownKey, "coordinator.delay"),
+    (scenario(coordinator={"roller": "honest"}), UnknownKey, "coordinator.roller"),
+    (scenario(coordinator={"behaviour": "misreport", "roller": "honest",
+                           "removal_delay": -1}), InvalidValue, "coordinator.removal_delay"),
+    (scenario(sequencer={"behaviour": 1}), WrongType, "sequencer.behaviour"),
+    (scenario(sequencer={"behaviour": "reroll", "roller": "honest", "max_rerolls": 0}),
+     InvalidValue, "sequencer.max_rerolls"),
+    (scenario(sequencer="reroll"), WrongType, "sequencer"),
     ({"blocks": 10}, MissingKey, "rollers"),
     (scenario(rollers=[{"behaviour": "newcomer"}]), MissingKey, "rollers[0].join_block"),
     (scenario(rollers=[{"count": 2}]), MissingKey, "rollers[0].behaviour"),
@@ -68,6 +81,14 @@ def test_error_names_the_key(data, error, path):
     with pytest.raises(error) as raised:
         parse_scenario(data)
     assert str(raised.value).startswith(path), str(raised.value)
+
+
+def test_operators_default_to_honest_and_take_their_knobs():
+    parsed = parse_scenario(scenario())
+    assert (parsed.coordinator.behaviour.name, parsed.sequencer.behaviour.name) == (
+        "honest", "honest")
+    parsed = parse_scenario(scenario(sequencer={"behaviour": "reroll", "roller": "honest"}))
+    assert parsed.sequencer.settings == {"roller": "honest", "max_rerolls": 3}
 
 
 def test_a_builtin_profile_can_be_overridden_in_part():

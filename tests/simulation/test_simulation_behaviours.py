@@ -1,7 +1,8 @@
 """Each behaviour of the catalogue, run against the real core and ledger, goes the way its attack
 should: honest rollers are paid, lazy ones miss and lose reputation, invalid proofs and copies are
-slashed, and so on. One small mixed run serves every check; the decision rules of the subtler
-behaviours (admission, the cartel's lottery reading, outages) are also checked directly."""
+slashed (blocks and aggregates), and so on. One small mixed run (split mode, the default) serves
+every check, and one in lottery mode the cartel's; the decision rules of the subtler behaviours
+(admission, the cartel's reading of a draw, open tasks, outages) are also checked directly."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ import json
 import numpy as np
 import pytest
 
-from market_contracts.rules import MarketParams, RewardMode, TaskKind, lottery_winner
+from market_contracts.rules import MarketParams, RewardMode, TaskKind
 from simulation.behaviours import (
     ADMISSION_MARGIN,
     CATALOGUE,
     Cartel,
     Context,
+    Copycat,
     Flaky,
     Honest,
+    Invalid,
+    Lazy,
     Offer,
+    OpenOffer,
     Response,
+    Slow,
 )
 from simulation.engine import Simulation
 from simulation.outputs import metrics_json
@@ -62,6 +68,15 @@ def strategies(metrics) -> dict:
     return metrics["strategies"]
 
 
+@pytest.fixture(scope="module")
+def lottery() -> dict:
+    """Honest rollers and a declining cartel of the same hardware, in lottery mode."""
+    return Simulation(parse_scenario({
+        "seed": 3, "blocks": 300, "market": {"reward_mode": "lottery"},
+        "rollers": [{"behaviour": "honest", "count": 6, "profile": "gpu-4090"},
+                    {"behaviour": "cartel", "count": 3, "profile": "gpu-4090"}],
+    })).run().metrics
+
 def test_every_behaviour_of_the_catalogue_took_part(strategies):
     assert set(strategies) == set(CATALOGUE)
 
@@ -78,11 +93,11 @@ def test_lazy_rollers_miss_and_lose_reputation(strategies):
     assert lazy["rewards"] == 0 and lazy["reputation"] < REP_INIT
 
 
-def test_invalid_proofs_are_slashed(strategies):
+def test_invalid_proofs_are_slashed(strategies, metrics):
     invalid = strategies["invalid"]
     assert invalid["invalid"] > 0 and invalid["slashed"] > 0 and invalid["roi"] < 0
     assert invalid["reputation"] == 0
-
+    assert metrics["liveness"]["slashed_blocks"] > 0
 
 def test_copied_proofs_are_invalid_for_the_copier(strategies):
     copycat = strategies["copycat"]
@@ -100,9 +115,19 @@ def test_flaky_rollers_miss_while_offline(strategies):
     assert strategies["flaky"]["missed"] > 0 and strategies["flaky"]["on_time"] > 0
 
 
-def test_cartel_declines_the_tasks_it_would_lose(strategies):
+def test_split_mode_leaves_the_cartel_nothing_to_withhold(strategies, metrics):
+    assert metrics["params"]["reward_mode"] == "split"
     cartel = strategies["cartel"]
-    assert cartel["declined"] > 0 and cartel["on_time"] > 0 and cartel["missed"] == 0
+    assert cartel["missed"] == 0 and cartel["on_time"] > 0
+    # it declines only what honest admission declines
+    assert cartel["declined"] / cartel["assigned"] < 0.1
+
+
+def test_lottery_cartel_withholds_without_knowing_the_tickets(lottery):
+    cartel, honest = lottery["strategies"]["cartel"], lottery["strategies"]["honest"]
+    assert cartel["declined"] > cartel["on_time"] > 0 and cartel["missed"] == 0
+    # what it skips it is not paid for: less per token staked than the honest rollers
+    assert cartel["roi"] < honest["roi"]
 
 
 def test_sybil_identities_share_one_machine(strategies):
@@ -119,7 +144,8 @@ def test_clear_attacks_earn_less_than_honest_rollers(strategies):
 
 
 def test_metrics_schema(metrics):
-    assert set(metrics) == {"scenario", "params", "strategies", "finality", "liveness", "series"}
+    assert set(metrics) == {"scenario", "params", "strategies", "finality", "liveness",
+                            "operators", "series"}
     for name, strategy in metrics["strategies"].items():
         for field, kind in STRATEGY_FIELDS.items():
             assert isinstance(strategy[field], kind), (name, field)
@@ -129,24 +155,30 @@ def test_metrics_schema(metrics):
     assert sum(shares) == pytest.approx(1, abs=1e-5)
     assert set(metrics["finality"]) == {"blocks", "mean_s", "p50_s", "p90_s", "p99_s", "max_s"}
     assert metrics["finality"]["blocks"] == metrics["liveness"]["finalized_blocks"] == 300
-    assert {"commit_slots", "l2_height", "redraws", "stalls", "reverts", "settled_batches",
-            "max_blocks_waiting", "unslashed_aggregates"} <= set(metrics["liveness"])
+    assert {"commit_slots", "l2_height", "redraws", "opened", "reverts", "recommits",
+            "recommits_with_another_draw", "stale_messages", "slashed_blocks",
+            "slashed_aggregations", "settled_batches", "max_blocks_waiting"} <= set(
+        metrics["liveness"])
+    assert metrics["operators"] == {"coordinator": {"behaviour": "honest"},
+                                    "sequencer": {"behaviour": "honest"}}
     series = metrics["series"]
     assert len(series["t_hours"]) == len(series["blocks_waiting"]) == len(series["redraws"])
     assert all(len(v) == len(series["t_hours"]) for v in series["reputation"].values())
-    assert metrics["params"]["reward_mode"] == "lottery" and metrics["params"]["r_block"] == 10
+    assert metrics["params"]["reward_mode"] == "split" and metrics["params"]["r_block"] == 10
     assert json.loads(metrics_json(metrics)) == metrics
 
 
 # ---------------------------------------------------------------- decision rules
 
 PARAMS = MarketParams.devnet()
+LOTTERY = PARAMS.replace(reward_mode=RewardMode.LOTTERY)
 SEED = bytes(range(32))
-SELECTION = ("0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20)
+A, B, C = "0x" + "11" * 20, "0x" + "22" * 20, "0x" + "33" * 20
 
 
-def offer(estimated_arrival: int, kind: TaskKind = TaskKind.BLOCK) -> Offer:
-    return Offer(kind, SEED, SELECTION, assigned_at=0, deadline=30_000,
+def offer(estimated_arrival: int, kind: TaskKind = TaskKind.BLOCK,
+          selection=((A, 1), (B, 1))) -> Offer:
+    return Offer(kind, SEED, 1, selection, assigned_at=0, deadline=30_000,
                  estimated_arrival=estimated_arrival)
 
 
@@ -163,16 +195,34 @@ def test_honest_admission_keeps_the_margin():
 
 @pytest.mark.parametrize("withhold, otherwise", [("decline", Response.DECLINE),
                                                    ("silent", Response.IDLE)])
-def test_cartel_proves_only_when_a_member_holds_the_best_ticket(withhold, otherwise):
-    winner = lottery_winner((roller, SEED) for roller in SELECTION)
-    losers = [r for r in SELECTION if r != winner]
-    assert Cartel({"withhold": withhold}, context([winner])).respond(offer(0)) is Response.PROVE
-    assert Cartel({"withhold": withhold}, context(losers)).respond(offer(0)) is otherwise
+def test_lottery_cartel_proves_only_when_it_holds_most_of_the_draw(withhold, otherwise):
+    settings = {"withhold": withhold, "min_share": 0.5}
+    # more than half the slots: prove; half or less: withhold
+    assert Cartel(settings, context([A], LOTTERY)).respond(
+        offer(0, selection=((A, 2),))) is Response.PROVE
+    assert Cartel(settings, context([A, B], LOTTERY)).respond(
+        offer(0, selection=((A, 1), (B, 1), (C, 1)))) is Response.PROVE
+    assert Cartel(settings, context([A], LOTTERY)).respond(offer(0)) is otherwise
+    assert Cartel({**settings, "min_share": 0.4}, context([A], LOTTERY)).respond(
+        offer(0)) is Response.PROVE
     # no lottery to steer: aggregations, and split mode
-    assert Cartel({"withhold": withhold}, context(losers)).respond(
+    assert Cartel(settings, context([C], LOTTERY)).respond(
         offer(0, TaskKind.AGGREGATION)) is Response.PROVE
-    split = context(losers, MarketParams(**{**vars(PARAMS), "reward_mode": RewardMode.SPLIT}))
-    assert Cartel({"withhold": withhold}, split).respond(offer(0)) is Response.PROVE
+    assert Cartel(settings, context([C])).respond(offer(0)) is Response.PROVE
+
+
+@pytest.mark.parametrize("behaviour, settings, idle, busy", [
+    (Honest, {}, Response.PROVE, Response.IDLE),
+    (Slow, {}, Response.PROVE, Response.PROVE),
+    (Invalid, {"rate": 1.0}, Response.GARBAGE, Response.GARBAGE),
+    (Invalid, {"rate": 0.0}, Response.PROVE, Response.IDLE),
+    (Lazy, {}, Response.IDLE, Response.IDLE),
+    (Copycat, {}, Response.IDLE, Response.IDLE),
+])
+def test_open_tasks_are_proven_by_those_with_a_free_prover(behaviour, settings, idle, busy):
+    roller = behaviour(settings, context())
+    assert roller.respond_open(OpenOffer(TaskKind.BLOCK, machine_idle=True)) is idle
+    assert roller.respond_open(OpenOffer(TaskKind.BLOCK, machine_idle=False)) is busy
 
 
 def test_flaky_roller_is_offline_in_its_outages_only():
