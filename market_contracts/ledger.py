@@ -1,30 +1,43 @@
-"""A pure, in-memory model of `RollerStaking`: the spec's rules applied to state.
+"""A pure, in-memory model of `RollerStaking` v2: the spec's rules applied to state.
 
 `rules.py` holds the rules as functions of their inputs; this module holds the state they act on
-(stakes, unbonding queues, reputations, the reward pool, claimable balances, token wallets) and
-applies them in exactly the order the contract does, so the two can be compared step by step
-(`tests/market_contracts/test_ledger_vs_contract.py`) and the simulation can run the market
-without a chain. A rejected operation raises `Rejected` carrying the contract's custom error
-name and changes nothing, as a reverted transaction changes nothing.
+(stakes, unbonding queues, reputations, each Rollup's reward pool and finalized height, the
+coordinators and the Rollup each is bound to, pending lotteries, claimable balances, token
+wallets) and applies them in exactly the order the contract does, so the two can be compared step
+by step (`tests/market_contracts/test_ledger_vs_contract.py`) and the simulation can run the
+market without a chain. A rejected operation raises `Rejected` carrying the contract's custom
+error name and changes nothing, as a reverted transaction changes nothing.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from eth_abi import encode
+from eth_utils import keccak
 
 from market_contracts.rules import (
     BPS,
+    MAX_UNBONDING_ENTRIES,
+    RANDOMNESS_DELAY,
     MarketParams,
     Outcome,
     RewardMode,
     TaskKind,
+    blocks_of,
+    is_open_round,
+    last_block_of,
+    lottery_winner,
     next_reputation,
-    reward_ticket,
+    split_reward,
     weight,
 )
 
 UINT256_MAX = 2**256 - 1
+#: `abi.encode(LotteryEntry[])`: (block, roller, slots) per on-time block record.
+LOTTERY_ENTRIES_ABI = "(uint256,address,uint256)[]"
 
 
 class Rejected(Exception):
@@ -63,6 +76,30 @@ def sort_outcomes(outcomes: list[OutcomeReport]) -> list[OutcomeReport]:
     return sorted(outcomes, key=OutcomeReport.sort_key)
 
 
+#: One lottery ticket holder of a settled batch: (L2 block, roller, slots).
+LotteryEntry = tuple[int, str, int]
+
+
+def lottery_entries(outcomes: Sequence[OutcomeReport]) -> list[LotteryEntry]:
+    """What lottery-mode `settle` commits to and `drawLottery` is called with: the on-time block
+    records, in settlement order."""
+    return [(o.task, o.roller, o.slots) for o in outcomes
+            if o.kind == TaskKind.BLOCK and o.outcome == Outcome.ON_TIME]
+
+
+def lottery_entries_hash(entries: Sequence[LotteryEntry]) -> bytes:
+    return keccak(encode([LOTTERY_ENTRIES_ABI], [[tuple(entry) for entry in entries]]))
+
+
+@dataclass(frozen=True)
+class PendingLottery:
+    """`RollerStaking.pendingLottery(rollup, batch)`: the entries' hash and the L1 block whose
+    hash draws it."""
+
+    entries_hash: bytes
+    target_block: int
+
+
 @dataclass(frozen=True)
 class SlashSplit:
     """Where a slash's tokens go: `amount` leaves the roller's stake, `reporter_share` goes to
@@ -81,6 +118,14 @@ def slash_split(stake: int, params: MarketParams) -> SlashSplit:
     return SlashSplit(amount, reporter_share, amount - reporter_share)
 
 
+def max_slots(kind: TaskKind, round_: int, params: MarketParams) -> int:
+    """Most slots one roller can hold in a round: M in a drawn block round; an aggregation round
+    draws one slot, and the open round pays one proof."""
+    if kind == TaskKind.AGGREGATION or is_open_round(round_, params):
+        return 1
+    return params.m
+
+
 @dataclass
 class RollerState:
     active: int = 0
@@ -95,15 +140,26 @@ class RollerState:
 
 
 @dataclass
+class RollupState:
+    """What the staking contract knows of one enabled Rollup, and the Rollup's finalized height
+    (which the model is told, `Ledger.finalize`, as the contract reads it)."""
+
+    k: int
+    last_finalized: int = 0
+    pool: int = 0
+    settled: set[int] = field(default_factory=set)
+    lotteries: dict[int, PendingLottery] = field(default_factory=dict)
+
+
+@dataclass
 class Ledger:
     params: MarketParams
-    coordinators: set[str] = field(default_factory=set)
+    rollups: dict[str, RollupState] = field(default_factory=dict)
+    #: the coordinator registry: each coordinator and the Rollup it is bound to
+    coordinators: dict[str, str] = field(default_factory=dict)
     wallets: dict[str, int] = field(default_factory=dict)
     rollers: dict[str, RollerState] = field(default_factory=dict)
-    reward_pool: int = 0
     claimable: dict[str, int] = field(default_factory=dict)
-    settled_batches: set[tuple[str, int]] = field(default_factory=set)
-    settled_tasks: set[tuple[str, TaskKind, int]] = field(default_factory=set)
     slashed: set[bytes] = field(default_factory=set)
     #: tokens destroyed by slashing: the token's total supply is this much below what was minted
     burned: int = 0
@@ -133,9 +189,64 @@ class Ledger:
     def total_claimable(self) -> int:
         return sum(self.claimable.values())
 
+    @property
+    def total_reward_pool(self) -> int:
+        return sum(rollup.pool for rollup in self.rollups.values())
+
+    # As the contract's views, these answer for a Rollup that was never added (nothing there).
+
+    def reward_pool(self, rollup: str) -> int:
+        state = self.rollups.get(rollup)
+        return 0 if state is None else state.pool
+
+    def batch_settled(self, rollup: str, batch: int) -> bool:
+        state = self.rollups.get(rollup)
+        return state is not None and batch in state.settled
+
+    def pending_lottery(self, rollup: str, batch: int) -> PendingLottery | None:
+        state = self.rollups.get(rollup)
+        return None if state is None else state.lotteries.get(batch)
+
     def roster(self) -> list[tuple[str, int]]:
         """Every registered roller with its weight, in registration order (as `rosterPage`)."""
         return [(address, self.weight_of(address)) for address in self.rollers]
+
+    # ------------------------------------------------------------ rollups and coordinators
+
+    def add_rollup(self, rollup: str, k: int) -> None:
+        """`addRollup` by the deployer; `k` is the Rollup's batch size."""
+        if rollup in self.rollups:
+            raise Rejected("RollupAlreadyAdded", rollup)
+        if k < 1:
+            raise ValueError(f"a Rollup's batch size is at least 1, got {k}")
+        self.rollups[rollup] = RollupState(k)
+
+    def register_coordinator(self, coordinator: str, rollup: str) -> None:
+        """`CoordinatorRegistry.register`: the Rollup need not be enabled yet (`settle` checks)."""
+        if coordinator in self.coordinators:
+            raise Rejected("AlreadyRegistered", coordinator)
+        self.coordinators[coordinator] = rollup
+
+    def remove_coordinator(self, coordinator: str) -> None:
+        if coordinator not in self.coordinators:
+            raise Rejected("NotRegistered", coordinator)
+        del self.coordinators[coordinator]
+
+    def finalize(self, rollup: str, last_finalized: int) -> None:
+        """The Rollup's `lastFinalized` is now `last_finalized` (it only grows)."""
+        state = self.rollups.get(rollup)
+        if state is None:
+            raise ValueError(f"rollup {rollup} was never added: add_rollup it first")
+        if last_finalized < state.last_finalized:
+            raise ValueError(f"a Rollup's finalized height only grows: {state.last_finalized} "
+                             f"-> {last_finalized}")
+        state.last_finalized = last_finalized
+
+    def _require_enabled(self, rollup: str) -> RollupState:
+        state = self.rollups.get(rollup)
+        if state is None:
+            raise Rejected("RollupNotEnabled", rollup)
+        return state
 
     # ------------------------------------------------------------ token side
 
@@ -172,6 +283,9 @@ class Ledger:
         r = self.roller(who)
         if amount > r.active:
             raise Rejected("InsufficientStake", r.active, amount)
+        # A bounded queue keeps a slash's walk over it bounded whatever the roller does.
+        if len(r.unbonding) >= MAX_UNBONDING_ENTRIES:
+            raise Rejected("TooManyUnbondings", MAX_UNBONDING_ENTRIES)
         r.active -= amount
         release = now + self.params.unbonding
         r.unbonding.append((amount, release))
@@ -209,11 +323,12 @@ class Ledger:
 
     # ------------------------------------------------------------ rewards
 
-    def fund_rewards(self, who: str, amount: int) -> None:
+    def fund_rewards(self, who: str, rollup: str, amount: int) -> None:
         if amount == 0:
             raise Rejected("ZeroAmount")
+        state = self._require_enabled(rollup)
         self._pull(who, amount)
-        self.reward_pool += amount
+        state.pool += amount
 
     def claim(self, who: str) -> int:
         amount = self.claimable.get(who, 0)
@@ -223,63 +338,118 @@ class Ledger:
         self.mint(who, amount)
         return amount
 
-    def _credit(self, roller: str, amount: int) -> None:
-        paid = min(amount, self.reward_pool)
-        self.reward_pool -= paid
+    def _credit(self, rollup: RollupState, roller: str, amount: int) -> None:
+        """Pays `min(amount, pool)` from the Rollup's own pool."""
+        paid = min(amount, rollup.pool)
+        rollup.pool -= paid
         self.claimable[roller] = self.claimable.get(roller, 0) + paid
 
     # ------------------------------------------------------------ settlement
 
-    def settle(self, coordinator: str, batch: int, outcomes: list[OutcomeReport]) -> None:
-        """All or nothing, as the transaction: every check runs before any state changes."""
-        self._check_settlement(coordinator, batch, outcomes)
-        self.settled_batches.add((coordinator, batch))
-        for group in _task_groups(outcomes):
-            first = group[0]
-            self.settled_tasks.add((coordinator, first.kind, first.task))
-            for o in group:
-                r = self.rollers[o.roller]
-                r.rep = next_reputation(r.rep, o.outcome, self.params)
-            self._reward(group)
+    def settle(self, coordinator: str, batch: int, outcomes: Sequence[OutcomeReport],
+               block_number: int = 0) -> None:
+        """`RollerStaking.settle` sent by `coordinator` in L1 block `block_number` (which draws a
+        lottery). All or nothing, as the transaction: every check runs before any state
+        changes."""
+        rollup = self._check_settlement(coordinator, batch, outcomes)
+        rollup.settled.add(batch)
+        lottery = self.params.reward_mode == RewardMode.LOTTERY
+        paid: dict[tuple[TaskKind, int], int] = {}  # per task, against its cap
+        for o in outcomes:
+            r = self.rollers[o.roller]
+            r.rep = next_reputation(r.rep, o.outcome, self.params)
+            if o.outcome != Outcome.ON_TIME or (lottery and o.kind == TaskKind.BLOCK):
+                continue
+            so_far = paid.get((o.kind, o.task), 0)
+            amount = min(self._earned(o), self._task_cap(o.kind) - so_far)
+            paid[o.kind, o.task] = so_far + amount
+            self._credit(rollup, o.roller, amount)
+        entries = lottery_entries(outcomes)
+        if lottery and entries:
+            rollup.lotteries[batch] = PendingLottery(lottery_entries_hash(entries),
+                                                     block_number + RANDOMNESS_DELAY)
 
-    def _check_settlement(self, coordinator: str, batch: int, outcomes: list[OutcomeReport]) -> None:
-        if coordinator not in self.coordinators:
+    def _earned(self, o: OutcomeReport) -> int:
+        """What an on-time record earns before its task's cap (split mode for a block)."""
+        if o.kind == TaskKind.AGGREGATION:
+            return self.params.r_agg
+        return split_reward(o.round, o.slots, self.params)
+
+    def _task_cap(self, kind: TaskKind) -> int:
+        """Whatever the report says, a block pays at most R_BLOCK and a batch at most R_AGG."""
+        return self.params.r_agg if kind == TaskKind.AGGREGATION else self.params.r_block
+
+    def _check_settlement(self, coordinator: str, batch: int,
+                          outcomes: Sequence[OutcomeReport]) -> RollupState:
+        """The spec's refusals, in its order; the records are checked in one pass and the first
+        failure the contract meets is the reason."""
+        address = self.coordinators.get(coordinator)
+        if address is None:
             raise Rejected("NotCoordinator", coordinator)
+        rollup = self.rollups.get(address)
+        if rollup is None:
+            raise Rejected("RollupNotEnabled", address)
+        if rollup.last_finalized < last_block_of(batch, rollup.k):
+            raise Rejected("BatchNotFinalized", batch, rollup.last_finalized)
+        if batch in rollup.settled:
+            raise Rejected("BatchAlreadySettled", batch)
         if not outcomes:
             raise Rejected("EmptySettlement")
-        if (coordinator, batch) in self.settled_batches:
-            raise Rejected("BatchAlreadySettled", batch)
-        # The contract checks in one pass, in order; the first failure it meets is the reason.
+        blocks = blocks_of(batch, rollup.k)
         for index, o in enumerate(outcomes):
-            if index > 0:
-                prev = outcomes[index - 1]
-                if (prev.kind, prev.task) != (o.kind, o.task):
-                    if (o.kind, o.task) <= (prev.kind, prev.task):
-                        raise Rejected("OutcomesNotSorted", index)
-                elif o.sort_key() <= prev.sort_key():
-                    raise Rejected("OutcomesNotSorted", index)
-            if index == 0 or (outcomes[index - 1].kind, outcomes[index - 1].task) != (o.kind, o.task):
-                if (coordinator, o.kind, o.task) in self.settled_tasks:
-                    raise Rejected("TaskAlreadySettled", o.kind, o.task)
+            if index > 0 and o.sort_key() <= outcomes[index - 1].sort_key():
+                raise Rejected("OutcomesNotSorted", index)
+            in_batch = o.task in blocks if o.kind == TaskKind.BLOCK else o.task == batch
+            if not in_batch:
+                raise Rejected("TaskNotInBatch", index)
+            if o.round > self.params.r_open:
+                raise Rejected("RoundTooLarge", index)
+            if not 1 <= o.slots <= max_slots(o.kind, o.round, self.params):
+                raise Rejected("TooManySlots", index)
+            if o.outcome == Outcome.INVALID:
+                raise Rejected("InvalidNeedsEvidence", index)
             if o.roller not in self.rollers:
                 raise Rejected("UnknownRoller", o.roller)
+        return rollup
+
+    def draw_lottery(self, rollup: str, batch: int, entries: Sequence[LotteryEntry],
+                     randomness: bytes, block_number: int | None = None) -> None:
+        """`drawLottery`: `randomness` is the lottery randomness (the spec's randomness rule at
+        the pending lottery's target block); `block_number`, when given, is the L1 block the
+        call runs in, refused while the randomness cannot be known. Pays R_BLOCK per block to
+        its smallest ticket."""
+        pending = self.pending_lottery(rollup, batch)
+        if pending is None:
+            raise Rejected("NoPendingLottery", rollup, batch)
+        state = self.rollups[rollup]
+        if lottery_entries_hash(entries) != pending.entries_hash:
+            raise Rejected("WrongLotteryEntries", rollup, batch)
+        if block_number is not None and block_number <= pending.target_block:
+            raise Rejected("RandomnessNotYetAvailable", pending.target_block)
+        del state.lotteries[batch]
+        by_block: dict[int, list[tuple[str, int]]] = {}
+        for block, roller, slots in entries:
+            by_block.setdefault(block, []).append((roller, slots))
+        for block, tickets in by_block.items():
+            self._credit(state, lottery_winner(randomness, block, tickets), self.params.r_block)
 
     # ------------------------------------------------------------ slashing
 
-    def slash(self, roller: str, reporter: str, evidence_key: bytes) -> SlashSplit:
-        """`RollerStaking.slashInvalidProof` once the evidence is judged: its signature is the
-        roller's, its inputs are the committed block's and its proof does not verify (none of
-        which this model can see). `evidence_key` is its offense key
-        (`market_contracts.submissions.offense_key`)."""
+    def slash(self, roller: str, reporter: str, offense_key: bytes) -> SlashSplit:
+        """`RollerStaking.slashInvalidProof` / `slashInvalidAggregate` once the evidence is
+        judged: its signature is the roller's, its statement is L1's current one and its proof
+        does not verify (none of which this model can see). `offense_key` is
+        `market_contracts.submissions.offense_key`."""
         r = self._registered(roller)
-        if evidence_key in self.slashed:
-            raise Rejected("AlreadySlashed", evidence_key)
-        self.slashed.add(evidence_key)
+        if offense_key in self.slashed:
+            raise Rejected("AlreadySlashed", offense_key)
+        self.slashed.add(offense_key)
         split = slash_split(r.active + r.unbonding_total, self.params)
         from_active = min(split.amount, r.active)
         r.active -= from_active
         rest = split.amount - from_active
-        # The contract's order: active stake first, then unbonding entries newest first.
+        # The contract's order: active stake first, then unbonding entries newest first, since
+        # stake that started unbonding last is the likeliest to have fled the offense.
         while rest > 0:
             amount, release = r.unbonding.pop()
             if amount > rest:
@@ -291,30 +461,3 @@ class Ledger:
         self.mint(reporter, split.reporter_share)
         self.burned += split.burned
         return split
-
-    def _reward(self, group: list[OutcomeReport]) -> None:
-        on_time = [o for o in group if o.outcome == Outcome.ON_TIME]
-        if not on_time:
-            return
-        if group[0].kind == TaskKind.AGGREGATION:
-            for o in on_time:
-                self._credit(o.roller, self.params.r_agg)
-        elif self.params.reward_mode == RewardMode.LOTTERY:
-            # First smallest ticket in settlement order wins, as in the contract.
-            winner = min(on_time, key=lambda o: reward_ticket(o.seed, o.roller))
-            self._credit(winner.roller, self.params.r_block)
-        else:
-            share = self.params.r_block // len(on_time)
-            for o in on_time:
-                self._credit(o.roller, share)
-
-
-def _task_groups(outcomes: list[OutcomeReport]) -> list[list[OutcomeReport]]:
-    groups: list[list[OutcomeReport]] = []
-    for o in outcomes:
-        if groups and (groups[-1][0].kind, groups[-1][0].task) == (o.kind, o.task):
-            groups[-1].append(o)
-        else:
-            groups.append([o])
-    return groups
-
