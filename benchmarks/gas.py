@@ -1,100 +1,249 @@
-"""Gas of the staking operations, measured on the embedded EVM.
+"""Gas of every market operation, v2, on the embedded EVM, beside the v1 figures.
 
-    .venv/bin/python benchmarks/gas.py [--json]
+    .venv/bin/python -m benchmarks.gas [--json] [--v1 V1.json]
 
-Settlement is measured as a coordinator would send it: M = 2 rollers per block, mostly on time,
-one outcome in eight missed, for 1, 16 and 64 outcomes in one call.
+(as a module: run as a file, benchmarks/sequencer.py would shadow the sequencer package)
+
+`--v1` takes the JSON that v1's own benchmark printed (`benchmarks/gas.py --json` of commit
+428b0f4, run from a worktree of it) and puts its figures in a column beside v2's; rows that v1
+did not measure, or that v1 did not have, are left empty there.
+
+Settlement is measured as a coordinator sends it: M = 2 rollers per block, one record in eight
+missed, the whole report of one batch (K = records / 2 blocks) in one call, split mode. The
+lottery is drawn for a settled batch of 16 records (8 blocks). Slashes send junk (a real proof or
+aggregate with C negated) of block_tiny (tests/zkp/circuits, development key), checked by the
+real generated verifiers; commitBlock posts a block of two transfers to the same Rollup.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 from eth_account import Account
 from rich.console import Console
 from rich.table import Table
 
-from market_contracts.bindings import Market
+from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain
+from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
-from market_contracts.ledger import OutcomeReport, sort_outcomes
-from market_contracts.rules import MarketParams, Outcome, TaskKind, block_seed
+from market_contracts.ledger import OutcomeReport
+from market_contracts.rollup import Rollup, attach_rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rules import MarketParams, Outcome, RewardMode, TaskKind, first_block_of
+from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
+from sequencer.blocks import dev_transfer as transfer
+from sequencer.blocks import l2_chain
+from sequencer.circuit_inputs import BlockCircuit, block_inputs
+from sequencer.genesis import devnet_genesis
+from sequencer.transactions import DEVNET_CHAIN_ID
+from zkp.aggregate import AggregateProof, aggregate
+from zkp.field import Q
+from zkp.groth16 import Prover
+from zkp.setup import cached_setup
+from zkp.witness import WitnessCalculator
+from zkp.zkey import read_zkey
 
 SETTLE_SIZES = (1, 16, 64)
+LOTTERY_RECORDS = 16
 ROLLERS = 8
+#: Every M-th record of a block goes to the next roller; one record in MISSED_EVERY is missed.
+M = 2
+MISSED_EVERY = 8
+REPO = Path(__file__).resolve().parents[1]
+TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
+TINY_SOURCE = Path("tests/zkp/circuits/block_tiny.circom")
+GENESIS = devnet_genesis(TINY.depth, 6, 1000)
+BLOCKS = l2_chain(GENESIS, [[transfer(0, 1, 300, 0), transfer(1, 2, 40, 0)], [transfer(2, 3, 5, 0)]])
+#: The slashes' rollup aggregates K = 2 blocks.
+SLASH_K = 2
+
+
+def any_aggregate(k: int) -> AggregateProof:
+    """Points of the right shape: the stub verifier ignores the proof."""
+    return AggregateProof(((1, 2),) * k, (((1, 2), (3, 4)),) * k, (1, 2))
 
 
 def gas_of(receipt) -> int:
     return receipt["gasUsed"]
 
 
-def measure() -> list[dict]:
-    chain = EmbeddedChain()
-    owner = chain.dev_accounts[0]
-    params = MarketParams.devnet()
-    market = Market(chain, deploy_market(chain, owner, params))
-    coordinator = Account.create()
-    chain.send_eth(owner, coordinator.address, 10**18)
-    market.register_coordinator(owner, coordinator.address, b"bench", "")
-    market.mint(owner, owner.address, 100_000 * ONE_TOKEN)
-    market.fund_rewards(owner, 100_000 * ONE_TOKEN)
+def row(operation: str, gas: int, records: int | None = None) -> dict:
+    return {"operation": operation, "records": records, "gas": gas,
+            "gas_per_record": gas // records if records else None}
 
-    rollers = []
-    for _ in range(ROLLERS):
+
+class Bench:
+    """One market with rollers that approved the staking contract once (so that stake rows
+    measure stake alone), and rollups finalized through the batch verifier stub."""
+
+    def __init__(self, chain: EmbeddedChain, params: MarketParams):
+        self.chain, self.params = chain, params
+        self.owner = chain.dev_accounts[0]
+        self.market = Market(chain, deploy_market(chain, self.owner, params))
+        self.stub = chain.deploy(self.owner, load_artifact("BatchVerifierStub"))
+        self.poseidon = deploy_poseidon(chain, self.owner)
+        self.sequencer = self.account()
+        self.rollers = [self.account(tokens=1_000) for _ in range(ROLLERS)]
+        for roller in self.rollers:
+            chain.transact(roller, self.market.token.functions.approve(
+                self.market.staking.address, 2**256 - 1))
+
+    def account(self, tokens: int = 0):
         account = Account.create()
-        chain.send_eth(owner, account.address, 10**18)
-        market.mint(owner, account.address, 1_000 * ONE_TOKEN)
-        # Approve once up front so that the stake rows measure stake alone.
-        chain.transact(account, market.token.functions.approve(market.staking.address, 2**256 - 1))
-        rollers.append(account)
+        self.chain.send_eth(self.owner, account.address, 10**18)
+        if tokens:
+            self.market.mint(self.owner, account.address, tokens * ONE_TOKEN)
+        return account
 
-    s = market.staking.functions
-    a = rollers[0]
-    rows = [
-        ("stake (first)", gas_of(chain.transact(a, s.stake(200 * ONE_TOKEN)))),
-        ("stake (add)", gas_of(chain.transact(a, s.stake(100 * ONE_TOKEN)))),
-        ("unstake (request)", gas_of(chain.transact(a, s.requestUnstake(100 * ONE_TOKEN)))),
-    ]
-    for r in rollers[1:]:
-        chain.transact(r, s.stake(200 * ONE_TOKEN))
-    chain.increase_time(params.unbonding)
-    rows.append(("withdraw", gas_of(chain.transact(a, s.withdraw()))))
+    def finalized_rollup(self, blocks: int):
+        """A funded rollup of batches of `blocks` blocks with batch 0 finalized, and its
+        coordinator."""
+        rollup = deploy_rollup_contract(
+            self.chain, self.owner, sequencer=self.sequencer.address, verifier=self.stub.address,
+            poseidon=self.poseidon, genesis_root=1, batch_size=blocks, max_transfers=1)
+        self.market.add_rollup(self.owner, rollup.address, self.stub.address)
+        coordinator = self.account()
+        self.market.register_coordinator(self.owner, coordinator.address, b"bench", "",
+                                         rollup.address)
+        self.market.mint(self.owner, self.owner.address, 10_000 * ONE_TOKEN)
+        self.market.fund_rewards(self.owner, 10_000 * ONE_TOKEN, rollup.address)
+        for n in range(1, blocks + 1):
+            rollup.commit_block(self.sequencer, n, n + 1, [])
+        provers = [self.owner.address] * blocks
+        self.chain.transact(self.owner, self.stub.functions.expect(rollup.batch_inputs(1, provers)))
+        rollup.finalize_batch(self.owner, 1, provers, any_aggregate(blocks))
+        return rollup, coordinator
 
-    results = [{"operation": name, "outcomes": None, "gas": gas, "gas_per_outcome": None} for name, gas in rows]
-    task = 0
-    for batch, size in enumerate(SETTLE_SIZES):
-        outcomes = []
-        for i in range(size):
-            if i % 2 == 0:
-                task += 1
-            roller = rollers[(i + task) % ROLLERS]
-            outcome = Outcome.MISSED if i % 8 == 7 else Outcome.ON_TIME
-            seed = block_seed(chain.chain_id, market.staking.address, task, 0, b"\x01" * 32)
-            outcomes.append(OutcomeReport(roller.address, TaskKind.BLOCK, task, 0, outcome, seed))
-        gas = gas_of(market.settle(coordinator, batch, sort_outcomes(outcomes)))
-        results.append({"operation": "settle", "outcomes": size, "gas": gas, "gas_per_outcome": gas // size})
+    def records(self, count: int) -> list[OutcomeReport]:
+        """`count` records of batch 0: M rollers a block, in settlement order."""
+        records = []
+        for i in range(count):
+            block = first_block_of(0, max(1, count // M)) + i // M
+            outcome = Outcome.MISSED if i % MISSED_EVERY == MISSED_EVERY - 1 else Outcome.ON_TIME
+            records.append(OutcomeReport(self.rollers[i % ROLLERS].address, TaskKind.BLOCK, block,
+                                         0, 1, outcome))
+        return sorted(records, key=OutcomeReport.sort_key)
 
-    claimant = next(r for r in rollers if market.roller_info(r.address).claimable > 0)
-    results.append({"operation": "claim", "outcomes": None, "gas": gas_of(chain.transact(claimant, s.claim())),
-                    "gas_per_outcome": None})
-    return results
+
+def measure_staking(bench: Bench) -> list[dict]:
+    s, a, chain = bench.market.staking.functions, bench.rollers[0], bench.chain
+    rows = [row("stake (first)", gas_of(chain.transact(a, s.stake(200 * ONE_TOKEN)))),
+            row("stake (add)", gas_of(chain.transact(a, s.stake(100 * ONE_TOKEN)))),
+            row("unstake (request)", gas_of(chain.transact(a, s.requestUnstake(100 * ONE_TOKEN))))]
+    for roller in bench.rollers[1:]:
+        chain.transact(roller, s.stake(200 * ONE_TOKEN))
+    chain.increase_time(bench.params.unbonding)
+    rows.append(row("withdraw", gas_of(chain.transact(a, s.withdraw()))))
+    for size in SETTLE_SIZES:
+        rollup, coordinator = bench.finalized_rollup(max(1, size // M))
+        rows.append(row("settle", gas_of(bench.market.settle(coordinator, 0, bench.records(size))),
+                        size))
+    claimant = next(r for r in bench.rollers if bench.market.roller_info(r.address).claimable)
+    rows.append(row("claim", gas_of(chain.transact(claimant, s.claim()))))
+    return rows
+
+
+def measure_lottery(bench: Bench) -> list[dict]:
+    for roller in bench.rollers:
+        bench.chain.transact(roller, bench.market.staking.functions.stake(200 * ONE_TOKEN))
+    rollup, coordinator = bench.finalized_rollup(LOTTERY_RECORDS // M)
+    records = bench.records(LOTTERY_RECORDS)
+    settled = bench.market.settle(coordinator, 0, records)
+    bench.chain.mine()
+    entries = [(r.task, r.roller, r.slots) for r in records if r.outcome is Outcome.ON_TIME]
+    drawn = bench.market.draw_lottery(bench.owner, rollup.address, 0, entries)
+    return [row("settle (lottery)", gas_of(settled), LOTTERY_RECORDS),
+            row("drawLottery", gas_of(drawn), LOTTERY_RECORDS)]
+
+
+def negated(point):
+    x, y = point
+    return x, (Q - y) % Q
+
+
+def measure_rollup_and_slashing(bench: Bench, workdir: Path) -> list[dict]:
+    """Real verifiers of block_tiny: commit its blocks, record randomness, slash junk."""
+    chain, owner, market = bench.chain, bench.owner, bench.market
+    subprocess.run([str(REPO / "node_modules" / ".bin" / "circom2"), str(TINY_SOURCE), "--r1cs",
+                    "--wasm", "--O2", "-l", "node_modules", "-o", str(workdir)],
+                   cwd=REPO, check=True, capture_output=True)
+    key = cached_setup(workdir / "block_tiny.r1cs", workdir / "setup-cache")
+    prover = Prover(read_zkey(key.zkey), "cpu")
+    calculator = WitnessCalculator(workdir / "block_tiny_js" / "block_tiny.wasm")
+    roller = bench.rollers[0]
+    proofs = [prover.prove(calculator.calculate(
+        block_inputs(TINY, block.before, block.transfers, roller.address)))[0] for block in BLOCKS]
+
+    deployment = attach_rollup(chain, owner, market.deployment, sequencer=bench.sequencer.address,
+                               vk=key.vk, genesis_root=GENESIS.root, batch_size=SLASH_K,
+                               max_transfers=TINY.block_size)
+    rollup = Rollup.from_deployment(chain, deployment)
+    commits = [gas_of(chain.transact(bench.sequencer, rollup.contract.functions.commitBlock(
+        block.before.root, block.after.root, list(block.data)))) for block in BLOCKS]
+    chain.mine()
+    recorded = chain.transact(owner, rollup.contract.functions.recordRandomness(1))
+
+    common = dict(chain_id=chain.chain_id, rollup=rollup.address, staking=deployment.staking,
+                  round_=0)
+    junk_block = SlashEvidence.signed(roller, **common, index=1, statement=rollup.statement(1),
+                                      proof=replace(proofs[0], c=negated(proofs[0].c)))
+    agg = aggregate(proofs, [block.inputs(roller.address) for block in BLOCKS])
+    junk_aggregate = SlashEvidence.signed_aggregate(
+        roller, **common, index=0, statement=rollup.batch_statement(0),
+        provers=[roller.address] * SLASH_K, aggregate=replace(agg, c=negated(agg.c)))
+    slashes = []
+    for evidence in (junk_block, junk_aggregate):
+        result = market.slash_invalid_proof(owner, evidence, gas=slash_gas(evidence))
+        slashes.append(gas_of(chain.w3.eth.get_transaction_receipt(result.transaction)))
+    return [row("commitBlock (2 transfers)", commits[0]),
+            row("recordRandomness", gas_of(recorded)),
+            row("slash block proof", slashes[0]),
+            row(f"slash aggregate (K = {SLASH_K})", slashes[1])]
+
+
+def measure() -> list[dict]:
+    split = Bench(EmbeddedChain(), MarketParams.devnet())
+    rows = measure_staking(split)
+    with tempfile.TemporaryDirectory() as workdir:
+        rows += measure_rollup_and_slashing(split, Path(workdir))
+    lottery = Bench(EmbeddedChain(), MarketParams.devnet().replace(reward_mode=RewardMode.LOTTERY))
+    return rows + measure_lottery(lottery)
+
+
+def with_v1(rows: list[dict], v1_rows: list[dict]) -> list[dict]:
+    """v2's rows, each with the v1 figure of the same operation and size (None where v1's
+    benchmark has none)."""
+    v1 = {(r["operation"], r.get("outcomes")): r["gas"] for r in v1_rows}
+    return [r | {"v1_gas": v1.get((r["operation"], r["records"]))} for r in rows]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
-    results = measure()
-    if parser.parse_args().json:
-        print(json.dumps(results, indent=1))
+    parser.add_argument("--v1", type=Path, help="v1's `benchmarks/gas.py --json` output")
+    args = parser.parse_args()
+    rows = measure()
+    if args.v1:
+        rows = with_v1(rows, json.loads(args.v1.read_text()))
+    if args.json:
+        print(json.dumps(rows, indent=1))
         return
-    table = Table(title="RollerStaking gas (embedded EVM, solc 0.8.37, optimizer 200 runs)")
-    for column in ("operation", "outcomes", "gas", "gas per outcome"):
+    table = Table(title="Market contracts gas (embedded EVM, solc 0.8.37, optimizer 200 runs)")
+    columns = ["operation", "records", "v2 gas", "v2 gas per record"] + (["v1 gas"] if args.v1 else [])
+    for column in columns:
         table.add_column(column, justify="left" if column == "operation" else "right")
-    for row in results:
-        table.add_row(row["operation"], str(row["outcomes"] or ""), f"{row['gas']:,}",
-                      f"{row['gas_per_outcome']:,}" if row["gas_per_outcome"] else "")
+    for r in rows:
+        cells = [r["operation"], str(r["records"] or ""), f"{r['gas']:,}",
+                 f"{r['gas_per_record']:,}" if r["gas_per_record"] else ""]
+        if args.v1:
+            cells.append(f"{r['v1_gas']:,}" if r["v1_gas"] else "")
+        table.add_row(*cells)
     Console().print(table)
 
 

@@ -289,6 +289,10 @@ class SlashEvidence:
             if data["kind"] not in kinds:
                 raise ValueError(f"kind {data['kind']!r}, expected one of {sorted(kinds)}")
             kind = kinds[data["kind"]]
+            other = "aggregate" if kind is TaskKind.BLOCK else "proof"
+            if other in data:
+                # A file with both would be read as one of them; refuse it rather than guess.
+                raise ValueError(f"{data['kind']} evidence carries no {other!r}")
             common = dict(
                 chain_id=_natural(data["chain_id"], "chain_id"),
                 rollup=_address(data["rollup"], "rollup"),
