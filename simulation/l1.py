@@ -91,6 +91,9 @@ class SettleBatch:
 class DrawLottery:
     batch: int
     entries: tuple[LotteryEntry, ...]
+    #: the lottery randomness the run drew (on chain it is an L1 block hash, which a replay
+    #: cannot choose: it recomputes the winners from both)
+    randomness: bytes
 
 
 @dataclass(frozen=True)
@@ -193,9 +196,9 @@ class L1:
         transaction, so an idle stretch is filled up to it)."""
         target = self.ledger.pending_lottery(ROLLUP, batch).target_block
         self.l1_block = max(self.l1_block, target) + 1
-        self.ledger.draw_lottery(ROLLUP, batch, entries, rng.bytes(32),
-                                 block_number=self.l1_block)
-        self.journal.append(DrawLottery(batch, entries))
+        randomness = rng.bytes(32)
+        self.ledger.draw_lottery(ROLLUP, batch, entries, randomness, block_number=self.l1_block)
+        self.journal.append(DrawLottery(batch, entries, randomness))
         self._changed.update(roller for _, roller, _ in entries)
 
     def slash(self, evidence: SlashProof) -> bool:

@@ -1,12 +1,29 @@
 """The simulation's ledger against the real contracts: a small run (honest, lazy, invalid and
 copycat rollers, three batches) is replayed on the embedded chain, operation by operation from
-the run's journal: the same stakes, the coordinator's settlements and its slashing evidence. Every
-balance and reputation the contracts end with must be the simulation's.
+the run's L1 journal: the same stakes and reward pool, the Rollup's commits and finalizations,
+the coordinator's settlements, the lottery draws and the slashing evidence, for blocks and for
+aggregates. Every stake, reputation, claimable balance, wallet, pool and the token supply the
+contracts end with must be the simulation's.
 
-Slashing needs a Rollup holding the blocks: the run's blocks are committed there (no data, so
-their data hash is 0), and each invalid proof is signed by the simulated roller's own key. The
-signed proof has a coordinate not below q, which the verifier refuses before any pairing, so a
-slash costs no pairing check on the embedded chain (as in test_ledger_vs_contract.py).
+How the replay stands in for what it cannot reproduce, and what it leaves out:
+
+- Blocks are committed with no data (data hash 0, which the journal's first commits carry), so
+  the chain's statements are the simulation's: the contract refuses evidence under any other
+  statement (`StaleStatement`), so each slash checks it. A run with reverts is not replayed: a
+  recommit's data hash in the simulation (1, 2, ...) is no Poseidon hash of any data.
+- Batches are finalized against `BatchVerifierStub`, told each time to expect the batch's inputs
+  with the deployer as every block's prover (the ledger does not read who proved).
+- A block's invalid proof is signed by the simulated roller's own key; it has a coordinate not
+  below q, which the rollup's real Groth16 verifier refuses before any pairing. An invalid
+  aggregate is signed over junk points naming the roller as every block's prover: the Rollup's
+  batch verifier is the stub, which refuses every input but the last finalized batch's, as a
+  real verifier refuses junk. The pairing itself is not exercised here (test_slashing.py does).
+- Lottery mode: the chain draws from an L1 block hash, the simulation from its own generator, so
+  the winners differ. The contract's payouts are compared with the simulation's after moving
+  each block's R_BLOCK from the simulation's winner to the winner `rules.lottery_winner` names
+  under the chain's randomness (`LotteryDrawn`); everything else must match as it is.
+- Block randomness is not replayed: it decides who the coordinator reports, which the contract
+  cannot check (docs/market-spec.md, "Trust that remains"), so it changes nothing here.
 """
 
 from __future__ import annotations
@@ -14,12 +31,14 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 from py_ecc import optimized_bn128 as bn
+from web3.logs import DISCARD
 
-from market_contracts.bindings import Market
+from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
 from market_contracts.rollup import deploy_poseidon, deploy_rollup_contract
+from market_contracts.rules import RewardMode, TaskKind, first_block_of, lottery_winner
 from market_contracts.submissions import SlashEvidence
 from market_contracts.verifiers import deploy_verifier
 from simulation.engine import Simulation
@@ -27,6 +46,10 @@ from simulation.l1 import (
     COORDINATOR,
     COORDINATOR_KEY,
     FUNDER_KEY,
+    ROLLUP,
+    Commit,
+    DrawLottery,
+    FinalizeBatch,
     Fund,
     SettleBatch,
     SlashProof,
@@ -34,14 +57,18 @@ from simulation.l1 import (
     roller_key,
 )
 from simulation.scenario import parse_scenario
+from zkp.aggregate import AggregateProof
 from zkp.field import Q
 from zkp.proof import Proof, VerificationKey
 
 ETH = 10**18
+#: Seed 5 gives, in both modes, on-time and missed records, redrawn rounds and slashes of both
+#: kinds (`simulate` checks what the comparison needs).
 SCENARIO = {
     "seed": 5,
     "blocks": 12,
-    "market": {"k": 4},
+    # more than 12 blocks and 3 batches can pay, so no credit is cut short (see `simulate`)
+    "reward_pool": 1000,
     "rollers": [
         {"behaviour": "honest", "count": 3, "profile": "gpu-h100"},
         {"behaviour": "honest", "count": 1, "profile": "gpu-4090", "stake": 400},
@@ -54,9 +81,8 @@ SCENARIO = {
 INVALID_PROOF = Proof(a=(Q, 0), b=((0, 0), (0, 0)), c=(0, 0))
 
 
-def roots(block: int) -> tuple[int, int]:
-    """The (old, new) state roots block `block` is committed with: a chain of distinct roots."""
-    return 11 * (block - 1), 11 * block
+def junk_aggregate(k: int) -> AggregateProof:
+    return AggregateProof(a=((1, 2),) * k, b=(((1, 2), (3, 4)),) * k, c=(1, 2))
 
 
 def any_key() -> VerificationKey:
@@ -66,77 +92,151 @@ def any_key() -> VerificationKey:
     return VerificationKey(g1, g2, g2, g2, (g1,) * 5)
 
 
-@pytest.fixture(scope="module")
-def run():
-    scenario = parse_scenario(SCENARIO)
+def simulate(mode: RewardMode):
+    scenario = parse_scenario({**SCENARIO, "market": {"k": 4, "reward_mode": mode.name.lower()}})
     result = Simulation(scenario).run()
     journal = result.l1.journal
     # The run must exercise what is being compared.
     assert result.metrics["liveness"]["reverts"] == 0
-    assert any(isinstance(e, SlashProof) for e in journal)
+    assert {e.kind for e in journal if isinstance(e, SlashProof)} == set(TaskKind)
     outcomes = {o.outcome.name for e in journal if isinstance(e, SettleBatch) for o in e.outcomes}
-    assert {"ON_TIME", "MISSED", "INVALID"} <= outcomes
-    keys = {Account.from_key(roller_key(i)).address: roller_key(i)
-            for i in range(result.metrics["scenario"]["rollers"])}
-    return result, keys
+    assert {"ON_TIME", "MISSED"} <= outcomes
+    assert any(isinstance(e, DrawLottery) for e in journal) == (mode is RewardMode.LOTTERY)
+    # Every credit was paid in full (a short pool stays empty, nothing refunds it), so moving a
+    # lottery's R_BLOCK between winners moves exactly R_BLOCK.
+    assert result.l1.ledger.reward_pool(ROLLUP) > 0
+    return result
 
 
-def test_contracts_end_where_the_simulated_ledger_ends(run):
-    result, keys = run
-    ledger = result.l1.ledger
-    chain = EmbeddedChain()
-    owner = chain.dev_accounts[0]
-    market = Market(chain, deploy_market(chain, owner, ledger.params))
-    coordinator, funder = Account.from_key(COORDINATOR_KEY), Account.from_key(FUNDER_KEY)
-    rollers = {address: Account.from_key(key) for address, key in keys.items()}
-    for account in (coordinator, funder, *rollers.values()):
-        chain.send_eth(owner, account.address, ETH)
-    market.register_coordinator(owner, coordinator.address, b"simulation", "replay")
-    assert coordinator.address == COORDINATOR
-    rollup = deploy_rollup_contract(
-        chain, owner, sequencer=owner.address,
-        verifier=chain.deploy(owner, load_artifact("BatchVerifierStub")).address,
-        poseidon=deploy_poseidon(chain, owner), genesis_root=0, batch_size=ledger.params.k,
-        max_transfers=1)
-    market.set_rollup(owner, rollup.address, deploy_verifier(chain, owner, any_key()).address)
-    for block in range(1, result.l1.height + 1):
-        rollup.commit_block(owner, *roots(block), [])
-    supply = market.token_supply()
-    minted = 0
+class ChainReplay:
+    """A market serving one Rollup on a fresh embedded chain, driven by a simulation's journal."""
 
-    for entry in result.l1.journal:
-        if isinstance(entry, Fund):
-            market.mint(owner, funder.address, entry.amount)
-            market.fund_rewards(funder, entry.amount)
-            minted += entry.amount
-        elif isinstance(entry, Stake):
-            market.mint(owner, entry.roller, entry.amount)
-            market.stake(rollers[entry.roller], entry.amount)
-            minted += entry.amount
-        elif isinstance(entry, SettleBatch):
-            market.settle(coordinator, entry.batch, list(entry.outcomes))
-        else:
-            evidence = SlashEvidence.signed(
-                rollers[entry.roller], chain_id=chain.chain_id, rollup=rollup.address,
-                staking=market.staking.address, index=entry.block, round_=entry.round,
-                proof=INVALID_PROOF,
-                public_inputs=[*roots(entry.block), 0, int(entry.roller, 16)])
-            market.slash_invalid_proof(coordinator, evidence)
+    def __init__(self, result):
+        self.ledger = result.l1.ledger
+        self.params = self.ledger.params
+        self.chain = chain = EmbeddedChain()
+        self.owner = owner = chain.dev_accounts[0]
+        self.market = Market(chain, deploy_market(chain, owner, self.params))
+        self.stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
+        self.rollup = deploy_rollup_contract(
+            chain, owner, sequencer=owner.address, verifier=self.stub.address,
+            poseidon=deploy_poseidon(chain, owner), genesis_root=0, batch_size=self.params.k,
+            max_transfers=1)
+        self.market.add_rollup(owner, self.rollup.address,
+                               deploy_verifier(chain, owner, any_key()).address)
+        self.coordinator = Account.from_key(COORDINATOR_KEY)
+        self.funder = Account.from_key(FUNDER_KEY)
+        self.rollers = {account.address: account for account in (
+            Account.from_key(roller_key(i)) for i in range(result.metrics["scenario"]["rollers"]))}
+        for account in (self.coordinator, self.funder, *self.rollers.values()):
+            chain.send_eth(owner, account.address, ETH)
+        assert self.coordinator.address == COORDINATOR
+        self.market.register_coordinator(owner, COORDINATOR, b"simulation", "replay",
+                                         self.rollup.address)
+        self.supply_before = self.market.token_supply()
+        self.minted = 0
+        #: the randomness each lottery was drawn with on chain, by batch
+        self.lottery_randomness: dict[int, bytes] = {}
 
-    for address in rollers:
+    def apply(self, entry) -> None:
+        market, owner, rollup = self.market, self.owner, self.rollup
+        match entry:
+            case Fund(amount):
+                market.mint(owner, self.funder.address, amount)
+                market.fund_rewards(self.funder, amount, rollup.address)
+                self.minted += amount
+            case Stake(roller, amount):
+                market.mint(owner, roller, amount)
+                market.stake(self.rollers[roller], amount)
+                self.minted += amount
+            case Commit(block, old_root, new_root, 0):
+                assert rollup.last_committed() == block - 1
+                rollup.commit_block(owner, old_root, new_root, [])
+            case FinalizeBatch(batch):
+                first = first_block_of(batch, self.params.k)
+                provers = [owner.address] * self.params.k
+                self.chain.transact(owner, self.stub.functions.expect(
+                    rollup.batch_inputs(first, provers)))
+                rollup.finalize_batch(owner, first, provers, junk_aggregate(self.params.k))
+            case SettleBatch(coordinator, batch, outcomes):
+                assert coordinator == COORDINATOR
+                market.settle(self.coordinator, batch, list(outcomes))
+            case DrawLottery(batch, entries, _):
+                target = market.pending_lottery(rollup.address, batch).target_block
+                while self.chain.w3.eth.block_number < target:  # the draw's block must follow it
+                    self.chain.mine()
+                receipt = market.draw_lottery(self.coordinator, rollup.address, batch,
+                                              list(entries))
+                (drawn,) = market.staking.events.LotteryDrawn().process_receipt(
+                    receipt, errors=DISCARD)
+                self.lottery_randomness[batch] = bytes(drawn["args"]["randomness"])
+            case SlashProof(roller, TaskKind.BLOCK, index, round_, statement):
+                self.slash(SlashEvidence.signed(
+                    self.rollers[roller], chain_id=self.chain.chain_id, rollup=rollup.address,
+                    staking=market.staking.address, index=index, round_=round_,
+                    statement=statement, proof=INVALID_PROOF))
+            case SlashProof(roller, TaskKind.AGGREGATION, index, round_, statement):
+                self.slash(SlashEvidence.signed_aggregate(
+                    self.rollers[roller], chain_id=self.chain.chain_id, rollup=rollup.address,
+                    staking=market.staking.address, index=index, round_=round_,
+                    statement=statement, provers=[roller] * self.params.k,
+                    aggregate=junk_aggregate(self.params.k)))
+            case _:
+                raise AssertionError(f"the replay does not cover {entry}")
+
+    def slash(self, evidence: SlashEvidence) -> None:
+        self.market.slash_invalid_proof(self.coordinator, evidence, gas=slash_gas(evidence))
+
+
+def claimable_under_chain_randomness(ledger, journal, chain_randomness: dict[int, bytes]):
+    """The simulation's claimable balances with each lottery's R_BLOCK per block moved from the
+    winner under the simulation's randomness to the winner under the chain's."""
+    claimable = dict(ledger.claimable)
+    prize = ledger.params.r_block
+    for entry in journal:
+        if not isinstance(entry, DrawLottery):
+            continue
+        by_block: dict[int, list[tuple[str, int]]] = {}
+        for block, roller, slots in entry.entries:
+            by_block.setdefault(block, []).append((roller, slots))
+        for block, tickets in by_block.items():
+            claimable[lottery_winner(entry.randomness, block, tickets)] -= prize
+            winner = lottery_winner(chain_randomness[entry.batch], block, tickets)
+            claimable[winner] = claimable.get(winner, 0) + prize
+    return claimable
+
+
+@pytest.mark.parametrize("mode", [RewardMode.SPLIT, RewardMode.LOTTERY], ids=lambda mode: mode.name.lower())
+def test_contracts_end_where_the_simulated_ledger_ends(mode):
+    result = simulate(mode)
+    ledger, journal = result.l1.ledger, result.l1.journal
+    replay = ChainReplay(result)
+    for entry in journal:
+        replay.apply(entry)
+    market = replay.market
+
+    expected_claimable = claimable_under_chain_randomness(ledger, journal,
+                                                          replay.lottery_randomness)
+    for address in replay.rollers:
         info, model = market.roller_info(address), ledger.roller(address)
         assert (info.active, info.unbonding, info.rep, info.registered) == (
             model.active, model.unbonding_total, model.rep, model.registered), address
-        assert info.claimable == ledger.claimable.get(address, 0), address
+        assert info.claimable == expected_claimable.get(address, 0), address
         assert market.token_balance(address) == ledger.wallets.get(address, 0), address
-    assert market.token_balance(coordinator.address) == ledger.wallets.get(COORDINATOR, 0) > 0
+    # the coordinator sent every piece of evidence and holds the reporter's shares
+    assert market.token_balance(COORDINATOR) == ledger.wallets.get(COORDINATOR, 0) > 0
     assert market.roster() == ledger.roster()
+    assert market.reward_pool(replay.rollup.address) == ledger.reward_pool(ROLLUP)
     assert market.totals() == {"active": ledger.total_active,
                                "unbonding": ledger.total_unbonding,
-                               "reward_pool": ledger.reward_pool,
+                               "reward_pool": ledger.total_reward_pool,
                                "claimable": ledger.total_claimable}
-    assert market.token_supply() == supply + minted - ledger.burned
+    assert market.token_supply() == replay.supply_before + replay.minted - ledger.burned
+    settled = [e.batch for e in journal if isinstance(e, SettleBatch)]
+    assert settled and all(market.batch_settled(replay.rollup.address, b) for b in settled)
+    assert all(market.pending_lottery(replay.rollup.address, b) is None for b in settled)
     # and the simulation's per-strategy figures are the ledger's
     strategies = result.metrics["strategies"]
     assert strategies["invalid"]["slashed"] > 0 and strategies["invalid"]["roi"] < 0
+    assert strategies["copycat"]["slashed"] > 0
     assert strategies["honest"]["rewards"] > 0
