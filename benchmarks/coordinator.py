@@ -19,7 +19,7 @@ THE FIXED-DELAY ROLLER EXISTS ONLY IN THIS BENCHMARK. It is a real libp2p node p
 them in one child process, so that their work is not the coordinator's): it dials the coordinator,
 authenticates with the session protocol (`roller.session.handshake`), checks each task's signature
 and id (`roller.session.check_task`), accepts it, sleeps `--delay` seconds instead of proving,
-and submits its precomputed proof signed for the task (`sign_submission`). Aggregation tasks are
+and submits its precomputed proof signed for the task's statement (`sign_submission`). Aggregation tasks are
 done for real (`zkp.aggregate`, ~50 ms; the fixed-delay roller skips the self-check of the
 aggregate that a real roller makes), so the coordinator's load includes verifying each aggregate
 and finalizing each batch on the embedded chain (its pairing check, ~1.5 s per batch in py-evm,
@@ -34,7 +34,9 @@ figures. With `--block-rate R` it commits R blocks a second (open loop; add `--b
 Measured over `--seconds` after all N rollers are connected: tasks sent to the rollers and proofs
 verified (block-proof receipts) per second, both counted by the rollers; the time from the
 benchmark's commit transaction returning to the block's task arriving at the fixed-delay roller
-(p50, p99; this includes the coordinator's L1 poll interval); the CPU time of the coordinator's
+(p50, p99; this includes the coordinator's L1 poll interval and, market rules v2, the wait for
+the L1 block after the commit, whose hash is the block's randomness: the benchmark mines an empty
+L1 block whenever none came for 0.2 s); the CPU time of the coordinator's
 process (coordinator, embedded L1, the stub sequencer, the benchmark's committer) and, by wrapping
 (thread CPU time, nothing edited), the share of its main steps.
 """
@@ -70,6 +72,8 @@ ROLLER_ETH = 10 * 10**18
 REWARD_POOL = 10_000 * 10**18
 #: seconds to wait, after the window, for the tasks of blocks committed in it to arrive
 DRAIN_SECONDS = 15.0
+#: an empty L1 block is mined when none came for this long: a block's randomness needs the next
+L1_BLOCK_SECONDS = 0.2
 NAME = "fixed-delay roller"
 
 
@@ -224,7 +228,7 @@ def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Pa
     coordinator_p2p.mkdir(parents=True)
     peer = ID.from_pubkey(load_or_create_identity(coordinator_p2p).public_key)
     market.register_coordinator(owner, coordinator.address, peer.to_bytes(),
-                                "coordinator capacity benchmark")
+                                "coordinator capacity benchmark", deployment.rollup.address)
     market.mint(owner, owner.address, REWARD_POOL)
     market.fund_rewards(owner, REWARD_POOL)
     for account in rollers:
@@ -273,6 +277,7 @@ async def run_one(n: int, args, build, accounts, proofs, genesis_root: int,
     from market_contracts.rollup import Rollup
     from market_contracts.rules import MarketParams
     from provernet.calibration import empty_block_inputs
+    from provernet.devnet import keep_l1_moving
 
     params = MarketParams.devnet()
     rollers = accounts[:n]
@@ -307,6 +312,8 @@ async def run_one(n: int, args, build, accounts, proofs, genesis_root: int,
         timed_commit = STEPS.wrap("l1_commit", commit)
 
         async with trio.open_nursery() as nursery:
+            # Randomness is the hash of the L1 block after a commit: keep the idle chain moving.
+            nursery.start_soon(keep_l1_moving, chain, L1_BLOCK_SECONDS)
             host, port = await nursery.start(server.run)
             service = CoordinatorService(
                 CoordinatorConfig(datadir=datadir / "coordinator",
@@ -353,7 +360,7 @@ async def run_one(n: int, args, build, accounts, proofs, genesis_root: int,
 
                 def unproven() -> int:
                     core = service.core
-                    waiting = (BlockStatus.UNKNOWN, BlockStatus.ASSIGNED, BlockStatus.STALLED)
+                    waiting = (BlockStatus.UNKNOWN, BlockStatus.ASSIGNED, BlockStatus.OPEN)
                     return sum(1 for b in commits if b >= first
                                and core.block_status(b) in waiting)
 
@@ -504,7 +511,7 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
     from libp2p.peer.id import ID
 
     from market_contracts.rules import TaskKind
-    from market_contracts.submissions import aggregate_hash, proof_hash, sign_submission
+    from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
     from p2p import messages as m
     from p2p.protocols import open_stream
     from roller.session import TaskRefused, check_task, decline_reason, handshake
@@ -536,18 +543,20 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
             if task.kind == "block":
                 proof, public = await prover.prove(task.inputs)
                 signature = sign_submission(account, chain_id, rollup, TaskKind.BLOCK, task.index,
-                                            task.round, proof_hash(proof, public))
-                await send(m.Proof(task_id=task.task_id, a=proof.a, b=proof.b, c=proof.c,
-                                   public=public, signature=signature))
+                                            task.round, task.statement, block_proof_hash(proof))
+                await send(m.Proof(task_id=task.task_id, statement=task.statement, a=proof.a,
+                                   b=proof.b, c=proof.c, signature=signature))
             else:
                 items = task.inputs
                 publics = [tuple(item.public) for item in items]
                 combined = aggregate([Proof(item.a, item.b, item.c) for item in items], publics)
+                provers = [to_checksum_address(p[3].to_bytes(20, "big")) for p in publics]
                 signature = sign_submission(
                     account, chain_id, rollup, TaskKind.AGGREGATION, task.index, task.round,
-                    aggregate_hash(combined.a, combined.b, combined.c, publics))
-                await send(m.Aggregate(task_id=task.task_id, a=combined.a, b=combined.b,
-                                       c=combined.c, signature=signature))
+                    task.statement, aggregate_hash(provers, combined.a, combined.b, combined.c))
+                await send(m.Aggregate(task_id=task.task_id, statement=task.statement,
+                                       a=combined.a, b=combined.b, c=combined.c,
+                                       signature=signature))
             record("submitted", task.task_id)
 
         connected.append(account.address)

@@ -2,16 +2,23 @@
 
 Services in one nursery, each a loop around the core:
 
-- `_follow_l1` turns L1 events (commits with their rosters, reverts, finalizations, this
-  coordinator's settlements) into core events; its cursor is stored, and facts read twice are
-  no-ops for the core.
+- `_follow_l1` turns L1 events (commits, reverts, finalizations, the Rollup's settlements) into
+  core events; its cursor is stored, and facts read twice are no-ops for the core. A commit
+  becomes `BlockCommitted` once its randomness can be recorded (L1 past its randomness block):
+  the follower records it (`Rollup.recordRandomness`, skipped if anyone has) and reads the
+  roster at the block's roster block, then goes on; until then it waits there.
 - `_tick` sends `Tick` when the core's next timer falls due.
 - `_announce` publishes the signed announcement on the coordinators' topic.
-- `_l1_worker` carries out finalizations, settlements and slashings one at a time, in the order
-  the core emitted them (a batch must be finalized before the next).
+- `_l1_worker` carries out finalizations, settlements, lottery draws and slashings one at a time,
+  in the order the core emitted them (a batch must be finalized before the next), from a bounded
+  queue; what they change on L1 comes back to the core through `_follow_l1`.
 - one task per roller session (`/provernet/session/1.0.0`): challenge-response authentication,
-  then tasks out and accepts, declines, proofs in. Proofs are verified here, before the core
-  hears of them, against the inputs the Rollup contract holds.
+  then tasks out and accepts, declines, proofs in. A task open to everyone (`Open`) goes to every
+  session, and to each session that connects while it is open. A submission must sign L1's
+  current statement of its block or batch (else it is refused with no outcome: the block was
+  reverted and maybe committed again); an open round's proof is taken only from a roller with
+  weight now; then the proof is verified, before the core hears of it, against the inputs the
+  Rollup contract holds (the signer as prover).
 
 Every event is stored before the core sees it (`_submit`); the commands it returns are carried
 out and their keys recorded. After a restart the stored events are replayed and the commands
@@ -31,7 +38,7 @@ from pathlib import Path
 import structlog
 import trio
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_canonical_address, to_checksum_address
+from eth_utils import keccak, to_canonical_address, to_checksum_address
 
 from coordinator.audit import audit_record_to_json
 from coordinator.commands import (
@@ -39,12 +46,13 @@ from coordinator.commands import (
     AuditRecord,
     Cancel,
     Command,
+    DrawLottery,
     Finalize,
+    Open,
     Reply,
     ReplyStatus,
     Settle,
     Slash,
-    Stalled,
 )
 from coordinator.core import CoordinatorCore
 from coordinator.errors import CoordinatorError
@@ -59,18 +67,18 @@ from coordinator.events import (
     TaskDeclined,
     Tick,
 )
-from coordinator.l1 import Committed, CoordinatorL1, Fact, Finalized, Reverted, Settled
+from coordinator.l1 import Committed, CoordinatorL1, Finalized, Reverted, Settled
 from coordinator.store import CoordinatorStore
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.deploy import Deployment
-from market_contracts.errors import ChainError
+from market_contracts.errors import ChainError, InvalidEvidence, TransactionFailed
 from market_contracts.rollup import Rollup
 from market_contracts.rules import Outcome, TaskKind
 from market_contracts.submissions import (
     SlashEvidence,
     aggregate_hash,
-    proof_hash,
+    block_proof_hash,
     recover_submitter,
     task_id,
 )
@@ -93,6 +101,9 @@ log = structlog.get_logger(__name__)
 PROTOCOL_VERSION = 1
 NO_SIGNATURE = bytes(65)
 _KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "batch"}
+#: L1 commands waiting for the worker. Bounded: the core emits a few per batch, so a full queue
+#: means L1 is down, and the core (which waits on it) should stop taking work meanwhile.
+L1_QUEUE = 256
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,18 @@ class CoordinatorConfig:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class SentTask:
+    """A task as one roller was sent it: its `Assign`, or an `Open` sent to its session."""
+
+    command: Assign | Open
+    roller: str
+
+    @property
+    def open(self) -> bool:
+        return isinstance(self.command, Open)
 
 
 class RollerSession:
@@ -157,8 +180,8 @@ class CoordinatorService:
                 f"is {self.params.k}: they must agree")
         self.manifest = manifest(build)
         self.sessions: dict[str, RollerSession] = {}
-        #: every task the core assigned, by id: what the rollers' messages name
-        self.tasks: dict[bytes, Assign] = {}
+        #: every task sent (or to send) to a roller, by id: what the rollers' messages name
+        self.tasks: dict[bytes, SentTask] = {}
         #: tasks not yet delivered, by roller (it is not connected, or its stream broke)
         self.outbox: dict[str, dict[bytes, m.Task]] = {}
         self.core: CoordinatorCore | None = None
@@ -168,7 +191,7 @@ class CoordinatorService:
         self._outstanding: set[tuple[int, int]] = set()
         self._since_snapshot = 0
         self._sequencer_lock = trio.Lock()
-        self._l1_send, self._l1_receive = trio.open_memory_channel[Command](math.inf)
+        self._l1_send, self._l1_receive = trio.open_memory_channel[Command](L1_QUEUE)
 
     @property
     def address(self) -> str:
@@ -182,6 +205,11 @@ class CoordinatorService:
             raise CoordinatorError(
                 f"{self.address} is not a registered coordinator: the registry's owner must "
                 "register it first")
+        bound = await self._l1_call(self.market.coordinator_rollup, self.address)
+        if bound != self.rollup.address:
+            raise CoordinatorError(
+                f"{self.address} is registered for rollup {bound}, not {self.rollup.address}: "
+                "a coordinator settles the batches of the rollup it is bound to only")
         self.store = await trio.to_thread.run_sync(CoordinatorStore, config.datadir)
         try:
             pending = await trio.to_thread.run_sync(self._restore)
@@ -239,11 +267,11 @@ class CoordinatorService:
 
     def _remember(self, command: Command) -> None:
         if isinstance(command, Assign):
-            self.tasks[self._task_id(command)] = command
+            self.tasks[self._task_id(command, command.roller)] = SentTask(command, command.roller)
 
-    def _task_id(self, c: Assign | Cancel) -> bytes:
+    def _task_id(self, c: Assign | Open, roller: str) -> bytes:
         return task_id(self.chain.chain_id, self.rollup.address, c.kind, c.index, c.round,
-                       c.seed, c.roller)
+                       c.seed, c.statement, roller)
 
     # ------------------------------------------------------------------ the core
 
@@ -277,17 +305,16 @@ class CoordinatorService:
     async def _dispatch(self, command: Command) -> None:
         if isinstance(command, Assign):
             self._nursery.start_soon(self._assign, command)
+        elif isinstance(command, Open):
+            self._nursery.start_soon(self._open, command)
         elif isinstance(command, Cancel):
             self._nursery.start_soon(self._cancel, command)
-        elif isinstance(command, (Finalize, Settle, Slash)):
-            self._l1_send.send_nowait(command)
+        elif isinstance(command, (Finalize, Settle, DrawLottery, Slash)):
+            # The worker never waits on the core, so waiting here for room cannot deadlock.
+            await self._l1_send.send(command)
         elif isinstance(command, AuditRecord):
             record = audit_record_to_json(command)
             await trio.to_thread.run_sync(self._write_audit, record)
-            await self._done(command)
-        elif isinstance(command, Stalled):
-            log.warning("no roller left to draw", kind=command.kind.name.lower(),
-                        index=command.index, round=command.round)
             await self._done(command)
         elif isinstance(command, Reply):
             await self._done(command)  # the session that sent the message answers it
@@ -325,9 +352,7 @@ class CoordinatorService:
             try:
                 head = await self._l1_call(self.l1.head)
                 if head >= cursor:
-                    for fact in await self._l1_call(self.l1.scan, cursor, head):
-                        await self._submit(self._event_of(fact))
-                    cursor = head + 1
+                    cursor = await self._follow(cursor, head)
                     await trio.to_thread.run_sync(self.store.set_meta, "l1_cursor", str(cursor))
                 failures = 0
             except (ChainError, trio.TooSlowError) as error:
@@ -338,18 +363,30 @@ class CoordinatorService:
                 continue
             await trio.sleep(self.config.poll_interval)
 
-    @staticmethod
-    def _event_of(fact: Fact) -> Event:
-        at = now_ms()
-        if isinstance(fact, Committed):
-            b = fact.block
-            return BlockCommitted(b.number, b.randomness, b.l1_block, fact.roster, at)
-        if isinstance(fact, Reverted):
-            return BlocksReverted(fact.from_block, at)
-        if isinstance(fact, Finalized):
-            return BatchFinalized(fact.batch, at)
-        assert isinstance(fact, Settled)
-        return BatchSettled(fact.batch, at)
+    async def _follow(self, cursor: int, head: int) -> int:
+        """Hand the core the facts of L1 blocks cursor..head; the next L1 block to read. A
+        commit whose randomness cannot be recorded yet stops it there: the next poll reads that
+        L1 block again (the facts before it in that block are no-ops the second time)."""
+        for fact in await self._l1_call(self.l1.scan, cursor, head):
+            at = now_ms()
+            if isinstance(fact, Committed):
+                block = fact.block
+                drawn = await self._l1_call(self.l1.draw_inputs, block)
+                if drawn is None:
+                    return block.l1_block
+                log.info("randomness recorded", block=block.number,
+                         randomness="0x" + drawn.randomness.hex())
+                event: Event = BlockCommitted(block.number, drawn.randomness, block.roster_block,
+                                              fact.statement, drawn.roster, at)
+            elif isinstance(fact, Reverted):
+                event = BlocksReverted(fact.from_block, at)
+            elif isinstance(fact, Finalized):
+                event = BatchFinalized(fact.batch, at)
+            else:
+                assert isinstance(fact, Settled)
+                event = BatchSettled(fact.batch, at)
+            await self._submit(event)
+        return head + 1
 
     def _retry_delay(self, failures: int) -> float:
         return min(self.config.retry_max, self.config.retry_initial * 2 ** (failures - 1))
@@ -371,33 +408,41 @@ class CoordinatorService:
             await self._done(command)
 
     async def _carry_out(self, command: Command) -> None:
+        """One L1 action. What it changes (a finalization, a settlement) reaches the core from
+        L1's logs, read by `_follow_l1`: the worker never waits on the core."""
         if isinstance(command, Finalize):
             body = await trio.to_thread.run_sync(self.store.proof, command.aggregate_ref)
             aggregate = AggregateProof(tuple(map(tuple, body["a"])),
                                        tuple(_g2(b) for b in body["b"]), tuple(body["c"]))
             await self._l1_call(self.l1.finalize, command.first_block, command.provers, aggregate)
             log.info("batch finalized", batch=command.batch, first_block=command.first_block)
-            await self._submit(BatchFinalized(command.batch, now_ms()))
         elif isinstance(command, Settle):
             await self._l1_call(self.l1.settle, command.batch, command.outcomes)
             log.info("batch settled", batch=command.batch, outcomes=len(command.outcomes))
-            await self._submit(BatchSettled(command.batch, now_ms()))
+        elif isinstance(command, DrawLottery):
+            while not await self._l1_call(self.l1.lottery_due, command.batch):
+                await trio.sleep(self.config.poll_interval)
+            await self._l1_call(self.l1.draw_lottery, command.batch, command.entries)
+            log.info("lottery drawn", batch=command.batch, entries=len(command.entries))
         elif isinstance(command, Slash):
-            if command.kind is not TaskKind.BLOCK:
-                # RollerStaking takes block evidence only (docs/contracts.md); the invalid
-                # outcome still settles, which zeroes the aggregator's reputation.
-                log.warning("invalid aggregate is not slashable on-chain", roller=command.roller,
-                            batch=command.index)
-                return
             body = await trio.to_thread.run_sync(self.store.proof, command.ref)
-            evidence = SlashEvidence(
-                chain_id=self.chain.chain_id, rollup=self.rollup.address,
-                staking=self.deployment.staking, index=command.index, round=command.round,
-                proof=Proof(tuple(body["a"]), _g2(body["b"]), tuple(body["c"])),
-                public_inputs=tuple(body["public"]), signature=bytes.fromhex(body["signature"]),
-                roller=command.roller)
-            await self._l1_call(self.l1.slash, evidence)
-            log.info("roller slashed", roller=command.roller, block=command.index)
+            await self._l1_call(self.l1.slash, self._evidence(command, body))
+            log.info("roller slashed", roller=command.roller, kind=command.kind.name.lower(),
+                     index=command.index)
+
+    def _evidence(self, command: Slash, body: dict) -> SlashEvidence:
+        """The signed submission `command.ref` names, as `slashInvalidProof` (a block) or
+        `slashInvalidAggregate` (a batch) takes it."""
+        common = dict(chain_id=self.chain.chain_id, rollup=self.rollup.address,
+                      staking=self.deployment.staking, kind=command.kind, index=command.index,
+                      round=command.round, statement=bytes.fromhex(body["statement"]),
+                      signature=bytes.fromhex(body["signature"]), roller=command.roller)
+        if command.kind is TaskKind.BLOCK:
+            return SlashEvidence(**common, proof=Proof(tuple(body["a"]), _g2(body["b"]),
+                                                       tuple(body["c"])))
+        return SlashEvidence(**common, provers=tuple(body["provers"]),
+                             a=tuple(tuple(p) for p in body["a"]),
+                             b=tuple(_g2(p) for p in body["b"]), c=tuple(body["c"]))
 
     # ------------------------------------------------------------------ announcing
 
@@ -422,21 +467,40 @@ class CoordinatorService:
         if command.close_at <= now_ms():
             await self._done(command)  # replayed after its window: nothing to send
             return
-        try:
-            task = await self._task_message(command)
-        except (SequencerError, trio.TooSlowError) as error:
-            # Not done: a restart tries again; meanwhile the roller misses and is redrawn.
-            log.warning("cannot build task", roller=command.roller, index=command.index,
-                        error=str(error) or "timed out")
-            return
-        self.outbox.setdefault(command.roller, {})[task.task_id] = task
-        await self._deliver(command.roller)
+        if await self._queue_task(command, command.roller):
+            await self._deliver(command.roller)
 
-    async def _task_message(self, command: Assign) -> m.Task:
+    async def _open(self, command: Open) -> None:
+        """Send the open task to every connected session; one that connects later gets it from
+        `core.open_tasks()` while it is still open."""
+        log.info("task open to every roller", kind=command.kind.name.lower(),
+                 index=command.index, round=command.round)
+        for roller in list(self.sessions):
+            if await self._queue_task(command, roller):
+                await self._deliver(roller)
+        await self._done(command)
+
+    async def _queue_task(self, command: Assign | Open, roller: str) -> bool:
+        """Build `roller`'s task message and put it in its outbox; False if it cannot be built
+        now (the roller then misses, and is redrawn or the task opens)."""
+        tid = self._task_id(command, roller)
+        if isinstance(command, Open):
+            self.tasks[tid] = SentTask(command, roller)
+        try:
+            task = await self._task_message(command, roller, tid)
+        except (SequencerError, trio.TooSlowError) as error:
+            # Not done: a restart tries again.
+            log.warning("cannot build task", roller=roller, index=command.index,
+                        error=str(error) or "timed out")
+            return False
+        self.outbox.setdefault(roller, {})[tid] = task
+        return True
+
+    async def _task_message(self, command: Assign | Open, roller: str, tid: bytes) -> m.Task:
         if command.kind is TaskKind.BLOCK:
             async with self._sequencer_lock:
                 with trio.fail_after(self.config.call_timeout):
-                    inputs = await self.sequencer.block_inputs(command.index, command.roller)
+                    inputs = await self.sequencer.block_inputs(command.index, roller)
             if inputs is None:
                 raise SequencerError(f"the sequencer does not have block {command.index}")
             payload: bytes | tuple = json.dumps(inputs).encode()
@@ -448,21 +512,37 @@ class CoordinatorService:
                                          b=_g2(body["b"]), c=tuple(body["c"]),
                                          public=tuple(body["public"])))
             payload = tuple(items)
+        if isinstance(command, Open):
+            slots, opened = 1, True
+            assigned_at, deadline, close_at = command.opened_at, m.NO_DEADLINE, m.NO_DEADLINE
+        else:
+            slots, opened = command.slots, False
+            assigned_at, deadline = command.assigned_at, command.deadline
+            close_at = command.close_at
         unsigned = m.Task(
-            task_id=self._task_id(command), kind=_KIND_NAMES[command.kind], index=command.index,
-            round=command.round, seed=command.seed, assigned_at=command.assigned_at,
-            deadline=command.deadline, close_at=command.close_at, circuit=self.build.zkey_hash,
-            inputs=payload, signature=NO_SIGNATURE)
+            task_id=tid, kind=_KIND_NAMES[command.kind], index=command.index, round=command.round,
+            seed=command.seed, slots=slots, statement=command.statement, open=opened,
+            assigned_at=assigned_at, deadline=deadline, close_at=close_at,
+            circuit=self.build.zkey_hash, inputs=payload, signature=NO_SIGNATURE)
         return replace(unsigned, signature=sign_digest(self.account.key, signing_digest(unsigned)))
 
+    def _still_wanted(self, sent: SentTask) -> bool:
+        """An assignment until its window closes; an open task while the core has it open."""
+        if not sent.open:
+            return sent.command.close_at > now_ms()
+        c = sent.command
+        return any((o.kind, o.index, o.round, o.seed) == (c.kind, c.index, c.round, c.seed)
+                   for o in self.core.open_tasks())
+
     async def _deliver(self, roller: str) -> None:
-        """Send `roller` its undelivered tasks that are still open, if it is connected."""
+        """Send `roller` its undelivered tasks that are still wanted, if it is connected."""
         session = self.sessions.get(roller)
         for tid, task in list(self.outbox.get(roller, {}).items()):
-            assign = self.tasks[tid]
-            if task.close_at <= now_ms():
+            sent = self.tasks[tid]
+            if not self._still_wanted(sent):
                 self.outbox[roller].pop(tid, None)
-                await self._done(assign)
+                if not sent.open:
+                    await self._done(sent.command)
                 continue
             if session is None:
                 return
@@ -478,19 +558,24 @@ class CoordinatorService:
                 if self.sessions.get(roller) is session:
                     del self.sessions[roller]
                 return
-            await self._done(assign)
+            if not sent.open:
+                await self._done(sent.command)
             log.info("task sent", roller=roller, kind=task.kind, index=task.index,
-                     round=task.round)
+                     round=task.round, open=task.open)
 
     async def _cancel(self, command: Cancel) -> None:
-        tid = self._task_id(command)
-        self.outbox.get(command.roller, {}).pop(tid, None)
-        session = self.sessions.get(command.roller)
-        if session is not None:
-            try:
-                await session.send(m.Cancel(task_id=tid, reason="its block was reverted on L1"))
-            except P2PError:
-                pass  # the roller learns it when its proof is refused
+        for tid, sent in list(self.tasks.items()):
+            c = sent.command
+            if (sent.roller, c.kind, c.index, c.round, c.seed) != (
+                    command.roller, command.kind, command.index, command.round, command.seed):
+                continue
+            self.outbox.get(command.roller, {}).pop(tid, None)
+            session = self.sessions.get(command.roller)
+            if session is not None:
+                try:
+                    await session.send(m.Cancel(task_id=tid, reason="its block was reverted on L1"))
+                except P2PError:
+                    pass  # the roller learns it when its proof is refused
         await self._done(command)
 
     # ------------------------------------------------------------------ roller sessions
@@ -503,6 +588,8 @@ class CoordinatorService:
         self.sessions[roller] = session
         log.info("roller connected", roller=roller, peer=str(stream.peer_id))
         try:
+            for command in self.core.open_tasks():
+                await self._queue_task(command, roller)
             await self._deliver(roller)
             while True:
                 msg = await stream.receive(m.Accept, m.Decline, m.Proof, m.Aggregate, m.Ping,
@@ -552,16 +639,23 @@ class CoordinatorService:
     async def _handle(self, roller: str, msg) -> m.Receipt | None:
         """A roller's accept, decline, proof or aggregate, answered with a receipt when there is
         something to say: a proof's verdict, or why a message changed nothing."""
-        assign = self.tasks.get(msg.task_id)
-        if assign is None or assign.roller != roller:
+        sent = self.tasks.get(msg.task_id)
+        if sent is None or sent.roller != roller:
             return m.Receipt(task_id=msg.task_id, status="rejected", reason="unknown task")
-        task = (assign.kind, assign.index, assign.round, assign.seed, roller)
-        if isinstance(msg, m.Accept):
-            commands = await self._submit(TaskAccepted(*task, now_ms()))
-        elif isinstance(msg, m.Decline):
-            commands = await self._submit(TaskDeclined(*task, msg.reason, now_ms()))
+        command = sent.command
+        task = (command.kind, command.index, command.round, command.seed, roller)
+        if isinstance(msg, (m.Accept, m.Decline)):
+            if sent.open:
+                return None  # an open task has no holders to accept or decline it
+            if isinstance(msg, m.Accept):
+                commands = await self._submit(TaskAccepted(*task, now_ms()))
+            else:
+                commands = await self._submit(TaskDeclined(*task, msg.reason, now_ms()))
         else:
-            ref, valid, problem = await self._check_submission(assign, msg)
+            problem = await self._refusal(sent, msg)
+            if problem is not None:
+                return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
+            ref, valid, problem = await self._check_submission(sent, msg)
             if ref is None:
                 return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
             commands = await self._submit(ProofReceived(*task, valid, ref, now_ms()))
@@ -578,49 +672,74 @@ class CoordinatorService:
             return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
         return None  # an accept or decline taken
 
-    async def _check_submission(self, assign: Assign, msg) -> tuple[str | None, bool, str]:
+    async def _refusal(self, sent: SentTask, msg: m.Proof | m.Aggregate) -> str | None:
+        """Why a submission is refused before it is even verified, with no outcome: the wrong
+        kind, a statement that is not L1's current one, or an open proof from a roller without
+        weight now. None if it goes on."""
+        command = sent.command
+        if isinstance(msg, m.Aggregate) != (command.kind is TaskKind.AGGREGATION):
+            return f"a {type(msg).__name__.lower()} for a {_KIND_NAMES[command.kind]} task"
+        read = self.l1.statement if command.kind is TaskKind.BLOCK else self.l1.batch_statement
+        try:
+            current = await self._l1_call(read, command.index)
+            weight = await self._l1_call(self.l1.weight, sent.roller) if sent.open else None
+        except TransactionFailed as error:
+            return (f"stale statement: {_KIND_NAMES[command.kind]} {command.index} is not on L1 "
+                    f"({error.reason})")
+        except (ChainError, trio.TooSlowError) as error:
+            return f"cannot check it now ({error or 'timed out'}); send it again"
+        if msg.statement != command.statement or current != command.statement:
+            return (f"stale statement: {_KIND_NAMES[command.kind]} {command.index} on L1 is "
+                    f"0x{current.hex()}, the submission signs 0x{msg.statement.hex()}")
+        if weight == 0:
+            return f"{sent.roller} has no weight now: an open task takes proofs from staked rollers"
+        return None
+
+    async def _check_submission(self, sent: SentTask, msg) -> tuple[str | None, bool, str]:
         """(ref, valid, why not) for a signed proof or aggregate; ref None if the signature is
-        not the assignee's, which is no evidence of anything and goes no further."""
+        not the roller's, which is no evidence of anything and goes no further."""
+        command, roller = sent.command, sent.roller
         try:
             if isinstance(msg, m.Proof):
-                expected = await self._l1_call(self.l1.public_inputs, assign.index, assign.roller)
-                digest = proof_hash(Proof(msg.a, msg.b, msg.c), msg.public)
-                signer = recover_submitter(self.chain.chain_id, self.rollup.address, assign.kind,
-                                           assign.index, assign.round, digest, msg.signature)
+                provers: tuple[str, ...] = (roller,)
+                expected = await self._l1_call(self.l1.public_inputs, command.index, roller)
+                digest = block_proof_hash(Proof(msg.a, msg.b, msg.c))
             else:
-                if assign.kind is not TaskKind.AGGREGATION:
-                    return None, False, "an aggregate for a block task"
+                provers = tuple(p.roller for p in command.proofs)
                 expected = [await self._l1_call(self.l1.public_inputs, p.block, p.roller)
-                            for p in assign.proofs]
-                digest = aggregate_hash(msg.a, msg.b, msg.c, expected)
-                signer = recover_submitter(self.chain.chain_id, self.rollup.address, assign.kind,
-                                           assign.index, assign.round, digest, msg.signature)
-        except ChainError as error:
-            return None, False, f"cannot check it now ({error}); send it again"
-        if signer != assign.roller:
-            return None, False, "not signed by the assigned roller"
+                            for p in command.proofs]
+                digest = aggregate_hash(provers, msg.a, msg.b, msg.c)
+            signer = recover_submitter(self.chain.chain_id, self.rollup.address, command.kind,
+                                       command.index, command.round, msg.statement, digest,
+                                       msg.signature)
+        except (ChainError, trio.TooSlowError) as error:
+            return None, False, f"cannot check it now ({error or 'timed out'}); send it again"
+        except InvalidEvidence as error:
+            return None, False, f"bad signature: {error}"
+        if signer != roller:
+            return None, False, f"not signed by {roller}"
         if isinstance(msg, m.Proof):
-            if list(msg.public) != expected:
-                valid, problem = False, "its public inputs are not the block's on L1 for this roller"
-            else:
-                verdict = await trio.to_thread.run_sync(
-                    verify, self.build.setup.vk, Proof(msg.a, msg.b, msg.c), expected)
-                valid, problem = verdict.valid, f"invalid proof: {verdict.reason}"
+            verdict = await trio.to_thread.run_sync(
+                verify, self.build.setup.vk, Proof(msg.a, msg.b, msg.c), expected)
+            valid, problem = verdict.valid, f"invalid proof: {verdict.reason}"
             body = {"a": list(msg.a), "b": [list(x) for x in msg.b], "c": list(msg.c),
-                    "public": [int(x) for x in msg.public], "signature": msg.signature.hex()}
+                    "public": [int(x) for x in expected]}
         else:
             aggregate = AggregateProof(msg.a, msg.b, msg.c)
             verdict = await trio.to_thread.run_sync(verify_aggregate, self.build.setup.vk,
                                                     aggregate, expected)
             valid, problem = verdict.valid, f"invalid aggregate: {verdict.reason}"
             body = {"a": [list(x) for x in msg.a], "b": [[list(y) for y in x] for x in msg.b],
-                    "c": list(msg.c), "signature": msg.signature.hex()}
-        ref = "0x" + digest.hex()
-        await trio.to_thread.run_sync(self.store.add_proof, ref, int(assign.kind), assign.index,
-                                      assign.round, assign.roller, body)
+                    "c": list(msg.c), "provers": list(provers)}
+        body |= {"statement": msg.statement.hex(), "signature": msg.signature.hex()}
+        # v2 proof hashes leave the inputs out: a copied proof hashes like its original, so the
+        # ref names the signer too.
+        ref = "0x" + keccak(digest + to_canonical_address(roller)).hex()
+        await trio.to_thread.run_sync(self.store.add_proof, ref, int(command.kind), command.index,
+                                      command.round, roller, body)
         if not valid:
-            log.warning("invalid submission", roller=assign.roller, index=assign.index,
-                        kind=assign.kind.name.lower(), problem=problem)
+            log.warning("invalid submission", roller=roller, index=command.index,
+                        kind=command.kind.name.lower(), problem=problem)
         return ref, valid, problem
 
 

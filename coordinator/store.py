@@ -7,7 +7,9 @@ The decision core is event-sourced (docs/coordinator.md), so what must survive a
   produces again and the service then skips.
 - `snapshots`: the core's state after event n, so a restart replays only the events after it.
 - `proofs`: every proof and aggregate received, by the `ref` the core passes around, with the
-  roller's signature: what finalization aggregates and what slashing evidence is made of.
+  roller's signature and the statement it signed: what finalization aggregates and what slashing
+  evidence is made of. A ref names the submission and its signer (v2 proof hashes leave the
+  inputs out, so a copied proof hashes like its original).
 - `audit`: the core's per-task audit records, what `provernet audit` checks.
 - `meta`: the L1 cursor (the next L1 block to scan for events) and the deployment it serves.
 
@@ -28,7 +30,8 @@ from pathlib import Path
 from coordinator.errors import CoordinatorError
 from coordinator.events import Event, event_from_record, event_to_record
 
-SCHEMA_VERSION = 1
+#: 2: market rules v2 (events carry the roster block and the statement; proofs their statement)
+SCHEMA_VERSION = 2
 DATABASE_NAME = "coordinator.sqlite"
 LOCK_NAME = "coordinator.lock"
 

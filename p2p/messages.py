@@ -23,7 +23,8 @@ from typing import Any, TypeVar, dataclass_transform
 import msgpack
 
 from p2p.errors import MalformedMessage, MessageTooLarge, UnknownMessageType, UnsupportedVersion
-from p2p.schema import Bytes, List, Record, Str, Switch, Uint, record_from_wire, record_to_wire
+from p2p.schema import (Bool, Bytes, List, Record, Str, Switch, Uint, record_from_wire,
+                        record_to_wire)
 
 PROTOCOL_VERSION = 1
 
@@ -38,12 +39,16 @@ MAX_BLOCK_INPUTS_BYTES = 768 << 10   # a block's circuit input JSON (large profi
 MAX_BATCH_PROOFS = 64           # K, blocks per aggregated batch
 MAX_PUBLIC_INPUTS = 16          # the block circuit has 4
 MAX_ARTIFACT_CHUNK_BYTES = 512 << 10
+MAX_SLOTS = 255                 # slots one roller holds in a round (at most M)
+#: an open task (market-spec, "Rounds, declines and open proving") has no deadline: its
+#: deadline and close_at are this
+NO_DEADLINE = 2**63 - 1
 
 TASK_KINDS = frozenset({"block", "batch"})
 RECEIPT_STATUSES = frozenset({"accepted", "rejected", "late"})
 
 ADDRESS = Bytes(exact=20)       # an Ethereum address
-HASH = Bytes(exact=32)          # task ids, seeds, nonces, sha256 of artifacts
+HASH = Bytes(exact=32)          # task ids, seeds, statements, nonces, sha256 of artifacts
 SIGNATURE = Bytes(exact=65)     # r || s || v, as eth_account produces
 U64 = Uint(64)
 U256 = Uint(256)
@@ -160,12 +165,19 @@ class BatchItem:
 
 @message("task")
 class Task:
-    """A signed assignment. `inputs` is the circuit input JSON for a block, the K proofs for a batch."""
+    """A signed assignment. `inputs` is the circuit input JSON for a block, the K proofs for a
+    batch. `statement` is L1's statement of the block or batch (`Rollup.statement`), what the
+    roller signs with its proof; `slots` how many slots the roller holds in this round; `open`
+    marks a task open to every staked roller (round R_OPEN: one slot, deadline and close_at
+    `NO_DEADLINE`)."""
     task_id: bytes = _f(HASH)
     kind: str = _f(Str(5, choices=TASK_KINDS))
     index: int = _f(U64)
     round: int = _f(U64)
     seed: bytes = _f(HASH)
+    slots: int = _f(Uint(8, min=1))
+    statement: bytes = _f(HASH)
+    open: bool = _f(Bool())
     assigned_at: int = _f(U64)
     deadline: int = _f(U64)
     close_at: int = _f(U64)
@@ -190,12 +202,14 @@ class Decline:
 
 @message("proof")
 class Proof:
-    """A Groth16 proof with its public inputs; `signature` is the roller's EIP-712 one, opaque here."""
+    """A Groth16 proof of the block whose L1 statement is `statement`; `signature` is the
+    roller's EIP-712 one over (kind, index, round, statement, proof hash), opaque here. The public
+    inputs do not travel: they are the block's on L1 with the signer as prover."""
     task_id: bytes = _f(HASH)
+    statement: bytes = _f(HASH)
     a: tuple[int, int] = _f(G1)
     b: tuple[tuple[int, int], tuple[int, int]] = _f(G2)
     c: tuple[int, int] = _f(G1)
-    public: tuple[int, ...] = _f(FIELD_ELEMENTS)
     signature: bytes = _f(SIGNATURE)
 
 
@@ -203,8 +217,9 @@ class Proof:
 class Aggregate:
     """A batch's aggregate proof (`zkp.aggregate`): the K proofs' A and B, and one combined C.
     The public inputs are the batch's blocks', which the coordinator knows; `signature` is the
-    aggregator's EIP-712 one over the aggregate, opaque here."""
+    aggregator's EIP-712 one over the batch's L1 `statement` and the aggregate, opaque here."""
     task_id: bytes = _f(HASH)
+    statement: bytes = _f(HASH)
     a: tuple[tuple[int, int], ...] = _f(List(G1, min=1, max=MAX_BATCH_PROOFS))
     b: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = _f(List(G2, min=1, max=MAX_BATCH_PROOFS))
     c: tuple[int, int] = _f(G1)

@@ -33,13 +33,15 @@ class Spec(ABC):
 @dataclasses.dataclass(frozen=True)
 class Uint(Spec):
     bits: int = 64
+    #: the least value allowed (a slot count is at least 1)
+    min: int = 0
 
     def _check(self, value: Any, path: str) -> int:
         # bool is an int in Python but never a valid count or amount on the wire.
         if not isinstance(value, int) or isinstance(value, bool):
             raise SchemaViolation(path, f"expected an unsigned integer, got {type(value).__name__}")
-        if not 0 <= value < 1 << self.bits:
-            raise SchemaViolation(path, f"{value} is outside 0..2**{self.bits}-1")
+        if not self.min <= value < 1 << self.bits:
+            raise SchemaViolation(path, f"{value} is outside {self.min}..2**{self.bits}-1")
         return value
 
     def to_wire(self, value: Any, path: str) -> Any:
@@ -53,6 +55,18 @@ class Uint(Spec):
         if not isinstance(wire, bytes) or len(wire) != width:
             raise SchemaViolation(path, f"expected a {width}-byte big-endian integer")
         return int.from_bytes(wire, "big")
+
+
+@dataclasses.dataclass(frozen=True)
+class Bool(Spec):
+    """True or false, and nothing else (msgpack keeps booleans apart from integers)."""
+
+    def to_wire(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise SchemaViolation(path, f"expected true or false, got {type(value).__name__}")
+        return value
+
+    from_wire = to_wire
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,6 +5,11 @@ funds and stakes the rollers, and runs every node as a trio service in one nurse
 its own data directory and (coordinator, rollers) its own libp2p host on loopback, plus a load
 generator that keeps the sequencer busy with L2 transfers between the devnet's dev-key accounts.
 On the embedded chain it also serves L1 over JSON-RPC, so a roller in another terminal can join.
+
+Market rules v2 need L1 to move on its own: a block's randomness is the hash of the L1 block after
+its commit, and the embedded chain (like anvil without a block time) mines only on transactions.
+So on a dev L1 the devnet mines an empty block whenever none came for `L1_BLOCK_SECONDS`. No
+watchdog reverts stuck blocks any more: a task no drawn round proves opens to every staked roller.
 """
 
 from __future__ import annotations
@@ -23,12 +28,10 @@ from eth_account.signers.local import LocalAccount
 from libp2p.peer.id import ID
 
 from coordinator.service import CoordinatorConfig, CoordinatorService
-from coordinator.views import BlockStatus
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
 from market_contracts.deploy import Deployment, deploy_market
-from market_contracts.errors import ChainError
 from market_contracts.rollup import Rollup, attach_rollup
 from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
@@ -57,8 +60,8 @@ L2_BALANCE = 10**24
 BEHAVIOURS = ("honest", "invalid", "lazy")
 #: the node's dev accounts (ETH-funded by the node) that also get ROLLER_TOKENS, for guests
 GUEST_ACCOUNTS = slice(3, 6)
-#: seconds between looks for stalled blocks
-STALL_CHECK_SECONDS = 2.0
+#: on a dev L1, an empty block is mined when none came for this long (randomness needs blocks)
+L1_BLOCK_SECONDS = 1.0
 #: seconds the rollers have to fetch the circuit and measure their speed at start
 READY_TIMEOUT = 300
 
@@ -128,6 +131,8 @@ class Devnet:
             self.market = Market(chain, self.deployment)
             self.rollup = Rollup.from_deployment(chain, self.deployment)
             async with trio.open_nursery() as nursery:
+                if chain.is_dev:
+                    nursery.start_soon(keep_l1_moving, chain)
                 if isinstance(chain, EmbeddedChain) and config.l1_port is not None:
                     server = EmbeddedL1Server(chain, port=config.l1_port)
                     self.l1_url = await nursery.start(server.run)
@@ -151,7 +156,6 @@ class Devnet:
                     self.rollers.append(DevnetRoller(account, behaviour, service))
                 await self._rollers_ready()
                 nursery.start_soon(self._generate_load)
-                nursery.start_soon(self._revert_stalled_blocks)
                 task_status.started(self)
 
     async def _start_coordinator(self) -> None:
@@ -223,9 +227,9 @@ class Devnet:
         p2p_dir.mkdir(parents=True)
         peer = ID.from_pubkey(load_or_create_identity(p2p_dir).public_key)
         market.register_coordinator(owner, self._coordinator_key.address, peer.to_bytes(),
-                                    "provernet devnet coordinator")
+                                    "provernet devnet coordinator", deployment.rollup.address)
         market.mint(owner, owner.address, REWARD_POOL)
-        market.fund_rewards(owner, REWARD_POOL)
+        market.fund_rewards(owner, REWARD_POOL, deployment.rollup.address)
         for guest in self.guest_accounts:
             market.mint(owner, guest.address, ROLLER_TOKENS)
         for index, (_, account) in enumerate(rollers):
@@ -243,24 +247,6 @@ class Devnet:
             while not all(r.service.circuit(zkey) is not None and r.service.speed is not None
                           and r.service.speed.measured(zkey) for r in self.rollers):
                 await trio.sleep(0.2)
-
-    async def _revert_stalled_blocks(self) -> None:
-        """The rollup team's side of a stall: a block no roller left to draw can prove (market-spec
-        excludes every roller of earlier rounds, so a small roster runs out) is reverted, and
-        the sequencer commits it again with new randomness, hence a new draw."""
-        while True:
-            await trio.sleep(STALL_CHECK_SECONDS)
-            core = self.coordinator.core
-            stalled = next((n for n in range(core.last_finalized + 1, core.last_committed + 1)
-                            if core.block_status(n) is BlockStatus.STALLED), None)
-            if stalled is None:
-                continue
-            log.warning("reverting a block no roller can be drawn for", block=stalled)
-            try:
-                await trio.to_thread.run_sync(self.rollup.revert_blocks, self._sequencer_key,
-                                              stalled)
-            except ChainError as error:  # e.g. finalized meanwhile by a late proof: look again
-                log.warning("revert refused", block=stalled, error=str(error))
 
     # ------------------------------------------------------------------ load
 
@@ -282,6 +268,20 @@ class Devnet:
                     continue
                 nonces[sender] += 1
                 self.transfers_sent += 1
+
+
+async def keep_l1_moving(chain: Chain, interval: float = L1_BLOCK_SECONDS) -> None:
+    """Mine an empty block on a dev chain whenever none came for `interval` seconds: a block's
+    randomness is recorded from the L1 block after its commit, which an idle dev chain (mining
+    only on transactions) would never mine."""
+    last = None
+    while True:
+        await trio.sleep(interval)
+        head = await trio.to_thread.run_sync(lambda: chain.w3.eth.block_number)
+        if head == last:
+            await trio.to_thread.run_sync(chain.mine)
+            head += 1
+        last = head
 
 
 async def _cancellable(service, stopped: trio.Event, *,

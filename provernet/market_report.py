@@ -1,5 +1,5 @@
 """What happened in a market, read from the chain alone: blocks by status, batches finalized,
-and per roller its stake, reputation, rewards, slashings and settled outcomes.
+settled and (lottery mode) drawn, and per roller its stake, reputation, rewards, slashings and settled outcomes.
 
 Only events and state the contracts hold are used, so the report is what anyone auditing the
 network would see, not what the coordinator believes.
@@ -39,6 +39,9 @@ class MarketReport:
     committed_blocks: int
     finalized_blocks: int
     batches_finalized: int
+    #: this rollup's batches settled, and (lottery mode) their lotteries drawn
+    batches_settled: int
+    lotteries_drawn: int
     rollers: tuple[RollerReport, ...]
     #: per finalized block: seconds from its commit to its batch's finalization (L1 timestamps)
     finality_seconds: tuple[int, ...]
@@ -47,6 +50,8 @@ class MarketReport:
         return {"committed_blocks": self.committed_blocks,
                 "finalized_blocks": self.finalized_blocks,
                 "batches_finalized": self.batches_finalized,
+                "batches_settled": self.batches_settled,
+                "lotteries_drawn": self.lotteries_drawn,
                 "finality_seconds": {"p50": percentile(self.finality_seconds, 50),
                                      "p99": percentile(self.finality_seconds, 99)},
                 "rollers": [r.to_json() for r in self.rollers]}
@@ -76,6 +81,9 @@ def market_report(market: Market, rollup: Rollup, behaviours: Mapping[str, str],
         roller = log["args"]["roller"]
         if roller in outcomes:
             outcomes[roller][OUTCOME_NAMES[Outcome(log["args"]["outcome"])]] += 1
+    of_rollup = {"rollup": rollup.address}
+    settled = staking.BatchSettled().get_logs(from_block=from_block, argument_filters=of_rollup)
+    drawn = staking.LotteryDrawn().get_logs(from_block=from_block, argument_filters=of_rollup)
     finalizations = rollup.contract.events.BatchFinalized().get_logs(from_block=from_block)
     finality = []
     for log in finalizations:
@@ -89,4 +97,4 @@ def market_report(market: Market, rollup: Rollup, behaviours: Mapping[str, str],
             address, behaviour, info.active + info.unbonding, info.rep, rewards[address],
             slashed[address], {name: outcomes[address][name] for name in OUTCOME_NAMES.values()}))
     return MarketReport(rollup.last_committed(), rollup.last_finalized(), len(finalizations),
-                        tuple(rollers), tuple(finality))
+                        len(settled), len(drawn), tuple(rollers), tuple(finality))

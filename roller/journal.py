@@ -1,13 +1,17 @@
 """The task journal: every task a coordinator offered this roller, and what became of it.
 
 One SQLite database (WAL, synchronous=FULL) in the data directory. A task is one row per
-(coordinator, kind, index, round), moving through
+(coordinator, kind, index, round, statement), moving through
 
     offered -> accepted | declined
     accepted -> proving | failed
     proving -> proving | proven | failed      (proving again: a restart resumes it)
     proven -> submitted | failed
     submitted -> receipted                    (the coordinator's receipt: accepted, rejected, late)
+
+The statement (L1's `Rollup.statement` of the block or batch) is part of the key: a block
+reverted and committed again keeps its randomness, hence its seeds, but is another statement, and
+its new task is a new row, not "already in the journal".
 
 declined, receipted and failed are final. Each transition is one transaction that checks the
 state it leaves, so a kill at any point leaves the task in the state before or after, never
@@ -45,7 +49,7 @@ from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KINDS = ("block", "batch")
 RECEIPTS = ("accepted", "rejected", "late")
 #: market-spec.md, "Outcomes"
@@ -86,9 +90,11 @@ class TaskKey:
     kind: str
     index: int
     round: int
+    statement: bytes
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.index} round {self.round} from coordinator {self.coordinator}"
+        return (f"{self.kind} {self.index} round {self.round} (statement "
+                f"{self.statement.hex()[:12]}) from coordinator {self.coordinator}")
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,12 @@ class TaskOffer:
     index: int
     round: int
     seed: bytes
+    #: L1's statement of the block or batch, which the submission signs
+    statement: bytes
+    #: the slots this roller holds in the round (the open round: 1)
+    slots: int
+    #: open to every staked roller (market-spec, "Rounds, declines and open proving")
+    open: bool
     #: unix seconds
     assigned_at: int
     deadline: int
@@ -114,7 +126,7 @@ class TaskOffer:
 
     @property
     def key(self) -> TaskKey:
-        return TaskKey(self.coordinator, self.kind, self.index, self.round)
+        return TaskKey(self.coordinator, self.kind, self.index, self.round, self.statement)
 
 
 @dataclass(frozen=True)
@@ -168,6 +180,9 @@ CREATE TABLE tasks (
     idx INTEGER NOT NULL,
     round INTEGER NOT NULL,
     seed BLOB NOT NULL,
+    statement BLOB NOT NULL,
+    slots INTEGER NOT NULL,
+    open INTEGER NOT NULL CHECK (open IN (0, 1)),
     assigned_at INTEGER NOT NULL,
     deadline INTEGER NOT NULL,
     close_at INTEGER NOT NULL,
@@ -193,7 +208,7 @@ CREATE TABLE tasks (
     rep_before INTEGER,
     rep_after INTEGER,
     settled_at REAL,
-    UNIQUE (coordinator, kind, idx, round),
+    UNIQUE (coordinator, kind, idx, round, statement),
     UNIQUE (coordinator, task_id)
 );
 CREATE INDEX tasks_by_state ON tasks (state);
@@ -208,7 +223,8 @@ CREATE TABLE speeds (
 );
 """
 
-_OFFER_COLUMNS = ("task_id", "coordinator", "kind", "idx", "round", "seed", "assigned_at",
+_OFFER_COLUMNS = ("task_id", "coordinator", "kind", "idx", "round", "seed", "statement", "slots",
+                  "open", "assigned_at",
                   "deadline", "close_at", "circuit", "inputs", "units")
 _COLUMNS = (*_OFFER_COLUMNS, "state", "reason", "receipt", "offered_at", "decided_at",
             "proving_at", "attempts", "proven_at", "submitted_at", "finished_at", "proof",
@@ -264,8 +280,7 @@ class Journal:
         a reconnect) is refused: look it up with `get` and answer from its state."""
         _check_offer(task)
         with self._transaction() as db:
-            existing = _select(db, "WHERE coordinator = ? AND kind = ? AND idx = ? AND round = ?",
-                               (task.coordinator, task.kind, task.index, task.round))
+            existing = _select(db, f"WHERE {_KEY_WHERE}", _key_args(task.key))
             if existing:
                 raise JournalError(f"{task.key} is already in the journal, {existing[0].state}")
             if _select(db, "WHERE coordinator = ? AND task_id = ?",
@@ -276,7 +291,7 @@ class Journal:
                 f"INSERT INTO tasks ({', '.join(_OFFER_COLUMNS)}, state, offered_at) "
                 f"VALUES ({', '.join('?' * len(_OFFER_COLUMNS))}, 'offered', ?)",
                 (task.task_id, task.coordinator, task.kind, task.index, task.round, task.seed,
-                 task.assigned_at, task.deadline, task.close_at, task.circuit, task.inputs,
+                 task.statement, task.slots, int(task.open), task.assigned_at, task.deadline, task.close_at, task.circuit, task.inputs,
                  task.units, _now(now)))
             return _select(db, "WHERE coordinator = ? AND task_id = ?",
                            (task.coordinator, task.task_id))[0]
@@ -335,9 +350,8 @@ class Journal:
                     raise JournalError(f"{key} was already settled as {recorded}, not {settled}")
                 return task
             db.execute("UPDATE tasks SET outcome = ?, reward = ?, rep_before = ?, rep_after = ?, "
-                       "settled_at = ? WHERE coordinator = ? AND kind = ? AND idx = ? AND "
-                       "round = ?", (outcome, str(reward), rep_before, rep_after, _now(now),
-                                     key.coordinator, key.kind, key.index, key.round))
+                       f"settled_at = ? WHERE {_KEY_WHERE}",
+                       (outcome, str(reward), rep_before, rep_after, _now(now), *_key_args(key)))
             return _select_key(db, key)
 
     def _move(self, key: TaskKey, to: TaskState, now: float | None, **columns: Any) -> JournalTask:
@@ -355,9 +369,8 @@ class Journal:
                 else:
                     assignments.append(f"{column} = ?")
                     values.append(value)
-            db.execute(f"UPDATE tasks SET {', '.join(assignments)} WHERE coordinator = ? AND "
-                       "kind = ? AND idx = ? AND round = ?",
-                       (*values, key.coordinator, key.kind, key.index, key.round))
+            db.execute(f"UPDATE tasks SET {', '.join(assignments)} WHERE {_KEY_WHERE}",
+                       (*values, *_key_args(key)))
             return _select_key(db, key)
 
     # ------------------------------------------------------------------ reads
@@ -456,21 +469,29 @@ def _check_offer(task: TaskOffer) -> None:
     if not is_hex_address(task.coordinator) or task.coordinator != to_checksum_address(
             task.coordinator):
         problems.append(f"coordinator {task.coordinator!r} is not a checksummed address")
-    for name in ("task_id", "seed", "circuit"):
+    for name in ("task_id", "seed", "statement", "circuit"):
         if len(getattr(task, name)) != 32:
             problems.append(f"{name} is {len(getattr(task, name))} bytes, not 32")
     if not task.assigned_at <= task.deadline <= task.close_at:
         problems.append(f"times out of order: assigned {task.assigned_at}, deadline "
                         f"{task.deadline}, closes {task.close_at}")
+    if task.slots < 1 or (task.open and task.slots != 1):
+        problems.append(f"{task.slots} slots; a round's task holds at least 1, an open one 1")
     if task.units < 1 or (task.kind == "block" and task.units != 1):
         problems.append(f"{task.units} units; a block is 1, a batch its number of proofs")
     if problems:
         raise JournalError(f"{task.key}: not a valid task: {'; '.join(problems)}")
 
 
+_KEY_WHERE = "coordinator = ? AND kind = ? AND idx = ? AND round = ? AND statement = ?"
+
+
+def _key_args(key: TaskKey) -> tuple:
+    return (key.coordinator, key.kind, key.index, key.round, key.statement)
+
+
 def _select_key(db: sqlite3.Connection, key: TaskKey) -> JournalTask:
-    found = _select(db, "WHERE coordinator = ? AND kind = ? AND idx = ? AND round = ?",
-                    (key.coordinator, key.kind, key.index, key.round))
+    found = _select(db, f"WHERE {_KEY_WHERE}", _key_args(key))
     if not found:
         raise UnknownTask(f"no task {key} in the journal")
     return found[0]
@@ -486,7 +507,7 @@ def _task(row: dict[str, Any]) -> JournalTask:
     proof, public = row.pop("proof"), row.pop("public")
     reward = row.pop("reward")
     return JournalTask(
-        index=row.pop("idx"), state=TaskState(row.pop("state")),
+        index=row.pop("idx"), state=TaskState(row.pop("state")), open=bool(row.pop("open")),
         proof=None if proof is None else _proof_from_json(json.loads(proof), kind),
         public=None if public is None else _ints_from_json(json.loads(public)),
         reward=None if reward is None else int(reward), **row)

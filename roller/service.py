@@ -14,13 +14,16 @@ nursery:
   circuits (`roller.artifacts`; the key must be the one of the on-chain verifiers), run the
   session (`roller.session`), and on any failure reconnect after `config.reconnect_delay`;
 - task intake: a task is checked (signature, id, times: `session.check_task`), its circuit must be
-  fetched and checked, its inputs must be what L1 holds, and `capacity.Admission` must find time
+  fetched and checked, its statement must be L1's current one and its inputs what L1 holds, and `capacity.Admission` must find time
   for it among the accepted tasks; admission and the journal's accept happen under one lock, so
   the roller never holds more than it can finish;
 - `max_concurrent_tasks` provers taking accepted tasks earliest effective deadline first; each
-  proof is verified by `BlockProver`, its public inputs are checked against
-  `Rollup.publicInputs` once more just before signing, then it is journaled and submitted; a
+  proof is verified by `BlockProver`, its statement and public inputs are checked against
+  the Rollup once more just before signing (a block reverted meanwhile is not signed for), then
+  it is signed (v2: the statement and the hash of the proof alone), journaled and submitted; a
   proof whose session is down waits in the journal and is resubmitted when the session is back;
+- open tasks (a task no drawn round proved, open to every staked roller) are taken like any
+  other: accepted if admission finds time, proven, and the first valid proof is the one paid;
 - a settlement reader that polls RollerStaking's `ReputationChanged`, `RewardCredited` and
   `BatchSettled` logs for this roller and fills the journal's outcomes.
 
@@ -60,7 +63,7 @@ from market_contracts.deploy import Deployment
 from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.rollup import Rollup
 from market_contracts.rules import TaskKind
-from market_contracts.submissions import aggregate_hash, proof_hash, sign_submission
+from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
 from p2p.artifacts import ArtifactStore
 from p2p.config import P2PConfig
 from p2p.errors import P2PError, RemoteError, Timeout
@@ -77,8 +80,8 @@ from roller.errors import ConfigError, InvalidTaskInputs, JournalError, ProvingE
 from roller.journal import JOURNAL_NAME, OUTCOMES, Journal, JournalTask, TaskKey, TaskOffer, TaskState
 from roller.metrics import MetricsServer, RollerMetrics
 from roller.proving import BlockProver, SignedResult, decode_batch_inputs, vk_matches_verifier
-from roller.session import (Session, SessionFailed, SessionRefused, TaskRefused, check_task,
-                            decline_reason, handshake, offer_from_task, submission, tamper)
+from roller.session import (TASK_KINDS, Session, SessionFailed, SessionRefused, TaskRefused,
+                            check_task, decline_reason, handshake, offer_from_task, submission, tamper)
 from zkp.aggregate import AggregateProof
 from zkp.backends import select_backend
 from zkp.builds import CircuitBuild
@@ -95,6 +98,8 @@ PING_INTERVAL = 15.0
 SETTLEMENT_INTERVAL = 5.0
 #: blocks per eth_getLogs request
 LOG_CHUNK_BLOCKS = 5_000
+#: accepted announcements waiting for discovery; more are dropped (each coordinator re-announces)
+ANNOUNCEMENT_QUEUE = 64
 #: how long a positive registry answer is trusted (the validator asks per announcement)
 REGISTRY_TTL = 60.0
 #: the next L1 block the settlement reader reads, kept across restarts
@@ -108,8 +113,8 @@ T = TypeVar("T")
 
 
 class NotOnL1(ProvingError):
-    """The proof's public inputs are not what the Rollup holds for that block and prover: an
-    honest roller does not sign it."""
+    """The proof's statement or public inputs are not what the Rollup holds for that block (or
+    batch) and prover: an honest roller does not sign it."""
 
 
 @dataclass(eq=False)
@@ -239,7 +244,7 @@ class RollerService:
         self._batch_size = await trio.to_thread.run_sync(self.rollup.batch_size)
         self._store = ArtifactStore(datadir / ARTIFACTS_DIR)
         host, port = self.config.metrics_address
-        send, announcements = trio.open_memory_channel[Announce](math.inf)
+        send, announcements = trio.open_memory_channel[Announce](ANNOUNCEMENT_QUEUE)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             self._node = await nursery.start(partial(
@@ -292,7 +297,10 @@ class RollerService:
                       task_status: trio.TaskStatus[CoordinatorDirectory]) -> None:
         def on_outcome(outcome: Outcome) -> None:
             if outcome.verdict is Verdict.ACCEPT and outcome.announcement is not None:
-                send.send_nowait(outcome.announcement)
+                try:
+                    send.send_nowait(outcome.announcement)
+                except trio.WouldBlock:
+                    pass  # discovery is behind; the coordinator announces again shortly
 
         assert self._node is not None
         async with join_coordinators(self._node, is_registered=self._is_registered,
@@ -673,6 +681,7 @@ class RollerService:
     def _check_inputs(self, offer: TaskOffer) -> None:
         """TaskRefused unless the task's inputs are for this roller and are what L1 holds
         (blocking: reads the Rollup)."""
+        self._require_statement(offer.kind, offer.index, offer.statement)
         if offer.kind == "block":
             try:
                 inputs = json.loads(offer.inputs)
@@ -697,6 +706,26 @@ class RollerService:
                                             f"{indices[0]}..{indices[-1]}")
         for index, _, public in items:
             self._require_on_l1(index, list(public))
+
+    def _require_statement(self, kind: str, index: int, statement: bytes) -> None:
+        """TaskRefused unless `statement` is L1's current statement of the block or batch: one
+        that was reverted (and maybe committed again) is no longer what a proof would be about."""
+        try:
+            current = self._l1_statement(kind, index)
+        except TransactionFailed as exc:
+            if exc.reason == "BlockNotCommitted":
+                raise TaskRefused("not_on_l1", f"{kind} {index} is not committed on L1") from None
+            raise TaskRefused("l1_unavailable", f"cannot read {kind} {index} from L1: {exc}") from None
+        except ChainError as exc:
+            raise TaskRefused("l1_unavailable", f"cannot read {kind} {index} from L1: {exc}") from None
+        if current != statement:
+            raise TaskRefused("stale_statement", f"{kind} {index}'s statement on L1 is "
+                                                 f"{current.hex()[:16]}, not the task's "
+                                                 f"{statement.hex()[:16]}")
+
+    def _l1_statement(self, kind: str, index: int) -> bytes:
+        return (self.rollup.statement(index) if kind == "block"
+                else self.rollup.batch_statement(index))
 
     def _require_on_l1(self, index: int, public: Sequence[int]) -> None:
         """TaskRefused unless `public` is [oldRoot, newRoot, dataHash, prover] of block `index`
@@ -843,36 +872,33 @@ class RollerService:
 
         def sign(kind: str, index: int, round_: int, proof: Proof | AggregateProof,
                  public: Sequence) -> bytes:
+            self._signing_check(lambda: self._require_statement(kind, index, task.statement))
             if kind == "block":
-                self._signing_check(index, public)
-                return self._sign(TaskKind.BLOCK, index, round_, proof_hash(proof, public))
-            items = decode_batch_inputs(task.inputs)
-            for (block, _, _), inputs in zip(items, public, strict=True):
-                self._signing_check(block, inputs)
-            return self._sign(TaskKind.AGGREGATION, index, round_,
-                              aggregate_hash(proof.a, proof.b, proof.c, public))
+                self._signing_check(lambda: self._require_on_l1(index, list(public)))
+            else:
+                items = decode_batch_inputs(task.inputs)
+                for (block, _, _), inputs in zip(items, public, strict=True):
+                    self._signing_check(lambda: self._require_on_l1(block, list(inputs)))
+            return self._sign(task, _submission_hash(proof, public))
 
         return sign
 
-    def _signing_check(self, block: int, public: Sequence[int]) -> None:
+    @staticmethod
+    def _signing_check(check: Callable[[], None]) -> None:
         try:
-            self._require_on_l1(block, list(public))
+            check()
         except TaskRefused as exc:
             raise NotOnL1(f"not signing: {exc.reason}") from None
 
-    def _sign(self, kind: TaskKind, index: int, round_: int, digest: bytes) -> bytes:
-        return sign_submission(self.account, self.chain_id, self.rollup.address, kind, index,
-                               round_, digest)
+    def _sign(self, task: TaskOffer, digest: bytes) -> bytes:
+        return sign_submission(self.account, self.chain_id, self.rollup.address,
+                               TASK_KINDS[task.kind], task.index, task.round, task.statement,
+                               digest)
 
     def _tampered(self, task: TaskOffer, result: SignedResult) -> SignedResult:
         """Devnet `invalid` behaviour: the proof made invalid, and signed as it is sent."""
         bad = tamper(result.proof)
-        if isinstance(bad, AggregateProof):
-            signature = self._sign(TaskKind.AGGREGATION, task.index, task.round,
-                                   aggregate_hash(bad.a, bad.b, bad.c, result.public))
-        else:
-            signature = self._sign(TaskKind.BLOCK, task.index, task.round,
-                                   proof_hash(bad, result.public))
+        signature = self._sign(task, _submission_hash(bad, result.public))
         log.warning("DEVNET BEHAVIOUR invalid: submitting a tampered proof", task=str(task.key))
         return replace(result, proof=bad, signature=signature)
 
@@ -964,8 +990,10 @@ class RollerService:
             if coordinator is None:
                 continue  # a slash, not a settlement: the settlement reports it again
             args = log_["args"]
-            key = TaskKey(coordinator, "block" if args["kind"] == TaskKind.BLOCK else "batch",
-                          args["task"], args["round"])
+            kind = "block" if args["kind"] == TaskKind.BLOCK else "batch"
+            # A settled batch is finalized: L1's statement of each task is the final one.
+            key = TaskKey(coordinator, kind, args["task"], args["round"],
+                          self._l1_statement(kind, args["task"]))
             outcome = OUTCOMES[args["outcome"]]
             reward = rewards.get((log_["transactionHash"], args["kind"], args["task"]), 0)
             try:
@@ -981,6 +1009,15 @@ class RollerService:
                 self.metrics.outcome(outcome)
                 log.info("task settled", task=str(key), outcome=outcome, reward=reward,
                          reputation=f"{args['oldRep']} -> {args['newRep']}")
+
+
+def _submission_hash(proof: Proof | AggregateProof, public: Sequence) -> bytes:
+    """The proof hash a v2 submission signs: a block proof's words alone (its inputs are L1's);
+    an aggregate's with its provers, each block's `prover` public input."""
+    if isinstance(proof, AggregateProof):
+        provers = [to_checksum_address(inputs[3].to_bytes(20, "big")) for inputs in public]
+        return aggregate_hash(provers, proof.a, proof.b, proof.c)
+    return block_proof_hash(proof)
 
 
 def _number(value: Any) -> int:

@@ -89,16 +89,17 @@ def decline_reason(code: str, text: str) -> str:
 
 
 def task_id(chain_id: int, rollup: str, kind: TaskKind | str, index: int, round_: int, seed: bytes,
-            roller: str) -> bytes:
+            statement: bytes, roller: str) -> bytes:
     """`market_contracts.submissions.task_id` (what the coordinator computes), with the kind also
     as the wire's word ("block" or "batch")."""
     kind = TASK_KINDS[kind] if isinstance(kind, str) else kind
-    return submission_task_id(chain_id, rollup, kind, index, round_, seed, roller)
+    return submission_task_id(chain_id, rollup, kind, index, round_, seed, statement, roller)
 
 
 def check_task(task: Task, *, coordinator: str, chain_id: int, rollup: str, roller: str) -> None:
     """TaskRefused unless `task` is signed by `coordinator`, names itself by the right id for
-    this roller, chain and rollup, and has its times in order."""
+    this roller, chain, rollup and statement, has its times in order, and, if open, holds one
+    slot and has no deadline."""
     try:
         signer = recover_signer(signing_digest(task), task.signature)
     except BadSignature as exc:
@@ -106,11 +107,17 @@ def check_task(task: Task, *, coordinator: str, chain_id: int, rollup: str, roll
     if signer != coordinator:
         raise TaskRefused("bad_signature", f"the task is signed by {signer}, not by the "
                                            f"coordinator {coordinator}")
-    expected = task_id(chain_id, rollup, task.kind, task.index, task.round, task.seed, roller)
+    expected = task_id(chain_id, rollup, task.kind, task.index, task.round, task.seed,
+                       task.statement, roller)
     if task.task_id != expected:
         raise TaskRefused("bad_task_id", f"task id {task.task_id.hex()} is not {expected.hex()}, "
                                          f"the id of {task.kind} {task.index} round {task.round} "
                                          f"for {roller} on chain {chain_id}, rollup {rollup}")
+    if task.open and (task.slots != 1 or task.deadline != messages.NO_DEADLINE
+                      or task.close_at != messages.NO_DEADLINE):
+        raise TaskRefused("bad_open_task", f"an open task holds 1 slot and has no deadline; this "
+                                           f"one holds {task.slots}, deadline {task.deadline}, "
+                                           f"closes {task.close_at}")
     if not task.assigned_at <= task.deadline <= task.close_at:
         raise TaskRefused("bad_times", f"times out of order: assigned {task.assigned_at}, deadline "
                                        f"{task.deadline}, closes {task.close_at} (ms)")
@@ -126,7 +133,7 @@ def offer_from_task(task: Task, coordinator: str) -> TaskOffer:
                                       for item in task.inputs])
         units = len(task.inputs)
     return TaskOffer(task.task_id, coordinator, task.kind, task.index, task.round, task.seed,
-                     task.assigned_at // MS, task.deadline // MS, task.close_at // MS,
+                     task.statement, task.slots, task.open, task.assigned_at // MS, task.deadline // MS, task.close_at // MS,
                      task.circuit, inputs, units)
 
 
@@ -136,9 +143,10 @@ def submission(task: JournalTask) -> ProofMessage | Aggregate:
     if proof is None or signature is None:
         raise RollerError(f"{task.key} has no proof to submit (it is {task.state})")
     if isinstance(proof, AggregateProof):
-        return Aggregate(task_id=task.task_id, a=proof.a, b=proof.b, c=proof.c, signature=signature)
-    return ProofMessage(task_id=task.task_id, a=proof.a, b=proof.b, c=proof.c,
-                        public=tuple(task.public or ()), signature=signature)
+        return Aggregate(task_id=task.task_id, statement=task.statement, a=proof.a, b=proof.b,
+                         c=proof.c, signature=signature)
+    return ProofMessage(task_id=task.task_id, statement=task.statement, a=proof.a, b=proof.b,
+                        c=proof.c, signature=signature)
 
 
 def tamper(proof: Proof | AggregateProof) -> Proof | AggregateProof:

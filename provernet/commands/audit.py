@@ -190,10 +190,9 @@ def _require_evidence_for(market: Market, evidence: SlashEvidence, source: Path)
         raise InvalidEvidence(f"{source} names staking contract {evidence.staking}, but the "
                               f"deployment's is {market.deployment.staking}: pass the deployment "
                               "the evidence belongs to")
-    wired = market.slashing_contracts()
-    if wired is not None and wired[0] != evidence.rollup:
-        raise InvalidEvidence(f"{source} was signed for rollup {evidence.rollup}, but the staking "
-                              f"contract slashes for rollup {wired[0]}")
+    if not market.rollup_enabled(evidence.rollup):
+        raise InvalidEvidence(f"{source} was signed for rollup {evidence.rollup}, which the "
+                              "staking contract does not serve")
 
 
 @command.command("assignments")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -74,8 +73,9 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int 
             as_json: bool) -> None:
     """Run the market on one machine: L1, a sequencer, a coordinator and rollers (INSECURE
     development keys and setup)."""
-    params = replace(MarketParams.devnet(), k=batch_size, t=deadline, late_window=2 * deadline,
-                     t_agg=deadline)
+    # `replace` raises the unbonding to the margin the shortened deadlines need.
+    params = MarketParams.devnet().replace(k=batch_size, t=deadline, late_window=2 * deadline,
+                                           t_agg=deadline)
     with tempfile.TemporaryDirectory(prefix="provernet-devnet-") as scratch:
         config = DevnetConfig(
             datadir=datadir or Path(scratch), params=params, rollers=rollers,
@@ -190,10 +190,12 @@ def _live_view(devnet: Devnet) -> Group:
 
 def _summary(report: MarketReport) -> Group:
     head = Table(title="devnet summary")
-    for column in ("committed", "finalized", "batches", "finality p50 (s)", "finality p99 (s)"):
+    for column in ("committed", "finalized", "batches", "settled", "lotteries drawn",
+                   "finality p50 (s)", "finality p99 (s)"):
         head.add_column(column, justify="right")
     head.add_row(str(report.committed_blocks), str(report.finalized_blocks),
-                 str(report.batches_finalized), str(percentile(report.finality_seconds, 50)),
+                 str(report.batches_finalized), str(report.batches_settled),
+                 str(report.lotteries_drawn), str(percentile(report.finality_seconds, 50)),
                  str(percentile(report.finality_seconds, 99)))
     rollers = Table(title="rollers, from the chain")
     for column in ("roller", "behaviour", "stake", "rep", "rewards", "slashed", "on time",

@@ -14,13 +14,14 @@ from p2p import messages as m
 from p2p.config import P2PConfig
 from p2p.errors import (BadSignature, MalformedMessage, MessageTooLarge, P2PError, SchemaViolation,
                         UnknownMessageType, UnsupportedVersion)
-from p2p.schema import Bytes, List, Record, Spec, Str, Switch, Uint, spec_of
+from p2p.schema import Bool, Bytes, List, Record, Spec, Str, Switch, Uint, spec_of
 from p2p.signing import recover_signer, sign_digest, signing_digest
 
 LIMIT = 1 << 20
 H = bytes(range(32))
 ADDR = bytes(range(20))
 SIG = bytes(65)
+STATEMENT = bytes(range(100, 132))
 ITEM = m.BatchItem(index=7, a=(1, 2), b=((3, 4), (5, 6)), c=(7, 8), public=(1, 2, 3, 2**256 - 1))
 
 # One valid instance of every message type.
@@ -33,11 +34,12 @@ EXAMPLES = [
     m.Auth(signature=SIG),
     m.Welcome(weight=10**24 * 5000, session=bytes(16)),
     m.Refused(code="not_staked", reason="no active stake"),
-    m.Task(task_id=H, kind="block", index=3, round=0, seed=H, assigned_at=10, deadline=40, close_at=70,
-           circuit=H, inputs=b'{"oldRoot": "1"}', signature=SIG),
+    m.Task(task_id=H, kind="block", index=3, round=0, seed=H, slots=2, statement=STATEMENT, open=False,
+           assigned_at=10, deadline=40, close_at=70, circuit=H, inputs=b'{"oldRoot": "1"}',
+           signature=SIG),
     m.Accept(task_id=H),
     m.Decline(task_id=H, reason="busy"),
-    m.Proof(task_id=H, a=(1, 2), b=((3, 4), (5, 6)), c=(7, 8), public=(9, 10, 11, 12), signature=SIG),
+    m.Proof(task_id=H, statement=STATEMENT, a=(1, 2), b=((3, 4), (5, 6)), c=(7, 8), signature=SIG),
     m.Receipt(task_id=H, status="late", reason=""),
     m.Error(code="internal", reason="try later"),
     m.Ping(nonce=5),
@@ -45,19 +47,23 @@ EXAMPLES = [
     m.ArtifactRequest(hash=H, offset=0),
     m.ArtifactChunk(hash=H, offset=0, total=3, data=b"abc"),
     m.ArtifactMissing(hash=H),
-    m.Aggregate(task_id=H, a=((1, 2), (3, 4)), b=(((5, 6), (7, 8)), ((9, 10), (11, 12))), c=(13, 14),
+    m.Aggregate(task_id=H, statement=STATEMENT, a=((1, 2), (3, 4)), b=(((5, 6), (7, 8)), ((9, 10), (11, 12))), c=(13, 14),
                 signature=SIG),
     m.Cancel(task_id=H, reason="block 7 was reverted"),
 ]
-BATCH = m.Task(task_id=H, kind="batch", index=1, round=2, seed=H, assigned_at=10, deadline=40, close_at=70,
-               circuit=H, inputs=(ITEM, ITEM), signature=SIG)
+BATCH = m.Task(task_id=H, kind="batch", index=1, round=2, seed=H, slots=1, statement=STATEMENT,
+               open=False, assigned_at=10, deadline=40, close_at=70, circuit=H, inputs=(ITEM, ITEM),
+               signature=SIG)
+#: a task open to every staked roller: one slot, no deadline
+OPEN = dataclasses.replace(EXAMPLES[6], round=3, slots=1, open=True, deadline=m.NO_DEADLINE,
+                           close_at=m.NO_DEADLINE)
 
 
 def test_every_message_type_has_an_example():
     assert {m.type_name(x) for x in EXAMPLES} == set(m.MESSAGE_TYPES)
 
 
-@pytest.mark.parametrize("msg", EXAMPLES + [BATCH], ids=lambda x: m.type_name(x))
+@pytest.mark.parametrize("msg", EXAMPLES + [BATCH, OPEN], ids=lambda x: m.type_name(x))
 def test_valid_messages_round_trip(msg):
     assert m.decode(m.encode(msg), limit=LIMIT) == msg
 
@@ -78,7 +84,7 @@ def _put(wire: dict, path: list, value) -> dict:
 
 
 _DELETE = object()
-ANNOUNCE, TASK, PROOF = EXAMPLES[0], EXAMPLES[6], EXAMPLES[9]
+ANNOUNCE, TASK, PROOF, AGGREGATE = EXAMPLES[0], EXAMPLES[6], EXAMPLES[9], EXAMPLES[17]
 
 # (valid message, where to change its wire form, the bad value, the field the error names).
 INVALID = [
@@ -98,7 +104,18 @@ INVALID = [
     (BATCH, ["inputs", 0, "extra"], 1, "inputs[0].extra"),
     (TASK, ["task_id"], _DELETE, "task_id"),
     (TASK, ["priority"], 1, "priority"),
-    (PROOF, ["public"], [bytes(32)] * (m.MAX_PUBLIC_INPUTS + 1), "public"),
+    (TASK, ["slots"], 0, "slots"),                          # a task holds at least one slot
+    (TASK, ["slots"], m.MAX_SLOTS + 1, "slots"),
+    (TASK, ["slots"], _DELETE, "slots"),
+    (TASK, ["statement"], bytes(31), "statement"),
+    (TASK, ["statement"], _DELETE, "statement"),
+    (TASK, ["open"], 1, "open"),                            # a flag is true or false, not 1
+    (TASK, ["open"], "yes", "open"),
+    (TASK, ["open"], _DELETE, "open"),
+    (PROOF, ["statement"], bytes(33), "statement"),
+    (PROOF, ["statement"], _DELETE, "statement"),
+    (PROOF, ["public"], [bytes(32)] * 4, "public"),         # inputs come from L1, not the roller
+    (AGGREGATE, ["statement"], None, "statement"),
     (PROOF, ["c", 0], bytes(33), "c[0]"),
     (PROOF, ["signature"], bytes(64), "signature"),
     (ANNOUNCE, ["circuits"], [H] * (m.MAX_CIRCUITS + 1), "circuits"),
@@ -168,7 +185,11 @@ def test_encode_refuses_what_decode_would():
     with pytest.raises(SchemaViolation):
         m.encode(dataclasses.replace(TASK, index=2**64))  # more than msgpack's integers carry
     with pytest.raises(SchemaViolation):
-        m.encode(dataclasses.replace(PROOF, public=(2**256,)))
+        m.encode(dataclasses.replace(PROOF, a=(2**256, 1)))
+    with pytest.raises(SchemaViolation):
+        m.encode(dataclasses.replace(TASK, slots=0))
+    with pytest.raises(SchemaViolation):
+        m.encode(dataclasses.replace(TASK, open=0))
     with pytest.raises(TypeError):
         m.encode(ITEM)  # a nested record is not a message
 
@@ -195,7 +216,9 @@ def test_signatures_cover_every_field_but_the_signature():
 
 def _strategy(spec: Spec) -> st.SearchStrategy:
     if isinstance(spec, Uint):
-        return st.integers(0, 2**spec.bits - 1)
+        return st.integers(spec.min, 2**spec.bits - 1)
+    if isinstance(spec, Bool):
+        return st.booleans()
     if isinstance(spec, Bytes):
         size = spec.exact if spec.exact is not None else None
         return st.binary(min_size=size or 0, max_size=size if size is not None else min(spec.max, 64))

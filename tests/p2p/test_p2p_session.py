@@ -41,7 +41,7 @@ async def coordinator_session(stream):
         return
     await stream.send(m.Welcome(weight=STAKED[roller], session=os.urandom(16)))
     task = m.Task(task_id=os.urandom(32), kind="block", index=12, round=0, seed=os.urandom(32),
-                  assigned_at=100, deadline=130, close_at=160, circuit=b"\x09" * 32,
+                  slots=1, statement=os.urandom(32), open=False, assigned_at=100, deadline=130, close_at=160, circuit=b"\x09" * 32,
                   inputs=b'{"oldRoot": "1", "newRoot": "2"}', signature=bytes(65))
     task = dataclasses.replace(task, signature=sign_digest(COORDINATOR.key, signing_digest(task)))
     await stream.send(task)
@@ -64,8 +64,8 @@ async def test_a_full_session(tmp_path):
                 task = await session.receive(m.Task)
                 assert recover_signer(signing_digest(task), task.signature) == COORDINATOR.address
                 await session.send(m.Accept(task_id=task.task_id))
-                await session.send(m.Proof(task_id=task.task_id, a=(1, 2), b=((3, 4), (5, 6)), c=(7, 8),
-                                           public=(1, 2, 3, int(ROLLER.address, 16)), signature=bytes(65)))
+                await session.send(m.Proof(task_id=task.task_id, statement=task.statement, a=(1, 2),
+                                           b=((3, 4), (5, 6)), c=(7, 8), signature=bytes(65)))
                 receipt = await session.receive(m.Receipt)
                 assert (receipt.task_id, receipt.status) == (task.task_id, "accepted")
 

@@ -103,7 +103,8 @@ async def test_a_timeout_leaves_the_stream_usable(tmp_path):
 
 async def test_large_frames_are_written_in_noise_sized_pieces(tmp_path):
     """A 700 KiB block task crosses the wire in writes of at most 65,535 bytes."""
-    task = m.Task(task_id=bytes(32), kind="block", index=1, round=0, seed=bytes(32), assigned_at=1,
+    task = m.Task(task_id=bytes(32), kind="block", index=1, round=0, seed=bytes(32), slots=1,
+                  statement=bytes(32), open=False, assigned_at=1,
                   deadline=2, close_at=3, circuit=bytes(32), inputs=bytes(range(256)) * 2800,
                   signature=bytes(65))
     received = []

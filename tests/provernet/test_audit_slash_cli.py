@@ -89,16 +89,21 @@ def deployed(node, tmp_path_factory):
     import_keystore(files / "reporter", reporter.key.hex(), PASSWORD, scrypt_n=2**4)
     password_file = files / "password"
     password_file.write_text(PASSWORD + "\n")
-    inputs = [OLD_ROOT, NEW_ROOT, 0, int(roller.address, 16)]
+    # The contract builds the inputs itself: block 1's on L1, with the signer as prover.
+    inputs = rollup.public_inputs(1, roller.address)
+    statement = rollup.statement(1)
 
-    def signed(proof: Proof, index: int = 1) -> SlashEvidence:
+    def signed(proof: Proof, index: int = 1, statement: bytes = statement) -> SlashEvidence:
         return SlashEvidence.signed(roller, chain_id=chain.chain_id, rollup=rollup.address,
                                     staking=deployment.staking, index=index, round_=0,
-                                    proof=proof, public_inputs=inputs)
+                                    statement=statement, proof=proof)
 
     valid = valid_proof(inputs)
-    evidence = {"valid": signed(valid), "invalid": signed(replace(valid, c=g1(1))),
-                "uncommitted": signed(replace(valid, c=g1(1)), index=2)}
+    invalid = replace(valid, c=g1(1))
+    evidence = {"valid": signed(valid), "invalid": signed(invalid),
+                "uncommitted": signed(invalid, index=2),
+                # signed for another statement of block 1 (one since reverted, say)
+                "stale": signed(invalid, statement=b"\x01" * 32)}
     for name, item in evidence.items():
         item.save(files / f"{name}.json")
     common = ["--rpc-url", node.url, "--deployment", str(deployment_file),
@@ -167,6 +172,11 @@ def test_a_block_not_committed_is_a_one_line_refusal(world):
     assert_one_line_error(slash(world, "uncommitted"), "block 2 is not committed on the rollup")
 
 
+def test_a_stale_statement_is_a_one_line_refusal(world):
+    assert_one_line_error(slash(world, "stale"), "the signed statement is not the one the rollup "
+                                                 "holds now for 1")
+
+
 def test_evidence_for_another_deployment_is_refused_before_sending(world):
     evidence = world["evidence"]["invalid"]
     other = world["files"] / "other-staking.json"
@@ -176,7 +186,7 @@ def test_evidence_for_another_deployment_is_refused_before_sending(world):
     replace(evidence, chain_id=1).save(world["files"] / "other-chain.json")
     assert_one_line_error(slash(world, "other-chain"), "signed for chain id 1")
     replace(evidence, rollup=evidence.staking).save(world["files"] / "other-rollup.json")
-    assert_one_line_error(slash(world, "other-rollup"), "the staking contract slashes for rollup")
+    assert_one_line_error(slash(world, "other-rollup"), f"rollup {evidence.staking}")
 
 
 def test_a_malformed_evidence_file_is_a_one_line_error(world):

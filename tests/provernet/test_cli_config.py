@@ -1,14 +1,18 @@
 """Options layer as documented: flags over environment over the --config TOML file."""
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from provernet.cli import cli
 
-VECTOR = {"chain-id": 31337, "rollup": "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99", "block": 650634,
-          "round": 0, "randomness": "0x68eb1378145326173bad355e00e85985c0dce7a46e063732de9d2c21439eb6d6"}
-SEED = "0xcd79848ff9efa4dc1eb1084d5351cd32f32aa099d55b13c38ecf2cab65f880d8"
+#: the first block-seed vector of tests/vectors/market-vectors.json (market rules v2)
+_CASE = json.loads((Path(__file__).parents[1] / "vectors" / "market-vectors.json").read_text())[
+    "block_seed"][0]
+VECTOR = {"chain-id": _CASE["chain_id"], "rollup": _CASE["rollup"], "block": _CASE["block"],
+          "round": _CASE["round"], "randomness": _CASE["randomness"]}
+SEED = _CASE["seed"]
 
 
 def seed_of(result) -> str:

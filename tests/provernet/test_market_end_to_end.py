@@ -2,12 +2,15 @@
 coordinator and four rollers, each with its own libp2p host on loopback, proving the small
 block circuit on the CPU for real.
 
-One network, one run, checked for everything the market promises: blocks are assigned, proven,
-aggregated K = 2 at a time and finalized on L1; every draw recomputes from public data with
-`provernet audit assignments`; a roller that signs invalid proofs is slashed on-chain; a lazy one
-(accepts, never delivers) settles `missed`, loses reputation, and its blocks are redrawn and
-finalize anyway; honest rollers earn; and a coordinator killed and restarted mid-run carries on
-from its database. Deadlines are short (T = 20 s) so the run takes a few minutes on two cores.
+One network, one run, checked for everything the market promises (market rules v2): each block's
+randomness is recorded on L1 after its commit and its slots drawn from the roster before it;
+blocks are proven, aggregated K = 2 at a time, finalized and settled on L1; every draw recomputes
+from public data with `provernet audit assignments`; a roller that signs invalid proofs is slashed
+on-chain; a lazy one (accepts, never delivers) settles `missed`, loses reputation, and its blocks
+finalize anyway, through later rounds or open proving, with no watchdog reverting them; honest
+rollers earn; a valid proof copied under another roller's signature is invalid for that roller;
+and a coordinator killed and restarted mid-batch carries on from its database. Deadlines are
+short (T = 20 s) so the run takes a few minutes on two cores.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import trio
@@ -23,13 +25,14 @@ import trio
 from coordinator.commands import Assign
 from coordinator.views import BlockStatus
 from market_contracts.rules import MarketParams, TaskKind
-from market_contracts.submissions import proof_hash, sign_submission
+from coordinator.service import SentTask
+from market_contracts.submissions import block_proof_hash, sign_submission
 from p2p import messages as m
 from provernet.devnet import Devnet, DevnetConfig
 from provernet.market_report import market_report
 from zkp.proof import Proof
 
-PARAMS = replace(MarketParams.devnet(), k=2, t=20, late_window=40, t_agg=20)
+PARAMS = MarketParams.devnet().replace(k=2, t=20, late_window=40, t_agg=20)
 #: blocks that must finalize and settle, and the run's limit
 BLOCKS = 4
 RUN_LIMIT_S = 900
@@ -57,23 +60,29 @@ def _done(devnet: Devnet, blocks: int) -> bool:
     return rollers["invalid"].slashed > 0 and rollers["lazy"].outcomes["missed"] > 0
 
 
-async def _copied_proof_verdict(devnet: Devnet) -> tuple[bool, str]:
-    """What the coordinator makes of honest roller A's valid proof of a block submitted by honest
-    roller B, signed by B, for an assignment of B to that block."""
+async def _copied_proof_verdicts(devnet: Devnet) -> list[tuple[bool, str]]:
+    """What the coordinator makes of honest roller A's valid proof of a block as A signed it, and
+    as honest roller B signed it for an assignment of B to that block (the proof hash leaves the
+    inputs out, so B can sign A's proof as it stands)."""
     a, b = (r for r in devnet.rollers if r.behaviour == "honest")
     coordinator = devnet.coordinator
     ref, index, _round = coordinator.store.proofs_of(a.account.address, int(TaskKind.BLOCK))[0]
     body = coordinator.store.proof(ref)
     proof = Proof(tuple(body["a"]), tuple(tuple(x) for x in body["b"]), tuple(body["c"]))
-    public = tuple(body["public"])
-    signature = sign_submission(b.account, devnet.chain.chain_id, devnet.rollup.address,
-                                TaskKind.BLOCK, index, 0, proof_hash(proof, public))
-    assign = Assign(kind=TaskKind.BLOCK, index=index, round=0, roller=b.account.address,
-                    seed=bytes(32), assigned_at=0, deadline=0, close_at=0, proofs=())
-    message = m.Proof(task_id=bytes(32), a=proof.a, b=proof.b, c=proof.c, public=public,
-                      signature=signature)
-    _ref, valid, problem = await coordinator._check_submission(assign, message)
-    return valid, problem
+    statement = await trio.to_thread.run_sync(devnet.rollup.statement, index)
+    verdicts = []
+    for signer in (a, b):
+        signature = sign_submission(signer.account, devnet.chain.chain_id, devnet.rollup.address,
+                                    TaskKind.BLOCK, index, 0, statement, block_proof_hash(proof))
+        assign = Assign(kind=TaskKind.BLOCK, index=index, round=0,
+                        roller=signer.account.address, seed=bytes(32), slots=1,
+                        statement=statement, assigned_at=0, deadline=0, close_at=0, proofs=())
+        message = m.Proof(task_id=bytes(32), statement=statement, a=proof.a, b=proof.b,
+                          c=proof.c, signature=signature)
+        _ref, valid, problem = await coordinator._check_submission(
+            SentTask(assign, signer.account.address), message)
+        verdicts.append((valid, problem))
+    return verdicts
 
 
 async def _wait_until(predicate, *args) -> None:
@@ -102,12 +111,14 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
                 capture_output=True, text=True, timeout=300))
             report = await trio.to_thread.run_sync(
                 market_report, devnet.market, devnet.rollup, devnet.behaviours, devnet.first_block)
-            copied = await _copied_proof_verdict(devnet)
+            original, copied = await _copied_proof_verdicts(devnet)
             nursery.cancel_scope.cancel()
 
     # A valid proof of one honest roller, handed in (signed) by the other as its own, is an
-    # invalid proof for the other: it is bound to its prover's address.
-    assert copied == (False, "its public inputs are not the block's on L1 for this roller")
+    # invalid proof for the other: the coordinator (and the contract, slashing it) verifies it
+    # against L1's inputs with the signer as prover.
+    assert original[0] is True
+    assert copied[0] is False and copied[1].startswith("invalid proof")
 
     assert audit.returncode == 0, audit.stdout + audit.stderr
     records = [json.loads(line) for line in audit.stdout.splitlines()]

@@ -107,7 +107,7 @@ def test_pending_work_is_what_still_needs_the_prover(tmp_path):
     try:
         for index in range(3):
             journal.offer(TaskOffer(bytes([index]) * 32, COORDINATOR, "block", index, 0,
-                                    b"\x00" * 32, 1_000, 1_030, 1_060, CIRCUIT, b"{}"))
+                                    b"\x00" * 32, b"\x01" * 32, 1, False, 1_000, 1_030, 1_060, CIRCUIT, b"{}"))
             journal.accept(journal.history(1)[0].key)
         journal.start_proving(journal.history(3)[1].key, now=1_002)
         journal.start_proving(journal.history(3)[0].key, now=1_003)
@@ -115,7 +115,7 @@ def test_pending_work_is_what_still_needs_the_prover(tmp_path):
         pending = pending_work(journal.unfinished())
     finally:
         journal.close()
-    assert [(w.label.split(" from")[0], w.started_at) for w in pending] == [
+    assert [(w.label.split(" (statement")[0], w.started_at) for w in pending] == [
         ("block 0 round 0", None), ("block 1 round 0", 1_002)]
 
 

@@ -34,12 +34,14 @@ REPO = Path(__file__).resolve().parents[2]
 PROOF = Proof(a=(1, 2), b=((3, 4), (5, 6)), c=(7, 2**254))
 PUBLIC = (11, 12, 13, 0xAB)
 SIGNATURE = bytes(range(65))
+STATEMENT = b"\x5a" * 32
 
 
 def offer(index: int = 7, round_: int = 0, kind: str = "block", **changes) -> TaskOffer:
     task = TaskOffer(
         task_id=bytes([index, round_, kind == "batch"]) + bytes(29), coordinator=COORDINATOR,
-        kind=kind, index=index, round=round_, seed=b"\x05" * 32, assigned_at=1_000,
+        kind=kind, index=index, round=round_, seed=b"\x05" * 32, statement=STATEMENT, slots=1,
+        open=False, assigned_at=1_000,
         deadline=1_030, close_at=1_060, circuit=b"\xcc" * 32, inputs=b'{"prover": "171"}',
         units=4 if kind == "batch" else 1)
     return replace(task, **changes)
@@ -65,7 +67,7 @@ def test_a_task_from_offer_to_settlement(journal):
     task = offer()
     offered = journal.offer(task, now=1_000.5)
     assert offered.state is TaskState.OFFERED and offered.offered_at == 1_000.5
-    assert offered.key == TaskKey(COORDINATOR, "block", 7, 0) and offered.inputs == task.inputs
+    assert offered.key == TaskKey(COORDINATOR, "block", 7, 0, STATEMENT) and offered.inputs == task.inputs
     journal.accept(task.key, now=1_001)
     assert journal.start_proving(task.key, now=1_002).attempts == 1
     proven = journal.record_proof(task.key, PROOF, PUBLIC, SIGNATURE, now=1_005)
@@ -139,7 +141,8 @@ def test_an_illegal_transition_names_the_task_and_both_states(journal, path, mov
     before = journal.get(task.key)
     with pytest.raises(JournalError) as caught:
         steps[move]()
-    assert str(caught.value).startswith(f"block 7 round 0 from coordinator {COORDINATOR}: "
+    assert str(caught.value).startswith(f"block 7 round 0 (statement 5a5a5a5a5a5a) from "
+                                        f"coordinator {COORDINATOR}: "
                                         f"cannot go from {state} to ")
     assert journal.get(task.key) == before  # the refused transition changed nothing
 
@@ -162,6 +165,12 @@ def test_bad_offers_receipts_and_settlements_are_refused(journal):
         journal.offer(offer(seed=b"abc"))
     with pytest.raises(JournalError, match="a block is 1"):
         journal.offer(offer(units=2))
+    with pytest.raises(JournalError, match="statement is 31 bytes, not 32"):
+        journal.offer(offer(statement=bytes(31)))
+    with pytest.raises(JournalError, match="0 slots"):
+        journal.offer(offer(slots=0))
+    with pytest.raises(JournalError, match="2 slots; .* an open one 1"):
+        journal.offer(offer(slots=2, open=True))
     with pytest.raises(JournalError, match="not a checksummed address"):
         journal.offer(offer(coordinator=COORDINATOR.lower()))
     task = offer()
@@ -187,6 +196,22 @@ def test_bad_offers_receipts_and_settlements_are_refused(journal):
         journal.settle(other.key, "late", 0, 5_000, 4_500)
     with pytest.raises(UnknownTask, match="no task block 99 round 0"):
         journal.accept(offer(99).key)
+
+
+def test_a_recommitted_block_is_a_new_task(journal):
+    """A block reverted and committed again keeps its seeds (its randomness is pinned) but has
+    another statement: its task is a new row, decided on its own, while the old one stays."""
+    before = offer(slots=2)
+    journal.offer(before)
+    journal.decline(before.key, "stale_statement: reverted")
+    again = offer(slots=2, statement=b"\x77" * 32, task_id=b"\x42" * 32)
+    assert again.key != before.key
+    assert journal.offer(again).state is TaskState.OFFERED
+    journal.accept(again.key)
+    assert journal.get(before.key).state is TaskState.DECLINED
+    assert journal.get(again.key).slots == 2 and journal.get(again.key).open is False
+    opened = offer(round_=3, open=True, task_id=b"\x43" * 32)
+    assert journal.offer(opened).open is True
 
 
 def test_unfinished_in_flight_and_history(journal):
@@ -270,7 +295,11 @@ def test_a_journal_of_another_schema_is_refused(tmp_path):
     Journal.open(path).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
-    with pytest.raises(JournalError, match="has schema 99, this roller reads schema 1"):
+    with pytest.raises(JournalError, match="has schema 99, this roller reads schema 2"):
+        Journal.open(path)
+    with sqlite3.connect(path) as db:  # a v1 journal: tasks keyed without their statement
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
+    with pytest.raises(JournalError, match="has schema 1, this roller reads schema 2"):
         Journal.open(path)
 
 

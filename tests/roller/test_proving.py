@@ -52,7 +52,8 @@ def inputs(block, address: str = ADDRESS) -> bytes:
 
 def task(circuit: bytes, inputs_: bytes, kind: str = "block", index: int = 1,
          units: int = 1) -> TaskOffer:
-    return TaskOffer(b"\x01" * 32, COORDINATOR, kind, index, 0, b"\x02" * 32, 1_000, 1_030, 1_060,
+    return TaskOffer(b"\x01" * 32, COORDINATOR, kind, index, 0, b"\x02" * 32, b"\x03" * 32, 1,
+                     False, 1_000, 1_030, 1_060,
                      circuit, inputs_, units)
 
 

@@ -4,7 +4,8 @@ The fake coordinator is a real node: it announces itself on the gossip topic wit
 announcement (and is registered on-chain), serves the small block circuit's manifest, key and
 wasm by hash, and speaks the session protocol (challenge, welcome or refused, signed tasks,
 receipts) as each test scripts it. The deployment's verifiers are made from the same key, and
-block 1 is committed on the Rollup, so the roller's checks against L1 pass for real.
+blocks 1 and 2 are committed on the Rollup, so the roller's checks against L1 (statements, public
+inputs) pass for real.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from market_contracts.deploy import Deployment, deploy_market
 from market_contracts.ledger import OutcomeReport
 from market_contracts.rollup import Rollup, attach_rollup
 from market_contracts.rules import MarketParams, Outcome, TaskKind
-from market_contracts.submissions import SlashEvidence, aggregate_hash, proof_hash, recover_submitter
+from coordinator.l1 import EMBEDDED_FINALIZE_GAS
+from market_contracts.submissions import (SlashEvidence, aggregate_hash, block_proof_hash,
+                                          recover_submitter)
 from market_contracts.units import ONE_TOKEN
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
@@ -44,7 +47,7 @@ from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from roller.config import RollerConfig
 from roller.journal import JOURNAL_NAME, Journal, SpeedRecord, TaskKey, TaskOffer, TaskState
-from roller.proving import BlockProver
+from roller.proving import BlockProver, BlockResult
 from roller.service import RollerService
 from roller.session import offer_from_task
 from sequencer.accounts import AccountTree
@@ -52,7 +55,7 @@ from sequencer.blocks import L2Block, dev_transfer, l2_chain
 from sequencer.circuit_inputs import SMALL, block_inputs
 from sequencer.genesis import devnet_genesis
 from zkp.backends import select_backend
-from zkp.aggregate import AggregateProof, verify_aggregate
+from zkp.aggregate import AggregateProof, aggregate, verify_aggregate
 from zkp.builds import CircuitBuild, manifest
 from zkp.proof import Proof
 from zkp.verify import verify
@@ -70,6 +73,11 @@ class World:
     block: L2Block
     #: blocks 1 and 2, committed: batch 0 (K = 2)
     blocks: list[L2Block]
+    #: L1's statements of blocks 1 and 2, and of batch 0
+    statements: list[bytes]
+    batch_statement: bytes
+    #: blocks 1 and 2 proven by `reporter` (another roller): what an aggregator combines
+    proven: list[BlockResult]
     coordinator: object  # LocalAccount, registered
     roller: object       # LocalAccount, staked
     reporter: object
@@ -94,7 +102,8 @@ def world(small_circuit, tmp_path_factory) -> World:
     market = Market(chain, deployment)
     coordinator_dir = tmp_path_factory.mktemp("coordinator")
     peer_id = ID.from_pubkey(load_or_create_identity(coordinator_dir).public_key)
-    market.register_coordinator(owner, coordinator.address, peer_id.to_bytes(), "fake coordinator")
+    market.register_coordinator(owner, coordinator.address, peer_id.to_bytes(), "fake coordinator",
+                                rollup.address)
     market.mint(owner, roller.address, 200 * ONE_TOKEN)
     market.stake(roller, 200 * ONE_TOKEN)
     market.mint(owner, owner.address, 100 * ONE_TOKEN)
@@ -103,8 +112,12 @@ def world(small_circuit, tmp_path_factory) -> World:
     manifest_hash = store.put(manifest(small_circuit))
     assert store.import_file(small_circuit.zkey) == small_circuit.zkey_hash
     assert store.import_file(small_circuit.wasm) == small_circuit.wasm_hash
-    return World(chain, deployment, market, rollup, small_circuit, blocks[0], blocks, coordinator, roller,
-                 reporter, coordinator_dir, store, manifest_hash)
+    prover = BlockProver(small_circuit, "cpu")
+    proven = [prover.prove_block(json.dumps(block_inputs(
+        SMALL, b.before, b.transfers, reporter.address)).encode(), reporter.address) for b in blocks]
+    return World(chain, deployment, market, rollup, small_circuit, blocks[0], blocks,
+                 [rollup.statement(n) for n in (1, 2)], rollup.batch_statement(0), proven,
+                 coordinator, roller, reporter, coordinator_dir, store, manifest_hash)
 
 
 @pytest.fixture(autouse=True)
@@ -119,24 +132,30 @@ def raw(address: str) -> bytes:
     return bytes.fromhex(address[2:])
 
 
-def expected_task_id(world: World, kind: int, index: int, round_: int, seed: bytes) -> bytes:
+def expected_task_id(world: World, kind: int, index: int, round_: int, seed: bytes,
+                     statement: bytes) -> bytes:
     """Written out here rather than imported: the test checks the roller's own computation."""
-    return keccak(encode(["uint256", "address", "uint8", "uint256", "uint256", "bytes32", "address"],
+    return keccak(encode(["uint256", "address", "uint8", "uint256", "uint256", "bytes32", "bytes32",
+                          "address"],
                          [world.chain.chain_id, world.rollup.address, kind, index, round_, seed,
-                          world.roller.address]))
+                          statement, world.roller.address]))
 
 
 def block_task(world: World, *, index: int = 1, round_: int = 0, window: float = 60,
-               signer=None, task_id: bytes | None = None,
-               inputs: bytes | None = None) -> m.Task:
+               signer=None, task_id: bytes | None = None, inputs: bytes | None = None,
+               statement: bytes | None = None, slots: int = 1, opened: bool = False) -> m.Task:
     now = int(time.time() * 1000)
     seed = os.urandom(32)
     if inputs is None:
         inputs = json.dumps(block_inputs(SMALL, world.block.before, world.block.transfers,
                                          world.roller.address)).encode()
-    task = m.Task(task_id=task_id or expected_task_id(world, 0, index, round_, seed), kind="block",
-                  index=index, round=round_, seed=seed, assigned_at=now,
-                  deadline=now + int(window * 1000), close_at=now + int(2 * window * 1000),
+    if statement is None:
+        statement = world.statements[index - 1] if index <= len(world.statements) else bytes(32)
+    task = m.Task(task_id=task_id or expected_task_id(world, 0, index, round_, seed, statement),
+                  kind="block", index=index, round=round_, seed=seed, slots=slots,
+                  statement=statement, open=opened, assigned_at=now,
+                  deadline=m.NO_DEADLINE if opened else now + int(window * 1000),
+                  close_at=m.NO_DEADLINE if opened else now + int(2 * window * 1000),
                   circuit=world.build.zkey_hash, inputs=inputs, signature=bytes(65))
     key = (signer or world.coordinator).key
     return dataclasses.replace(task, signature=sign_digest(key, signing_digest(task)))
@@ -287,16 +306,16 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 proof = await next_report(reports, "proof")
 
                 public = world.block.inputs(world.roller.address)
-                assert proof.task_id == task.task_id and list(proof.public) == public
+                assert proof.task_id == task.task_id and proof.statement == world.statements[0]
                 signer = recover_submitter(world.chain.chain_id, world.rollup.address,
-                                           TaskKind.BLOCK, 1, 0, proof_hash(as_proof(proof), public),
-                                           proof.signature)
+                                           TaskKind.BLOCK, 1, 0, world.statements[0],
+                                           block_proof_hash(as_proof(proof)), proof.signature)
                 assert signer == world.roller.address
                 verdict = await trio.to_thread.run_sync(verify, world.build.setup.vk,
                                                         as_proof(proof), public)
                 assert verdict.valid
 
-                key = TaskKey(world.coordinator.address, "block", 1, 0)
+                key = TaskKey(world.coordinator.address, "block", 1, 0, world.statements[0])
                 done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
                 assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
                 assert done.signature == proof.signature and done.public == tuple(public)
@@ -304,15 +323,24 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 status, body = await health(roller.metrics_port)
                 assert status == 200 and body["ok"] and body["coordinators"] == 1
 
-                # The coordinator settles the batch on-chain: the roller reads it into its journal.
-                outcome = OutcomeReport(world.roller.address, TaskKind.BLOCK, 1, 0, Outcome.ON_TIME,
-                                        task.seed)
+                # Batch 0 is finalized and the coordinator settles it on-chain: the roller reads
+                # the settlement into its journal.
+                await trio.to_thread.run_sync(finalize_batch_0, world)
+                outcome = OutcomeReport(world.roller.address, TaskKind.BLOCK, 1, 0, 1, Outcome.ON_TIME)
                 await trio.to_thread.run_sync(world.market.settle, world.coordinator, 0, [outcome])
                 settled = await until(lambda: (t := roller.journal.get(key)).outcome and t)
                 params = world.deployment.params
-                assert (settled.outcome, settled.reward) == ("on_time", params.r_block)
+                # split mode: one on-time slot of M earns R_BLOCK // M
+                assert (settled.outcome, settled.reward) == ("on_time", params.r_block // params.m)
                 assert settled.rep_after == settled.rep_before + (
                     params.rep_max - settled.rep_before) * params.alpha_bps // 10_000
+
+
+def finalize_batch_0(world: World) -> None:
+    """Finalize blocks 1 and 2 with the reporter's proofs (settling needs a finalized batch)."""
+    combined = aggregate([r.proof for r in world.proven], [r.public for r in world.proven])
+    world.rollup.finalize_batch(world.coordinator, 1, [world.reporter.address] * 2, combined,
+                                gas=EMBEDDED_FINALIZE_GAS)
 
 
 async def test_tasks_it_must_not_take_are_declined_and_not_journaled(world, tmp_path):
@@ -326,7 +354,11 @@ async def test_tasks_it_must_not_take_are_declined_and_not_journaled(world, tmp_
         await ready.wait()
         other_block = block_task(world, index=3)  # not committed on L1
         too_slow = block_task(world, window=30)   # 30 s to prove what takes 100 s here
-        for task in (forged, wrong_id, other_block, too_slow):
+        # a block reverted and committed again: the task's statement is no longer L1's
+        stale = block_task(world, statement=b"\x01" * 32)
+        # an open task is one slot: one claiming two is not a task of the protocol
+        open_two_slots = block_task(world, round_=3, slots=2, opened=True)
+        for task in (forged, wrong_id, other_block, too_slow, stale, open_two_slots):
             await stream.send(task)
             reply = await stream.receive(m.Accept, m.Decline)
             report.send_nowait(("reply", (task, reply)))
@@ -338,12 +370,13 @@ async def test_tasks_it_must_not_take_are_declined_and_not_journaled(world, tmp_
             async with running_roller(world, roller_config(tmp_path, node)) as roller:
                 await until(lambda: roller.circuit(world.build.zkey_hash))
                 ready.set()
-                replies = [await next_report(reports, "reply") for _ in range(4)]
+                replies = [await next_report(reports, "reply") for _ in range(6)]
                 codes = []
                 for task, reply in replies:
                     assert isinstance(reply, m.Decline) and reply.task_id == task.task_id
                     codes.append(reply.reason.split(":")[0])
-                assert codes == ["bad_signature", "bad_task_id", "not_on_l1", "too_slow"]
+                assert codes == ["bad_signature", "bad_task_id", "not_on_l1", "too_slow",
+                                 "stale_statement", "bad_open_task"]
                 assert stranger.address in replies[0][1].reason
 
                 journal = roller.journal
@@ -353,6 +386,8 @@ async def test_tasks_it_must_not_take_are_declined_and_not_journaled(world, tmp_
                 slow = journal.find(coordinator, replies[3][0].task_id)
                 assert slow.state is TaskState.DECLINED and slow.reason.startswith("too_slow: would finish at")
                 assert journal.find(coordinator, replies[2][0].task_id).state is TaskState.DECLINED
+                assert journal.find(coordinator, replies[4][0].task_id).state is TaskState.DECLINED
+                assert journal.find(coordinator, replies[5][0].task_id) is None
 
 
 async def test_a_restarted_roller_resumes_an_accepted_task_and_submits_it(world, tmp_path):
@@ -377,14 +412,47 @@ async def test_a_restarted_roller_resumes_an_accepted_task_and_submits_it(world,
             async with running_roller(world, roller_config(tmp_path, node)) as roller:
                 proof = await next_report(reports, "proof")
                 public = world.block.inputs(world.roller.address)
-                assert proof.task_id == task.task_id and list(proof.public) == public
+                assert proof.task_id == task.task_id and proof.statement == world.statements[0]
                 assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK,
-                                         1, 1, proof_hash(as_proof(proof), public),
+                                         1, 1, world.statements[0],
+                                         block_proof_hash(as_proof(proof)),
                                          proof.signature) == world.roller.address
                 assert (await trio.to_thread.run_sync(verify, world.build.setup.vk,
                                                       as_proof(proof), public)).valid
                 done = await until(lambda: (t := roller.journal.get(offer.key)).receipt and t)
                 assert (done.state, done.attempts) == (TaskState.RECEIPTED, 1)
+
+
+async def test_an_open_task_is_accepted_proven_and_signed_for_its_round(world, tmp_path):
+    """A task open to every staked roller (no drawn round proved it): taken like any other, with
+    no deadline, and signed for the open round and the block's statement."""
+    ready = trio.Event()
+    task = block_task(world, round_=world.deployment.params.r_open, opened=True)
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        await ready.wait()
+        await stream.send(task)
+        report.send_nowait(("reply", await stream.receive(m.Accept, m.Decline)))
+        report.send_nowait(("proof", await stream.receive(m.Proof, timeout=60)))
+        await trio.sleep_forever()
+
+    seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0).close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            async with running_roller(world, roller_config(tmp_path, node)) as roller:
+                await until(lambda: roller.circuit(world.build.zkey_hash))
+                ready.set()
+                assert isinstance(await next_report(reports, "reply"), m.Accept)
+                proof = await next_report(reports, "proof")
+                journaled = roller.journal.find(world.coordinator.address, task.task_id)
+    assert journaled.open is True and journaled.slots == 1
+    assert proof.statement == world.statements[0]
+    assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK, 1,
+                             task.round, world.statements[0], block_proof_hash(as_proof(proof)),
+                             proof.signature) == world.roller.address
+    public = world.block.inputs(world.roller.address)
+    assert verify(world.build.setup.vk, as_proof(proof), public).valid
 
 
 async def test_a_zero_weight_refusal_is_logged_and_retried_after_a_growing_delay(world, tmp_path):
@@ -428,11 +496,12 @@ async def test_the_invalid_behaviour_submits_slashable_evidence(world, tmp_path)
                 ready.set()
                 proof = await next_report(reports, "proof")
     public = world.block.inputs(world.roller.address)
-    assert list(proof.public) == public
+    assert proof.statement == world.statements[0]
     assert not verify(world.build.setup.vk, as_proof(proof), public).valid
-    evidence = SlashEvidence(world.chain.chain_id, world.rollup.address, world.deployment.staking,
-                             1, 2, as_proof(proof), tuple(public), proof.signature,
-                             world.roller.address)
+    evidence = SlashEvidence(chain_id=world.chain.chain_id, rollup=world.rollup.address,
+                             staking=world.deployment.staking, kind=TaskKind.BLOCK, index=1,
+                             round=2, statement=proof.statement, proof=as_proof(proof),
+                             signature=proof.signature, roller=world.roller.address)
     assert evidence.signer() == world.roller.address
     result = world.market.check_slash(world.reporter.address, evidence)  # eth_call: nothing sent
     assert result.amount > 0
@@ -441,13 +510,7 @@ async def test_the_invalid_behaviour_submits_slashable_evidence(world, tmp_path)
 async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
     """Batch 0 is blocks 1 and 2 (K = 2), proven by another roller: the aggregator combines the
     two proofs, checks them against L1, and signs the aggregate."""
-    def prove_blocks():
-        prover = BlockProver(world.build, "cpu")
-        return [prover.prove_block(json.dumps(block_inputs(
-            SMALL, b.before, b.transfers, world.reporter.address)).encode(), world.reporter.address)
-            for b in world.blocks]
-
-    results = await trio.to_thread.run_sync(prove_blocks)
+    results = world.proven
     items = tuple(m.BatchItem(index=i + 1, a=r.proof.a, b=r.proof.b, c=r.proof.c, public=r.public)
                   for i, r in enumerate(results))
     publics = [list(r.public) for r in results]
@@ -457,8 +520,9 @@ async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
         await authenticate(stream, world)
         await ready.wait()
         now, seed = int(time.time() * 1000), os.urandom(32)
-        task = m.Task(task_id=expected_task_id(world, 1, 0, 0, seed), kind="batch", index=0, round=0,
-                      seed=seed, assigned_at=now, deadline=now + 60_000, close_at=now + 120_000,
+        task = m.Task(task_id=expected_task_id(world, 1, 0, 0, seed, world.batch_statement),
+                      kind="batch", index=0, round=0, seed=seed, slots=1,
+                      statement=world.batch_statement, open=False, assigned_at=now, deadline=now + 60_000, close_at=now + 120_000,
                       circuit=world.build.zkey_hash, inputs=items, signature=bytes(65))
         task = dataclasses.replace(task, signature=sign_digest(world.coordinator.key,
                                                                signing_digest(task)))
@@ -475,12 +539,14 @@ async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
                 ready.set()
                 assert isinstance(await next_report(reports, "reply"), m.Accept)
                 aggregate = await next_report(reports, "aggregate")
-                key = TaskKey(world.coordinator.address, "batch", 0, 0)
+                key = TaskKey(world.coordinator.address, "batch", 0, 0, world.batch_statement)
                 task = await until(lambda: (t := roller.journal.get(key)).state is TaskState.SUBMITTED and t)
                 assert task.units == 2
-    digest = aggregate_hash(aggregate.a, aggregate.b, aggregate.c, publics)
+    assert aggregate.statement == world.batch_statement
+    digest = aggregate_hash([world.reporter.address] * 2, aggregate.a, aggregate.b, aggregate.c)
     assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.AGGREGATION, 0, 0,
-                             digest, aggregate.signature) == world.roller.address
+                             world.batch_statement, digest,
+                             aggregate.signature) == world.roller.address
     combined = AggregateProof(aggregate.a, aggregate.b, aggregate.c)
     assert verify_aggregate(world.build.setup.vk, combined, publics).valid
 
@@ -515,7 +581,7 @@ async def test_a_proof_without_receipt_is_resubmitted_after_reconnecting(world, 
                 first = await next_report(reports, "first")
                 again = await next_report(reports, "again")
                 assert again == first  # the same signed proof, not a second one
-                key = TaskKey(world.coordinator.address, "block", 1, 3)
+                key = TaskKey(world.coordinator.address, "block", 1, 3, world.statements[0])
                 done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
     assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
     assert done.reason.startswith("already received")
@@ -548,7 +614,7 @@ def test_the_status_tasks_report_reads_the_journal(tmp_path):
     assert journal_report(tmp_path) is None
     journal = seed_speeds(tmp_path, b"\x01" * 32, 1.0)
     offer = TaskOffer(b"\x02" * 32, "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4", "block", 7, 0,
-                      b"\x03" * 32, 100, 130, 160, b"\x01" * 32, b"{}")
+                      b"\x03" * 32, b"\x04" * 32, 1, False, 100, 130, 160, b"\x01" * 32, b"{}")
     journal.offer(offer)
     journal.decline(offer.key, "too_slow: would finish late")
     journal.close()
