@@ -25,12 +25,15 @@ from market_contracts.rules import (
     MarketParams,
     Outcome,
     RewardMode,
+    RosterEntry,
+    RulesError,
     TaskKind,
     blocks_of,
     is_open_round,
     last_block_of,
     lottery_winner,
     next_reputation,
+    snapshot_path,
     split_reward,
     weight,
 )
@@ -70,6 +73,35 @@ class OutcomeReport:
 
     def as_tuple(self) -> tuple:
         return (self.roller, int(self.kind), self.task, self.round, self.slots, int(self.outcome))
+
+
+@dataclass(frozen=True)
+class DrawProof:
+    """That a record's roller held its slots: its entry in the task's roster snapshot and the
+    Merkle path to the snapshot's root (`RollerStaking.settle`'s `draws`). Field order is the
+    contract's struct order. Open-round records carry `NO_DRAW`: they are checked against the
+    prover L1 recorded instead."""
+
+    snapshot: int
+    index: int
+    start: int
+    weight: int
+    path: tuple[bytes, ...]
+
+    def as_tuple(self) -> tuple:
+        return (self.snapshot, self.index, self.start, self.weight, list(self.path))
+
+
+NO_DRAW = DrawProof(0, 0, 0, 0, ())
+
+
+def draw_proof(snapshot: int, entries: Sequence[RosterEntry], roller: str) -> DrawProof:
+    """The proof that `roller` is in snapshot `snapshot` whose entries are `entries`."""
+    for entry in entries:
+        if entry.roller == roller:
+            return DrawProof(snapshot, entry.index, entry.start, entry.weight,
+                             tuple(snapshot_path(entries, entry.index)))
+    raise RulesError(f"{roller} is not in roster snapshot {snapshot}")
 
 
 def sort_outcomes(outcomes: list[OutcomeReport]) -> list[OutcomeReport]:

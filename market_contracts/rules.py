@@ -8,6 +8,7 @@ state; integers are exact, as on the EVM. `market_contracts.vectors` writes the 
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import enum
 import re
@@ -112,6 +113,7 @@ class MarketParams:
     reward_mode: RewardMode
     r_open: int
     slash_window: int
+    snapshot_max_age: int
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -148,9 +150,9 @@ class MarketParams:
         return cls(
             min_stake=100 * 10**18, rep_max=10_000, rep_init=5_000, rep_min=500,
             alpha_bps=1_000, beta_bps=1_000, gamma_bps=2_500, slash_bps=1_000, reporter_bps=1_000,
-            unbonding=1_200, m=2, t=30, late_window=60, k=4, t_agg=30,
+            unbonding=1_800, m=2, t=30, late_window=60, k=4, t_agg=30,
             r_block=10 * 10**18, r_agg=5 * 10**18, reward_mode=RewardMode.SPLIT,
-            r_open=3, slash_window=60,
+            r_open=3, slash_window=60, snapshot_max_age=300,
         )
 
     def replace(self, **changes: object) -> MarketParams:
@@ -209,11 +211,11 @@ def _uint256(value: int, what: str) -> int:
 
 
 def exposure(params: MarketParams) -> int:
-    """Seconds from a roster block to the last moment evidence for a drawn task can land: the
-    block's drawn rounds, then its batch's aggregation rounds, then the slash window."""
+    """Seconds from a roster snapshot to the last moment evidence for a drawn task can land: the
+    snapshot's age, the block's drawn rounds, its batch's aggregation rounds, the slash window."""
     rounds = params.r_open + 1
-    return (rounds * params.late_window + rounds * AGG_CLOSE_IN_DEADLINES * params.t_agg
-            + params.slash_window)
+    return (params.snapshot_max_age + rounds * params.late_window
+            + rounds * AGG_CLOSE_IN_DEADLINES * params.t_agg + params.slash_window)
 
 
 def min_unbonding(params: MarketParams) -> int:
@@ -242,7 +244,8 @@ def blocks_of(batch: int, k: int) -> range:
 # ---------------------------------------------------------------- randomness
 
 def roster_block(commit_l1_block: int) -> int:
-    """The L1 block whose state gives a block's roster: the one before its first commit."""
+    """The last L1 block whose roster snapshot can be a block's roster: the one before its first
+    commit."""
     return _uint256(commit_l1_block, "commit L1 block") - 1
 
 
@@ -311,8 +314,9 @@ def slot_draw(seed: bytes, j: int) -> int:
 
 
 def candidates(roster: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    """The rollers of a roster that can hold a slot, in address order (as uint160), so that the
-    contract and every auditor walk them identically."""
+    """The rollers of a roster that can hold a slot, in roster (snapshot) order: each one's draw
+    interval then starts where the one before it ends, which is what a snapshot's entries record
+    and `settle` checks."""
     addresses = _distinct_addresses(address for address, _ in roster)
     cands = []
     for address, (_, w) in zip(addresses, roster):
@@ -320,7 +324,6 @@ def candidates(roster: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
             raise InvalidRoster(f"weight of {address} must be a non-negative integer, got {w!r}")
         if w > 0:
             cands.append((address, w))
-    cands.sort(key=lambda cand: int(cand[0], 16))
     return cands
 
 
@@ -350,6 +353,99 @@ def slot_counts(holders: Iterable[str]) -> dict[str, int]:
     for holder in holders:
         counts[holder] = counts.get(holder, 0) + 1
     return counts
+
+
+# ---------------------------------------------------------------- roster snapshots
+
+@dataclasses.dataclass(frozen=True)
+class RosterEntry:
+    """One leaf of a roster snapshot: the roller at position `index` holds the draw interval
+    [start, start + weight)."""
+
+    index: int
+    roller: str
+    start: int
+    weight: int
+
+    def leaf(self) -> bytes:
+        """OpenZeppelin's standard leaf: the hash of the hash of the abi-encoded entry, so that
+        no leaf can pass for an inner node."""
+        return keccak(keccak(encode(["uint256", "address", "uint256", "uint256"],
+                                    [self.index, self.roller, self.start, self.weight])))
+
+
+def snapshot_entries(roster: Sequence[tuple[str, int]]) -> list[RosterEntry]:
+    """The entries `RollerStaking.snapshotRoster` takes: every roller with weight, in roster
+    (registration) order, each with the sum of the weights before it."""
+    entries = []
+    start = 0
+    for address, w in candidates(roster):
+        entries.append(RosterEntry(len(entries), address, start, w))
+        start += w
+    return entries
+
+
+def _hash_pair(a: bytes, b: bytes) -> bytes:
+    """OpenZeppelin's `Hashes.commutativeKeccak256`: the two nodes sorted, then hashed."""
+    return keccak(a + b) if a < b else keccak(b + a)
+
+
+def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree, leaves first: nodes 2k and 2k+1 are paired; an odd last node
+    goes up unchanged."""
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        levels.append([_hash_pair(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
+                       for i in range(0, len(level), 2)])
+    return levels
+
+
+def snapshot_root(entries: Sequence[RosterEntry]) -> bytes:
+    """The Merkle root a snapshot stores; 32 zero bytes for an empty roster."""
+    if not entries:
+        return bytes(32)
+    return _levels([entry.leaf() for entry in entries])[-1][0]
+
+
+def snapshot_path(entries: Sequence[RosterEntry], index: int) -> list[bytes]:
+    """The sibling hashes from entry `index` up to the root (OpenZeppelin's `MerkleProof`)."""
+    if not 0 <= index < len(entries):
+        raise InvalidRoster(f"no entry {index} in a snapshot of {len(entries)}")
+    path = []
+    for level in _levels([entry.leaf() for entry in entries])[:-1]:
+        sibling = index ^ 1
+        if sibling < len(level):
+            path.append(level[sibling])
+        index //= 2
+    return path
+
+
+def verify_snapshot_path(root: bytes, entry: RosterEntry, path: Sequence[bytes]) -> bool:
+    node = entry.leaf()
+    for sibling in path:
+        node = _hash_pair(node, parse_bytes32(sibling, "path node"))
+    return node == parse_bytes32(root, "root")
+
+
+def slots_held(seed: bytes, start: int, weight: int, total: int, m: int) -> int:
+    """How many of a round's m slots fall in the interval [start, start + weight) of a roster
+    whose weights add up to `total`: what `settle` checks a record's `slots` against."""
+    if total == 0:
+        return 0
+    return sum(1 for j in range(m) if start <= slot_draw(seed, j) % total < start + weight)
+
+
+def roster_snapshot_for(snapshots: Sequence[tuple[int, int]], roster_block: int,
+                        draw_time: int, max_age: int) -> int | None:
+    """Which snapshot is the roster of a block: among `snapshots` (l1Block, timestamp), in the
+    order they were taken (so by L1 block), the last taken at or before its roster block, if it
+    is no older than SNAPSHOT_MAX_AGE at the block's first commit (`draw_time`). None: the
+    roster is empty."""
+    chosen = bisect.bisect_right([l1_block for l1_block, _ in snapshots], roster_block) - 1
+    if chosen < 0 or snapshots[chosen][1] + max_age < draw_time:
+        return None
+    return chosen
 
 
 # ---------------------------------------------------------------- outcomes and rewards
