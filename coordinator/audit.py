@@ -1,10 +1,11 @@
 """Checking a coordinator against public data, as `provernet audit assignments` does.
 
-Anyone who reads a block's recorded randomness and its roster at `rosterBlock` (both on L1) can
-recompute every seed and slot the coordinator drew, with the reference `rules.draw_slots` (not
-the core's fast path, so that the audit does not share the code it checks). Two things are
-checked: an `AuditRecord` from the coordinator's log (`audit_mismatches`), and the records the
-contract settled, which the contract cannot tie to a draw (`unexplained_settlements`).
+Anyone who reads a block's recorded randomness and its roster snapshot (both on L1: the snapshot
+is the last taken at or before the block's `rosterBlock`, if no older than SNAPSHOT_MAX_AGE at its
+first commit) can recompute every seed and slot the coordinator drew, with the reference
+`rules.draw_slots` (not the core's fast path, so that the audit does not share the code it
+checks). Two things are checked: an `AuditRecord` from the coordinator's log
+(`audit_mismatches`), and the records the contract settled (`unexplained_settlements`).
 """
 
 from __future__ import annotations
@@ -29,15 +30,37 @@ class InvalidAuditRecord(ValueError):
 @dataclass(frozen=True)
 class PublicTask:
     """What L1 says about one task's draws: the randomness recorded for the block (a batch: its
-    last block), the roster at that block's `rosterBlock`, and the roller L1 names as the task's
-    prover, the only roller an open-round record can be for. A block's prover is the one its
-    finalizing batch named; L1 names none for a batch (anyone may send the aggregate), so an
-    open aggregation record is checked for its slot count only."""
+    last block), that block's `rosterBlock`, its roster (the entries of its roster snapshot as
+    (roller, weight), in snapshot order; empty when no snapshot qualifies), and the roller L1
+    names as the task's prover, the only roller an open-round record can be for. A block's
+    prover is the one its finalizing batch named; L1 names none for a batch (anyone may send the
+    aggregate), so an open aggregation record is checked for its slot count only."""
 
     randomness: bytes
     roster_block: int
     roster: Sequence[tuple[str, int]]
     prover: str | None
+
+
+class Snapshot(Protocol):
+    """A roster snapshot as read from L1 (`bindings.RosterSnapshot`)."""
+
+    l1_block: int
+    timestamp: int
+    entries: Sequence[rules.RosterEntry]
+
+
+def snapshot_roster(snapshots: Sequence[Snapshot], roster_block: int, draw_time: int,
+                    params: MarketParams) -> list[tuple[str, int]]:
+    """The roster a block drew from (`drawBlocks` gives its roster block and draw time): the
+    entries of its roster snapshot among `snapshots` (every one taken, in order), by the rule
+    `rules.roster_snapshot_for`; empty when none qualifies, so its drawn rounds have no
+    slots."""
+    chosen = rules.roster_snapshot_for([(s.l1_block, s.timestamp) for s in snapshots],
+                                       roster_block, draw_time, params.snapshot_max_age)
+    if chosen is None:
+        return []
+    return [(entry.roller, entry.weight) for entry in snapshots[chosen].entries]
 
 
 class SettledRecord(Protocol):
@@ -79,8 +102,8 @@ def audit_mismatches(record: AuditRecord, task: PublicTask, params: MarketParams
         problems.append(f"{where}: roster block {record.roster_block} is not L1's "
                         f"{task.roster_block}")
     if record.roster_hash != prepare_roster(task.roster).hash:
-        problems.append(f"{where}: the roster hash is not that of the roster at L1 block "
-                        f"{task.roster_block}")
+        problems.append(f"{where}: the roster hash is not that of its roster snapshot (roster "
+                        f"block {task.roster_block})")
     numbers = [rnd.round for rnd in record.rounds]
     if numbers != list(range(len(numbers))):
         problems.append(f"{where}: rounds {numbers} do not count up from 0")
@@ -138,9 +161,10 @@ def unexplained_settlements(settled: Iterable[SettledRecord],
                             params: MarketParams, chain_id: int, rollup: str) -> list[str]:
     """One line per settled record that no draw explains: a roller settled for a round it did not
     hold, for other slots than it drew, for a round beyond R_OPEN, or for the open round when L1
-    names another prover. The contract checks none of this (it holds no past rosters), so this
-    is where a coordinator reporting invented work shows. `tasks` holds what L1 says of every
-    task named in `settled`."""
+    names another prover. `settle` refuses all of these itself (it checks each record's draw
+    proof against the task's roster snapshot), so this is a second line of defence, recomputed
+    from the snapshot events with the reference rules rather than trusted to the contract's own
+    check. `tasks` holds what L1 says of every task named in `settled`."""
     problems = []
     for record in settled:
         kind = TaskKind(record.kind)

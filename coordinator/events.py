@@ -32,12 +32,13 @@ class BlockCommitted:
     #: `Rollup.randomness(n)`; pinned per block number, so a recommit after a revert has the
     #: same randomness (and roster) as the block it replaces
     randomness: bytes
-    #: `Rollup.drawBlocks(n)[0]`: the L1 block the roster was read at
+    #: `Rollup.drawBlocks(n)[0]`: the roster is the last snapshot taken at or before it
     roster_block: int
     #: `Rollup.statement(n)`: what tells a recommitted block from the one it replaces
     statement: bytes
-    #: (address, weight) for every roller at `roster_block`, in any order; zero weights may be
-    #: left in or out
+    #: (address, weight): the entries of the block's roster snapshot, in snapshot order (the
+    #: order decides the draw); empty when the block has no snapshot (market-spec.md, "Roster
+    #: snapshots")
     roster: tuple[tuple[str, int], ...]
     at: int
 

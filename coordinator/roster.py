@@ -1,11 +1,11 @@
 """A roster prepared once for many draws, with the hash that names it in audit records.
 
-`market_contracts.rules.draw_slots` is the reference: it re-validates and re-sorts the whole
-roster on every call (about 20 ms for 1,000 rollers), which is right for an auditor checking a
-few draws and far too slow for a coordinator drawing every round of every block.
-`Roster.draw_slots` gives the same answer (tests compare the two on random rosters) from the
-candidates sorted once, with their prefix sums: each slot is one `rules.slot_draw` and a binary
-search.
+`market_contracts.rules.draw_slots` is the reference: it re-validates the whole roster on every
+call (about 20 ms for 1,000 rollers), which is right for an auditor checking a few draws and far
+too slow for a coordinator drawing every round of every block. `Roster.draw_slots` gives the same
+answer (tests compare the two on random rosters) from the candidates validated once, in the
+order given (a roster snapshot's), with their prefix sums: each slot is one `rules.slot_draw`
+and a binary search.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def checksum_address(address: str) -> str:
 
 @functools.lru_cache(maxsize=ADDRESS_CACHE_SIZE)
 def _address_forms(address: str) -> tuple[int, str, bytes]:
-    """(uint160 value, checksum form, abi word): what sorting, comparing and hashing use."""
+    """(uint160 value, checksum form, abi word): what comparing and hashing use."""
     checksum = checksum_address(address)
     value = int(checksum, 16)
     return value, checksum, value.to_bytes(32, "big")
@@ -43,7 +43,8 @@ def _address_forms(address: str) -> tuple[int, str, bytes]:
 
 @dataclass(frozen=True, eq=False)
 class Roster:
-    """The selectable part of a roster: weight > 0, ascending by address as uint160."""
+    """The selectable part of a roster: weight > 0, in the roster's (snapshot) order, so that
+    candidate i's draw interval is [prefix[i], prefix[i + 1]), its snapshot entry's."""
 
     candidates: tuple[str, ...]
     weights: tuple[int, ...]
@@ -70,18 +71,19 @@ class Roster:
 
 
 def prepare_roster(entries: Iterable[tuple[str, int]]) -> Roster:
-    """Validate as `rules.draw_slots` does (distinct addresses, natural weights), keep the
-    candidates, sort them once. A live roster changes with every settlement, so this runs per
+    """Validate as `rules.draw_slots` does (distinct addresses, natural weights) and keep the
+    candidates in the order given. A live roster changes with every settlement, so this runs per
     batch: addresses' forms are memoized and the hash is built from them."""
     forms = []
+    seen: set[int] = set()
     for address, w in entries:
         if type(w) is not int or not 0 <= w < UINT256_LIMIT:
             raise InvalidRoster(f"weight of {address} must be a uint256, got {w!r}")
-        forms.append((*_address_forms(address), w))
-    forms.sort()
-    for before, after in zip(forms, forms[1:]):
-        if before[0] == after[0]:
-            raise InvalidRoster(f"address {after[1]} appears twice")
+        form = _address_forms(address)
+        if form[0] in seen:
+            raise InvalidRoster(f"address {form[1]} appears twice")
+        seen.add(form[0])
+        forms.append((*form, w))
     cands = [form for form in forms if form[3] > 0]
     candidates = tuple(checksum for _, checksum, _, _ in cands)
     weights = tuple(w for _, _, _, w in cands)

@@ -27,12 +27,24 @@ CHAIN_ID = 31337
 #: Addresses and randomness are hashes of labels, so that they look like real ones and anyone
 #: can see that nothing was searched for.
 ROLLUP = to_checksum_address(keccak(text="provernet vectors: rollup")[-20:])
-A, B, C, D = (to_checksum_address(keccak(text=f"provernet vectors: roller {name}")[-20:])
-              for name in "abcd")
+A, B, C, D, E, F = (to_checksum_address(keccak(text=f"provernet vectors: roller {name}")[-20:])
+                    for name in "abcdef")
 RANDOMNESS = keccak(text="provernet vectors: randomness of L2 block 1")
 LOTTERY_RANDOMNESS = keccak(text="provernet vectors: lottery randomness of batch 0")
 PNT = 10**18
 DEVNET = MarketParams.devnet()
+#: Rosters whose snapshots have 0, 1, 2, 3 and 5 entries: no tree, a lone leaf, a pair, an odd
+#: last leaf, and an odd node one level up. Zero weights are left out of the entries.
+SNAPSHOT_ROSTERS = [
+    ("no roller with weight: no entries, root 0", [(A, 0)]),
+    ("one entry: the root is its leaf", [(A, 3 * PNT)]),
+    ("two entries", [(A, 3 * PNT), (B, 5 * PNT)]),
+    ("three entries: the odd last leaf goes up unchanged",
+     [(A, 3 * PNT), (B, 5 * PNT), (C, 7 * PNT)]),
+    ("five entries in roster (registration) order, a zero weight left out",
+     [(F, 1), (C, 7 * PNT), (A, 0), (E, 2 * PNT), (B, 5 * PNT), (D, 9 * PNT)]),
+]
+FIVE = SNAPSHOT_ROSTERS[-1][1]
 
 
 def _hex(value: bytes) -> str:
@@ -145,7 +157,7 @@ def draw_slots_cases() -> list:
          rules.block_seed(CHAIN_ID, ROLLUP, 2, 0, RANDOMNESS), three, DEVNET.m, 1),
         ("three rollers, round 3 of block 2: two holders",
          rules.block_seed(CHAIN_ID, ROLLUP, 2, 3, RANDOMNESS), three, DEVNET.m, 2),
-        ("the roster's order does not matter: candidates are walked by address",
+        ("the same roster in the other order: the walk follows the roster, so other holders",
          rules.block_seed(CHAIN_ID, ROLLUP, 2, 3, RANDOMNESS), three[::-1], DEVNET.m, 2),
         ("two rollers, round 2 of block 1: the heavier is drawn twice",
          rules.block_seed(CHAIN_ID, ROLLUP, 1, 2, RANDOMNESS),
@@ -171,12 +183,18 @@ def draw_slots_cases() -> list:
             assert len(rules.slot_counts(holders)) == distinct, case
         cands = rules.candidates(roster)
         total = sum(w for _, w in cands)
+        counts = rules.slot_counts(holders)
+        held = [[entry.roller, rules.slots_held(seed, entry.start, entry.weight, total, m)]
+                for entry in rules.snapshot_entries(roster)]
+        # What settle checks per entry must be what the walk gave each roller.
+        assert held == [[roller, counts.get(roller, 0)] for roller, _ in held], case
         cases.append({
             "case": case, "seed": _hex(seed), "roster": _roster_json(roster), "m": m,
             "candidates": _roster_json(cands), "total_weight": str(total),
             "draws": [str(rules.slot_draw(seed, j) % total) for j in range(m)] if total else [],
             "holders": holders,
-            "slot_counts": [[holder, k] for holder, k in rules.slot_counts(holders).items()],
+            "slot_counts": [[holder, k] for holder, k in counts.items()],
+            "slots_held": held,
         })
     seed = rules.block_seed(CHAIN_ID, ROLLUP, 1, 0, RANDOMNESS)
     invalid = [
@@ -189,6 +207,128 @@ def draw_slots_cases() -> list:
     for case, seed, roster, m in invalid:
         cases.append({"case": case, "seed": _hex(seed), "roster": _roster_json(roster), "m": m,
                       "error": _error_name(lambda: rules.draw_slots(seed, roster, m))})
+    return cases
+
+
+def _entry_json(entry: rules.RosterEntry) -> list:
+    return [entry.index, entry.roller, str(entry.start), str(entry.weight)]
+
+
+def snapshot_cases() -> list:
+    """`snapshot_entries` and `snapshot_root`: what `RollerStaking.snapshotRoster` stores."""
+    cases = []
+    for case, roster in SNAPSHOT_ROSTERS:
+        entries = rules.snapshot_entries(roster)
+        cases.append({"case": case, "roster": _roster_json(roster),
+                      "entries": [_entry_json(e) for e in entries],
+                      "leaves": [_hex(e.leaf()) for e in entries],
+                      "total": str(sum(e.weight for e in entries)),
+                      "root": _hex(rules.snapshot_root(entries))})
+    for case, roster in [("an address twice", [(A, 1), (A.lower(), 2)]),
+                         ("a negative weight", [(A, 1), (B, -1)])]:
+        cases.append({"case": case, "roster": _roster_json(roster),
+                      "error": _error_name(lambda: rules.snapshot_entries(roster))})
+    return cases
+
+
+def _tampered(entries: list[rules.RosterEntry]) -> list[tuple]:
+    """Draw proofs that must fail against the root, each beside the valid one it alters:
+    (case, entry, path)."""
+    one, three = entries[1], entries[3]
+    path = rules.snapshot_path(entries, one.index)
+    return [
+        ("another roller in entry 1's place", dataclasses.replace(one, roller=A), path),
+        ("entry 1 claiming a wider interval", dataclasses.replace(one, weight=one.weight + 1),
+         path),
+        ("entry 1 claiming an interval that starts earlier",
+         dataclasses.replace(one, start=one.start - 1), path),
+        ("entry 1 under another index", dataclasses.replace(one, index=2), path),
+        ("entry 1 with entry 3's path", one, rules.snapshot_path(entries, three.index)),
+        ("entry 1 with a sibling changed", one, [path[0][:-1] + bytes([path[0][-1] ^ 1]),
+                                                 *path[1:]]),
+        ("entry 1 with its path cut short", one, path[:-1]),
+        ("entry 1 with a node added to its path", one, [*path, path[0]]),
+    ]
+
+
+def snapshot_path_cases() -> list:
+    """`snapshot_path` and `verify_snapshot_path` over the five-entry snapshot: every entry's
+    path verifies; altered entries and paths, side by side, do not."""
+    entries = rules.snapshot_entries(FIVE)
+    root = rules.snapshot_root(entries)
+    cases = []
+    for entry in entries:
+        path = rules.snapshot_path(entries, entry.index)
+        assert rules.verify_snapshot_path(root, entry, path)
+        cases.append({"case": f"entry {entry.index}", "root": _hex(root),
+                      "entry": _entry_json(entry), "index": entry.index,
+                      "path": [_hex(node) for node in path], "valid": True})
+    for case, entry, path in _tampered(entries):
+        valid = rules.verify_snapshot_path(root, entry, path)
+        assert not valid, case
+        cases.append({"case": case, "root": _hex(root), "entry": _entry_json(entry),
+                      "path": [_hex(node) for node in path], "valid": valid})
+    for case, index in [("no entry 5 in a snapshot of 5", 5), ("a negative index", -1)]:
+        cases.append({"case": case, "root": _hex(root), "index": index,
+                      "error": _error_name(lambda: rules.snapshot_path(entries, index))})
+    entry, path = entries[0], rules.snapshot_path(entries, 0)
+    cases.append({"case": "a path node of 31 bytes", "root": _hex(root),
+                  "entry": _entry_json(entry), "path": [_hex(path[0][:31]), *map(_hex, path[1:])],
+                  "error": _error_name(lambda: rules.verify_snapshot_path(
+                      root, entry, [path[0][:31], *path[1:]]))})
+    return cases
+
+
+def slots_held_cases() -> list:
+    """`slots_held` for intervals that are no entry's, beside the entries' own (the draw_slots
+    cases hold those, each matching the walk's slot counts)."""
+    entries = rules.snapshot_entries(FIVE)
+    total = sum(e.weight for e in entries)
+    seed = rules.block_seed(CHAIN_ID, ROLLUP, 1, 0, RANDOMNESS)
+    draws = [rules.slot_draw(seed, j) % total for j in range(DEVNET.m)]
+    holder = next(e for e in entries if e.start <= draws[0] < e.start + e.weight)
+    cases = []
+    for case, start, weight, total_, m in [
+        ("the entry that holds slot 0", holder.start, holder.weight, total, DEVNET.m),
+        ("the whole roster holds every slot", 0, total, total, DEVNET.m),
+        ("an interval ending at slot 0's draw holds it not", 0, draws[0], total, 1),
+        ("an interval starting at slot 0's draw holds it", draws[0], 1, total, 1),
+        ("an interval past the total holds nothing", total, 10 * PNT, total, DEVNET.m),
+        ("total 0: no slots", 0, 1, 0, DEVNET.m),
+        ("m = 0: no slots", 0, total, total, 0),
+    ]:
+        cases.append({"case": case, "seed": _hex(seed), "start": str(start),
+                      "weight": str(weight), "total": str(total_), "m": m,
+                      "slots": rules.slots_held(seed, start, weight, total_, m)})
+    cases.append({"case": "a seed of 31 bytes", "seed": _hex(seed[:31]), "start": "0",
+                  "weight": str(total), "total": str(total), "m": 1,
+                  "error": _error_name(lambda: rules.slots_held(seed[:31], 0, total, total, 1))})
+    return cases
+
+
+def roster_snapshot_for_cases() -> list:
+    """Which snapshot is a block's roster, with SNAPSHOT_MAX_AGE = 300 s."""
+    snapshots = [(100, 1_000), (110, 1_120), (130, 1_360)]
+    age = DEVNET.snapshot_max_age
+    cases = []
+    for case, taken, roster_block_, draw_time in [
+        ("no snapshot taken yet", [], 500, 2_000),
+        ("a roster block before the first snapshot", snapshots, 99, 1_012),
+        ("a snapshot taken exactly at the roster block", snapshots, 110, 1_132),
+        ("one taken in the commit's own L1 block is not its roster", snapshots, 109, 1_132),
+        ("between two snapshots: the earlier", snapshots, 129, 1_372),
+        ("after the last snapshot", snapshots, 200, 1_500),
+        ("exactly SNAPSHOT_MAX_AGE old at the first commit: still the roster", snapshots, 200,
+         1_360 + age),
+        ("one second older: no roster (an older snapshot is older still)", snapshots, 200,
+         1_360 + age + 1),
+        ("an old snapshot too old, while a newer one came after the roster block", snapshots,
+         115, 1_120 + age + 1),
+    ]:
+        cases.append({"case": case, "snapshots": [list(s) for s in taken],
+                      "roster_block": roster_block_, "draw_time": draw_time, "max_age": age,
+                      "snapshot": rules.roster_snapshot_for(taken, roster_block_, draw_time,
+                                                            age)})
     return cases
 
 
@@ -322,8 +462,11 @@ def exposure_cases() -> list:
     cases = []
     for case, changes in [
         ("the devnet defaults", {}),
-        ("R_OPEN = 1", {"r_open": 1, "unbonding": 600}),
-        ("longer deadlines", {"t": 60, "late_window": 120, "t_agg": 60, "unbonding": 2_160}),
+        ("R_OPEN = 1", {"r_open": 1, "unbonding": 1_200}),
+        ("longer deadlines", {"t": 60, "late_window": 120, "t_agg": 60, "unbonding": 2_640}),
+        ("SNAPSHOT_MAX_AGE 0: the rounds and the slash window alone",
+         {"snapshot_max_age": 0, "unbonding": 1_080}),
+        ("SNAPSHOT_MAX_AGE of an hour", {"snapshot_max_age": 3_600, "unbonding": 8_280}),
     ]:
         params = dataclasses.replace(DEVNET, **changes)
         cases.append({"case": case, "params": changes, "exposure": rules.exposure(params),
@@ -336,9 +479,11 @@ def market_params_cases() -> list:
     applied to the devnet defaults as given (UNBONDING is not raised to fit)."""
     cases = []
     for case, changes in [
-        ("UNBONDING exactly the margin", {"unbonding": 1_080}),
-        ("UNBONDING one second under the margin", {"unbonding": 1_079}),
-        ("R_OPEN 2 needs less UNBONDING", {"r_open": 2, "unbonding": 900}),
+        ("UNBONDING exactly the margin", {"unbonding": 1_680}),
+        ("UNBONDING one second under the margin", {"unbonding": 1_679}),
+        ("R_OPEN 2 needs less UNBONDING", {"r_open": 2, "unbonding": 1_440}),
+        ("SNAPSHOT_MAX_AGE as long as UNBONDING 1800 allows", {"snapshot_max_age": 360}),
+        ("SNAPSHOT_MAX_AGE one second longer", {"snapshot_max_age": 361}),
         ("ALPHA_BPS at BPS", {"alpha_bps": 10_000}),
         ("ALPHA_BPS above BPS", {"alpha_bps": 10_001}),
         ("REP_MIN = REP_INIT", {"rep_min": 5_000}),
@@ -377,6 +522,10 @@ def build() -> dict:
         "block_seed": block_seed_cases(),
         "batch_seed": batch_seed_cases(),
         "draw_slots": draw_slots_cases(),
+        "snapshot": snapshot_cases(),
+        "snapshot_path": snapshot_path_cases(),
+        "slots_held": slots_held_cases(),
+        "roster_snapshot_for": roster_snapshot_for_cases(),
         "draw_blocks": roster_and_randomness_block_cases(),
         "randomness_source": randomness_source_cases(),
         "weight": weight_cases(),

@@ -17,10 +17,11 @@ from coordinator.audit import (
     PublicTask,
     audit_mismatches,
     audit_record_from_json,
+    snapshot_roster,
     unexplained_settlements,
 )
 from market_contracts import rules
-from market_contracts.bindings import Market
+from market_contracts.bindings import Market, RosterSnapshot
 from market_contracts.errors import InvalidEvidence
 from market_contracts.rollup import Rollup
 from market_contracts.submissions import SlashEvidence
@@ -205,7 +206,7 @@ def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
                         datadir: Path | None, from_l1_block: int) -> None:
     """Recompute every round of every task in a coordinator's audit log
     (DATADIR/coordinator/audit.jsonl) from L1 alone, the randomness the Rollup recorded and the
-    roster at its roster block, and check every record the staking contract settled for the
+    roster snapshot of its block, and check every record the staking contract settled for the
     rollup against those draws. Prints one JSON line per task, one per settled record that no
     draw explains, and exits 1 if there is either."""
     records = [_record(log_file, number, line) for number, line in _lines(log_file)]
@@ -216,10 +217,12 @@ def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
     params = market.params()
     chain_id = market.chain.chain_id
     settled = market.settled_records(rollup.address, from_l1_block)
+    # Every snapshot ever taken: a task's roster may be one taken long before --from-l1-block.
+    snapshots = market.snapshots()
     tasks: dict[tuple[rules.TaskKind, int], PublicTask | None] = {}
     for kind, index in [(r.kind, r.index) for r in records] + [(s.kind, s.task) for s in settled]:
         if (kind, index) not in tasks:
-            tasks[(kind, index)] = _public_task(market, rollup, params, kind, index)
+            tasks[(kind, index)] = _public_task(rollup, snapshots, params, kind, index)
     failed = 0
     for record in records:
         task = tasks[(record.kind, record.index)]
@@ -238,17 +241,18 @@ def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
                                    f"{len(unexplained)} settled record(s) no draw explains")
 
 
-def _public_task(market: Market, rollup: Rollup, params: rules.MarketParams,
+def _public_task(rollup: Rollup, snapshots: list[RosterSnapshot], params: rules.MarketParams,
                  kind: rules.TaskKind, index: int) -> PublicTask | None:
     """What L1 holds for a task's draws; None until its randomness is recorded. A batch draws
-    with its last block's randomness and roster; L1 names no aggregator for it."""
+    with its last block's randomness and roster snapshot; L1 names no aggregator for it."""
     block = (index if kind is rules.TaskKind.BLOCK else rules.last_block_of(index, params.k))
     randomness = rollup.randomness(block)
     if randomness is None:
         return None
-    roster_block, _ = rollup.draw_blocks(block)
+    roster_block, _, draw_time = rollup.draw_blocks(block)
     prover = rollup.block(block).prover if kind is rules.TaskKind.BLOCK else None
-    return PublicTask(randomness, roster_block, market.roster(block=roster_block), prover)
+    return PublicTask(randomness, roster_block,
+                      snapshot_roster(snapshots, roster_block, draw_time, params), prover)
 
 
 def _record(path: Path, number: int, line: str):

@@ -23,8 +23,8 @@ from coordinator.events import (
     TaskDeclined,
     Tick,
 )
-from market_contracts.ledger import Ledger
-from market_contracts.rules import MarketParams, TaskKind, last_block_of
+from market_contracts.ledger import NO_DRAW, Ledger, draw_proof
+from market_contracts.rules import MarketParams, TaskKind, is_open_round, snapshot_entries
 
 #: K = 2 so that a batch is quick to fill; everything else the devnet's.
 PARAMS = dataclasses.replace(MarketParams.devnet(), k=2)
@@ -36,6 +36,10 @@ T = PARAMS.t * S
 WINDOW = PARAMS.late_window * S
 T_AGG = PARAMS.t_agg * S
 STAKE = 1_000 * 10**18
+#: The L1 block and time of the one roster snapshot the contract's model takes: every block's
+#: roster block is after it, and every block is pinned at its time (so never too old).
+SNAPSHOT_L1_BLOCK = 100
+SNAPSHOT_TIME = 0
 BLOCK, AGG = TaskKind.BLOCK, TaskKind.AGGREGATION
 
 
@@ -44,6 +48,8 @@ def roller(i: int) -> str:
 
 
 def roster(n: int, weights: list[int] | None = None) -> tuple[tuple[str, int], ...]:
+    """Rollers with weights, in snapshot order; a weight is stake * REP_INIT (or 0) so that the
+    contract's model can be staked into the same roster (`ledger_for`)."""
     weights = weights or [STAKE * PARAMS.rep_init] * n
     return tuple((roller(i), w) for i, w in enumerate(weights))
 
@@ -62,31 +68,53 @@ def new_core(**kwargs) -> CoordinatorCore:
     return CoordinatorCore(PARAMS, CHAIN_ID, ROLLUP, **kwargs)
 
 
+def roster_block_of(block: int) -> int:
+    return SNAPSHOT_L1_BLOCK + block
+
+
 def commit(block: int, at: int, rollers: tuple[tuple[str, int], ...],
            version: int = 0) -> BlockCommitted:
     """Block `block` committed (and its randomness recorded) at `at`; a recommit (`version` >
     0) keeps the randomness and roster block, as the Rollup pins them per number."""
-    return BlockCommitted(block, randomness(block), 100 + block, statement(block, version),
-                          rollers, at)
+    return BlockCommitted(block, randomness(block), roster_block_of(block),
+                          statement(block, version), rollers, at)
 
 
 def ledger_for(rollers: tuple[tuple[str, int], ...], params: MarketParams = PARAMS) -> Ledger:
-    """The staking contract's model with the rollup added, the coordinator bound to it and every
-    roller registered, as `settle` requires."""
+    """The staking contract's model with the rollup added, the coordinator bound to it, every
+    roller registered in order with the stake that gives it its weight (a zero weight: MIN_STAKE,
+    paused), and roster snapshot 0 taken: its entries are the roster the core drew from."""
     ledger = Ledger(params)
-    ledger.add_rollup(ROLLUP, PARAMS.k)
+    ledger.add_rollup(ROLLUP, params.k)
     ledger.register_coordinator(COORDINATOR, ROLLUP)
-    for address, _ in rollers:
-        ledger.mint(address, STAKE)
-        ledger.stake(address, STAKE)
+    for address, w in rollers:
+        stake = w // params.rep_init if w else params.min_stake
+        ledger.mint(address, stake)
+        ledger.stake(address, stake)
+        if w == 0:
+            ledger.pause(address)
+    assert ledger.take_snapshot(SNAPSHOT_L1_BLOCK, SNAPSHOT_TIME) == 0
+    assert list(ledger.snapshots[0].entries) == snapshot_entries(rollers), (
+        "a weight the model cannot stake into: use stake * REP_INIT")
     return ledger
 
 
-def settle_on(ledger: Ledger, settles: list[Settle]) -> None:
-    """Send every Settle to the contract's model, once L1 has finalized their batches."""
-    ledger.finalize(ROLLUP, max(last_block_of(s.batch, PARAMS.k) for s in settles))
-    for s in settles:
-        ledger.settle(COORDINATOR, s.batch, list(s.outcomes))
+def settle_on(ledger: Ledger, commands: list[Command]) -> None:
+    """Send every Settle among `commands` to the contract's model as L1 would have it: each
+    finalized block pinned to snapshot 0 with its randomness recorded, finalized with the
+    provers its Finalize named, and each record's draw proof attached (none for an open round),
+    as the shell attaches them."""
+    for f in of(commands, Finalize):
+        provers = {f.first_block + i: prover for i, prover in enumerate(f.provers)}
+        for n in provers:
+            ledger.pin(ROLLUP, n, roster_block_of(n), SNAPSHOT_TIME)
+            ledger.record_randomness(ROLLUP, n, randomness(n))
+        ledger.finalize(ROLLUP, max(provers), provers)
+    entries = ledger.snapshots[0].entries
+    for s in of(commands, Settle):
+        draws = [NO_DRAW if is_open_round(o.round, ledger.params) else
+                 draw_proof(0, entries, o.roller) for o in s.outcomes]
+        ledger.settle(COORDINATOR, s.batch, list(s.outcomes), draws)
 
 
 def of(commands: list[Command], cls: type) -> list:
@@ -192,8 +220,10 @@ MIXED_BEHAVIOURS = (HONEST, LAZY, DECLINER, CHEAT, QUITTER, LATE, HONEST, LAZY)
 def mixed_market(seed: int = 0) -> Market:
     """Every behaviour, jittered answers, a weighted roster, and block 7 reverted and committed
     again (same randomness, new statement): a run that touches most of the core."""
-    rollers = roster(len(MIXED_BEHAVIOURS),
-                     [STAKE * (i + 1) * PARAMS.rep_init for i in range(len(MIXED_BEHAVIOURS))])
+    # Weights falling along the roster: with the fixed randomness, this order's draws open a
+    # block and an aggregation and draw a roller twice (the audit tests check they do).
+    count = len(MIXED_BEHAVIOURS)
+    rollers = roster(count, [STAKE * (count - i) * PARAMS.rep_init for i in range(count)])
     market = Market(new_core(), {r: b for (r, _), b in zip(rollers, MIXED_BEHAVIOURS)},
                     random.Random(seed), jitter=3 * S)
     for n in range(1, 8):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from coordinator_harness import AGG, BLOCK, CHAIN_ID, PARAMS, ROLLUP, mixed_market
+from coordinator_harness import AGG, BLOCK, CHAIN_ID, PARAMS, ROLLUP, mixed_market, roster
 
 from coordinator.audit import (
     InvalidAuditRecord,
@@ -16,12 +16,13 @@ from coordinator.audit import (
     audit_record_from_json,
     audit_record_to_json,
     draw_size,
+    snapshot_roster,
     task_seed,
     unexplained_settlements,
 )
 from coordinator.commands import AuditRecord, Settle
 from coordinator.events import BlockCommitted
-from market_contracts.ledger import OutcomeReport
+from market_contracts.ledger import Ledger, OutcomeReport
 from market_contracts.rules import Outcome, TaskKind, draw_slots, last_block_of
 
 OUTSIDER = "0x" + "ee" * 20
@@ -109,8 +110,8 @@ TAMPERINGS = [
      lambda r: _swap_round(r, PARAMS.r_open, holders=r.rounds[0].holders),
      "open round has holders"),
     ("two rescues in the open round",
-     lambda r: _swap_round(r, PARAMS.r_open, outcomes=tuple(
-         (a, 1, Outcome.ON_TIME) for a, _, _ in r.rounds[PARAMS.r_open].outcomes)),
+     lambda r: _swap_round(r, PARAMS.r_open, outcomes=(
+         *r.rounds[PARAMS.r_open].outcomes, (OUTSIDER, 1, Outcome.ON_TIME))),
      "more than one rescue"),
     ("a late rescue", lambda r: _swap_round(r, PARAMS.r_open, outcomes=tuple(
         (a, 1, Outcome.LATE) for a, _, _ in r.rounds[PARAMS.r_open].outcomes)), "no deadline"),
@@ -221,3 +222,27 @@ def test_a_malformed_log_line_is_named(run, change, named):
     with pytest.raises(InvalidAuditRecord) as exc:
         audit_record_from_json(data)
     assert named in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_task_draws_from_its_blocks_roster_snapshot_and_no_other():
+    # Two snapshots of different rosters, taken in L1 blocks 10 and 20 (at 1000 s and 1100 s).
+    ledger = Ledger(PARAMS)
+    first, second = roster(2), roster(3)
+    for address, w in second:
+        ledger.mint(address, w // PARAMS.rep_init)
+    for address, w in first:
+        ledger.stake(address, w // PARAMS.rep_init)
+    ledger.take_snapshot(10, 1_000)
+    ledger.stake(second[2][0], second[2][1] // PARAMS.rep_init)
+    ledger.take_snapshot(20, 1_100)
+    snapshots = ledger.snapshots
+    age = PARAMS.snapshot_max_age
+    for roster_block, draw_time, expected in [
+        (9, 1_000, []),  # before the first snapshot: no roster, nothing drawn
+        (10, 1_005, list(first)),  # taken exactly at the roster block
+        (19, 1_000 + age, list(first)),  # at SNAPSHOT_MAX_AGE, and the later one not yet taken
+        (19, 1_000 + age + 1, []),  # one second older: no roster
+        (20, 1_105, list(second)),
+    ]:
+        assert snapshot_roster(snapshots, roster_block, draw_time, PARAMS) == expected, (
+            roster_block, draw_time)

@@ -108,7 +108,7 @@ def test_happy_path_assign_finalize_settle_is_accepted_by_the_contract_model():
     ledger = ledger_for(ROSTER)
     ledger.mint(COORDINATOR, 10**21)
     ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
-    settle_on(ledger, settles)
+    settle_on(ledger, commands)
     assert sum(ledger.claimable.values()) == 4 * PARAMS.r_block + 2 * PARAMS.r_agg
     assert of(commands, DrawLottery) == []  # split mode draws nothing
     assert [core.block_status(n) for n in range(1, 5)] == [BlockStatus.SETTLED] * 4
@@ -286,7 +286,7 @@ def test_a_lazy_roster_still_settles_with_missed_outcomes_only_where_due():
     (settle,) = of(market.commands, Settle)
     missed = [o for o in settle.outcomes if o.outcome is Outcome.MISSED]
     assert {o.roller for o in missed} <= {rollers[0][0]}
-    settle_on(ledger_for(rollers), [settle])
+    settle_on(ledger_for(rollers), market.commands)
 
 
 def test_a_roller_holding_both_slots_settles_them_in_one_record_and_is_paid_for_both():
@@ -303,7 +303,7 @@ def test_a_roller_holding_both_slots_settles_them_in_one_record_and_is_paid_for_
     ledger = ledger_for(one)
     ledger.mint(COORDINATOR, 10**21)
     ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
-    settle_on(ledger, [settle])
+    settle_on(ledger, market.commands)
     assert ledger.claimable[one[0][0]] == 2 * PARAMS.r_block + PARAMS.r_agg
 
 
@@ -330,7 +330,7 @@ def test_open_rounds_settle_the_first_valid_proof_with_one_slot_and_never_the_in
     ledger = ledger_for(rollers)
     ledger.mint(COORDINATOR, 10**21)
     ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
-    settle_on(ledger, [settle])
+    settle_on(ledger, market.commands)
     assert ledger.claimable[rollers[1][0]] == 2 * PARAMS.r_block + PARAMS.r_agg
 
 
@@ -359,7 +359,7 @@ def test_lottery_mode_draws_the_settled_on_time_block_entries_once_l1_confirms_s
     ledger = ledger_for(three, lottery)
     ledger.mint(COORDINATOR, 10**21)
     ledger.fund_rewards(COORDINATOR, ROLLUP, 10**21)
-    settle_on(ledger, list(settles.values()))
+    settle_on(ledger, market.commands)
     lottery_randomness = randomness(99)
     for draw in draws:
         assert ledger.pending_lottery(ROLLUP, draw.batch).entries_hash == lottery_entries_hash(

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from coordinator.commands import DrawLottery, Finalize, Settle, Slash
 from coordinator.core import CoordinatorCore
+from coordinator.events import BlockCommitted
 from coordinator.views import BlockStatus
 from market_contracts.ledger import lottery_entries, max_slots
 from market_contracts.rules import Outcome, RewardMode, TaskKind, batch_of
@@ -47,7 +48,8 @@ def markets(draw) -> Market:
     honest = Behaviour(delay=draw(st.integers(0, 20 * S)), rescue=draw(st.integers(0, 20 * S)))
     cast = draw(st.permutations([honest, *others]))
     # A zero weight cannot be drawn: with few rollers some rounds are empty and tasks open.
-    rollers = roster(len(cast), [STAKE * draw(st.integers(0, 20)) for _ in cast])
+    rollers = roster(len(cast),
+                     [STAKE * draw(st.integers(0, 20)) * PARAMS.rep_init for _ in cast])
     params = PARAMS.replace(reward_mode=draw(st.sampled_from(RewardMode)))
     market = Market(CoordinatorCore(params, CHAIN_ID, ROLLUP),
                     {r: b for (r, _), b in zip(rollers, cast)},
@@ -88,7 +90,8 @@ def test_with_one_honest_roller_every_block_is_finalized_and_settled_once(market
     # Every assignment with an outcome settles once; the contract's model accepts it all.
     reports = [o for s in settles for o in s.outcomes]
     assert len({(o.kind, o.task, o.round, o.roller) for o in reports}) == len(reports)
-    settle_on(ledger_for(tuple((r, 0) for r in market.behaviours), core.params), settles)
+    rollers = next(e.roster for e in market.events if isinstance(e, BlockCommitted))
+    settle_on(ledger_for(rollers, core.params), commands)
 
     # In lottery mode each settled batch with on-time block records is drawn once, with them.
     lottery = core.params.reward_mode is RewardMode.LOTTERY

@@ -1,5 +1,6 @@
-"""The prepared roster's slot draw against the reference `rules.draw_slots`, and the roster hash
-against eth-abi's encoding; malformed rosters are refused as the reference refuses them."""
+"""The prepared roster's slot draw against the reference `rules.draw_slots` (both walk the roster
+in the order given, a snapshot's), and the roster hash against eth-abi's encoding; malformed
+rosters are refused as the reference refuses them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coordinator.roster import checksum_address, prepare_roster
-from market_contracts.rules import InvalidAddress, InvalidRoster, draw_slots
+from market_contracts.rules import (
+    InvalidAddress,
+    InvalidRoster,
+    draw_slots,
+    slot_draw,
+    snapshot_entries,
+)
 
 SEED = keccak(text="roster seed")
 A = to_checksum_address("0x" + "11" * 20)
@@ -29,6 +36,33 @@ weights = st.one_of(st.integers(0, 3), st.integers(0, 10**6), st.integers(0, 2**
        m=st.integers(0, 6), seed=st.binary(min_size=32, max_size=32))
 def test_draw_slots_matches_the_reference(entries, m, seed):
     assert prepare_roster(entries).draw_slots(seed, m) == draw_slots(seed, entries, m)
+
+
+@settings(max_examples=100)
+@given(entries=st.lists(st.tuples(addresses, weights), min_size=1, max_size=12,
+                        unique_by=lambda entry: entry[0].lower()),
+       m=st.integers(1, 6), seed=st.binary(min_size=32, max_size=32))
+def test_each_slot_goes_to_the_snapshot_entry_whose_interval_holds_its_draw(entries, m, seed):
+    # What settle checks on-chain: the prepared roster's order is the snapshot's, so a slot's
+    # holder is the entry with start <= draw < start + weight.
+    roster = prepare_roster(entries)
+    snapshot = snapshot_entries(entries)
+    assert list(roster.candidates) == [e.roller for e in snapshot]
+    total = roster.prefix[-1]
+    for j, holder in enumerate(roster.draw_slots(seed, m)):
+        draw = slot_draw(seed, j) % total
+        assert [e.roller for e in snapshot if e.start <= draw < e.start + e.weight] == [holder]
+
+
+def test_the_order_given_is_the_order_walked():
+    # Sorting the roster (as v1 did) would move every interval: the same seed and weights in
+    # the other order give other holders, in the reference and the prepared roster alike.
+    entries = [(A, 1), (B, 1)]
+    seed = next(keccak(j.to_bytes(32, "big")) for j in range(64)
+                if slot_draw(keccak(j.to_bytes(32, "big")), 0) % 2 == 0)
+    assert prepare_roster(entries).draw_slots(seed, 1) == draw_slots(seed, entries, 1) == [A]
+    assert prepare_roster(entries[::-1]).draw_slots(seed, 1) == (
+        draw_slots(seed, entries[::-1], 1)) == [B]
 
 
 def test_draw_slots_with_skewed_weights_beside_the_reference():
@@ -62,11 +96,11 @@ def test_roster_without_candidates_draws_nothing():
     assert prepare_roster([(A, 1)]).draw_slots(SEED, 3) == [A, A, A]
 
 
-def test_roster_hash_is_keccak_of_abi_encoded_sorted_candidates():
+def test_roster_hash_is_keccak_of_abi_encoded_candidates_in_order():
     roster = prepare_roster([(C, 3), (A, 1), (B, 0)])
-    expected = keccak(encode(["(address,uint256)[]"], [[(A, 1), (C, 3)]]))
-    assert roster.hash == expected
-    assert roster.candidates == (A, C)
+    assert roster.hash == keccak(encode(["(address,uint256)[]"], [[(C, 3), (A, 1)]]))
+    assert roster.candidates == (C, A)
+    assert prepare_roster([(A, 1), (C, 3)]).hash != roster.hash
 
 
 def test_zero_weights_and_address_case_do_not_change_the_roster():

@@ -122,7 +122,7 @@ def test_exposure_matches_vectors(vectors, subtests):
 def test_params_replace_raises_unbonding_to_the_margin_unless_given():
     assert DEVNET.replace(r_open=5).unbonding == rules.min_unbonding(DEVNET.replace(r_open=5))
     assert DEVNET.replace(m=3).unbonding == DEVNET.unbonding
-    with pytest.raises(InvalidParams, match="unbonding must be at least 1080"):
+    with pytest.raises(InvalidParams, match="unbonding must be at least 1680"):
         DEVNET.replace(unbonding=1_000)
 
 
@@ -140,7 +140,7 @@ def test_params_of_the_wrong_type_are_refused(changes, named):
 def test_params_round_trip_through_a_tuple():
     p = DEVNET.replace(reward_mode=RewardMode.LOTTERY, m=3)
     assert MarketParams.from_tuple(tuple(int(v) for v in p.as_tuple())) == p
-    with pytest.raises(InvalidParams, match="20 values, got 19"):
+    with pytest.raises(InvalidParams, match="21 values, got 20"):
         MarketParams.from_tuple(DEVNET.as_tuple()[:-1])
 
 
@@ -272,6 +272,31 @@ def test_draw_slots_match_vectors(vectors, subtests):
                 case["slot_counts"])
 
 
+def test_the_draw_walks_the_roster_in_its_own_order(vectors):
+    cases = [c for c in vectors["draw_slots"] if "error" not in c]
+    reversed_pairs = [(a, b) for a in cases for b in cases
+                      if a["seed"] == b["seed"] and a["roster"] == b["roster"][::-1]
+                      and a["roster"] != b["roster"]]
+    assert reversed_pairs, "no case with the same roster in another order"
+    for a, b in reversed_pairs:
+        assert a["candidates"] == a["roster"] and b["candidates"] == b["roster"]
+        assert a["holders"] != b["holders"]
+
+
+def test_slots_held_by_the_entries_match_the_walk(vectors, subtests):
+    for case in vectors["draw_slots"]:
+        if "error" in case:
+            continue
+        with subtests.test(case["case"]):
+            entries = rules.snapshot_entries(_roster(case))
+            total = int(case["total_weight"])
+            held = [[e.roller, rules.slots_held(case["seed"], e.start, e.weight, total, case["m"])]
+                    for e in entries]
+            assert held == case["slots_held"]
+            counts = dict(case["slot_counts"])
+            assert held == [[roller, counts.get(roller, 0)] for roller, _ in held]
+
+
 def test_vectors_draw_a_roller_twice_and_hold_every_edge(vectors):
     cases = [c for c in vectors["draw_slots"] if "error" not in c]
     assert any(len(set(c["holders"])) < len(c["holders"]) for c in cases), "no repeated roller"
@@ -305,10 +330,93 @@ def test_draw_slots_properties(seed, roster, m):
     positive = {a for a, w in roster if w > 0}
     assert len(holders) == (m if positive else 0)
     assert set(holders) <= positive
-    assert rules.draw_slots(seed, roster[::-1], m) == holders
+    # Each slot goes to the snapshot entry whose interval holds its draw, so the slots `settle`
+    # counts in an entry's interval are the slots the walk gave its roller.
+    entries = rules.snapshot_entries(roster)
+    total = sum(entry.weight for entry in entries)
+    counts = rules.slot_counts(holders)
+    for entry in entries:
+        assert rules.slots_held(seed, entry.start, entry.weight, total, m) == (
+            counts.get(entry.roller, 0))
     # Slot j does not depend on how many slots are drawn after it.
     assert rules.draw_slots(seed, roster, m + 1)[:m] == holders
     assert sum(rules.slot_counts(holders).values()) == len(holders)
+
+
+# Roster snapshots
+
+def _entry(data: list) -> rules.RosterEntry:
+    index, roller, start, weight = data
+    return rules.RosterEntry(index, roller, int(start), int(weight))
+
+
+def test_snapshot_entries_and_roots_match_vectors(vectors, subtests):
+    cases = _cases(vectors, "snapshot")
+    sizes = {len(c["entries"]) for c in cases if "error" not in c}
+    assert sizes >= {0, 1, 2, 3, 5}, sizes
+    _check(subtests, cases, lambda c: [
+        [e.index, e.roller, str(e.start), str(e.weight)]
+        for e in rules.snapshot_entries(_roster(c))], "entries")
+    for case in cases:
+        if "error" in case:
+            continue
+        with subtests.test(case["case"] + ": leaves, total and root"):
+            entries = [_entry(e) for e in case["entries"]]
+            assert ["0x" + e.leaf().hex() for e in entries] == case["leaves"]
+            assert str(sum(e.weight for e in entries)) == case["total"]
+            assert "0x" + rules.snapshot_root(entries).hex() == case["root"]
+            starts = [e.start for e in entries]
+            assert starts == [sum(e.weight for e in entries[:i]) for i in range(len(entries))]
+
+
+def test_snapshot_paths_match_vectors(vectors, subtests):
+    cases = _cases(vectors, "snapshot_path")
+    assert {c.get("valid") for c in cases} == {True, False, None}
+    five = next(c for c in vectors["snapshot"] if len(c.get("entries", ())) == 5)
+    entries = [_entry(e) for e in five["entries"]]
+    for case in cases:
+        with subtests.test(case["case"]):
+            assert case["root"] == five["root"]
+            if "error" in case:
+                with pytest.raises(getattr(rules, case["error"])):
+                    if "index" in case:
+                        rules.snapshot_path(entries, case["index"])
+                    else:
+                        rules.verify_snapshot_path(case["root"], _entry(case["entry"]),
+                                                   case["path"])
+                continue
+            if case["valid"]:
+                path = rules.snapshot_path(entries, case["index"])
+                assert ["0x" + node.hex() for node in path] == case["path"]
+            assert rules.verify_snapshot_path(case["root"], _entry(case["entry"]),
+                                              case["path"]) is case["valid"]
+
+
+def test_slots_held_matches_vectors(vectors, subtests):
+    _check(subtests, _cases(vectors, "slots_held"), lambda c: rules.slots_held(
+        c["seed"], int(c["start"]), int(c["weight"]), int(c["total"]), c["m"]), "slots")
+
+
+def test_roster_snapshot_for_matches_vectors(vectors, subtests):
+    cases = _cases(vectors, "roster_snapshot_for")
+    assert {c["snapshot"] is None for c in cases} == {True, False}
+    _check(subtests, cases, lambda c: rules.roster_snapshot_for(
+        [tuple(s) for s in c["snapshots"]], c["roster_block"], c["draw_time"], c["max_age"]),
+        "snapshot")
+
+
+@given(roster=rosters, data=st.data())
+def test_every_entry_has_a_path_to_the_root_and_no_other_entry_does(roster, data):
+    entries = rules.snapshot_entries(roster)
+    root = rules.snapshot_root(entries)
+    for entry in entries:
+        path = rules.snapshot_path(entries, entry.index)
+        assert rules.verify_snapshot_path(root, entry, path)
+        assert len(path) <= max(len(entries) - 1, 0).bit_length()
+    if len(entries) >= 2:
+        i, j = data.draw(st.permutations(range(len(entries))))[:2]
+        assert not rules.verify_snapshot_path(root, entries[i],
+                                              rules.snapshot_path(entries, j))
 
 
 # Reputation and rewards

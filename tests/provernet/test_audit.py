@@ -146,8 +146,10 @@ def _any_key() -> VerificationKey:
 
 @pytest.fixture(scope="module")
 def l1(tmp_path_factory):
-    """Anvil with a market, three staked rollers, and block 1 committed with its randomness
-    recorded; the honest audit record of its round 0 and the L1 data it was drawn from."""
+    """Anvil with a market, three staked rollers, a roster snapshot of them, and block 1
+    committed after it with its randomness recorded; then a fourth roller stakes, so that the
+    live roster is no longer block 1's. The honest audit record of its round 0 and the L1 data
+    it was drawn from."""
     with run_anvil() as node:
         chain = RpcChain(node.url)
         owner, sequencer = chain.dev_accounts[:2]
@@ -156,27 +158,40 @@ def l1(tmp_path_factory):
                                    batch_size=2, max_transfers=1)
         market = Market(chain, deployment)
         rollup = Rollup.from_deployment(chain, deployment)
-        for i in range(3):
+        for i in range(4):
             roller = Account.create()
             chain.send_eth(owner, roller.address, 10**18)
             market.mint(owner, roller.address, (i + 1) * 100 * ONE_TOKEN)
+            if i == 3:
+                late = roller
+                continue
             market.stake(roller, (i + 1) * 100 * ONE_TOKEN)
+        snapshot = market.snapshot_roster(owner)
+        chain.mine()
         rollup.commit_block(sequencer, 0, 77, [])
+        market.stake(late, 400 * ONE_TOKEN)
         chain.mine()
         chain.mine()
         randomness = rollup.record_randomness(owner, 1)
-        roster_block, _ = rollup.draw_blocks(1)
-        roster = market.roster(block=roster_block)
+        roster_block, _, _ = rollup.draw_blocks(1)
+        assert market.roster_snapshot_of(rollup.address, 1) == snapshot
+        (taken,) = market.snapshots()
+        roster = [(entry.roller, entry.weight) for entry in taken.entries]
+        assert len(roster) == 3 and len(market.roster()) == 4
         files = tmp_path_factory.mktemp("assignments")
         deployment.save(files / "deployment.json")
         seed = rules.block_seed(chain.chain_id, rollup.address, 1, 0, randomness)
-        holders = tuple(rules.draw_slots(seed, roster, 2))
-        record = AuditRecord(
-            rules.TaskKind.BLOCK, 1, randomness, roster_block, prepare_roster(roster).hash,
-            (AuditRound(0, seed, holders, tuple(
-                (roller, k, None) for roller, k in rules.slot_counts(holders).items())),),
-            None, False)
-        yield {"url": node.url, "files": files, "record": record}
+
+        def record(drawn_from):
+            holders = tuple(rules.draw_slots(seed, drawn_from, 2))
+            return AuditRecord(
+                rules.TaskKind.BLOCK, 1, randomness, roster_block, prepare_roster(drawn_from).hash,
+                (AuditRound(0, seed, holders, tuple(
+                    (roller, k, None) for roller, k in rules.slot_counts(holders).items())),),
+                None, False)
+
+        yield {"url": node.url, "files": files, "record": record(roster),
+               "from_live_roster": record(market.roster())}
 
 
 def _assignments(l1, *records: dict | str) -> Result:
@@ -209,6 +224,18 @@ def test_assignments_passes_an_honest_log_and_names_a_doctored_one(l1):
     first, second = (json.loads(line) for line in result.stdout.splitlines())
     assert first["ok"] and not second["ok"]
     assert any("roster block" in p for p in second["problems"])
+
+
+@pytest.mark.anvil
+def test_the_roster_is_the_snapshot_not_the_live_roster(l1):
+    # A coordinator that drew from the roster as it is now (a roller staked after the snapshot)
+    # is named, beside the honest record drawn from block 1's snapshot.
+    result = _assignments(l1, audit_record_to_json(l1["record"]),
+                          audit_record_to_json(l1["from_live_roster"]))
+    _one_error_line(result)
+    honest, live = (json.loads(line) for line in result.stdout.splitlines())
+    assert honest["ok"] and not live["ok"]
+    assert any("roster hash is not that of its roster snapshot" in p for p in live["problems"])
 
 
 @pytest.mark.anvil

@@ -1,0 +1,212 @@
+"""The coordinator's roster snapshots on L1: when it takes one (`snapshot_due`, as vectors, then
+`CoordinatorL1.refresh_snapshot` against the contracts), the roster it hands the core for a block
+(its snapshot's entries in snapshot order), and the draw proofs its settlements carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from eth_account import Account
+
+from coordinator.errors import CoordinatorError
+from coordinator.l1 import CoordinatorL1, snapshot_due
+from market_contracts.bindings import Market, RosterSnapshot
+from market_contracts.compile import load_artifact
+from market_contracts.deploy import deploy_market
+from market_contracts.ledger import NO_DRAW, OutcomeReport
+from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rules import (
+    MarketParams,
+    Outcome,
+    TaskKind,
+    block_seed,
+    draw_slots,
+    slot_counts,
+    snapshot_entries,
+    snapshot_root,
+)
+from market_contracts.units import ONE_TOKEN
+from zkp.aggregate import AggregateProof
+
+INTERVAL = 60
+PARAMS = MarketParams.devnet()
+MAX_AGE = PARAMS.snapshot_max_age
+ETH = 10**18
+BATCH_SIZE = 2
+A, B, C = (f"0x{n:040x}" for n in (0xA, 0xB, 0xC))
+
+
+def snapshot(timestamp: int, roster: list[tuple[str, int]]) -> RosterSnapshot:
+    entries = snapshot_entries(roster)
+    return RosterSnapshot(0, 1, timestamp, sum(e.weight for e in entries),
+                          snapshot_root(entries), entries)
+
+
+# (live roster, newest snapshot taken at (timestamp, roster) or None, now, due?)
+POLICY = {
+    "none yet, nobody staked": ([], None, 1_000, False),
+    "none yet, someone staked": ([(A, 5)], None, 1_000, True),
+    "none yet, only zero weights": ([(A, 0)], None, 1_000, False),
+    "unchanged and young": ([(A, 5)], (1_000, [(A, 5)]), 1_000 + INTERVAL, False),
+    "changed, one second short of the interval": ([(A, 5), (B, 1)], (1_000, [(A, 5)]),
+                                                   1_000 + INTERVAL - 1, False),
+    "changed, the interval passed": ([(A, 5), (B, 1)], (1_000, [(A, 5)]), 1_000 + INTERVAL, True),
+    "a weight changed (reputation), the interval passed": ([(A, 6)], (1_000, [(A, 5)]),
+                                                           1_000 + INTERVAL, True),
+    "reordered is a change (slots walk snapshot order)": ([(B, 1), (A, 5)],
+                                                          (1_000, [(A, 5), (B, 1)]),
+                                                          1_000 + INTERVAL, True),
+    "a zero weight left in is no change": ([(A, 5), (C, 0)], (1_000, [(A, 5)]),
+                                           1_000 + MAX_AGE // 2, False),
+    "everyone left, the interval passed": ([(A, 0)], (1_000, [(A, 5)]), 1_000 + INTERVAL, True),
+    "unchanged, half the max age old": ([(A, 5)], (1_000, [(A, 5)]), 1_000 + MAX_AGE // 2, False),
+    "unchanged, past half the max age": ([(A, 5)], (1_000, [(A, 5)]),
+                                         1_000 + MAX_AGE // 2 + 1, True),
+    "nobody staked, however old": ([], (1_000, []), 1_000 + 10 * MAX_AGE, False),
+}
+
+
+@pytest.mark.parametrize("case", POLICY.values(), ids=POLICY.keys())
+def test_snapshot_due(case):
+    live, newest, now, due = case
+    newest = None if newest is None else snapshot(*newest)
+    assert snapshot_due(live, newest, now, INTERVAL, MAX_AGE) is due
+
+
+# ---------------------------------------------------------------------- against the contracts
+
+@dataclass
+class World:
+    chain: object
+    owner: object
+    sequencer: object
+    coordinator: object
+    market: Market
+    rollup: Rollup
+    stub: object
+
+    def l1(self) -> CoordinatorL1:
+        return CoordinatorL1(self.chain, self.market, self.rollup, self.coordinator)
+
+    def account(self, tokens: int = 1_000):
+        account = Account.create()
+        self.chain.send_eth(self.owner, account.address, 10 * ETH)
+        self.market.mint(self.owner, account.address, tokens * ONE_TOKEN)
+        return account
+
+    def roller(self, stake: int = 200):
+        account = self.account()
+        self.market.stake(account, stake * ONE_TOKEN)
+        return account
+
+    def commit(self) -> int:
+        last = self.rollup.block(self.rollup.last_committed())
+        return self.rollup.commit_block(self.sequencer, last.new_root, last.new_root + 1,
+                                        []).number
+
+    def at(self, timestamp: int) -> None:
+        """Mine a block at `timestamp`: what L1's time is for the next reads."""
+        self.chain.set_next_block_timestamp(timestamp)
+        self.chain.mine()
+
+    def finalize(self, first: int, prover: str) -> None:
+        """Finalize the batch from block `first`, `prover` named for each block (the stub
+        verifier accepts what it is told to expect)."""
+        provers = [prover] * BATCH_SIZE
+        self.chain.transact(self.owner, self.stub.functions.expect(
+            self.rollup.batch_inputs(first, provers)))
+        proof = AggregateProof(a=((1, 2),) * BATCH_SIZE, b=(((1, 2), (3, 4)),) * BATCH_SIZE,
+                               c=(1, 2))
+        self.rollup.finalize_batch(self.owner, first, provers, proof)
+
+
+@pytest.fixture(scope="module")
+def deployed(chain) -> World:
+    """A market serving a Rollup of batches of two empty blocks, its verifier a stub."""
+    owner, sequencer, coordinator = chain.dev_accounts[:3]
+    deployment = deploy_market(chain, owner, PARAMS)
+    market = Market(chain, deployment)
+    stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
+    rollup = deploy_rollup_contract(chain, owner, sequencer=sequencer.address,
+                                    verifier=stub.address, poseidon=deploy_poseidon(chain, owner),
+                                    genesis_root=1, batch_size=BATCH_SIZE, max_transfers=1)
+    market.add_rollup(owner, rollup.address, stub.address)
+    market.register_coordinator(owner, coordinator.address, b"peer", "test", rollup.address)
+    return World(chain, owner, sequencer, coordinator, market, rollup, stub)
+
+
+@pytest.fixture
+def world(deployed: World, fresh_chain) -> World:
+    return deployed
+
+
+def test_a_stake_change_is_snapshotted_once_the_interval_has_passed_and_not_before(world):
+    l1 = world.l1()
+    assert l1.refresh_snapshot(INTERVAL) is None  # nobody staked: nothing to snapshot
+    first = world.roller()
+    taken = l1.refresh_snapshot(INTERVAL)
+    assert taken is not None  # the first stake: no snapshot yet, so at once
+    assert [e.roller for e in l1.snapshot(taken).entries] == [first.address]
+    assert l1.refresh_snapshot(INTERVAL) is None  # nothing changed
+
+    second = world.roller()
+    at = l1.snapshot(taken).timestamp
+    world.at(at + INTERVAL - 1)
+    assert l1.refresh_snapshot(INTERVAL) is None  # changed, but the newest is too young
+    world.at(at + INTERVAL)
+    again = l1.refresh_snapshot(INTERVAL)
+    assert again == taken + 1
+    assert [e.roller for e in l1.newest_snapshot().entries] == [first.address, second.address]
+    assert l1.refresh_snapshot(INTERVAL) is None
+
+
+def test_an_unchanged_roster_is_snapshotted_again_before_it_grows_too_old(world):
+    l1 = world.l1()
+    world.roller()
+    taken = l1.refresh_snapshot(INTERVAL)
+    at = l1.snapshot(taken).timestamp
+    world.at(at + MAX_AGE // 2)
+    assert l1.refresh_snapshot(INTERVAL) is None
+    world.at(at + MAX_AGE // 2 + 1)
+    refreshed = l1.refresh_snapshot(INTERVAL)
+    assert refreshed == taken + 1
+    assert l1.snapshot(refreshed).entries == l1.snapshot(taken).entries
+
+
+def test_a_blocks_roster_is_its_snapshot_and_settlement_proves_each_draw(world):
+    rollers = [world.roller(stake) for stake in (200, 600, 400)]
+    l1 = world.l1()
+    early = world.commit()  # before any snapshot: no roster, so no drawn slots
+    taken = l1.refresh_snapshot(INTERVAL)
+    late = world.commit()
+    world.chain.mine()  # past the randomness block of both
+    for block in (early, late):
+        world.rollup.record_randomness(world.coordinator, block)
+
+    assert l1.roster_of(early) == (None, ())
+    snapshot, entries = l1.roster_of(late)
+    assert snapshot == taken
+    assert [(e.roller, e.weight) for e in entries] == [
+        (r.address, world.market.roller_info(r.address).weight) for r in rollers]
+
+    world.finalize(early, rollers[0].address)
+    seed = block_seed(world.chain.chain_id, world.rollup.address, late, 0,
+                      world.rollup.randomness(late))
+    held = slot_counts(draw_slots(seed, [(e.roller, e.weight) for e in entries], PARAMS.m))
+    drawn = sorted((OutcomeReport(roller, TaskKind.BLOCK, late, 0, slots, Outcome.ON_TIME)
+                    for roller, slots in held.items()), key=OutcomeReport.sort_key)
+    rescue = OutcomeReport(rollers[0].address, TaskKind.BLOCK, early, PARAMS.r_open, 1,
+                           Outcome.ON_TIME)
+    draws = l1.draws([rescue, *drawn])
+    assert draws[0] == NO_DRAW  # an open round is checked against L1's prover instead
+    assert [d.snapshot for d in draws[1:]] == [snapshot] * len(drawn)
+
+    # A drawn record of a block without a roster snapshot cannot be proven: refused here, with
+    # its reason, before anything is sent.
+    with pytest.raises(CoordinatorError, match=f"block {early} has no roster snapshot"):
+        l1.draws([OutcomeReport(rollers[0].address, TaskKind.BLOCK, early, 0, 1,
+                                Outcome.ON_TIME)])
+
+    l1.settle(0, (rescue, *drawn))
+    assert world.market.batch_settled(world.rollup.address, 0)
