@@ -12,7 +12,7 @@ error name and changes nothing, as a reverted transaction changes nothing.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eth_abi import encode
@@ -28,17 +28,27 @@ from market_contracts.rules import (
     RosterEntry,
     RulesError,
     TaskKind,
+    batch_seed,
+    block_seed,
     blocks_of,
     is_open_round,
     last_block_of,
     lottery_winner,
     next_reputation,
+    roster_snapshot_for,
+    slots_held,
+    snapshot_entries,
     snapshot_path,
+    snapshot_root,
     split_reward,
+    verify_snapshot_path,
     weight,
 )
 
 UINT256_MAX = 2**256 - 1
+#: `block.chainid` of the devnet, anvil and the embedded chain: what seeds are drawn under unless
+#: a ledger is told otherwise.
+DEVNET_CHAIN_ID = 31337
 #: `abi.encode(LotteryEntry[])`: (block, roller, slots) per on-time block record.
 LOTTERY_ENTRIES_ABI = "(uint256,address,uint256)[]"
 
@@ -158,6 +168,25 @@ def max_slots(kind: TaskKind, round_: int, params: MarketParams) -> int:
     return params.m
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """`RollerStaking.snapshotInfo(id)` with the entries its `RosterSnapshot` event lists."""
+
+    l1_block: int
+    timestamp: int
+    total: int
+    root: bytes
+    entries: tuple[RosterEntry, ...]
+
+
+@dataclass(frozen=True)
+class DrawPin:
+    """What `Rollup.commitBlock` pins on a block number's first commit (`drawBlocks`)."""
+
+    roster_block: int
+    draw_time: int
+
+
 @dataclass
 class RollerState:
     active: int = 0
@@ -181,6 +210,10 @@ class RollupState:
     pool: int = 0
     settled: set[int] = field(default_factory=set)
     lotteries: dict[int, PendingLottery] = field(default_factory=dict)
+    #: per block number: its pin, its recorded randomness, the prover `finalizeBatch` named
+    pins: dict[int, DrawPin] = field(default_factory=dict)
+    randomness: dict[int, bytes] = field(default_factory=dict)
+    provers: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,6 +228,9 @@ class Ledger:
     slashed: set[bytes] = field(default_factory=set)
     #: tokens destroyed by slashing: the token's total supply is this much below what was minted
     burned: int = 0
+    #: roster snapshots in the order taken; a snapshot's id is its position
+    snapshots: list[Snapshot] = field(default_factory=list)
+    chain_id: int = DEVNET_CHAIN_ID
 
     # ------------------------------------------------------------ views
 
@@ -264,15 +300,63 @@ class Ledger:
             raise Rejected("NotRegistered", coordinator)
         del self.coordinators[coordinator]
 
-    def finalize(self, rollup: str, last_finalized: int) -> None:
-        """The Rollup's `lastFinalized` is now `last_finalized` (it only grows)."""
+    def _rollup(self, rollup: str) -> RollupState:
+        """A Rollup the model is told about (its own events): one never added is a misuse."""
         state = self.rollups.get(rollup)
         if state is None:
             raise ValueError(f"rollup {rollup} was never added: add_rollup it first")
+        return state
+
+    def finalize(self, rollup: str, last_finalized: int, provers: Mapping[int, str]) -> None:
+        """The Rollup's `lastFinalized` is now `last_finalized` (it only grows), and `provers`
+        names the prover `finalizeBatch` recorded for each block it finalized."""
+        state = self._rollup(rollup)
         if last_finalized < state.last_finalized:
             raise ValueError(f"a Rollup's finalized height only grows: {state.last_finalized} "
                              f"-> {last_finalized}")
+        newly = range(state.last_finalized + 1, last_finalized + 1)
+        if any(block not in newly for block in provers):
+            raise ValueError(f"provers named for blocks {sorted(provers)}, but only blocks "
+                             f"{newly.start}..{newly.stop - 1} are finalized now")
         state.last_finalized = last_finalized
+        state.provers.update(provers)
+
+    # ------------------------------------------------------------ draws: pins, randomness, snapshots
+
+    def pin(self, rollup: str, n: int, roster_block: int, draw_time: int) -> None:
+        """`Rollup.commitBlock` of block `n` in the L1 block after `roster_block`, at `draw_time`:
+        only the first commit of a number pins; a recommit after a revert keeps its draw."""
+        self._rollup(rollup).pins.setdefault(n, DrawPin(roster_block, draw_time))
+
+    def record_randomness(self, rollup: str, n: int, randomness: bytes) -> bytes:
+        """`Rollup.recordRandomness(n)`, the spec's rule having given `randomness`: a recorded
+        randomness never changes, so a second call returns the first."""
+        state = self._rollup(rollup)
+        if n not in state.pins:
+            raise Rejected("BlockNeverCommitted", n)
+        return state.randomness.setdefault(n, randomness)
+
+    def take_snapshot(self, l1_block: int, timestamp: int) -> int:
+        """`snapshotRoster()` sent in L1 block `l1_block` at `timestamp`: the live roster frozen
+        as entries in registration order; returns its id."""
+        if self.snapshots and self.snapshots[-1].l1_block >= l1_block:
+            if self.snapshots[-1].l1_block == l1_block:
+                raise Rejected("SnapshotAlreadyTaken", l1_block)
+            raise ValueError(f"L1 block {l1_block} is before the last snapshot's "
+                             f"{self.snapshots[-1].l1_block}")
+        entries = tuple(snapshot_entries(self.roster()))
+        self.snapshots.append(Snapshot(l1_block, timestamp, sum(e.weight for e in entries),
+                                       snapshot_root(entries), entries))
+        return len(self.snapshots) - 1
+
+    def roster_snapshot_of(self, rollup: str, n: int) -> int | None:
+        """`rosterSnapshotOf(rollup, n)`: the id of block `n`'s roster snapshot, None when its
+        roster is empty (no snapshot, too old) or it was never committed."""
+        pin = self._rollup(rollup).pins.get(n)
+        if pin is None:
+            return None
+        return roster_snapshot_for([(s.l1_block, s.timestamp) for s in self.snapshots],
+                                   pin.roster_block, pin.draw_time, self.params.snapshot_max_age)
 
     def _require_enabled(self, rollup: str) -> RollupState:
         state = self.rollups.get(rollup)
@@ -379,11 +463,11 @@ class Ledger:
     # ------------------------------------------------------------ settlement
 
     def settle(self, coordinator: str, batch: int, outcomes: Sequence[OutcomeReport],
-               block_number: int = 0) -> None:
+               draws: Sequence[DrawProof], block_number: int = 0) -> None:
         """`RollerStaking.settle` sent by `coordinator` in L1 block `block_number` (which draws a
-        lottery). All or nothing, as the transaction: every check runs before any state
-        changes."""
-        rollup = self._check_settlement(coordinator, batch, outcomes)
+        lottery); `draws[i]` proves that `outcomes[i]`'s roller held its slots. All or nothing,
+        as the transaction: every check runs before any state changes."""
+        rollup = self._check_settlement(coordinator, batch, outcomes, draws)
         rollup.settled.add(batch)
         lottery = self.params.reward_mode == RewardMode.LOTTERY
         paid: dict[tuple[TaskKind, int], int] = {}  # per task, against its cap
@@ -411,8 +495,8 @@ class Ledger:
         """Whatever the report says, a block pays at most R_BLOCK and a batch at most R_AGG."""
         return self.params.r_agg if kind == TaskKind.AGGREGATION else self.params.r_block
 
-    def _check_settlement(self, coordinator: str, batch: int,
-                          outcomes: Sequence[OutcomeReport]) -> RollupState:
+    def _check_settlement(self, coordinator: str, batch: int, outcomes: Sequence[OutcomeReport],
+                          draws: Sequence[DrawProof]) -> RollupState:
         """The spec's refusals, in its order; the records are checked in one pass and the first
         failure the contract meets is the reason."""
         address = self.coordinators.get(coordinator)
@@ -427,6 +511,8 @@ class Ledger:
             raise Rejected("BatchAlreadySettled", batch)
         if not outcomes:
             raise Rejected("EmptySettlement")
+        if len(draws) != len(outcomes):
+            raise Rejected("DrawProofsMismatch", len(outcomes), len(draws))
         blocks = blocks_of(batch, rollup.k)
         for index, o in enumerate(outcomes):
             if index > 0 and o.sort_key() <= outcomes[index - 1].sort_key():
@@ -442,7 +528,37 @@ class Ledger:
                 raise Rejected("InvalidNeedsEvidence", index)
             if o.roller not in self.rollers:
                 raise Rejected("UnknownRoller", o.roller)
+            self._check_draw(address, rollup, batch, o, draws[index])
         return rollup
+
+    def _check_draw(self, address: str, rollup: RollupState, batch: int, o: OutcomeReport,
+                    draw: DrawProof) -> None:
+        """That the record's roller held its slots (a drawn round) or is the prover L1 recorded
+        (a block's open round). A batch draws from its last block's roster and randomness; an
+        aggregation rescue has nothing on L1 to be checked against."""
+        if is_open_round(o.round, self.params):
+            if o.kind == TaskKind.BLOCK and rollup.provers.get(o.task) != o.roller:
+                raise Rejected("NotTheProver", o.task, o.roller)
+            return
+        block = o.task if o.kind == TaskKind.BLOCK else last_block_of(batch, rollup.k)
+        chosen = self.roster_snapshot_of(address, block)
+        if chosen is None or draw.snapshot != chosen:
+            raise Rejected("WrongSnapshot", draw.snapshot)
+        snapshot = self.snapshots[chosen]
+        entry = RosterEntry(draw.index, o.roller, draw.start, draw.weight)
+        if not verify_snapshot_path(snapshot.root, entry, draw.path):
+            raise Rejected("NotInSnapshot", o.roller)
+        randomness = rollup.randomness.get(block)
+        if randomness is None:
+            raise Rejected("RandomnessNotRecorded", block)
+        if o.kind == TaskKind.BLOCK:
+            seed = block_seed(self.chain_id, address, o.task, o.round, randomness)
+        else:
+            seed = batch_seed(self.chain_id, address, batch, o.round, randomness)
+        held = slots_held(seed, draw.start, draw.weight, snapshot.total,
+                          max_slots(o.kind, o.round, self.params))
+        if held != o.slots:
+            raise Rejected("NotDrawn", o.roller, o.slots, held)
 
     def draw_lottery(self, rollup: str, batch: int, entries: Sequence[LotteryEntry],
                      randomness: bytes, block_number: int | None = None) -> None:
