@@ -123,7 +123,8 @@ STEP_NAMES = {
     "l1_finalize": "finalize a batch on L1 (py-evm pairing precompile)",
     "l1_settle": "settle a batch on L1",
     "l1_public_inputs": "read a block's public inputs from L1",
-    "l1_scan": "scan L1 logs and read rosters",
+    "l1_scan": "scan L1 logs",
+    "l1_snapshot": "read the live roster and the snapshots, take roster snapshots",
     "l1_commit": "commit a block on L1 (the benchmark, as sequencer)",
 }
 
@@ -138,7 +139,8 @@ def instrument() -> None:
     service.verify = STEPS.wrap("verify_proof", service.verify)
     service.verify_aggregate = STEPS.wrap("verify_aggregate", service.verify_aggregate)
     for method, step in (("finalize", "l1_finalize"), ("settle", "l1_settle"),
-                         ("public_inputs", "l1_public_inputs"), ("scan", "l1_scan")):
+                         ("public_inputs", "l1_public_inputs"), ("scan", "l1_scan"),
+                         ("refresh_snapshot", "l1_snapshot")):
         setattr(CoordinatorL1, method, STEPS.wrap(step, getattr(CoordinatorL1, method)))
 
 
@@ -210,7 +212,7 @@ def unit_costs(build, proof: dict, k: int) -> dict[str, float]:
 
 def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Path):
     """Market, Rollup and coordinator registration as `provernet.devnet` makes them; the rollers
-    funded and staked (equal stakes)."""
+    funded and staked (equal stakes), and a roster snapshot taken of them."""
     from libp2p.peer.id import ID
 
     from market_contracts.bindings import Market
@@ -235,6 +237,8 @@ def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Pa
         chain.send_eth(owner, account.address, ROLLER_ETH)
         market.mint(owner, account.address, ROLLER_TOKENS)
         market.stake(account, 2 * params.min_stake)
+    # The blocks' roster, as the devnet takes it; the coordinator keeps it fresh from there.
+    market.snapshot_roster(owner)
     return deployment
 
 

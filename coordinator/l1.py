@@ -7,30 +7,51 @@ settlement sent before a crash is learnt again from the chain rather than rememb
 
 A block is drawn only once its randomness is recorded (market-spec.md, "Randomness and the roster
 of a block"): `draw_inputs` records it (anyone may, and the coordinator does as soon as L1 is past
-`randomnessBlock`) and reads the roster at `rosterBlock`. Everything here blocks (web3); the
-service runs it in worker threads.
+`randomnessBlock`) and takes its roster: the roster snapshot `RollerStaking.rosterSnapshotOf`
+names for it, whose entries are rebuilt from the `RosterSnapshot` events and kept (a snapshot
+never changes). `settle` proves each drawn record's entry in that snapshot (`DrawProof`), and
+`refresh_snapshot` takes a new snapshot when the policy (`snapshot_due`) says so. Everything here
+blocks (web3); the service runs it in worker threads.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from coordinator.errors import CoordinatorError
 from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import Chain, EmbeddedChain
-from market_contracts.errors import TransactionFailed
-from market_contracts.ledger import OutcomeReport
+from market_contracts.errors import ChainError, TransactionFailed
+from market_contracts.ledger import NO_DRAW, DrawProof, OutcomeReport, draw_proof
 from market_contracts.rollup import CommittedBlock, Rollup, committed_from_event
+from market_contracts.rules import (
+    RosterEntry,
+    TaskKind,
+    is_open_round,
+    last_block_of,
+    snapshot_entries,
+)
 from market_contracts.submissions import SlashEvidence, block_statement
 from zkp.aggregate import AggregateProof
+
+if TYPE_CHECKING:
+    from market_contracts.bindings import RosterSnapshot
 
 #: the embedded chain's gas estimate reruns the pairing check at every step of its binary
 #: search; these limits cover a finalization of up to 16 proofs and one slash
 EMBEDDED_FINALIZE_GAS = 3_000_000
 #: L1 blocks scanned per get_logs request, under common providers' range limits
 LOG_RANGE = 2_000
+#: seconds between the coordinator's roster snapshots while the live roster keeps changing (a
+#: settlement changes reputations, hence weights): one snapshot costs gas in proportion to the
+#: registered rollers, and a minute is short next to the deadlines a stake change matters for
+DEFAULT_SNAPSHOT_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
@@ -61,10 +82,29 @@ Fact = Committed | Reverted | Finalized | Settled
 
 @dataclass(frozen=True)
 class DrawInputs:
-    """What the core draws a block from: its recorded randomness and its roster."""
+    """What the core draws a block from: its recorded randomness and its roster, the entries of
+    its roster snapshot in snapshot order (empty when it has none)."""
 
     randomness: bytes
+    #: the id of the block's roster snapshot; None: none, or too old (the roster is empty)
+    snapshot: int | None
     roster: tuple[tuple[str, int], ...]
+
+
+def snapshot_due(live: Sequence[tuple[str, int]], newest: RosterSnapshot | None, now: int,
+                 interval: float, max_age: int) -> bool:
+    """Whether a coordinator takes a roster snapshot now (market-spec.md, "Roster snapshots"):
+    the live roster (`rosterPage`, registration order) is not the newest snapshot's and that one
+    is at least `interval` seconds old, or anyone is staked and the newest is older than half of
+    SNAPSHOT_MAX_AGE (so that a block committed before the next refresh lands still finds a
+    snapshot young enough; half leaves the other half for L1 delays). `now` is L1's time."""
+    entries = snapshot_entries(live)
+    if newest is None:
+        return bool(entries)
+    age = now - newest.timestamp
+    if entries and 2 * age > max_age:
+        return True
+    return entries != list(newest.entries) and age >= interval
 
 
 class CoordinatorL1:
@@ -74,6 +114,12 @@ class CoordinatorL1:
         self.rollup = rollup
         self.account = account
         self.batch_size = rollup.batch_size()
+        self.params = market.params()
+        #: the roster snapshots read so far, by id (a snapshot never changes), and the next L1
+        #: block to read `RosterSnapshot` events from; several worker threads share them
+        self._snapshots: dict[int, RosterSnapshot] = {}
+        self._snapshots_from = market.deployment.block
+        self._snapshots_lock = threading.Lock()
 
     # ------------------------------------------------------------------ reading
 
@@ -109,14 +155,51 @@ class CoordinatorL1:
         return facts
 
     def draw_inputs(self, block: CommittedBlock) -> DrawInputs | None:
-        """Block `block`'s randomness (recorded now if nobody has yet) and its roster at its
-        roster block; None while L1 is not past its randomness block."""
+        """Block `block`'s randomness (recorded now if nobody has yet) and its roster; None
+        while L1 is not past its randomness block."""
         randomness = self.rollup.randomness(block.number)
         if randomness is None:
             if self.head() <= block.randomness_block:
                 return None
             randomness = self.rollup.record_randomness(self.account, block.number)
-        return DrawInputs(bytes(randomness), tuple(self.market.roster(block=block.roster_block)))
+        snapshot, entries = self.roster_of(block.number)
+        return DrawInputs(bytes(randomness), snapshot,
+                          tuple((entry.roller, entry.weight) for entry in entries))
+
+    def roster_of(self, block: int) -> tuple[int | None, tuple[RosterEntry, ...]]:
+        """L2 block `block`'s roster snapshot (the contract's rule, `rosterSnapshotOf`) and its
+        entries in snapshot order; (None, ()) when it has none."""
+        snapshot = self.market.roster_snapshot_of(self.rollup.address, block)
+        if snapshot is None:
+            return None, ()
+        return snapshot, tuple(self.snapshot(snapshot).entries)
+
+    def snapshot(self, snapshot_id: int) -> RosterSnapshot:
+        """Roster snapshot `snapshot_id`, rebuilt from its event (read once, then kept)."""
+        with self._snapshots_lock:
+            if snapshot_id not in self._snapshots:
+                self._read_snapshots()
+            found = self._snapshots.get(snapshot_id)
+        if found is None:
+            # `rosterSnapshotOf` named it, so its event exists: the log read came from a node
+            # behind the one that answered the call. A ChainError: the caller retries.
+            raise ChainError(f"roster snapshot {snapshot_id} is not in the RosterSnapshot events "
+                             f"from L1 block {self.market.deployment.block} on")
+        return found
+
+    def newest_snapshot(self) -> RosterSnapshot | None:
+        with self._snapshots_lock:
+            self._read_snapshots()
+            return self._snapshots[max(self._snapshots)] if self._snapshots else None
+
+    def _read_snapshots(self) -> None:
+        """Add the snapshots taken since the last read (callers hold the lock)."""
+        head = self.head()
+        if head < self._snapshots_from:
+            return
+        for snapshot in self.market.snapshots(from_block=self._snapshots_from, to_block=head):
+            self._snapshots[snapshot.id] = snapshot
+        self._snapshots_from = head + 1
 
     def public_inputs(self, block: int, prover: str) -> list[int]:
         return self.rollup.public_inputs(block, to_checksum_address(prover))
@@ -145,9 +228,31 @@ class CoordinatorL1:
             if self.rollup.last_finalized() < first_block + self.batch_size - 1:
                 raise
 
+    def draws(self, outcomes: Sequence[OutcomeReport]) -> list[DrawProof]:
+        """One `DrawProof` per record: its roller's entry in its task's roster snapshot (a
+        block's own; a batch's last block's), NO_DRAW for an open round (checked against the
+        prover L1 recorded instead)."""
+        rosters: dict[int, tuple[int | None, tuple[RosterEntry, ...]]] = {}
+        draws = []
+        for outcome in outcomes:
+            if is_open_round(outcome.round, self.params):
+                draws.append(NO_DRAW)
+                continue
+            block = (outcome.task if outcome.kind is TaskKind.BLOCK
+                     else last_block_of(outcome.task, self.batch_size))
+            if block not in rosters:
+                rosters[block] = self.roster_of(block)
+            snapshot, entries = rosters[block]
+            if snapshot is None:
+                raise CoordinatorError(
+                    f"{outcome.roller} holds slots of {outcome.kind.name.lower()} {outcome.task} "
+                    f"round {outcome.round}, yet block {block} has no roster snapshot")
+            draws.append(draw_proof(snapshot, entries, outcome.roller))
+        return draws
+
     def settle(self, batch: int, outcomes: tuple[OutcomeReport, ...]) -> None:
         try:
-            self.market.settle(self.account, batch, list(outcomes))
+            self.market.settle(self.account, batch, list(outcomes), self.draws(outcomes))
         except TransactionFailed as error:
             if error.reason != "BatchAlreadySettled":
                 raise
@@ -165,6 +270,22 @@ class CoordinatorL1:
         except TransactionFailed:
             if self.market.pending_lottery(self.rollup.address, batch) is not None:
                 raise
+
+    def refresh_snapshot(self, interval: float) -> int | None:
+        """Take a roster snapshot if `snapshot_due` says so: its id, else None (also when
+        someone else took one in this L1 block)."""
+        head = self.head()
+        live = self.market.roster(block=head)
+        now = self.chain.w3.eth.get_block(head)["timestamp"]
+        if not snapshot_due(live, self.newest_snapshot(), now, interval,
+                            self.params.snapshot_max_age):
+            return None
+        try:
+            return self.market.snapshot_roster(self.account)
+        except TransactionFailed as error:
+            if error.reason != "SnapshotAlreadyTaken":
+                raise
+            return None
 
     def slash(self, evidence: SlashEvidence) -> None:
         gas = slash_gas(evidence) if isinstance(self.chain, EmbeddedChain) else None

@@ -5,13 +5,18 @@ Services in one nursery, each a loop around the core:
 - `_follow_l1` turns L1 events (commits, reverts, finalizations, the Rollup's settlements) into
   core events; its cursor is stored, and facts read twice are no-ops for the core. A commit
   becomes `BlockCommitted` once its randomness can be recorded (L1 past its randomness block):
-  the follower records it (`Rollup.recordRandomness`, skipped if anyone has) and reads the
-  roster at the block's roster block, then goes on; until then it waits there.
+  the follower records it (`Rollup.recordRandomness`, skipped if anyone has) and hands the core
+  the block's roster snapshot (`rosterSnapshotOf`; its entries in snapshot order, none if it
+  has none), then goes on; until then it waits there.
+- `_snapshot_roster` keeps the roster snapshots fresh (`coordinator.l1.snapshot_due`): one after
+  the live roster changed, at most every `snapshot_interval`, and one before the newest grows
+  older than half of SNAPSHOT_MAX_AGE while anyone is staked.
 - `_tick` sends `Tick` when the core's next timer falls due.
 - `_announce` publishes the signed announcement on the coordinators' topic.
-- `_l1_worker` carries out finalizations, settlements, lottery draws and slashings one at a time,
-  in the order the core emitted them (a batch must be finalized before the next), from a bounded
-  queue; what they change on L1 comes back to the core through `_follow_l1`.
+- `_l1_worker` carries out finalizations, settlements (each drawn record with its `DrawProof`),
+  lottery draws and slashings one at a time, in the order the core emitted them (a batch must be
+  finalized before the next), from a bounded queue; what they change on L1 comes back to the
+  core through `_follow_l1`.
 - one task per roller session (`/provernet/session/1.0.0`): challenge-response authentication,
   then tasks out and accepts, declines, proofs in. A task open to everyone (`Open`) goes to every
   session, and to each session that connects while it is open. A submission must sign L1's
@@ -67,7 +72,14 @@ from coordinator.events import (
     TaskDeclined,
     Tick,
 )
-from coordinator.l1 import Committed, CoordinatorL1, Finalized, Reverted, Settled
+from coordinator.l1 import (
+    DEFAULT_SNAPSHOT_INTERVAL,
+    Committed,
+    CoordinatorL1,
+    Finalized,
+    Reverted,
+    Settled,
+)
 from coordinator.store import CoordinatorStore
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
@@ -117,13 +129,17 @@ class CoordinatorConfig:
     bootstrap: tuple[str, ...] = ()
     #: how often L1 is read for new events, seconds
     poll_interval: float = 1.0
+    #: the least time between two roster snapshots this coordinator takes because the live
+    #: roster changed, seconds of L1 time (a stake counts for draws from the next snapshot)
+    snapshot_interval: float = DEFAULT_SNAPSHOT_INTERVAL
     #: how often the announcement is published again, seconds (rollers drop one older than 300)
     announce_interval: float = 30.0
     #: L1, sequencer and verification calls fail after this many seconds (and are retried)
     call_timeout: float = 120.0
     #: how long a roller has to answer the challenge, seconds
     auth_timeout: float = 10.0
-    #: events between snapshots of the core, taken when no command is outstanding
+    #: events between snapshots of the core's state (not roster snapshots), taken when no
+    #: command is outstanding
     snapshot_every: int = 500
     #: first wait before retrying a failed L1 action, doubled up to `retry_max`
     retry_initial: float = 1.0
@@ -173,7 +189,7 @@ class CoordinatorService:
         self.market = Market(chain, deployment)
         self.rollup = Rollup.from_deployment(chain, deployment)
         self.l1 = CoordinatorL1(chain, self.market, self.rollup, account)
-        self.params = self.market.params()
+        self.params = self.l1.params
         if self.l1.batch_size != self.params.k:
             raise CoordinatorError(
                 f"the Rollup finalizes batches of {self.l1.batch_size} blocks but the market's K "
@@ -230,6 +246,7 @@ class CoordinatorService:
                         for command in pending:
                             await self._dispatch(command)
                         nursery.start_soon(self._follow_l1)
+                        nursery.start_soon(self._snapshot_roster)
                         nursery.start_soon(self._tick)
                         nursery.start_soon(self._announce)
                         nursery.start_soon(self._l1_worker)
@@ -375,7 +392,8 @@ class CoordinatorService:
                 if drawn is None:
                     return block.l1_block
                 log.info("randomness recorded", block=block.number,
-                         randomness="0x" + drawn.randomness.hex())
+                         randomness="0x" + drawn.randomness.hex(), roster_snapshot=drawn.snapshot,
+                         rollers=len(drawn.roster))
                 event: Event = BlockCommitted(block.number, drawn.randomness, block.roster_block,
                                               fact.statement, drawn.roster, at)
             elif isinstance(fact, Reverted):
@@ -387,6 +405,24 @@ class CoordinatorService:
                 event = BatchSettled(fact.batch, at)
             await self._submit(event)
         return head + 1
+
+    async def _snapshot_roster(self) -> None:
+        """Take a roster snapshot whenever `snapshot_due` says so, checking every poll."""
+        failures = 0
+        while True:
+            try:
+                taken = await self._l1_call(self.l1.refresh_snapshot,
+                                            self.config.snapshot_interval)
+                failures = 0
+            except (ChainError, trio.TooSlowError) as error:
+                failures += 1
+                log.warning("taking a roster snapshot failed", error=str(error) or "timed out",
+                            retry_in=self._retry_delay(failures))
+                await trio.sleep(self._retry_delay(failures))
+                continue
+            if taken is not None:
+                log.info("roster snapshot taken", snapshot=taken)
+            await trio.sleep(self.config.poll_interval)
 
     def _retry_delay(self, failures: int) -> float:
         return min(self.config.retry_max, self.config.retry_initial * 2 ** (failures - 1))

@@ -30,8 +30,10 @@ from pathlib import Path
 from coordinator.errors import CoordinatorError
 from coordinator.events import Event, event_from_record, event_to_record
 
-#: 2: market rules v2 (events carry the roster block and the statement; proofs their statement)
-SCHEMA_VERSION = 2
+#: 2: market rules v2 (events carry the roster block and the statement; proofs their statement);
+#: 3: a block's roster is its roster snapshot's entries in snapshot order (settlement proves each
+#: drawn record against that snapshot, so events holding live rosters cannot be replayed)
+SCHEMA_VERSION = 3
 DATABASE_NAME = "coordinator.sqlite"
 LOCK_NAME = "coordinator.lock"
 

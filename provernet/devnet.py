@@ -10,6 +10,11 @@ Market rules v2 need L1 to move on its own: a block's randomness is the hash of 
 its commit, and the embedded chain (like anvil without a block time) mines only on transactions.
 So on a dev L1 the devnet mines an empty block whenever none came for `L1_BLOCK_SECONDS`. No
 watchdog reverts stuck blocks any more: a task no drawn round proves opens to every staked roller.
+
+A block's roster is the roster snapshot taken before its commit (market-spec.md, "Roster
+snapshots"): the devnet takes the first once its rollers have staked, before the sequencer
+commits anything, and the coordinator takes the next ones (`snapshot_interval`, a few seconds
+here, so that a roller joining from another terminal is drawn soon after it stakes).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ GUEST_ACCOUNTS = slice(3, 6)
 L1_BLOCK_SECONDS = 1.0
 #: seconds the rollers have to fetch the circuit and measure their speed at start
 READY_TIMEOUT = 300
+#: the coordinator's `snapshot_interval` on the devnet: short, so a new stake is drawn soon
+SNAPSHOT_INTERVAL = 5.0
 
 
 def stake_for(index: int, params: MarketParams) -> int:
@@ -90,6 +97,8 @@ class DevnetConfig:
     backend: str = "auto"
     #: seconds between the coordinator's reads of L1
     poll_interval: float = 0.5
+    #: least seconds between the coordinator's roster snapshots after the roster changed
+    snapshot_interval: float = SNAPSHOT_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,8 @@ class Devnet:
         self.coordinator = CoordinatorService(
             CoordinatorConfig(datadir=self.config.datadir / "coordinator",
                               sequencer_url=self.sequencer.url, listen=self._coordinator_listen,
-                              poll_interval=self.config.poll_interval),
+                              poll_interval=self.config.poll_interval,
+                              snapshot_interval=self.config.snapshot_interval),
             self.chain, self.deployment, self._coordinator_key, self.build)
         self._coordinator_stopped = trio.Event()
         self._coordinator_scope = await self._nursery.start(_cancellable, self.coordinator.run,
@@ -236,6 +246,8 @@ class Devnet:
             chain.send_eth(owner, account.address, ROLLER_ETH)
             market.mint(owner, account.address, ROLLER_TOKENS)
             market.stake(account, stake_for(index, params))
+        # The first blocks' roster: without a snapshot before its commit a block has none.
+        market.snapshot_roster(owner)
         return deployment
 
     async def _rollers_ready(self) -> None:

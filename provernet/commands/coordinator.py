@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from coordinator.l1 import DEFAULT_SNAPSHOT_INTERVAL
 from coordinator.service import CoordinatorConfig, CoordinatorService
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
@@ -38,9 +39,13 @@ def command() -> None:
               help="The block circuit profile the rollup was deployed with.")
 @click.option("--poll-interval", type=click.FloatRange(0.1), default=1.0, show_default=True,
               help="Seconds between reads of L1.")
+@click.option("--snapshot-interval", type=click.FloatRange(1), default=DEFAULT_SNAPSHOT_INTERVAL,
+              show_default=True,
+              help="Least seconds between roster snapshots taken because the roster changed "
+                   "(one is also taken before the newest is half SNAPSHOT_MAX_AGE old).")
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, sequencer_url: str, listen: str, bootstrap: tuple[str, ...],
-        circuit: str, poll_interval: float) -> None:
+        circuit: str, poll_interval: float, snapshot_interval: float) -> None:
     """Run the coordinator until interrupted; its state lives in DATADIR/coordinator."""
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
@@ -50,6 +55,6 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
     build = build_block_circuit(circuit)
     config = CoordinatorConfig(datadir=datadir_from(datadir) / "coordinator",
                                sequencer_url=sequencer_url, listen=listen, bootstrap=bootstrap,
-                               poll_interval=poll_interval)
+                               poll_interval=poll_interval, snapshot_interval=snapshot_interval)
     configure_logging()
     run_until_stopped(CoordinatorService(config, chain, loaded, account, build).run, "coordinator")

@@ -191,6 +191,7 @@ def status(rpc_url: str, deployment: Path | None, datadir: Path | None, address:
         ("claimable rewards", format_tokens(int(report["claimable"]))),
         ("wallet balance", format_tokens(int(report["wallet"]))),
     ]
+    rows.append(("roster snapshot", snapshot_line(report["snapshot"])))
     for label, value in rows:
         out.print(f"  {label:<18} {value}")
     for line in unbonding_lines(market.unbondings(roller), market.chain.latest_timestamp()):
@@ -200,6 +201,15 @@ def status(rpc_url: str, deployment: Path | None, datadir: Path | None, address:
             out.print(f"No task journal in {datadir_from(datadir)}: this node has not run there.")
         else:
             render_tasks_report(tasks, out)
+
+
+def snapshot_line(snapshot: dict | None) -> str:
+    if snapshot is None:
+        return "none taken yet: nobody is drawn until one is"
+    taken = f"#{snapshot['id']}, taken {format_utc(snapshot['timestamp'])}"
+    if int(snapshot["weight"]) == 0:
+        return f"not in the newest ({taken}): the stake counts from the next snapshot"
+    return f"in the newest ({taken}) with weight {snapshot['weight']}"
 
 
 def journal_report(datadir: Path | None) -> dict | None:
@@ -234,5 +244,18 @@ def status_report(market: Market, roller: str) -> dict:
         "claimable": str(info.claimable),
         "wallet": str(market.token_balance(roller, block)),
         "paused": info.paused,
+        "snapshot": snapshot_standing(market, info.address, block),
         "block": block,
     }
+
+
+def snapshot_standing(market: Market, roller: str, block: int) -> dict | None:
+    """The newest roster snapshot at `block` and the roller's weight in it (0: not in it; its
+    stake counts for draws from the next snapshot); None before the first."""
+    count = market.snapshot_count(block)
+    if count == 0:
+        return None
+    l1_block = market.chain.call(market.staking.functions.snapshotInfo(count - 1), block)[0]
+    (newest,) = market.snapshots(from_block=l1_block, to_block=l1_block)
+    weight = next((e.weight for e in newest.entries if e.roller == roller), 0)
+    return {"id": newest.id, "timestamp": newest.timestamp, "weight": str(weight)}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from market_contracts.rules import MarketParams
 from provernet.cli import cli
 from provernet.devnet import Devnet, DevnetConfig
 
-PARAMS = replace(MarketParams.devnet(), k=2, t=20, late_window=40, t_agg=20)
+PARAMS = MarketParams.devnet().replace(k=2, t=20, late_window=40, t_agg=20)
 RUN_LIMIT_S = 600
 
 
@@ -53,7 +52,9 @@ async def test_a_roller_started_elsewhere_joins_the_devnet_and_proves(tmp_path, 
                  "--metrics-listen", "127.0.0.1:0"],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             try:
-                # Drawn (with one other roller and M = 2, for every block) and proven.
+                # In the roster snapshot the coordinator takes within the devnet's
+                # snapshot_interval of the stake, then drawn (with one other roller and M = 2,
+                # for every block) and proven.
                 while devnet.coordinator.core.roller_counts(guest.address).on_time == 0:
                     assert process.poll() is None, process.stdout.read()
                     await trio.sleep(1)

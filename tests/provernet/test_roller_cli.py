@@ -77,6 +77,13 @@ def test_stake_unstake_withdraw_pause_resume_and_status(operator):
     report = status(operator)
     assert (report["active"], report["reputation"], report["state"]) == (str(150 * ONE_TOKEN), 5_000, "selectable")
     assert report["weight_share"] == 1.0
+    # Staked, but drawn only from the next roster snapshot: none is taken yet, then one is.
+    assert report["snapshot"] is None
+    assert "none taken yet" in roller(operator, "status", signed=False).stdout
+    market = operator["market"]
+    taken = market.snapshot_roster(operator["chain"].dev_accounts[0])
+    assert status(operator)["snapshot"]["id"] == taken
+    assert status(operator)["snapshot"]["weight"] == report["weight"]
 
     assert roller(operator, "unstake", "40.5").exit_code == 0
     report = status(operator)
@@ -97,6 +104,13 @@ def test_stake_unstake_withdraw_pause_resume_and_status(operator):
 
     human = roller(operator, "status", signed=False)
     assert human.exit_code == 0 and "reputation" in human.stdout and "100.00% of total weight" in human.stdout
+    # The stake changed since, but the newest snapshot holds the roller as it was then; a new one
+    # taken after it unstakes everything leaves it out.
+    assert f"in the newest (#{taken}," in human.stdout
+    assert roller(operator, "unstake", "109.5").exit_code == 0
+    market.snapshot_roster(operator["chain"].dev_accounts[0])
+    assert status(operator)["snapshot"]["weight"] == "0"
+    assert "not in the newest" in roller(operator, "status", signed=False).stdout
 
 
 @pytest.mark.parametrize(

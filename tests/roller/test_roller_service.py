@@ -32,7 +32,7 @@ from structlog.testing import capture_logs
 from market_contracts.bindings import Market
 from market_contracts.chain import EmbeddedChain
 from market_contracts.deploy import Deployment, deploy_market
-from market_contracts.ledger import OutcomeReport
+from market_contracts.ledger import OutcomeReport, draw_proof
 from market_contracts.rollup import Rollup, attach_rollup
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 from coordinator.l1 import EMBEDDED_FINALIZE_GAS
@@ -84,6 +84,8 @@ class World:
     coordinator_dir: Path
     store: ArtifactStore
     manifest_hash: bytes
+    #: the roster snapshot of blocks 1 and 2 (`roller` alone)
+    snapshot: int
 
 
 @pytest.fixture(scope="module")
@@ -97,15 +99,18 @@ def world(small_circuit, tmp_path_factory) -> World:
                                genesis_root=genesis.root, batch_size=2,
                                max_transfers=SMALL.block_size)
     rollup = Rollup.from_deployment(chain, deployment)
+    market = Market(chain, deployment)
+    market.mint(owner, roller.address, 200 * ONE_TOKEN)
+    market.stake(roller, 200 * ONE_TOKEN)
+    # The blocks' roster: the snapshot before their commits, the roller alone in it.
+    snapshot = market.snapshot_roster(owner)
     for block in blocks:
         rollup.commit_block(sequencer, block.before.root, block.after.root, block.data)
-    market = Market(chain, deployment)
+    rollup.record_randomness(owner, 1)
     coordinator_dir = tmp_path_factory.mktemp("coordinator")
     peer_id = ID.from_pubkey(load_or_create_identity(coordinator_dir).public_key)
     market.register_coordinator(owner, coordinator.address, peer_id.to_bytes(), "fake coordinator",
                                 rollup.address)
-    market.mint(owner, roller.address, 200 * ONE_TOKEN)
-    market.stake(roller, 200 * ONE_TOKEN)
     market.mint(owner, owner.address, 100 * ONE_TOKEN)
     market.fund_rewards(owner, 100 * ONE_TOKEN)
     store = ArtifactStore(tmp_path_factory.mktemp("served"))
@@ -117,7 +122,7 @@ def world(small_circuit, tmp_path_factory) -> World:
         SMALL, b.before, b.transfers, reporter.address)).encode(), reporter.address) for b in blocks]
     return World(chain, deployment, market, rollup, small_circuit, blocks[0], blocks,
                  [rollup.statement(n) for n in (1, 2)], rollup.batch_statement(0), proven,
-                 coordinator, roller, reporter, coordinator_dir, store, manifest_hash)
+                 coordinator, roller, reporter, coordinator_dir, store, manifest_hash, snapshot)
 
 
 @pytest.fixture(autouse=True)
@@ -326,12 +331,18 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 # Batch 0 is finalized and the coordinator settles it on-chain: the roller reads
                 # the settlement into its journal.
                 await trio.to_thread.run_sync(finalize_batch_0, world)
-                outcome = OutcomeReport(world.roller.address, TaskKind.BLOCK, 1, 0, 1, Outcome.ON_TIME)
-                await trio.to_thread.run_sync(world.market.settle, world.coordinator, 0, [outcome])
-                settled = await until(lambda: (t := roller.journal.get(key)).outcome and t)
                 params = world.deployment.params
-                # split mode: one on-time slot of M earns R_BLOCK // M
-                assert (settled.outcome, settled.reward) == ("on_time", params.r_block // params.m)
+                # Alone in the snapshot, the roller holds every slot of round 0.
+                (snapshot,) = world.market.snapshots()
+                outcome = OutcomeReport(world.roller.address, TaskKind.BLOCK, 1, 0, params.m,
+                                        Outcome.ON_TIME)
+                draw = draw_proof(world.snapshot, snapshot.entries, world.roller.address)
+                await trio.to_thread.run_sync(world.market.settle, world.coordinator, 0,
+                                              [outcome], [draw])
+                settled = await until(lambda: (t := roller.journal.get(key)).outcome and t)
+                # split mode: each on-time slot of M earns R_BLOCK // M
+                assert (settled.outcome, settled.reward) == (
+                    "on_time", params.m * (params.r_block // params.m))
                 assert settled.rep_after == settled.rep_before + (
                     params.rep_max - settled.rep_before) * params.alpha_bps // 10_000
 
