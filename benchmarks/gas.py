@@ -8,9 +8,12 @@
 428b0f4, run from a worktree of it) and puts its figures in a column beside v2's; rows that v1
 did not measure, or that v1 did not have, are left empty there.
 
-Settlement is measured as a coordinator sends it: M = 2 rollers per block, one record in eight
-missed, the whole report of one batch (K = records / 2 blocks) in one call, split mode. The
-lottery is drawn for a settled batch of 16 records (8 blocks). Slashes send junk (a real proof or
+Settlement is measured as a coordinator sends it, with the draw proofs: a roster snapshot of 8
+rollers taken before the blocks are committed, one drawn record per block (the first holder of its
+round 0, with the slots it holds: every record reads its block's draw from the Rollup, the dearest
+case), one record in eight missed, the whole report of one batch (K = records blocks) in one call,
+split mode. The lottery is drawn for a settled batch of 16 records. `snapshotRoster` is measured
+with 10, 100 and 500 registered rollers, every one weighted. Slashes send junk (a real proof or
 aggregate with C negated) of block_tiny (tests/zkp/circuits, development key), checked by the
 real generated verifiers; commitBlock posts a block of two transfers to the same Rollup.
 """
@@ -32,9 +35,17 @@ from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
-from market_contracts.ledger import OutcomeReport
+from market_contracts.ledger import DrawProof, OutcomeReport, draw_proof
 from market_contracts.rollup import Rollup, attach_rollup, deploy_poseidon, deploy_rollup_contract
-from market_contracts.rules import MarketParams, Outcome, RewardMode, TaskKind, first_block_of
+from market_contracts.rules import (
+    MarketParams,
+    Outcome,
+    RewardMode,
+    TaskKind,
+    block_seed,
+    draw_slots,
+    slot_counts,
+)
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
 from sequencer.blocks import dev_transfer as transfer
@@ -52,9 +63,10 @@ from zkp.zkey import read_zkey
 SETTLE_SIZES = (1, 16, 64)
 LOTTERY_RECORDS = 16
 ROLLERS = 8
-#: Every M-th record of a block goes to the next roller; one record in MISSED_EVERY is missed.
-M = 2
+#: One record in MISSED_EVERY is missed.
 MISSED_EVERY = 8
+#: Registered (and weighted) rollers of the `snapshotRoster` rows.
+SNAPSHOT_ROSTERS = (10, 100, 500)
 REPO = Path(__file__).resolve().parents[1]
 TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
 TINY_SOURCE = Path("tests/zkp/circuits/block_tiny.circom")
@@ -102,8 +114,8 @@ class Bench:
         return account
 
     def finalized_rollup(self, blocks: int):
-        """A funded rollup of batches of `blocks` blocks with batch 0 finalized, and its
-        coordinator."""
+        """A funded rollup of batches of `blocks` blocks with batch 0 finalized (drawn from a
+        roster snapshot taken just before, randomness recorded), and its coordinator."""
         rollup = deploy_rollup_contract(
             self.chain, self.owner, sequencer=self.sequencer.address, verifier=self.stub.address,
             poseidon=self.poseidon, genesis_root=1, batch_size=blocks, max_transfers=1)
@@ -113,22 +125,31 @@ class Bench:
                                          rollup.address)
         self.market.mint(self.owner, self.owner.address, 10_000 * ONE_TOKEN)
         self.market.fund_rewards(self.owner, 10_000 * ONE_TOKEN, rollup.address)
+        self.market.snapshot_roster(self.owner)
         for n in range(1, blocks + 1):
             rollup.commit_block(self.sequencer, n, n + 1, [])
         provers = [self.owner.address] * blocks
         self.chain.transact(self.owner, self.stub.functions.expect(rollup.batch_inputs(1, provers)))
         rollup.finalize_batch(self.owner, 1, provers, any_aggregate(blocks))
+        for n in range(1, blocks + 1):
+            rollup.record_randomness(self.owner, n)
         return rollup, coordinator
 
-    def records(self, count: int) -> list[OutcomeReport]:
-        """`count` records of batch 0: M rollers a block, in settlement order."""
-        records = []
-        for i in range(count):
-            block = first_block_of(0, max(1, count // M)) + i // M
-            outcome = Outcome.MISSED if i % MISSED_EVERY == MISSED_EVERY - 1 else Outcome.ON_TIME
-            records.append(OutcomeReport(self.rollers[i % ROLLERS].address, TaskKind.BLOCK, block,
-                                         0, 1, outcome))
-        return sorted(records, key=OutcomeReport.sort_key)
+    def records(self, rollup: Rollup, count: int) -> tuple[list[OutcomeReport], list[DrawProof]]:
+        """`count` records of batch 0 (of `count` blocks), one a block: its round 0's first
+        holder, with the draw proofs."""
+        records, draws = [], []
+        for n in range(1, count + 1):
+            snapshot = self.market.roster_snapshot_of(rollup.address, n)
+            entries = self.market.snapshots()[snapshot].entries
+            seed = block_seed(self.chain.chain_id, rollup.address, n, 0, rollup.randomness(n))
+            held = slot_counts(draw_slots(seed, [(e.roller, e.weight) for e in entries],
+                                          self.params.m))
+            roller, slots = next(iter(held.items()))
+            outcome = Outcome.MISSED if n % MISSED_EVERY == 0 else Outcome.ON_TIME
+            records.append(OutcomeReport(roller, TaskKind.BLOCK, n, 0, slots, outcome))
+            draws.append(draw_proof(snapshot, entries, roller))
+        return records, draws
 
 
 def measure_staking(bench: Bench) -> list[dict]:
@@ -141,9 +162,9 @@ def measure_staking(bench: Bench) -> list[dict]:
     chain.increase_time(bench.params.unbonding)
     rows.append(row("withdraw", gas_of(chain.transact(a, s.withdraw()))))
     for size in SETTLE_SIZES:
-        rollup, coordinator = bench.finalized_rollup(max(1, size // M))
-        rows.append(row("settle", gas_of(bench.market.settle(coordinator, 0, bench.records(size))),
-                        size))
+        rollup, coordinator = bench.finalized_rollup(size)
+        rows.append(row("settle", gas_of(bench.market.settle(
+            coordinator, 0, *bench.records(rollup, size))), size))
     claimant = next(r for r in bench.rollers if bench.market.roller_info(r.address).claimable)
     rows.append(row("claim", gas_of(chain.transact(claimant, s.claim()))))
     return rows
@@ -152,14 +173,33 @@ def measure_staking(bench: Bench) -> list[dict]:
 def measure_lottery(bench: Bench) -> list[dict]:
     for roller in bench.rollers:
         bench.chain.transact(roller, bench.market.staking.functions.stake(200 * ONE_TOKEN))
-    rollup, coordinator = bench.finalized_rollup(LOTTERY_RECORDS // M)
-    records = bench.records(LOTTERY_RECORDS)
-    settled = bench.market.settle(coordinator, 0, records)
+    rollup, coordinator = bench.finalized_rollup(LOTTERY_RECORDS)
+    records, draws = bench.records(rollup, LOTTERY_RECORDS)
+    settled = bench.market.settle(coordinator, 0, records, draws)
     bench.chain.mine()
     entries = [(r.task, r.roller, r.slots) for r in records if r.outcome is Outcome.ON_TIME]
     drawn = bench.market.draw_lottery(bench.owner, rollup.address, 0, entries)
     return [row("settle (lottery)", gas_of(settled), LOTTERY_RECORDS),
             row("drawLottery", gas_of(drawn), LOTTERY_RECORDS)]
+
+
+def measure_snapshots() -> list[dict]:
+    """`snapshotRoster` over 10, 100 and 500 registered rollers, all weighted: its gas grows with
+    them (a storage read of each, a leaf, a level of hashing, the event's data)."""
+    bench = Bench(EmbeddedChain(), MarketParams.devnet())
+    staking = bench.market.staking.functions
+    rows = []
+    registered = 0
+    for size in SNAPSHOT_ROSTERS:
+        while registered < size:
+            roller = bench.account(tokens=100)
+            bench.chain.transact(roller, bench.market.token.functions.approve(
+                bench.market.staking.address, 100 * ONE_TOKEN))
+            bench.chain.transact(roller, staking.stake(100 * ONE_TOKEN))
+            registered += 1
+        rows.append(row("snapshotRoster", gas_of(bench.chain.transact(
+            bench.owner, staking.snapshotRoster())), size))
+    return rows
 
 
 def negated(point):
@@ -213,7 +253,7 @@ def measure() -> list[dict]:
     with tempfile.TemporaryDirectory() as workdir:
         rows += measure_rollup_and_slashing(split, Path(workdir))
     lottery = Bench(EmbeddedChain(), MarketParams.devnet().replace(reward_mode=RewardMode.LOTTERY))
-    return rows + measure_lottery(lottery)
+    return rows + measure_lottery(lottery) + measure_snapshots()
 
 
 def with_v1(rows: list[dict], v1_rows: list[dict]) -> list[dict]:

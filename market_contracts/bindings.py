@@ -23,12 +23,20 @@ from market_contracts.errors import (
     ContractRejected,
     InsufficientBalance,
     ProofIsValid,
+    SnapshotMismatch,
     TransactionFailed,
     UnknownDeployment,
     WithdrawBeforeRelease,
 )
-from market_contracts.ledger import OutcomeReport
-from market_contracts.rules import MarketParams, Outcome, TaskKind
+from market_contracts.ledger import DrawProof, OutcomeReport
+from market_contracts.rules import (
+    MarketParams,
+    Outcome,
+    RosterEntry,
+    TaskKind,
+    snapshot_entries,
+    snapshot_root,
+)
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import format_tokens as fmt
 from market_contracts.units import format_utc
@@ -111,6 +119,19 @@ class SettledRecord:
     def report(self) -> OutcomeReport:
         return OutcomeReport(self.roller, self.kind, self.task, self.round, self.slots,
                              self.outcome)
+
+
+@dataclass(frozen=True)
+class RosterSnapshot:
+    """A roster snapshot (`RollerStaking.snapshotRoster`): taken in L1 block `l1_block` at
+    `timestamp`, its entries in draw order, their weights adding up to `total` under `root`."""
+
+    id: int
+    l1_block: int
+    timestamp: int
+    total: int
+    root: bytes
+    entries: list[RosterEntry]
 
 
 @dataclass(frozen=True)
@@ -218,6 +239,29 @@ _REJECTIONS = {
     "WrongAggregateSize": lambda provers, a, b, k:
         f"an aggregate of this rollup has {k} proofs, one prover each: got {provers} provers, "
         f"{a} A and {b} B",
+    "SnapshotAlreadyTaken": lambda l1_block:
+        f"a roster snapshot was already taken in L1 block {l1_block}: one per block; the next "
+        "block may take another",
+    "DrawProofsMismatch": lambda records, draws:
+        f"{records} records need {records} draw proofs, one each (NO_DRAW for an open-round "
+        f"record), got {draws}",
+    "WrongSnapshot": lambda kind, task, snapshot:
+        f"roster snapshot {snapshot} is not the roster of {TaskKind(kind).name.lower()} {task} "
+        "(the last snapshot before its first commit, if no older than SNAPSHOT_MAX_AGE; without "
+        "one its drawn rounds have no slots): prove the draw with the task's snapshot",
+    "NotInSnapshot": lambda roller, snapshot, index:
+        f"entry {index} for {to_checksum_address(roller)} with this path is not in roster "
+        f"snapshot {snapshot}: take the entry and path from the snapshot's event (`draw_proof`)",
+    "RandomnessNotRecorded": lambda l2_block:
+        f"block {l2_block}'s randomness is not recorded, so nothing was drawn from it yet: call "
+        "recordRandomness first",
+    "NotDrawn": lambda roller, kind, task, round_, slots, held:
+        f"{to_checksum_address(roller)} held {held} slots of round {round_} of "
+        f"{TaskKind(kind).name.lower()} {task} in its snapshot entry, not {slots}: a drawn round "
+        "pays only the rollers its seed drew, for the slots they hold",
+    "NotTheProver": lambda roller, l2_block, prover:
+        f"the open round of block {l2_block} pays the prover L1 recorded for it, "
+        f"{to_checksum_address(prover)}, not {to_checksum_address(roller)}",
     "NotEnoughGas": lambda left, needed:
         f"only {left} gas was left for the proof check, which needs {needed}: send the transaction "
         "with more gas",
@@ -293,12 +337,19 @@ class Market:
         (event,) = self.staking.events.Claimed().process_receipt(receipt, errors=DISCARD)
         return event["args"]["amount"]
 
-    def settle(self, coordinator: LocalAccount, batch: int, outcomes: list[OutcomeReport]):
+    def settle(self, coordinator: LocalAccount, batch: int, outcomes: list[OutcomeReport],
+               draws: list[DrawProof]):
         """Settle batch `batch` of the coordinator's rollup; `outcomes` sorted by
-        `OutcomeReport.sort_key`."""
-        return self._send(
-            coordinator, self.staking.functions.settle(batch, [o.as_tuple() for o in outcomes])
-        )
+        `OutcomeReport.sort_key`, `draws[i]` the proof that outcomes[i]'s roller held its slots
+        (`ledger.draw_proof`; `ledger.NO_DRAW` for an open-round record)."""
+        return self._send(coordinator, self.staking.functions.settle(
+            batch, [o.as_tuple() for o in outcomes], [d.as_tuple() for d in draws]))
+
+    def snapshot_roster(self, account: LocalAccount) -> int:
+        """Take a roster snapshot (anyone may, once per L1 block); returns its id."""
+        receipt = self._send(account, self.staking.functions.snapshotRoster())
+        (event,) = self.staking.events.RosterSnapshot().process_receipt(receipt, errors=DISCARD)
+        return event["args"]["id"]
 
     def draw_lottery(self, sender: LocalAccount, rollup: str, batch: int,
                      entries: list[tuple[int, str, int]]):
@@ -382,6 +433,35 @@ class Market:
                 self.staking.functions.rosterPage(start, ROSTER_PAGE_SIZE), block)
             roster.extend(zip(addresses, weights))
         return roster
+
+    def snapshots(self, from_block: int = 0, to_block: int | str = "latest") -> list[RosterSnapshot]:
+        """The roster snapshots taken in L1 blocks from_block..to_block, by id, their entries
+        rebuilt from the events and checked against the root the contract stored."""
+        logs = self.staking.events.RosterSnapshot().get_logs(from_block=from_block,
+                                                              to_block=to_block)
+        snapshots = []
+        for log in sorted(logs, key=lambda log: log["args"]["id"]):
+            args = log["args"]
+            entries = snapshot_entries(list(zip(args["rollers"], args["weights"])))
+            root = snapshot_root(entries)
+            stored = self.chain.call(self.staking.functions.snapshotInfo(args["id"]), to_block)
+            if root != bytes(args["root"]) or root != bytes(stored[3]):
+                raise SnapshotMismatch(
+                    f"roster snapshot {args['id']}'s entries hash to 0x{root.hex()}, but the "
+                    f"contract stored 0x{bytes(stored[3]).hex()}")
+            snapshots.append(RosterSnapshot(args["id"], args["l1Block"], args["timestamp"],
+                                            args["total"], root, entries))
+        return snapshots
+
+    def snapshot_count(self, block="latest") -> int:
+        return self.chain.call(self.staking.functions.snapshotCount(), block)
+
+    def roster_snapshot_of(self, rollup: str, number: int, block="latest") -> int | None:
+        """The id of the roster snapshot of block `number` of `rollup`; None when its roster is
+        empty (no snapshot, or too old at its first commit) or it was never committed."""
+        found, snapshot = self.chain.call(
+            self.staking.functions.rosterSnapshotOf(to_checksum_address(rollup), number), block)
+        return snapshot if found else None
 
     def reward_pool(self, rollup: str | None = None, block="latest") -> int:
         """`rollup`'s reward pool (None: the deployment's rollup)."""

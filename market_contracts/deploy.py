@@ -19,8 +19,8 @@ from market_contracts.errors import UnknownDeployment, WrongChainId
 from market_contracts.files import save_json
 from market_contracts.rules import MarketParams, RewardMode
 
-#: 2: market rules v2 (params r_open and slash_window; the rollup added with `addRollup`).
-DEPLOYMENT_VERSION = 2
+#: 3: market rules v2 with roster snapshots (param snapshot_max_age); 2 had no snapshots.
+DEPLOYMENT_VERSION = 3
 
 
 @dataclass(frozen=True)

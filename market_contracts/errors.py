@@ -54,6 +54,10 @@ class AlreadySlashed(ContractRejected):
     """The offense this evidence shows (roller, block, statement) was slashed already."""
 
 
+class SnapshotMismatch(ChainError):
+    """A `RosterSnapshot` event's entries do not hash to the root the staking contract stored."""
+
+
 class InvalidEvidence(ChainError):
     """Slash evidence that is malformed, or that cannot be what the contract takes (a signature it
     would refuse, another chain or staking contract)."""

@@ -184,12 +184,14 @@ class Rollup:
         """Block `number`'s recorded randomness; None until `record_randomness`."""
         return _recorded(self._call(self.contract.functions.randomness(number), block_identifier))
 
-    def draw_blocks(self, number: int, block_identifier="latest") -> tuple[int, int]:
-        """(roster block, randomness block) pinned by the first commit of `number`; (0, 0) if it
-        was never committed."""
-        roster_block, randomness_block = self._call(self.contract.functions.drawBlocks(number),
-                                                    block_identifier)
-        return roster_block, randomness_block
+    def draw_blocks(self, number: int, block_identifier="latest") -> tuple[int, int, int]:
+        """(roster block, randomness block, draw time) pinned by the first commit of `number`:
+        its roster is the last roster snapshot taken at or before the roster block, if no older
+        than SNAPSHOT_MAX_AGE at the draw time (the commit's timestamp). (0, 0, 0) if it was never
+        committed."""
+        roster_block, randomness_block, draw_time = self._call(
+            self.contract.functions.drawBlocks(number), block_identifier)
+        return roster_block, randomness_block, draw_time
 
     def statement(self, number: int, block_identifier="latest") -> bytes:
         """What a proof of block `number` is about, as L1 holds the block now."""

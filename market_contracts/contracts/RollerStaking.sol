@@ -5,6 +5,8 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ERC20Burnable} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Burnable.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
@@ -25,11 +27,13 @@ interface IBlockVerifier {
 
 /// @title RollerStaking: stake, reputation, weight, rewards, settlement and slashing of the prover
 /// market, for every Rollup its deployer adds.
-/// @notice Implements the on-chain half of market-spec.md (v2). Coordinators report outcomes
-/// (who held how many slots of which task and round, and how it went); this contract checks what
-/// it can (the batch is finalized on the coordinator's own Rollup, every record belongs to it,
-/// round and slot counts are possible, nothing is invalid without evidence) and owns the
-/// arithmetic: reputation, capped rewards from the Rollup's own pool, and the lottery drawn after
+/// @notice Implements the on-chain half of market-spec.md (v2). Anyone freezes the roster into a
+/// roster snapshot (a Merkle root of every weighted roller's draw interval). Coordinators report
+/// outcomes (who held how many slots of which task and round, and how it went); this contract
+/// checks what it can (the batch is finalized on the coordinator's own Rollup, every record
+/// belongs to it, a drawn roller held exactly its slots in the task's snapshot under the recorded
+/// randomness, an open block's rescuer is the prover L1 recorded, nothing is invalid without
+/// evidence) and owns the arithmetic: reputation, capped rewards from the Rollup's own pool, and the lottery drawn after
 /// settlement. `market_contracts/rules.py` and `market_contracts/ledger.py` mirror it exactly.
 /// Anyone can slash a roller with a proof or aggregate it signed that does not verify against
 /// the statement L1 holds.
@@ -77,6 +81,7 @@ contract RollerStaking is ReentrancyGuard {
         RewardMode rewardMode;
         uint256 rOpen;
         uint256 slashWindow;
+        uint256 snapshotMaxAge;
     }
 
     struct Roller {
@@ -102,6 +107,36 @@ contract RollerStaking is ReentrancyGuard {
         uint256 round;
         uint256 slots;
         Outcome outcome;
+    }
+
+    /// That a record's roller held its slots: its entry (index, start, weight) in roster snapshot
+    /// `snapshot` and the Merkle path from the entry's leaf to the snapshot's root. Ignored for
+    /// the open round.
+    struct DrawProof {
+        uint256 snapshot;
+        uint256 index;
+        uint256 start;
+        uint256 weight;
+        bytes32[] path;
+    }
+
+    /// A roster snapshot as `snapshotInfo` returns it: taken in L1 block `l1Block` at `timestamp`,
+    /// `count` entries whose weights add up to `total`, committed to by `root` (zero if empty).
+    struct Snapshot {
+        uint256 l1Block;
+        uint256 timestamp;
+        uint256 total;
+        bytes32 root;
+        uint256 count;
+    }
+
+    /// A snapshot as stored: three slots instead of five.
+    struct StoredSnapshot {
+        uint64 l1Block;
+        uint64 timestamp;
+        uint64 count;
+        uint256 total;
+        bytes32 root;
     }
 
     /// An on-time block record in lottery mode: `slots` tickets for `roller` in block `block`.
@@ -174,10 +209,21 @@ contract RollerStaking is ReentrancyGuard {
         uint256 aggAllotted;
         LotteryEntry[] entries;
         uint256 entryCount;
+        /// What was read from the Rollup for the task of the previous record (records of a task
+        /// are contiguous): its roster snapshot and randomness.
+        TaskKind drawKind;
+        uint256 drawTask;
+        bool drawCached;
+        bool rosterFound;
+        uint256 rosterId;
+        bytes32 randomness;
     }
 
     uint256 public constant BPS = 10_000;
     bytes32 public constant DOMAIN_TICKET = keccak256("provernet.ticket.v2");
+    bytes32 public constant DOMAIN_ASSIGN = keccak256("provernet.assign.v2");
+    bytes32 public constant DOMAIN_AGG = keccak256("provernet.aggregate.v2");
+    bytes32 public constant DOMAIN_SLOT = keccak256("provernet.slot.v2");
     /// UNBONDING must be at least this many times the exposure (market-spec.md, "Stake cannot
     /// outrun its slash"): the margin absorbs L1 congestion.
     uint256 public constant UNBONDING_MARGIN = 2;
@@ -245,6 +291,9 @@ contract RollerStaking is ReentrancyGuard {
     /// Once per (rollup, batch), whichever of the rollup's coordinators settles it.
     mapping(address => mapping(uint256 => bool)) public batchSettled;
     mapping(address => mapping(uint256 => PendingLottery)) public pendingLottery;
+    /// Roster snapshots in the order taken, hence by L1 block (at most one per block); the id of
+    /// a snapshot is its position.
+    StoredSnapshot[] private _snapshots;
 
     event RollerRegistered(address indexed roller, uint256 rep);
     event Staked(address indexed roller, uint256 amount, uint256 active);
@@ -271,6 +320,17 @@ contract RollerStaking is ReentrancyGuard {
     );
     event BatchSettled(address indexed rollup, uint256 indexed batch, address indexed coordinator, uint256 records);
     event LotteryDrawn(address indexed rollup, uint256 indexed batch, bytes32 randomness);
+    /// Every entry of snapshot `id`, in order: entry i is (i, rollers[i], the sum of weights[0..i),
+    /// weights[i]), so anyone can rebuild the tree and the draw.
+    event RosterSnapshot(
+        uint256 indexed id,
+        uint256 l1Block,
+        uint256 timestamp,
+        uint256 total,
+        bytes32 root,
+        address[] rollers,
+        uint256[] weights
+    );
     event Slashed(
         address indexed roller,
         address indexed reporter,
@@ -308,6 +368,17 @@ contract RollerStaking is ReentrancyGuard {
     error RoundTooLarge(uint256 round, uint256 rOpen);
     error TooManySlots(uint256 slots, uint256 most);
     error InvalidNeedsEvidence(address roller);
+    error SnapshotAlreadyTaken(uint256 l1Block);
+    error DrawProofsMismatch(uint256 records, uint256 draws);
+    /// `snapshot` is not the roster of the task (a task whose roster is empty has none).
+    error WrongSnapshot(TaskKind kind, uint256 task, uint256 snapshot);
+    /// The entry (index, roller, start, weight) with this path is not in snapshot `snapshot`.
+    error NotInSnapshot(address roller, uint256 snapshot, uint256 index);
+    error RandomnessNotRecorded(uint256 l2Block);
+    /// The roller holds `held` of the round's slots in its entry's interval, not `slots`.
+    error NotDrawn(address roller, TaskKind kind, uint256 task, uint256 round, uint256 slots, uint256 held);
+    /// The open round of block `l2Block` was proven, on L1, by `prover`, not by `roller`.
+    error NotTheProver(address roller, uint256 l2Block, address prover);
     error NoPendingLottery(address rollup, uint256 batch);
     error WrongLotteryEntries(address rollup, uint256 batch);
     /// The signature does not recover to `roller` over this submission, chain id and rollup;
@@ -347,11 +418,11 @@ contract RollerStaking is ReentrancyGuard {
         }
     }
 
-    /// Seconds from a roster block to the last moment evidence for a drawn task can land: the
-    /// block's drawn rounds, then its batch's aggregation rounds, then the slash window.
+    /// Seconds from a roster snapshot to the last moment evidence for a drawn task can land: the
+    /// snapshot's age, the block's drawn rounds, its batch's aggregation rounds, the slash window.
     function exposure(Params memory p) public pure returns (uint256) {
         uint256 rounds = p.rOpen + 1;
-        return rounds * p.lateWindow + rounds * AGG_CLOSE_IN_DEADLINES * p.tAgg + p.slashWindow;
+        return p.snapshotMaxAge + rounds * p.lateWindow + rounds * AGG_CLOSE_IN_DEADLINES * p.tAgg + p.slashWindow;
     }
 
     // ---------------------------------------------------------------- staking
@@ -491,19 +562,115 @@ contract RollerStaking is ReentrancyGuard {
         emit RewardCredited(roller, rollup, kind, task, paid);
     }
 
+    // ---------------------------------------------------------------- roster snapshots
+
+    /// @notice Freeze the roster: every registered roller with weight > 0, in registration order,
+    /// each entry holding the draw interval [start, start + weight). Stores the Merkle root of the
+    /// entries (market-spec.md, "Roster snapshots") and emits them. Anyone may call it, once per
+    /// L1 block; its gas grows with the registered rollers.
+    function snapshotRoster() external returns (uint256 id) {
+        id = _snapshots.length;
+        if (id > 0 && _snapshots[id - 1].l1Block == block.number) revert SnapshotAlreadyTaken(block.number);
+        uint256 registered = _roster.length;
+        address[] memory rollers = new address[](registered);
+        uint256[] memory weights = new uint256[](registered);
+        bytes32[] memory nodes = new bytes32[](registered);
+        uint256 count = 0;
+        uint256 total = 0;
+        for (uint256 i = 0; i < registered; ++i) {
+            address roller = _roster[i];
+            uint256 w = weightOf(roller);
+            if (w == 0) continue;
+            rollers[count] = roller;
+            weights[count] = w;
+            nodes[count] = snapshotLeaf(count, roller, total, w);
+            total += w;
+            ++count;
+        }
+        assembly ("memory-safe") {
+            mstore(rollers, count)
+            mstore(weights, count)
+        }
+        bytes32 root = _merkleRoot(nodes, count);
+        _snapshots.push(
+            StoredSnapshot(uint64(block.number), uint64(block.timestamp), uint64(count), total, root)
+        );
+        emit RosterSnapshot(id, block.number, block.timestamp, total, root, rollers, weights);
+    }
+
+    /// OpenZeppelin's standard leaf: the hash of the hash of the abi-encoded entry, so that no
+    /// leaf passes for an inner node.
+    function snapshotLeaf(uint256 index, address roller, uint256 start, uint256 weight_)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(bytes.concat(keccak256(abi.encode(index, roller, start, weight_))));
+    }
+
+    /// The root over the first `count` of `nodes` (overwritten level by level): nodes 2k and
+    /// 2k+1 pair up with `Hashes.commutativeKeccak256`, an odd last node goes up unchanged; zero
+    /// for none. `MerkleProof.verify` checks the paths.
+    function _merkleRoot(bytes32[] memory nodes, uint256 count) private pure returns (bytes32) {
+        if (count == 0) return bytes32(0);
+        while (count > 1) {
+            uint256 next = 0;
+            for (uint256 i = 0; i < count; i += 2) {
+                nodes[next++] = i + 1 < count ? Hashes.commutativeKeccak256(nodes[i], nodes[i + 1]) : nodes[i];
+            }
+            count = next;
+        }
+        return nodes[0];
+    }
+
+    function snapshotCount() external view returns (uint256) {
+        return _snapshots.length;
+    }
+
+    function snapshotInfo(uint256 id) external view returns (Snapshot memory) {
+        StoredSnapshot storage s = _snapshots[id];
+        return Snapshot(s.l1Block, s.timestamp, s.total, s.root, s.count);
+    }
+
+    /// @notice The roster snapshot of block `n` of `rollup`: the last taken at or before the
+    /// block's roster block, if no older than SNAPSHOT_MAX_AGE at its first commit. Not found: the
+    /// block was never committed, or its roster is empty.
+    function rosterSnapshotOf(address rollup, uint256 n) public view returns (bool found, uint256 id) {
+        (uint256 rosterBlock, uint256 randomnessBlock, uint256 drawTime) = Rollup(rollup).drawBlocks(n);
+        if (randomnessBlock == 0) return (false, 0);
+        // Binary search for the first snapshot taken after the roster block.
+        uint256 low = 0;
+        uint256 high = _snapshots.length;
+        while (low < high) {
+            uint256 mid = (low + high) / 2;
+            if (_snapshots[mid].l1Block <= rosterBlock) low = mid + 1;
+            else high = mid;
+        }
+        if (low == 0) return (false, 0);
+        id = low - 1;
+        found = _snapshots[id].timestamp + _params.snapshotMaxAge >= drawTime;
+    }
+
     // ---------------------------------------------------------------- settlement
 
     /// @notice Apply batch `batch`'s records of the caller's Rollup: reputation per record, and
     /// rewards capped at R_BLOCK per block and R_AGG per batch (lottery mode: the block rewards
     /// wait for `drawLottery`). Records must be strictly ascending by (kind, task, round, roller),
-    /// which makes every (roller, task, round) appear once and keeps a block's records together.
-    function settle(uint256 batch, OutcomeReport[] calldata records) external nonReentrant {
+    /// which makes every (roller, task, round) appear once and keeps a task's records together.
+    /// `draws[i]` proves that records[i]'s roller held its slots (ignored in the open round).
+    function settle(uint256 batch, OutcomeReport[] calldata records, DrawProof[] calldata draws)
+        external
+        nonReentrant
+    {
         (address rollup, uint256 batchSize) = _coordinatorRollup(msg.sender);
         Settlement memory s = _openSettlement(rollup, batch, batchSize, records.length);
+        if (draws.length != records.length) revert DrawProofsMismatch(records.length, draws.length);
         for (uint256 i = 0; i < records.length; ++i) {
             OutcomeReport calldata o = records[i];
             if (i > 0 && !_recordAfter(records[i - 1], o)) revert OutcomesNotSorted(i);
             _checkRecord(s, o);
+            if (o.round < _params.rOpen) _checkDrawn(s, o, draws[i]);
+            else if (o.kind == TaskKind.Block) _checkProver(rollup, o);
             _applyReputation(rollup, o);
             if (o.outcome == Outcome.OnTime) _reward(s, o);
         }
@@ -554,6 +721,59 @@ contract RollerStaking is ReentrancyGuard {
         if (o.slots == 0 || o.slots > most) revert TooManySlots(o.slots, most);
         if (o.outcome == Outcome.Invalid) revert InvalidNeedsEvidence(o.roller);
         if (!_rollers[o.roller].registered) revert UnknownRoller(o.roller);
+    }
+
+    /// A drawn record's roller held exactly `o.slots` of the round's slots: `draw` is its entry in
+    /// the task's roster snapshot, and that many of the round's slot draws fall in its interval.
+    function _checkDrawn(Settlement memory s, OutcomeReport calldata o, DrawProof calldata draw) private view {
+        _loadTaskDraw(s, o.kind, o.task);
+        if (!s.rosterFound || draw.snapshot != s.rosterId) revert WrongSnapshot(o.kind, o.task, draw.snapshot);
+        StoredSnapshot storage snapshot = _snapshots[s.rosterId];
+        bytes32 leaf = snapshotLeaf(draw.index, o.roller, draw.start, draw.weight);
+        if (!MerkleProof.verifyCalldata(draw.path, snapshot.root, leaf)) {
+            revert NotInSnapshot(o.roller, draw.snapshot, draw.index);
+        }
+        uint256 randomnessBlock = o.kind == TaskKind.Block ? o.task : s.lastBlock;
+        if (s.randomness == bytes32(0)) revert RandomnessNotRecorded(randomnessBlock);
+        bytes32 seed = keccak256(
+            abi.encode(
+                o.kind == TaskKind.Block ? DOMAIN_ASSIGN : DOMAIN_AGG, block.chainid, s.rollup, o.task, o.round, s.randomness
+            )
+        );
+        uint256 held = slotsHeld(seed, draw.start, draw.weight, snapshot.total, maxSlots(o.kind, o.round));
+        if (held != o.slots) revert NotDrawn(o.roller, o.kind, o.task, o.round, o.slots, held);
+    }
+
+    /// Reads the roster snapshot and randomness of a task from the Rollup once per task: a batch's
+    /// aggregation draws from its last block's.
+    function _loadTaskDraw(Settlement memory s, TaskKind kind, uint256 task) private view {
+        if (s.drawCached && s.drawKind == kind && s.drawTask == task) return;
+        uint256 l2Block = kind == TaskKind.Block ? task : s.lastBlock;
+        (s.rosterFound, s.rosterId) = rosterSnapshotOf(s.rollup, l2Block);
+        s.randomness = Rollup(s.rollup).randomness(l2Block);
+        s.drawKind = kind;
+        s.drawTask = task;
+        s.drawCached = true;
+    }
+
+    /// How many of a round's `m` slots fall in [start, start + weight) of a roster whose weights
+    /// add up to `total`: slot j's draw is keccak256(abi.encode(DOMAIN_SLOT, seed, j)) mod total.
+    function slotsHeld(bytes32 seed, uint256 start, uint256 weight_, uint256 total, uint256 m)
+        public
+        pure
+        returns (uint256 held)
+    {
+        if (total == 0) return 0;
+        for (uint256 j = 0; j < m; ++j) {
+            uint256 r = uint256(keccak256(abi.encode(DOMAIN_SLOT, seed, j))) % total;
+            if (start <= r && r - start < weight_) ++held;
+        }
+    }
+
+    /// The open round of a block pays its rescuer: the prover `finalizeBatch` named for it.
+    function _checkProver(address rollup, OutcomeReport calldata o) private view {
+        address prover = Rollup(rollup).blockInfo(o.task).prover;
+        if (prover != o.roller) revert NotTheProver(o.roller, o.task, prover);
     }
 
     /// A drawn block round has M slots; an aggregation round and the open round have one.

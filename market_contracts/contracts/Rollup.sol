@@ -30,10 +30,11 @@ interface IBatchVerifier {
 /// L2 block 0 is the genesis state: Finalized at deployment. Blocks count from 1, and block n's old
 /// root is always block n-1's new root (`commitBlock` refuses anything else), so it is not stored.
 ///
-/// The first commit of block number n pins the two L1 blocks the market draws n's provers from
-/// (market-spec.md, "Randomness and the roster of a block"): the roster is read in the state
-/// before the commit, the randomness is the hash of the block after it. Both stay pinned through
-/// reverts, so neither committing again nor choosing when to commit steers a draw.
+/// The first commit of block number n pins what the market draws n's provers from (market-spec.md,
+/// "Randomness and the roster of a block"): the roster is the last roster snapshot taken before
+/// the commit's L1 block (and no older than SNAPSHOT_MAX_AGE at the commit's time), the randomness
+/// is the hash of the block after it. All stay pinned through reverts, so neither committing again
+/// nor choosing when to commit steers a draw.
 contract Rollup {
     enum BlockStatus {
         None,
@@ -66,10 +67,12 @@ contract Rollup {
         uint256 randomnessBlock;
     }
 
-    /// The L1 blocks pinned by the first commit of a block number; never cleared.
+    /// What the first commit of a block number pins for its draw; never cleared: the L1 blocks
+    /// of its roster and randomness, and the commit's time (which bounds its roster snapshot's age).
     struct DrawBlocks {
         uint64 rosterBlock;
         uint64 randomnessBlock;
+        uint64 drawTime;
     }
 
     /// BN254's scalar field modulus: roots and posted elements are field elements of the circuit.
@@ -172,6 +175,7 @@ contract Rollup {
             // roster and randomness, so the sequencer cannot re-roll a draw by re-committing.
             draw.rosterBlock = SafeCast.toUint64(block.number - 1);
             draw.randomnessBlock = SafeCast.toUint64(block.number + Randomness.RANDOMNESS_DELAY);
+            draw.drawTime = SafeCast.toUint64(block.timestamp);
         }
         lastCommitted = blockNumber;
         StoredBlock storage b = _blocks[blockNumber];
@@ -275,10 +279,15 @@ contract Rollup {
         return _randomness[blockNumber];
     }
 
-    /// @notice The L1 blocks the first commit of `blockNumber` pinned; (0, 0) if never committed.
-    function drawBlocks(uint256 blockNumber) external view returns (uint256 rosterBlock, uint256 randomnessBlock) {
+    /// @notice What the first commit of `blockNumber` pinned: the L1 blocks of its roster and its
+    /// randomness, and the commit's timestamp; (0, 0, 0) if never committed.
+    function drawBlocks(uint256 blockNumber)
+        external
+        view
+        returns (uint256 rosterBlock, uint256 randomnessBlock, uint256 drawTime)
+    {
         DrawBlocks storage draw = _drawBlocks[blockNumber];
-        return (draw.rosterBlock, draw.randomnessBlock);
+        return (draw.rosterBlock, draw.randomnessBlock, draw.drawTime);
     }
 
     // ---------------------------------------------------------------- statements

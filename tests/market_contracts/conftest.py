@@ -3,7 +3,9 @@ between tests.
 
 The Rollup finalizes against `BatchVerifierStub` (it accepts exactly the inputs it is told to
 expect), so settlement tests get finalized batches without proving anything; the slashing tests
-attach a Rollup with real verifiers instead.
+attach a Rollup with real verifiers instead. The world's rollers stake and a roster snapshot is
+taken before any block is committed, so every finalized block draws from them, and its randomness
+is recorded: settlement tests report the rollers the draw really chose (`MarketWorld.drawn`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,21 @@ from market_contracts.bindings import Market
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
 from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
-from market_contracts.rules import MarketParams, RewardMode, first_block_of, last_block_of
+from market_contracts.ledger import NO_DRAW, DrawProof, OutcomeReport, draw_proof, max_slots
+from market_contracts.rules import (
+    MarketParams,
+    Outcome,
+    RewardMode,
+    RosterEntry,
+    TaskKind,
+    batch_seed,
+    block_seed,
+    draw_slots,
+    first_block_of,
+    is_open_round,
+    last_block_of,
+    slot_counts,
+)
 from market_contracts.units import ONE_TOKEN
 from zkp.aggregate import AggregateProof
 
@@ -27,6 +43,9 @@ BATCH_SIZE = 2
 #: Batches 0..FINALIZED_BATCHES-1 are finalized when the world is made.
 FINALIZED_BATCHES = 3
 GENESIS_ROOT = 1
+#: The stakes (tokens) of the world's rollers, staked before the roster snapshot of every block
+#: committed by the world: unequal, so that the draw is not uniform.
+ROLLER_STAKES = (200, 300, 500)
 
 
 class MarketWorld:
@@ -46,6 +65,8 @@ class MarketWorld:
         self.market = Market(chain, replace(deployment, rollup=replace(
             self.rollup.deployment(), block_verifier=self.stub.address)))
         self.coordinator = self.new_coordinator()
+        self.rollers = [self.new_roller(stake) for stake in ROLLER_STAKES]
+        self.snapshot_id = self.market.snapshot_roster(self.owner)
         self.finalize_through(FINALIZED_BATCHES - 1)
 
     batch_size = BATCH_SIZE
@@ -77,18 +98,80 @@ class MarketWorld:
         last = rollup.block(rollup.last_committed())
         return rollup.commit_block(self.sequencer, last.new_root, last.new_root + 1, [])
 
-    def finalize_through(self, batch: int, rollup: Rollup | None = None) -> None:
-        """Commit and finalize every batch up to `batch`."""
+    def finalize_through(self, batch: int, rollup: Rollup | None = None, *,
+                         record: bool = True) -> None:
+        """Commit and finalize every batch up to `batch`, block n proven (as L1 records it) by
+        `prover_of(n)`; `record`: record each block's randomness too."""
         rollup = rollup or self.rollup
-        while rollup.last_committed() < last_block_of(batch, BATCH_SIZE):
+        last = last_block_of(batch, BATCH_SIZE)
+        while rollup.last_committed() < last:
             self.commit(rollup)
-        provers = [self.owner.address] * BATCH_SIZE
         proof = AggregateProof(a=((1, 2),) * BATCH_SIZE, b=(((1, 2), (3, 4)),) * BATCH_SIZE, c=(1, 2))
-        while rollup.last_finalized() < last_block_of(batch, BATCH_SIZE):
+        while rollup.last_finalized() < last:
             first = rollup.last_finalized() + 1
+            provers = [self.prover_of(n) for n in range(first, first + BATCH_SIZE)]
             self.chain.transact(self.owner, self.stub.functions.expect(
                 rollup.batch_inputs(first, provers)))
             rollup.finalize_batch(self.owner, first, provers, proof)
+        for n in range(1, last + 1):
+            if record and rollup.randomness(n) is None:
+                rollup.record_randomness(self.owner, n)
+
+    def prover_of(self, n: int) -> str:
+        """Who proves block n in the world's batches: its rollers in turn."""
+        return self.rollers[(n - 1) % len(self.rollers)].address
+
+    # ------------------------------------------------------------ the draw, as L1 holds it
+
+    def roster_of(self, kind: TaskKind, task: int,
+                  rollup: Rollup | None = None) -> tuple[int, list[RosterEntry]] | None:
+        """The task's roster snapshot (id, entries) as the contract chooses it; None if empty."""
+        rollup = rollup or self.rollup
+        snapshot = self.market.roster_snapshot_of(rollup.address, self.draw_block(kind, task))
+        if snapshot is None:
+            return None
+        return snapshot, self.market.snapshots()[snapshot].entries
+
+    @staticmethod
+    def draw_block(kind: TaskKind, task: int) -> int:
+        """The L2 block whose roster and randomness a task draws from."""
+        return task if kind is TaskKind.BLOCK else last_block_of(task, BATCH_SIZE)
+
+    def drawn(self, kind: TaskKind, task: int, round_: int,
+              rollup: Rollup | None = None) -> dict[str, int]:
+        """Who holds how many slots of the task's drawn round `round_`."""
+        rollup = rollup or self.rollup
+        _, entries = self.roster_of(kind, task, rollup)
+        seed_of = block_seed if kind is TaskKind.BLOCK else batch_seed
+        seed = seed_of(self.chain.chain_id, rollup.address, task, round_,
+                       rollup.randomness(self.draw_block(kind, task)))
+        return slot_counts(draw_slots(seed, [(e.roller, e.weight) for e in entries],
+                                      max_slots(kind, round_, self.params)))
+
+    def records(self, kind: TaskKind, task: int, round_: int, outcome: Outcome = Outcome.ON_TIME,
+                rollup: Rollup | None = None) -> list[OutcomeReport]:
+        """One record per holder of the round, in settlement order."""
+        held = self.drawn(kind, task, round_, rollup)
+        return [OutcomeReport(roller, kind, task, round_, held[roller], outcome)
+                for roller in sorted(held, key=lambda a: int(a, 16))]
+
+    def draws(self, outcomes: list[OutcomeReport], rollup: Rollup | None = None) -> list[DrawProof]:
+        """The draw proof of each record: its roller's entry in the task's snapshot (NO_DRAW in
+        the open round)."""
+        proofs = []
+        for o in outcomes:
+            if is_open_round(o.round, self.params):
+                proofs.append(NO_DRAW)
+                continue
+            snapshot, entries = self.roster_of(o.kind, o.task, rollup)
+            proofs.append(draw_proof(snapshot, entries, o.roller))
+        return proofs
+
+    def settle(self, batch: int, outcomes: list[OutcomeReport], coordinator=None,
+               rollup: Rollup | None = None):
+        """Settle with the draw proofs of `draws`."""
+        return self.market.settle(coordinator or self.coordinator, batch, outcomes,
+                                  self.draws(outcomes, rollup))
 
     def new_account(self, tokens: int = 1_000):
         account = Account.create()

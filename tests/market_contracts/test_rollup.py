@@ -139,6 +139,8 @@ def test_commits_blocks_of_the_model_with_its_data_hash(world):
                                            roster_block=l1["number"] - 1,
                                            randomness_block=l1["number"] + 1)
         assert world.rollup.block(number) == committed
+        assert world.rollup.draw_blocks(number) == (l1["number"] - 1, l1["number"] + 1,
+                                                    l1["timestamp"])
         assert world.rollup.statement(number) == committed.statement() == keccak(encode(
             ["uint256"] * 4, [number, block.before.root, block.after.root, data_hash(block.data)]))
     assert world.rollup.block(3).data_hash == 0  # the empty block
@@ -257,13 +259,15 @@ def test_reverted_blocks_are_replaced_from_the_root_before_them(committed):
     assert rollup.last_committed() == 1
     assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.COMMITTED] + [BlockStatus.NONE] * 3
     assert rollup.block(2) == CommittedBlock(2, 0, 0, 0, None, 0, 0, BlockStatus.NONE)
-    assert rollup.draw_blocks(2)[1] > 0  # pinned for good: the next block 2 draws from them
+    pinned = rollup.draw_blocks(2)
+    assert pinned[1] > 0  # pinned for good: the next block 2 draws from them
 
     with pytest.raises(RollupRejected) as excinfo:  # block 3's transition no longer follows
         committed.commit(BLOCKS[2])
     assert rejected(excinfo) == ("WrongOldRoot", (BLOCKS[2].before.root, BLOCKS[0].after.root))
     replacement = committed.commit(OTHER_BLOCK_2)
     assert (replacement.number, replacement.data_hash) == (2, data_hash(OTHER_BLOCK_2.data))
+    assert rollup.draw_blocks(2) == pinned  # the draw time too: a late re-commit ages nothing
 
     committed.expect([BLOCKS[0].inputs(PROVERS[0]), OTHER_BLOCK_2.inputs(PROVERS[1])])
     committed.finalize(1, PROVERS[:2])
