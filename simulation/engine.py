@@ -5,10 +5,13 @@ This module is the simulation's shell, standing where the coordinator service st
 the simulated world into the core's events and carries out the core's commands.
 
 - **Sequencer.** Commit slot s (s = 1 .. blocks) comes at `s * block_interval`: the next block
-  is committed; on its number's first commit the Rollup pins its roster (the ledger's weights
-  before the commit: the rollers of slot 1 stake before it, the newcomers whose slot comes later
-  stake in the commit's own L1 block and do not count for it) and its randomness, which a
-  recommit reuses. The core hears `BlockCommitted` once the randomness is recorded, one L1
+  is committed; on its number's first commit the Rollup pins its roster (the newest roster
+  snapshot before the commit, if no older than SNAPSHOT_MAX_AGE: the rollers of slot 1 stake
+  before the first snapshot, the newcomers whose slot comes later stake in the commit's own L1
+  block and wait for a later snapshot) and its randomness, which a recommit reuses.
+- **Coordinator's snapshots.** Before each commit slot the coordinator takes a roster snapshot
+  when its policy says so (`L1.snapshot_due`: the live roster changed and `snapshot_interval`
+  has passed, or the newest is about to grow too old). The core hears `BlockCommitted` once the randomness is recorded, one L1
   delay later. A rerolling sequencer (`simulation.operators`)
   may then revert the block; the next slot commits it again.
 - **Rollers.** An `Assign` reaches the roller after the network delay; its behaviour answers
@@ -19,8 +22,8 @@ the simulated world into the core's events and carries out the core's commands.
   statement has changed since the task was sent (a reverted block: its recommit has the same
   seed) and an open proof from a roller no longer staked.
 - **L1.** `Finalize`, `Settle`, `DrawLottery` and `Slash` take effect one L1 delay after the
-  core emits them: the Rollup's finalized height moves, the coordinator (`simulation.operators`)
-  settles, the lottery is drawn with randomness unknown until then, evidence of an invalid block
+  core emits them: the Rollup's finalized height moves and names each block's prover, the
+  coordinator (`simulation.operators`) settles with a draw proof per record (`L1.draws`), the lottery is drawn with randomness unknown until then, evidence of an invalid block
   proof or aggregate slashes; and the core hears `BatchFinalized` or `BatchSettled`.
 - **Cancel** is ignored: a roller keeps proving a reverted block's task and the statement check
   drops the proof.
@@ -89,13 +92,15 @@ class SimulationResult:
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario, progress: Callable[[int], None] | None = None):
-        """`progress(slot)` is called every few commit slots."""
+    def __init__(self, scenario: Scenario, progress: Callable[[int], None] | None = None,
+                 chain_id: int = CHAIN_ID, rollup: str = ROLLUP):
+        """`progress(slot)` is called every few commit slots; `chain_id` and `rollup` are what
+        seeds are drawn under (a replay on a real chain gives its own)."""
         self.scenario = scenario
         self.params = scenario.params
         self.rng = np.random.default_rng(scenario.seed)
-        self.core = CoordinatorCore(self.params, CHAIN_ID, ROLLUP)
-        self.l1 = L1(self.params)
+        self.core = CoordinatorCore(self.params, chain_id, rollup)
+        self.l1 = L1(self.params, chain_id, rollup)
         self.identities = build_identities(scenario, self.params, self.rng)
         self.by_address = {identity.address: identity for identity in self.identities}
         self.coordinator = self._operator(scenario.coordinator)
@@ -143,6 +148,7 @@ class Simulation:
         self.l1.fund(self.scenario.pool_wei)
         for identity in self._joining.pop(1, ()):  # staked before the first commit
             self.l1.stake(identity.address, identity.stake)
+        self.l1.take_snapshot(self.now)
         interval = self.scenario.block_interval_ms
         for slot in range(1, self.scenario.blocks + 1):
             self._at(slot * interval, self._commit_slot, slot)
@@ -179,10 +185,11 @@ class Simulation:
     # ---------------------------------------------------------------- sequencer
 
     def _commit_slot(self, slot: int) -> None:
-        roster = self.l1.roster()  # the state before the commit's own L1 block
+        if self.l1.snapshot_due(self.now, self.scenario.snapshot_interval_ms):
+            self.l1.take_snapshot(self.now)
         for identity in self._joining.get(slot, ()):
             self.l1.stake(identity.address, identity.stake)
-        n = self.l1.commit(roster, self.rng)
+        n = self.l1.commit(self.rng, self.now)
         self.recorder.committed_at.setdefault(n, self.now)  # finality counts from the first
         self._on_l1(self._randomness_recorded, (n, self.l1.statements[n]))
         if slot % self._sample_every == 0 or slot == self.scenario.blocks:
@@ -198,7 +205,7 @@ class Simulation:
         pin = self.l1.pins[n]
         self._handle(BlockCommitted(n, pin.randomness, pin.roster_block, statement, pin.roster,
                                     self.now))
-        if self.sequencer.reroll(n, pin, self.l1.commits[n]):
+        if self.sequencer.reroll(self.l1, n):
             self._on_l1(self._revert, committed)
 
     def _revert(self, committed: tuple[int, bytes]) -> None:
@@ -233,7 +240,7 @@ class Simulation:
             elif kind is Slash:
                 self._on_l1(self._slash, command)
             elif kind is Finalize:
-                self._on_l1(self._finalized, command.batch)
+                self._on_l1(self._finalized, command)
             elif kind is Settle:
                 self._on_l1(self._settle, command)
             elif kind is DrawLottery:
@@ -357,14 +364,14 @@ class Simulation:
                 command.roller, command.kind, command.index, command.round, statement)):
             self.recorder.counters[f"slashed_{command.kind.name.lower()}s"] += 1
 
-    def _finalized(self, batch: int) -> None:
-        self.l1.finalize(batch)
-        self.recorder.finalized(blocks_of(batch, self.params.k), self.now)
-        self._handle(BatchFinalized(batch, self.now))
+    def _finalized(self, command: Finalize) -> None:
+        self.l1.finalize(command.batch, command.provers)
+        self.recorder.finalized(blocks_of(command.batch, self.params.k), self.now)
+        self._handle(BatchFinalized(command.batch, self.now))
 
     def _settle(self, command: Settle) -> None:
         entries = self.coordinator.settle(self.l1, command, self.now)
-        if self.l1.ledger.pending_lottery(ROLLUP, command.batch) is not None:
+        if self.l1.ledger.pending_lottery(self.l1.rollup, command.batch) is not None:
             self._lottery_entries[command.batch] = entries
         self.recorder.counters["settled_batches"] += 1
         self._handle(BatchSettled(command.batch, self.now))

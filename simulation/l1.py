@@ -1,6 +1,9 @@
 """L1 as the simulation sees it: the staking contract (the in-memory `Ledger`, the same rules the
-contract applies), the Rollup (committed height, each block's pinned roster and randomness, its
-statement, the finalized height) and the coordinator registry.
+contract applies, roster snapshots and the draw checks of `settle` included), the Rollup
+(committed height, each block's pinned roster snapshot and randomness, its statement, the
+finalized height and each block's prover) and the coordinator registry.
+
+L1 time is the run's virtual time in whole seconds (a snapshot's timestamp, a block's draw time).
 
 Every ledger operation is also written to `journal`, in order, so that a run can be replayed
 against the real contracts (`tests/simulation/test_replay_on_chain.py`): the same stakes,
@@ -13,14 +16,23 @@ the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from eth_account import Account
 from eth_utils import keccak
 
-from market_contracts.ledger import Ledger, LotteryEntry, OutcomeReport, lottery_entries
-from market_contracts.rules import MarketParams, TaskKind, blocks_of
+from market_contracts.ledger import (
+    NO_DRAW,
+    DrawProof,
+    Ledger,
+    LotteryEntry,
+    OutcomeReport,
+    draw_proof,
+    lottery_entries,
+)
+from market_contracts.rules import MarketParams, TaskKind, blocks_of, is_open_round, last_block_of
 from market_contracts.submissions import batch_statement, block_statement, offense_key
 
 CHAIN_ID = 31337
@@ -60,6 +72,11 @@ class Stake:
 
 
 @dataclass(frozen=True)
+class SnapshotRoster:
+    """`RollerStaking.snapshotRoster()`, by the coordinator."""
+
+
+@dataclass(frozen=True)
 class Commit:
     """`Rollup.commitBlock` of `block` with these roots (a recommit after a revert has another
     data hash, so another statement)."""
@@ -78,6 +95,8 @@ class Revert:
 @dataclass(frozen=True)
 class FinalizeBatch:
     batch: int
+    #: the prover of each block of the batch, in block order
+    provers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -85,6 +104,7 @@ class SettleBatch:
     coordinator: str
     batch: int
     outcomes: tuple[OutcomeReport, ...]
+    draws: tuple[DrawProof, ...]
 
 
 @dataclass(frozen=True)
@@ -116,7 +136,7 @@ class RemoveCoordinator:
     replacement: str
 
 
-JournalEntry = (Fund | Stake | Commit | Revert | FinalizeBatch | SettleBatch | DrawLottery
+JournalEntry = (Fund | Stake | SnapshotRoster | Commit | Revert | FinalizeBatch | SettleBatch | DrawLottery
                 | SlashProof | RemoveCoordinator)
 
 
@@ -127,7 +147,9 @@ class Pin:
     roster_block: int
     #: the hash of the L1 block after the first commit (`recordRandomness`)
     randomness: bytes
-    #: every registered roller's weight after `roster_block`, in registration order
+    #: the id of the block's roster snapshot (`rosterSnapshotOf`); None: its roster is empty
+    snapshot: int | None
+    #: that snapshot's entries as (roller, weight), in snapshot order: the block's roster
     roster: tuple[tuple[str, int], ...]
 
 
@@ -138,11 +160,20 @@ def state_roots(block: int) -> tuple[int, int]:
 
 
 class L1:
-    def __init__(self, params: MarketParams):
+    def __init__(self, params: MarketParams, chain_id: int = CHAIN_ID, rollup: str = ROLLUP):
+        """`chain_id` and `rollup` go into seeds and offense keys: a replay on a real chain gives
+        its own."""
         self.params = params
-        self.ledger = Ledger(params)
-        self.ledger.add_rollup(ROLLUP, params.k)
-        self.ledger.register_coordinator(COORDINATOR, ROLLUP)
+        self.chain_id = chain_id
+        self.rollup = rollup
+        #: where a block's randomness comes from, given its number (its Commit is journaled
+        #: already); None: the run's generator. A replay on a real chain sets it, so that the
+        #: run draws under the chain's randomness and its settlements pass the contract's draw
+        #: checks.
+        self.randomness_source: Callable[[int], bytes] | None = None
+        self.ledger = Ledger(params, chain_id=chain_id)
+        self.ledger.add_rollup(self.rollup, params.k)
+        self.ledger.register_coordinator(COORDINATOR, self.rollup)
         self.journal: list[JournalEntry] = []
         #: wei slashed from each roller
         self.slashed: dict[str, int] = {}
@@ -155,6 +186,11 @@ class L1:
         self.last_finalized = 0
         #: one L1 block per transaction the simulation sends
         self.l1_block = 0
+        #: each snapshot's roster as the core takes it, by id; the live roster it was taken from
+        self._snapshot_rosters: list[tuple[tuple[str, int], ...]] = []
+        self._snapshotted: tuple[tuple[str, int], ...] | None = None
+        #: draw proofs already built, by (snapshot, roller): building one hashes the whole tree
+        self._draw_proofs: dict[tuple[int, str], DrawProof] = {}
         #: the roster in registration order (as `rosterPage`), and who changed since it was built
         self._entries: list[tuple[str, int]] = []
         self._position: dict[str, int] = {}
@@ -165,7 +201,7 @@ class L1:
 
     def fund(self, amount: int) -> None:
         self.ledger.mint(FUNDER, amount)
-        self.ledger.fund_rewards(FUNDER, ROLLUP, amount)
+        self.ledger.fund_rewards(FUNDER, self.rollup, amount)
         self.journal.append(Fund(amount))
 
     def stake(self, roller: str, amount: int) -> None:
@@ -177,11 +213,55 @@ class L1:
             self._entries.append((roller, 0))
         self._changed.add(roller)
 
-    def settle(self, coordinator: str, batch: int, outcomes: tuple[OutcomeReport, ...]) -> None:
-        """Raises `Rejected` (and changes nothing) where the contract reverts."""
+    def take_snapshot(self, now_ms: int) -> int:
+        """`snapshotRoster()` at `now_ms`; returns the snapshot's id."""
         self.l1_block += 1
-        self.ledger.settle(coordinator, batch, outcomes, block_number=self.l1_block)
-        self.journal.append(SettleBatch(coordinator, batch, outcomes))
+        snapshot = self.ledger.take_snapshot(self.l1_block, now_ms // 1000)
+        self._snapshotted = self.roster()
+        self._snapshot_rosters.append(tuple((e.roller, e.weight)
+                                            for e in self.ledger.snapshots[snapshot].entries))
+        self.journal.append(SnapshotRoster())
+        return snapshot
+
+    def snapshot_due(self, now_ms: int, interval_ms: int) -> bool:
+        """The coordinator's policy (docs/market-spec.md, "Roster snapshots"): a snapshot when
+        there is none, when the live roster differs from the newest and `interval_ms` has passed
+        since it, and, changed or not, when the newest is within `interval_ms` of SNAPSHOT_MAX_AGE
+        (so that a block committed before the next check still finds it fresh)."""
+        if not self.ledger.snapshots:
+            return True
+        age_ms = now_ms - self.ledger.snapshots[-1].timestamp * 1000
+        if age_ms + interval_ms >= self.params.snapshot_max_age * 1000:
+            return True
+        return age_ms >= interval_ms and self.roster() != self._snapshotted
+
+    def draws(self, batch: int, outcomes: tuple[OutcomeReport, ...]) -> tuple[DrawProof, ...]:
+        """The draw proof of each record (`ledger.draw_proof` in the snapshot its task draws
+        from); `NO_DRAW` for an open round, or a roller with no entry (which `settle` refuses)."""
+        return tuple(self._draw_proof(batch, o) for o in outcomes)
+
+    def _draw_proof(self, batch: int, o: OutcomeReport) -> DrawProof:
+        if is_open_round(o.round, self.params):
+            return NO_DRAW
+        block = o.task if o.kind is TaskKind.BLOCK else last_block_of(batch, self.params.k)
+        snapshot = self.ledger.roster_snapshot_of(self.rollup, block)
+        if snapshot is None:
+            return NO_DRAW
+        key = (snapshot, o.roller)
+        if key not in self._draw_proofs:
+            entries = self.ledger.snapshots[snapshot].entries
+            if all(entry.roller != o.roller for entry in entries):
+                return NO_DRAW
+            self._draw_proofs[key] = draw_proof(snapshot, entries, o.roller)
+        return self._draw_proofs[key]
+
+    def settle(self, coordinator: str, batch: int, outcomes: tuple[OutcomeReport, ...]) -> None:
+        """With the draws an honest coordinator attaches. Raises `Rejected` (and changes
+        nothing) where the contract reverts."""
+        self.l1_block += 1
+        draws = self.draws(batch, outcomes)
+        self.ledger.settle(coordinator, batch, outcomes, draws, block_number=self.l1_block)
+        self.journal.append(SettleBatch(coordinator, batch, outcomes, draws))
         self._changed.update(o.roller for o in outcomes)
 
     def settled_entries(self, outcomes: tuple[OutcomeReport, ...]) -> tuple[LotteryEntry, ...]:
@@ -194,10 +274,10 @@ class L1:
         everyone until then, drawn here from the run's generator. The draw is sent one L1 delay
         after the settlement, which covers that block (the model's L1 makes a block per
         transaction, so an idle stretch is filled up to it)."""
-        target = self.ledger.pending_lottery(ROLLUP, batch).target_block
+        target = self.ledger.pending_lottery(self.rollup, batch).target_block
         self.l1_block = max(self.l1_block, target) + 1
         randomness = rng.bytes(32)
-        self.ledger.draw_lottery(ROLLUP, batch, entries, randomness, block_number=self.l1_block)
+        self.ledger.draw_lottery(self.rollup, batch, entries, randomness, block_number=self.l1_block)
         self.journal.append(DrawLottery(batch, entries, randomness))
         self._changed.update(roller for _, roller, _ in entries)
 
@@ -206,7 +286,7 @@ class L1:
         each offense once; returns whether it slashed."""
         if evidence.statement != self.task_statement(evidence.kind, evidence.index):
             return False
-        key = offense_key(ROLLUP, evidence.roller, evidence.kind, evidence.index,
+        key = offense_key(self.rollup, evidence.roller, evidence.kind, evidence.index,
                           evidence.statement)
         if key in self.ledger.slashed:
             return False
@@ -218,25 +298,31 @@ class L1:
 
     def remove_coordinator(self, coordinator: str, replacement: str) -> None:
         self.ledger.remove_coordinator(coordinator)
-        self.ledger.register_coordinator(replacement, ROLLUP)
+        self.ledger.register_coordinator(replacement, self.rollup)
         self.journal.append(RemoveCoordinator(coordinator, replacement))
 
     # ---------------------------------------------------------------- Rollup
 
-    def commit(self, roster: tuple[tuple[str, int], ...], rng: np.random.Generator) -> int:
-        """`Rollup.commitBlock` of the next block; returns its number. On a number's first commit
-        it pins `roster` (the weights before this L1 block) and the randomness (the next L1
-        block's hash, drawn here); a recommit reuses both."""
+    def commit(self, rng: np.random.Generator, now_ms: int) -> int:
+        """`Rollup.commitBlock` of the next block at `now_ms`; returns its number. On a number's
+        first commit it pins the roster block (the L1 block before) and the draw time, and the
+        randomness (the next L1 block's hash, drawn here and recorded at once); a recommit
+        reuses them."""
         self.l1_block += 1
         n = self.height + 1
         self.height = n
-        if n not in self.pins:
-            self.pins[n] = Pin(self.l1_block - 1, rng.bytes(32), roster)
         commits = self.commits.get(n, 0)
         self.commits[n] = commits + 1
         old_root, new_root = state_roots(n)
         self.statements[n] = block_statement(n, old_root, new_root, commits)
         self.journal.append(Commit(n, old_root, new_root, commits))
+        if n not in self.pins:
+            self.ledger.pin(self.rollup, n, self.l1_block - 1, now_ms // 1000)
+            drawn = rng.bytes(32) if self.randomness_source is None else self.randomness_source(n)
+            randomness = self.ledger.record_randomness(self.rollup, n, drawn)
+            snapshot = self.ledger.roster_snapshot_of(self.rollup, n)
+            roster = () if snapshot is None else self._snapshot_rosters[snapshot]
+            self.pins[n] = Pin(self.l1_block - 1, randomness, snapshot, roster)
         return n
 
     def revert(self, from_block: int) -> None:
@@ -246,11 +332,13 @@ class L1:
         self.height = from_block - 1
         self.journal.append(Revert(from_block))
 
-    def finalize(self, batch: int) -> None:
+    def finalize(self, batch: int, provers: tuple[str, ...]) -> None:
+        """`finalizeBatch` naming `provers`, one per block of the batch."""
         self.l1_block += 1
-        self.last_finalized = blocks_of(batch, self.params.k)[-1]
-        self.ledger.finalize(ROLLUP, self.last_finalized)
-        self.journal.append(FinalizeBatch(batch))
+        blocks = blocks_of(batch, self.params.k)
+        self.last_finalized = blocks[-1]
+        self.ledger.finalize(self.rollup, self.last_finalized, dict(zip(blocks, provers, strict=True)))
+        self.journal.append(FinalizeBatch(batch, provers))
 
     def task_statement(self, kind: TaskKind, index: int) -> bytes | None:
         """L1's current statement of a block or batch, which a submission must sign; None while

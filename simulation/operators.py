@@ -5,12 +5,13 @@ Scenario keys: a `[coordinator]` or `[sequencer]` table with `behaviour` (defaul
 that behaviour's knobs, checked as a roller's are. `roller` names the `[[rollers]]` label whose
 first address the adversary favours.
 
-Both are judged by the real rules: the ledger refuses what the contract refuses. What it cannot
-refuse is the trust the spec names ("Settlement", "Trust that remains"): a coordinator reporting
-rollers who were not drawn, or wrong outcomes, within the caps. `provernet audit assignments`
-exposes that from L1, and the rollup team removes the coordinator; the model is that the audit
-finds the first settlement that no draw explains and the removal lands `removal_delay` later,
-after which another coordinator of the Rollup settles the rest honestly.
+Both are judged by the real rules: the ledger refuses what the contract refuses, draws included
+(a record's roller must hold its slots in the task's roster snapshot). What it cannot refuse is
+the trust the spec names ("Settlement", "Trust that remains"): a coordinator reporting wrong
+outcomes for the rollers who were drawn, within the caps, and an invented aggregation rescuer.
+`provernet audit assignments` exposes that, and the rollup team removes the coordinator; the
+model is that the audit finds the first misreported settlement and the removal lands
+`removal_delay` later, after which another coordinator of the Rollup settles the rest honestly.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from market_contracts.rules import (
     draw_slots,
 )
 from simulation.behaviours import Knob
-from simulation.l1 import BACKUP_COORDINATOR, CHAIN_ID, COORDINATOR, L1, ROLLUP, Pin
+from simulation.l1 import BACKUP_COORDINATOR, COORDINATOR, L1
 
 FAVOURED = Knob("roller", str, None, "label of the [[rollers]] entry it favours (its first "
                 "address)")
@@ -69,13 +70,16 @@ class HonestCoordinator(Operator):
 
 
 class MisreportingCoordinator(HonestCoordinator):
-    """Tries v1's attacks through `settle`, for its roller, on every batch: a record for an
-    invented block, honest rollers reported invalid, a round past the open one, more slots than
-    a round has (all refused by the contract); then what the contract cannot refuse: its roller
-    on time in round 0 with all M slots of every block and in every aggregation round, the
-    round-0 holders left out and every other honest record reported missed. The audit finds the
-    first such settlement; `removal_delay` later the rollup team removes the coordinator, its
-    settlements are refused from then on, and a replacement settles the core's outcomes."""
+    """Tries, for its roller, on every batch, the attacks through `settle` that the v2 contract
+    refuses: a record for an invented block, a round past the open one, more slots than a round
+    has, honest rollers reported invalid, its roller with all M slots of a round-0 draw it does
+    not hold that many of (`NotDrawn`: the draw is checked against the roster snapshot), its
+    roller as the rescuer of a block L1 says another proved (`NotTheProver`). Then what the
+    contract cannot refuse, the outcomes of real holders: its roller on time in every round it
+    was drawn (it proved nothing), every other holder missed, and its roller as the aggregation
+    rescuer (the open round of an aggregation has no L1 anchor). The audit finds the first such
+    settlement; `removal_delay` later the rollup team removes the coordinator, its settlements
+    are refused from then on, and a replacement settles the core's outcomes."""
 
     name = "misreport"
     knobs = (FAVOURED,
@@ -97,7 +101,7 @@ class MisreportingCoordinator(HonestCoordinator):
             l1.remove_coordinator(COORDINATOR, BACKUP_COORDINATOR)
             self.removed_at = now
         truth = command.outcomes
-        attempts = [self._within_caps(truth)]
+        attempts = [self._within_caps(command.batch, truth)]
         if self.removed_at is None:
             attempts[:0] = self._refusable(command.batch, truth)
         for records in attempts:
@@ -115,32 +119,45 @@ class MisreportingCoordinator(HonestCoordinator):
         return l1.settled_entries(truth)
 
     def _refusable(self, batch: int, truth: tuple[OutcomeReport, ...]):
-        """v1's attacks that the v2 contract refuses, each as a whole settlement."""
-        last = blocks_of(batch, self.params.k)[-1]
-        me = self.favoured
-        yield self._sorted([*truth, OutcomeReport(me, TaskKind.BLOCK, last + 1, 0, 1,
-                                                  Outcome.ON_TIME)])
-        yield self._sorted([*truth, OutcomeReport(me, TaskKind.BLOCK, last, self.params.r_open + 1,
-                                                  1, Outcome.ON_TIME)])
-        yield self._sorted([o for o in truth if o.roller != me]
-                           + [OutcomeReport(me, TaskKind.BLOCK, last, 0, self.params.m + 1,
-                                            Outcome.ON_TIME)])
+        """The attacks that the v2 contract refuses, each as a whole settlement."""
+        blocks = blocks_of(batch, self.params.k)
+        me, m, r_open = self.favoured, self.params.m, self.params.r_open
+        yield self._with(truth, OutcomeReport(me, TaskKind.BLOCK, blocks[-1] + 1, 0, 1,
+                                              Outcome.ON_TIME))
+        yield self._with(truth, OutcomeReport(me, TaskKind.BLOCK, blocks[-1], r_open + 1, 1,
+                                              Outcome.ON_TIME))
+        yield self._with(truth, OutcomeReport(me, TaskKind.BLOCK, blocks[-1], 0, m + 1,
+                                              Outcome.ON_TIME))
         if any(o.outcome is Outcome.ON_TIME and o.roller != me for o in truth):
             yield tuple(OutcomeReport(o.roller, o.kind, o.task, o.round, o.slots, Outcome.INVALID)
                         if o.roller != me and o.outcome is Outcome.ON_TIME else o for o in truth)
+        held = {o.task for o in truth
+                if o.roller == me and o.kind is TaskKind.BLOCK and o.round == 0 and o.slots == m}
+        if blocks[0] not in held:
+            yield self._with(truth, OutcomeReport(me, TaskKind.BLOCK, blocks[0], 0, m,
+                                                  Outcome.ON_TIME))
+        yield self._with(truth, OutcomeReport(me, TaskKind.BLOCK, blocks[-1], r_open, 1,
+                                              Outcome.ON_TIME))
 
-    def _within_caps(self, truth: tuple[OutcomeReport, ...]) -> tuple[OutcomeReport, ...]:
-        me, r_open = self.favoured, self.params.r_open
-        records = [OutcomeReport(o.roller, o.kind, o.task, o.round, o.slots, Outcome.MISSED)
-                   for o in truth if o.roller != me and o.kind is TaskKind.BLOCK and o.round > 0]
-        tasks = {(o.kind, o.task) for o in truth}
-        for kind, task in tasks:
-            if kind is TaskKind.BLOCK:
-                records.append(OutcomeReport(me, kind, task, 0, self.params.m, Outcome.ON_TIME))
-            else:
-                records += [OutcomeReport(me, kind, task, r, 1, Outcome.ON_TIME)
-                            for r in range(r_open + 1)]
-        return self._sorted(records)
+    def _with(self, truth: tuple[OutcomeReport, ...],
+              invented: OutcomeReport) -> tuple[OutcomeReport, ...]:
+        """The true records with `invented` in place of its roller's true record for the same
+        task and round, if any."""
+        same = (invented.kind, invented.task, invented.round, invented.roller)
+        return self._sorted([o for o in truth if (o.kind, o.task, o.round, o.roller) != same]
+                            + [invented])
+
+    def _within_caps(self, batch: int,
+                     truth: tuple[OutcomeReport, ...]) -> tuple[OutcomeReport, ...]:
+        """What the contract cannot check: its roller's records on time, every other roller's
+        missed, and its roller as the rescuer of the batch's aggregation."""
+        me = self.favoured
+        records = [OutcomeReport(o.roller, o.kind, o.task, o.round, o.slots,
+                                 Outcome.ON_TIME if o.roller == me else Outcome.MISSED)
+                   for o in truth]
+        rescue = OutcomeReport(me, TaskKind.AGGREGATION, batch, self.params.r_open, 1,
+                               Outcome.ON_TIME)
+        return self._with(tuple(records), rescue)
 
     @staticmethod
     def _sorted(records: list[OutcomeReport]) -> tuple[OutcomeReport, ...]:
@@ -160,9 +177,8 @@ class HonestSequencer(Operator):
 
     name = "honest"
 
-    def reroll(self, n: int, pin: Pin, commits: int) -> bool:
-        """Whether it reverts block `n` (committed `commits` times) now that its randomness is
-        recorded."""
+    def reroll(self, l1: L1, n: int) -> bool:
+        """Whether it reverts block `n` now that its randomness is recorded."""
         return False
 
 
@@ -181,10 +197,11 @@ class ReRollingSequencer(HonestSequencer):
         super().__init__(settings, params, favoured)
         self.rerolls = 0
 
-    def reroll(self, n: int, pin: Pin, commits: int) -> bool:
-        if commits > self.settings["max_rerolls"]:
+    def reroll(self, l1: L1, n: int) -> bool:
+        if l1.commits[n] > self.settings["max_rerolls"]:
             return False
-        seed = block_seed(CHAIN_ID, ROLLUP, n, 0, pin.randomness)
+        pin = l1.pins[n]
+        seed = block_seed(l1.chain_id, l1.rollup, n, 0, pin.randomness)
         if self.favoured in draw_slots(seed, pin.roster, self.params.m):
             return False
         self.rerolls += 1

@@ -71,6 +71,8 @@ RUN_KEYS: dict[str, tuple[str, object, float | None]] = {
     "block_interval": ("seconds", 2.0, 0.001),
     "l1_delay": ("seconds", 1.0, 0),
     "network_delay": ("seconds", 0.05, 0),
+    #: the coordinator's roster snapshot policy: at most this often while the roster changes
+    "snapshot_interval": ("seconds", 30.0, 0.001),
     "reward_pool": ("tokens", None, 0),
 }
 TABLES = ("market", "profiles", "rollers", "coordinator", "sequencer")
@@ -136,6 +138,7 @@ class Scenario:
     block_interval_ms: int
     l1_delay_ms: int
     network_delay_ms: int
+    snapshot_interval_ms: int
     #: wei; None: enough for every block and batch of the run
     reward_pool: int | None
     params: MarketParams
@@ -209,6 +212,7 @@ def parse_scenario(data: Mapping[str, object], default_name: str = "scenario") -
         block_interval_ms=_ms(run["block_interval"]),
         l1_delay_ms=_ms(run["l1_delay"]),
         network_delay_ms=_ms(run["network_delay"]),
+        snapshot_interval_ms=_ms(run["snapshot_interval"]),
         reward_pool=run["reward_pool"],
         params=params,
         rollers=rollers,

@@ -1,9 +1,10 @@
 """The simulation's ledger against the real contracts: a small run (honest, lazy, invalid and
 copycat rollers, three batches) is replayed on the embedded chain, operation by operation from
-the run's L1 journal: the same stakes and reward pool, the Rollup's commits and finalizations,
-the coordinator's settlements, the lottery draws and the slashing evidence, for blocks and for
-aggregates. Every stake, reputation, claimable balance, wallet, pool and the token supply the
-contracts end with must be the simulation's.
+the run's L1 journal: the same stakes and reward pool, roster snapshots, the Rollup's commits and
+finalizations (naming each block's prover), the coordinator's settlements with their draw proofs,
+the lottery draws and the slashing evidence, for blocks and for aggregates. Every stake,
+reputation, claimable balance, wallet, pool and the token supply the contracts end with must be
+the simulation's.
 
 How the replay stands in for what it cannot reproduce, and what it leaves out:
 
@@ -22,14 +23,20 @@ How the replay stands in for what it cannot reproduce, and what it leaves out:
   the winners differ. The contract's payouts are compared with the simulation's after moving
   each block's R_BLOCK from the simulation's winner to the winner `rules.lottery_winner` names
   under the chain's randomness (`LotteryDrawn`); everything else must match as it is.
-- Block randomness is not replayed: it decides who the coordinator reports, which the contract
-  cannot check (docs/market-spec.md, "Trust that remains"), so it changes nothing here.
+- Block randomness is the chain's: the replay runs beside the simulation, and when the run
+  commits a block it applies the journal so far, mines the randomness block and records it on
+  chain, and the run draws under that (`L1.randomness_source`). So every settlement's draw
+  proofs must pass the contract's checks (snapshot, Merkle path, slots under the seed).
+- The chain keeps no wall clock (`FixedClockChain`): its block hashes, the run's randomness, are
+  the same on every run, so the run is (the test pins block 1's randomness).
 """
 
 from __future__ import annotations
 
 import pytest
 from eth_account import Account
+from eth_tester.backends.pyevm.main import get_default_genesis_params
+from eth_utils import keccak
 from py_ecc import optimized_bn128 as bn
 from web3.logs import DISCARD
 
@@ -46,13 +53,13 @@ from simulation.l1 import (
     COORDINATOR,
     COORDINATOR_KEY,
     FUNDER_KEY,
-    ROLLUP,
     Commit,
     DrawLottery,
     FinalizeBatch,
     Fund,
     SettleBatch,
     SlashProof,
+    SnapshotRoster,
     Stake,
     roller_key,
 )
@@ -62,11 +69,13 @@ from zkp.field import Q
 from zkp.proof import Proof, VerificationKey
 
 ETH = 10**18
-#: Seed 5 gives, in both modes, on-time and missed records, redrawn rounds and slashes of both
-#: kinds (`simulate` checks what the comparison needs).
+#: The run's seed. It steers the rollers, not the draws: those follow the chain's block hashes,
+#: which GENESIS_TIME picks (`simulate` checks that the run has what the comparison needs).
+SEED = 5
 SCENARIO = {
-    "seed": 5,
     "blocks": 12,
+    # a snapshot soon after each slash, so that settlements draw from several
+    "snapshot_interval": 5,
     # more than 12 blocks and 3 batches can pay, so no credit is cut short (see `simulate`)
     "reward_pool": 1000,
     "rollers": [
@@ -77,6 +86,19 @@ SCENARIO = {
         {"behaviour": "copycat", "stake": 300},
     ],
 }
+#: Block 1's randomness on the fixed-clock chain, by mode (the deployed parameters differ): a
+#: run that differs from this one draws otherwise.
+BLOCK_1_RANDOMNESS = {
+    RewardMode.SPLIT: "5b5966c00fe214a50a2ef54b56d5155896a264f1cc97fc6e8de6a76b509ff052",
+    RewardMode.LOTTERY: "a33fc4c72a2d66c0923bf0c74db04ea236142901690e058eec949a51f2b010e7",
+}
+#: The fixed clock: the genesis block's timestamp and the seconds between blocks (the embedded
+#: chain's own step, so its snapshots stay well within SNAPSHOT_MAX_AGE as the run's do). The
+#: first genesis from 1_700_000_000 up whose hashes give, in both modes, on-time and missed
+#: records and slashes of both kinds (an invalid aggregate needs the invalid roller drawn for an
+#: aggregation before any block of its own).
+GENESIS_TIME = 1_700_000_019
+BLOCK_TIME = 1
 #: Refused by the verifier before any pairing: a coordinate not below q.
 INVALID_PROOF = Proof(a=(Q, 0), b=((0, 0), (0, 0)), c=(0, 0))
 
@@ -92,9 +114,15 @@ def any_key() -> VerificationKey:
     return VerificationKey(g1, g2, g2, g2, (g1,) * 5)
 
 
-def simulate(mode: RewardMode):
-    scenario = parse_scenario({**SCENARIO, "market": {"k": 4, "reward_mode": mode.name.lower()}})
-    result = Simulation(scenario).run()
+def simulate(mode: RewardMode, seed: int = SEED):
+    """The run, with the chain replaying it as it goes (its randomness is the chain's)."""
+    scenario = parse_scenario({**SCENARIO, "seed": seed, "market": {"k": 4, "reward_mode": mode.name.lower()}})
+    replay = ChainReplay(scenario.params, sum(group.count for group in scenario.rollers))
+    simulation = Simulation(scenario, chain_id=replay.chain.chain_id,
+                            rollup=replay.rollup.address)
+    simulation.l1.randomness_source = lambda n: replay.randomness(simulation.l1.journal, n)
+    result = simulation.run()
+    replay.catch_up(result.l1.journal)
     journal = result.l1.journal
     # The run must exercise what is being compared.
     assert result.metrics["liveness"]["reverts"] == 0
@@ -104,17 +132,48 @@ def simulate(mode: RewardMode):
     assert any(isinstance(e, DrawLottery) for e in journal) == (mode is RewardMode.LOTTERY)
     # Every credit was paid in full (a short pool stays empty, nothing refunds it), so moving a
     # lottery's R_BLOCK between winners moves exactly R_BLOCK.
-    assert result.l1.ledger.reward_pool(ROLLUP) > 0
-    return result
+    assert result.l1.ledger.reward_pool(replay.rollup.address) > 0
+    assert sum(isinstance(e, SnapshotRoster) for e in journal) > 1
+    return result, replay
+
+
+class FixedClockChain(EmbeddedChain):
+    """The embedded chain with nothing left to chance in its block headers, so that its block
+    hashes are the same on every run: the genesis at GENESIS_TIME (eth-tester takes the wall
+    clock), every block, deployments included, BLOCK_TIME after the one before (py-evm takes the
+    later of the wall clock and the parent's time + 1), and each block's prevrandao the hash of
+    its number (`EmbeddedChain` draws it at random)."""
+
+    def __init__(self):
+        super().__init__()
+        backend = self._tester.backend
+        backend.reset_to_genesis(get_default_genesis_params({"timestamp": GENESIS_TIME}))
+
+        def draw_prevrandao():
+            header = backend.chain.header
+            backend.chain.header = header.copy(mix_hash=keccak(header.block_number.to_bytes(32, "big")))
+
+        backend.draw_prevrandao = draw_prevrandao
+        draw_prevrandao()
+
+    def _tick(self) -> None:
+        self._set_next_block_timestamp(self.latest_timestamp() + BLOCK_TIME)
+
+    def _transact(self, *args):  # every transaction: calls, deployments, transfers
+        self._tick()
+        return super()._transact(*args)
+
+    def _mine(self) -> None:
+        self._tick()
+        super()._mine()
 
 
 class ChainReplay:
     """A market serving one Rollup on a fresh embedded chain, driven by a simulation's journal."""
 
-    def __init__(self, result):
-        self.ledger = result.l1.ledger
-        self.params = self.ledger.params
-        self.chain = chain = EmbeddedChain()
+    def __init__(self, params, rollers: int):
+        self.params = params
+        self.chain = chain = FixedClockChain()
         self.owner = owner = chain.dev_accounts[0]
         self.market = Market(chain, deploy_market(chain, owner, self.params))
         self.stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
@@ -127,7 +186,7 @@ class ChainReplay:
         self.coordinator = Account.from_key(COORDINATOR_KEY)
         self.funder = Account.from_key(FUNDER_KEY)
         self.rollers = {account.address: account for account in (
-            Account.from_key(roller_key(i)) for i in range(result.metrics["scenario"]["rollers"]))}
+            Account.from_key(roller_key(i)) for i in range(rollers))}
         for account in (self.coordinator, self.funder, *self.rollers.values()):
             chain.send_eth(owner, account.address, ETH)
         assert self.coordinator.address == COORDINATOR
@@ -137,6 +196,19 @@ class ChainReplay:
         self.minted = 0
         #: the randomness each lottery was drawn with on chain, by batch
         self.lottery_randomness: dict[int, bytes] = {}
+        #: journal entries applied so far
+        self.applied = 0
+
+    def catch_up(self, journal) -> None:
+        for entry in journal[self.applied:]:
+            self.apply(entry)
+        self.applied = len(journal)
+
+    def randomness(self, journal, n: int) -> bytes:
+        """Block `n`'s randomness on chain, its commit being the journal's last entry."""
+        self.catch_up(journal)
+        self.chain.mine()  # the randomness block: the hash of the block after the commit
+        return self.rollup.record_randomness(self.owner, n)
 
     def apply(self, entry) -> None:
         market, owner, rollup = self.market, self.owner, self.rollup
@@ -152,15 +224,16 @@ class ChainReplay:
             case Commit(block, old_root, new_root, 0):
                 assert rollup.last_committed() == block - 1
                 rollup.commit_block(owner, old_root, new_root, [])
-            case FinalizeBatch(batch):
+            case SnapshotRoster():
+                market.snapshot_roster(owner)
+            case FinalizeBatch(batch, provers):
                 first = first_block_of(batch, self.params.k)
-                provers = [owner.address] * self.params.k
                 self.chain.transact(owner, self.stub.functions.expect(
-                    rollup.batch_inputs(first, provers)))
-                rollup.finalize_batch(owner, first, provers, junk_aggregate(self.params.k))
-            case SettleBatch(coordinator, batch, outcomes):
+                    rollup.batch_inputs(first, list(provers))))
+                rollup.finalize_batch(owner, first, list(provers), junk_aggregate(self.params.k))
+            case SettleBatch(coordinator, batch, outcomes, draws):
                 assert coordinator == COORDINATOR
-                market.settle(self.coordinator, batch, list(outcomes))
+                market.settle(self.coordinator, batch, list(outcomes), list(draws))
             case DrawLottery(batch, entries, _):
                 target = market.pending_lottery(rollup.address, batch).target_block
                 while self.chain.w3.eth.block_number < target:  # the draw's block must follow it
@@ -208,12 +281,11 @@ def claimable_under_chain_randomness(ledger, journal, chain_randomness: dict[int
 
 @pytest.mark.parametrize("mode", [RewardMode.SPLIT, RewardMode.LOTTERY], ids=lambda mode: mode.name.lower())
 def test_contracts_end_where_the_simulated_ledger_ends(mode):
-    result = simulate(mode)
+    result, replay = simulate(mode)
     ledger, journal = result.l1.ledger, result.l1.journal
-    replay = ChainReplay(result)
-    for entry in journal:
-        replay.apply(entry)
     market = replay.market
+    # the run is the same every time: its randomness is the fixed-clock chain's
+    assert result.l1.pins[1].randomness.hex() == BLOCK_1_RANDOMNESS[mode]
 
     expected_claimable = claimable_under_chain_randomness(ledger, journal,
                                                           replay.lottery_randomness)
@@ -226,7 +298,7 @@ def test_contracts_end_where_the_simulated_ledger_ends(mode):
     # the coordinator sent every piece of evidence and holds the reporter's shares
     assert market.token_balance(COORDINATOR) == ledger.wallets.get(COORDINATOR, 0) > 0
     assert market.roster() == ledger.roster()
-    assert market.reward_pool(replay.rollup.address) == ledger.reward_pool(ROLLUP)
+    assert market.reward_pool(replay.rollup.address) == ledger.reward_pool(replay.rollup.address)
     assert market.totals() == {"active": ledger.total_active,
                                "unbonding": ledger.total_unbonding,
                                "reward_pool": ledger.total_reward_pool,

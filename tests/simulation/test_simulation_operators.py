@@ -1,10 +1,12 @@
 """The two adversaries that are not rollers, against the real core and ledger.
 
-A misreporting coordinator tries v1's attacks through `settle` for its roller: the contract
-refuses each of them (invented block, round past the open one, too many slots, honest rollers
-reported invalid), accepts the misreport within the caps (its roller paid for every block and
-aggregation, honest rollers reported missed), and once the audit has found it and the rollup team
-removed it, refuses it as `NotCoordinator` while a replacement settles the core's outcomes.
+A misreporting coordinator tries attacks through `settle` for its roller: the contract refuses
+each of them (invented block, round past the open one, too many slots, honest rollers reported
+invalid, its roller with slots it was not drawn for, its roller as the rescuer of a block another
+proved), accepts the misreport of real holders' outcomes within the caps (its roller on time where
+it was drawn and as the aggregation rescuer, the other holders missed), and once the audit has
+found it and the rollup team removed it, refuses it as `NotCoordinator` while a replacement
+settles the core's outcomes.
 
 A rerolling sequencer reverts and recommits every block whose draw leaves its roller out: the
 randomness and roster are pinned per block number, so every recommit draws the same slots; it
@@ -15,9 +17,24 @@ from __future__ import annotations
 
 import pytest
 
-from market_contracts.rules import MarketParams
+from market_contracts.rules import (
+    MarketParams,
+    Outcome,
+    TaskKind,
+    block_seed,
+    draw_slots,
+    slot_reward,
+)
 from simulation.engine import Simulation
-from simulation.l1 import BACKUP_COORDINATOR, COORDINATOR, RemoveCoordinator, SettleBatch
+from simulation.l1 import (
+    BACKUP_COORDINATOR,
+    CHAIN_ID,
+    COORDINATOR,
+    ROLLUP,
+    RemoveCoordinator,
+    Revert,
+    SettleBatch,
+)
 from simulation.scenario import parse_scenario
 
 PARAMS = MarketParams.devnet()
@@ -40,7 +57,10 @@ def misreport():
 def test_the_contract_refuses_v1s_settlement_attacks(misreport):
     refused = misreport.metrics["operators"]["coordinator"]["refused"]
     assert {"TaskNotInBatch", "RoundTooLarge", "TooManySlots", "InvalidNeedsEvidence",
-            "NotCoordinator"} == set(refused)
+            "NotDrawn", "NotTheProver", "NotCoordinator"} == set(refused)
+    # one of each per batch until the removal, and every batch tried after it
+    attempts = refused["TaskNotInBatch"]
+    assert attempts > 0 and refused["NotDrawn"] == refused["NotTheProver"] == attempts
 
 
 def test_a_misreport_within_the_caps_pays_the_colluder_until_removal(misreport):
@@ -55,11 +75,22 @@ def test_a_misreport_within_the_caps_pays_the_colluder_until_removal(misreport):
         RemoveCoordinator(COORDINATOR, BACKUP_COORDINATOR)]
     assert {e.coordinator for e in settled[len(by_misreporter):]} == {BACKUP_COORDINATOR}
     assert len(settled) == BLOCKS // PARAMS.k
-    # the colluder never proved anything, and was paid at most the caps of what it settled
+    # the colluder never proved anything; it was paid its real slots' shares (reported on time,
+    # at most R_BLOCK a block) and R_AGG a batch as the invented aggregation rescuer
+    colluder_address = next(o.roller for e in by_misreporter for o in e.outcomes
+                            if o.kind is TaskKind.AGGREGATION and o.round == PARAMS.r_open)
+    expected = 0
+    for settlement in by_misreporter:
+        slots: dict[int, int] = {}
+        for o in settlement.outcomes:
+            if o.roller == colluder_address and o.kind is TaskKind.BLOCK:
+                assert o.round < PARAMS.r_open and o.outcome is Outcome.ON_TIME
+                slots[o.task] = slots.get(o.task, 0) + o.slots
+        expected += PARAMS.r_agg + sum(min(PARAMS.r_block, n * slot_reward(PARAMS))
+                                       for n in slots.values())
     colluder = misreport.metrics["strategies"]["colluder"]
-    assert colluder["proofs"] == 0 and colluder["rewards"] > 0
-    cap = len(by_misreporter) * (PARAMS.k * PARAMS.r_block + PARAMS.r_agg) // TOKEN
-    assert colluder["rewards"] == cap
+    assert colluder["proofs"] == 0 and colluder["rewards"] > len(by_misreporter) * PARAMS.r_agg // TOKEN
+    assert colluder["rewards"] == expected / TOKEN
     # honest rollers were reported missed, never below REP_MIN, never slashed
     honest = misreport.metrics["strategies"]["honest"]
     assert honest["slashed"] == 0 and honest["reputation"] >= PARAMS.rep_min
@@ -87,3 +118,28 @@ def test_a_rerolling_sequencer_gains_no_draw(sequencer):
     # blocks, every whole batch of them finalized
     assert liveness["l2_height"] <= BLOCKS - liveness["reverts"]
     assert liveness["finalized_blocks"] == liveness["l2_height"] // PARAMS.k * PARAMS.k
+
+
+@pytest.mark.parametrize("chain_id, rollup", [
+    (CHAIN_ID, ROLLUP), (5, "0x00000000000000000000000000000000000000aa")])
+def test_a_rerolling_sequencer_reads_the_draw_under_the_runs_chain_and_rollup(chain_id, rollup):
+    """It reverts exactly the blocks whose round-0 draw under the run's own seeds leaves its
+    roller out (up to `max_rerolls` reverts of a number; a revert takes the blocks after it)."""
+    favoured = {"behaviour": "honest", "label": "favoured", "profile": "gpu-h100"}
+    scenario = parse_scenario({"seed": 3, "blocks": 40, "rollers": [*HONEST, favoured],
+                               "sequencer": {"behaviour": "reroll", "roller": "favoured",
+                                             "max_rerolls": 1}})
+    simulation = Simulation(scenario, chain_id=chain_id, rollup=rollup)
+    l1 = simulation.run().l1
+    me = simulation.sequencer.favoured
+
+    def drawn(n):
+        pin = l1.pins[n]
+        return me in draw_slots(block_seed(chain_id, rollup, n, 0, pin.randomness), pin.roster,
+                                PARAMS.m)
+
+    reverted = {e.from_block for e in l1.journal if isinstance(e, Revert)}
+    assert reverted and not any(drawn(n) for n in reverted)
+    # a number left alone after its first commit was one its roller was drawn for
+    assert all(drawn(n) for n, commits in l1.commits.items() if commits == 1
+               and n not in reverted and n + 1 in l1.commits)
