@@ -2,17 +2,22 @@
 
 After every step the chain and the model must agree on every roller's stake, unbonding,
 reputation, pause state, weight and claimable rewards, on token balances, on each Rollup's reward
-pool, and on the totals; after a settlement or a draw, on that batch's settled flag and pending
-lottery. A step one refuses the other must refuse for the same reason. The same run checks the
-contract's invariants: the tokens it holds are exactly active + unbonding + pools + claimable,
-nothing is withdrawn before its release time, nothing settles twice or before it is finalized,
-only a Rollup's own coordinators settle its batches, and the token's supply falls by exactly
-what slashing burned.
+pool, and on the totals; after a snapshot, on every roster snapshot (block, time, total, root,
+entries); after a commit, on which snapshot is each new block's roster; after a settlement or a
+draw, on that batch's settled flag and pending lottery. A step one refuses the other must refuse
+for the same reason. The same run checks the contract's invariants: the tokens it holds are
+exactly active + unbonding + pools + claimable, nothing is withdrawn before its release time,
+nothing settles twice or before it is finalized, only a Rollup's own coordinators settle its
+batches, and the token's supply falls by exactly what slashing burned.
 
 Two Rollups run over the stub batch verifier (it accepts the inputs it is told to expect, so a
-batch finalizes without a proof): `finalize` moves a Rollup's `lastFinalized` on chain and tells
-the ledger. A settlement report is built valid and then, most of the time, spoiled in one named
-way, so that every refusal of the spec is met beside accepted reports.
+batch finalizes without a proof): `finalize` commits and finalizes a Rollup's next batch on chain
+and the ledger is told what L1 then holds, as a node reads it: each new block's pinned draw
+(`drawBlocks`), each recorded randomness, and the provers `finalizeBatch` named. A settlement
+report is built from the real draw (each round's holders under the task's roster snapshot and
+recorded randomness, with their draw proofs; the open round's rescuer is L1's prover) and then,
+most of the time, spoiled in one named way, so that every refusal of the spec is met beside
+accepted reports; where the spoil applies, both must refuse for the reason it names.
 """
 
 from __future__ import annotations
@@ -32,58 +37,110 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from market_contracts.compile import load_artifact
 from market_contracts.errors import TransactionFailed
-from market_contracts.ledger import Ledger, OutcomeReport, Rejected, lottery_entries, max_slots, sort_outcomes
+from market_contracts.ledger import (
+    NO_DRAW,
+    DrawProof,
+    Ledger,
+    OutcomeReport,
+    Rejected,
+    draw_proof,
+    lottery_entries,
+    max_slots,
+)
 from market_contracts.rollup import Rollup
 from market_contracts.rules import (
     MAX_UNBONDING_ENTRIES,
     Outcome,
+    RosterEntry,
     TaskKind,
+    batch_seed,
+    block_seed,
+    blocks_of,
+    draw_slots,
     first_block_of,
+    is_open_round,
     last_block_of,
     randomness_source,
+    slot_counts,
 )
 from market_contracts.units import ONE_TOKEN
 
-ROLLERS = 4
+#: Accounts the stage adds beside the world's rollers (who stake before the world's snapshot).
+NEW_ROLLERS = 4
 WALLET_TOKENS = 1_000
 POOL_TOKENS = 35  # small, so that a pool runs dry during a run
 #: Batches a Rollup finalizes at most in a run.
 BATCHES = 5
 # Amounts around the boundaries that matter (MIN_STAKE is 100 tokens).
 AMOUNTS = st.sampled_from([0, 1, 50, 99, 100, 101, 150, 400, 1_200]).map(lambda t: t * ONE_TOKEN)
-WHO = st.integers(0, ROLLERS - 1)
+#: The world's three rollers, then the stage's accounts.
+WHO = st.integers(0, 3 + NEW_ROLLERS - 1)
 WHICH_ROLLUP = st.integers(0, 1)
-#: Around UNBONDING (1 200 s at the devnet defaults).
-WAITS = st.sampled_from([1, 600, 1_199, 1_200, 1_201])
+#: Around SNAPSHOT_MAX_AGE (300 s) and UNBONDING (1 800 s) at the devnet defaults.
+WAITS = st.sampled_from([1, 300, 301, 1_799, 1_800, 1_801])
 
-#: How a valid report is spoiled before it is sent: each is one refusal of the spec ("none" and
-#: "other rollup's coordinator" may well be accepted).
-SPOILS = ["none", "none", "none", "unfinalized", "empty", "unsorted", "duplicate", "outside the batch",
-          "other batch's aggregation", "round too large", "no slots", "too many slots",
-          "invalid outcome", "unknown roller", "other rollup's coordinator",
-          "rollup not enabled", "not a coordinator"]
+#: How a valid report is spoiled before it is sent, and the refusal that names it. A spoil that
+#: cannot apply to the report at hand (nothing drawn to forge, no block without randomness)
+#: leaves it valid; "other rollup's coordinator" settles that Rollup's batch of the same index,
+#: which may well be accepted.
+SPOILS = {
+    "none": None,
+    "unfinalized": "BatchNotFinalized",
+    "empty": "EmptySettlement",
+    "unsorted": "OutcomesNotSorted",
+    "duplicate": "OutcomesNotSorted",
+    "outside the batch": "TaskNotInBatch",
+    "other batch's aggregation": "TaskNotInBatch",
+    "round too large": "RoundTooLarge",
+    "no slots": "TooManySlots",
+    "too many slots": "TooManySlots",
+    "invalid outcome": "InvalidNeedsEvidence",
+    "unknown roller": "UnknownRoller",
+    "one draw short": "DrawProofsMismatch",
+    "not drawn": "NotDrawn",
+    "wrong slot count": "NotDrawn",
+    "wrong snapshot": "WrongSnapshot",
+    "forged path": "NotInSnapshot",
+    "another roller's entry": "NotInSnapshot",
+    "randomness not recorded": "RandomnessNotRecorded",
+    "open-round roller not the L1 prover": "NotTheProver",
+    "other rollup's coordinator": None,
+    "rollup not enabled": "RollupNotEnabled",
+    "not a coordinator": "NotCoordinator",
+}
+#: Valid reports about as often as each way of spoiling one.
+SPOIL_CHOICES = st.sampled_from(["none", "none", *SPOILS])
 
-#: A record before its roller is chosen: (roller index, kind, block offset in the batch (modulo
-#: its size), round, slots, outcome); slots are cut to what the round allows.
-RECORDS = st.lists(
-    st.tuples(WHO, st.sampled_from(TaskKind), st.integers(0, 7), st.integers(0, 3),
-              st.integers(1, 2), st.sampled_from([Outcome.ON_TIME, Outcome.LATE, Outcome.MISSED])),
-    min_size=1, max_size=6,
+#: A row of a report before the draw fills it in: (kind, block offset in the batch (modulo its
+#: size), round, outcome, who). A drawn round's row reports every holder of that round with the
+#: slots it holds; an open round's row reports the prover L1 recorded for the block, or for an
+#: aggregation (which L1 does not anchor) the registered roller `who` picks.
+ROWS = st.lists(
+    st.tuples(st.sampled_from(TaskKind), st.integers(0, 7), st.integers(0, 3),
+              st.sampled_from([Outcome.ON_TIME, Outcome.LATE, Outcome.MISSED]), WHO),
+    min_size=1, max_size=4,
 )
+
+#: One settlement step's arguments (`MarketMachine.settle`).
+REPORTS = st.fixed_dictionaries({"which": WHICH_ROLLUP, "pick": st.integers(0, BATCHES - 1),
+                                 "rows": ROWS, "spoil": SPOIL_CHOICES})
 
 
 @dataclass
 class Stage:
-    """What each run starts from: the world's market serving its Rollup (batches 0..2 finalized)
-    and a second one (nothing committed), a coordinator bound to each, one bound to an address
-    that is no enabled Rollup, rollers with wallets, and small reward pools."""
+    """What each run starts from: the world's market serving its Rollup (batches 0..2 finalized,
+    drawn from the world's snapshot of its three rollers) and a second one (nothing committed),
+    a coordinator bound to each, one bound to an address that is no enabled Rollup, more
+    accounts with wallets, small reward pools, and a contract that snapshots twice in one call."""
 
     world: object
     rollups: list[Rollup]
     coordinators: list[LocalAccount]
     stranger: LocalAccount
     accounts: list[LocalAccount]
+    twice: object
 
 
 def stage(world) -> Stage:
@@ -92,13 +149,14 @@ def stage(world) -> Stage:
     coordinators = [world.coordinator, world.new_coordinator(second)]
     stranger = world.new_account(tokens=0)
     world.market.register_coordinator(world.owner, stranger.address, b"peer", "test", world.stub.address)
-    accounts = [world.new_account(tokens=WALLET_TOKENS) for _ in range(ROLLERS)]
+    accounts = [*world.rollers, *(world.new_account(tokens=WALLET_TOKENS) for _ in range(NEW_ROLLERS))]
     for account in accounts:
         # Approved once, so that each step is one transaction, whose block time is the model's.
         world.chain.transact(account, world.market.token.functions.approve(world.market.staking.address, 2**256 - 1))
     for rollup in rollups:
         world.fund_pool(POOL_TOKENS, rollup)
-    return Stage(world, rollups, coordinators, stranger, accounts)
+    twice = world.chain.deploy(world.owner, load_artifact("SnapshotTwice"))
+    return Stage(world, rollups, coordinators, stranger, accounts, twice)
 
 
 def staged(world):
@@ -117,25 +175,49 @@ def lottery_stage(deployed_lottery_world):
     yield from staged(deployed_lottery_world)
 
 
+@dataclass(frozen=True)
+class TaskDraw:
+    """What L1 holds for drawing a task: its roster snapshot (None: the roster is empty) with
+    the snapshot's entries, and its recorded randomness (None: not recorded)."""
+
+    snapshot: int | None
+    entries: tuple[RosterEntry, ...]
+    randomness: bytes | None
+
+
 class MarketMachine(RuleBasedStateMachine):
     def __init__(self, stage: Stage):
         super().__init__()
         self.world, self.market, self.chain = stage.world, stage.world.market, stage.world.chain
         self.accounts, self.rollups, self.coordinators = stage.accounts, stage.rollups, stage.coordinators
-        self.stranger = stage.stranger
+        self.stranger, self.twice = stage.stranger, stage.twice
         self.snapshot = self.chain.snapshot()
         self.now = self.chain.latest_timestamp()
-        self.ledger = Ledger(params=self.world.params)
+        #: the L1 block the current step's transaction lands in
+        self.block = self.next_block()
+        self.ledger = Ledger(params=self.world.params, chain_id=self.chain.chain_id)
+        for account in self.accounts:
+            # The world's rollers have staked already, in this order: the roster's order.
+            active = self.market.roller_info(account.address).active
+            self.ledger.mint(account.address, self.market.token_balance(account.address) + active)
+            if active:
+                self.ledger.stake(account.address, active)
+        # Read from the world's first snapshot's block on: the embedded chain's log filter
+        # reads every block in its range.
+        first_block = self.chain.call(self.market.staking.functions.snapshotInfo(0))[0]
+        #: the roster snapshots as L1 holds them (their events, checked against the roots)
+        self.chain_snapshots = self.market.snapshots(from_block=first_block)
+        for taken in self.chain_snapshots:
+            self.ledger.take_snapshot(taken.l1_block, taken.timestamp)
+        self.snapshots_match_model()
         owner = self.world.owner.address
         self.ledger.mint(owner, len(self.rollups) * POOL_TOKENS * ONE_TOKEN)
         for rollup, coordinator in zip(self.rollups, self.coordinators):
             self.ledger.add_rollup(rollup.address, rollup.batch_size())
             self.ledger.register_coordinator(coordinator.address, rollup.address)
-            self.ledger.finalize(rollup.address, rollup.last_finalized())
+            self.read_rollup(rollup)
             self.ledger.fund_rewards(owner, rollup.address, POOL_TOKENS * ONE_TOKEN)
         self.ledger.register_coordinator(self.stranger.address, self.world.stub.address)
-        for account in self.accounts:
-            self.ledger.mint(account.address, WALLET_TOKENS * ONE_TOKEN)
         #: a roller that never stakes
         self.outsider = Account.create().address
         #: what each accepted lottery settlement committed to, by (rollup, batch)
@@ -152,16 +234,17 @@ class MarketMachine(RuleBasedStateMachine):
         return self.chain.w3.eth.block_number + 1
 
     def both(self, on_chain, in_model):
-        """Runs one step on both sides at the same block time; they must agree on refusal."""
+        """Runs one step on both sides in the same L1 block (`self.block`) at the same time
+        (`self.now`); they must agree on refusal."""
         self.now += 1
         self.chain.set_next_block_timestamp(self.now)
         chain_reason = model_reason = None
-        block = self.next_block()
+        self.block = self.next_block()
         try:
             on_chain()
         except TransactionFailed as exc:
             chain_reason = exc.reason
-            if self.next_block() == block:
+            if self.next_block() == self.block:
                 # Refused before it was mined: mine its block, so the clock stays the model's.
                 self.chain.mine()
         try:
@@ -172,13 +255,53 @@ class MarketMachine(RuleBasedStateMachine):
         self.last_reason = model_reason
         return model_reason is None
 
+    # ------------------------------------------------------------ what L1 holds, read into the model
+
+    def read_rollup(self, rollup: Rollup) -> None:
+        """Tells the ledger what the Rollup holds now, as a node reads it: the draw each new
+        block's first commit pinned, each newly recorded randomness, and the provers
+        `finalizeBatch` named for the newly finalized blocks."""
+        state = self.ledger.rollups[rollup.address]
+        for n in range(1, rollup.last_committed() + 1):
+            if n not in state.pins:
+                roster_block, _, draw_time = rollup.draw_blocks(n)
+                self.ledger.pin(rollup.address, n, roster_block, draw_time)
+                assert (self.market.roster_snapshot_of(rollup.address, n)
+                        == self.ledger.roster_snapshot_of(rollup.address, n))
+            if n not in state.randomness and (randomness := rollup.randomness(n)) is not None:
+                self.ledger.record_randomness(rollup.address, n, randomness)
+        last = rollup.last_finalized()
+        self.ledger.finalize(rollup.address, last, {
+            n: rollup.block(n).prover for n in range(state.last_finalized + 1, last + 1)})
+
+    def task_draw(self, rollup: Rollup, kind: TaskKind, task: int) -> TaskDraw:
+        """The roster snapshot and randomness a task draws from, read from L1: a batch draws
+        from its last block's."""
+        block = task if kind is TaskKind.BLOCK else last_block_of(task, rollup.batch_size())
+        snapshot = self.market.roster_snapshot_of(rollup.address, block)
+        entries = () if snapshot is None else tuple(self.chain_snapshots[snapshot].entries)
+        return TaskDraw(snapshot, entries, rollup.randomness(block))
+
+    def holders(self, rollup: Rollup, kind: TaskKind, task: int, round_: int, draw: TaskDraw) -> dict[str, int]:
+        """Who holds how many of the drawn round's slots (none while the roster is empty or the
+        randomness unrecorded)."""
+        if draw.snapshot is None or draw.randomness is None:
+            return {}
+        seed_of = block_seed if kind is TaskKind.BLOCK else batch_seed
+        seed = seed_of(self.chain.chain_id, rollup.address, task, round_, draw.randomness)
+        return slot_counts(draw_slots(seed, [(e.roller, e.weight) for e in draw.entries],
+                                      max_slots(kind, round_, self.ledger.params)))
+
+    # ------------------------------------------------------------ steps
+
     @initialize()
-    def rollers_staked_and_first_batches_finalized(self):
-        """Random runs start where settlements can be accepted: three rollers staked and batch 0
-        of both Rollups finalized."""
-        for who in range(3):
+    def rollers_staked_snapshot_taken_and_batches_finalized(self):
+        """Random runs start where settlements can be accepted: three more rollers staked, a
+        snapshot of the six, and batch 0 of the second Rollup committed after it and finalized."""
+        for who in range(3, 6):
             self.stake(who, 150 * ONE_TOKEN)
-        self.finalize(1)  # the first Rollup's batches 0..2 are finalized already
+        self.snapshot_roster(0, twice=False)
+        self.finalize(1, record=True)  # the first Rollup's batches 0..2 are finalized already
 
     @rule(who=WHO, amount=AMOUNTS)
     def stake(self, who, amount):
@@ -222,75 +345,249 @@ class MarketMachine(RuleBasedStateMachine):
         self.now += seconds
         self.last_reason = None
 
-    @rule(which=WHICH_ROLLUP)
-    def finalize(self, which):
-        """The Rollup commits and finalizes its next batch (up to batch BATCHES - 1)."""
+    @rule(who=WHO, twice=st.booleans())
+    def snapshot_roster(self, who, twice):
+        """Anyone snapshots the roster; `twice`: twice in one transaction, so one L1 block,
+        which both refuse whole."""
+        a = self.accounts[who]
+        if twice:
+            taken = self.both(lambda: self.chain.transact(
+                                  a, self.twice.functions.snapshotTwice(self.market.staking.address)),
+                              self.snapshot_twice_in_model)
+        else:
+            taken = self.both(lambda: self.market.snapshot_roster(a),
+                              lambda: self.ledger.take_snapshot(self.block, self.now))
+        if taken:
+            self.chain_snapshots += self.market.snapshots(from_block=self.block, to_block=self.block)
+        self.snapshots_match_model()
+
+    def snapshot_twice_in_model(self):
+        """`SnapshotTwice.snapshotTwice`: all or nothing, as its transaction."""
+        taken = len(self.ledger.snapshots)
+        try:
+            for _ in range(2):
+                self.ledger.take_snapshot(self.block, self.now)
+        except Rejected:
+            del self.ledger.snapshots[taken:]
+            raise
+
+    @rule(which=WHICH_ROLLUP, record=st.booleans())
+    def finalize(self, which, record):
+        """The Rollup commits and finalizes its next batch (up to batch BATCHES - 1), its blocks'
+        randomness recorded or (`record` false) not yet."""
         rollup = self.rollups[which]
         self.last_reason = None
         batch = rollup.last_finalized() // self.world.batch_size
         if batch == BATCHES:
             return
-        self.world.finalize_through(batch, rollup)
+        # Its first commit lands at the model's time (which `wait` may have moved on).
+        self.now += 1
+        self.chain.set_next_block_timestamp(self.now)
+        self.world.finalize_through(batch, rollup, record=record)
         self.now = self.chain.latest_timestamp()  # several transactions, a second each
-        self.ledger.finalize(rollup.address, rollup.last_finalized())
+        self.read_rollup(rollup)
 
-    def report(self, batch, rows, spoil) -> list[OutcomeReport]:
-        """A report of `batch` from `rows`, valid unless `spoil` says how not."""
+    @rule(who=WHO, which=WHICH_ROLLUP, pick=st.integers(0, 2 * BATCHES))
+    def record_randomness(self, who, which, pick):
+        """Anyone records a block's randomness: mostly one not yet recorded, or one recorded
+        already (the same value again), or the block after the last committed (never
+        committed)."""
+        rollup, a = self.rollups[which], self.accounts[who]
+        state = self.ledger.rollups[rollup.address]
+        unrecorded = [n for n in state.pins if n not in state.randomness]
+        n = unrecorded[pick % len(unrecorded)] if unrecorded and pick % 4 else 1 + pick % (len(state.pins) + 1)
+        self.both(lambda: rollup.record_randomness(a, n),
+                  # The model is told what the chain drew, once it drew it (refused: unused).
+                  lambda: self.ledger.record_randomness(rollup.address, n, rollup.randomness(n) or bytes(32)))
+        assert state.randomness.get(n) == rollup.randomness(n)
+
+    # ------------------------------------------------------------ settlement
+
+    def honest(self, rollup: Rollup, batch: int, rows, draws: dict) -> list[tuple[OutcomeReport, DrawProof]]:
+        """The report `rows` describe, from the real draw, each record with its draw proof, in
+        settlement order; `draws` caches each task's `TaskDraw`."""
+        k = rollup.batch_size()
         registered = [a.address for a in self.accounts if self.ledger.roller(a.address).registered]
-        pool = registered or [a.address for a in self.accounts]  # no one staked: UnknownRoller
-        params = self.ledger.params
-        records = {}
-        for who, kind, offset, round_, slots, outcome in rows:
-            k = self.world.batch_size
-            task = first_block_of(batch, k) + offset % k if kind == TaskKind.BLOCK else batch
-            record = OutcomeReport(pool[who % len(pool)], kind, task, round_,
-                                   min(slots, max_slots(kind, round_, params)), outcome)
-            records[record.sort_key()] = record
-        outcomes = sort_outcomes(list(records.values()))
-        first = outcomes[0]
+        pairs = {}
+        for kind, offset, round_, outcome, who in rows:
+            task = first_block_of(batch, k) + offset % k if kind is TaskKind.BLOCK else batch
+            if is_open_round(round_, self.ledger.params):
+                prover = rollup.block(task).prover if kind is TaskKind.BLOCK else None
+                record = OutcomeReport(prover or registered[who % len(registered)], kind, task,
+                                       round_, 1, outcome)
+                pairs[record.sort_key()] = record, NO_DRAW
+                continue
+            draw = draws.setdefault((kind, task), self.task_draw(rollup, kind, task))
+            for roller, slots in self.holders(rollup, kind, task, round_, draw).items():
+                record = OutcomeReport(roller, kind, task, round_, slots, outcome)
+                pairs[record.sort_key()] = record, draw_proof(draw.snapshot, draw.entries, roller)
+        return [pairs[key] for key in sorted(pairs)]
+
+    def spoiled(self, rollup: Rollup, batch: int, pairs, draws: dict, spoil: str):
+        """`pairs` spoiled as `spoil` says; None if it cannot apply to them."""
+        params, k = self.ledger.params, rollup.batch_size()
+        first = pairs[0][0] if pairs else None
+        drawn = [i for i, (o, _) in enumerate(pairs) if not is_open_round(o.round, params)]
+        tasks = [(TaskKind.BLOCK, n) for n in blocks_of(batch, k)] + [(TaskKind.AGGREGATION, batch)]
+        for kind, task in tasks:
+            draws.setdefault((kind, task), self.task_draw(rollup, kind, task))
+
+        def claim(kind, task, roller, slots, snapshot, entries):
+            """A round-0 record of `roller` proven with its entry in `snapshot`."""
+            return OutcomeReport(roller, kind, task, 0, slots, Outcome.ON_TIME), draw_proof(snapshot, entries, roller)
+
         match spoil:
+            case "none" | "unfinalized" | "other rollup's coordinator" | "rollup not enabled" | "not a coordinator":
+                return pairs
             case "empty":
-                outcomes = []
+                return []
             case "unsorted":
-                outcomes.reverse()
+                return pairs[::-1] if len(pairs) > 1 else None
             case "duplicate":
-                outcomes.append(replace(outcomes[-1], outcome=Outcome.MISSED))
+                return pairs + [(replace(pairs[-1][0], outcome=Outcome.MISSED), pairs[-1][1])]
             case "outside the batch":
-                outcomes[0] = replace(first, task=last_block_of(batch, self.world.batch_size) + 1)
+                return [(replace(first, task=last_block_of(batch, k) + 1), pairs[0][1]), *pairs[1:]]
             case "other batch's aggregation":
-                outcomes.append(replace(first, kind=TaskKind.AGGREGATION, task=batch + 1, slots=1))
+                return pairs + [(replace(first, kind=TaskKind.AGGREGATION, task=batch + 1, slots=1), pairs[0][1])]
             case "round too large":
-                outcomes[0] = replace(first, round=params.r_open + 1, slots=1)
+                return [(replace(first, round=params.r_open + 1, slots=1), pairs[0][1]), *pairs[1:]]
             case "no slots":
-                outcomes[0] = replace(first, slots=0)
+                return [(replace(first, slots=0), pairs[0][1]), *pairs[1:]]
             case "too many slots":
-                outcomes[0] = replace(first, slots=max_slots(first.kind, first.round, params) + 1)
+                most = max_slots(first.kind, first.round, params)
+                return [(replace(first, slots=most + 1), pairs[0][1]), *pairs[1:]]
             case "invalid outcome":
-                outcomes[0] = replace(first, outcome=Outcome.INVALID)
+                return [(replace(first, outcome=Outcome.INVALID), pairs[0][1]), *pairs[1:]]
             case "unknown roller":
-                outcomes[0] = replace(first, roller=self.outsider)
+                return [(replace(first, roller=self.outsider), pairs[0][1]), *pairs[1:]]
+            case "one draw short":
+                return pairs  # `report` drops the last draw
+            case "not drawn":
+                # A roller of the round's snapshot that none of its slots fell to, proven with
+                # its own entry, claiming one.
+                for kind, task in tasks:
+                    draw = draws[kind, task]
+                    held = self.holders(rollup, kind, task, 0, draw)
+                    idle = [e.roller for e in draw.entries if e.roller not in held]
+                    if held and idle:
+                        return pairs + [claim(kind, task, idle[0], 1, draw.snapshot, draw.entries)]
+                return None
+            case "wrong slot count":
+                blocks = [i for i in drawn if pairs[i][0].kind is TaskKind.BLOCK]
+                if not blocks:
+                    return None
+                o, proof = pairs[blocks[0]]
+                return [*pairs[:blocks[0]], (replace(o, slots=params.m + 1 - o.slots), proof),
+                        *pairs[blocks[0] + 1:]]
+            case "wrong snapshot":
+                # A task whose roster is empty claimed from the newest snapshot, or a drawn
+                # record proven in another snapshot.
+                snapshots = self.chain_snapshots
+                newest = snapshots[-1]
+                for kind, task in tasks:
+                    if draws[kind, task].snapshot is None and newest.entries:
+                        return pairs + [claim(kind, task, newest.entries[0].roller, 1, newest.id,
+                                              newest.entries)]
+                if not drawn:
+                    return None
+                o, proof = pairs[drawn[0]]
+                other = (proof.snapshot + 1) % len(snapshots) if len(snapshots) > 1 else proof.snapshot + 1
+                return [*pairs[:drawn[0]], (o, replace(proof, snapshot=other)), *pairs[drawn[0] + 1:]]
+            case "forged path":
+                if not drawn:
+                    return None
+                o, proof = pairs[drawn[0]]
+                # One byte of a sibling changed, or a sibling made up where the entry is the root.
+                path = ((bytes([proof.path[0][0] ^ 1]) + proof.path[0][1:], *proof.path[1:])
+                        if proof.path else (bytes(32),))
+                return [*pairs[:drawn[0]], (o, replace(proof, path=path)), *pairs[drawn[0] + 1:]]
+            case "another roller's entry":
+                for i in drawn:
+                    o, proof = pairs[i]
+                    draw = draws[o.kind, o.task]
+                    others = [e.roller for e in draw.entries if e.roller != o.roller]
+                    if others:
+                        return [*pairs[:i], (o, draw_proof(proof.snapshot, draw.entries, others[0])),
+                                *pairs[i + 1:]]
+                return None
+            case "randomness not recorded":
+                for kind, task in tasks:
+                    draw = draws[kind, task]
+                    if draw.randomness is None and draw.snapshot is not None and draw.entries:
+                        return pairs + [claim(kind, task, draw.entries[0].roller, 1, draw.snapshot,
+                                              draw.entries)]
+                return None
+            case "open-round roller not the L1 prover":
+                n = first_block_of(batch, k)
+                prover = rollup.block(n).prover
+                registered = [a.address for a in self.accounts
+                              if self.ledger.roller(a.address).registered and a.address != prover]
+                return pairs + [(OutcomeReport(registered[0], TaskKind.BLOCK, n, params.r_open, 1,
+                                               Outcome.ON_TIME), NO_DRAW)]
+        raise AssertionError(f"unknown spoil {spoil!r}")
+
+    def report(self, rollup: Rollup, batch: int, rows, spoil: str):
+        """The report of `batch` that `rows` describe (records and their draws), spoiled as
+        `spoil` says, and whether the spoil applied."""
+        draws: dict = {}
+        pairs = self.honest(rollup, batch, rows, draws)
+        if not pairs:
+            # Nothing drawn that the rows name (an empty roster, randomness not recorded): the
+            # first block's rescue by its prover is still a report.
+            pairs = self.honest(rollup, batch, [(TaskKind.BLOCK, 0, self.ledger.params.r_open,
+                                                 Outcome.ON_TIME, 0)], draws)
+        spoiled = self.spoiled(rollup, batch, pairs, draws, spoil)
+        applied = spoiled is not None
+        pairs = pairs if spoiled is None else spoiled
         if spoil not in ("unsorted", "duplicate"):
             # One fault at a time: a spoiled record goes where it sorts.
-            outcomes = sort_outcomes(outcomes)
-        return outcomes
+            pairs = sorted(pairs, key=lambda pair: pair[0].sort_key())
+        outcomes = [o for o, _ in pairs]
+        proofs = [proof for _, proof in pairs]
+        if spoil == "one draw short":
+            proofs = proofs[:-1]
+        return outcomes, proofs, applied
 
-    @rule(which=WHICH_ROLLUP, pick=st.integers(0, BATCHES - 1), rows=RECORDS, spoil=st.sampled_from(SPOILS))
+    @rule(reports=st.lists(REPORTS, min_size=1, max_size=3))
+    def settle_reports(self, reports):
+        """A few settlements in a row (one step each): the step the run is about, so drawn
+        more often than one rule in a dozen would be."""
+        for report in reports:
+            self.settle(**report)
+
     def settle(self, which, pick, rows, spoil):
         """Settles one of the Rollup's finalized batches (`pick` chooses it; settled already or
-        not), or its first unfinalized one."""
-        finalized = self.ledger.rollups[self.rollups[which].address].last_finalized // self.world.batch_size
+        not; one with a block whose randomness is not recorded where the spoil needs it), or
+        its first unfinalized one."""
+        rollup = self.rollups[which]
+        state = self.ledger.rollups[rollup.address]
+        finalized = state.last_finalized // self.world.batch_size
+        batches = list(range(finalized))
+        if spoil == "randomness not recorded":
+            unrecorded = [b for b in batches
+                          if any(n not in state.randomness for n in blocks_of(b, state.k))]
+            batches = unrecorded or batches
         # With nothing finalized yet, every batch is unfinalized.
-        batch = finalized if spoil == "unfinalized" or finalized == 0 else pick % finalized
-        outcomes = self.report(batch, rows, spoil)
+        batch = finalized if spoil == "unfinalized" or not batches else batches[pick % len(batches)]
+        outcomes, proofs, applied = self.report(rollup, batch, rows, spoil)
         caller = {"other rollup's coordinator": self.coordinators[1 - which],
                   "rollup not enabled": self.stranger,
                   "not a coordinator": self.accounts[0]}.get(spoil, self.coordinators[which])
-        block = self.next_block()
-        if self.both(lambda: self.market.settle(caller, batch, outcomes),
-                     lambda: self.ledger.settle(caller.address, batch, outcomes, block_number=block)):
-            rollup = self.ledger.coordinators[caller.address]
-            self.entries[rollup, batch] = lottery_entries(outcomes)
-            self.batch_matches_model(rollup, batch)
+        settled = self.ledger.batch_settled(rollup.address, batch)
+        accepted = self.both(lambda: self.market.settle(caller, batch, outcomes, proofs),
+                             lambda: self.ledger.settle(caller.address, batch, outcomes, proofs,
+                                                        block_number=self.block))
+        if spoil != "other rollup's coordinator":
+            # The fault named is the one met: a caller's before the batch's, the batch's before
+            # any record's.
+            expected = SPOILS[spoil] if applied else None
+            if settled and spoil not in ("unfinalized", "rollup not enabled", "not a coordinator"):
+                expected = "BatchAlreadySettled"
+            assert self.last_reason == expected, (spoil, applied)
+        if accepted:
+            settled_rollup = self.ledger.coordinators[caller.address]
+            self.entries[settled_rollup, batch] = lottery_entries(outcomes)
+            self.batch_matches_model(settled_rollup, batch)
 
     @rule(who=WHO, which=WHICH_ROLLUP, batch=st.integers(0, BATCHES), tamper=st.booleans(),
           settled=st.integers(0, 3))
@@ -315,12 +612,21 @@ class MarketMachine(RuleBasedStateMachine):
                   lambda: self.ledger.draw_lottery(rollup, batch, entries, randomness, block_number=block))
         self.batch_matches_model(rollup, batch)
 
+    # ------------------------------------------------------------ agreement
+
     def batch_matches_model(self, rollup, batch):
         assert self.market.batch_settled(rollup, batch) == self.ledger.batch_settled(rollup, batch)
         on_chain, in_model = self.market.pending_lottery(rollup, batch), self.ledger.pending_lottery(rollup, batch)
         assert (on_chain is None) == (in_model is None)
         if in_model is not None:
             assert (on_chain.entries_hash, on_chain.target_block) == (in_model.entries_hash, in_model.target_block)
+
+    def snapshots_match_model(self):
+        on_chain = [(s.id, s.l1_block, s.timestamp, s.total, s.root, tuple(s.entries))
+                    for s in self.chain_snapshots]
+        assert self.market.snapshot_count() == len(on_chain)
+        assert on_chain == [(i, s.l1_block, s.timestamp, s.total, s.root, s.entries)
+                            for i, s in enumerate(self.ledger.snapshots)]
 
     @invariant()
     def chain_matches_model(self):
@@ -369,6 +675,16 @@ def walk(machine, steps):
 
 ON, LATE, MISSED = Outcome.ON_TIME, Outcome.LATE, Outcome.MISSED
 BLOCK, AGG = TaskKind.BLOCK, TaskKind.AGGREGATION
+#: The stage's accounts (after the world's three rollers): staked by `newcomers`, except the last.
+NEWCOMERS = range(3, 6)
+NEVER_STAKED = 3 + NEW_ROLLERS - 1
+
+
+def newcomers(s) -> list:
+    """Steps that stake the newcomers and snapshot the six rollers: the roster of the blocks
+    committed next, however long ago the world's own snapshot was taken."""
+    return [*[(s.stake, {"who": who, "amount": 150 * ONE_TOKEN}, None) for who in NEWCOMERS],
+            (s.snapshot_roster, {"who": 3, "twice": False}, None)]
 
 
 def test_contract_and_ledger_agree_on_settling_split_rewards(split_stage):
@@ -377,15 +693,16 @@ def test_contract_and_ledger_agree_on_settling_split_rewards(split_stage):
     batch, a dry pool, once per Rollup, and each Rollup's pool its own."""
     machine = MarketMachine(split_stage)
     s = machine
-    # Batch b: block 2b+1 pays 10 (two slots) then 0 (capped), block 2b+2 10 (the open round's
-    # rescue), the aggregation 5 then 0 (capped): 25 of the pool of 35.
-    rows = [(0, BLOCK, 0, 0, 2, ON), (1, BLOCK, 0, 1, 2, ON), (2, BLOCK, 1, 3, 1, ON),
-            (1, BLOCK, 1, 0, 1, LATE), (0, AGG, 0, 0, 1, ON), (1, AGG, 0, 1, 1, ON)]
+    # Batch b: block 2b+1 pays 10 to round 0's holders (M slots) then 0 (capped) to round 1's,
+    # block 2b+2 10 to its rescuer (the open round) then 0 to round 0's, the aggregation 5 then
+    # 0 (capped): 25 of the pool of 35.
+    rows = [(BLOCK, 0, 0, ON, 0), (BLOCK, 0, 1, ON, 0), (BLOCK, 1, 3, ON, 0),
+            (BLOCK, 1, 0, LATE, 0), (AGG, 0, 0, ON, 0), (AGG, 0, 1, ON, 0)]
     second = {"which": 1, "pick": 0, "rows": rows}
     walk(machine, [
-        *[(s.stake, {"who": who, "amount": 150 * ONE_TOKEN}, None) for who in range(3)],
+        *newcomers(s),
         (s.settle, {**second, "spoil": "unfinalized"}, "BatchNotFinalized"),
-        (s.finalize, {"which": 1}, None),
+        (s.finalize, {"which": 1, "record": True}, None),
         (s.settle, {**second, "spoil": "too many slots"}, "TooManySlots"),
         (s.settle, {**second, "spoil": "unknown roller"}, "UnknownRoller"),
         (s.settle, {**second, "spoil": "rollup not enabled"}, "RollupNotEnabled"),
@@ -393,29 +710,70 @@ def test_contract_and_ledger_agree_on_settling_split_rewards(split_stage):
         (s.settle, {**second, "spoil": "none"}, "BatchAlreadySettled"),
         # The second Rollup's coordinator, sent to settle the first's batch 0, settles its own.
         (s.settle, {**second, "which": 0, "spoil": "other rollup's coordinator"}, "BatchAlreadySettled"),
-        (s.finalize, {"which": 1}, None),
-        (s.settle, {**second, "pick": 1, "spoil": "none"}, None),  # 10 left: the first record's
-        (s.claim, {"who": 1}, "NothingToClaim"),
-        (s.claim, {"who": 0}, None),
+        (s.finalize, {"which": 1, "record": True}, None),
+        (s.settle, {**second, "pick": 1, "spoil": "none"}, None),  # 10 left: the first records'
+        (s.claim, {"who": NEVER_STAKED}, "NothingToClaim"),
+        # World roller 1 proved block 2 (`MarketWorld.prover_of`): its rescue was paid.
+        (s.claim, {"who": 1}, None),
         (s.fund_rewards, {"who": 1, "which": 0, "amount": 100 * ONE_TOKEN}, None),
     ])
-    accounts = [a.address for a in machine.accounts]
-    assert machine.ledger.wallets[accounts[0]] == (WALLET_TOKENS - 150 + 10 + 5 + 10) * ONE_TOKEN
-    assert machine.ledger.claimable == {accounts[0]: 0, accounts[1]: 0, accounts[2]: 10 * ONE_TOKEN}
+    rescuer = machine.accounts[1].address
+    assert machine.ledger.rollups[machine.rollups[1].address].provers[2] == rescuer
+    claimed = machine.ledger.wallets[rescuer] + 100 * ONE_TOKEN - (WALLET_TOKENS - 300) * ONE_TOKEN
+    assert claimed >= machine.ledger.params.r_block
+    assert claimed + machine.ledger.total_claimable == POOL_TOKENS * ONE_TOKEN
     pools = [machine.ledger.reward_pool(rollup.address) for rollup in machine.rollups]
     assert pools == [(POOL_TOKENS + 100) * ONE_TOKEN, 0]
+
+
+def test_contract_and_ledger_agree_on_the_draw_settle_checks(split_stage):
+    """Each way of claiming a draw that did not happen, refused by both for the reason the spec
+    names, beside the real draw accepted: the snapshot steps (one per L1 block), a batch drawn
+    before its randomness is recorded, a stale snapshot (an empty roster), and every forgery of
+    a draw proof."""
+    machine = MarketMachine(split_stage)
+    s = machine
+    rows = [(BLOCK, 0, 0, ON, 0), (BLOCK, 1, 0, LATE, 0), (AGG, 0, 0, ON, 0), (BLOCK, 1, 3, ON, 0)]
+    batch = {"which": 1, "pick": 0, "rows": rows}
+    walk(machine, [
+        *newcomers(s),
+        (s.snapshot_roster, {"who": 4, "twice": True}, "SnapshotAlreadyTaken"),
+        (s.finalize, {"which": 1, "record": False}, None),
+        (s.settle, {**batch, "spoil": "randomness not recorded"}, "RandomnessNotRecorded"),
+        (s.record_randomness, {"who": 4, "which": 1, "pick": 1}, None),
+        (s.record_randomness, {"who": 4, "which": 1, "pick": 1}, None),
+        (s.record_randomness, {"who": 4, "which": 1, "pick": 0}, None),  # again: the same value
+        (s.record_randomness, {"who": 4, "which": 1, "pick": 2}, "BlockNeverCommitted"),
+        (s.settle, {**batch, "spoil": "one draw short"}, "DrawProofsMismatch"),
+        (s.settle, {**batch, "spoil": "not drawn"}, "NotDrawn"),
+        (s.settle, {**batch, "spoil": "wrong slot count"}, "NotDrawn"),
+        (s.settle, {**batch, "spoil": "wrong snapshot"}, "WrongSnapshot"),
+        (s.settle, {**batch, "spoil": "forged path"}, "NotInSnapshot"),
+        (s.settle, {**batch, "spoil": "another roller's entry"}, "NotInSnapshot"),
+        (s.settle, {**batch, "spoil": "open-round roller not the L1 prover"}, "NotTheProver"),
+        (s.settle, {**batch, "spoil": "none"}, None),
+        # Past SNAPSHOT_MAX_AGE the next batch's roster is empty: no drawn round has holders,
+        # only its rescuers are paid, and a draw claimed from the stale snapshot is refused.
+        (s.wait, {"seconds": machine.ledger.params.snapshot_max_age + 1}, None),
+        (s.finalize, {"which": 1, "record": True}, None),
+        (s.settle, {**batch, "pick": 1, "spoil": "wrong snapshot"}, "WrongSnapshot"),
+        (s.settle, {**batch, "pick": 1, "spoil": "none"}, None),
+    ])
+    second = machine.rollups[1].address
+    assert machine.ledger.roster_snapshot_of(second, 1) == len(machine.ledger.snapshots) - 1
+    assert machine.ledger.roster_snapshot_of(second, 3) is None
+    assert len(machine.ledger.snapshots[-1].entries) == 6
 
 
 def test_contract_and_ledger_agree_on_drawing_lotteries(lottery_stage):
     """Settle, then draw: nothing pending, too early, with wrong entries, rightly, and again."""
     machine = MarketMachine(lottery_stage)
     s = machine
-    rows = [(0, BLOCK, 0, 0, 2, ON), (1, BLOCK, 0, 0, 1, ON), (2, BLOCK, 1, 1, 1, ON),
-            (1, BLOCK, 1, 0, 1, MISSED), (0, AGG, 0, 0, 1, ON)]
+    rows = [(BLOCK, 0, 0, ON, 0), (BLOCK, 1, 1, ON, 0), (BLOCK, 1, 0, MISSED, 0), (AGG, 0, 0, ON, 0)]
     draw = {"who": 3, "which": 1, "batch": 0, "tamper": False, "settled": 0}
     walk(machine, [
-        *[(s.stake, {"who": who, "amount": 150 * ONE_TOKEN}, None) for who in range(3)],
-        (s.finalize, {"which": 1}, None),
+        *newcomers(s),
+        (s.finalize, {"which": 1, "record": True}, None),
         (s.draw_lottery, draw, "NoPendingLottery"),
         (s.settle, {"which": 1, "pick": 0, "rows": rows, "spoil": "none"}, None),
         (s.draw_lottery, draw, "RandomnessNotYetAvailable"),
@@ -431,12 +789,13 @@ def test_contract_and_ledger_agree_on_the_unbonding_entry_cap(split_stage):
     """MAX_UNBONDING_ENTRIES pending entries, the next refused, and withdrawing frees room."""
     machine = MarketMachine(split_stage)
     s = machine
+    who = NEVER_STAKED
     walk(machine, [
-        (s.stake, {"who": 0, "amount": 400 * ONE_TOKEN}, None),
-        *[(s.unstake, {"who": 0, "amount": ONE_TOKEN}, None)] * MAX_UNBONDING_ENTRIES,
-        (s.unstake, {"who": 0, "amount": ONE_TOKEN}, "TooManyUnbondings"),
-        (s.withdraw, {"who": 0}, "NotYetReleased"),
-        (s.wait, {"seconds": 1_200}, None),
-        (s.withdraw, {"who": 0}, None),
-        (s.unstake, {"who": 0, "amount": ONE_TOKEN}, None),
+        (s.stake, {"who": who, "amount": 400 * ONE_TOKEN}, None),
+        *[(s.unstake, {"who": who, "amount": ONE_TOKEN}, None)] * MAX_UNBONDING_ENTRIES,
+        (s.unstake, {"who": who, "amount": ONE_TOKEN}, "TooManyUnbondings"),
+        (s.withdraw, {"who": who}, "NotYetReleased"),
+        (s.wait, {"seconds": machine.ledger.params.unbonding}, None),
+        (s.withdraw, {"who": who}, None),
+        (s.unstake, {"who": who, "amount": ONE_TOKEN}, None),
     ])
