@@ -160,8 +160,9 @@ def unexplained_settlements(settled: Iterable[SettledRecord],
                             tasks: Mapping[tuple[TaskKind, int], PublicTask],
                             params: MarketParams, chain_id: int, rollup: str) -> list[str]:
     """One line per settled record that no draw explains: a roller settled for a round it did not
-    hold, for other slots than it drew, for a round beyond R_OPEN, or for the open round when L1
-    names another prover. `settle` refuses all of these itself (it checks each record's draw
+    hold, for other slots than it drew, for a round beyond `rules.max_settled_round` (an
+    aggregation's open round included), or for a block's open round when L1 names another
+    prover. `settle` refuses all of these itself (it checks each record's draw
     proof against the task's roster snapshot), so this is a second line of defence, recomputed
     from the snapshot events with the reference rules rather than trusted to the contract's own
     check. `tasks` holds what L1 says of every task named in `settled`."""
@@ -171,8 +172,9 @@ def unexplained_settlements(settled: Iterable[SettledRecord],
         outcome = Outcome(record.outcome).name.lower()
         where = (f"settled {_name(kind, record.task)} round {record.round} for "
                  f"{record.roller} ({record.slots} slot(s), {outcome})")
-        if record.round > params.r_open:
-            problems.append(f"{where}: beyond R_OPEN ({params.r_open})")
+        last = rules.max_settled_round(kind, params)
+        if record.round > last:
+            problems.append(f"{where}: beyond the last round a settlement may name ({last})")
             continue
         task = tasks.get((kind, record.task))
         if task is None:

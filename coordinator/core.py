@@ -62,6 +62,7 @@ from market_contracts.rules import (
     blocks_of,
     first_block_of,
     last_block_of,
+    max_settled_round,
     parse_bytes32,
     slot_counts,
 )
@@ -490,10 +491,13 @@ class CoordinatorCore:
                 self._set_timer(settle_at, Timer.SETTLE, TaskKind.BLOCK, b, 0, 0)
             return
         del self._pending_settlement[b]
-        # An invalid outcome is never settled: it went out as slashing evidence.
+        # An invalid outcome is never settled: it went out as slashing evidence. Nor is an
+        # aggregation's open round (rules.max_settled_round).
         outcomes = tuple(sorted(
             (OutcomeReport(roller, t.kind, t.index, r.number, a.slots, a.outcome)
-             for t in tasks for r in t.rounds for roller, a in r.assignments.items()
+             for t in tasks
+             for r in t.rounds[:max_settled_round(t.kind, self.params) + 1]
+             for roller, a in r.assignments.items()
              if a.outcome is not None and a.outcome is not Outcome.INVALID),
             key=OutcomeReport.sort_key))
         for n in blocks_of(b, self.params.k):

@@ -205,8 +205,9 @@ _REJECTIONS = {
         "round, roller)",
     "TaskNotInBatch": lambda kind, task, batch:
         f"record for {TaskKind(kind).name.lower()} {task} is not part of batch {batch}",
-    "RoundTooLarge": lambda round_, r_open:
-        f"round {round_} does not exist: rounds run 0..{r_open} (R_OPEN is the open round)",
+    "RoundTooLarge": lambda round_, last:
+        f"round {round_} cannot be settled: a record names a round up to {last} (R_OPEN for a "
+        "block, whose open round pays L1's prover; R_OPEN - 1 for an aggregation)",
     "TooManySlots": lambda slots, most:
         f"a record holds 1..{most} slots in its round, not {slots}",
     "InvalidNeedsEvidence": lambda roller:

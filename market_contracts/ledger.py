@@ -34,6 +34,7 @@ from market_contracts.rules import (
     is_open_round,
     last_block_of,
     lottery_winner,
+    max_settled_round,
     next_reputation,
     roster_snapshot_for,
     slots_held,
@@ -520,7 +521,7 @@ class Ledger:
             in_batch = o.task in blocks if o.kind == TaskKind.BLOCK else o.task == batch
             if not in_batch:
                 raise Rejected("TaskNotInBatch", index)
-            if o.round > self.params.r_open:
+            if o.round > max_settled_round(o.kind, self.params):
                 raise Rejected("RoundTooLarge", index)
             if not 1 <= o.slots <= max_slots(o.kind, o.round, self.params):
                 raise Rejected("TooManySlots", index)
@@ -534,10 +535,10 @@ class Ledger:
     def _check_draw(self, address: str, rollup: RollupState, batch: int, o: OutcomeReport,
                     draw: DrawProof) -> None:
         """That the record's roller held its slots (a drawn round) or is the prover L1 recorded
-        (a block's open round). A batch draws from its last block's roster and randomness; an
-        aggregation rescue has nothing on L1 to be checked against."""
+        (a block's open round; an aggregation's is never settled). A batch draws from its last
+        block's roster and randomness."""
         if is_open_round(o.round, self.params):
-            if o.kind == TaskKind.BLOCK and rollup.provers.get(o.task) != o.roller:
+            if rollup.provers.get(o.task) != o.roller:
                 raise Rejected("NotTheProver", o.task, o.roller)
             return
         block = o.task if o.kind == TaskKind.BLOCK else last_block_of(batch, rollup.k)

@@ -473,6 +473,14 @@ def is_open_round(round_: int, params: MarketParams) -> bool:
     return round_ == params.r_open
 
 
+def max_settled_round(kind: TaskKind, params: MarketParams) -> int:
+    """The last round a settlement may name. A block's open round is paid to its rescuer, whom
+    L1 names (the prover `finalizeBatch` recorded). An aggregation's open round is not settled
+    at all: L1 names no aggregator, so a paid rescue would rest on the coordinator's word alone,
+    and aggregating is cheap enough that the coordinator can always do it itself."""
+    return params.r_open if TaskKind(kind) is TaskKind.BLOCK else params.r_open - 1
+
+
 def split_reward(round_: int, slots: int, params: MarketParams) -> int:
     """Split mode: what an on-time record earns before the per-block cap of R_BLOCK."""
     if is_open_round(round_, params):

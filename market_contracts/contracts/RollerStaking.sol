@@ -365,7 +365,7 @@ contract RollerStaking is ReentrancyGuard {
     error EmptySettlement();
     error OutcomesNotSorted(uint256 index);
     error TaskNotInBatch(TaskKind kind, uint256 task, uint256 batch);
-    error RoundTooLarge(uint256 round, uint256 rOpen);
+    error RoundTooLarge(uint256 round, uint256 last);
     error TooManySlots(uint256 slots, uint256 most);
     error InvalidNeedsEvidence(address roller);
     error SnapshotAlreadyTaken(uint256 l1Block);
@@ -670,7 +670,7 @@ contract RollerStaking is ReentrancyGuard {
             if (i > 0 && !_recordAfter(records[i - 1], o)) revert OutcomesNotSorted(i);
             _checkRecord(s, o);
             if (o.round < _params.rOpen) _checkDrawn(s, o, draws[i]);
-            else if (o.kind == TaskKind.Block) _checkProver(rollup, o);
+            else _checkProver(rollup, o);
             _applyReputation(rollup, o);
             if (o.outcome == Outcome.OnTime) _reward(s, o);
         }
@@ -716,7 +716,8 @@ contract RollerStaking is ReentrancyGuard {
     function _checkRecord(Settlement memory s, OutcomeReport calldata o) private view {
         bool inBatch = o.kind == TaskKind.Block ? (s.firstBlock <= o.task && o.task <= s.lastBlock) : o.task == s.batch;
         if (!inBatch) revert TaskNotInBatch(o.kind, o.task, s.batch);
-        if (o.round > _params.rOpen) revert RoundTooLarge(o.round, _params.rOpen);
+        uint256 last = maxSettledRound(o.kind);
+        if (o.round > last) revert RoundTooLarge(o.round, last);
         uint256 most = maxSlots(o.kind, o.round);
         if (o.slots == 0 || o.slots > most) revert TooManySlots(o.slots, most);
         if (o.outcome == Outcome.Invalid) revert InvalidNeedsEvidence(o.roller);
@@ -774,6 +775,13 @@ contract RollerStaking is ReentrancyGuard {
     function _checkProver(address rollup, OutcomeReport calldata o) private view {
         address prover = Rollup(rollup).blockInfo(o.task).prover;
         if (prover != o.roller) revert NotTheProver(o.roller, o.task, prover);
+    }
+
+    /// The last round a record may name: a block's open round pays its rescuer, whom L1 names;
+    /// an aggregation's is not settled, since L1 names no aggregator and aggregating is cheap
+    /// enough for the coordinator to do itself (market-spec.md, "Settlement").
+    function maxSettledRound(TaskKind kind) public view returns (uint256) {
+        return kind == TaskKind.Block ? _params.rOpen : _params.rOpen - 1;
     }
 
     /// A drawn block round has M slots; an aggregation round and the open round have one.

@@ -164,20 +164,19 @@ def test_invented_settlements_are_named_beside_honest_ones(run):
     holders = _drawn(task, honest.kind, honest.task, honest.round)
     not_held = next(a for a, w in task.roster if a not in holders and w > 0)
     opened = next(o for o in settled if o.round == PARAMS.r_open and o.kind is BLOCK)
-    aggregated = next(o for o in settled if o.round == PARAMS.r_open and o.kind is AGG)
+    aggregated = next(o for o in settled if o.kind is AGG)
     rescuer = next(a for a, _ in task.roster if a != opened.roller)
     cases = [
         (honest, None),
         (dataclasses.replace(honest, roller=not_held), "did not hold a slot"),
         (dataclasses.replace(honest, slots=honest.slots + 1), "held 1 slot(s)"),
-        (dataclasses.replace(honest, round=PARAMS.r_open + 1), "beyond R_OPEN"),
+        (dataclasses.replace(honest, round=PARAMS.r_open + 1), "beyond the last round"),
         (dataclasses.replace(honest, task=10_000), "no recorded randomness"),
         (opened, None),
         (dataclasses.replace(opened, roller=rescuer), "L1 names"),
         (dataclasses.replace(opened, slots=2), "one slot"),
-        # L1 does not name a batch's aggregator: any roller's open aggregation record passes.
-        (dataclasses.replace(aggregated, roller=rescuer), None),
-        (dataclasses.replace(aggregated, slots=2), "one slot"),
+        # L1 names no aggregator, so an aggregation's open round is never settled.
+        (dataclasses.replace(aggregated, round=PARAMS.r_open), "beyond the last round"),
     ]
     for record, named in cases:
         problems = unexplained_settlements([record], tasks, PARAMS, CHAIN_ID, ROLLUP)

@@ -355,10 +355,10 @@ def test_nothing_settles_twice_out_of_order_or_outside_its_batch(world, batches,
 
 
 def test_records_of_two_rollers_must_ascend_by_address(world):
-    a, b = sorted((r.address for r in world.rollers), key=lambda x: int(x, 16))[:2]
-    # The open round of an aggregation: the only records checked against neither draw nor prover.
-    rows = [report_of(b, Outcome.MISSED, 0, world.params.r_open, TaskKind.AGGREGATION),
-            report_of(a, Outcome.MISSED, 0, world.params.r_open, TaskKind.AGGREGATION)]
+    # Block 1's open round: the first record is its L1 prover, so only the order can fail.
+    lower = "0x" + "00" * 19 + "01"
+    rows = [report_of(world.prover_of(1), Outcome.MISSED, 1, world.params.r_open),
+            report_of(lower, Outcome.MISSED, 1, world.params.r_open)]
     with pytest.raises(ContractRejected) as excinfo:
         world.market.settle(world.coordinator, 0, rows, [NO_DRAW] * 2)
     assert reason_of(excinfo) == "OutcomesNotSorted"
