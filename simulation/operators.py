@@ -8,7 +8,8 @@ first address the adversary favours.
 Both are judged by the real rules: the ledger refuses what the contract refuses, draws included
 (a record's roller must hold its slots in the task's roster snapshot). What it cannot refuse is
 the trust the spec names ("Settlement", "Trust that remains"): a coordinator reporting wrong
-outcomes for the rollers who were drawn, within the caps, and an invented aggregation rescuer.
+outcomes for the rollers who were drawn, within the caps (an aggregation's open round, which L1
+cannot anchor, is not settled at all: `rules.max_settled_round`).
 `provernet audit assignments` exposes that, and the rollup team removes the coordinator; the
 model is that the audit finds the first misreported settlement and the removal lands
 `removal_delay` later, after which another coordinator of the Rollup settles the rest honestly.
@@ -74,11 +75,11 @@ class MisreportingCoordinator(HonestCoordinator):
     refuses: a record for an invented block, a round past the open one, more slots than a round
     has, honest rollers reported invalid, its roller with all M slots of a round-0 draw it does
     not hold that many of (`NotDrawn`: the draw is checked against the roster snapshot), its
-    roller as the rescuer of a block L1 says another proved (`NotTheProver`). Then what the
-    contract cannot refuse, the outcomes of real holders: its roller on time in every round it
-    was drawn (it proved nothing), every other holder missed, and its roller as the aggregation
-    rescuer (the open round of an aggregation has no L1 anchor). The audit finds the first such
-    settlement; `removal_delay` later the rollup team removes the coordinator, its settlements
+    roller as the rescuer of a block L1 says another proved (`NotTheProver`), its roller as the
+    rescuer of the batch's aggregation (`RoundTooLarge`: L1 names no aggregator, so an
+    aggregation's open round is never settled). Then what the contract cannot refuse, the
+    outcomes of real holders: its roller on time in every round it was drawn (it proved
+    nothing), every other holder missed. The audit finds the first such settlement; `removal_delay` later the rollup team removes the coordinator, its settlements
     are refused from then on, and a replacement settles the core's outcomes."""
 
     name = "misreport"
@@ -101,7 +102,7 @@ class MisreportingCoordinator(HonestCoordinator):
             l1.remove_coordinator(COORDINATOR, BACKUP_COORDINATOR)
             self.removed_at = now
         truth = command.outcomes
-        attempts = [self._within_caps(command.batch, truth)]
+        attempts = [self._within_caps(truth)]
         if self.removed_at is None:
             attempts[:0] = self._refusable(command.batch, truth)
         for records in attempts:
@@ -138,6 +139,8 @@ class MisreportingCoordinator(HonestCoordinator):
                                                   Outcome.ON_TIME))
         yield self._with(truth, OutcomeReport(me, TaskKind.BLOCK, blocks[-1], r_open, 1,
                                               Outcome.ON_TIME))
+        yield self._with(truth, OutcomeReport(me, TaskKind.AGGREGATION, batch, r_open, 1,
+                                              Outcome.ON_TIME))
 
     def _with(self, truth: tuple[OutcomeReport, ...],
               invented: OutcomeReport) -> tuple[OutcomeReport, ...]:
@@ -147,17 +150,13 @@ class MisreportingCoordinator(HonestCoordinator):
         return self._sorted([o for o in truth if (o.kind, o.task, o.round, o.roller) != same]
                             + [invented])
 
-    def _within_caps(self, batch: int,
-                     truth: tuple[OutcomeReport, ...]) -> tuple[OutcomeReport, ...]:
+    def _within_caps(self, truth: tuple[OutcomeReport, ...]) -> tuple[OutcomeReport, ...]:
         """What the contract cannot check: its roller's records on time, every other roller's
-        missed, and its roller as the rescuer of the batch's aggregation."""
+        missed."""
         me = self.favoured
-        records = [OutcomeReport(o.roller, o.kind, o.task, o.round, o.slots,
-                                 Outcome.ON_TIME if o.roller == me else Outcome.MISSED)
-                   for o in truth]
-        rescue = OutcomeReport(me, TaskKind.AGGREGATION, batch, self.params.r_open, 1,
-                               Outcome.ON_TIME)
-        return self._with(tuple(records), rescue)
+        return tuple(OutcomeReport(o.roller, o.kind, o.task, o.round, o.slots,
+                                   Outcome.ON_TIME if o.roller == me else Outcome.MISSED)
+                     for o in truth)
 
     @staticmethod
     def _sorted(records: list[OutcomeReport]) -> tuple[OutcomeReport, ...]:

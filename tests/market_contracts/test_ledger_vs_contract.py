@@ -61,6 +61,7 @@ from market_contracts.rules import (
     draw_slots,
     first_block_of,
     is_open_round,
+    max_settled_round,
     last_block_of,
     randomness_source,
     slot_counts,
@@ -115,8 +116,9 @@ SPOIL_CHOICES = st.sampled_from(["none", "none", *SPOILS])
 
 #: A row of a report before the draw fills it in: (kind, block offset in the batch (modulo its
 #: size), round, outcome, who). A drawn round's row reports every holder of that round with the
-#: slots it holds; an open round's row reports the prover L1 recorded for the block, or for an
-#: aggregation (which L1 does not anchor) the registered roller `who` picks.
+#: slots it holds; a block's open round's row reports the prover L1 recorded for the block (the
+#: registered roller `who` picks where L1 has none yet); an aggregation's open round is never
+#: settled, so its row is left out.
 ROWS = st.lists(
     st.tuples(st.sampled_from(TaskKind), st.integers(0, 7), st.integers(0, 3),
               st.sampled_from([Outcome.ON_TIME, Outcome.LATE, Outcome.MISSED]), WHO),
@@ -410,11 +412,13 @@ class MarketMachine(RuleBasedStateMachine):
         registered = [a.address for a in self.accounts if self.ledger.roller(a.address).registered]
         pairs = {}
         for kind, offset, round_, outcome, who in rows:
+            if round_ > max_settled_round(kind, self.ledger.params):
+                continue  # an aggregation's open round: never settled ("round too large" spoils)
             task = first_block_of(batch, k) + offset % k if kind is TaskKind.BLOCK else batch
             if is_open_round(round_, self.ledger.params):
-                prover = rollup.block(task).prover if kind is TaskKind.BLOCK else None
-                record = OutcomeReport(prover or registered[who % len(registered)], kind, task,
-                                       round_, 1, outcome)
+                # L1's prover; a block of an unfinalized batch has none: `who` stands in
+                prover = rollup.block(task).prover or registered[who % len(registered)]
+                record = OutcomeReport(prover, kind, task, round_, 1, outcome)
                 pairs[record.sort_key()] = record, NO_DRAW
                 continue
             draw = draws.setdefault((kind, task), self.task_draw(rollup, kind, task))

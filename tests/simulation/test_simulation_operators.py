@@ -3,8 +3,9 @@
 A misreporting coordinator tries attacks through `settle` for its roller: the contract refuses
 each of them (invented block, round past the open one, too many slots, honest rollers reported
 invalid, its roller with slots it was not drawn for, its roller as the rescuer of a block another
-proved), accepts the misreport of real holders' outcomes within the caps (its roller on time where
-it was drawn and as the aggregation rescuer, the other holders missed), and once the audit has
+proved or of an aggregation, whose open round is never settled), accepts the misreport of real
+holders' outcomes within the caps (its roller on time where it was drawn, the other holders
+missed), and once the audit has
 found it and the rollup team removed it, refuses it as `NotCoordinator` while a replacement
 settles the core's outcomes.
 
@@ -43,27 +44,39 @@ BLOCKS = 120
 HONEST = [{"behaviour": "honest", "count": 6, "profile": "gpu-h100"}]
 
 
+def simulation(**tables):
+    return Simulation(parse_scenario({"seed": 3, "blocks": BLOCKS, **tables}))
+
+
 def run(**tables):
-    return Simulation(parse_scenario({"seed": 3, "blocks": BLOCKS, **tables})).run()
+    return simulation(**tables).run()
 
 
 @pytest.fixture(scope="module")
-def misreport():
-    return run(rollers=[*HONEST, {"behaviour": "lazy", "label": "colluder"}],
-               coordinator={"behaviour": "misreport", "roller": "colluder",
-                            "removal_delay": 30})
+def misreport_simulation():
+    return simulation(rollers=[*HONEST, {"behaviour": "lazy", "label": "colluder"}],
+                      coordinator={"behaviour": "misreport", "roller": "colluder",
+                                   "removal_delay": 30})
+
+
+@pytest.fixture(scope="module")
+def misreport(misreport_simulation):
+    return misreport_simulation.run()
 
 
 def test_the_contract_refuses_v1s_settlement_attacks(misreport):
     refused = misreport.metrics["operators"]["coordinator"]["refused"]
     assert {"TaskNotInBatch", "RoundTooLarge", "TooManySlots", "InvalidNeedsEvidence",
             "NotDrawn", "NotTheProver", "NotCoordinator"} == set(refused)
-    # one of each per batch until the removal, and every batch tried after it
+    # one of each per batch until the removal, and every batch tried after it; RoundTooLarge
+    # twice: a block's round past R_OPEN and the aggregation's open round (never settled)
     attempts = refused["TaskNotInBatch"]
     assert attempts > 0 and refused["NotDrawn"] == refused["NotTheProver"] == attempts
+    assert refused["RoundTooLarge"] == 2 * attempts
 
 
-def test_a_misreport_within_the_caps_pays_the_colluder_until_removal(misreport):
+def test_a_misreport_within_the_caps_pays_the_colluder_until_removal(misreport,
+                                                                     misreport_simulation):
     report = misreport.metrics["operators"]["coordinator"]
     journal = misreport.l1.journal
     settled = [e for e in journal if isinstance(e, SettleBatch)]
@@ -76,21 +89,26 @@ def test_a_misreport_within_the_caps_pays_the_colluder_until_removal(misreport):
     assert {e.coordinator for e in settled[len(by_misreporter):]} == {BACKUP_COORDINATOR}
     assert len(settled) == BLOCKS // PARAMS.k
     # the colluder never proved anything; it was paid its real slots' shares (reported on time,
-    # at most R_BLOCK a block) and R_AGG a batch as the invented aggregation rescuer
-    colluder_address = next(o.roller for e in by_misreporter for o in e.outcomes
-                            if o.kind is TaskKind.AGGREGATION and o.round == PARAMS.r_open)
+    # at most R_BLOCK a block; R_AGG for a batch whose aggregation it was drawn for), and no
+    # aggregation's open round was settled
+    colluder_address = misreport_simulation.coordinator.favoured
+    assert not any(o.kind is TaskKind.AGGREGATION and o.round >= PARAMS.r_open
+                   for e in settled for o in e.outcomes)
     expected = 0
     for settlement in by_misreporter:
         slots: dict[int, int] = {}
+        aggregated = False
         for o in settlement.outcomes:
-            if o.roller == colluder_address and o.kind is TaskKind.BLOCK:
+            if o.roller == colluder_address:
                 assert o.round < PARAMS.r_open and o.outcome is Outcome.ON_TIME
-                slots[o.task] = slots.get(o.task, 0) + o.slots
-        expected += PARAMS.r_agg + sum(min(PARAMS.r_block, n * slot_reward(PARAMS))
-                                       for n in slots.values())
+                if o.kind is TaskKind.BLOCK:
+                    slots[o.task] = slots.get(o.task, 0) + o.slots
+                else:
+                    aggregated = True
+        expected += PARAMS.r_agg * aggregated + sum(
+            min(PARAMS.r_block, n * slot_reward(PARAMS)) for n in slots.values())
     colluder = misreport.metrics["strategies"]["colluder"]
-    assert colluder["proofs"] == 0 and colluder["rewards"] > len(by_misreporter) * PARAMS.r_agg // TOKEN
-    assert colluder["rewards"] == expected / TOKEN
+    assert colluder["proofs"] == 0 and colluder["rewards"] == expected / TOKEN > 0
     # honest rollers were reported missed, never below REP_MIN, never slashed
     honest = misreport.metrics["strategies"]["honest"]
     assert honest["slashed"] == 0 and honest["reputation"] >= PARAMS.rep_min
