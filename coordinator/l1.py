@@ -91,20 +91,27 @@ class DrawInputs:
     roster: tuple[tuple[str, int], ...]
 
 
-def snapshot_due(live: Sequence[tuple[str, int]], newest: RosterSnapshot | None, now: int,
+def snapshot_due(*, changed: bool, staked: bool, newest_timestamp: int | None, now: float,
                  interval: float, max_age: int) -> bool:
-    """Whether a coordinator takes a roster snapshot now (market-spec.md, "Roster snapshots"):
-    the live roster (`rosterPage`, registration order) is not the newest snapshot's and that one
-    is at least `interval` seconds old, or anyone is staked and the newest is older than half of
-    SNAPSHOT_MAX_AGE (so that a block committed before the next refresh lands still finds a
-    snapshot young enough; half leaves the other half for L1 delays). `now` is L1's time."""
-    entries = snapshot_entries(live)
-    if newest is None:
-        return bool(entries)
-    age = now - newest.timestamp
-    if entries and 2 * age > max_age:
+    """Whether a coordinator takes a roster snapshot now (market-spec.md, "Roster snapshots"),
+    the one policy of the coordinator and the simulation: the first once anyone is staked; a new
+    one when the live roster `changed` from the newest and that one is at least `interval`
+    seconds old; and, changed or not, while anyone is `staked`, when the newest is older than
+    half of SNAPSHOT_MAX_AGE (so that a block committed before the next refresh lands still
+    finds one young enough; half leaves the other half for L1 delays). Times are L1's."""
+    if newest_timestamp is None:
+        return staked
+    age = now - newest_timestamp
+    if staked and 2 * age > max_age:
         return True
-    return entries != list(newest.entries) and age >= interval
+    return changed and age >= interval
+
+
+def roster_changed(live: Sequence[tuple[str, int]], newest: RosterSnapshot | None) -> bool:
+    """Whether the live roster (`rosterPage`, registration order) would snapshot other entries
+    than the newest snapshot's: zero weights do not count, the order does (slots walk it)."""
+    entries = snapshot_entries(live)
+    return entries != (list(newest.entries) if newest is not None else [])
 
 
 class CoordinatorL1:
@@ -277,8 +284,10 @@ class CoordinatorL1:
         head = self.head()
         live = self.market.roster(block=head)
         now = self.chain.w3.eth.get_block(head)["timestamp"]
-        if not snapshot_due(live, self.newest_snapshot(), now, interval,
-                            self.params.snapshot_max_age):
+        newest = self.newest_snapshot()
+        if not snapshot_due(changed=roster_changed(live, newest), staked=any(w for _, w in live),
+                            newest_timestamp=None if newest is None else newest.timestamp,
+                            now=now, interval=interval, max_age=self.params.snapshot_max_age):
             return None
         try:
             return self.market.snapshot_roster(self.account)

@@ -23,6 +23,7 @@ import numpy as np
 from eth_account import Account
 from eth_utils import keccak
 
+from coordinator.l1 import snapshot_due
 from market_contracts.ledger import (
     NO_DRAW,
     DrawProof,
@@ -224,16 +225,14 @@ class L1:
         return snapshot
 
     def snapshot_due(self, now_ms: int, interval_ms: int) -> bool:
-        """The coordinator's policy (docs/market-spec.md, "Roster snapshots"): a snapshot when
-        there is none, when the live roster differs from the newest and `interval_ms` has passed
-        since it, and, changed or not, when the newest is within `interval_ms` of SNAPSHOT_MAX_AGE
-        (so that a block committed before the next check still finds it fresh)."""
-        if not self.ledger.snapshots:
-            return True
-        age_ms = now_ms - self.ledger.snapshots[-1].timestamp * 1000
-        if age_ms + interval_ms >= self.params.snapshot_max_age * 1000:
-            return True
-        return age_ms >= interval_ms and self.roster() != self._snapshotted
+        """The coordinator's policy, `coordinator.l1.snapshot_due`, on the ledger's roster."""
+        roster = self.roster()
+        newest = self.ledger.snapshots[-1] if self.ledger.snapshots else None
+        return snapshot_due(changed=roster != self._snapshotted,
+                            staked=any(w for _, w in roster),
+                            newest_timestamp=None if newest is None else newest.timestamp,
+                            now=now_ms / 1000, interval=interval_ms / 1000,
+                            max_age=self.params.snapshot_max_age)
 
     def draws(self, batch: int, outcomes: tuple[OutcomeReport, ...]) -> tuple[DrawProof, ...]:
         """The draw proof of each record (`ledger.draw_proof` in the snapshot its task draws

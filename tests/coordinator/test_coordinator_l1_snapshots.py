@@ -10,7 +10,7 @@ import pytest
 from eth_account import Account
 
 from coordinator.errors import CoordinatorError
-from coordinator.l1 import CoordinatorL1, snapshot_due
+from coordinator.l1 import CoordinatorL1, roster_changed, snapshot_due
 from market_contracts.bindings import Market, RosterSnapshot
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
@@ -71,7 +71,9 @@ POLICY = {
 def test_snapshot_due(case):
     live, newest, now, due = case
     newest = None if newest is None else snapshot(*newest)
-    assert snapshot_due(live, newest, now, INTERVAL, MAX_AGE) is due
+    assert snapshot_due(changed=roster_changed(live, newest), staked=any(w for _, w in live),
+                        newest_timestamp=None if newest is None else newest.timestamp, now=now,
+                        interval=INTERVAL, max_age=MAX_AGE) is due
 
 
 # ---------------------------------------------------------------------- against the contracts
