@@ -17,6 +17,7 @@ from typing import Protocol
 from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
 from market_contracts import rules
+from market_contracts.ledger import OutcomeReport
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 
 #: Outcomes that mean the roller delivered a valid proof.
@@ -61,17 +62,6 @@ def snapshot_roster(snapshots: Sequence[Snapshot], roster_block: int, draw_time:
     if chosen is None:
         return []
     return [(entry.roller, entry.weight) for entry in snapshots[chosen].entries]
-
-
-class SettledRecord(Protocol):
-    """An `OutcomeReport`, or a `ReputationChanged` event read as one."""
-
-    roller: str
-    kind: TaskKind
-    task: int
-    round: int
-    slots: int
-    outcome: Outcome
 
 
 def task_seed(kind: TaskKind, index: int, round_: int, randomness: bytes, chain_id: int,
@@ -156,7 +146,7 @@ def _round_mismatches(record: AuditRecord, rnd: AuditRound, task: PublicTask,
     return problems
 
 
-def unexplained_settlements(settled: Iterable[SettledRecord],
+def unexplained_settlements(settled: Iterable[OutcomeReport],
                             tasks: Mapping[tuple[TaskKind, int], PublicTask],
                             params: MarketParams, chain_id: int, rollup: str) -> list[str]:
     """One line per settled record that no draw explains: a roller settled for a round it did not
