@@ -52,6 +52,11 @@ LOG_RANGE = 2_000
 #: settlement changes reputations, hence weights): one snapshot costs gas in proportion to the
 #: registered rollers, and a minute is short next to the deadlines a stake change matters for
 DEFAULT_SNAPSHOT_INTERVAL = 60.0
+#: What the staking contract refuses slashing evidence for on its merits: sending it again cannot
+#: change the verdict (a block reverted and committed anew makes its evidence stale), so it is
+#: dropped and logged rather than retried, which would hold up every later L1 action.
+EVIDENCE_REFUSALS = frozenset({"BadSignature", "StaleStatement", "ProofIsValid", "UnknownRoller",
+                               "WrongAggregateSize"})
 
 
 @dataclass(frozen=True)
@@ -296,10 +301,16 @@ class CoordinatorL1:
                 raise
             return None
 
-    def slash(self, evidence: SlashEvidence) -> None:
+    def slash(self, evidence: SlashEvidence) -> str | None:
+        """Send the evidence; None once the offense is slashed (now or before), else the reason
+        the contract refused this evidence for good (`EVIDENCE_REFUSALS`)."""
         gas = slash_gas(evidence) if isinstance(self.chain, EmbeddedChain) else None
         try:
             self.market.slash_invalid_proof(self.account, evidence, gas=gas)
         except TransactionFailed as error:
-            if error.reason != "AlreadySlashed":
-                raise
+            if error.reason == "AlreadySlashed":
+                return None
+            if error.reason in EVIDENCE_REFUSALS:
+                return error.reason
+            raise
+        return None

@@ -92,6 +92,7 @@ from market_contracts.submissions import (
     aggregate_hash,
     block_proof_hash,
     recover_submitter,
+    submission_digest,
     task_id,
 )
 from p2p import messages as m
@@ -462,9 +463,14 @@ class CoordinatorService:
             log.info("lottery drawn", batch=command.batch, entries=len(command.entries))
         elif isinstance(command, Slash):
             body = await trio.to_thread.run_sync(self.store.proof, command.ref)
-            await self._l1_call(self.l1.slash, self._evidence(command, body))
-            log.info("roller slashed", roller=command.roller, kind=command.kind.name.lower(),
-                     index=command.index)
+            refused = await self._l1_call(self.l1.slash, self._evidence(command, body))
+            if refused is None:
+                log.info("roller slashed", roller=command.roller, kind=command.kind.name.lower(),
+                         index=command.index)
+            else:
+                log.error("slashing evidence refused", reason=refused, roller=command.roller,
+                          kind=command.kind.name.lower(), index=command.index,
+                          round=command.round)
 
     def _evidence(self, command: Slash, body: dict) -> SlashEvidence:
         """The signed submission `command.ref` names, as `slashInvalidProof` (a block) or
@@ -768,9 +774,12 @@ class CoordinatorService:
             body = {"a": [list(x) for x in msg.a], "b": [[list(y) for y in x] for x in msg.b],
                     "c": list(msg.c), "provers": list(provers)}
         body |= {"statement": msg.statement.hex(), "signature": msg.signature.hex()}
-        # v2 proof hashes leave the inputs out: a copied proof hashes like its original, so the
-        # ref names the signer too.
-        ref = "0x" + keccak(digest + to_canonical_address(roller)).hex()
+        # The ref names exactly what was signed (the EIP-712 digest: task, round, statement and
+        # proof hash) and the signer: the same junk signed for two rounds is two submissions,
+        # and a copied proof (v2 proof hashes leave the inputs out) is the copier's own.
+        signed = submission_digest(self.chain.chain_id, self.rollup.address, command.kind,
+                                   command.index, command.round, msg.statement, digest)
+        ref = "0x" + keccak(signed + to_canonical_address(roller)).hex()
         await trio.to_thread.run_sync(self.store.add_proof, ref, int(command.kind), command.index,
                                       command.round, roller, body)
         if not valid:
