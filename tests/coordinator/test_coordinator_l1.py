@@ -1,6 +1,7 @@
 """The coordinator's roster snapshots on L1: when it takes one (`snapshot_due`, as vectors, then
 `CoordinatorL1.refresh_snapshot` against the contracts), the roster it hands the core for a block
-(its snapshot's entries in snapshot order), and the draw proofs its settlements carry."""
+(its snapshot's entries in snapshot order), the draw proofs its settlements carry, and slashing
+evidence the contract refuses for good."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 from eth_account import Account
+from eth_utils import keccak
 
 from coordinator.errors import CoordinatorError
 from coordinator.l1 import CoordinatorL1, roster_changed, snapshot_due
@@ -26,8 +28,10 @@ from market_contracts.rules import (
     snapshot_entries,
     snapshot_root,
 )
+from market_contracts.submissions import SlashEvidence, block_proof_hash, sign_submission
 from market_contracts.units import ONE_TOKEN
 from zkp.aggregate import AggregateProof
+from zkp.proof import Proof
 
 INTERVAL = 60
 PARAMS = MarketParams.devnet()
@@ -212,3 +216,27 @@ def test_a_blocks_roster_is_its_snapshot_and_settlement_proves_each_draw(world):
 
     l1.settle(0, (rescue, *drawn))
     assert world.market.batch_settled(world.rollup.address, 0)
+
+
+# ---------------------------------------------------------------------- slashing evidence
+
+def test_evidence_the_contract_refuses_for_good_is_dropped_not_retried(deployed):
+    """A forged signature, or a statement L1 no longer holds (the block was reverted and
+    committed anew), can never slash: `slash` names the refusal instead of raising, so the
+    ordered L1 worker moves on rather than retrying it ahead of every later action."""
+    world = deployed
+    l1, roller, forger = world.l1(), world.roller(), world.account()
+    n = world.commit()
+    junk = Proof(a=(1, 2), b=((1, 2), (3, 4)), c=(1, 2))
+
+    def evidence(signer, statement: bytes) -> SlashEvidence:
+        signature = sign_submission(signer, world.chain.chain_id, world.rollup.address,
+                                    TaskKind.BLOCK, n, 0, statement, block_proof_hash(junk))
+        return SlashEvidence(chain_id=world.chain.chain_id, rollup=world.rollup.address,
+                             staking=world.market.deployment.staking, kind=TaskKind.BLOCK,
+                             index=n, round=0, statement=statement, roller=roller.address,
+                             signature=signature, proof=junk)
+
+    assert l1.slash(evidence(forger, world.rollup.statement(n))) == "BadSignature"
+    assert l1.slash(evidence(roller, keccak(text="another block"))) == "StaleStatement"
+    assert world.market.roller_info(roller.address).active == 200 * ONE_TOKEN
