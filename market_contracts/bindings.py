@@ -28,7 +28,7 @@ from market_contracts.errors import (
     UnknownDeployment,
     WithdrawBeforeRelease,
 )
-from market_contracts.ledger import DrawProof, OutcomeReport
+from market_contracts.ledger import DrawProof, OutcomeReport, PendingLottery
 from market_contracts.rules import (
     MarketParams,
     Outcome,
@@ -101,24 +101,15 @@ class SlashResult:
 
 @dataclass(frozen=True)
 class SettledRecord:
-    """One record a settlement applied (a `ReputationChanged` event of `settle`): the report's
-    fields, the reputation change, and where L1 holds it."""
+    """One record a settlement applied (a `ReputationChanged` event of `settle`): the report, the
+    reputation change, and where L1 holds it."""
 
-    roller: str
-    kind: TaskKind
-    task: int
-    round: int
-    slots: int
-    outcome: Outcome
+    report: OutcomeReport
     old_rep: int
     new_rep: int
     rollup: str
     l1_block: int
     transaction: str
-
-    def report(self) -> OutcomeReport:
-        return OutcomeReport(self.roller, self.kind, self.task, self.round, self.slots,
-                             self.outcome)
 
 
 @dataclass(frozen=True)
@@ -132,15 +123,6 @@ class RosterSnapshot:
     total: int
     root: bytes
     entries: list[RosterEntry]
-
-
-@dataclass(frozen=True)
-class PendingLottery:
-    """A lottery-mode settlement waiting for `drawLottery`: the hash of its on-time entries and
-    the L1 block whose hash draws it."""
-
-    entries_hash: bytes
-    target_block: int
 
 
 def explain(exc: TransactionFailed, now: int | None = None) -> TransactionFailed:
@@ -501,10 +483,10 @@ class Market:
             args = log["args"]
             if args["outcome"] == Outcome.INVALID:
                 continue
-            records.append(SettledRecord(
-                args["roller"], TaskKind(args["kind"]), args["task"], args["round"],
-                args["slots"], Outcome(args["outcome"]), args["oldRep"], args["newRep"],
-                args["rollup"], log["blockNumber"], log["transactionHash"].to_0x_hex()))
+            report = OutcomeReport(args["roller"], TaskKind(args["kind"]), args["task"],
+                                   args["round"], args["slots"], Outcome(args["outcome"]))
+            records.append(SettledRecord(report, args["oldRep"], args["newRep"], args["rollup"],
+                                         log["blockNumber"], log["transactionHash"].to_0x_hex()))
         return records
 
     def is_coordinator(self, address: str, block="latest") -> bool:

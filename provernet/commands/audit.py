@@ -216,7 +216,7 @@ def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
     rollup = Rollup.from_deployment(market.chain, market.deployment)
     params = market.params()
     chain_id = market.chain.chain_id
-    settled = [record.report() for record in market.settled_records(rollup.address, from_l1_block)]
+    settled = [record.report for record in market.settled_records(rollup.address, from_l1_block)]
     # Every snapshot ever taken: a task's roster may be one taken long before --from-l1-block.
     snapshots = market.snapshots()
     tasks: dict[tuple[rules.TaskKind, int], PublicTask | None] = {}

@@ -246,7 +246,7 @@ def test_settlement_applies_reputation_and_pays_split_shares(world):
     assert world.market.reward_pool() == 1_000 * ONE_TOKEN - params.r_block
     assert world.market.batch_settled(world.rollup.address, 0)
     rows = world.market.settled_records(world.rollup.address, 0)
-    assert [row.report() for row in rows] == outcomes
+    assert [row.report for row in rows] == outcomes
 
 
 def test_a_holders_slots_earn_that_many_shares_and_the_open_round_earns_the_block(world):
