@@ -710,14 +710,7 @@ class RollerService:
     def _require_statement(self, kind: str, index: int, statement: bytes) -> None:
         """TaskRefused unless `statement` is L1's current statement of the block or batch: one
         that was reverted (and maybe committed again) is no longer what a proof would be about."""
-        try:
-            current = self._l1_statement(kind, index)
-        except TransactionFailed as exc:
-            if exc.reason == "BlockNotCommitted":
-                raise TaskRefused("not_on_l1", f"{kind} {index} is not committed on L1") from None
-            raise TaskRefused("l1_unavailable", f"cannot read {kind} {index} from L1: {exc}") from None
-        except ChainError as exc:
-            raise TaskRefused("l1_unavailable", f"cannot read {kind} {index} from L1: {exc}") from None
+        current = _read_l1(f"{kind} {index}", self._l1_statement, kind, index)
         if current != statement:
             raise TaskRefused("stale_statement", f"{kind} {index}'s statement on L1 is "
                                                  f"{current.hex()[:16]}, not the task's "
@@ -734,14 +727,7 @@ class RollerService:
             raise TaskRefused("bad_inputs", f"block {index}'s public inputs are not "
                                             "[oldRoot, newRoot, dataHash, prover]")
         prover = to_checksum_address(public[3].to_bytes(20, "big"))
-        try:
-            expected = self.rollup.public_inputs(index, prover)
-        except TransactionFailed as exc:
-            if exc.reason == "BlockNotCommitted":
-                raise TaskRefused("not_on_l1", f"block {index} is not committed on L1") from None
-            raise TaskRefused("l1_unavailable", f"cannot read block {index} from L1: {exc}") from None
-        except ChainError as exc:
-            raise TaskRefused("l1_unavailable", f"cannot read block {index} from L1: {exc}") from None
+        expected = _read_l1(f"block {index}", self.rollup.public_inputs, index, prover)
         if list(public) != list(expected):
             raise TaskRefused("wrong_inputs", f"block {index}'s inputs are not what L1 holds "
                                               f"for it (L1: {_short(expected)}, task: "
@@ -1026,6 +1012,20 @@ def _number(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError(f"{value!r} is not a number")
     return int(value)
+
+
+
+def _read_l1(what: str, read, *args):
+    """`read(*args)` from L1, its failures as the TaskRefused a task is declined with: the block
+    or batch `what` names is not committed, or L1 cannot be read now."""
+    try:
+        return read(*args)
+    except TransactionFailed as exc:
+        if exc.reason == "BlockNotCommitted":
+            raise TaskRefused("not_on_l1", f"{what} is not committed on L1") from None
+        raise TaskRefused("l1_unavailable", f"cannot read {what} from L1: {exc}") from None
+    except ChainError as exc:
+        raise TaskRefused("l1_unavailable", f"cannot read {what} from L1: {exc}") from None
 
 
 def _short(values: Sequence[int]) -> str:
