@@ -1014,7 +1014,6 @@ def _number(value: Any) -> int:
     return int(value)
 
 
-
 def _read_l1(what: str, read, *args):
     """`read(*args)` from L1, its failures as the TaskRefused a task is declined with: the block
     or batch `what` names is not committed, or L1 cannot be read now."""
