@@ -33,7 +33,14 @@ from market_contracts.ledger import (
     draw_proof,
     lottery_entries,
 )
-from market_contracts.rules import MarketParams, TaskKind, blocks_of, is_open_round, last_block_of
+from market_contracts.rules import (
+    MarketParams,
+    TaskKind,
+    blocks_of,
+    is_open_round,
+    last_block_of,
+    roster_block,
+)
 from market_contracts.submissions import batch_statement, block_statement, offense_key
 
 CHAIN_ID = 31337
@@ -316,12 +323,13 @@ class L1:
         self.statements[n] = block_statement(n, old_root, new_root, commits)
         self.journal.append(Commit(n, old_root, new_root, commits))
         if n not in self.pins:
-            self.ledger.pin(self.rollup, n, self.l1_block - 1, now_ms // 1000)
+            pinned = roster_block(self.l1_block)
+            self.ledger.pin(self.rollup, n, pinned, now_ms // 1000)
             drawn = rng.bytes(32) if self.randomness_source is None else self.randomness_source(n)
             randomness = self.ledger.record_randomness(self.rollup, n, drawn)
             snapshot = self.ledger.roster_snapshot_of(self.rollup, n)
             roster = () if snapshot is None else self._snapshot_rosters[snapshot]
-            self.pins[n] = Pin(self.l1_block - 1, randomness, snapshot, roster)
+            self.pins[n] = Pin(pinned, randomness, snapshot, roster)
         return n
 
     def revert(self, from_block: int) -> None:
