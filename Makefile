@@ -44,7 +44,7 @@ contracts: setup
 	$(BIN)/python -m market_contracts.compile
 
 bench-gas: setup
-	$(BIN)/python -m benchmarks.gas
+	$(BIN)/python benchmarks/gas.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis

@@ -23,11 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from eth_account import Account
+# Run as a script, this file's folder comes first on the path (and benchmarks/sequencer.py would
+# shadow the sequencer package); drop it, so that imports resolve as in the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from eth_account import Account  # (imported after the path fix)
 from rich.console import Console
 from rich.table import Table
 
