@@ -15,6 +15,6 @@ measures is what the network runs.
 | `l1` | the ledger, the Rollup's height and the journal of L1 operations |
 | `engine` | the run: the core's shell in virtual time (trio `MockClock`) |
 | `metrics` | what a run records, and `metrics.json` |
-| `plots`, `report`, `outputs` | the PNG plots, `report.md`, and the output folder |
+| `plots`, `report`, `outputs` | the PNG plots, `report.md` and `report.html`, the output folder |
 | `sweep` | one scenario over a grid of settings |
 """

@@ -50,11 +50,12 @@ _SEED = click.option("--seed", type=click.IntRange(min=0),
 @command.command("run")
 @_SCENARIO
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for metrics.json, the plots and report.md (created if missing).")
+              help="Folder for metrics.json, the plots, report.md and report.html (created if "
+                   "missing).")
 @_SEED
 @click.option("--json", "as_json", is_flag=True, help="Print metrics.json to stdout.")
 def run_command(scenario: Path, out: Path, seed: int | None, as_json: bool) -> None:
-    """Run SCENARIO.toml and write metrics.json, plots and report.md to --out."""
+    """Run SCENARIO.toml and write metrics.json, plots, report.md and report.html to --out."""
     loaded = load_scenario(scenario, {} if seed is None else {("seed",): seed})
     console = Console(stderr=True)
     if as_json or not console.is_terminal:

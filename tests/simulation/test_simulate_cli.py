@@ -25,8 +25,8 @@ profile = "gpu-h100"
 behaviour = "lazy"
 count = 1
 """
-OUTPUTS = {"metrics.json", "report.md", "reward_share.png", "reputation.png", "roi.png",
-           "finality.png", "liveness.png"}
+OUTPUTS = {"metrics.json", "report.md", "report.html", "reward_share.png", "reputation.png",
+           "roi.png", "finality.png", "liveness.png"}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -47,14 +47,15 @@ def test_run_writes_every_output(tiny, tmp_path):
     out = tmp_path / "out"
     result = invoke(str(tiny), "--out", str(out))
     assert {p.name for p in out.iterdir()} == OUTPUTS
-    for name in OUTPUTS - {"metrics.json", "report.md"}:
+    plots = {name for name in OUTPUTS if name.endswith(".png")}
+    for name in plots:
         assert (out / name).read_bytes().startswith(PNG_MAGIC), name
     metrics = json.loads((out / "metrics.json").read_text())
     assert set(metrics["strategies"]) == {"honest", "lazy"}
     report = (out / "report.md").read_text()
     assert f"`provernet simulate {tiny} --out {out}`" in report
     assert "| honest |" in report and "| lazy |" in report
-    assert all(f"]({name})" in report for name in OUTPUTS - {"metrics.json", "report.md"})
+    assert all(f"]({name})" in report for name in plots)
     assert "honest" in result.stdout and f"to {out}" in result.stdout
 
 
