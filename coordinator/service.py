@@ -25,6 +25,9 @@ Services in one nursery, each a loop around the core:
   weight now; then the proof is verified, before the core hears of it, against the inputs the
   Rollup contract holds (the signer as prover).
 
+With `metrics_listen` set, the metrics and health server (`p2p.metrics_http`) serves
+`coordinator.metrics`, counted here around the core (the core itself stays pure).
+
 Every event is stored before the core sees it (`_submit`); the commands it returns are carried
 out and their keys recorded. After a restart the stored events are replayed and the commands
 not recorded as done are carried out again, each written to be harmless when repeated (a task
@@ -80,6 +83,7 @@ from coordinator.l1 import (
     Reverted,
     Settled,
 )
+from coordinator.metrics import CoordinatorMetrics
 from coordinator.store import CoordinatorStore
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
@@ -100,6 +104,7 @@ from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.errors import P2PError
 from p2p.gossip import join_coordinators, sign_announcement
 from p2p.host import DEFAULT_LISTEN, Node, open_node
+from p2p.metrics_http import MetricsServer, listen_address
 from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from sequencer.client import SequencerClient
@@ -117,6 +122,9 @@ _KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "batch"}
 #: L1 commands waiting for the worker. Bounded: the core emits a few per batch, so a full queue
 #: means L1 is down, and the core (which waits on it) should stop taking work meanwhile.
 L1_QUEUE = 256
+#: what each L1 loop does, for the health's problems
+_L1_LOOPS = {"follow": "reading events", "snapshot": "taking roster snapshots",
+             "action": "carrying out an action"}
 
 
 @dataclass(frozen=True)
@@ -145,6 +153,10 @@ class CoordinatorConfig:
     #: first wait before retrying a failed L1 action, doubled up to `retry_max`
     retry_initial: float = 1.0
     retry_max: float = 30.0
+    #: host:port of the Prometheus metrics and health server (port 0 picks a free one); None or
+    #: "" serves none, so that coordinators embedded in a process (the devnet, tests) need no
+    #: port. `provernet coordinator run` serves it on 127.0.0.1:9466 unless told otherwise
+    metrics_listen: str | None = None
 
 
 def now_ms() -> int:
@@ -209,6 +221,14 @@ class CoordinatorService:
         self._since_snapshot = 0
         self._sequencer_lock = trio.Lock()
         self._l1_send, self._l1_receive = trio.open_memory_channel[Command](L1_QUEUE)
+        #: the L1 action the worker is carrying out, if any
+        self._l1_current: Command | None = None
+        #: the last error of each L1 loop ("follow", "snapshot", "action") while it is failing
+        self._l1_errors: dict[str, str] = {}
+        self.metrics = CoordinatorMetrics()
+        self.metrics.follow(lambda: self.core, lambda: len(self.sessions), self._l1_pending)
+        #: the metrics server's port, once it listens (None when it is off)
+        self.metrics_port: int | None = None
 
     @property
     def address(self) -> str:
@@ -251,11 +271,32 @@ class CoordinatorService:
                         nursery.start_soon(self._tick)
                         nursery.start_soon(self._announce)
                         nursery.start_soon(self._l1_worker)
+                        if config.metrics_listen:
+                            host, port = listen_address(config.metrics_listen)
+                            self.metrics_port = await nursery.start(MetricsServer(
+                                self.metrics.registry, self.health, host, port,
+                                remedy="pick another --metrics-listen").run)
                         log.info("coordinator running", address=self.address,
                                  peer_id=str(node.peer_id), addrs=node.addrs)
                         task_status.started(self)
         finally:
             self.store.close()
+
+    def health(self) -> dict:
+        """The metrics server's `/health`: ok while L1 is read and acted on without errors (the
+        last attempt of the event follower, of the roster snapshots and of the L1 action under
+        way succeeded) and the L1 action queue has room. No roller connected is reported
+        (`rollers`) but is no fault of the coordinator's: it does not fail the check."""
+        problems = [f"L1 {_L1_LOOPS[loop]} fails: {error}"
+                    for loop, error in sorted(self._l1_errors.items())]
+        pending = self._l1_pending()
+        if pending > L1_QUEUE:
+            problems.append(f"{pending} L1 actions pending: the queue is full and the core waits")
+        core = self.core
+        return {"ok": not problems, "rollers": len(self.sessions),
+                "last_committed": core.last_committed, "last_finalized": core.last_finalized,
+                "open_rounds": len(core.open_tasks()), "l1_pending": pending,
+                "problems": problems}
 
     def _restore(self) -> list[Command]:
         """The core after replaying the stored events, and the commands not yet carried out."""
@@ -302,8 +343,10 @@ class CoordinatorService:
                 commands = self.core.handle(event)
             except CoordinatorError as error:
                 await trio.to_thread.run_sync(self.store.drop_event, number)
+                self.metrics.event(type(event).__name__, handled=False)
                 log.warning("event refused", event=type(event).__name__, error=str(error))
                 return []
+            self.metrics.event(type(event).__name__, handled=True)
             for command in commands:
                 self._remember(command)
                 self._outstanding.add(command.key)
@@ -375,10 +418,12 @@ class CoordinatorService:
                 failures = 0
             except (ChainError, trio.TooSlowError) as error:
                 failures += 1
+                self._l1_failed("follow", error)
                 log.warning("reading L1 failed", error=str(error) or "timed out",
                             retry_in=self._retry_delay(failures))
                 await trio.sleep(self._retry_delay(failures))
                 continue
+            self._l1_errors.pop("follow", None)
             await trio.sleep(self.config.poll_interval)
 
     async def _follow(self, cursor: int, head: int) -> int:
@@ -397,6 +442,7 @@ class CoordinatorService:
                          rollers=len(drawn.roster))
                 event: Event = BlockCommitted(block.number, drawn.randomness, block.roster_block,
                                               fact.statement, drawn.roster, at)
+                self.metrics.block_committed(block.number)
             elif isinstance(fact, Reverted):
                 event = BlocksReverted(fact.from_block, at)
             elif isinstance(fact, Finalized):
@@ -417,11 +463,14 @@ class CoordinatorService:
                 failures = 0
             except (ChainError, trio.TooSlowError) as error:
                 failures += 1
+                self._l1_failed("snapshot", error)
                 log.warning("taking a roster snapshot failed", error=str(error) or "timed out",
                             retry_in=self._retry_delay(failures))
                 await trio.sleep(self._retry_delay(failures))
                 continue
+            self._l1_errors.pop("snapshot", None)
             if taken is not None:
+                self.metrics.roster_snapshot_taken()
                 log.info("roster snapshot taken", snapshot=taken)
             await trio.sleep(self.config.poll_interval)
 
@@ -431,6 +480,7 @@ class CoordinatorService:
     async def _l1_worker(self) -> None:
         """Carry out L1 commands in order, retrying each until it lands (or L1 has it)."""
         async for command in self._l1_receive:
+            self._l1_current = command
             failures = 0
             while True:
                 try:
@@ -438,11 +488,26 @@ class CoordinatorService:
                     break
                 except (ChainError, trio.TooSlowError) as error:
                     failures += 1
+                    self._l1_failed("action", error)
+                    self.metrics.l1_action_failed(command)
                     log.warning("L1 action failed", action=type(command).__name__,
                                 error=str(error) or "timed out",
                                 retry_in=self._retry_delay(failures))
                     await trio.sleep(self._retry_delay(failures))
+            self._l1_errors.pop("action", None)
+            self.metrics.l1_action_done(command)
             await self._done(command)
+            self._l1_current = None
+
+    def _l1_pending(self) -> int:
+        """L1 actions queued or being carried out."""
+        queued = self._l1_receive.statistics().current_buffer_used
+        return queued + (self._l1_current is not None)
+
+    def _l1_failed(self, loop: str, error: Exception) -> None:
+        self._l1_errors[loop] = str(error) or "timed out"
+        if loop != "action":  # an action's failures are counted by action
+            self.metrics.l1_read_failed(loop)
 
     async def _carry_out(self, command: Command) -> None:
         """One L1 action. What it changes (a finalization, a settlement) reaches the core from
@@ -468,6 +533,7 @@ class CoordinatorService:
                 log.info("roller slashed", roller=command.roller, kind=command.kind.name.lower(),
                          index=command.index)
             else:
+                self.metrics.slash_evidence_refused()
                 log.error("slashing evidence refused", reason=refused, roller=command.roller,
                           kind=command.kind.name.lower(), index=command.index,
                           round=command.round)
@@ -509,6 +575,7 @@ class CoordinatorService:
         if command.close_at <= now_ms():
             await self._done(command)  # replayed after its window: nothing to send
             return
+        self.metrics.task_assigned(_KIND_NAMES[command.kind])
         if await self._queue_task(command, command.roller):
             await self._deliver(command.roller)
 
@@ -517,6 +584,7 @@ class CoordinatorService:
         `core.open_tasks()` while it is still open."""
         log.info("task open to every roller", kind=command.kind.name.lower(),
                  index=command.index, round=command.round)
+        self.metrics.task_opened(_KIND_NAMES[command.kind])
         for roller in list(self.sessions):
             if await self._queue_task(command, roller):
                 await self._deliver(roller)
@@ -600,6 +668,7 @@ class CoordinatorService:
                 if self.sessions.get(roller) is session:
                     del self.sessions[roller]
                 return
+            self.metrics.task_sent(task.kind, task.index)
             if not sent.open:
                 await self._done(sent.command)
             log.info("task sent", roller=roller, kind=task.kind, index=task.index,
@@ -623,7 +692,11 @@ class CoordinatorService:
     # ------------------------------------------------------------------ roller sessions
 
     async def _session(self, stream: MessageStream) -> None:
-        roller = await self._authenticate(stream)
+        try:
+            roller = await self._authenticate(stream)
+        except P2PError:
+            self.metrics.auth_failed("stream")  # broke or timed out in the handshake
+            raise
         if roller is None:
             return
         session = RollerSession(roller, stream)
@@ -641,6 +714,7 @@ class CoordinatorService:
                     continue
                 receipt = await self._handle(roller, msg)
                 if receipt is not None:
+                    self.metrics.receipt(receipt.status)
                     await session.send(receipt)
         finally:
             if self.sessions.get(roller) is session:
@@ -652,8 +726,8 @@ class CoordinatorService:
         timeout = self.config.auth_timeout
         hello = await stream.receive(m.Hello, timeout=timeout)
         if PROTOCOL_VERSION not in hello.versions:
-            await stream.send(m.Refused(code="version", reason=f"this coordinator speaks "
-                                        f"session version {PROTOCOL_VERSION}"))
+            await self._refuse(stream, "version",
+                               f"this coordinator speaks session version {PROTOCOL_VERSION}")
             return None
         challenge = m.Challenge(nonce=secrets.token_bytes(32),
                                 coordinator=to_canonical_address(self.address),
@@ -662,21 +736,23 @@ class CoordinatorService:
         auth = await stream.receive(m.Auth, timeout=timeout)
         roller = to_checksum_address(hello.roller)
         if time.time() > challenge.expires_at:
-            await stream.send(m.Refused(code="expired", reason="the challenge expired"))
+            await self._refuse(stream, "expired", "the challenge expired")
             return None
         if recover_signer(signing_digest(challenge), auth.signature) != roller:
-            await stream.send(m.Refused(code="bad_signature",
-                                        reason=f"the answer is not signed by {roller}"))
+            await self._refuse(stream, "bad_signature", f"the answer is not signed by {roller}")
             return None
         weight = await self._l1_call(self.l1.weight, roller)
         if weight == 0:
-            await stream.send(m.Refused(
-                code="zero_weight",
-                reason=f"{roller} has no weight: stake at least the minimum, unpaused, with "
-                       "reputation above 0"))
+            await self._refuse(stream, "zero_weight",
+                               f"{roller} has no weight: stake at least the minimum, unpaused, "
+                               "with reputation above 0")
             return None
         await stream.send(m.Welcome(weight=weight, session=secrets.token_bytes(16)))
         return roller
+
+    async def _refuse(self, stream: MessageStream, code: str, reason: str) -> None:
+        self.metrics.auth_failed(code)
+        await stream.send(m.Refused(code=code, reason=reason))
 
     async def _handle(self, roller: str, msg) -> m.Receipt | None:
         """A roller's accept, decline, proof or aggregate, answered with a receipt when there is
@@ -686,14 +762,18 @@ class CoordinatorService:
             return m.Receipt(task_id=msg.task_id, status="rejected", reason="unknown task")
         command = sent.command
         task = (command.kind, command.index, command.round, command.seed, roller)
+        kind = _KIND_NAMES[command.kind]
         if isinstance(msg, (m.Accept, m.Decline)):
             if sent.open:
                 return None  # an open task has no holders to accept or decline it
             if isinstance(msg, m.Accept):
+                self.metrics.task_accepted(kind)
                 commands = await self._submit(TaskAccepted(*task, now_ms()))
             else:
+                self.metrics.task_declined(kind)
                 commands = await self._submit(TaskDeclined(*task, msg.reason, now_ms()))
         else:
+            self.metrics.proof_received(kind)
             problem = await self._refusal(sent, msg)
             if problem is not None:
                 return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
@@ -760,6 +840,7 @@ class CoordinatorService:
             return None, False, f"bad signature: {error}"
         if signer != roller:
             return None, False, f"not signed by {roller}"
+        started = time.perf_counter()
         if isinstance(msg, m.Proof):
             verdict = await trio.to_thread.run_sync(
                 verify, self.build.setup.vk, Proof(msg.a, msg.b, msg.c), expected)
@@ -773,6 +854,8 @@ class CoordinatorService:
             valid, problem = verdict.valid, f"invalid aggregate: {verdict.reason}"
             body = {"a": [list(x) for x in msg.a], "b": [[list(y) for y in x] for x in msg.b],
                     "c": list(msg.c), "provers": list(provers)}
+        self.metrics.proof_verified(_KIND_NAMES[command.kind], valid,
+                                    time.perf_counter() - started)
         body |= {"statement": msg.statement.hex(), "signature": msg.signature.hex()}
         # The ref names exactly what was signed (the EIP-712 digest: task, round, statement and
         # proof hash) and the signer: the same junk signed for two rounds is two submissions,

@@ -178,3 +178,7 @@ class ArtifactHashMismatch(P2PError):
         super().__init__(f"artifact {expected.hex()} arrived as {actual.hex()}")
         self.expected = expected
         self.actual = actual
+
+
+class MetricsListenError(P2PError):
+    """A node's metrics and health server (`p2p.metrics_http`) cannot listen on its address."""

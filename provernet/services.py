@@ -20,6 +20,8 @@ import click
 import structlog
 import trio
 
+from p2p.metrics_http import listen_address
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: exit status of a process stopped by a second signal: 128 + SIGINT, as shells report it
 FORCED_EXIT_STATUS = 128 + signal.SIGINT
@@ -68,6 +70,25 @@ def _first_cause(group: BaseExceptionGroup) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
+
+
+def metrics_listen_option(default: str):
+    """`--metrics-listen HOST:PORT` of a node's Prometheus metrics and health server
+    (`p2p.metrics_http`), checked here; "" serves none (the option's value is then None)."""
+
+    def check(_ctx, _param, value: str) -> str | None:
+        if not value:
+            return None
+        try:
+            listen_address(value)
+        except ValueError as error:
+            raise click.BadParameter(str(error)) from None
+        return value
+
+    return click.option(
+        "--metrics-listen", default=default, show_default=True, callback=check,
+        help='HOST:PORT of the Prometheus /metrics and /health server (port 0 picks a free '
+             'one; "" serves none).')
 
 
 def configure_logging(log_file: Path | None = None) -> None:

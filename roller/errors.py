@@ -71,7 +71,3 @@ class InvalidTaskInputs(ProvingError):
 class SelfCheckFailed(ProvingError):
     """Our own proof or aggregate does not verify: it is never signed, since a signed invalid proof
     is slashable evidence."""
-
-
-class MetricsListenError(RollerError):
-    """The metrics and health server cannot listen on its address."""

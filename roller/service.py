@@ -5,7 +5,7 @@ and settlement, around the pieces of the other roller modules.
 nursery:
 
 - a libp2p node (`p2p.host.run_node`) on `config.listen`, dialling `config.bootstrap`, and the
-  metrics and health server (`roller.metrics`) on `config.metrics_listen`; readiness is reported
+  metrics and health server (`p2p.metrics_http`) on `config.metrics_listen`; readiness is reported
   (`task_status.started(self)`) once both listen;
 - the coordinators' gossip topic: announcements are validated by `p2p.gossip` against the
   registry on L1 (`Market.is_coordinator`), and the roller serves those whose chain id, staking
@@ -69,6 +69,7 @@ from p2p.config import P2PConfig
 from p2p.errors import P2PError, RemoteError, Timeout
 from p2p.gossip import CoordinatorDirectory, Outcome, Verdict, join_coordinators
 from p2p.host import Node, run_node
+from p2p.metrics_http import MetricsServer
 from p2p.messages import Accept, Announce, Cancel, Decline, Ping, Pong, Receipt, Task
 from p2p.protocols import open_stream
 from roller import capacity
@@ -78,7 +79,7 @@ from roller.config import RollerConfig
 from roller.datadir import DataDirLock, ensure_datadir
 from roller.errors import ConfigError, InvalidTaskInputs, JournalError, ProvingError, RollerError, UnknownTask
 from roller.journal import JOURNAL_NAME, OUTCOMES, Journal, JournalTask, TaskKey, TaskOffer, TaskState
-from roller.metrics import MetricsServer, RollerMetrics
+from roller.metrics import RollerMetrics
 from roller.proving import BlockProver, SignedResult, decode_batch_inputs, vk_matches_verifier
 from roller.session import (TASK_KINDS, Session, SessionFailed, SessionRefused, TaskRefused,
                             check_task, decline_reason, handshake, offer_from_task, submission, tamper)
@@ -250,7 +251,9 @@ class RollerService:
             self._node = await nursery.start(partial(
                 run_node, datadir, listen=self.config.listen, bootstrap=self.config.bootstrap,
                 config=self._p2p_config))
-            self.metrics_port = await nursery.start(MetricsServer(self.metrics, host, port).run)
+            self.metrics_port = await nursery.start(MetricsServer(
+                self.metrics.registry, self.metrics.health, host, port,
+                remedy="set metrics_listen in roller.toml").run)
             directory = await nursery.start(self._gossip, send)
             await self._resume()
             for slot in range(self.config.max_concurrent_tasks):

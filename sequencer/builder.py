@@ -23,6 +23,7 @@ from sequencer.accounts import AccountTree
 from sequencer.circuit_inputs import BlockCircuit
 from sequencer.errors import InvalidTransfer, StoreError
 from sequencer.mempool import Mempool, Pending
+from sequencer.metrics import SequencerMetrics
 from sequencer.store import NewBlock, Store
 from sequencer.transactions import block_data, data_hash
 from sequencer.transition import apply_transfer
@@ -32,7 +33,7 @@ log = structlog.get_logger(__name__)
 
 class BlockBuilder:
     def __init__(self, store: Store, mempool: Mempool, circuit: BlockCircuit, interval: float,
-                 nudge: trio.MemorySendChannel[int]):
+                 nudge: trio.MemorySendChannel[int], metrics: SequencerMetrics | None = None):
         self.store = store
         self.mempool = mempool
         self.circuit = circuit
@@ -40,6 +41,7 @@ class BlockBuilder:
         #: zero-buffer channel to the L1 committer; a nudge it is too busy to take is not
         #: needed, since it looks for precommitted blocks in the store after each round
         self.nudge = nudge
+        self.metrics = metrics or SequencerMetrics()
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -70,6 +72,7 @@ class BlockBuilder:
         )
         await trio.to_thread.run_sync(self.store.add_block, block)
         await self.mempool.block_built(block.number, state, len(included))
+        self.metrics.block_built(block.number, len(included))
         log.info("block built", number=block.number, transfers=len(transfers),
                  new_root=hex(block.new_root), pending=len(self.mempool))
         try:

@@ -34,8 +34,9 @@ from eth_account.signers.local import LocalAccount
 from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.rollup import CommittedBlock, Rollup
 from sequencer.errors import GenesisMismatch, L1Diverged, L1Error, NotTheSequencer
+from sequencer.metrics import SequencerMetrics
 from sequencer.store import BlockStatus, Store, StoredBlock
-from sequencer.transactions import block_data
+from sequencer.transactions import Transfer, block_data
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -59,7 +60,8 @@ class L1Committer:
     def __init__(self, store: Store, rollup: Rollup, sequencer: LocalAccount,
                  nudges: trio.MemoryReceiveChannel[int], *, genesis_root: int, block_size: int,
                  read_timeout: float = 30.0, commit_timeout: float = 180.0,
-                 poll_interval: float = 5.0, backoff: Backoff = Backoff()):
+                 poll_interval: float = 5.0, backoff: Backoff = Backoff(),
+                 metrics: SequencerMetrics | None = None):
         self.store = store
         self.rollup = rollup
         self.sequencer = sequencer
@@ -71,6 +73,7 @@ class L1Committer:
         self.commit_timeout = commit_timeout
         self.poll_interval = poll_interval
         self.backoff = backoff
+        self.metrics = metrics or SequencerMetrics()
         #: what L1 said last, for the status method
         self.last_committed: int | None = None
         self.last_finalized: int | None = None
@@ -127,6 +130,7 @@ class L1Committer:
             await self._adopt(block)
         reverted = await trio.to_thread.run_sync(self.store.mark_uncommitted, l1_last)
         if reverted:
+            self.metrics.reverted(reverted)
             log.warning("blocks no longer on L1 will be committed again", after=l1_last,
                         count=reverted)
         self.last_committed = l1_last
@@ -143,9 +147,7 @@ class L1Committer:
             raise _Rescan
         transfers = await trio.to_thread.run_sync(self.store.block_transfers, block.number)
         try:
-            committed = await self._call(self.commit_timeout, self.rollup.commit_block,
-                                         self.sequencer, block.old_root, block.new_root,
-                                         block_data(transfers))
+            committed = await self._send_commit(block, transfers)
         except TransactionFailed as error:
             if error.reason == "NotSequencer":
                 raise NotTheSequencer(
@@ -157,13 +159,26 @@ class L1Committer:
         self._check_same(block, committed)
         await self._mark_committed(block, committed)
         self.last_committed = block.number
+        self.metrics.block_committed(block.number, "sent")
         log.info("block committed", number=block.number, l1_block=committed.l1_block)
+
+    async def _send_commit(self, block: StoredBlock,
+                           transfers: list[Transfer]) -> CommittedBlock:
+        """`Rollup.commitBlock`, counted as sent, and as failed by the error's class."""
+        self.metrics.commit_sent()
+        try:
+            return await self._call(self.commit_timeout, self.rollup.commit_block, self.sequencer,
+                                    block.old_root, block.new_root, block_data(transfers))
+        except (ChainError, trio.TooSlowError) as error:
+            self.metrics.commit_failed(error)
+            raise
 
     async def _adopt(self, block: StoredBlock) -> None:
         """L1 already has block b: ours if roots and dataHash agree, else stop."""
         on_l1 = await self._read(self.rollup.block, block.number)
         self._check_same(block, on_l1)
         await self._mark_committed(block, on_l1)
+        self.metrics.block_committed(block.number, "adopted")
         log.info("block found on L1", number=block.number, l1_block=on_l1.l1_block)
 
     async def _follow_finalization(self) -> None:

@@ -4,10 +4,11 @@
 newest block's state and the pending transfers, and runs the three services
 in one nursery: the L1 committer, the block builder (which nudges the
 committer through a zero-buffer channel when it has stored a block) and the
-API. It reports readiness with `task_status.started(self)` once the API
-listens; cancelling it at any point and starting another on the same data
-directory loses no accepted transfer and neither skips nor repeats a block
-(see store.py, builder.py and l1.py for why).
+API; and, if `metrics_listen` is set, the metrics and health server
+(`p2p.metrics_http`, serving `sequencer.metrics`). It reports readiness with
+`task_status.started(self)` once these listen; cancelling it at any point and
+starting another on the same data directory loses no accepted transfer and
+neither skips nor repeats a block (see store.py, builder.py and l1.py for why).
 
 The API's methods are below (`_methods`) and documented in docs/rollup.md.
 """
@@ -25,13 +26,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address
 
 from market_contracts.rollup import Rollup
+from p2p.metrics_http import MetricsServer, listen_address
 from sequencer.accounts import Account
 from sequencer.builder import BlockBuilder
 from sequencer.circuit_inputs import SMALL, BlockCircuit, block_inputs
-from sequencer.errors import InvalidParams
+from sequencer.errors import InvalidParams, SequencerError
 from sequencer.genesis import genesis_state
 from sequencer.l1 import Backoff, L1Committer
 from sequencer.mempool import Mempool
+from sequencer.metrics import SequencerMetrics
 from sequencer.rpc import JsonRpcServer
 from sequencer.store import Store
 from sequencer.wire import (
@@ -64,6 +67,10 @@ class SequencerConfig:
     l1_commit_timeout: float = 180.0
     l1_poll_interval: float = 5.0
     l1_backoff: Backoff = field(default_factory=Backoff)
+    #: host:port of the Prometheus metrics and health server (port 0 picks a free one); None or
+    #: "" serves none, so that sequencers embedded in a process (the devnet, tests) need no port.
+    #: `provernet sequencer run` serves it on 127.0.0.1:9465 unless told otherwise
+    metrics_listen: str | None = None
 
 
 class Sequencer:
@@ -73,6 +80,9 @@ class Sequencer:
         self.account = account
         self.genesis_root = genesis_state(config.circuit.depth, config.genesis).root
         self._inputs: OrderedDict[int, dict] = OrderedDict()
+        self.metrics = SequencerMetrics()
+        #: the metrics server's port, once it listens (None when it is off)
+        self.metrics_port: int | None = None
         # set by run()
         self.store: Store
         self.mempool: Mempool
@@ -106,15 +116,21 @@ class Sequencer:
                 genesis_root=self.genesis_root, block_size=config.circuit.block_size,
                 read_timeout=config.l1_read_timeout,
                 commit_timeout=config.l1_commit_timeout, poll_interval=config.l1_poll_interval,
-                backoff=config.l1_backoff)
+                backoff=config.l1_backoff, metrics=self.metrics)
             self.builder = BlockBuilder(self.store, self.mempool, config.circuit,
-                                        config.block_interval, nudge_send)
+                                        config.block_interval, nudge_send, self.metrics)
+            self.metrics.follow(self.mempool, self.committer)
             self.rpc = JsonRpcServer(self._methods(), self.status, host=config.host,
                                      port=config.port, max_body=config.max_body)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.committer.run)
                 await nursery.start(self.builder.run)
                 await nursery.start(self.rpc.run)
+                if config.metrics_listen:
+                    host, port = listen_address(config.metrics_listen)
+                    self.metrics_port = await nursery.start(MetricsServer(
+                        self.metrics.registry, self.health, host, port,
+                        remedy="pick another --metrics-listen").run)
                 task_status.started(self)
         finally:
             self.store.close()
@@ -122,7 +138,8 @@ class Sequencer:
     # ------------------------------------------------------------------ the API
 
     def _methods(self) -> dict[str, Any]:
-        return {
+        """The API's methods, each counted and timed in the metrics."""
+        methods = {
             "l2_sendTransfer": self.send_transfer,
             "l2_getAccount": self.get_account,
             "l2_getAccountIndex": self.get_account_index,
@@ -132,9 +149,16 @@ class Sequencer:
             "l2_getBlockInputs": self.get_block_inputs,
             "l2_status": self.status,
         }
+        return {name: self.metrics.instrument(name, method) for name, method in methods.items()}
 
     async def send_transfer(self, transfer: Any) -> str:
-        return await self.mempool.submit(transfer_from_json(transfer))
+        try:
+            hash_ = await self.mempool.submit(transfer_from_json(transfer))
+        except SequencerError as error:
+            self.metrics.transaction_rejected(error)
+            raise
+        self.metrics.transaction_accepted()
+        return hash_
 
     async def get_account(self, index: Any) -> dict | None:
         index = uint32(index, "index")
@@ -207,3 +231,21 @@ class Sequencer:
                 "error": committer.last_error,
             },
         }
+
+    def health(self) -> dict:
+        """The metrics server's `/health`: ok once the committer has reconciled the store with L1
+        (the contract is this sequencer's and agrees with the store), its last L1 call succeeded,
+        and the mempool has room for transfers. (The API's own `GET /health` answers `status()`,
+        always with 200.)"""
+        committer, mempool = self.committer, self.mempool
+        problems = []
+        if not committer.reconciled:
+            problems.append("not reconciled with L1 yet")
+        if committer.last_error is not None:
+            problems.append(f"L1: {committer.last_error}")
+        if len(mempool) >= mempool.max_pending:
+            problems.append(f"the mempool is full ({mempool.max_pending} transfers): new ones "
+                            "are refused")
+        return {"ok": not problems, "last_block": mempool.tip_number, "pending": len(mempool),
+                "l1_reconciled": committer.reconciled, "last_committed": committer.last_committed,
+                "last_finalized": committer.last_finalized, "problems": problems}

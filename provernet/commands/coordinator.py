@@ -12,10 +12,13 @@ from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
-from provernet.services import configure_logging, run_until_stopped
+from provernet.services import configure_logging, metrics_listen_option, run_until_stopped
 from roller.keys import datadir_from
 from sequencer.client import DEFAULT_URL
 from zkp.builds import BLOCK_PROFILES, build_block_circuit
+
+#: beside the roller's 9464 and the sequencer's 9465, so that the three nodes can share a host
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9466"
 
 
 @click.group("coordinator")
@@ -43,9 +46,11 @@ def command() -> None:
               show_default=True,
               help="Least seconds between roster snapshots taken because the roster changed "
                    "(one is also taken before the newest is half SNAPSHOT_MAX_AGE old).")
+@metrics_listen_option(DEFAULT_METRICS_LISTEN)
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, sequencer_url: str, listen: str, bootstrap: tuple[str, ...],
-        circuit: str, poll_interval: float, snapshot_interval: float) -> None:
+        circuit: str, poll_interval: float, snapshot_interval: float,
+        metrics_listen: str | None) -> None:
     """Run the coordinator until interrupted; its state lives in DATADIR/coordinator."""
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
@@ -55,6 +60,7 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
     build = build_block_circuit(circuit)
     config = CoordinatorConfig(datadir=datadir_from(datadir) / "coordinator",
                                sequencer_url=sequencer_url, listen=listen, bootstrap=bootstrap,
-                               poll_interval=poll_interval, snapshot_interval=snapshot_interval)
+                               poll_interval=poll_interval, snapshot_interval=snapshot_interval,
+                               metrics_listen=metrics_listen)
     configure_logging()
     run_until_stopped(CoordinatorService(config, chain, loaded, account, build).run, "coordinator")

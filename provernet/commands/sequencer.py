@@ -12,7 +12,7 @@ from market_contracts.deploy import Deployment, check_deployment
 from market_contracts.rollup import Rollup
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
-from provernet.services import configure_logging, run_until_stopped
+from provernet.services import configure_logging, metrics_listen_option, run_until_stopped
 from roller.keys import datadir_from
 from sequencer.accounts import Account
 from sequencer.circuit_inputs import LARGE, SMALL
@@ -23,6 +23,8 @@ CIRCUITS = {"small": SMALL, "large": LARGE}
 #: the devnet genesis: accounts 0..N-1 owned by the well-known dev keys, each with this balance
 DEVNET_ACCOUNTS = 16
 DEVNET_BALANCE = 10**24
+#: the port after the roller's 9464, so that the three nodes can share a host
+DEFAULT_METRICS_LISTEN = "127.0.0.1:9465"
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 
 
@@ -79,9 +81,11 @@ def command() -> None:
               show_default=True, help="Devnet genesis: each account's balance in base units.")
 @click.option("--max-pending", type=click.IntRange(1), default=10_000, show_default=True,
               help="Most pending transfers held at once.")
+@metrics_listen_option(DEFAULT_METRICS_LISTEN)
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, listen: tuple[str, int], block_interval: float, circuit: str,
-        genesis_file: Path | None, genesis_accounts: int, genesis_balance: int, max_pending: int) -> None:
+        genesis_file: Path | None, genesis_accounts: int, genesis_balance: int, max_pending: int,
+        metrics_listen: str | None) -> None:
     """Run the sequencer until interrupted; its state lives in DATADIR/sequencer."""
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
@@ -93,6 +97,6 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
         datadir=datadir_from(datadir) / "sequencer",
         genesis=genesis_accounts_from(genesis_file, genesis_accounts, genesis_balance),
         circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
-        max_pending=max_pending)
+        max_pending=max_pending, metrics_listen=metrics_listen)
     configure_logging()
     run_until_stopped(Sequencer(config, rollup, account).run, "sequencer")

@@ -1,63 +1,25 @@
-"""The metrics and health server over real HTTP on loopback, read back with prometheus_client's
-own parser."""
+"""The roller's metrics and health over real HTTP on loopback (the server itself:
+tests/p2p/test_metrics_http.py), read back with prometheus_client's own parser."""
 
 from __future__ import annotations
 
 import json
 
-import h11
-import pytest
-import trio
-from prometheus_client.parser import text_string_to_metric_families
-
-from roller.errors import MetricsListenError
-from roller.metrics import MetricsServer, RollerMetrics
+from p2p.metrics_http import MetricsServer
+from roller.metrics import RollerMetrics
+from scrape import get, samples
 
 CIRCUIT = b"\xcc" * 32
 
 
-class Client:
-    """HTTP/1.1 over one kept-alive connection, with h11 as the client's state machine."""
-
-    def __init__(self, stream: trio.SocketStream):
-        self.stream = stream
-        self.conn = h11.Connection(h11.CLIENT)
-
-    async def request(self, method: str, target: str, body: bytes = b"") -> tuple[int, dict, bytes]:
-        headers = [("host", "localhost"), ("content-length", str(len(body)))]
-        data = self.conn.send(h11.Request(method=method, target=target, headers=headers))
-        data += self.conn.send(h11.Data(data=body)) if body else b""
-        await self.stream.send_all(data + self.conn.send(h11.EndOfMessage()))
-        response, content = None, b""
-        with trio.fail_after(10):
-            while True:
-                event = self.conn.next_event()
-                if event is h11.NEED_DATA:
-                    self.conn.receive_data(await self.stream.receive_some(65536))
-                elif isinstance(event, h11.Response):
-                    response = event
-                elif isinstance(event, h11.Data):
-                    content += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    break
-        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
-            self.conn.start_next_cycle()
-        return response.status_code, {k.decode(): v.decode() for k, v in response.headers}, content
-
-
-async def get(port: int, target: str, method: str = "GET") -> tuple[int, dict, bytes]:
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-        return await Client(stream).request(method, target)
-
-
-def samples(text: str) -> dict[tuple[str, tuple], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+def server(metrics: RollerMetrics) -> MetricsServer:
+    """As RollerService serves them, on a free port."""
+    return MetricsServer(metrics.registry, metrics.health, "127.0.0.1", 0)
 
 
 async def test_health_reports_what_is_missing_then_ok(nursery):
     metrics = RollerMetrics()
-    port = await nursery.start(MetricsServer(metrics, "127.0.0.1", 0).run)
+    port = await nursery.start(server(metrics).run)
     status, headers, body = await get(port, "/health")
     assert (status, headers["content-type"]) == (503, "application/json")
     assert json.loads(body) == {
@@ -79,7 +41,7 @@ async def test_health_reports_what_is_missing_then_ok(nursery):
 
 async def test_metrics_count_every_event(nursery):
     metrics = RollerMetrics()
-    port = await nursery.start(MetricsServer(metrics, "127.0.0.1", 0).run)
+    port = await nursery.start(server(metrics).run)
     for _ in range(3):
         metrics.task_offered("block")
     metrics.task_offered("batch")
@@ -123,29 +85,3 @@ async def test_metrics_count_every_event(nursery):
                                ("reason", "cpu requested"))): 1,
     }
     assert {key: seen.get(key) for key in expected} == expected
-
-
-async def test_one_connection_serves_several_requests_and_refuses_the_rest(nursery):
-    port = await nursery.start(MetricsServer(RollerMetrics(), "127.0.0.1", 0).run)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-        client = Client(stream)
-        assert (await client.request("GET", "/metrics"))[0] == 200
-        assert (await client.request("GET", "/health?verbose=1"))[0] == 503
-        assert (await client.request("GET", "/nothing"))[:3:2] == (
-            404, b"not found: GET /metrics or /health\n")
-        assert (await client.request("POST", "/metrics", b"x"))[0] == 405
-
-
-async def test_a_silent_client_is_cut_off(nursery):
-    port = await nursery.start(MetricsServer(RollerMetrics(), "127.0.0.1", 0,
-                                             io_timeout=0.3).run)
-    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
-        await stream.send_all(b"GET /metrics HTTP/1.1\r\n")  # and never the rest
-        with trio.fail_after(5):
-            assert await stream.receive_some(1024) == b""  # closed without an answer
-
-
-async def test_a_taken_port_is_a_clear_error(nursery):
-    port = await nursery.start(MetricsServer(RollerMetrics(), "127.0.0.1", 0).run)
-    with pytest.raises(MetricsListenError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
-        await MetricsServer(RollerMetrics(), "127.0.0.1", port).run()

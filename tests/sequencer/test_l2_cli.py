@@ -1,5 +1,5 @@
 """`provernet l2` against a sequencer on loopback, and `provernet sequencer run` as an operator
-runs it: a process committing to a Rollup on anvil, stopped with Ctrl-C."""
+runs it: a process committing to a Rollup on anvil, its metrics scraped, stopped with Ctrl-C."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,6 +33,11 @@ from sequencer_fakes import FakeRollup, config
 
 GENESIS = {i: L2Account(dev_address(i), 1_000) for i in range(4)}
 GENESIS_ROOT = genesis_state(SMALL.depth, GENESIS).root
+
+
+def scrape(port: int, path: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+        return answer.read().decode()
 
 
 def provernet(*args: str, datadir: Path | None = None):
@@ -120,12 +126,13 @@ def test_sequencer_run_commits_to_the_rollup_and_stops_on_ctrl_c(tmp_path):
         genesis.write_text(json.dumps({"accounts": [
             {"index": i, "address": hex(a.address), "balance": str(a.balance)}
             for i, a in GENESIS.items()]}))
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         url = f"http://127.0.0.1:{port}"
         process = subprocess.Popen(
             [Path(sys.executable).parent / "provernet", "sequencer", "run", "--rpc-url", node.url,
              "--datadir", str(tmp_path), "--dev-account", "1", "--listen", f"127.0.0.1:{port}",
-             "--block-interval", "200ms", "--genesis", str(genesis)],
+             "--block-interval", "200ms", "--genesis", str(genesis),
+             "--metrics-listen", f"127.0.0.1:{metrics_port}"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             deadline = time.monotonic() + 60
@@ -142,6 +149,11 @@ def test_sequencer_run_commits_to_the_rollup_and_stops_on_ctrl_c(tmp_path):
                 assert time.monotonic() < deadline, shown
                 time.sleep(0.2)
             assert rollup.last_committed() == 1
+            committed = 'provernet_sequencer_blocks_committed_total{how="sent"} 1.0'
+            while committed not in (exposition := scrape(metrics_port, "/metrics")):
+                assert time.monotonic() < deadline, exposition
+                time.sleep(0.1)
+            assert json.loads(scrape(metrics_port, "/health"))["ok"] is True
         finally:
             process.send_signal(signal.SIGINT)
             output, _ = process.communicate(timeout=30)
