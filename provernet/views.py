@@ -1,6 +1,9 @@
-"""How the market looks to a person: rich tables shared by `roller status` and the devnet."""
+"""How the market looks to a person: rich tables and phrases shared by `roller status`, the
+roller's live view and the devnet."""
 
 from __future__ import annotations
+
+import math
 
 from rich.console import Console
 from rich.table import Table
@@ -51,6 +54,31 @@ def roller_state(r: RollerInfo) -> str:
 def unbonding_lines(entries: list[Unbonding], now: int) -> list[str]:
     lines = []
     for e in entries:
-        when = "releasable now" if e.release_time <= now else f"in {e.release_time - now} s"
+        when = "releasable now" if e.release_time <= now else until(e.release_time, now)
         lines.append(f"{format_tokens(e.amount)} releases at {format_utc(e.release_time)} ({when})")
     return lines
+
+
+def snapshot_line(snapshot: dict | None) -> str:
+    """Where a roller stands in the newest roster snapshot (`roller status`'s "snapshot")."""
+    if snapshot is None:
+        return "none taken yet: nobody is drawn until one is"
+    taken = f"#{snapshot['id']}, taken {format_utc(snapshot['timestamp'])}"
+    if int(snapshot["weight"]) == 0:
+        return f"not in the newest ({taken}): the stake counts from the next snapshot"
+    return f"in the newest ({taken}) with weight {snapshot['weight']}"
+
+
+def until(at: float, now: float) -> str:
+    """'in 12 s', or 'passed 3 s ago'."""
+    seconds = at - now
+    return f"in {math.ceil(seconds)} s" if seconds > 0 else f"passed {ago(at, now)}"
+
+
+def ago(at: float, now: float) -> str:
+    """'12 s ago', '5 min ago', '3 h ago'."""
+    seconds = max(0, int(now - at))
+    if seconds < 120:
+        return f"{seconds} s ago"
+    minutes = seconds // 60
+    return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"

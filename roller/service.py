@@ -44,7 +44,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -84,7 +84,7 @@ from roller.proving import BlockProver, SignedResult, decode_batch_inputs, vk_ma
 from roller.session import (TASK_KINDS, Session, SessionFailed, SessionRefused, TaskRefused,
                             check_task, decline_reason, handshake, offer_from_task, submission, tamper)
 from zkp.aggregate import AggregateProof
-from zkp.backends import select_backend
+from zkp.backends import Backend, select_backend
 from zkp.builds import CircuitBuild
 from zkp.errors import ZkpError
 from zkp.proof import Proof
@@ -108,6 +108,8 @@ CURSOR_NAME = "settlement.block"
 ARTIFACTS_DIR = "artifacts"
 #: a receipt reason that means "the coordinator already had this proof" (a resubmission)
 DUPLICATE = "duplicate"
+#: task endings `status()` keeps for the live view, newest last
+RECENT_OUTCOMES = 20
 
 SampleInputs = Callable[[str], Mapping[str, Any] | None]
 T = TypeVar("T")
@@ -116,6 +118,55 @@ T = TypeVar("T")
 class NotOnL1(ProvingError):
     """The proof's statement or public inputs are not what the Rollup holds for that block (or
     batch) and prover: an honest roller does not sign it."""
+
+
+@dataclass(frozen=True)
+class RecentOutcome:
+    """How one task ended, as the node saw it happen."""
+
+    at: float
+    task: TaskKey
+    #: declined, failed, cancelled, "receipt accepted" (rejected, late), or the settled outcome
+    #: (on_time, late, missed, invalid)
+    what: str
+    #: the reason of a decline, failure, cancellation or receipt; "" when there is none
+    detail: str = ""
+    #: settlements: base units credited, and the reputation before and after
+    reward: int | None = None
+    reputation: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class CoordinatorSession:
+    address: str
+    peer: str
+    #: the roller's weight as the coordinator's welcome stated it
+    weight: int
+
+
+@dataclass(frozen=True)
+class RollerStatus:
+    """What the node is doing, read-only (`RollerService.status`; the live view shows it)."""
+
+    address: str
+    peer_id: str | None
+    addrs: tuple[str, ...]
+    metrics_url: str | None
+    #: the proving backend's description and why it was chosen; None while it starts
+    backend: str | None
+    backend_reason: str | None
+    connected: tuple[CoordinatorSession, ...]
+    #: served, but with no session open now (connecting, or waiting to reconnect)
+    reconnecting: tuple[str, ...]
+    #: announced but not served: (address, why)
+    ignored: tuple[tuple[str, str], ...]
+    #: modelled seconds per unit on this backend: (circuit, kind, seconds)
+    speeds: tuple[tuple[str, str, float], ...]
+    #: accepted and not yet answered by a receipt, earliest deadline first
+    in_flight: tuple[JournalTask, ...]
+    #: the latest task endings, oldest first
+    recent: tuple[RecentOutcome, ...]
+    last_proof_at: float | None
 
 
 @dataclass(eq=False)
@@ -168,6 +219,10 @@ class RollerService:
         #: the metrics server's port, once it listens (config port 0 picks one)
         self.metrics_port: int | None = None
         self.speed: ProvingSpeed | None = None
+        self._backend: Backend | None = None
+        #: appended from the settlement reader's thread too: deque appends are atomic
+        self._recent: deque[RecentOutcome] = deque(maxlen=RECENT_OUTCOMES)
+        self._last_proof_at: float | None = None
         self._sample_inputs = sample_inputs
         self._clock = clock
         self._p2p_config = p2p_config
@@ -219,6 +274,40 @@ class RollerService:
         entry = self._by_zkey.get(zkey_hash)
         return entry.build if entry is not None and entry.ready else None
 
+    async def status(self) -> RollerStatus:
+        """What the node is doing now; the journal's part is read in a thread."""
+        in_flight: list[JournalTask] = []
+        speeds = []
+        if self._journal is not None:
+            in_flight = await self._db(self._journal.in_flight)
+            if self.speed is not None:
+                speeds = await self._db(self._journal.proving_speeds, self.speed.backend)
+        sessions = list(self._sessions.values())
+        host, _ = self.config.metrics_address
+        return RollerStatus(
+            address=self.address,
+            peer_id=None if self._node is None else str(self._node.peer_id),
+            addrs=() if self._node is None else tuple(self._node.addrs),
+            metrics_url=None if self.metrics_port is None else f"http://{host}:{self.metrics_port}",
+            backend=None if self._backend is None else self._backend.describe(),
+            backend_reason=None if self._backend is None else self._backend.reason,
+            connected=tuple(CoordinatorSession(s.coordinator, str(s.stream.peer_id), s.weight)
+                            for s in sorted(sessions, key=lambda s: s.coordinator)),
+            reconnecting=tuple(sorted(self._serving - set(self._sessions))),
+            ignored=tuple(sorted(self._ignored.items())),
+            speeds=tuple((self._circuit_label(r.circuit), r.kind, r.seconds) for r in speeds),
+            in_flight=tuple(in_flight),
+            recent=tuple(self._recent),
+            last_proof_at=self._last_proof_at)
+
+    def _circuit_label(self, zkey_hash: bytes) -> str:
+        entry = self._by_zkey.get(zkey_hash)
+        return entry.label if entry is not None else zkey_hash.hex()[:16]
+
+    def _note(self, task: TaskKey, what: str, detail: str = "", **settled: Any) -> None:
+        """Keep how a task ended for `status()`."""
+        self._recent.append(RecentOutcome(self._clock(), task, what, detail, **settled))
+
     # ------------------------------------------------------------------ running
 
     async def run(self, *, task_status: trio.TaskStatus[RollerService] = trio.TASK_STATUS_IGNORED
@@ -238,6 +327,7 @@ class RollerService:
     async def _run(self, datadir: Path, journal: Journal, task_status) -> None:
         self._journal = journal
         backend = await trio.to_thread.run_sync(select_backend, self.config.backend)
+        self._backend = backend
         self.speed = ProvingSpeed(journal, backend.describe())
         self.metrics.set_backend(backend.name, backend.describe(), backend.reason)
         for record in await self._db(journal.proving_speeds, backend.describe()):
@@ -623,6 +713,7 @@ class RollerService:
         if refusal is not None:
             self.metrics.task_declined(task.kind, refusal.code)
             log.info("task declined", task=str(offer.key), reason=str(refusal))
+            self._note(offer.key, "declined", str(refusal))
             await self._send(session, Decline(task_id=task.task_id, reason=refusal.wire_reason))
             return
         self.metrics.task_accepted(task.kind)
@@ -754,6 +845,7 @@ class RollerService:
             return
         self.metrics.task_failed(task.kind)
         log.info("task cancelled", task=str(task.key), reason=cancel.reason)
+        self._note(task.key, "cancelled", cancel.reason)
         await self._refresh_in_flight()
 
     async def _on_receipt(self, session: Session, receipt: Receipt) -> None:
@@ -773,6 +865,7 @@ class RollerService:
                            now=self._clock())
             self.metrics.receipt(status)
             log.info("receipt", task=str(task.key), status=status, reason=reason)
+            self._note(task.key, f"receipt {status}", reason)
             await self._refresh_in_flight()
         elif (task.state in (TaskState.ACCEPTED, TaskState.PROVING, TaskState.PROVEN)
               and receipt.status == "rejected" and not duplicate):
@@ -848,6 +941,7 @@ class RollerService:
         self.metrics.task_proven(task.kind, result.seconds, result.witness_seconds,
                                  now=self._clock())
         log.info("task proven", task=str(key), seconds=round(result.seconds, 3))
+        self._last_proof_at = self._clock()
         session = self._sessions.get(key.coordinator)
         if session is None:
             log.info("proof waits for the coordinator's session", task=str(key))
@@ -904,6 +998,7 @@ class RollerService:
             return
         self.metrics.task_failed(task.kind)
         log.warning("task failed", task=str(key), reason=reason)
+        self._note(key, "failed", reason)
         session = self._sessions.get(key.coordinator)
         if tell and session is not None:
             await self._send(session, Decline(task_id=task.task_id,
@@ -998,6 +1093,8 @@ class RollerService:
                 self.metrics.outcome(outcome)
                 log.info("task settled", task=str(key), outcome=outcome, reward=reward,
                          reputation=f"{args['oldRep']} -> {args['newRep']}")
+                self._note(key, outcome, reward=reward,
+                           reputation=(args["oldRep"], args["newRep"]))
 
 
 def _submission_hash(proof: Proof | AggregateProof, public: Sequence) -> bytes:

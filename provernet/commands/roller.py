@@ -4,6 +4,7 @@ market contracts."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import click
@@ -11,16 +12,18 @@ import click
 from market_contracts.bindings import Market
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
-from market_contracts.errors import ChainError
 from market_contracts.rules import parse_address
 from market_contracts.units import format_tokens, format_utc, parse_tokens
 from p2p.errors import P2PError
 from provernet.calibration import empty_block_inputs
 from provernet.commands.connection import market_options, open_market
-from provernet.commands.keys import account_options, datadir_option, password_file_option, unlock
+from provernet.commands.keys import (account_options, datadir_option, dev_account_option,
+                                     password_file_option, signing_account, unlock)
+from provernet.doctor import diagnose, doctor_table, failed
+from provernet.roller_view import LOG_NAME, watch
 from provernet.services import configure_logging, run_until_stopped
-from provernet.views import console, roller_state, share, unbonding_lines
-from roller.config import BACKENDS, load_config
+from provernet.views import console, roller_state, share, snapshot_line, unbonding_lines
+from roller.config import BACKENDS, RollerConfig, load_config
 from roller.datadir import DataDirLock
 from roller.journal import JOURNAL_NAME, Journal
 from roller.keys import datadir_from, keystore_address
@@ -33,65 +36,112 @@ def command() -> None:
     """Run the roller node; stake, unstake, withdraw, pause, resume, claim; see its standing."""
 
 
+def node_options(func):
+    """The node's settings, as `run` takes them; `doctor` takes the same, to check them."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="The node's settings (TOML, docs/roller.md) [default "
+                          "DATADIR/roller.toml]."),
+        datadir_option,
+        click.option("--rpc-url", envvar="PROVERNET_RPC_URL",
+                     help="JSON-RPC endpoint of the L1 chain [env PROVERNET_RPC_URL; default "
+                          "http://127.0.0.1:8545]."),
+        click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path),
+                     envvar="PROVERNET_DEPLOYMENT",
+                     help="Deployment file naming the contracts [env PROVERNET_DEPLOYMENT; "
+                          "default DATADIR/deployment.json]."),
+        click.option("--bootstrap", multiple=True,
+                     help="Multiaddr (ending in /p2p/<peer id>) of a peer to join the network "
+                          "through; repeatable."),
+        click.option("--listen", help="Multiaddr libp2p listens on [default "
+                                      "/ip4/127.0.0.1/tcp/0]."),
+        click.option("--backend", type=click.Choice(BACKENDS),
+                     help="Proving backend: auto (the GPU if usable, else the CPU), cpu or gpu "
+                          "[default auto]."),
+        click.option("--metrics-listen",
+                     help="HOST:PORT of the Prometheus metrics and /health server "
+                          "[default 127.0.0.1:9464]."),
+        password_file_option,
+        dev_account_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def node_config(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
+                deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
+                backend: str | None, metrics_listen: str | None) -> RollerConfig:
+    """The settings from roller.toml, overridden by what the command line set."""
+    overrides = {"rpc_url": rpc_url, "deployment": None if deployment is None else str(deployment),
+                 "bootstrap": list(bootstrap) or None, "listen": listen, "backend": backend,
+                 "metrics_listen": metrics_listen}
+    return load_config(datadir, config_file, overrides)
+
+
 @command.command("run")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The node's settings (TOML, docs/roller.md) [default DATADIR/roller.toml].")
-@datadir_option
-@click.option("--rpc-url", envvar="PROVERNET_RPC_URL",
-              help="JSON-RPC endpoint of the L1 chain [env PROVERNET_RPC_URL; default "
-                   "http://127.0.0.1:8545].")
-@click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="PROVERNET_DEPLOYMENT",
-              help="Deployment file naming the contracts [env PROVERNET_DEPLOYMENT; default "
-                   "DATADIR/deployment.json].")
-@click.option("--bootstrap", multiple=True,
-              help="Multiaddr (ending in /p2p/<peer id>) of a peer to join the network through; "
-                   "repeatable.")
-@click.option("--listen", help="Multiaddr libp2p listens on [default /ip4/127.0.0.1/tcp/0].")
-@click.option("--backend", type=click.Choice(BACKENDS),
-              help="Proving backend: auto (the GPU if usable, else the CPU), cpu or gpu "
-                   "[default auto].")
-@click.option("--metrics-listen",
-              help="HOST:PORT of the Prometheus metrics and /health server "
-                   "[default 127.0.0.1:9464].")
-@password_file_option
-@click.option("--dev-account", type=int, default=None,
-              help="Sign with the node's Nth development account (anvil, devnet) instead of "
-                   "the keystore.")
+@node_options
+@click.option("--no-view", is_flag=True,
+              help="On a terminal too, print the logs instead of the live view (off a terminal "
+                   "there is no view: JSON logs on stderr).")
 @click.option("--behaviour", type=click.Choice(BEHAVIOURS), default="honest", hidden=True,
               help="Devnet and testing only: misbehave on purpose (invalid: submit tampered "
                    "proofs; lazy: accept tasks and never deliver).")
 def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
         deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
         backend: str | None, metrics_listen: str | None, password_file: Path | None,
-        dev_account: int | None, behaviour: str) -> None:
+        dev_account: int | None, no_view: bool, behaviour: str) -> None:
     """Run the roller node until interrupted: find coordinators, take the tasks it can finish in
-    time, prove them, submit signed proofs."""
-    overrides = {"rpc_url": rpc_url, "deployment": None if deployment is None else str(deployment),
-                 "bootstrap": list(bootstrap) or None, "listen": listen, "backend": backend,
-                 "metrics_listen": metrics_listen}
-    config = load_config(datadir, config_file, overrides)
+    time, prove them, submit signed proofs. On a terminal it shows a live view and logs to
+    DATADIR/roller.log."""
+    config = node_config(config_file, datadir, rpc_url, deployment, bootstrap, listen, backend,
+                         metrics_listen)
     assert config.deployment is not None
     loaded = Deployment.load(config.deployment)
     chain = connect(config.rpc_url)
     check_deployment(chain, loaded, source=str(config.deployment))
     # Locked before the password is asked for: a second node on this directory fails at once.
     with DataDirLock(config.datadir):
-        if dev_account is None:
-            account = unlock(config.datadir, password_file)
-        elif not 0 <= dev_account < len(chain.dev_accounts):
-            raise ChainError(f"{config.rpc_url} has {len(chain.dev_accounts)} development "
-                             f"accounts; --dev-account {dev_account} does not exist")
-        else:
-            account = chain.dev_accounts[dev_account]
+        account = signing_account(chain, dev_account, config.datadir, password_file)
         service = RollerService(config, chain, loaded, account,
                                 sample_inputs=empty_block_inputs(account.address),
                                 behaviour=behaviour, lock=False)
-        configure_logging()
+        out = console()
+        view = out.is_terminal and not no_view
+        if view:
+            # The logs go to a file: on the terminal they would tear the live view apart.
+            log_file = config.datadir / LOG_NAME
+            configure_logging(log_file=log_file)
+            node = partial(watch, service, partial(status_report, service.market, account.address),
+                           out, log_file)
+        else:
+            configure_logging()
+            node = service.run
         try:
-            run_until_stopped(service.run, "roller")
+            run_until_stopped(node, "roller")
         except P2PError as exc:
             raise click.ClickException(str(exc)) from exc
+
+
+@command.command("doctor")
+@node_options
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the checks as JSON: [{name, status, detail, fix}].")
+def doctor(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
+           deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
+           backend: str | None, metrics_listen: str | None, password_file: Path | None,
+           dev_account: int | None, as_json: bool) -> None:
+    """Check the set-up `roller run` would start with (same options): the L1 endpoint and its
+    chain, the deployment, the keystore and its password, the stake, the GPU, the ports, the
+    clock. Prints what is wrong and the fix; exits 1 if anything is."""
+    checks = diagnose(partial(node_config, config_file, datadir, rpc_url, deployment, bootstrap,
+                              listen, backend, metrics_listen), password_file, dev_account)
+    if as_json:
+        click.echo(json.dumps([c.to_json() for c in checks]))
+    else:
+        console().print(doctor_table(checks))
+    if failed(checks):
+        raise click.exceptions.Exit(1)
 
 
 def _signed(action):
@@ -201,15 +251,6 @@ def status(rpc_url: str, deployment: Path | None, datadir: Path | None, address:
             out.print(f"No task journal in {datadir_from(datadir)}: this node has not run there.")
         else:
             render_tasks_report(tasks, out)
-
-
-def snapshot_line(snapshot: dict | None) -> str:
-    if snapshot is None:
-        return "none taken yet: nobody is drawn until one is"
-    taken = f"#{snapshot['id']}, taken {format_utc(snapshot['timestamp'])}"
-    if int(snapshot["weight"]) == 0:
-        return f"not in the newest ({taken}): the stake counts from the next snapshot"
-    return f"in the newest ({taken}) with weight {snapshot['weight']}"
 
 
 def journal_report(datadir: Path | None) -> dict | None:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,9 +39,13 @@ def node():
 @pytest.fixture
 def operator(node, tmp_path):
     """A deployed market on anvil and an operator with a keystore, ETH and 500 tokens."""
+    return make_operator(node, tmp_path)
+
+
+def make_operator(node, tmp_path, *deploy_args: str) -> dict:
     deployment_file = tmp_path / "deployment.json"
     result = CliRunner().invoke(cli, ["deploy", "--rpc-url", node.url, "--dev-account", "0",
-                                      "--out", str(deployment_file)])
+                                      "--out", str(deployment_file), *deploy_args])
     assert result.exit_code == 0, result.output
     chain = connect(node.url)
     market = Market(chain, Deployment.load(deployment_file))
@@ -48,7 +58,8 @@ def operator(node, tmp_path):
     password_file.write_text(PASSWORD + "\n")
     common = ["--rpc-url", node.url, "--deployment", str(deployment_file), "--datadir", str(datadir)]
     return {"market": market, "chain": chain, "account": account, "common": common,
-            "password": ["--password-file", str(password_file)], "deployment": deployment_file}
+            "password": ["--password-file", str(password_file)], "deployment": deployment_file,
+            "datadir": datadir}
 
 
 def roller(operator, *args, signed=True):
@@ -164,3 +175,90 @@ def test_the_installed_console_script_runs(operator):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["state"] == "not staked"
+
+
+# ---------------------------------------------------------------------- `roller run` on a terminal
+
+TERMINAL_ENV = {"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "80"}
+#: colours, cursor moves and the like
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+#: the node starts (imports, libp2p, the standing's first read) in a few seconds on 2 cores
+START_LIMIT_S = 60
+
+
+def on_a_terminal(args: list[str], ready) -> tuple[int, str]:
+    """Run `provernet ARGS` with a pseudo-terminal as its stdin, stdout and stderr; once
+    `ready(output)`, stop it with SIGINT (Ctrl-C) and return its exit status and its output
+    without the terminal's escape sequences."""
+    master, slave = pty.openpty()
+    process = subprocess.Popen([str(Path(sys.executable).parent / "provernet"), *args],
+                               stdin=slave, stdout=slave, stderr=slave,
+                               env={**os.environ, **TERMINAL_ENV}, close_fds=True)
+    os.close(slave)
+    output = b""
+
+    def text() -> str:
+        return ANSI_ESCAPE.sub("", output.decode(errors="replace"))
+
+    def read(timeout: float) -> bool:
+        nonlocal output
+        if select.select([master], [], [], timeout)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                return False
+            output += chunk
+            return bool(chunk)
+        return process.poll() is None
+
+    try:
+        deadline = time.monotonic() + START_LIMIT_S
+        while not ready(text()):
+            assert process.poll() is None, text()
+            assert time.monotonic() < deadline, text()
+            read(0.5)
+        process.send_signal(signal.SIGINT)
+        while read(0.5):
+            pass
+        return process.wait(timeout=30), text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(master)
+
+
+@pytest.fixture
+def staked_on_a_rollup(node, tmp_path):
+    """An operator staked 150 tokens on a market with a rollup (what `roller run` needs)."""
+    staked = make_operator(node, tmp_path, "--rollup")
+    staked["market"].stake(staked["account"], 150 * ONE_TOKEN)
+    return staked
+
+
+def test_on_a_terminal_the_node_shows_a_live_view_and_logs_to_a_file(staked_on_a_rollup):
+    operator = staked_on_a_rollup
+    log_file = operator["datadir"] / "roller.log"
+    args = ["roller", "run", *operator["common"], *operator["password"], "--backend", "cpu",
+            "--metrics-listen", "127.0.0.1:0"]
+    status, output = on_a_terminal(args, lambda out: "150 PNT" in out and "Proving" in out)
+    assert status == 0, output
+    for fragment in (f"provernet roller {operator['account'].address}", f"logs in {log_file}",
+                     "Standing on L1", "selectable", "5000 / 10000", "100.00% of total weight",
+                     "none yet: waiting for a coordinator's announcement", "Tasks in flight (0)",
+                     "cpu (", "roller stopped"):
+        assert fragment in output, fragment
+    # The logs went to the file, as JSON lines, and not onto the view.
+    events = [json.loads(line)["event"] for line in log_file.read_text().splitlines()]
+    assert "roller started" in events and "stopping" in events
+    assert "roller started" not in output
+
+
+def test_no_view_prints_the_logs_on_the_terminal(staked_on_a_rollup):
+    operator = staked_on_a_rollup
+    args = ["roller", "run", *operator["common"], *operator["password"], "--backend", "cpu",
+            "--metrics-listen", "127.0.0.1:0", "--no-view"]
+    status, output = on_a_terminal(args, lambda out: "roller started" in out)
+    assert status == 0, output
+    assert "Standing on L1" not in output and "roller stopped" in output
+    assert not (operator["datadir"] / "roller.log").exists()

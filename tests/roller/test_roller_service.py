@@ -308,6 +308,9 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 measured.set()
                 task = await next_report(reports, "task")
                 assert isinstance(await next_report(reports, "reply"), m.Accept)
+                # Accepted (journaled before the accept was sent) and proving for seconds: in flight.
+                (flying,) = (await roller.status()).in_flight
+                assert (flying.index, flying.deadline) == (1, task.deadline // 1000)  # ms on the wire
                 proof = await next_report(reports, "proof")
 
                 public = world.block.inputs(world.roller.address)
@@ -324,6 +327,11 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
                 assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
                 assert done.signature == proof.signature and done.public == tuple(public)
+                now = await roller.status()
+                assert [(c.address, c.peer) for c in now.connected] == [
+                    (world.coordinator.address, str(node.peer_id))]
+                assert now.in_flight == () and now.last_proof_at is not None
+                assert [(o.task, o.what) for o in now.recent] == [(key, "receipt accepted")]
 
                 status, body = await health(roller.metrics_port)
                 assert status == 200 and body["ok"] and body["coordinators"] == 1
@@ -340,6 +348,9 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 await trio.to_thread.run_sync(world.market.settle, world.coordinator, 0,
                                               [outcome], [draw])
                 settled = await until(lambda: (t := roller.journal.get(key)).outcome and t)
+                noted = (await roller.status()).recent[-1]
+                assert (noted.task, noted.what, noted.reward) == (key, "on_time", settled.reward)
+                assert noted.reputation == (settled.rep_before, settled.rep_after)
                 # split mode: each on-time slot of M earns R_BLOCK // M
                 assert (settled.outcome, settled.reward) == (
                     "on_time", params.m * (params.r_block // params.m))
