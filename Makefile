@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make devnet` and `make test`. Both set up what they need,
-# idempotently: Debian packages (Node.js) if missing, a .venv from pyproject.toml, node_modules
-# from package-lock.json.
+# idempotently: Debian packages (Node.js; Chromium and its driver for the explorer's browser
+# test) if missing, a .venv from pyproject.toml, node_modules from package-lock.json.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,10 +14,15 @@ PYTEST_WORKERS ?= 2
 
 setup: system-deps $(PY_STAMP) $(NPM_STAMP)
 
+# Node.js for the contracts' and circuits' tooling; Debian's Chromium and its chromedriver for the
+# explorer's browser test.
 system-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  echo "installing Node.js and npm from Debian"; \
 	  apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+	  echo "installing chromium and chromium-driver from Debian"; \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
 
 $(PY_STAMP): pyproject.toml $(wildcard zkp/native/*)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -18,6 +18,7 @@ from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
 from market_contracts import rules
 from market_contracts.ledger import OutcomeReport
+from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 
 #: Outcomes that mean the roller delivered a valid proof.
@@ -62,6 +63,21 @@ def snapshot_roster(snapshots: Sequence[Snapshot], roster_block: int, draw_time:
     if chosen is None:
         return []
     return [(entry.roller, entry.weight) for entry in snapshots[chosen].entries]
+
+
+def public_task(rollup: Rollup, snapshots: Sequence[Snapshot], params: MarketParams,
+                kind: TaskKind, index: int) -> PublicTask | None:
+    """What L1 holds for a task's draws, read from `rollup` (`snapshots`: every roster snapshot
+    taken, in order); None until its randomness is recorded. A batch draws with its last block's
+    randomness and roster snapshot; L1 names no aggregator for it."""
+    block = index if kind is TaskKind.BLOCK else rules.last_block_of(index, params.k)
+    randomness = rollup.randomness(block)
+    if randomness is None:
+        return None
+    roster_block, _, draw_time = rollup.draw_blocks(block)
+    prover = rollup.block(block).prover if kind is TaskKind.BLOCK else None
+    return PublicTask(randomness, roster_block,
+                      snapshot_roster(snapshots, roster_block, draw_time, params), prover)
 
 
 def task_seed(kind: TaskKind, index: int, round_: int, randomness: bytes, chain_id: int,

@@ -42,6 +42,8 @@ from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
 from p2p.host import load_or_create_identity
 from provernet.calibration import empty_block_inputs
+from provernet.explorer.data import ExplorerData
+from provernet.explorer.server import Explorer
 from provernet.l1_server import EmbeddedL1Server
 from roller.config import RollerConfig
 from roller.service import RollerService
@@ -99,6 +101,8 @@ class DevnetConfig:
     poll_interval: float = 0.5
     #: least seconds between the coordinator's roster snapshots after the roster changed
     snapshot_interval: float = SNAPSHOT_INTERVAL
+    #: where the market explorer is served on 127.0.0.1; None: not served, 0: a free port
+    explorer_port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class Devnet:
         self.rollup: Rollup | None = None
         self.build: CircuitBuild | None = None
         self.l1_url: str | None = None
+        self.explorer_url: str | None = None
         self.sequencer: Sequencer | None = None
         self.coordinator: CoordinatorService | None = None
         self.rollers: list[DevnetRoller] = []
@@ -145,6 +150,11 @@ class Devnet:
                 if isinstance(chain, EmbeddedChain) and config.l1_port is not None:
                     server = EmbeddedL1Server(chain, port=config.l1_port)
                     self.l1_url = await nursery.start(server.run)
+                if config.explorer_port is not None:
+                    explorer = Explorer(ExplorerData(
+                        self.market, self.rollup, config.datadir / "coordinator" / "audit.jsonl"),
+                        port=config.explorer_port)
+                    self.explorer_url = await nursery.start(explorer.run)
                 self.sequencer = Sequencer(SequencerConfig(
                     datadir=config.datadir / "sequencer", genesis=self._genesis(), circuit=SMALL,
                     block_interval=config.block_interval, port=0, l1_poll_interval=1.0),

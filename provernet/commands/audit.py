@@ -17,11 +17,11 @@ from coordinator.audit import (
     PublicTask,
     audit_mismatches,
     audit_record_from_json,
-    snapshot_roster,
+    public_task,
     unexplained_settlements,
 )
 from market_contracts import rules
-from market_contracts.bindings import Market, RosterSnapshot
+from market_contracts.bindings import Market
 from market_contracts.errors import InvalidEvidence
 from market_contracts.rollup import Rollup
 from market_contracts.submissions import SlashEvidence
@@ -222,7 +222,7 @@ def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
     tasks: dict[tuple[rules.TaskKind, int], PublicTask | None] = {}
     for kind, index in [(r.kind, r.index) for r in records] + [(s.kind, s.task) for s in settled]:
         if (kind, index) not in tasks:
-            tasks[(kind, index)] = _public_task(rollup, snapshots, params, kind, index)
+            tasks[(kind, index)] = public_task(rollup, snapshots, params, kind, index)
     failed = 0
     for record in records:
         task = tasks[(record.kind, record.index)]
@@ -239,20 +239,6 @@ def assignments_command(log_file: Path, rpc_url: str, deployment: Path | None,
     if failed or unexplained:
         raise click.ClickException(f"{failed} task(s) were not drawn by the rules, and "
                                    f"{len(unexplained)} settled record(s) no draw explains")
-
-
-def _public_task(rollup: Rollup, snapshots: list[RosterSnapshot], params: rules.MarketParams,
-                 kind: rules.TaskKind, index: int) -> PublicTask | None:
-    """What L1 holds for a task's draws; None until its randomness is recorded. A batch draws
-    with its last block's randomness and roster snapshot; L1 names no aggregator for it."""
-    block = (index if kind is rules.TaskKind.BLOCK else rules.last_block_of(index, params.k))
-    randomness = rollup.randomness(block)
-    if randomness is None:
-        return None
-    roster_block, _, draw_time = rollup.draw_blocks(block)
-    prover = rollup.block(block).prover if kind is rules.TaskKind.BLOCK else None
-    return PublicTask(randomness, roster_block,
-                      snapshot_roster(snapshots, roster_block, draw_time, params), prover)
 
 
 def _record(path: Path, number: int, line: str):

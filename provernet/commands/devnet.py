@@ -16,6 +16,7 @@ from coordinator.views import BlockStatus
 from market_contracts.rules import MarketParams
 from market_contracts.units import format_tokens
 from provernet.devnet import BEHAVIOURS, ROLLER_TOKENS, Devnet, DevnetConfig
+from provernet.explorer.server import ExplorerError
 from provernet.market_report import MarketReport, market_report, percentile
 from provernet.services import configure_logging, run_until_stopped
 from provernet.views import console
@@ -65,12 +66,15 @@ def _bad_rollers(_ctx, _param, value: str | None) -> tuple[tuple[str, int], ...]
               show_default=True, help="The rollers' proving backend.")
 @click.option("--datadir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the nodes keep their state (default: a temporary directory).")
+@click.option("--explorer-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve the market explorer on 127.0.0.1:PORT beside the devnet (0: any free "
+                   "port) and print its URL [default: no explorer].")
 @click.option("--json", "as_json", is_flag=True,
               help="No live view; print the summary as JSON at the end.")
 def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int | None, l1: str,
             rpc_url: str | None, l1_port: int, batch_size: int, deadline: int,
             block_interval: float, load: float, backend: str, datadir: Path | None,
-            as_json: bool) -> None:
+            explorer_port: int | None, as_json: bool) -> None:
     """Run the market on one machine: L1, a sequencer, a coordinator and rollers (INSECURE
     development keys and setup)."""
     # `replace` raises the unbonding to the margin the shortened deadlines need.
@@ -80,14 +84,18 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int 
         config = DevnetConfig(
             datadir=datadir or Path(scratch), params=params, rollers=rollers,
             bad_rollers=bad_rollers, l1=rpc_url or l1, l1_port=l1_port, backend=backend,
-            block_interval=block_interval, load=load)
+            block_interval=block_interval, load=load, explorer_port=explorer_port)
         devnet = Devnet(config)
         out = console()
         # The nodes' logs go to a file: on the terminal they would tear the live view apart.
         config.datadir.mkdir(parents=True, exist_ok=True)
         configure_logging(log_file=config.datadir / "devnet.log")
         reports: list[MarketReport] = []
-        run_until_stopped(lambda: _run(devnet, blocks, out, reports, live=not as_json), "devnet")
+        try:
+            run_until_stopped(lambda: _run(devnet, blocks, out, reports, live=not as_json),
+                              "devnet")
+        except ExplorerError as exc:
+            raise click.ClickException(str(exc)) from None
         if not reports:
             return
         report = reports[0]
@@ -105,6 +113,8 @@ async def _run(devnet: Devnet, blocks: int | None, out, reports: list[MarketRepo
         await nursery.start(devnet.run)
         if live:
             out.print(_joining(devnet))
+        elif devnet.explorer_url:
+            click.echo(f"explorer: {devnet.explorer_url}", err=True)
         try:
             with Live(console=out, auto_refresh=False) if live else _nothing() as view:
                 while True:
@@ -145,6 +155,8 @@ def _joining(devnet: Devnet) -> str:
              f"  RollerStaking {d.staking}  Rollup {d.rollup.address}",
              f"  sequencer {devnet.sequencer.url}   coordinator {devnet.coordinator.node.addrs[0]}",
              f"  state and logs in {devnet.config.datadir}"]
+    if devnet.explorer_url:
+        lines.append(f"  explorer: {devnet.explorer_url}")
     if devnet.l1_url:
         deployment = devnet.config.datadir / "deployment.json"
         guest = devnet.guest_accounts[0]
