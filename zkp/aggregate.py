@@ -36,7 +36,6 @@ Reasons name the aggregate's JSON fields, positions counting from 0.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from eth_hash.auto import keccak
 from py_ecc.optimized_bn128 import is_inf, multiply, neg, normalize
@@ -45,7 +44,7 @@ from zkp.errors import ZkpError
 from zkp.evm import encode_words, g1_words, g2_words
 from zkp.field import R
 from zkp.points import G1, G2
-from zkp.proof import Proof, VerificationKey
+from zkp.proof import AggregateProof, Proof, VerificationKey
 from zkp.verify import (
     ACCEPTED,
     Rejection,
@@ -59,19 +58,6 @@ from zkp.verify import (
     require_public_inputs,
     require_valid_key,
 )
-
-
-@dataclass(frozen=True)
-class AggregateProof:
-    """A_1..A_K and B_1..B_K of the proofs as they were, and the combined C."""
-
-    a: tuple[G1, ...]
-    b: tuple[G2, ...]
-    c: G1
-
-    @property
-    def k(self) -> int:
-        return len(self.a)
 
 
 class AggregationError(ZkpError):

@@ -1,6 +1,7 @@
-"""A Groth16 proof and the key that verifies it, as plain values.
+"""A Groth16 proof, an aggregate of proofs (zkp.aggregate) and the key that verifies them, as
+plain values.
 
-Both are independent of where they came from (a .zkey, snarkjs JSON, our
+All are independent of where they came from (a .zkey, snarkjs JSON, our
 prover) so every part of the system can pass them around and compare them.
 """
 
@@ -38,3 +39,16 @@ class VerificationKey:
     @property
     def n_public(self) -> int:
         return len(self.ic) - 1
+
+
+@dataclass(frozen=True)
+class AggregateProof:
+    """A_1..A_K and B_1..B_K of the proofs as they were, and the combined C."""
+
+    a: tuple[G1, ...]
+    b: tuple[G2, ...]
+    c: G1
+
+    @property
+    def k(self) -> int:
+        return len(self.a)

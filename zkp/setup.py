@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from zkp import native
+from zkp.cache import default_cache_dir
 from zkp.errors import FileAccessError
 from zkp.field import R, ints_to_limbs, root_of_unity
 from zkp.points import G2, g1_from_montgomery, g1_to_montgomery, g2_from_montgomery, g2_to_montgomery
@@ -204,14 +205,6 @@ class SetupFiles:
     vk: VerificationKey
     #: False when the key came from the cache
     made: bool
-
-
-def default_cache_dir() -> Path:
-    """$PROVERNET_CACHE, else $XDG_CACHE_HOME/provernet, else ~/.cache/provernet."""
-    if "PROVERNET_CACHE" in os.environ:
-        return Path(os.environ["PROVERNET_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "provernet"
 
 
 def circuit_hash(r1cs_path: str | os.PathLike) -> bytes:

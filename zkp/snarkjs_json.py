@@ -13,11 +13,10 @@ import os
 import re
 from collections.abc import Sequence
 
-from zkp.aggregate import AggregateProof
 from zkp.errors import FileAccessError, MalformedFile
 from zkp.field import Q, R
 from zkp.points import G1, G2
-from zkp.proof import Proof, VerificationKey
+from zkp.proof import AggregateProof, Proof, VerificationKey
 
 _CURVE = "bn128"
 #: names snarkjs accepts for BN254

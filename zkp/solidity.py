@@ -31,11 +31,10 @@ A key made by an insecure development setup carries a label
 import re
 from collections.abc import Sequence
 
-from zkp.aggregate import AggregateProof
 from zkp.errors import ZkpError
 from zkp.evm import g1_words, g2_words, negate_g2
 from zkp.field import Q, R
-from zkp.proof import Proof, VerificationKey
+from zkp.proof import AggregateProof, Proof, VerificationKey
 
 SOLIDITY_PRAGMA = "^0.8.24"
 _IDENTIFIER = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*\Z")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -20,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 from zkp import native
-from zkp.aggregate import aggregate, verify_aggregate
 from zkp.backends import NAMES, select_backend
 from zkp.builds import BLOCK_PROFILES, CIRCUITS_DIR, build_block_circuit
 from zkp.circom import NODE_MODULES, compile_circuit
@@ -43,7 +43,11 @@ from zkp.snarkjs_json import (
     write_public_signals,
 )
 from zkp.solidity import render_batch_verifier, render_verifier
-from zkp.verify import Verdict, verify
+
+# zkp.verify and zkp.aggregate import py_ecc and eth_hash, about 50 ms: the commands that check
+# proofs import them when they run, so that `prove` does not pay for them.
+if TYPE_CHECKING:
+    from zkp.verify import Verdict
 
 command = click.Group(
     "zkp",
@@ -166,6 +170,8 @@ def setup_command(circuit: Path, out_dir: Path, include: tuple[Path, ...],
 @click.option("--public", type=_FILE, required=True, help="public.json (snarkjs).")
 def verify_command(vkey: Path, proof: Path, public: Path) -> None:
     """Check one proof, as `snarkjs groth16 verify` does."""
+    from zkp.verify import verify
+
     _echo_verdict(verify(read_verification_key(vkey), read_proof(proof),
                          read_public_signals(public)))
 
@@ -179,6 +185,9 @@ def verify_command(vkey: Path, proof: Path, public: Path) -> None:
 @click.argument("proofs", nargs=-1, required=True, metavar="PROOF.json:PUBLIC.json...")
 def aggregate_command(vkey: Path, out: Path, no_check: bool, proofs: tuple[str, ...]) -> None:
     """Aggregate proofs of one circuit for one on-chain check, in the order given."""
+    from zkp.aggregate import aggregate
+    from zkp.verify import verify
+
     vk = read_verification_key(vkey)
     files = [_proof_and_public(value) for value in proofs]
     read = [(read_proof(proof), read_public_signals(public)) for proof, public in files]
@@ -199,6 +208,8 @@ def aggregate_command(vkey: Path, out: Path, no_check: bool, proofs: tuple[str, 
               help="Aggregate file (from `provernet zkp aggregate`).")
 def verify_aggregate_command(vkey: Path, aggregate_file: Path) -> None:
     """Check an aggregate of proofs."""
+    from zkp.aggregate import verify_aggregate
+
     agg, publics = read_aggregate(aggregate_file)
     _echo_verdict(verify_aggregate(read_verification_key(vkey), agg, publics))
 
