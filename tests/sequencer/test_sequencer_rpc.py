@@ -223,9 +223,10 @@ async def test_no_sequencer_is_one_line():
 
 @pytest.fixture
 def clock():
-    # Jump only after 100 ms of real idleness: SQLite and L1 calls run in threads, which the
-    # plain autojump clock would count as idle, firing timeouts they are well within.
-    return trio.testing.MockClock(autojump_threshold=0.1)
+    # Jump only after 500 ms of real idleness: SQLite and L1 calls run in threads, which the
+    # plain autojump clock would count as idle, firing timeouts they are well within (at 100 ms,
+    # a worker thread slowed by a loaded machine let the clock skip past a block's tick).
+    return trio.testing.MockClock(autojump_threshold=0.5)
 
 
 async def test_a_block_every_interval_and_none_when_idle(tmp_path, nursery, clock):
