@@ -24,6 +24,8 @@ Services in one nursery, each a loop around the core:
   reverted and maybe committed again); an open round's proof is taken only from a roller with
   weight now; then the proof is verified, before the core hears of it, against the inputs the
   Rollup contract holds (the signer as prover).
+- `verifier` (`coordinator.verifier.ProofVerifier`) verifies the sessions' block proofs on
+  worker threads, those that arrive together in one batch check.
 
 With `metrics_listen` set, the metrics and health server (`p2p.metrics_http`) serves
 `coordinator.metrics`, counted here around the core (the core itself stays pure).
@@ -85,6 +87,7 @@ from coordinator.l1 import (
 )
 from coordinator.metrics import CoordinatorMetrics
 from coordinator.store import CoordinatorStore
+from coordinator.verifier import ProofVerifier
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.deploy import Deployment
@@ -111,8 +114,9 @@ from sequencer.client import SequencerClient
 from sequencer.errors import SequencerError
 from zkp.aggregate import AggregateProof, verify_aggregate
 from zkp.builds import CircuitBuild, manifest
+from zkp import native
 from zkp.proof import Proof
-from zkp.verify import verify
+from zkp.verify import prepare_key
 
 log = structlog.get_logger(__name__)
 
@@ -147,6 +151,14 @@ class CoordinatorConfig:
     call_timeout: float = 120.0
     #: how long a roller has to answer the challenge, seconds
     auth_timeout: float = 10.0
+    #: threads verifying block proofs (coordinator.verifier); None: one per CPU this process may
+    #: run on, or $PROVERNET_THREADS
+    verify_threads: int | None = None
+    #: the most block proofs one thread checks together (one final exponentiation for all)
+    verify_batch: int = 32
+    #: seconds a verifying thread waits for more proofs to check with the first; 0 checks what
+    #: is queued at once (under load proofs queue, and the batches fill without waiting)
+    verify_window: float = 0.0
     #: events between snapshots of the core's state (not roster snapshots), taken when no
     #: command is outstanding
     snapshot_every: int = 500
@@ -157,6 +169,9 @@ class CoordinatorConfig:
     #: "" serves none, so that coordinators embedded in a process (the devnet, tests) need no
     #: port. `provernet coordinator run` serves it on 127.0.0.1:9466 unless told otherwise
     metrics_listen: str | None = None
+    #: the database (p2p/database.py): a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB;
+    #: None is the SQLite file DATADIR/coordinator.sqlite
+    db: str | None = None
 
 
 def now_ms() -> int:
@@ -226,6 +241,12 @@ class CoordinatorService:
         #: the last error of each L1 loop ("follow", "snapshot", "action") while it is failing
         self._l1_errors: dict[str, str] = {}
         self.metrics = CoordinatorMetrics()
+        threads = config.verify_threads
+        self.verifier = ProofVerifier(
+            prepare_key(build.setup.vk),
+            threads=native.default_threads() if threads is None else threads,
+            max_batch=config.verify_batch, window=config.verify_window,
+            on_batch=self.metrics.verification_batch)
         self.metrics.follow(lambda: self.core, lambda: len(self.sessions), self._l1_pending)
         #: the metrics server's port, once it listens (None when it is off)
         self.metrics_port: int | None = None
@@ -247,7 +268,8 @@ class CoordinatorService:
             raise CoordinatorError(
                 f"{self.address} is registered for rollup {bound}, not {self.rollup.address}: "
                 "a coordinator settles the batches of the rollup it is bound to only")
-        self.store = await trio.to_thread.run_sync(CoordinatorStore, config.datadir)
+        self.store = await trio.to_thread.run_sync(CoordinatorStore.open, config.datadir,
+                                                   config.db)
         try:
             pending = await trio.to_thread.run_sync(self._restore)
             artifacts = ArtifactStore(config.datadir / "artifacts")
@@ -271,13 +293,15 @@ class CoordinatorService:
                         nursery.start_soon(self._tick)
                         nursery.start_soon(self._announce)
                         nursery.start_soon(self._l1_worker)
+                        await nursery.start(self.verifier.run)
                         if config.metrics_listen:
                             host, port = listen_address(config.metrics_listen)
                             self.metrics_port = await nursery.start(MetricsServer(
                                 self.metrics.registry, self.health, host, port,
                                 remedy="pick another --metrics-listen").run)
                         log.info("coordinator running", address=self.address,
-                                 peer_id=str(node.peer_id), addrs=node.addrs)
+                                 peer_id=str(node.peer_id), addrs=node.addrs,
+                                 db=self.store.where)
                         task_status.started(self)
         finally:
             self.store.close()
@@ -842,8 +866,7 @@ class CoordinatorService:
             return None, False, f"not signed by {roller}"
         started = time.perf_counter()
         if isinstance(msg, m.Proof):
-            verdict = await trio.to_thread.run_sync(
-                verify, self.build.setup.vk, Proof(msg.a, msg.b, msg.c), expected)
+            verdict = await self.verifier.verify(Proof(msg.a, msg.b, msg.c), expected)
             valid, problem = verdict.valid, f"invalid proof: {verdict.reason}"
             body = {"a": list(msg.a), "b": [list(x) for x in msg.b], "c": list(msg.c),
                     "public": [int(x) for x in expected]}

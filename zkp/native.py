@@ -1,8 +1,10 @@
-"""The native BN254 library: multi-scalar multiplication, NTT, the Groth16 polynomial step.
+"""The native BN254 library: multi-scalar multiplication, NTT, the Groth16 polynomial step,
+Groth16 verification.
 
 The C++ sources are in zkp/native/: bn254.h (field and curve arithmetic,
-shared with the CUDA kernels), msm.h and ntt.h (the algorithms), bn254.cpp
-(the C ABI). `pip install` builds them into zkp/_bn254<extension suffix>
+shared with the CUDA kernels), msm.h and ntt.h (the algorithms), pairing.h
+and verify.h (the pairing and the checks of verification), bn254.cpp (the
+C ABI). `pip install` builds them into zkp/_bn254<extension suffix>
 beside this file; it has no Python module init and is loaded here with
 ctypes, which releases the GIL for the length of every call. The kernels are
 built twice, with x86-64 BMI2/ADX assembly field products ("adx") and with
@@ -21,6 +23,7 @@ Every function takes `threads`; None means the module-level `threads`.
 """
 
 import ctypes
+import enum
 import functools
 import importlib.machinery
 import os
@@ -92,6 +95,11 @@ _SIGNATURES = {
     "pn_fp2_mul": (_P, _P, _P, _N),
     "pn_fp2_sqr": (_P, _P, _N),
     "pn_pairing_product_is_one": (_P, _P, _N),
+    "pn_g1_check": (_P, _P, _N),
+    "pn_g2_check": (_P, _P, _N),
+    "pn_groth16_key_words": (_N,),
+    "pn_groth16_prepare_key": (_P, _N, _P, _P),
+    "pn_groth16_batch_check": (_P, _N, _P, _P, _P, _P, _P, _N),
     **{f"pn_{g}_add": (_P, _P, _P, _N) for g in ("g1", "g2")},
     **{
         f"pn_{g}_{op}": (_P, _P, _N)
@@ -100,6 +108,7 @@ _SIGNATURES = {
     },
 }
 _STRING_RESULTS = {"pn_error_message", "pn_kernels_name"}
+_SIZE_RESULTS = {"pn_groth16_key_words"}
 
 
 def library_path() -> Path | None:
@@ -131,7 +140,8 @@ def _library() -> ctypes.CDLL:
         for name, argtypes in _SIGNATURES.items():
             function = getattr(lib, name)
             function.argtypes = argtypes
-            function.restype = ctypes.c_char_p if name in _STRING_RESULTS else ctypes.c_int
+            function.restype = (ctypes.c_char_p if name in _STRING_RESULTS
+                                else _N if name in _SIZE_RESULTS else ctypes.c_int)
     except (OSError, AttributeError) as e:
         # AttributeError: a library built from older sources, without some function.
         raise NativeLibraryMissing(f"{path} cannot be used ({e}); {reinstall}") from e
@@ -291,6 +301,14 @@ def groth16_h(
     return out
 
 
+def _truth(name: str, result: int) -> bool:
+    """A yes-or-no entry point's 1 or 0; its negated error code is a ValueError or MemoryError."""
+    if result < 0:
+        message = _library().pn_error_message(-result).decode()
+        raise (MemoryError if -result == _ERR_MEMORY else ValueError)(f"{name}: {message}")
+    return result == 1
+
+
 def pairing_product_is_one(pairs: Iterable[tuple[G1, G2]]) -> bool:
     """prod_i e(P_i, Q_i) = 1 for affine integer points, None being infinity (zkp.points).
 
@@ -308,10 +326,77 @@ def pairing_product_is_one(pairs: Iterable[tuple[G1, G2]]) -> bool:
     g1 = g1_to_montgomery([p for p, _ in pairs]) if pairs else np.zeros((0, *_G1), _U64)
     g2 = g2_to_montgomery([q for _, q in pairs]) if pairs else np.zeros((0, *_G2), _U64)
     result = _library().pn_pairing_product_is_one(g1.ctypes.data, g2.ctypes.data, len(pairs))
-    if result < 0:
-        message = _library().pn_error_message(-result).decode()
-        raise ValueError(f"pn_pairing_product_is_one: {message}")
-    return result == 1
+    return _truth("pn_pairing_product_is_one", result)
+
+
+# ------------------------------------------------------- Groth16 verification
+#
+# zkp.verify's native half (zkp/native/verify.h): point checks, a key
+# prepared once, and the check of a batch of proofs with one final
+# exponentiation. Each runs on one thread; callers use more cores by calling
+# from several threads, as ctypes releases the GIL.
+
+
+class PointStatus(enum.IntEnum):
+    """What `g1_check` and `g2_check` say of a point (the point at infinity is in the group)."""
+
+    IN_GROUP = 0
+    COORDINATE_NOT_BELOW_Q = 1
+    NOT_ON_CURVE = 2
+    #: on the twist curve but outside its order-r subgroup G2 (G1 has no other points)
+    OUTSIDE_SUBGROUP = 3
+
+
+def g1_check(points: np.ndarray) -> list[PointStatus]:
+    """Each of (n, 2, 4) affine points: on the curve y^2 = x^3 + 3, coordinates below q."""
+    return _point_check("pn_g1_check", _G1, points)
+
+
+def g2_check(points: np.ndarray) -> list[PointStatus]:
+    """Each of (n, 2, 2, 4) affine points: on the twist, in G2, coordinates below q."""
+    return _point_check("pn_g2_check", _G2, points)
+
+
+def _point_check(name: str, tail: tuple[int, ...], points: np.ndarray) -> list[PointStatus]:
+    status = _unary(name, tail, points, np.dtype(np.uint8))
+    return [PointStatus(s) for s in status.tolist()]
+
+
+def groth16_prepare_key(g1: np.ndarray, g2: np.ndarray) -> np.ndarray:
+    """A key for `groth16_batch_check`, an opaque uint64 array: g1 is alpha then the IC
+    points, (1 + n_ic, 2, 4); g2 is beta, gamma and delta, (3, 2, 2, 4), none at infinity.
+    Every point must have passed g1_check or g2_check. Lines of the G2 points and tables
+    of multiples of the G1 points, about 90 KB per G1 point."""
+    g1_ptr = _limbs("g1", g1, _G1)
+    g2_ptr = _limbs("g2", g2, _G2)
+    if len(g1) < 1 or len(g2) != 3:
+        raise ValueError(f"a key has alpha and IC points and 3 G2 points, not {len(g1)} and "
+                         f"{len(g2)}")
+    n_ic = len(g1) - 1
+    out = np.empty(_library().pn_groth16_key_words(n_ic), dtype=_U64)
+    _call("pn_groth16_prepare_key", g1_ptr, n_ic, g2_ptr, out.ctypes.data)
+    return out
+
+
+def groth16_batch_check(key: np.ndarray, s: np.ndarray, a: np.ndarray, b: np.ndarray,
+                        c: np.ndarray, r: np.ndarray) -> bool:
+    """Whether n proofs (a (n, 2, 4), b (n, 2, 2, 4), c (n, 2, 4), points already checked)
+    hold together against `key` with scalars r (n, 4): prod_i e(r_i A_i, B_i) =
+    e(s_0 alpha, beta) e(sum_j s_j IC_j, gamma) e(sum_i r_i C_i, delta), where s (n_ic, 4)
+    must be sum_i r_i and sum_i r_i x_ij for the proofs' public inputs x_i. Scalars
+    standard form, below r. One proof with r = 1 is Groth16's own check."""
+    if not (isinstance(key, np.ndarray) and key.dtype == _U64 and key.ndim == 1
+            and key.flags.c_contiguous and key.flags.aligned):
+        raise ValueError("key must be the array groth16_prepare_key made")
+    key_ptr = key.ctypes.data
+    s_ptr = _limbs("s", s, _ELEMENT)
+    pointers = [_limbs("a", a, _G1), _limbs("b", b, _G2), _limbs("c", c, _G1)]
+    r_ptr = _limbs("r", r, _ELEMENT)
+    for name, array in (("b", b), ("c", c), ("r", r)):
+        _same_length("a", a, name, array)
+    result = _library().pn_groth16_batch_check(key_ptr, len(key), s_ptr, *pointers, r_ptr,
+                                               len(a))
+    return _truth("pn_groth16_batch_check", result)
 
 
 # ------------------------------------------------ primitives, for the tests

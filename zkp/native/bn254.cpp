@@ -48,6 +48,8 @@ const char *pn_error_message(int code) {
         case PN_ERR_WITNESS: return "a witness value is not below r";
         case PN_ERR_MEMORY: return "out of memory";
         case PN_ERR_KERNELS: return "no such kernels, or this CPU cannot run them";
+        case PN_ERR_INFINITY: return "a verification key's G2 point is the point at infinity";
+        case PN_ERR_KEY: return "not a prepared verification key (its length does not match)";
         default: return "unknown error";
     }
 }
@@ -122,5 +124,34 @@ PN_BINARY(g2_add)
 PN_UNARY(g2_double)
 PN_UNARY(g2_negate)
 PN_UNARY(g2_is_on_curve)
+
+// Groth16 verification (verify.h). pn_g1_check and pn_g2_check write a status
+// byte per point: 0 in the group, 1 a coordinate not below q, 2 not on the
+// curve, 3 (G2) on the twist but outside the order-r subgroup.
+PN_UNARY(g1_check)
+PN_UNARY(g2_check)
+
+// prod_i e(P_i, Q_i) == 1 for n pairs: g1 (n, 2, 4), g2 (n, 2, 2, 4), the Q_i
+// in G2 (the caller checks); a pair with a point at infinity counts as 1.
+// Returns 1 if the product is one, 0 if not, -PN_ERR_* for bad arguments.
+int pn_pairing_product_is_one(const uint64_t *g1, const uint64_t *g2, size_t n) {
+    return kernels().pairing_product_is_one(g1, g2, n);
+}
+
+// The words of a prepared key with n_ic IC points.
+size_t pn_groth16_key_words(size_t n_ic) { return kernels().groth16_key_words(n_ic); }
+
+// A verification key prepared for pn_groth16_batch_check: g1 is alpha then
+// the n_ic IC points, g2 beta, gamma, delta, all checked beforehand.
+int pn_groth16_prepare_key(const uint64_t *g1, size_t n_ic, const uint64_t *g2, uint64_t *out) {
+    return kernels().groth16_prepare_key(g1, n_ic, g2, out);
+}
+
+// Whether n proofs with scalars r hold against the prepared key, s being the
+// IC scalars (sum_i r_i, sum_i r_i x_i1, ...): 1, 0, or -PN_ERR_*. See verify.h.
+int pn_groth16_batch_check(const uint64_t *key, size_t key_len, const uint64_t *s, const uint64_t *a,
+                           const uint64_t *b, const uint64_t *c, const uint64_t *r, size_t n) {
+    return kernels().groth16_batch_check(key, key_len, s, a, b, c, r, n);
+}
 
 }  // extern "C"

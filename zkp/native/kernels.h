@@ -22,6 +22,8 @@ enum {
     PN_ERR_WITNESS,
     PN_ERR_MEMORY,
     PN_ERR_KERNELS,
+    PN_ERR_INFINITY,
+    PN_ERR_KEY,
 };
 
 // pn_g1_mul_many and pn_g2_mul_many share the MSM's shape, with one base.
@@ -31,6 +33,12 @@ typedef int pn_h_fn(const void *coefficients, size_t n_coefficients, const uint6
                     size_t domain_size, uint64_t *out, int threads);
 typedef int pn_binary_fn(const uint64_t *a, const uint64_t *b, void *out, size_t n);
 typedef int pn_unary_fn(const uint64_t *a, void *out, size_t n);
+// Groth16 verification (verify.h).
+typedef int pn_pairing_fn(const uint64_t *g1, const uint64_t *g2, size_t n);
+typedef size_t pn_key_words_fn(size_t n_ic);
+typedef int pn_prepare_key_fn(const uint64_t *g1, size_t n_ic, const uint64_t *g2, uint64_t *out);
+typedef int pn_batch_check_fn(const uint64_t *key, size_t key_len, const uint64_t *s, const uint64_t *a,
+                              const uint64_t *b, const uint64_t *c, const uint64_t *r, size_t n);
 
 struct pn_kernels {
     const char *name;
@@ -40,7 +48,11 @@ struct pn_kernels {
     pn_binary_fn *fp_mul, *fp_add, *fp_sub, *fr_mul, *fr_add, *fr_sub, *fp2_mul, *g1_add, *g2_add;
     pn_unary_fn *fp_inv, *fp_to_montgomery, *fp_from_montgomery, *fr_inv, *fr_to_montgomery,
         *fr_from_montgomery, *fp2_sqr, *g1_double, *g1_negate, *g1_is_on_curve, *g2_double, *g2_negate,
-        *g2_is_on_curve;
+        *g2_is_on_curve, *g1_check, *g2_check;
+    pn_pairing_fn *pairing_product_is_one;
+    pn_key_words_fn *groth16_key_words;
+    pn_prepare_key_fn *groth16_prepare_key;
+    pn_batch_check_fn *groth16_batch_check;
 };
 
 // Hidden: shared between this library's files, not part of its ABI.

@@ -8,6 +8,7 @@
 #include "msm.h"
 #include "ntt.h"
 #include "primitives.h"
+#include "verify.h"
 
 // Filled by name: a positional list would silently swap two entries of one type.
 extern const pn_kernels PN_KERNELS_TABLE = [] {
@@ -41,6 +42,12 @@ extern const pn_kernels PN_KERNELS_TABLE = [] {
     k.g2_double = point_double<fq2>;
     k.g2_negate = point_negate<fq2>;
     k.g2_is_on_curve = point_is_on_curve<fq2>;
+    k.g1_check = g1_check;
+    k.g2_check = g2_check;
+    k.pairing_product_is_one = pairing_product_is_one;
+    k.groth16_key_words = key_words;
+    k.groth16_prepare_key = groth16_prepare_key;
+    k.groth16_batch_check = groth16_batch_check;
     return k;
 }();
 
