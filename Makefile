@@ -1,6 +1,7 @@
 # The two commands a newcomer needs: `make devnet` and `make test`. Both set up what they need,
-# idempotently: Debian packages (Node.js; Chromium and its driver for the explorer's browser
-# test) if missing, a .venv from pyproject.toml, node_modules from package-lock.json.
+# idempotently: Debian packages (Node.js; PostgreSQL for the store tests; Chromium and its
+# driver for the explorer's browser test) if missing, a .venv from pyproject.toml,
+# node_modules from package-lock.json.
 
 PYTHON ?= python3
 VENV := .venv
@@ -14,12 +15,16 @@ PYTEST_WORKERS ?= 2
 
 setup: system-deps $(PY_STAMP) $(NPM_STAMP)
 
-# Node.js for the contracts' and circuits' tooling; Debian's Chromium and its chromedriver for the
+# Node.js for the contracts' and circuits' tooling; PostgreSQL's server binaries for the store
+# tests (tests/postgres.py); Debian's Chromium and its chromedriver for the
 # explorer's browser test.
 system-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  echo "installing Node.js and npm from Debian"; \
 	  apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL from Debian (the store tests start a server of their own)"; \
+	  apt-get update -qq && apt-get install -y -qq postgresql; }
 	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
 	  echo "installing chromium and chromium-driver from Debian"; \
 	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }

@@ -1,4 +1,5 @@
-"""The coordinator's data directory: a lock file and one SQLite database (WAL).
+"""The coordinator's data directory and its database: SQLite in the directory by default, or
+PostgreSQL (`--db`, see p2p/database.py for the URL forms and what both guarantee).
 
 The decision core is event-sourced (docs/coordinator.md), so what must survive a kill is small:
 
@@ -13,8 +14,13 @@ The decision core is event-sourced (docs/coordinator.md), so what must survive a
 - `audit`: the core's per-task audit records, what `provernet audit` checks.
 - `meta`: the L1 cursor (the next L1 block to scan for events) and the deployment it serves.
 
-One connection behind a lock, synchronous=FULL: a stored event is on disk when `append_event`
-returns. The service calls it through `trio.to_thread.run_sync`.
+Each call is committed when it returns (a stored event is on disk when `append_event` returns);
+the service calls the store through `trio.to_thread.run_sync`. The SQL is written once for both
+databases (`p2p.database.Dialect` holds their differences); records are JSON text in both.
+
+Two locks: DATADIR/coordinator.lock keeps a second coordinator off the data directory (its p2p
+identity, artifacts and audit log live there, wherever the database is), and the database's own
+lock keeps a second coordinator off the database, whichever directory it runs from.
 """
 
 from __future__ import annotations
@@ -22,18 +28,19 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from coordinator.errors import CoordinatorError
 from coordinator.events import Event, event_from_record, event_to_record
+from p2p.database import STATEMENT_ERRORS, Database, DatabaseError, first_line, parse_url
 
 #: 2: market rules v2 (events carry the roster block and the statement; proofs their statement);
 #: 3: a block's roster is its roster snapshot's entries in snapshot order (settlement proves each
 #: drawn record against that snapshot, so events holding live rosters cannot be replayed)
 SCHEMA_VERSION = 3
+#: the SQLite file in the data directory, unless `--db` names another database
 DATABASE_NAME = "coordinator.sqlite"
 LOCK_NAME = "coordinator.lock"
 
@@ -52,7 +59,8 @@ CREATE TABLE IF NOT EXISTS audit (kind INTEGER NOT NULL, task INTEGER NOT NULL,
 
 
 class StoreError(CoordinatorError):
-    """The data directory cannot be used: locked by another coordinator, or damaged."""
+    """The data directory or the database cannot be used: locked by another coordinator,
+    unreachable, or damaged."""
 
 
 @dataclass(frozen=True)
@@ -66,123 +74,151 @@ class Restored:
 
 
 class CoordinatorStore:
-    def __init__(self, directory: Path):
-        directory.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(directory / LOCK_NAME, "a+")
+    """The coordinator's data directory, locked, and its database; `CoordinatorStore.open`."""
+
+    def __init__(self, database: Database, lock_file: TextIO):
+        self._db = database
+        self._lock_file = lock_file
+
+    @classmethod
+    def open(cls, directory: Path, db: str | None = None) -> CoordinatorStore:
+        """Lock `directory` and open the database `db` names (None: DIRECTORY/coordinator.sqlite),
+        creating its tables if new; a database of another schema is refused."""
         try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            where = parse_url(db, directory / DATABASE_NAME)
+        except DatabaseError as error:
+            raise StoreError(str(error)) from None
+        directory.mkdir(parents=True, exist_ok=True)
+        lock_file = open(directory / LOCK_NAME, "a+")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._lock_file.close()
+            lock_file.close()
             raise StoreError(f"{directory} is in use by another coordinator (it holds "
                              f"{directory / LOCK_NAME}); give this one its own --datadir") from None
-        self._lock_file.truncate(0)
-        self._lock_file.write(str(os.getpid()))
-        self._lock_file.flush()
-        self._mutex = threading.Lock()
+        lock_file.truncate(0)
+        lock_file.write(str(os.getpid()))
+        lock_file.flush()
         try:
-            self._db = sqlite3.connect(directory / DATABASE_NAME, check_same_thread=False,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            self._check_schema()
-        except sqlite3.DatabaseError as error:
-            self._lock_file.close()
-            raise StoreError(f"{directory / DATABASE_NAME} cannot be opened: {error}") from None
+            database = Database.open(where, "coordinator")
+        except DatabaseError as error:
+            lock_file.close()
+            raise StoreError(str(error)) from None
+        store = cls(database, lock_file)
+        try:
+            store._initialise()
+        except STATEMENT_ERRORS as error:
+            store.close()
+            raise StoreError(f"cannot set up {store.where}: {first_line(error)}") from None
+        except BaseException:
+            store.close()
+            raise
+        return store
 
-    def _check_schema(self) -> None:
-        version = self.meta("schema")
-        if version is None:
-            self.set_meta("schema", str(SCHEMA_VERSION))
-        elif version != str(SCHEMA_VERSION):
-            raise StoreError(f"the database has schema {version}, this coordinator reads "
-                             f"{SCHEMA_VERSION}")
+    @property
+    def where(self) -> str:
+        """The database, as it may be shown: a path, or a URL without its password."""
+        return str(self._db.where)
+
+    def _initialise(self) -> None:
+        with self._db.transaction() as db:
+            db.create(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)",
+                           (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                raise StoreError(f"{self.where} has schema {row[0]}, this coordinator reads "
+                                 f"{SCHEMA_VERSION}")
 
     def close(self) -> None:
-        with self._mutex:
-            self._db.close()
-            self._lock_file.close()
+        self._db.close()
+        self._lock_file.close()
 
     # ------------------------------------------------------------------ meta
 
     def meta(self, key: str) -> str | None:
-        with self._mutex:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._db.connection() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._mutex:
-            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+        with self._db.connection() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     # ------------------------------------------------------------------ events and commands
 
     def append_event(self, number: int, event: Event) -> None:
         """Store event `number` (the core's sequence number it will get) before it is handled."""
-        with self._mutex:
-            self._db.execute("INSERT INTO events (number, record) VALUES (?, ?)",
-                             (number, json.dumps(event_to_record(event))))
+        with self._db.connection() as db:
+            db.execute("INSERT INTO events (number, record) VALUES (?, ?)",
+                       (number, json.dumps(event_to_record(event))))
 
     def drop_event(self, number: int) -> None:
         """Forget event `number`: the core refused it, so it changed nothing."""
-        with self._mutex:
-            self._db.execute("DELETE FROM events WHERE number = ?", (number,))
+        with self._db.connection() as db:
+            db.execute("DELETE FROM events WHERE number = ?", (number,))
 
     def mark_done(self, key: tuple[int, int]) -> None:
-        with self._mutex:
-            self._db.execute("INSERT OR IGNORE INTO done (event, position) VALUES (?, ?)", key)
+        with self._db.connection() as db:
+            db.execute("INSERT INTO done (event, position) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                       key)
 
     def save_snapshot(self, after_event: int, state: dict) -> None:
         """Keep the core's state after `after_event` and drop what it makes unnecessary."""
-        with self._mutex, self._db:
-            self._db.execute("BEGIN")
-            self._db.execute("INSERT OR REPLACE INTO snapshots (after_event, state) VALUES (?, ?)",
-                             (after_event, json.dumps(state)))
-            self._db.execute("DELETE FROM snapshots WHERE after_event < ?", (after_event,))
-            self._db.execute("DELETE FROM events WHERE number <= ?", (after_event,))
-            self._db.execute("DELETE FROM done WHERE event <= ?", (after_event,))
+        with self._db.transaction() as db:
+            db.execute("INSERT INTO snapshots (after_event, state) VALUES (?, ?) "
+                       "ON CONFLICT (after_event) DO UPDATE SET state = excluded.state",
+                       (after_event, json.dumps(state)))
+            db.execute("DELETE FROM snapshots WHERE after_event < ?", (after_event,))
+            db.execute("DELETE FROM events WHERE number <= ?", (after_event,))
+            db.execute("DELETE FROM done WHERE event <= ?", (after_event,))
 
     def restore(self) -> Restored:
-        with self._mutex:
-            row = self._db.execute(
+        with self._db.connection() as db:
+            row = db.execute(
                 "SELECT after_event, state FROM snapshots ORDER BY after_event DESC LIMIT 1"
             ).fetchone()
             # Without a snapshot every event is replayed, event 0 included.
             after, snapshot = (row[0], json.loads(row[1])) if row else (-1, None)
             events = [(number, event_from_record(json.loads(record))) for number, record in
-                      self._db.execute("SELECT number, record FROM events WHERE number > ? "
-                                       "ORDER BY number", (after,))]
+                      db.execute("SELECT number, record FROM events WHERE number > ? "
+                                 "ORDER BY number", (after,)).fetchall()]
             done = {(event, position) for event, position in
-                    self._db.execute("SELECT event, position FROM done")}
+                    db.execute("SELECT event, position FROM done").fetchall()}
         return Restored(snapshot, after, events, done)
 
     # ------------------------------------------------------------------ proofs and audit
 
     def add_proof(self, ref: str, kind: int, task: int, round_: int, roller: str,
                   body: dict) -> None:
-        with self._mutex:
-            self._db.execute(
-                "INSERT OR IGNORE INTO proofs (ref, kind, task, round, roller, body) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (ref, kind, task, round_, roller, json.dumps(body)))
+        with self._db.connection() as db:
+            db.execute(
+                "INSERT INTO proofs (ref, kind, task, round, roller, body) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (ref, kind, task, round_, roller, json.dumps(body)))
 
     def proof(self, ref: str) -> dict:
-        with self._mutex:
-            row = self._db.execute("SELECT body FROM proofs WHERE ref = ?", (ref,)).fetchone()
+        with self._db.connection() as db:
+            row = db.execute("SELECT body FROM proofs WHERE ref = ?", (ref,)).fetchone()
         if row is None:
             raise StoreError(f"no stored proof {ref}: the database is damaged")
         return json.loads(row[0])
 
     def proofs_of(self, roller: str, kind: int) -> list[tuple[str, int, int]]:
         """(ref, task, round) of every stored submission of `roller` for tasks of `kind`."""
-        with self._mutex:
-            return self._db.execute("SELECT ref, task, round FROM proofs WHERE roller = ? AND "
-                                    "kind = ? ORDER BY task, round", (roller, kind)).fetchall()
+        with self._db.connection() as db:
+            return db.execute("SELECT ref, task, round FROM proofs WHERE roller = ? AND "
+                              "kind = ? ORDER BY task, round", (roller, kind)).fetchall()
 
     def add_audit(self, kind: int, task: int, record: dict) -> None:
-        with self._mutex:
-            self._db.execute("INSERT OR REPLACE INTO audit (kind, task, record) VALUES (?, ?, ?)",
-                             (kind, task, json.dumps(record)))
+        with self._db.connection() as db:
+            db.execute("INSERT INTO audit (kind, task, record) VALUES (?, ?, ?) "
+                       "ON CONFLICT (kind, task) DO UPDATE SET record = excluded.record",
+                       (kind, task, json.dumps(record)))
 
     def audit_records(self) -> list[dict]:
-        with self._mutex:
+        with self._db.connection() as db:
             return [json.loads(r) for (r,) in
-                    self._db.execute("SELECT record FROM audit ORDER BY kind, task")]
+                    db.execute("SELECT record FROM audit ORDER BY kind, task").fetchall()]

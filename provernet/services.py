@@ -20,6 +20,7 @@ import click
 import structlog
 import trio
 
+from p2p.database import DatabaseError, parse_url
 from p2p.metrics_http import listen_address
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -89,6 +90,25 @@ def metrics_listen_option(default: str):
         "--metrics-listen", default=default, show_default=True, callback=check,
         help='HOST:PORT of the Prometheus /metrics and /health server (port 0 picks a free '
              'one; "" serves none).')
+
+
+def database_option(node: str, default: str):
+    """`--db URL`: where a node keeps its state (p2p/database.py), its form checked here; the
+    value stays the text given (None: `default`, an SQLite file in the data directory)."""
+
+    def check(_ctx, _param, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_url(value, Path(default))
+            except DatabaseError as error:
+                raise click.BadParameter(str(error)) from None
+        return value
+
+    return click.option(
+        "--db", callback=check,
+        help=f"The {node}'s database: a path or sqlite:///ABSOLUTE/PATH (SQLite), or "
+             f"postgresql://USER@HOST:PORT/DATABASE, one database per node (the password from "
+             f"the URL, ~/.pgpass or PGPASSWORD)  [default: {default}]")
 
 
 def configure_logging(log_file: Path | None = None) -> None:

@@ -1,6 +1,6 @@
 """The sequencer service: store, mempool, block builder, L1 committer and JSON-RPC API.
 
-`Sequencer.run` opens the data directory (lock and database), restores the
+`Sequencer.run` opens the data directory (lock and database, `db`), restores the
 newest block's state and the pending transfers, and runs the three services
 in one nursery: the L1 committer, the block builder (which nudges the
 committer through a zero-buffer channel when it has stored a block) and the
@@ -71,6 +71,9 @@ class SequencerConfig:
     #: "" serves none, so that sequencers embedded in a process (the devnet, tests) need no port.
     #: `provernet sequencer run` serves it on 127.0.0.1:9465 unless told otherwise
     metrics_listen: str | None = None
+    #: the database (p2p/database.py): a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB;
+    #: None is the SQLite file DATADIR/sequencer.sqlite
+    db: str | None = None
 
 
 class Sequencer:
@@ -103,7 +106,7 @@ class Sequencer:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
         self.store = await trio.to_thread.run_sync(Store.open, config.datadir, config.circuit,
-                                                   config.genesis)
+                                                   config.genesis, config.db)
         try:
             tip = await trio.to_thread.run_sync(self.store.last_block_number)
             self.mempool = await trio.to_thread.run_sync(

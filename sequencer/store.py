@@ -1,6 +1,7 @@
-"""The sequencer's data directory: a lock file and one SQLite database (WAL).
+"""The sequencer's data directory and its database: SQLite in the directory by default (WAL),
+or PostgreSQL (`--db`, see p2p/database.py for the URL forms and what both guarantee).
 
-What must survive a restart lives here, and each change is one SQLite
+What must survive a restart lives here, and each change is one database
 transaction, so a kill at any point leaves either all of it or none:
 
 - every accepted transfer, in acceptance order (`seq`), before the API answers;
@@ -20,12 +21,15 @@ which the same query gives. The tree built from the versions is checked
 against the block's stored root, so a damaged database is found at start.
 
 The store is synchronous and thread-safe (one connection behind a lock): the
-trio services call it through `trio.to_thread.run_sync`. synchronous=FULL
-makes a commit durable across a power cut, not only a process kill; it costs
-about 0.3 ms a commit here, a tenth of a signature check.
+trio services call it through `trio.to_thread.run_sync`. A commit is durable
+across a power cut, not only a process kill (SQLite's synchronous=FULL,
+PostgreSQL's synchronous_commit); on SQLite it costs about 0.3 ms a commit
+here, a tenth of a signature check. The SQL is written once for both
+databases (`p2p.database.Dialect` holds their differences).
 
 The lock file (`flock`, released by the kernel when the process dies, even
-by SIGKILL) keeps a second sequencer off the directory: two would build two
+by SIGKILL) keeps a second sequencer off the directory, and the database's
+own lock off the database, wherever it runs from: two would build two
 different block b.
 """
 
@@ -33,14 +37,20 @@ from __future__ import annotations
 
 import fcntl
 import os
-import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from p2p.database import (
+    STATEMENT_ERRORS,
+    Connection,
+    Database,
+    DatabaseError,
+    first_line,
+    parse_url,
+)
 from sequencer.accounts import Account, AccountTree
 from sequencer.babyjub import Point
 from sequencer.circuit_inputs import BlockCircuit
@@ -49,6 +59,7 @@ from sequencer.errors import DataDirLocked, GenesisMismatch, StoreError
 from sequencer.genesis import genesis_state
 from sequencer.transactions import Transfer
 
+#: the SQLite file in the data directory, unless `--db` names another database
 DATABASE_NAME = "sequencer.sqlite"
 LOCK_NAME = "sequencer.lock"
 SCHEMA_VERSION = 1
@@ -183,43 +194,52 @@ class DataDirLock:
 class Store:
     """The sequencer's database; open it with `Store.open`."""
 
-    def __init__(self, connection: sqlite3.Connection, lock: DataDirLock, circuit: BlockCircuit):
-        self._db = connection
+    def __init__(self, database: Database, lock: DataDirLock, circuit: BlockCircuit):
+        self._db = database
         self._lock = lock
-        self._mutex = threading.Lock()
         self.circuit = circuit
 
     @classmethod
-    def open(cls, datadir: Path, circuit: BlockCircuit, genesis: Mapping[int, Account]) -> Store:
-        """Lock `datadir` and open (or create) its database for this circuit and genesis state.
+    def open(cls, datadir: Path, circuit: BlockCircuit, genesis: Mapping[int, Account],
+             db: str | None = None) -> Store:
+        """Lock `datadir` and open (or create) the database `db` names (None:
+        DATADIR/sequencer.sqlite) for this circuit and genesis state.
 
         A database made for another circuit or genesis is refused: its blocks would not apply.
         """
+        try:
+            where = parse_url(db, datadir / DATABASE_NAME)
+        except DatabaseError as exc:
+            raise StoreError(str(exc)) from None
         try:
             datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create data directory {datadir}: {exc.strerror}") from None
         lock = DataDirLock(datadir)
         try:
-            connection = sqlite3.connect(datadir / DATABASE_NAME, isolation_level=None,
-                                         check_same_thread=False)
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = FULL")
-            connection.execute("PRAGMA foreign_keys = ON")
-            store = cls(connection, lock, circuit)
+            database = Database.open(where, "sequencer")
+        except DatabaseError as exc:
+            lock.release()
+            raise StoreError(str(exc)) from None
+        store = cls(database, lock, circuit)
+        try:
             store._initialise(genesis)
-        except sqlite3.Error as exc:
-            lock.release()
-            raise StoreError(f"cannot open {datadir / DATABASE_NAME}: {exc}") from None
+        except STATEMENT_ERRORS as exc:
+            store.close()
+            raise StoreError(f"cannot set up {store.where}: {first_line(exc)}") from None
         except BaseException:
-            lock.release()
+            store.close()
             raise
         return store
 
+    @property
+    def where(self) -> str:
+        """The database, as it may be shown: a path, or a URL without its password."""
+        return str(self._db.where)
+
     def close(self) -> None:
-        with self._mutex:
-            self._db.close()
-            self._lock.release()
+        self._db.close()
+        self._lock.release()
 
     def _initialise(self, genesis: Mapping[int, Account]) -> None:
         expected = {
@@ -230,16 +250,13 @@ class Store:
             "chain_id": str(self.circuit.chain_id),
             "genesis_root": str(genesis_state(self.circuit.depth, genesis).root),
         }
-        with self._transaction() as db:
-            if db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
-                # Statement by statement: executescript would COMMIT the open transaction first.
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+        with self._db.transaction() as db:
+            if not db.has_table("meta"):
+                db.create(_SCHEMA)
                 db.executemany("INSERT INTO meta VALUES (?, ?)", expected.items())
                 self._insert_accounts(db, 0, genesis)
                 return
-            stored = dict(db.execute("SELECT key, value FROM meta"))
+            stored = dict(db.execute("SELECT key, value FROM meta").fetchall())
         for key, value in expected.items():
             if stored.get(key) != value:
                 raise GenesisMismatch(
@@ -251,7 +268,7 @@ class Store:
     def add_transfers(self, accepted: Iterable[tuple[str, Transfer]]) -> None:
         """Record accepted transfers as pending, in this order (their acceptance order)."""
         now = time.time()
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             for hash_, transfer in accepted:
                 key, sig = transfer.public_key, transfer.signature
                 db.execute(
@@ -274,8 +291,8 @@ class Store:
         return [t.transfer for t in self._transfers("WHERE block = ? ORDER BY position", (number,))]
 
     def _transfers(self, where: str, args: tuple = ()) -> list[StoredTransfer]:
-        with self._mutex:
-            rows = self._db.execute(
+        with self._db.connection() as db:
+            rows = db.execute(
                 f"SELECT {_TRANSFER_COLUMNS}, blocks.status FROM transfers "
                 f"LEFT JOIN blocks ON blocks.number = transfers.block {where}", args).fetchall()
         return [_stored_transfer(row) for row in rows]
@@ -284,7 +301,7 @@ class Store:
 
     def add_block(self, block: NewBlock) -> None:
         """Store a precommitted block, mark its transfers and record its accounts, atomically."""
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             last = db.execute("SELECT COALESCE(MAX(number), 0) FROM blocks").fetchone()[0]
             if block.number != last + 1:
                 raise StoreError(f"block {block.number} built on top of block {last}: "
@@ -311,17 +328,18 @@ class Store:
 
     def last_block_number(self) -> int:
         """The newest block's number; 0 (genesis) before the first."""
-        with self._mutex:
-            return self._db.execute("SELECT COALESCE(MAX(number), 0) FROM blocks").fetchone()[0]
+        with self._db.connection() as db:
+            return db.execute("SELECT COALESCE(MAX(number), 0) FROM blocks").fetchone()[0]
 
     def _blocks(self, where: str, args: tuple) -> list[StoredBlock]:
-        with self._mutex:
-            rows = self._db.execute(
+        with self._db.connection() as db:
+            rows = db.execute(
                 "SELECT number, old_root, new_root, data_hash, status, built_at, l1_block, "
                 f"l1_timestamp FROM blocks {where}", args).fetchall()
             hashes = {
-                row[0]: tuple(h for (h,) in self._db.execute(
-                    "SELECT hash FROM transfers WHERE block = ? ORDER BY position", (row[0],)))
+                row[0]: tuple(h for (h,) in db.execute(
+                    "SELECT hash FROM transfers WHERE block = ? ORDER BY position",
+                    (row[0],)).fetchall())
                 for row in rows
             }
         return [StoredBlock(number=n, old_root=int(old), new_root=int(new), data_hash=int(dh),
@@ -330,20 +348,20 @@ class Store:
                 for n, old, new, dh, status, built, l1_block, l1_time in rows]
 
     def mark_committed(self, number: int, l1_block: int, l1_timestamp: int) -> None:
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             db.execute("UPDATE blocks SET status = 'committed', l1_block = ?, l1_timestamp = ? "
                        "WHERE number = ? AND status = 'precommitted'",
                        (l1_block, l1_timestamp, number))
 
     def mark_finalized(self, up_to: int) -> int:
         """Committed blocks up to `up_to` become finalized; returns how many changed."""
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             return db.execute("UPDATE blocks SET status = 'finalized' "
                               "WHERE number <= ? AND status = 'committed'", (up_to,)).rowcount
 
     def mark_uncommitted(self, after: int) -> int:
         """Committed blocks past `after` are not on L1 (reverted there): precommitted again."""
-        with self._transaction() as db:
+        with self._db.transaction() as db:
             return db.execute(
                 "UPDATE blocks SET status = 'precommitted', l1_block = NULL, l1_timestamp = NULL "
                 "WHERE number > ? AND status = 'committed'", (after,)).rowcount
@@ -352,8 +370,8 @@ class Store:
 
     def accounts_at(self, number: int) -> dict[int, Account]:
         """Every account as it is after block `number` (0: genesis)."""
-        with self._mutex:
-            rows = self._db.execute(
+        with self._db.connection() as db:
+            rows = db.execute(
                 "SELECT idx, address, balance, nonce FROM accounts AS v WHERE block = "
                 "(SELECT MAX(block) FROM accounts WHERE idx = v.idx AND block <= ?)",
                 (number,)).fetchall()
@@ -372,12 +390,12 @@ class Store:
         return state
 
     def _root_after(self, number: int) -> int:
-        with self._mutex:
+        with self._db.connection() as db:
             if number == 0:
-                return int(self._db.execute(
+                return int(db.execute(
                     "SELECT value FROM meta WHERE key = 'genesis_root'").fetchone()[0])
-            row = self._db.execute("SELECT new_root FROM blocks WHERE number = ?",
-                                   (number,)).fetchone()
+            row = db.execute("SELECT new_root FROM blocks WHERE number = ?",
+                             (number,)).fetchone()
         if row is None:
             raise StoreError(f"no block {number} in the database")
         return int(row[0])
@@ -385,36 +403,11 @@ class Store:
     # ------------------------------------------------------------------ plumbing
 
     @staticmethod
-    def _insert_accounts(db: sqlite3.Connection, number: int,
+    def _insert_accounts(db: Connection, number: int,
                          accounts: Mapping[int, Account]) -> None:
         db.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?)",
                        [(i, number, str(a.address), str(a.balance), a.nonce)
                         for i, a in accounts.items()])
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self._db, self._mutex)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE .. COMMIT under the store's mutex; ROLLBACK on any exception."""
-
-    def __init__(self, db: sqlite3.Connection, mutex: threading.Lock):
-        self._db, self._mutex = db, mutex
-
-    def __enter__(self) -> sqlite3.Connection:
-        self._mutex.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._mutex.release()
-            raise
-        return self._db
-
-    def __exit__(self, kind, _value, _traceback) -> None:
-        try:
-            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-        finally:
-            self._mutex.release()
 
 
 def _stored_transfer(row: Iterable) -> StoredTransfer:

@@ -17,6 +17,7 @@ import pytest
 
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
+from postgres import db, postgres_database, postgres_server  # noqa: F401 (fixtures, see there)
 from zkp.builds import CircuitBuild, build_block_circuit
 
 

@@ -8,11 +8,17 @@ import click
 
 from coordinator.l1 import DEFAULT_SNAPSHOT_INTERVAL
 from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.store import DATABASE_NAME
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
-from provernet.services import configure_logging, metrics_listen_option, run_until_stopped
+from provernet.services import (
+    configure_logging,
+    database_option,
+    metrics_listen_option,
+    run_until_stopped,
+)
 from roller.keys import datadir_from
 from sequencer.client import DEFAULT_URL
 from zkp.builds import BLOCK_PROFILES, build_block_circuit
@@ -46,12 +52,14 @@ def command() -> None:
               show_default=True,
               help="Least seconds between roster snapshots taken because the roster changed "
                    "(one is also taken before the newest is half SNAPSHOT_MAX_AGE old).")
+@database_option("coordinator", f"DATADIR/coordinator/{DATABASE_NAME}")
 @metrics_listen_option(DEFAULT_METRICS_LISTEN)
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, sequencer_url: str, listen: str, bootstrap: tuple[str, ...],
-        circuit: str, poll_interval: float, snapshot_interval: float,
+        circuit: str, poll_interval: float, snapshot_interval: float, db: str | None,
         metrics_listen: str | None) -> None:
-    """Run the coordinator until interrupted; its state lives in DATADIR/coordinator."""
+    """Run the coordinator until interrupted; its state lives in DATADIR/coordinator (its
+    database too, unless --db names another)."""
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
     chain = connect(rpc_url)
@@ -61,6 +69,6 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
     config = CoordinatorConfig(datadir=datadir_from(datadir) / "coordinator",
                                sequencer_url=sequencer_url, listen=listen, bootstrap=bootstrap,
                                poll_interval=poll_interval, snapshot_interval=snapshot_interval,
-                               metrics_listen=metrics_listen)
+                               metrics_listen=metrics_listen, db=db)
     configure_logging()
     run_until_stopped(CoordinatorService(config, chain, loaded, account, build).run, "coordinator")

@@ -12,12 +12,18 @@ from market_contracts.deploy import Deployment, check_deployment
 from market_contracts.rollup import Rollup
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
-from provernet.services import configure_logging, metrics_listen_option, run_until_stopped
+from provernet.services import (
+    configure_logging,
+    database_option,
+    metrics_listen_option,
+    run_until_stopped,
+)
 from roller.keys import datadir_from
 from sequencer.accounts import Account
 from sequencer.circuit_inputs import LARGE, SMALL
 from sequencer.genesis import dev_address, load_genesis
 from sequencer.service import Sequencer, SequencerConfig
+from sequencer.store import DATABASE_NAME
 
 CIRCUITS = {"small": SMALL, "large": LARGE}
 #: the devnet genesis: accounts 0..N-1 owned by the well-known dev keys, each with this balance
@@ -81,12 +87,14 @@ def command() -> None:
               show_default=True, help="Devnet genesis: each account's balance in base units.")
 @click.option("--max-pending", type=click.IntRange(1), default=10_000, show_default=True,
               help="Most pending transfers held at once.")
+@database_option("sequencer", f"DATADIR/sequencer/{DATABASE_NAME}")
 @metrics_listen_option(DEFAULT_METRICS_LISTEN)
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, listen: tuple[str, int], block_interval: float, circuit: str,
         genesis_file: Path | None, genesis_accounts: int, genesis_balance: int, max_pending: int,
-        metrics_listen: str | None) -> None:
-    """Run the sequencer until interrupted; its state lives in DATADIR/sequencer."""
+        db: str | None, metrics_listen: str | None) -> None:
+    """Run the sequencer until interrupted; its state lives in DATADIR/sequencer (its database
+    too, unless --db names another)."""
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
     chain = connect(rpc_url)
@@ -97,6 +105,6 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
         datadir=datadir_from(datadir) / "sequencer",
         genesis=genesis_accounts_from(genesis_file, genesis_accounts, genesis_balance),
         circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
-        max_pending=max_pending, metrics_listen=metrics_listen)
+        max_pending=max_pending, metrics_listen=metrics_listen, db=db)
     configure_logging()
     run_until_stopped(Sequencer(config, rollup, account).run, "sequencer")

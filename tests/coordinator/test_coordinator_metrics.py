@@ -5,7 +5,6 @@ a block is committed on L1 and two rollers are refused at the door over libp2p."
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 import trio
@@ -15,12 +14,6 @@ from prometheus_client import generate_latest
 from coordinator.metrics import CoordinatorMetrics, block_statuses
 from coordinator.service import PROTOCOL_VERSION, CoordinatorConfig, CoordinatorService
 from coordinator_harness import commit, new_core, roster
-from market_contracts.bindings import Market
-from market_contracts.chain import EmbeddedChain
-from market_contracts.compile import load_artifact
-from market_contracts.deploy import deploy_market
-from market_contracts.rollup import deploy_poseidon, deploy_rollup_contract
-from market_contracts.rules import MarketParams
 from p2p import messages as m
 from p2p.host import open_node
 from p2p.protocols import open_stream
@@ -28,7 +21,6 @@ from p2p.signing import sign_digest, signing_digest
 from scrape import get, samples
 
 P = "provernet_coordinator"
-PARAMS = MarketParams.devnet()
 
 
 def test_block_statuses_count_the_blocks_not_finalized():
@@ -52,24 +44,14 @@ def test_dispatch_time_runs_from_the_commit_to_the_blocks_first_task():
 
 
 @pytest.fixture
-def world(tmp_path, small_circuit):
-    """A market and a Rollup (verifier a stub: no proof is checked here) with a registered
-    coordinator, on a fresh embedded chain."""
-    chain = EmbeddedChain()
-    owner, sequencer, coordinator = chain.dev_accounts[:3]
-    deployment = deploy_market(chain, owner, PARAMS)
-    stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
-    rollup = deploy_rollup_contract(chain, owner, sequencer=sequencer.address,
-                                    verifier=stub.address, poseidon=deploy_poseidon(chain, owner),
-                                    genesis_root=1, batch_size=PARAMS.k, max_transfers=1)
-    market = Market(chain, deployment)
-    market.add_rollup(owner, rollup.address, stub.address)
-    market.register_coordinator(owner, coordinator.address, b"peer", "test", rollup.address)
+def world(tmp_path, small_circuit, coordinator_world):
+    """The coordinator service on `coordinator_world`, serving metrics on a free port."""
+    w = coordinator_world
     service = CoordinatorService(
         CoordinatorConfig(datadir=tmp_path / "coordinator", sequencer_url="http://127.0.0.1:9",
                           poll_interval=0.1, metrics_listen="127.0.0.1:0"),
-        chain, replace(deployment, rollup=rollup.deployment()), coordinator, small_circuit)
-    return chain, sequencer, rollup, service
+        w.chain, w.deployment, w.coordinator, small_circuit)
+    return w.chain, w.sequencer, w.rollup, service
 
 
 async def refused(node, service: CoordinatorService, account, versions: tuple[int, ...]) -> str:

@@ -1,11 +1,15 @@
-"""The sequencer's database: genesis and circuit checks, the data directory lock, transfers,
-blocks stored atomically with their accounts, statuses, and the state rebuilt from versions."""
+"""The sequencer's database: genesis and circuit checks, the data directory's and the database's
+locks, transfers, blocks stored atomically with their accounts, statuses, and the state rebuilt
+from versions. Each test runs on SQLite (the default) and on a real PostgreSQL server (`db`,
+tests/postgres.py)."""
 
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 
+import psycopg
 import pytest
 
 from sequencer.circuit_inputs import SMALL
@@ -19,8 +23,8 @@ from sequencer_fakes import GENESIS, Wallet
 
 
 @pytest.fixture
-def store(tmp_path):
-    store = Store.open(tmp_path, SMALL, GENESIS)
+def store(tmp_path, db):
+    store = Store.open(tmp_path, SMALL, GENESIS, db)
     yield store
     store.close()
 
@@ -46,22 +50,32 @@ def test_a_new_store_holds_the_genesis_state(store):
     assert store.state_at(0).root == genesis_state(SMALL.depth, GENESIS).root
 
 
-def test_another_genesis_or_circuit_is_refused(tmp_path):
-    Store.open(tmp_path, SMALL, GENESIS).close()
+def test_another_genesis_or_circuit_is_refused(tmp_path, db):
+    Store.open(tmp_path, SMALL, GENESIS, db).close()
     other = {**GENESIS, 0: replace(GENESIS[0], balance=1)}
     with pytest.raises(GenesisMismatch, match="genesis_root"):
-        Store.open(tmp_path, SMALL, other)
+        Store.open(tmp_path, SMALL, other, db)
     with pytest.raises(GenesisMismatch, match="block_size = 2, not 4"):
-        Store.open(tmp_path, replace(SMALL, block_size=4), GENESIS)
-    Store.open(tmp_path, SMALL, GENESIS).close()  # the refusals released the lock
+        Store.open(tmp_path, replace(SMALL, block_size=4), GENESIS, db)
+    Store.open(tmp_path, SMALL, GENESIS, db).close()  # the refusals released the locks
 
 
-def test_the_lock_keeps_a_second_sequencer_off_the_directory(tmp_path):
-    first = Store.open(tmp_path, SMALL, GENESIS)
+def test_the_lock_keeps_a_second_sequencer_off_the_directory(tmp_path, db):
+    first = Store.open(tmp_path, SMALL, GENESIS, db)
     with pytest.raises(DataDirLocked, match=r"another sequencer \(pid \d+\) is using"):
-        Store.open(tmp_path, SMALL, GENESIS)
+        Store.open(tmp_path, SMALL, GENESIS, db)
     first.close()
-    Store.open(tmp_path, SMALL, GENESIS).close()
+    Store.open(tmp_path, SMALL, GENESIS, db).close()
+
+
+def test_the_databases_lock_keeps_a_second_sequencer_off_it_from_any_directory(tmp_path, db):
+    shared = db or str(tmp_path / DATABASE_NAME)
+    first = Store.open(tmp_path / "one", SMALL, GENESIS, shared)
+    with pytest.raises(StoreError, match="is in use by another .*: stop it, or give this "
+                                         "sequencer its own"):
+        Store.open(tmp_path / "two", SMALL, GENESIS, shared)
+    first.close()
+    Store.open(tmp_path / "two", SMALL, GENESIS, shared).close()
 
 
 def test_transfers_come_back_in_acceptance_order(store):
@@ -127,11 +141,13 @@ def test_statuses_follow_l1(store):
     assert store.block(3).l1_block is None
 
 
-def test_a_damaged_account_row_is_found(tmp_path, store):
+def test_a_damaged_account_row_is_found(tmp_path, db, store):
     transfer = Wallet(0).pay(1, 5)
     accept(store, transfer)
     store.add_block(new_block(store, 1, [transfer]))
-    with sqlite3.connect(tmp_path / DATABASE_NAME) as db:
-        db.execute("UPDATE accounts SET balance = '999999' WHERE block = 1 AND idx = 1")
+    # Behind the store's back, as a disk fault or a hand would.
+    raw = psycopg.connect(db) if db else sqlite3.connect(tmp_path / DATABASE_NAME)
+    with closing(raw), raw:
+        raw.execute("UPDATE accounts SET balance = '999999' WHERE block = 1 AND idx = 1")
     with pytest.raises(StoreError, match="the database is damaged"):
         store.state_at(1)
