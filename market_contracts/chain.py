@@ -198,10 +198,13 @@ class Chain(ABC):
         what = f"transaction to {fields['to']}" if to is not None else "contract creation"
         return self._transact(account, fields, gas, (), what)
 
-    def call(self, fn: ContractFunction, block_identifier: Any = "latest") -> Any:
-        """eth_call with the same revert decoding as `transact`."""
+    def call(self, fn: ContractFunction, block_identifier: Any = "latest", *,
+             sender: str | None = None) -> Any:
+        """eth_call (as `sender`, if given: what its transaction would do, sending nothing) with
+        the same revert decoding as `transact`."""
         try:
-            return fn.call(block_identifier=block_identifier)
+            return fn.call({} if sender is None else {"from": to_checksum_address(sender)},
+                           block_identifier=block_identifier)
         except ContractLogicError as exc:
             raise _failure(_describe_call(fn), _revert_bytes(exc.data), fn.contract_abi) from None
 

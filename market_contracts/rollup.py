@@ -13,6 +13,7 @@ from enum import IntEnum
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from web3.contract.contract import ContractFunction
+from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 from web3.types import TxReceipt
 
@@ -248,6 +249,34 @@ class Rollup:
             else:
                 standing = {n: b for n, b in standing.items() if n < log["args"]["fromBlock"]}
         return [standing[n] for n in sorted(standing)]
+
+    def is_this_release(self) -> bool:
+        """Whether the code at this address is this release's Rollup contract, made with the
+        parameters it reports: what our creation code returns, run (eth_call, nothing mined) with
+        its sequencer, verifier, Poseidon, batch size and maximum transfers, which are code
+        (immutables); the genesis root is storage, so any root gives the same code.
+
+        Anything else behind the Rollup's ABI (a proxy, a fork) may answer `statement` and
+        `publicInputs` apart, or change them after a roller signed for them: then a valid
+        proof would be judged against other inputs and slashed. A roller serving a rollup it
+        did not deploy (the staking contract's deployer adds them) checks this first."""
+        functions = self.contract.functions
+        try:
+            parameters = (self.sequencer(), self._call(functions.verifier()),
+                          self._call(functions.poseidon()), 0, self.batch_size(),
+                          self.max_transfers())
+        except (TransactionFailed, BadFunctionCallOutput, Web3RPCError):
+            # Not even the Rollup's views: a revert, no return data, or (anvil) the node's
+            # "EVM error" for code that is no function of ours
+            return False
+        artifact = load_artifact("Rollup")
+        factory = self.chain.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        try:
+            expected = self.chain.w3.eth.call(
+                {"data": factory.constructor(*parameters).data_in_transaction})
+        except ContractLogicError:
+            return False  # parameters our constructor refuses: no Rollup of ours has them
+        return bytes(self.chain.w3.eth.get_code(self.address)) == bytes(expected)
 
     def deployment(self) -> RollupDeployment:
         """This rollup's entry of a deployment file, read from the chain."""

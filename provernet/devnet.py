@@ -6,6 +6,14 @@ its own data directory and (coordinator, rollers) its own libp2p host on loopbac
 generator that keeps the sequencer busy with L2 transfers between the devnet's dev-key accounts.
 On the embedded chain it also serves L1 over JSON-RPC, so a roller in another terminal can join.
 
+With `rollups` N > 1 the one market (token, registry, RollerStaking) serves N Rollups, each
+deployed with its own verifiers, added to the staking contract with a funded reward pool, and run
+by its own sequencer and coordinator (`DevnetRollup`: own keys, data directories, ports, load);
+one set of rollers serves them all. Rollup 1 keeps the one-rollup names (`deployment.json`,
+`sequencer/`, `coordinator/`); rollup i > 1 has `deployment-i.json`, `sequencer-i/`,
+`coordinator-i/`. Each deployment file is the shared market with that rollup: what
+`provernet coordinator run` or `provernet explorer` takes for it.
+
 Market rules v2 need L1 to move on its own: a block's randomness is the hash of the L1 block after
 its commit, and the embedded chain (like anvil without a block time) mines only on transactions.
 So on a dev L1 the devnet mines an empty block whenever none came for `L1_BLOCK_SECONDS`. No
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +42,7 @@ from eth_account.signers.local import LocalAccount
 from libp2p.peer.id import ID
 
 from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.views import BlockStatus
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
@@ -73,6 +83,12 @@ L1_BLOCK_SECONDS = 1.0
 READY_TIMEOUT = 300
 #: the coordinator's `snapshot_interval` on the devnet: short, so a new stake is drawn soon
 SNAPSHOT_INTERVAL = 5.0
+#: ETH for the sequencer and coordinator of each rollup after the first (fresh keys: the
+#: first rollup's are dev accounts the node funds)
+NODE_ETH = 10 * 10**18
+#: what `Devnet` writes in its data directory (`DevnetRollup.suffix`: rollup i > 1 adds -i)
+_NODE_DIR = re.compile(r"(sequencer|coordinator)(-\d+)?|roller-\d+")
+_DEPLOYMENT_FILE = re.compile(r"deployment(-\d+)?\.json")
 
 
 def stake_for(index: int, params: MarketParams) -> int:
@@ -101,8 +117,12 @@ class DevnetConfig:
     poll_interval: float = 0.5
     #: least seconds between the coordinator's roster snapshots after the roster changed
     snapshot_interval: float = SNAPSHOT_INTERVAL
-    #: where the market explorer is served on 127.0.0.1; None: not served, 0: a free port
+    #: where the market explorer is served on 127.0.0.1; None: not served, 0: a free port. It
+    #: shows the first rollup (`provernet explorer --deployment DATADIR/deployment-2.json` the
+    #: second)
     explorer_port: int | None = None
+    #: Rollups on the one market, each with its own sequencer and coordinator
+    rollups: int = 1
 
 
 @dataclass(frozen=True)
@@ -112,26 +132,72 @@ class DevnetRoller:
     service: RollerService
 
 
+@dataclass(eq=False)
+class DevnetRollup:
+    """One of the devnet's rollups: its deployment file (the shared market and this rollup), its
+    contract, and the sequencer and coordinator that run it, with their keys."""
+
+    #: 0 for the first rollup
+    index: int
+    deployment: Deployment
+    rollup: Rollup
+    sequencer_key: LocalAccount
+    coordinator_key: LocalAccount
+    sequencer: Sequencer | None = None
+    coordinator: CoordinatorService | None = None
+    transfers_sent: int = 0
+    #: the coordinator's libp2p address: fixed, so that a restarted one is where rollers knew it
+    coordinator_listen: str = ""
+    coordinator_scope: trio.CancelScope | None = None
+    coordinator_stopped: trio.Event | None = None
+
+    @property
+    def suffix(self) -> str:
+        """What its files and directories add to the one-rollup names: "" for the first."""
+        return "" if self.index == 0 else f"-{self.index + 1}"
+
+    def settled(self, blocks: int) -> bool:
+        """Whether blocks 1..`blocks` are finalized on L1 and their batches settled, as the
+        coordinator has read them back from L1 (blocking: reads the Rollup)."""
+        core = self.coordinator.core
+        return (self.rollup.last_finalized() >= blocks
+                and all(core.block_status(n) is BlockStatus.SETTLED for n in range(1, blocks + 1)))
+
+
 class Devnet:
     def __init__(self, config: DevnetConfig):
         self.config = config
         self.chain: Chain | None = None
-        self.deployment: Deployment | None = None
         self.market: Market | None = None
-        self.rollup: Rollup | None = None
+        #: the rollups in order; the first is the one `deployment`, `rollup`, `sequencer` and
+        #: `coordinator` name
+        self.rollups: list[DevnetRollup] = []
         self.build: CircuitBuild | None = None
         self.l1_url: str | None = None
         self.explorer_url: str | None = None
-        self.sequencer: Sequencer | None = None
-        self.coordinator: CoordinatorService | None = None
         self.rollers: list[DevnetRoller] = []
         #: the L1 block the deployment started at: reports read events from there
         self.first_block = 0
-        self.transfers_sent = 0
 
     @property
     def behaviours(self) -> dict[str, str]:
         return {r.account.address: r.behaviour for r in self.rollers}
+
+    @property
+    def deployment(self) -> Deployment | None:
+        return self.rollups[0].deployment if self.rollups else None
+
+    @property
+    def rollup(self) -> Rollup | None:
+        return self.rollups[0].rollup if self.rollups else None
+
+    @property
+    def sequencer(self) -> Sequencer | None:
+        return self.rollups[0].sequencer if self.rollups else None
+
+    @property
+    def coordinator(self) -> CoordinatorService | None:
+        return self.rollups[0].coordinator if self.rollups else None
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         config = self.config
@@ -141,9 +207,8 @@ class Devnet:
             self.first_block = chain.w3.eth.block_number
             self.build = await trio.to_thread.run_sync(build_block_circuit, "small")
             accounts = [(b, Account.create()) for b, n in self._roller_plan() for _ in range(n)]
-            self.deployment = await trio.to_thread.run_sync(self._deploy, accounts)
+            self.rollups = await trio.to_thread.run_sync(self._deploy, accounts)
             self.market = Market(chain, self.deployment)
-            self.rollup = Rollup.from_deployment(chain, self.deployment)
             async with trio.open_nursery() as nursery:
                 if chain.is_dev:
                     nursery.start_soon(keep_l1_moving, chain)
@@ -155,46 +220,53 @@ class Devnet:
                         self.market, self.rollup, config.datadir / "coordinator" / "audit.jsonl"),
                         port=config.explorer_port)
                     self.explorer_url = await nursery.start(explorer.run)
-                self.sequencer = Sequencer(SequencerConfig(
-                    datadir=config.datadir / "sequencer", genesis=self._genesis(), circuit=SMALL,
-                    block_interval=config.block_interval, port=0, l1_poll_interval=1.0),
-                    self.rollup, self._sequencer_key)
-                await nursery.start(self.sequencer.run)
                 self._nursery = nursery
-                # A fixed port, so that a restarted coordinator is where the rollers knew it.
-                self._coordinator_listen = f"/ip4/127.0.0.1/tcp/{free_port()}"
-                await self._start_coordinator()
+                for lane in self.rollups:
+                    lane.sequencer = Sequencer(SequencerConfig(
+                        datadir=config.datadir / f"sequencer{lane.suffix}",
+                        genesis=self._genesis(), circuit=SMALL,
+                        block_interval=config.block_interval, port=0, l1_poll_interval=1.0),
+                        lane.rollup, lane.sequencer_key)
+                    await nursery.start(lane.sequencer.run)
+                    lane.coordinator_listen = f"/ip4/127.0.0.1/tcp/{free_port()}"
+                    await self._start_coordinator(lane)
+                # Every coordinator's address: each roller's gossip mesh starts from all of them.
+                bootstrap = tuple(lane.coordinator.node.addrs[0] for lane in self.rollups)
                 for number, (behaviour, account) in enumerate(accounts):
                     service = RollerService(
                         RollerConfig(datadir=config.datadir / f"roller-{number}",
-                                     bootstrap=tuple(self.coordinator.node.addrs[:1]),
-                                     backend=config.backend, metrics_listen="127.0.0.1:0"),
+                                     bootstrap=bootstrap, backend=config.backend,
+                                     metrics_listen="127.0.0.1:0"),
                         chain, self.deployment, account, sample_inputs=empty_block_inputs(account.address),
                         behaviour=behaviour)
                     await nursery.start(service.run)
                     self.rollers.append(DevnetRoller(account, behaviour, service))
                 await self._rollers_ready()
-                nursery.start_soon(self._generate_load)
+                for lane in self.rollups:
+                    nursery.start_soon(self._generate_load, lane)
                 task_status.started(self)
 
-    async def _start_coordinator(self) -> None:
-        self.coordinator = CoordinatorService(
-            CoordinatorConfig(datadir=self.config.datadir / "coordinator",
-                              sequencer_url=self.sequencer.url, listen=self._coordinator_listen,
-                              poll_interval=self.config.poll_interval,
+    async def _start_coordinator(self, lane: DevnetRollup) -> None:
+        # The first coordinator is every other's way into the gossip mesh.
+        bootstrap = () if lane.index == 0 else tuple(self.rollups[0].coordinator.node.addrs[:1])
+        lane.coordinator = CoordinatorService(
+            CoordinatorConfig(datadir=self.config.datadir / f"coordinator{lane.suffix}",
+                              sequencer_url=lane.sequencer.url, listen=lane.coordinator_listen,
+                              bootstrap=bootstrap, poll_interval=self.config.poll_interval,
                               snapshot_interval=self.config.snapshot_interval),
-            self.chain, self.deployment, self._coordinator_key, self.build)
-        self._coordinator_stopped = trio.Event()
-        self._coordinator_scope = await self._nursery.start(_cancellable, self.coordinator.run,
-                                                            self._coordinator_stopped)
+            self.chain, lane.deployment, lane.coordinator_key, self.build)
+        lane.coordinator_stopped = trio.Event()
+        lane.coordinator_scope = await self._nursery.start(_cancellable, lane.coordinator.run,
+                                                           lane.coordinator_stopped)
 
-    async def restart_coordinator(self) -> None:
-        """Stop the coordinator as a kill would (its state is what its database holds) and start
-        a new one on the same data directory and address."""
-        self._coordinator_scope.cancel()
+    async def restart_coordinator(self, index: int = 0) -> None:
+        """Stop rollup `index`'s coordinator as a kill would (its state is what its database
+        holds) and start a new one on the same data directory and address."""
+        lane = self.rollups[index]
+        lane.coordinator_scope.cancel()
         with trio.fail_after(READY_TIMEOUT):
-            await self._coordinator_stopped.wait()
-        await self._start_coordinator()
+            await lane.coordinator_stopped.wait()
+        await self._start_coordinator(lane)
 
     def _roller_plan(self) -> list[tuple[str, int]]:
         return [("honest", self.config.rollers), *self.config.bad_rollers]
@@ -222,34 +294,44 @@ class Devnet:
     def _owner(self) -> LocalAccount:
         return self.chain.dev_accounts[0]
 
-    @property
-    def _sequencer_key(self) -> LocalAccount:
-        return self.chain.dev_accounts[1]
-
-    @property
-    def _coordinator_key(self) -> LocalAccount:
-        return self.chain.dev_accounts[2]
+    def _node_keys(self, index: int) -> tuple[LocalAccount, LocalAccount]:
+        """Rollup `index`'s sequencer and coordinator keys: dev accounts 1 and 2 for the first,
+        fresh keys (funded by `_deploy`) for the others."""
+        if index == 0:
+            return self.chain.dev_accounts[1], self.chain.dev_accounts[2]
+        return Account.create(), Account.create()
 
     @staticmethod
     def _genesis() -> dict[int, L2Account]:
         return {i: L2Account(dev_address(i), L2_BALANCE) for i in range(L2_ACCOUNTS)}
 
-    def _deploy(self, rollers: list[tuple[str, LocalAccount]]) -> Deployment:
+    def _deploy(self, rollers: list[tuple[str, LocalAccount]]) -> list[DevnetRollup]:
         chain, owner, params = self.chain, self._owner, self.config.params
-        deployment = attach_rollup(
-            chain, owner, deploy_market(chain, owner, params),
-            sequencer=self._sequencer_key.address, vk=self.build.setup.vk,
-            genesis_root=genesis_state(SMALL.depth, self._genesis()).root,
-            batch_size=params.k, max_transfers=SMALL.block_size)
-        deployment.save(self.config.datadir / "deployment.json")
-        market = Market(chain, deployment)
-        p2p_dir = self.config.datadir / "coordinator" / "p2p"
-        p2p_dir.mkdir(parents=True)
-        peer = ID.from_pubkey(load_or_create_identity(p2p_dir).public_key)
-        market.register_coordinator(owner, self._coordinator_key.address, peer.to_bytes(),
-                                    "provernet devnet coordinator", deployment.rollup.address)
-        market.mint(owner, owner.address, REWARD_POOL)
-        market.fund_rewards(owner, REWARD_POOL, deployment.rollup.address)
+        market_only = deploy_market(chain, owner, params)
+        market = Market(chain, market_only)
+        rollups = []
+        for index in range(self.config.rollups):
+            sequencer_key, coordinator_key = self._node_keys(index)
+            deployment = attach_rollup(
+                chain, owner, market_only, sequencer=sequencer_key.address,
+                vk=self.build.setup.vk,
+                genesis_root=genesis_state(SMALL.depth, self._genesis()).root,
+                batch_size=params.k, max_transfers=SMALL.block_size)
+            lane = DevnetRollup(index, deployment, Rollup.from_deployment(chain, deployment),
+                                sequencer_key, coordinator_key)
+            deployment.save(self.config.datadir / f"deployment{lane.suffix}.json")
+            if index > 0:
+                for key in (sequencer_key, coordinator_key):
+                    chain.send_eth(owner, key.address, NODE_ETH)
+            p2p_dir = self.config.datadir / f"coordinator{lane.suffix}" / "p2p"
+            p2p_dir.mkdir(parents=True)
+            peer = ID.from_pubkey(load_or_create_identity(p2p_dir).public_key)
+            market.register_coordinator(owner, coordinator_key.address, peer.to_bytes(),
+                                        f"provernet devnet coordinator{lane.suffix}",
+                                        deployment.rollup.address)
+            market.mint(owner, owner.address, REWARD_POOL)
+            market.fund_rewards(owner, REWARD_POOL, deployment.rollup.address)
+            rollups.append(lane)
         for guest in self.guest_accounts:
             market.mint(owner, guest.address, ROLLER_TOKENS)
         for index, (_, account) in enumerate(rollers):
@@ -258,27 +340,30 @@ class Devnet:
             market.stake(account, stake_for(index, params))
         # The first blocks' roster: without a snapshot before its commit a block has none.
         market.snapshot_roster(owner)
-        return deployment
+        return rollups
 
     async def _rollers_ready(self) -> None:
-        """Until every roller has fetched the circuit, checked it against the chain and measured
-        its speed: before that a roller declines what it is drawn for, and a small devnet's
-        first blocks would run out of rollers to draw."""
+        """Until every roller has fetched the circuit, checked it against every rollup's
+        verifiers and measured its speed: before that a roller declines what it is drawn for,
+        and a small devnet's first blocks would run out of rollers to draw."""
         zkey = self.build.zkey_hash
         with trio.fail_after(READY_TIMEOUT):
-            while not all(r.service.circuit(zkey) is not None and r.service.speed is not None
-                          and r.service.speed.measured(zkey) for r in self.rollers):
+            while not all(all(r.service.ready_for(lane.rollup.address, zkey)
+                              for lane in self.rollups)
+                          and r.service.speed is not None and r.service.speed.measured(zkey)
+                          for r in self.rollers):
                 await trio.sleep(0.2)
 
     # ------------------------------------------------------------------ load
 
-    async def _generate_load(self) -> None:
-        """Random transfers between the dev-key accounts, `load` a second on average."""
+    async def _generate_load(self, lane: DevnetRollup) -> None:
+        """Random transfers between the dev-key accounts of `lane`'s rollup, `load` a second on
+        average (each rollup its own draws: their blocks differ)."""
         if self.config.load <= 0:
             return
-        rng = random.Random(0)
+        rng = random.Random(lane.index)
         nonces = [0] * L2_ACCOUNTS
-        async with SequencerClient(self.sequencer.url) as client:
+        async with SequencerClient(lane.sequencer.url) as client:
             while True:
                 await trio.sleep(rng.expovariate(self.config.load))
                 sender, recipient = rng.sample(range(L2_ACCOUNTS), 2)
@@ -289,7 +374,7 @@ class Devnet:
                     log.warning("load transfer refused", error=str(error))
                     continue
                 nonces[sender] += 1
-                self.transfers_sent += 1
+                lane.transfers_sent += 1
 
 
 async def keep_l1_moving(chain: Chain, interval: float = L1_BLOCK_SECONDS) -> None:
@@ -332,7 +417,7 @@ def _clear(datadir: Path) -> None:
     must not resume state that belongs to another one. Only the devnet's own entries go."""
     datadir.mkdir(parents=True, exist_ok=True)
     for entry in datadir.iterdir():
-        if entry.name in ("sequencer", "coordinator") or entry.name.startswith("roller-"):
+        if entry.is_dir() and _NODE_DIR.fullmatch(entry.name):
             shutil.rmtree(entry)
-        elif entry.name == "deployment.json":
+        elif _DEPLOYMENT_FILE.fullmatch(entry.name):
             entry.unlink()

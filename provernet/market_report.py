@@ -36,6 +36,12 @@ class RollerReport:
 
 @dataclass(frozen=True)
 class MarketReport:
+    """One rollup's blocks, batches and reward pool; the rollers' part is market-wide (a roller
+    serves every rollup of the market)."""
+
+    rollup: str
+    #: what is left in the rollup's reward pool: only its own settlements pay from it
+    reward_pool: int
     committed_blocks: int
     finalized_blocks: int
     batches_finalized: int
@@ -47,7 +53,8 @@ class MarketReport:
     finality_seconds: tuple[int, ...]
 
     def to_json(self) -> dict:
-        return {"committed_blocks": self.committed_blocks,
+        return {"rollup": self.rollup, "reward_pool": str(self.reward_pool),
+                "committed_blocks": self.committed_blocks,
                 "finalized_blocks": self.finalized_blocks,
                 "batches_finalized": self.batches_finalized,
                 "batches_settled": self.batches_settled,
@@ -66,35 +73,40 @@ def percentile(values: tuple[int, ...], p: int) -> int | None:
 
 
 def market_report(market: Market, rollup: Rollup, behaviours: Mapping[str, str],
-                  from_block: int = 0) -> MarketReport:
-    """The report for the rollers in `behaviours` (address -> behaviour name), from the events
-    since L1 block `from_block`."""
+                  from_block: int = 0, at_block: int | None = None) -> MarketReport:
+    """The report of `rollup`, and of the rollers in `behaviours` (address -> behaviour name)
+    across the market, from the events of L1 blocks `from_block`..`at_block` and the state
+    after `at_block` (None: the latest), so that reports of several rollups read at one block
+    agree."""
+    at = market.chain.w3.eth.block_number if at_block is None else at_block
+    span = {"from_block": from_block, "to_block": at}
     staking = market.staking.events
     rewards: Counter[str] = Counter()
     slashed: Counter[str] = Counter()
     outcomes: dict[str, Counter[str]] = {a: Counter() for a in behaviours}
-    for log in staking.RewardCredited().get_logs(from_block=from_block):
+    for log in staking.RewardCredited().get_logs(**span):
         rewards[log["args"]["roller"]] += log["args"]["amount"]
-    for log in staking.Slashed().get_logs(from_block=from_block):
+    for log in staking.Slashed().get_logs(**span):
         slashed[log["args"]["roller"]] += log["args"]["amount"]
-    for log in staking.ReputationChanged().get_logs(from_block=from_block):
+    for log in staking.ReputationChanged().get_logs(**span):
         roller = log["args"]["roller"]
         if roller in outcomes:
             outcomes[roller][OUTCOME_NAMES[Outcome(log["args"]["outcome"])]] += 1
     of_rollup = {"rollup": rollup.address}
-    settled = staking.BatchSettled().get_logs(from_block=from_block, argument_filters=of_rollup)
-    drawn = staking.LotteryDrawn().get_logs(from_block=from_block, argument_filters=of_rollup)
-    finalizations = rollup.contract.events.BatchFinalized().get_logs(from_block=from_block)
+    settled = staking.BatchSettled().get_logs(**span, argument_filters=of_rollup)
+    drawn = staking.LotteryDrawn().get_logs(**span, argument_filters=of_rollup)
+    finalizations = rollup.contract.events.BatchFinalized().get_logs(**span)
     finality = []
     for log in finalizations:
         finalized_at = market.chain.w3.eth.get_block(log["blockNumber"])["timestamp"]
         for number in range(log["args"]["firstBlock"], log["args"]["lastBlock"] + 1):
-            finality.append(finalized_at - rollup.block(number).timestamp)
+            finality.append(finalized_at - rollup.block(number, at).timestamp)
     rollers = []
     for address, behaviour in behaviours.items():
-        info = market.roller_info(address)
+        info = market.roller_info(address, at)
         rollers.append(RollerReport(
             address, behaviour, info.active + info.unbonding, info.rep, rewards[address],
             slashed[address], {name: outcomes[address][name] for name in OUTCOME_NAMES.values()}))
-    return MarketReport(rollup.last_committed(), rollup.last_finalized(), len(finalizations),
+    return MarketReport(rollup.address, market.reward_pool(rollup.address, at),
+                        rollup.last_committed(at), rollup.last_finalized(at), len(finalizations),
                         len(settled), len(drawn), tuple(rollers), tuple(finality))

@@ -112,18 +112,18 @@ def _standing(snap: ViewSnapshot) -> Table:
 
 def _coordinators(s: RollerStatus) -> Table:
     table = Table(title=f"Coordinators ({len(s.connected)} connected)", title_justify="left")
-    for column in ("coordinator", "peer", "session"):
+    for column in ("coordinator", "rollup", "peer", "session"):
         table.add_column(column, no_wrap=column != "session")
     for c in s.connected:
-        table.add_row(c.address, short_peer(c.peer),
+        table.add_row(c.address, short(c.rollup), short_peer(c.peer),
                       Text(f"open; its weight for this roller: {c.weight}", style="green"))
     for address in s.reconnecting:
-        table.add_row(address, "", Text("connecting (see the log)", style="yellow"))
+        table.add_row(address, "", "", Text("connecting (see the log)", style="yellow"))
     for address, why in s.ignored:
-        table.add_row(address, "", Text(f"not served: {why}", style="dim"))
+        table.add_row(address, "", "", Text(f"not served: {why}", style="dim"))
     if not (s.connected or s.reconnecting or s.ignored):
         table.add_row(Text("none yet: waiting for a coordinator's announcement", style="yellow"),
-                      "", "")
+                      "", "", "")
     return table
 
 

@@ -59,6 +59,9 @@ class RollerConfig:
     metrics_listen: str = "127.0.0.1:9464"
     #: coordinator addresses to serve; None serves every coordinator registered on-chain
     coordinators: tuple[str, ...] | None = None
+    #: Rollup addresses to serve; None serves every rollup the staking contract enables (its
+    #: deployer adds them: listing them keeps a rollup added later out until it is listed)
+    rollups: tuple[str, ...] | None = None
     #: first delay before reconnecting to a lost coordinator, doubled per failure up to the max
     reconnect_initial: float = 1.0
     reconnect_max: float = 60.0
@@ -232,14 +235,19 @@ def _host_port(value: Any, _base: Path) -> str:
     return text
 
 
-def _coordinators(value: Any, _base: Path) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise _Invalid("expected a non-empty list of addresses (leave the key out to serve "
-                       "every registered coordinator)")
-    for item in value:
-        if not isinstance(item, str) or not is_hex_address(item):
-            raise _Invalid(f"{item!r} is not an Ethereum address (0x and 40 hex digits)")
-    return tuple(to_checksum_address(item) for item in value)
+def _addresses(every: str) -> Callable[[Any, Path], tuple[str, ...]]:
+    """A non-empty list of addresses; leaving the key out means `every`."""
+
+    def check(value: Any, _base: Path) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise _Invalid(f"expected a non-empty list of addresses (leave the key out to serve "
+                           f"{every})")
+        for item in value:
+            if not isinstance(item, str) or not is_hex_address(item):
+                raise _Invalid(f"{item!r} is not an Ethereum address (0x and 40 hex digits)")
+        return tuple(to_checksum_address(item) for item in value)
+
+    return check
 
 
 _CHECKS: dict[str, Callable[[Any, Path], Any]] = {
@@ -252,7 +260,8 @@ _CHECKS: dict[str, Callable[[Any, Path], Any]] = {
     "max_concurrent_tasks": _positive_int,
     "safety_margin": _fraction,
     "metrics_listen": _host_port,
-    "coordinators": _coordinators,
+    "coordinators": _addresses("every registered coordinator"),
+    "rollups": _addresses("every rollup the staking contract enables"),
     "reconnect_initial": _seconds,
     "reconnect_max": _seconds,
 }

@@ -1,7 +1,7 @@
 """The task journal: every task a coordinator offered this roller, and what became of it.
 
 One SQLite database (WAL, synchronous=FULL) in the data directory. A task is one row per
-(coordinator, kind, index, round, statement), moving through
+(coordinator, rollup, kind, index, round, statement), moving through
 
     offered -> accepted | declined
     accepted -> proving | failed
@@ -11,7 +11,10 @@ One SQLite database (WAL, synchronous=FULL) in the data directory. A task is one
 
 The statement (L1's `Rollup.statement` of the block or batch) is part of the key: a block
 reverted and committed again keeps its randomness, hence its seeds, but is another statement, and
-its new task is a new row, not "already in the journal".
+its new task is a new row, not "already in the journal". So is the rollup: a statement hashes the
+block's number and roots, not the rollup, so block n of two rollups with the same genesis and
+the same transfers (empty blocks, say) has one statement, yet they are two tasks; the registry
+binds a coordinator to one rollup, but its owner may bind the same address to another later.
 
 declined, receipted and failed are final. Each transition is one transaction that checks the
 state it leaves, so a kill at any point leaves the task in the state before or after, never
@@ -49,7 +52,9 @@ from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
 
 JOURNAL_NAME = "journal.sqlite"
-SCHEMA_VERSION = 2
+#: 3: tasks carry their rollup (a roller serves several); 2 had no rollup column, and is upgraded
+#: in place (`Journal.open`'s `rollup_of_old_tasks`); 1 had no statement in the key
+SCHEMA_VERSION = 3
 KINDS = ("block", "batch")
 RECEIPTS = ("accepted", "rejected", "late")
 #: market-spec.md, "Outcomes"
@@ -87,6 +92,8 @@ _SETTLEABLE = frozenset(TaskState) - {TaskState.OFFERED, TaskState.DECLINED}
 @dataclass(frozen=True)
 class TaskKey:
     coordinator: str
+    #: the Rollup the task is about: the one its coordinator announced (and is bound to on L1)
+    rollup: str
     kind: str
     index: int
     round: int
@@ -94,7 +101,8 @@ class TaskKey:
 
     def __str__(self) -> str:
         return (f"{self.kind} {self.index} round {self.round} (statement "
-                f"{self.statement.hex()[:12]}) from coordinator {self.coordinator}")
+                f"{self.statement.hex()[:12]}) of rollup {self.rollup} from coordinator "
+                f"{self.coordinator}")
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ class TaskOffer:
 
     task_id: bytes
     coordinator: str
+    #: the Rollup its statement, inputs, signature and settlement refer to
+    rollup: str
     kind: str
     index: int
     round: int
@@ -126,7 +136,8 @@ class TaskOffer:
 
     @property
     def key(self) -> TaskKey:
-        return TaskKey(self.coordinator, self.kind, self.index, self.round, self.statement)
+        return TaskKey(self.coordinator, self.rollup, self.kind, self.index, self.round,
+                       self.statement)
 
 
 @dataclass(frozen=True)
@@ -176,6 +187,7 @@ CREATE TABLE tasks (
     id INTEGER PRIMARY KEY,
     task_id BLOB NOT NULL,
     coordinator TEXT NOT NULL,
+    rollup TEXT NOT NULL,
     kind TEXT NOT NULL CHECK (kind IN ('block', 'batch')),
     idx INTEGER NOT NULL,
     round INTEGER NOT NULL,
@@ -208,7 +220,7 @@ CREATE TABLE tasks (
     rep_before INTEGER,
     rep_after INTEGER,
     settled_at REAL,
-    UNIQUE (coordinator, kind, idx, round, statement),
+    UNIQUE (coordinator, rollup, kind, idx, round, statement),
     UNIQUE (coordinator, task_id)
 );
 CREATE INDEX tasks_by_state ON tasks (state);
@@ -223,7 +235,7 @@ CREATE TABLE speeds (
 );
 """
 
-_OFFER_COLUMNS = ("task_id", "coordinator", "kind", "idx", "round", "seed", "statement", "slots",
+_OFFER_COLUMNS = ("task_id", "coordinator", "rollup", "kind", "idx", "round", "seed", "statement", "slots",
                   "open", "assigned_at",
                   "deadline", "close_at", "circuit", "inputs", "units")
 _COLUMNS = (*_OFFER_COLUMNS, "state", "reason", "receipt", "offered_at", "decided_at",
@@ -240,15 +252,19 @@ class Journal:
         self.path = path
 
     @classmethod
-    def open(cls, path: Path) -> Journal:
+    def open(cls, path: Path, *, rollup_of_old_tasks: str | None = None) -> Journal:
         """Open (or create) the journal at `path` (DATADIR/journal.sqlite). The caller holds the
-        data directory's lock (`datadir.DataDirLock`): two writers would resume one task twice."""
+        data directory's lock (`datadir.DataDirLock`): two writers would resume one task twice.
+
+        A schema 2 journal (written when a roller served one rollup) is upgraded in place when
+        `rollup_of_old_tasks` names the rollup its tasks were of: the deployment's, which that
+        roller served. Without it such a journal is refused, unchanged."""
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = FULL")
             journal = cls(connection, path)
-            journal._initialise()
+            journal._initialise(rollup_of_old_tasks)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot open the task journal {path}: {exc}") from None
         return journal
@@ -257,7 +273,7 @@ class Journal:
         with self._mutex:
             self._db.close()
 
-    def _initialise(self) -> None:
+    def _initialise(self, rollup_of_old_tasks: str | None) -> None:
         with self._transaction() as db:
             if db.execute("SELECT name FROM sqlite_master WHERE name = 'meta'").fetchone() is None:
                 # Statement by statement: executescript would COMMIT the open transaction first.
@@ -267,11 +283,17 @@ class Journal:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
                 return
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if row is not None and row[0] == "2" and rollup_of_old_tasks is not None:
+                _upgrade_from_2(db, to_checksum_address(rollup_of_old_tasks))
+                return
         if row is None or row[0] != str(SCHEMA_VERSION):
+            hint = ("start the roller node on it once (`provernet roller run`), which upgrades "
+                    "it" if row is not None and row[0] == "2" else
+                    "run the roller release that wrote it, or move the file away to start a new "
+                    "journal")
             raise JournalError(
                 f"the task journal {self.path} has schema {row[0] if row else 'unknown'}, this "
-                f"roller reads schema {SCHEMA_VERSION}; run the roller release that wrote it, "
-                "or move the file away to start a new journal")
+                f"roller reads schema {SCHEMA_VERSION}; {hint}")
 
     # ------------------------------------------------------------------ transitions
 
@@ -290,7 +312,8 @@ class Journal:
             db.execute(
                 f"INSERT INTO tasks ({', '.join(_OFFER_COLUMNS)}, state, offered_at) "
                 f"VALUES ({', '.join('?' * len(_OFFER_COLUMNS))}, 'offered', ?)",
-                (task.task_id, task.coordinator, task.kind, task.index, task.round, task.seed,
+                (task.task_id, task.coordinator, task.rollup, task.kind, task.index, task.round,
+                 task.seed,
                  task.statement, task.slots, int(task.open), task.assigned_at, task.deadline, task.close_at, task.circuit, task.inputs,
                  task.units, _now(now)))
             return _select(db, "WHERE coordinator = ? AND task_id = ?",
@@ -386,6 +409,11 @@ class Journal:
                             (coordinator, task_id))
         return found[0] if found else None
 
+    def rollups(self) -> set[str]:
+        """The rollups the journaled tasks are of."""
+        with self._mutex:
+            return {rollup for (rollup,) in self._db.execute("SELECT DISTINCT rollup FROM tasks")}
+
     def unfinished(self) -> list[JournalTask]:
         """Accepted and not yet submitted, oldest deadline first: what a restart resumes."""
         return self._in_states(UNFINISHED)
@@ -454,6 +482,21 @@ class Journal:
             self._db.execute("COMMIT")
 
 
+def _upgrade_from_2(db: sqlite3.Connection, rollup: str) -> None:
+    """Schema 2 -> 3 in the caller's transaction: the tasks table again, with each old task
+    given `rollup` (SQLite cannot add a column to a UNIQUE constraint in place)."""
+    db.execute("DROP INDEX tasks_by_state")
+    db.execute("ALTER TABLE tasks RENAME TO tasks_v2")
+    for statement in _SCHEMA.split(";"):
+        if "tasks" in statement:
+            db.execute(statement)
+    old = [c for c in ("id", *_COLUMNS) if c != "rollup"]
+    db.execute(f"INSERT INTO tasks ({', '.join(old)}, rollup) "
+               f"SELECT {', '.join(old)}, ? FROM tasks_v2", (rollup,))
+    db.execute("DROP TABLE tasks_v2")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+
+
 class _Increment:
     """A column value meaning "its current value plus one"."""
 
@@ -466,9 +509,10 @@ def _check_offer(task: TaskOffer) -> None:
     problems = []
     if task.kind not in KINDS:
         problems.append(f"kind {task.kind!r} is none of {', '.join(KINDS)}")
-    if not is_hex_address(task.coordinator) or task.coordinator != to_checksum_address(
-            task.coordinator):
-        problems.append(f"coordinator {task.coordinator!r} is not a checksummed address")
+    for name in ("coordinator", "rollup"):
+        address = getattr(task, name)
+        if not is_hex_address(address) or address != to_checksum_address(address):
+            problems.append(f"{name} {address!r} is not a checksummed address")
     for name in ("task_id", "seed", "statement", "circuit"):
         if len(getattr(task, name)) != 32:
             problems.append(f"{name} is {len(getattr(task, name))} bytes, not 32")
@@ -483,11 +527,12 @@ def _check_offer(task: TaskOffer) -> None:
         raise JournalError(f"{task.key}: not a valid task: {'; '.join(problems)}")
 
 
-_KEY_WHERE = "coordinator = ? AND kind = ? AND idx = ? AND round = ? AND statement = ?"
+_KEY_WHERE = ("coordinator = ? AND rollup = ? AND kind = ? AND idx = ? AND round = ? "
+              "AND statement = ?")
 
 
 def _key_args(key: TaskKey) -> tuple:
-    return (key.coordinator, key.kind, key.index, key.round, key.statement)
+    return (key.coordinator, key.rollup, key.kind, key.index, key.round, key.statement)
 
 
 def _select_key(db: sqlite3.Connection, key: TaskKey) -> JournalTask:

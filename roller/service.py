@@ -8,13 +8,18 @@ nursery:
   metrics and health server (`p2p.metrics_http`) on `config.metrics_listen`; readiness is reported
   (`task_status.started(self)`) once both listen;
 - the coordinators' gossip topic: announcements are validated by `p2p.gossip` against the
-  registry on L1 (`Market.is_coordinator`), and the roller serves those whose chain id, staking
-  contract and rollup are its deployment's (and that `config.coordinators` lists, if it is set);
+  registry on L1 (`Market.coordinator_rollup`), and the roller serves those whose chain id and
+  staking contract are its deployment's (and that `config.coordinators` lists, if it is set),
+  which the registry binds to the rollup they announce, for a rollup it serves (`ServedRollup`:
+  enabled in the staking contract, listed in `config.rollups` if that is set, and this release's
+  Rollup contract);
 - per coordinator, a session supervisor: dial the announced peer, fetch and check the announced
-  circuits (`roller.artifacts`; the key must be the one of the on-chain verifiers), run the
+  circuits (`roller.artifacts`; the key must be the one of its rollup's verifiers), run the
   session (`roller.session`), and on any failure reconnect after `config.reconnect_delay`;
-- task intake: a task is checked (signature, id, times: `session.check_task`), its circuit must be
-  fetched and checked, its statement must be L1's current one and its inputs what L1 holds, and `capacity.Admission` must find time
+- task intake: a task is of its coordinator's rollup, which decides what its id, statement,
+  inputs, signature and settlement refer to; it is checked (signature, id, times:
+  `session.check_task`), its circuit must be fetched and checked against that rollup's
+  verifiers, its statement must be L1's current one and its inputs what L1 holds, and `capacity.Admission` must find time
   for it among the accepted tasks; admission and the journal's accept happen under one lock, so
   the roller never holds more than it can finish;
 - `max_concurrent_tasks` provers taking accepted tasks earliest effective deadline first; each
@@ -25,7 +30,7 @@ nursery:
 - open tasks (a task no drawn round proved, open to every staked roller) are taken like any
   other: accepted if admission finds time, proven, and the first valid proof is the one paid;
 - a settlement reader that polls RollerStaking's `ReputationChanged`, `RewardCredited` and
-  `BatchSettled` logs for this roller and fills the journal's outcomes.
+  `BatchSettled` logs for this roller, of every rollup, and fills the journal's outcomes.
 
 Everything that blocks (web3, SQLite, proving) runs in `trio.to_thread.run_sync`. The data
 directory is locked for the service's lifetime (`lock=False` when the caller holds it).
@@ -39,7 +44,6 @@ exercise the coordinator's and the contracts' defences, never for a real node.
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import tempfile
@@ -59,7 +63,7 @@ from libp2p.peer.id import ID
 
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
-from market_contracts.deploy import Deployment
+from market_contracts.deploy import Deployment, RollupDeployment
 from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.rollup import Rollup
 from market_contracts.rules import TaskKind
@@ -101,8 +105,11 @@ SETTLEMENT_INTERVAL = 5.0
 LOG_CHUNK_BLOCKS = 5_000
 #: accepted announcements waiting for discovery; more are dropped (each coordinator re-announces)
 ANNOUNCEMENT_QUEUE = 64
-#: how long a positive registry answer is trusted (the validator asks per announcement)
+#: how long a registry answer is trusted (the validator asks per announcement), and how long a
+#: rollup found not servable stays so before L1 is asked again (the deployer may add it)
 REGISTRY_TTL = 60.0
+#: seconds an L1 read on the announcements' path may take before the answer is "not now"
+L1_READ_TIMEOUT = 10.0
 #: the next L1 block the settlement reader reads, kept across restarts
 CURSOR_NAME = "settlement.block"
 ARTIFACTS_DIR = "artifacts"
@@ -118,6 +125,27 @@ T = TypeVar("T")
 class NotOnL1(ProvingError):
     """The proof's statement or public inputs are not what the Rollup holds for that block (or
     batch) and prover: an honest roller does not sign it."""
+
+
+class NotServed(RollerError):
+    """An announced coordinator, or its rollup, this roller does not serve; the message says
+    why."""
+
+
+@dataclass(frozen=True)
+class ServedRollup:
+    """A rollup this roller serves, as L1 wires it: its contract, its entry (the batch verifier
+    it finalizes with, and the block verifier the staking contract slashes its proofs with, both
+    read from L1, not from a file) and its batch size. Read once: the deployer adds a rollup and
+    its block verifier once, and the rest is the Rollup's code."""
+
+    rollup: Rollup
+    entry: RollupDeployment
+    batch_size: int
+
+    @property
+    def address(self) -> str:
+        return self.rollup.address
 
 
 @dataclass(frozen=True)
@@ -139,6 +167,8 @@ class RecentOutcome:
 @dataclass(frozen=True)
 class CoordinatorSession:
     address: str
+    #: the rollup its tasks are of
+    rollup: str
     peer: str
     #: the roller's weight as the coordinator's welcome stated it
     weight: int
@@ -171,13 +201,16 @@ class RollerStatus:
 
 @dataclass(eq=False)
 class _Circuit:
-    """One announced circuit (by manifest hash): fetched, checked against the chain, provable."""
+    """One announced circuit (by manifest hash): fetched, checked against the verifiers of each
+    rollup it was announced for, provable."""
 
     manifest: bytes
     build: CircuitBuild | None = None
-    #: why tasks of it are declined (its key is not the on-chain verifiers'); None when usable
-    problem: str | None = None
-    ready: bool = False
+    #: the rollups it was announced for: each one's verifiers are checked once it is fetched
+    wanted: set[str] = field(default_factory=set)
+    #: per rollup checked: why its tasks of this circuit are declined (the key is not the one
+    #: of that rollup's verifiers), or None when usable for them
+    verdicts: dict[str, str | None] = field(default_factory=dict)
     calibrating: bool = False
     provers: dict[int, BlockProver] = field(default_factory=dict)
     locks: dict[int, trio.Lock] = field(default_factory=lambda: defaultdict(trio.Lock))
@@ -187,6 +220,14 @@ class _Circuit:
     def label(self) -> str:
         name = self.build.name if self.build is not None else "?"
         return f"{name} ({self.manifest.hex()[:16]})"
+
+    def usable_for(self, rollup: str) -> bool:
+        return self.build is not None and rollup in self.verdicts and self.verdicts[rollup] is None
+
+    @property
+    def ready(self) -> bool:
+        """Fetched, and its key is the one of some served rollup's verifiers."""
+        return self.build is not None and None in self.verdicts.values()
 
 
 class RollerService:
@@ -201,9 +242,6 @@ class RollerService:
         if behaviour not in BEHAVIOURS:
             raise ConfigError(f"unknown roller behaviour {behaviour!r}; the behaviours are "
                               f"{', '.join(BEHAVIOURS)}")
-        if deployment.rollup is None:
-            raise RollerError("the deployment names no rollup: a roller proves a rollup's blocks; "
-                              "pass the deployment file that names one")
         if chain.chain_id != deployment.chain_id:
             raise RollerError(f"the L1 endpoint serves chain {chain.chain_id}, the deployment is "
                               f"on chain {deployment.chain_id}")
@@ -214,7 +252,6 @@ class RollerService:
         self.behaviour = behaviour
         self.chain_id = deployment.chain_id
         self.market = Market(chain, deployment)
-        self.rollup = Rollup.from_deployment(chain, deployment)
         self.metrics = RollerMetrics()
         #: the metrics server's port, once it listens (config port 0 picks one)
         self.metrics_port: int | None = None
@@ -233,11 +270,16 @@ class RollerService:
         self._node: Node | None = None
         self._nursery: trio.Nursery | None = None
         self._store: ArtifactStore | None = None
-        self._batch_size = 0
         self._sessions: dict[str, Session] = {}
         self._serving: set[str] = set()
         self._ignored: dict[str, str] = {}
-        self._registered: dict[str, float] = {}
+        #: coordinator -> (the rollup the registry binds it to, until when that is trusted)
+        self._registered: dict[str, tuple[str, float]] = {}
+        #: the rollups served, by address; and those refused, with why and until when
+        self._rollups: dict[str, ServedRollup] = {}
+        self._refused_rollups: dict[str, tuple[str, float]] = {}
+        #: each served coordinator's rollup: its tasks are of it
+        self._rollup_of: dict[str, ServedRollup] = {}
         self._circuits: dict[bytes, _Circuit] = {}
         self._by_zkey: dict[bytes, _Circuit] = {}
         self._queue: dict[TaskKey, JournalTask] = {}
@@ -270,7 +312,8 @@ class RollerService:
         return sorted(self._sessions)
 
     def circuit(self, zkey_hash: bytes) -> CircuitBuild | None:
-        """The build of a fetched circuit whose key matched the chain, by its key's hash."""
+        """The build of a fetched circuit whose key matched the verifiers of a rollup served, by
+        its key's hash."""
         entry = self._by_zkey.get(zkey_hash)
         return entry.build if entry is not None and entry.ready else None
 
@@ -291,7 +334,8 @@ class RollerService:
             metrics_url=None if self.metrics_port is None else f"http://{host}:{self.metrics_port}",
             backend=None if self._backend is None else self._backend.describe(),
             backend_reason=None if self._backend is None else self._backend.reason,
-            connected=tuple(CoordinatorSession(s.coordinator, str(s.stream.peer_id), s.weight)
+            connected=tuple(CoordinatorSession(s.coordinator, self._rollup_of[s.coordinator].address,
+                                               str(s.stream.peer_id), s.weight)
                             for s in sorted(sessions, key=lambda s: s.coordinator)),
             reconnecting=tuple(sorted(self._serving - set(self._sessions))),
             ignored=tuple(sorted(self._ignored.items())),
@@ -299,6 +343,12 @@ class RollerService:
             in_flight=tuple(in_flight),
             recent=tuple(self._recent),
             last_proof_at=self._last_proof_at)
+
+    def ready_for(self, rollup: str, zkey_hash: bytes) -> bool:
+        """Whether tasks of `rollup` with the circuit whose key hashes to `zkey_hash` can be
+        taken: the rollup is served and the circuit fetched and checked against its verifiers."""
+        entry = self._by_zkey.get(zkey_hash)
+        return entry is not None and entry.usable_for(to_checksum_address(rollup))
 
     def _circuit_label(self, zkey_hash: bytes) -> str:
         entry = self._by_zkey.get(zkey_hash)
@@ -315,7 +365,10 @@ class RollerService:
         datadir = ensure_datadir(self.config.datadir)
         lock = DataDirLock(datadir) if self._lock else None
         try:
-            journal = await trio.to_thread.run_sync(Journal.open, datadir / JOURNAL_NAME)
+            # A journal of a roller that served only the deployment's rollup holds its tasks.
+            old_tasks = None if self.deployment.rollup is None else self.deployment.rollup.address
+            journal = await trio.to_thread.run_sync(partial(
+                Journal.open, datadir / JOURNAL_NAME, rollup_of_old_tasks=old_tasks))
             try:
                 await self._run(datadir, journal, task_status)
             finally:
@@ -332,7 +385,6 @@ class RollerService:
         self.metrics.set_backend(backend.name, backend.describe(), backend.reason)
         for record in await self._db(journal.proving_speeds, backend.describe()):
             self.metrics.set_speed(record.circuit, record.kind, record.seconds)
-        self._batch_size = await trio.to_thread.run_sync(self.rollup.batch_size)
         self._store = ArtifactStore(datadir / ARTIFACTS_DIR)
         host, port = self.config.metrics_address
         send, announcements = trio.open_memory_channel[Announce](ANNOUNCEMENT_QUEUE)
@@ -404,43 +456,107 @@ class RollerService:
     async def _is_registered(self, address: str) -> bool:
         """The registry's answer on L1. It must be the true one, also for coordinators this
         roller does not serve: gossip through this node depends on it."""
-        if self._registered.get(address, -math.inf) > trio.current_time():
-            return True
+        return await self._registered_rollup(address) is not None
+
+    async def _registered_rollup(self, address: str) -> str | None:
+        """The rollup the registry binds coordinator `address` to (registering binds one); None
+        if it is not registered, or L1 cannot be read now (logged). A rollup is trusted for
+        REGISTRY_TTL: the registry's owner may remove a coordinator and bind it anew."""
+        cached = self._registered.get(address)
+        if cached is not None and cached[1] > trio.current_time():
+            return cached[0]
         try:
-            with trio.fail_after(10):
-                registered = await trio.to_thread.run_sync(
-                    self.market.is_coordinator, address, abandon_on_cancel=True)
+            with trio.fail_after(L1_READ_TIMEOUT):
+                rollup = await trio.to_thread.run_sync(
+                    self.market.coordinator_rollup, address, abandon_on_cancel=True)
         except (ChainError, trio.TooSlowError) as exc:
             log.warning("cannot ask the registry about a coordinator", coordinator=address,
                         error=str(exc) or "timed out")
-            return False
+            return None
         except Exception as exc:  # web3 raises a variety; the validator must answer
             log.warning("cannot ask the registry about a coordinator", coordinator=address,
                         error=f"{type(exc).__name__}: {exc}")
-            return False
-        if registered:
-            self._registered[address] = trio.current_time() + REGISTRY_TTL
-        return bool(registered)
+            return None
+        if rollup is None:
+            return None
+        rollup = to_checksum_address(rollup)
+        self._registered[address] = (rollup, trio.current_time() + REGISTRY_TTL)
+        return rollup
 
-    def _announcement_problem(self, ann: Announce) -> str | None:
-        """Why this roller does not serve the announced coordinator, or None."""
+    async def _rollup_to_serve(self, ann: Announce) -> ServedRollup:
+        """The rollup whose tasks the announced coordinator would send, if this roller serves
+        it; else `NotServed`. The coordinator must be bound to the rollup it announces: one
+        bound to rollup X announcing Y is refused (its tasks would be checked, and signed for,
+        against a rollup whose batches it cannot settle)."""
         address = to_checksum_address(ann.coordinator)
         wanted = self.config.coordinators
         if wanted is not None and address not in wanted:
-            return "not among the coordinators in the configuration"
-        rollup = self.deployment.rollup
-        assert rollup is not None
+            raise NotServed("not among the coordinators in the configuration")
         mismatches = []
         if ann.chain_id != self.chain_id:
             mismatches.append(f"chain {ann.chain_id}, not {self.chain_id}")
         if to_checksum_address(ann.staking) != self.deployment.staking:
             mismatches.append(f"staking {to_checksum_address(ann.staking)}, not "
                               f"{self.deployment.staking}")
-        if to_checksum_address(ann.rollup) != rollup.address:
-            mismatches.append(f"rollup {to_checksum_address(ann.rollup)}, not {rollup.address}")
         if mismatches:
-            return "it serves another deployment: " + "; ".join(mismatches)
-        return None
+            raise NotServed("it serves another deployment: " + "; ".join(mismatches))
+        announced = to_checksum_address(ann.rollup)
+        bound = await self._registered_rollup(address)
+        if bound is None:
+            raise NotServed("the registry names no rollup for it (not registered, or L1 cannot "
+                            "be read now)")
+        if bound != announced:
+            raise NotServed(f"it announces rollup {announced}, but the registry binds it to "
+                            f"rollup {bound}")
+        return await self._served_rollup(announced)
+
+    async def _served_rollup(self, address: str) -> ServedRollup:
+        """Rollup `address` as served, read from L1 the first time; `NotServed` if this roller
+        does not serve it (that answer is kept for REGISTRY_TTL: the deployer may add it)."""
+        served = self._rollups.get(address)
+        if served is not None:
+            return served
+        refused = self._refused_rollups.get(address)
+        if refused is not None and refused[1] > trio.current_time():
+            raise NotServed(refused[0])
+        try:
+            with trio.fail_after(L1_READ_TIMEOUT):
+                served = await trio.to_thread.run_sync(self._bind_rollup, address,
+                                                       abandon_on_cancel=True)
+        except NotServed as exc:
+            self._refused_rollups[address] = (str(exc), trio.current_time() + REGISTRY_TTL)
+            log.warning("not serving rollup", rollup=address, reason=str(exc))
+            raise
+        except (ChainError, trio.TooSlowError) as exc:
+            raise NotServed(f"cannot read rollup {address} from L1 now: "
+                            f"{str(exc) or 'timed out'}") from None
+        except Exception as exc:  # web3 raises a variety: asked again with the next announcement
+            raise NotServed(f"cannot read rollup {address} from L1 now: "
+                            f"{type(exc).__name__}: {exc}") from None
+        self._rollups[address] = served
+        log.info("serving rollup", rollup=address, batch_verifier=served.entry.verifier,
+                 block_verifier=served.entry.block_verifier, batch_size=served.batch_size)
+        return served
+
+    def _bind_rollup(self, address: str) -> ServedRollup:
+        """Rollup `address` as served, or `NotServed` (blocking: reads L1). The staking
+        contract's deployer adds rollups; a roller serves one only if it is enabled there (else
+        its batches are never settled, nor its proofs judged), listed in `config.rollups` if
+        that is set, and is this release's Rollup contract (`Rollup.is_this_release`: another
+        contract could move a block's inputs after a roller signed for them, and have a valid
+        proof slashed). Its verifiers are checked against each circuit (`_verifier_problem`)."""
+        wanted = self.config.rollups
+        if wanted is not None and address not in wanted:
+            raise NotServed(f"rollup {address} is not among the rollups in the configuration")
+        if not self.market.rollup_enabled(address):
+            raise NotServed(f"rollup {address} is not enabled in the staking contract "
+                            f"{self.deployment.staking}: its batches cannot be settled")
+        rollup = Rollup(self.chain, address)
+        if not rollup.is_this_release():
+            raise NotServed(f"the code at {address} is not this release's Rollup contract: what "
+                            "it reports about a block could change after a proof is signed")
+        entry = replace(rollup.deployment(), block_verifier=self.market.block_verifier_of(address))
+        return ServedRollup(rollup, entry, rollup.batch_size())
 
     async def _discover(self, directory: CoordinatorDirectory,
                         announcements: trio.MemoryReceiveChannel[Announce]) -> None:
@@ -449,15 +565,18 @@ class RollerService:
             address = to_checksum_address(ann.coordinator)
             if address in self._serving:
                 continue
-            problem = self._announcement_problem(ann)
-            if problem is not None:
-                if self._ignored.get(address) != problem:
-                    log.info("not serving coordinator", coordinator=address, reason=problem)
-                    self._ignored[address] = problem
+            try:
+                served = await self._rollup_to_serve(ann)
+            except NotServed as exc:
+                if self._ignored.get(address) != str(exc):
+                    log.info("not serving coordinator", coordinator=address, reason=str(exc))
+                    self._ignored[address] = str(exc)
                 continue
             self._ignored.pop(address, None)
             self._serving.add(address)
-            log.info("serving coordinator", coordinator=address, peer=str(ID(ann.peer_id)))
+            self._rollup_of[address] = served
+            log.info("serving coordinator", coordinator=address, peer=str(ID(ann.peer_id)),
+                     rollup=served.address)
             self._nursery.start_soon(self._serve_coordinator, directory, address)
 
     # ------------------------------------------------------------------ sessions
@@ -467,7 +586,12 @@ class RollerService:
         failures = 0
         while True:
             ann = directory.get(address)
-            problem = None if ann is None else self._announcement_problem(ann)
+            problem = None
+            if ann is not None:
+                try:
+                    self._rollup_of[address] = await self._rollup_to_serve(ann)
+                except NotServed as exc:
+                    problem = str(exc)
             if ann is not None and problem is None and self._node is not None and (
                     ann.timestamp < self._clock() - self._node.config.announce_max_age):
                 problem = "it stopped announcing itself"
@@ -503,7 +627,7 @@ class RollerService:
         assert self._node is not None
         peer = ID(ann.peer_id)
         await self._node.connect_peer(peer, ann.addrs)
-        self._prepare_circuits(ann, peer)
+        self._prepare_circuits(ann, peer, self._rollup_of[address])
         async with open_stream(self._node, peer) as stream:
             welcome = await handshake(stream, self.account, address, self.chain_id)
             welcomed.append(True)
@@ -572,56 +696,78 @@ class RollerService:
 
     # ------------------------------------------------------------------ circuits
 
-    def _prepare_circuits(self, ann: Announce, peer: ID) -> None:
-        """Fetch and check every announced circuit not already here, in the background."""
+    def _prepare_circuits(self, ann: Announce, peer: ID, served: ServedRollup) -> None:
+        """Fetch every announced circuit not already here, and check it against the verifiers
+        of `served` (the announcing coordinator's rollup), in the background."""
         assert self._nursery is not None
         for manifest in ann.circuits:
-            if manifest not in self._circuits:
-                entry = _Circuit(manifest)
-                self._circuits[manifest] = entry
+            entry = self._circuits.get(manifest)
+            if entry is None:
+                entry = self._circuits[manifest] = _Circuit(manifest)
                 self._nursery.start_soon(self._prepare, entry, peer)
+            if served.address not in entry.wanted:
+                entry.wanted.add(served.address)
+                if entry.build is not None:  # else `_prepare` checks it once fetched
+                    self._nursery.start_soon(self._check_circuit, entry, served)
 
     async def _prepare(self, entry: _Circuit, peer: ID) -> None:
         assert self._node is not None and self._store is not None
         try:
             build = await fetch_circuit(self._node, peer, entry.manifest, self._store)
-            entry.build = build
-            problem = await trio.to_thread.run_sync(self._verifier_problem, build)
-        except (CircuitUnavailable, ChainError, ZkpError) as exc:
+        except CircuitUnavailable as exc:
             # Not this circuit's fault, perhaps: tried again with the coordinator's next session.
             log.warning("circuit not available", manifest=entry.manifest.hex(), error=str(exc))
             del self._circuits[entry.manifest]
             return
-        except Exception:  # web3 and the compiler fail in more ways than these
+        except Exception:  # a fault of this node's: logged loudly, fetched again next session
             log.exception("circuit not available", manifest=entry.manifest.hex())
             del self._circuits[entry.manifest]
             return
+        entry.build = build
         self._by_zkey[build.zkey_hash] = entry
-        if problem is not None:
-            entry.problem = problem
-            log.error("circuit refused: its key is not the one of the on-chain verifiers; tasks "
-                      "of it are declined", circuit=entry.label, problem=problem)
+        for rollup in list(entry.wanted):
+            await self._check_circuit(entry, self._rollups[rollup])
+
+    async def _check_circuit(self, entry: _Circuit, served: ServedRollup) -> None:
+        """Check a fetched circuit against the verifiers of `served`; once one rollup takes it,
+        measure its speed."""
+        assert entry.build is not None
+        try:
+            problem = await trio.to_thread.run_sync(self._verifier_problem, entry.build, served)
+        except (ChainError, ZkpError) as exc:
+            # Checked again with the next session of a coordinator of that rollup.
+            log.warning("circuit not checked", circuit=entry.label, rollup=served.address,
+                        error=str(exc))
+            entry.wanted.discard(served.address)
             return
-        entry.ready = True
+        except Exception:  # web3 and the compiler fail in more ways than these
+            log.exception("circuit not checked", circuit=entry.label, rollup=served.address)
+            entry.wanted.discard(served.address)
+            return
+        entry.verdicts[served.address] = problem
+        if problem is not None:
+            log.error("circuit refused: its key is not the one of the rollup's verifiers; its "
+                      "tasks of that rollup are declined", circuit=entry.label,
+                      rollup=served.address, problem=problem)
+            return
         self._changed()
-        log.info("circuit ready", circuit=entry.label, zkey=build.zkey_hash.hex())
-        sample = await trio.to_thread.run_sync(self._sample, build)
+        log.info("circuit ready", circuit=entry.label, rollup=served.address,
+                 zkey=entry.build.zkey_hash.hex())
+        sample = await trio.to_thread.run_sync(self._sample, entry.build)
         if sample is not None:
             await self._calibrate(entry, sample)
 
-    def _verifier_problem(self, build: CircuitBuild) -> str | None:
-        """Why proofs of `build` could be judged otherwise on-chain, or None (blocking)."""
-        rollup = self.deployment.rollup
-        assert rollup is not None
-        if not vk_matches_verifier(build, self.chain, rollup.verifier, "batch"):
+    def _verifier_problem(self, build: CircuitBuild, served: ServedRollup) -> str | None:
+        """Why proofs of `build` for `served` could be judged otherwise on-chain, or None
+        (blocking)."""
+        entry = served.entry
+        if not vk_matches_verifier(build, self.chain, entry.verifier, "batch"):
             return (f"the key of circuit {build.name} ({build.zkey_hash.hex()[:16]}) is not the "
-                    f"one of the Rollup's batch verifier at {rollup.verifier}")
-        if rollup.block_verifier is None:
-            log.warning("the deployment names no block verifier (slashing not wired): the key is "
-                        "checked against the batch verifier only", circuit=build.name)
-        elif not vk_matches_verifier(build, self.chain, rollup.block_verifier, "block"):
+                    f"one of rollup {served.address}'s batch verifier at {entry.verifier}")
+        if not vk_matches_verifier(build, self.chain, entry.block_verifier, "block"):
             return (f"the key of circuit {build.name} ({build.zkey_hash.hex()[:16]}) is not the "
-                    f"one of the block verifier at {rollup.block_verifier}, which slashing uses")
+                    f"one of the block verifier at {entry.block_verifier}, which slashing uses "
+                    f"for rollup {served.address}")
         return None
 
     def _sample(self, build: CircuitBuild) -> bytes | None:
@@ -674,9 +820,11 @@ class RollerService:
     async def _on_task(self, session: Session, task: Task) -> None:
         assert self._journal is not None
         coordinator = session.coordinator
+        # The coordinator's rollup, as the registry binds it: what the task is checked against.
+        rollup = self._rollup_of[coordinator].address
         try:
-            check_task(task, coordinator=coordinator, chain_id=self.chain_id,
-                       rollup=self.rollup.address, roller=self.address)
+            check_task(task, coordinator=coordinator, chain_id=self.chain_id, rollup=rollup,
+                       roller=self.address)
         except TaskRefused as exc:
             log.warning("task refused", coordinator=coordinator, task_id=task.task_id.hex(),
                         kind=task.kind, index=task.index, round=task.round, reason=str(exc))
@@ -690,7 +838,7 @@ class RollerService:
             if existing is not None and existing.state is not TaskState.OFFERED:
                 await self._answer_again(session, existing)
                 return
-            offer = offer_from_task(task, coordinator)
+            offer = offer_from_task(task, coordinator, rollup)
             if existing is None:
                 try:
                     await self._db(self._journal.offer, offer, now=self._clock())
@@ -741,12 +889,14 @@ class RollerService:
         if self.behaviour == "lazy":
             return None
         entry = self._by_zkey.get(offer.circuit)
-        if entry is None or not (entry.ready or entry.problem):
+        if entry is None or offer.rollup not in entry.verdicts:
             return TaskRefused("circuit_mismatch",
                                f"circuit {offer.circuit.hex()[:16]} is none this roller has "
-                               "fetched and checked against the on-chain verifiers (yet)")
-        if entry.problem is not None:
-            return TaskRefused("circuit_mismatch", entry.problem)
+                               f"fetched and checked against rollup {offer.rollup}'s verifiers "
+                               "(yet)")
+        problem = entry.verdicts[offer.rollup]
+        if problem is not None:
+            return TaskRefused("circuit_mismatch", problem)
         try:
             await trio.to_thread.run_sync(self._check_inputs, offer)
         except TaskRefused as exc:
@@ -765,7 +915,7 @@ class RollerService:
         if isinstance(decision, capacity.Decline):
             if decision.code == "unmeasured" and offer.kind == "block":
                 entry = self._by_zkey.get(offer.circuit)
-                if entry is not None and entry.ready and not entry.calibrating:
+                if entry is not None and entry.usable_for(offer.rollup) and not entry.calibrating:
                     assert self._nursery is not None
                     # No sample input from the node: the task's own inputs are a valid block.
                     self._nursery.start_soon(self._calibrate, entry, offer.inputs)
@@ -773,9 +923,10 @@ class RollerService:
         return None
 
     def _check_inputs(self, offer: TaskOffer) -> None:
-        """TaskRefused unless the task's inputs are for this roller and are what L1 holds
+        """TaskRefused unless the task's inputs are for this roller and are what its rollup holds
         (blocking: reads the Rollup)."""
-        self._require_statement(offer.kind, offer.index, offer.statement)
+        served = self._rollups[offer.rollup]
+        self._require_statement(served.rollup, offer.kind, offer.index, offer.statement)
         if offer.kind == "block":
             try:
                 inputs = json.loads(offer.inputs)
@@ -786,42 +937,41 @@ class RollerService:
             if given[3] != int(self.address, 16):
                 raise TaskRefused("wrong_prover", f"the inputs bind the proof to {given[3]:#042x}, "
                                                   f"not to this roller ({self.address})")
-            self._require_on_l1(offer.index, given)
+            self._require_on_l1(served.rollup, offer.index, given)
             return
         try:
             items = decode_batch_inputs(offer.inputs)
         except InvalidTaskInputs as exc:
             raise TaskRefused("bad_inputs", str(exc)) from None
-        first = offer.index * self._batch_size + 1
+        size = served.batch_size
+        first = offer.index * size + 1
         indices = [index for index, _, _ in items]
-        if indices != list(range(first, first + self._batch_size)):
+        if indices != list(range(first, first + size)):
             raise TaskRefused("bad_inputs", f"batch {offer.index} is blocks {first}.."
-                                            f"{first + self._batch_size - 1}; the task holds "
+                                            f"{first + size - 1}; the task holds "
                                             f"{indices[0]}..{indices[-1]}")
         for index, _, public in items:
-            self._require_on_l1(index, list(public))
+            self._require_on_l1(served.rollup, index, list(public))
 
-    def _require_statement(self, kind: str, index: int, statement: bytes) -> None:
+    @staticmethod
+    def _require_statement(rollup: Rollup, kind: str, index: int, statement: bytes) -> None:
         """TaskRefused unless `statement` is L1's current statement of the block or batch: one
         that was reverted (and maybe committed again) is no longer what a proof would be about."""
-        current = _read_l1(f"{kind} {index}", self._l1_statement, kind, index)
+        current = _read_l1(f"{kind} {index}", _l1_statement, rollup, kind, index)
         if current != statement:
             raise TaskRefused("stale_statement", f"{kind} {index}'s statement on L1 is "
                                                  f"{current.hex()[:16]}, not the task's "
                                                  f"{statement.hex()[:16]}")
 
-    def _l1_statement(self, kind: str, index: int) -> bytes:
-        return (self.rollup.statement(index) if kind == "block"
-                else self.rollup.batch_statement(index))
-
-    def _require_on_l1(self, index: int, public: Sequence[int]) -> None:
+    @staticmethod
+    def _require_on_l1(rollup: Rollup, index: int, public: Sequence[int]) -> None:
         """TaskRefused unless `public` is [oldRoot, newRoot, dataHash, prover] of block `index`
         as the Rollup holds it for that prover."""
         if len(public) != 4 or not 0 <= public[3] < 2**160:
             raise TaskRefused("bad_inputs", f"block {index}'s public inputs are not "
                                             "[oldRoot, newRoot, dataHash, prover]")
         prover = to_checksum_address(public[3].to_bytes(20, "big"))
-        expected = _read_l1(f"block {index}", self.rollup.public_inputs, index, prover)
+        expected = _read_l1(f"block {index}", rollup.public_inputs, index, prover)
         if list(public) != list(expected):
             raise TaskRefused("wrong_inputs", f"block {index}'s inputs are not what L1 holds "
                                               f"for it (L1: {_short(expected)}, task: "
@@ -877,10 +1027,12 @@ class RollerService:
 
     async def _next_task(self) -> JournalTask:
         """The accepted task to prove next: earliest effective deadline first, among those
-        whose circuit is ready."""
+        whose circuit is ready for their rollup (a task resumed from the journal waits for a
+        coordinator of its rollup to announce it)."""
         order = Admission({}, 1, self.config.safety_margin).order
         while True:
-            ready = {str(t.key): t for t in self._queue.values() if self.circuit(t.circuit)}
+            ready = {str(t.key): t for t in self._queue.values()
+                     if (entry := self._by_zkey.get(t.circuit)) and entry.usable_for(t.rollup)}
             if ready:
                 first = order(Work.of(t) for t in ready.values())[0]
                 task = self._queue.pop(ready[first.label].key)
@@ -953,15 +1105,18 @@ class RollerService:
         """`BlockProver.run`'s `sign`: called with a verified proof; checks its public inputs
         against L1 once more, then signs the submission (blocking, in the prover's thread)."""
 
+        rollup = self._rollups[task.rollup].rollup
+
         def sign(kind: str, index: int, round_: int, proof: Proof | AggregateProof,
                  public: Sequence) -> bytes:
-            self._signing_check(lambda: self._require_statement(kind, index, task.statement))
+            self._signing_check(lambda: self._require_statement(rollup, kind, index,
+                                                                task.statement))
             if kind == "block":
-                self._signing_check(lambda: self._require_on_l1(index, list(public)))
+                self._signing_check(lambda: self._require_on_l1(rollup, index, list(public)))
             else:
                 items = decode_batch_inputs(task.inputs)
                 for (block, _, _), inputs in zip(items, public, strict=True):
-                    self._signing_check(lambda: self._require_on_l1(block, list(inputs)))
+                    self._signing_check(lambda: self._require_on_l1(rollup, block, list(inputs)))
             return self._sign(task, _submission_hash(proof, public))
 
         return sign
@@ -974,7 +1129,7 @@ class RollerService:
             raise NotOnL1(f"not signing: {exc.reason}") from None
 
     def _sign(self, task: TaskOffer, digest: bytes) -> bytes:
-        return sign_submission(self.account, self.chain_id, self.rollup.address,
+        return sign_submission(self.account, self.chain_id, task.rollup,
                                TASK_KINDS[task.kind], task.index, task.round, task.statement,
                                digest)
 
@@ -1064,6 +1219,11 @@ class RollerService:
             return
         settled_by = {log_["transactionHash"]: to_checksum_address(log_["args"]["coordinator"])
                       for log_ in events.BatchSettled().get_logs(from_block=start, to_block=end)}
+        # Rollups this roller never took a task of have no task to settle here: their contracts
+        # (served or not, genuine or not) are not even read.
+        rollups = {address: (self._rollups[address].rollup if address in self._rollups
+                             else Rollup(self.chain, address))
+                   for address in self._journal.rollups()}
         rewards: dict[tuple, int] = defaultdict(int)
         for log_ in events.RewardCredited().get_logs(
                 argument_filters={"roller": self.address}, from_block=start, to_block=end):
@@ -1074,10 +1234,13 @@ class RollerService:
             if coordinator is None:
                 continue  # a slash, not a settlement: the settlement reports it again
             args = log_["args"]
+            rollup = rollups.get(to_checksum_address(args["rollup"]))
+            if rollup is None:
+                continue
             kind = "block" if args["kind"] == TaskKind.BLOCK else "batch"
             # A settled batch is finalized: L1's statement of each task is the final one.
-            key = TaskKey(coordinator, kind, args["task"], args["round"],
-                          self._l1_statement(kind, args["task"]))
+            key = TaskKey(coordinator, rollup.address, kind, args["task"], args["round"],
+                          _l1_statement(rollup, kind, args["task"]))
             outcome = OUTCOMES[args["outcome"]]
             reward = rewards.get((log_["transactionHash"], args["kind"], args["task"]), 0)
             try:
@@ -1104,6 +1267,10 @@ def _submission_hash(proof: Proof | AggregateProof, public: Sequence) -> bytes:
         provers = [to_checksum_address(inputs[3].to_bytes(20, "big")) for inputs in public]
         return aggregate_hash(provers, proof.a, proof.b, proof.c)
     return block_proof_hash(proof)
+
+
+def _l1_statement(rollup: Rollup, kind: str, index: int) -> bytes:
+    return rollup.statement(index) if kind == "block" else rollup.batch_statement(index)
 
 
 def _number(value: Any) -> int:

@@ -123,16 +123,16 @@ def check_task(task: Task, *, coordinator: str, chain_id: int, rollup: str, roll
                                        f"{task.deadline}, closes {task.close_at} (ms)")
 
 
-def offer_from_task(task: Task, coordinator: str) -> TaskOffer:
-    """The journal's record of a checked task: times in whole seconds (rounded down), a batch's
-    proofs as `encode_batch_inputs` writes them."""
+def offer_from_task(task: Task, coordinator: str, rollup: str) -> TaskOffer:
+    """The journal's record of a checked task of `rollup` (its coordinator's): times in whole
+    seconds (rounded down), a batch's proofs as `encode_batch_inputs` writes them."""
     if task.kind == "block":
         inputs, units = task.inputs, 1
     else:
         inputs = encode_batch_inputs([(item.index, Proof(item.a, item.b, item.c), item.public)
                                       for item in task.inputs])
         units = len(task.inputs)
-    return TaskOffer(task.task_id, coordinator, task.kind, task.index, task.round, task.seed,
+    return TaskOffer(task.task_id, coordinator, rollup, task.kind, task.index, task.round, task.seed,
                      task.statement, task.slots, task.open, task.assigned_at // MS, task.deadline // MS, task.close_at // MS,
                      task.circuit, inputs, units)
 

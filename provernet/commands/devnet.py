@@ -12,7 +12,6 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from coordinator.views import BlockStatus
 from market_contracts.rules import MarketParams
 from market_contracts.units import format_tokens
 from provernet.devnet import BEHAVIOURS, ROLLER_TOKENS, Devnet, DevnetConfig
@@ -45,9 +44,12 @@ def _bad_rollers(_ctx, _param, value: str | None) -> tuple[tuple[str, int], ...]
 @click.option("--bad-rollers", callback=_bad_rollers, default=None,
               help="Misbehaving rollers to add, e.g. invalid:1,lazy:1 (invalid: signs proofs "
                    "that do not verify; lazy: accepts tasks and never delivers).")
+@click.option("--rollups", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="Rollups on the one market, each with its own sequencer, coordinator and "
+                   "reward pool; the rollers serve them all.")
 @click.option("--blocks", type=click.IntRange(1), default=None,
-              help="Stop once this many L2 blocks are finalized and their batches settled "
-                   "(default: run until Ctrl-C).")
+              help="Stop once this many L2 blocks of every rollup are finalized and their "
+                   "batches settled (default: run until Ctrl-C).")
 @click.option("--l1", type=click.Choice(["embedded", "anvil"]), default="embedded",
               show_default=True, help="The L1: the in-process EVM, or an anvil node it starts.")
 @click.option("--rpc-url", default=None, help="Use this L1 JSON-RPC endpoint instead (a dev "
@@ -71,7 +73,8 @@ def _bad_rollers(_ctx, _param, value: str | None) -> tuple[tuple[str, int], ...]
                    "port) and print its URL [default: no explorer].")
 @click.option("--json", "as_json", is_flag=True,
               help="No live view; print the summary as JSON at the end.")
-def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int | None, l1: str,
+def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], rollups: int,
+            blocks: int | None, l1: str,
             rpc_url: str | None, l1_port: int, batch_size: int, deadline: int,
             block_interval: float, load: float, backend: str, datadir: Path | None,
             explorer_port: int | None, as_json: bool) -> None:
@@ -84,7 +87,8 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int 
         config = DevnetConfig(
             datadir=datadir or Path(scratch), params=params, rollers=rollers,
             bad_rollers=bad_rollers, l1=rpc_url or l1, l1_port=l1_port, backend=backend,
-            block_interval=block_interval, load=load, explorer_port=explorer_port)
+            block_interval=block_interval, load=load, explorer_port=explorer_port,
+            rollups=rollups)
         devnet = Devnet(config)
         out = console()
         # The nodes' logs go to a file: on the terminal they would tear the live view apart.
@@ -98,11 +102,12 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], blocks: int 
             raise click.ClickException(str(exc)) from None
         if not reports:
             return
-        report = reports[0]
         if as_json:
-            click.echo(json.dumps(report.to_json()))
+            # The first rollup's report as with one rollup, and every rollup's blocks and pool.
+            click.echo(json.dumps({**reports[0].to_json(), "rollups": [
+                {k: v for k, v in r.to_json().items() if k != "rollers"} for r in reports]}))
         else:
-            out.print(_summary(report))
+            out.print(_summary(reports))
 
 
 async def _run(devnet: Devnet, blocks: int | None, out, reports: list[MarketReport],
@@ -118,26 +123,28 @@ async def _run(devnet: Devnet, blocks: int | None, out, reports: list[MarketRepo
         try:
             with Live(console=out, auto_refresh=False) if live else _nothing() as view:
                 while True:
-                    finalized = await trio.to_thread.run_sync(devnet.rollup.last_finalized)
                     if view is not None:
                         view.update(await trio.to_thread.run_sync(_live_view, devnet),
                                     refresh=True)
-                    if blocks is not None and finalized >= blocks and _settled(devnet, blocks):
+                    if blocks is not None and await trio.to_thread.run_sync(
+                            _all_settled, devnet, blocks):
                         break
                     await trio.sleep(REFRESH_SECONDS)
         finally:
             with trio.CancelScope(shield=True):
-                reports.append(await trio.to_thread.run_sync(
-                    market_report, devnet.market, devnet.rollup, devnet.behaviours,
-                    devnet.first_block))
+                # One L1 block for every rollup's report: the chain moves on meanwhile.
+                at = await trio.to_thread.run_sync(lambda: devnet.chain.w3.eth.block_number)
+                for lane in devnet.rollups:
+                    reports.append(await trio.to_thread.run_sync(
+                        market_report, devnet.market, lane.rollup, devnet.behaviours,
+                        devnet.first_block, at))
         nursery.cancel_scope.cancel()
 
 
-def _settled(devnet: Devnet, blocks: int) -> bool:
-    """Whether the batches of blocks 1..`blocks` are settled on-chain: only then do rewards and
-    reputations show their outcomes (settlement waits for every late window to close)."""
-    core = devnet.coordinator.core
-    return all(core.block_status(n) is BlockStatus.SETTLED for n in range(1, blocks + 1))
+def _all_settled(devnet: Devnet, blocks: int) -> bool:
+    """Every rollup's blocks 1..`blocks` settled: only then do rewards and reputations show
+    their outcomes (settlement waits for every late window to close)."""
+    return all(lane.settled(blocks) for lane in devnet.rollups)
 
 
 class _nothing:
@@ -152,11 +159,14 @@ def _joining(devnet: Devnet) -> str:
     d = devnet.deployment
     lines = [f"[bold]provernet devnet[/bold] on chain {d.chain_id} "
              "[yellow](development keys and setup: INSECURE)[/yellow]",
-             f"  RollerStaking {d.staking}  Rollup {d.rollup.address}",
-             f"  sequencer {devnet.sequencer.url}   coordinator {devnet.coordinator.node.addrs[0]}",
-             f"  state and logs in {devnet.config.datadir}"]
+             f"  RollerStaking {d.staking}"]
+    for lane in devnet.rollups:
+        lines += [f"  Rollup {lane.rollup.address} (deployment{lane.suffix}.json)",
+                  f"    sequencer {lane.sequencer.url}   coordinator "
+                  f"{lane.coordinator.node.addrs[0]}"]
+    lines.append(f"  state and logs in {devnet.config.datadir}")
     if devnet.explorer_url:
-        lines.append(f"  explorer: {devnet.explorer_url}")
+        lines.append(f"  explorer (the first rollup): {devnet.explorer_url}")
     if devnet.l1_url:
         deployment = devnet.config.datadir / "deployment.json"
         guest = devnet.guest_accounts[0]
@@ -174,41 +184,52 @@ def _joining(devnet: Devnet) -> str:
 
 
 def _live_view(devnet: Devnet) -> Group:
-    rollup, core = devnet.rollup, devnet.coordinator.core
-    committed, finalized = rollup.last_committed(), rollup.last_finalized()
-    tip = devnet.sequencer.mempool.tip_number
     blocks = Table(title="L2 blocks", show_header=True)
+    blocks.add_column("rollup")
     for column in ("precommitted", "committed, proving", "proven, awaiting batch", "finalized",
-                   "transfers sent"):
+                   "transfers sent", "reward pool"):
         blocks.add_column(column, justify="right")
-    proven = sum(1 for n in range(finalized + 1, committed + 1)
-                 if core.block_status(n).name in ("PROVEN", "AGGREGATING", "AGGREGATED"))
-    blocks.add_row(str(tip - committed), str(committed - finalized - proven), str(proven),
-                   str(finalized), str(devnet.transfers_sent))
+    for lane in devnet.rollups:
+        rollup, core = lane.rollup, lane.coordinator.core
+        committed, finalized = rollup.last_committed(), rollup.last_finalized()
+        proven = sum(1 for n in range(finalized + 1, committed + 1)
+                     if core.block_status(n).name in ("PROVEN", "AGGREGATING", "AGGREGATED"))
+        blocks.add_row(rollup.address[:10] + "…",
+                       str(lane.sequencer.mempool.tip_number - committed),
+                       str(committed - finalized - proven), str(proven), str(finalized),
+                       str(lane.transfers_sent),
+                       format_tokens(devnet.market.reward_pool(rollup.address)))
     rollers = Table(title="Rollers")
     for column in ("roller", "behaviour", "stake", "rep", "claimable", "in flight",
                    "on time", "late", "missed", "invalid"):
         rollers.add_column(column, justify="right" if column not in ("roller", "behaviour") else "left")
     for roller in devnet.rollers:
         info = devnet.market.roller_info(roller.account.address)
-        counts = core.roller_counts(roller.account.address)
+        # As the coordinators count them, over every rollup.
+        counts = [lane.coordinator.core.roller_counts(roller.account.address)
+                  for lane in devnet.rollups]
         rollers.add_row(roller.account.address[:10] + "…", roller.behaviour,
                         format_tokens(info.active + info.unbonding), str(info.rep),
                         format_tokens(info.claimable), str(len(roller.service.journal.in_flight())),
-                        str(counts.on_time), str(counts.late), str(counts.missed),
-                        str(counts.invalid))
+                        *(str(sum(getattr(c, outcome) for c in counts))
+                          for outcome in ("on_time", "late", "missed", "invalid")))
     return Group(blocks, rollers)
 
 
-def _summary(report: MarketReport) -> Group:
+def _summary(reports: list[MarketReport]) -> Group:
     head = Table(title="devnet summary")
+    head.add_column("rollup", min_width=42)
     for column in ("committed", "finalized", "batches", "settled", "lotteries drawn",
-                   "finality p50 (s)", "finality p99 (s)"):
+                   "finality p50 (s)", "finality p99 (s)", "reward pool left"):
         head.add_column(column, justify="right")
-    head.add_row(str(report.committed_blocks), str(report.finalized_blocks),
-                 str(report.batches_finalized), str(report.batches_settled),
-                 str(report.lotteries_drawn), str(percentile(report.finality_seconds, 50)),
-                 str(percentile(report.finality_seconds, 99)))
+    for report in reports:
+        head.add_row(report.rollup, str(report.committed_blocks), str(report.finalized_blocks),
+                     str(report.batches_finalized), str(report.batches_settled),
+                     str(report.lotteries_drawn), str(percentile(report.finality_seconds, 50)),
+                     str(percentile(report.finality_seconds, 99)),
+                     format_tokens(report.reward_pool))
+    # Market-wide: every report holds the same rollers' standing.
+    report = reports[0]
     rollers = Table(title="rollers, from the chain")
     for column in ("roller", "behaviour", "stake", "rep", "rewards", "slashed", "on time",
                    "late", "missed", "invalid"):

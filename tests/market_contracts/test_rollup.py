@@ -349,3 +349,14 @@ def test_the_deployment_file_names_the_rollup(world, tmp_path):
                    staking=world.stub.address, rollup=replace(entry, poseidon=PROVERS[0]))
     with pytest.raises(UnknownDeployment, match=rf"no contract at {PROVERS[0]} \(rollup's poseidon\)"):
         check_deployment(world.chain, gone)
+
+
+def test_only_this_releases_rollup_contract_is_taken_for_one(world):
+    """`Rollup.is_this_release`: the deployed code is what our creation code makes with the
+    parameters the contract reports. A contract behind the same ABI that is not (a proxy) is
+    refused by the roller (tests/roller/test_roller_service.py); here, contracts and accounts
+    that do not even answer the Rollup's views."""
+    assert world.rollup.is_this_release()
+    assert not Rollup(world.chain, world.poseidon).is_this_release()
+    assert not Rollup(world.chain, world.stub.address).is_this_release()
+    assert not Rollup(world.chain, world.deployer.address).is_this_release()

@@ -20,6 +20,7 @@ from roller.service import CoordinatorSession, RecentOutcome, RollerStatus
 NOW = 1_800_000_000.0
 ROLLER = "0x" + "12" * 20
 COORDINATOR = "0xC0ffee254729296a45a3885639AC7E10F9d54979"
+ROLLUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 OTHER = "0x" + "ab" * 20
 COORDINATOR_PEER = "12D3KooWEjkYoqREb9QM6NfPnZximGFVesb3hjz5WzVwAeWi6CPo"
 STATEMENT = bytes(range(32))
@@ -27,7 +28,8 @@ LOG_FILE = Path("/var/lib/roller/roller.log")
 
 
 def in_flight(index: int, state: TaskState, deadline: float, *, open_: bool = False) -> JournalTask:
-    return JournalTask(task_id=bytes([index]) * 32, coordinator=COORDINATOR, kind="block",
+    return JournalTask(task_id=bytes([index]) * 32, coordinator=COORDINATOR, rollup=ROLLUP,
+                       kind="block",
                        index=index, round=0, seed=bytes(32), statement=STATEMENT, slots=1,
                        open=open_, assigned_at=int(NOW) - 10,
                        deadline=NO_DEADLINE if open_ else int(deadline),
@@ -36,7 +38,7 @@ def in_flight(index: int, state: TaskState, deadline: float, *, open_: bool = Fa
 
 
 def key(index: int, kind: str = "block") -> TaskKey:
-    return TaskKey(COORDINATOR, kind, index, 0, STATEMENT)
+    return TaskKey(COORDINATOR, ROLLUP, kind, index, 0, STATEMENT)
 
 
 def status(**changes) -> RollerStatus:
@@ -44,7 +46,7 @@ def status(**changes) -> RollerStatus:
         address=ROLLER, peer_id="12D3KooWRoller", addrs=("/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWRoller",),
         metrics_url="http://127.0.0.1:9464", backend="cpu (2 threads of 2 cores)",
         backend_reason="auto: no usable GPU (pip install 'provernet[gpu]')",
-        connected=(CoordinatorSession(COORDINATOR, COORDINATOR_PEER, 750),),
+        connected=(CoordinatorSession(COORDINATOR, ROLLUP, COORDINATOR_PEER, 750),),
         reconnecting=(), ignored=((OTHER, "it serves another deployment: chain 1, not 31337"),),
         speeds=(("block_small (0123456789abcdef)", "block", 2.5),
                 ("block_small (0123456789abcdef)", "batch", 0.75)),

@@ -27,6 +27,7 @@ from zkp.proof import Proof
 
 CIRCUIT = b"\xcc" * 32
 COORDINATOR = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
+ROLLUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 PROOF = Proof((1, 2), ((3, 4), (5, 6)), (7, 8))
 SPEEDS = {(CIRCUIT, "block"): 4.0, (CIRCUIT, "batch"): 0.5}
 
@@ -106,7 +107,7 @@ def test_pending_work_is_what_still_needs_the_prover(tmp_path):
     journal = Journal.open(tmp_path / JOURNAL_NAME)
     try:
         for index in range(3):
-            journal.offer(TaskOffer(bytes([index]) * 32, COORDINATOR, "block", index, 0,
+            journal.offer(TaskOffer(bytes([index]) * 32, COORDINATOR, ROLLUP, "block", index, 0,
                                     b"\x00" * 32, b"\x01" * 32, 1, False, 1_000, 1_030, 1_060, CIRCUIT, b"{}"))
             journal.accept(journal.history(1)[0].key)
         journal.start_proving(journal.history(3)[1].key, now=1_002)

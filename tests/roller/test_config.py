@@ -36,6 +36,7 @@ def test_no_file_means_every_default(tmp_path):
     assert loaded.listen == "/ip4/127.0.0.1/tcp/0"
     assert loaded.metrics_address == ("127.0.0.1", 9464)
     assert loaded.coordinators is None and loaded.bootstrap == ()
+    assert loaded.rollups is None  # every rollup the staking contract enables
 
 
 def test_every_field_has_a_checked_key():
@@ -53,6 +54,7 @@ max_concurrent_tasks = 2
 safety-margin = 0.35
 metrics_listen = "[::1]:9500"
 coordinators = ["{COORDINATOR.lower()}"]
+rollups = ["{COORDINATOR.lower()}"]
 reconnect_initial = 0.5
 reconnect-max = 30
 """)
@@ -64,6 +66,7 @@ reconnect-max = 30
     assert (loaded.backend, loaded.max_concurrent_tasks, loaded.safety_margin) == ("cpu", 2, 0.35)
     assert loaded.metrics_address == ("::1", 9500)
     assert loaded.coordinators == (COORDINATOR,)  # checksummed
+    assert loaded.rollups == (COORDINATOR,)
     assert (loaded.reconnect_initial, loaded.reconnect_max) == (0.5, 30.0)
     assert [loaded.reconnect_delay(n) for n in (1, 2, 3, 10)] == [0.5, 1.0, 2.0, 30.0]
 
@@ -108,6 +111,7 @@ def test_the_default_file_is_found_through_the_environment(tmp_path, monkeypatch
     ('rpc_url = "127.0.0.1:8545"', "'rpc_url'", "http(s):// or ws(s):// URL"),
     ('coordinators = ["0x1234"]', "'coordinators'", "not an Ethereum address"),
     ("coordinators = []", "'coordinators'", "leave the key out"),
+    ("rollups = []", "'rollups'", "leave the key out to serve every rollup the staking"),
     ("reconnect_initial = 0", "'reconnect_initial'", "positive number of seconds"),
     ('deployment = ""', "'deployment'", "non-empty string"),
 ])

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from eth_utils import to_checksum_address
 from rich.console import Console
 
 from roller.datadir import LOCK_NAME, DataDirLock
@@ -30,6 +31,7 @@ from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
 
 COORDINATOR = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
+ROLLUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 REPO = Path(__file__).resolve().parents[2]
 PROOF = Proof(a=(1, 2), b=((3, 4), (5, 6)), c=(7, 2**254))
 PUBLIC = (11, 12, 13, 0xAB)
@@ -40,6 +42,7 @@ STATEMENT = b"\x5a" * 32
 def offer(index: int = 7, round_: int = 0, kind: str = "block", **changes) -> TaskOffer:
     task = TaskOffer(
         task_id=bytes([index, round_, kind == "batch"]) + bytes(29), coordinator=COORDINATOR,
+        rollup=ROLLUP,
         kind=kind, index=index, round=round_, seed=b"\x05" * 32, statement=STATEMENT, slots=1,
         open=False, assigned_at=1_000,
         deadline=1_030, close_at=1_060, circuit=b"\xcc" * 32, inputs=b'{"prover": "171"}',
@@ -67,7 +70,7 @@ def test_a_task_from_offer_to_settlement(journal):
     task = offer()
     offered = journal.offer(task, now=1_000.5)
     assert offered.state is TaskState.OFFERED and offered.offered_at == 1_000.5
-    assert offered.key == TaskKey(COORDINATOR, "block", 7, 0, STATEMENT) and offered.inputs == task.inputs
+    assert offered.key == TaskKey(COORDINATOR, ROLLUP, "block", 7, 0, STATEMENT) and offered.inputs == task.inputs
     journal.accept(task.key, now=1_001)
     assert journal.start_proving(task.key, now=1_002).attempts == 1
     proven = journal.record_proof(task.key, PROOF, PUBLIC, SIGNATURE, now=1_005)
@@ -141,8 +144,8 @@ def test_an_illegal_transition_names_the_task_and_both_states(journal, path, mov
     before = journal.get(task.key)
     with pytest.raises(JournalError) as caught:
         steps[move]()
-    assert str(caught.value).startswith(f"block 7 round 0 (statement 5a5a5a5a5a5a) from "
-                                        f"coordinator {COORDINATOR}: "
+    assert str(caught.value).startswith(f"block 7 round 0 (statement 5a5a5a5a5a5a) of rollup "
+                                        f"{ROLLUP} from coordinator {COORDINATOR}: "
                                         f"cannot go from {state} to ")
     assert journal.get(task.key) == before  # the refused transition changed nothing
 
@@ -295,12 +298,60 @@ def test_a_journal_of_another_schema_is_refused(tmp_path):
     Journal.open(path).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
-    with pytest.raises(JournalError, match="has schema 99, this roller reads schema 2"):
+    with pytest.raises(JournalError, match="has schema 99, this roller reads schema 3"):
         Journal.open(path)
     with sqlite3.connect(path) as db:  # a v1 journal: tasks keyed without their statement
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    with pytest.raises(JournalError, match="has schema 1, this roller reads schema 2"):
-        Journal.open(path)
+    with pytest.raises(JournalError, match="has schema 1, this roller reads schema 3"):
+        Journal.open(path, rollup_of_old_tasks=ROLLUP)
+
+
+def test_block_n_of_two_rollups_is_two_tasks(journal):
+    """Same coordinator address, same block, round and statement (two rollups from one genesis
+    with the same transfers have the same statements: it hashes no rollup): two rows."""
+    other = "0x" + "0b" * 20
+    first = journal.offer(offer())
+    second = journal.offer(offer(task_id=b"\x0b" * 32, rollup=to_checksum_address(other)))
+    assert first.key != second.key and first.statement == second.statement
+    journal.accept(second.key)
+    assert (journal.get(first.key).state, journal.get(second.key).state) == (
+        TaskState.OFFERED, TaskState.ACCEPTED)
+    assert journal.rollups() == {ROLLUP, to_checksum_address(other)}
+
+
+def _schema_2(tmp_path: Path) -> Path:
+    """A journal as a roller serving one rollup wrote it: schema 2, no rollup column, one task
+    proven and waiting to be submitted."""
+    path = tmp_path / JOURNAL_NAME
+    journal = Journal.open(path)
+    to_proven(journal, offer())
+    journal.close()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE old AS SELECT * FROM tasks")
+        db.execute("DROP TABLE tasks")
+        db.execute("ALTER TABLE old DROP COLUMN rollup")
+        db.execute("ALTER TABLE old RENAME TO tasks")
+        db.execute("CREATE INDEX tasks_by_state ON tasks (state)")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    return path
+
+
+def test_a_schema_2_journal_is_upgraded_with_the_rollup_it_served(tmp_path):
+    path = _schema_2(tmp_path)
+    with pytest.raises(JournalError, match="has schema 2.*`provernet roller run`"):
+        Journal.open(path)  # refused, and left as it was
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+    journal = Journal.open(path, rollup_of_old_tasks=ROLLUP.lower())
+    try:
+        (resumed,) = journal.unfinished()
+        assert resumed.key == offer().key and resumed.state is TaskState.PROVEN
+        assert resumed.proof == PROOF and resumed.signature == SIGNATURE
+        journal.mark_submitted(resumed.key)
+        journal.offer(offer(8))
+    finally:
+        journal.close()
+    Journal.open(path).close()  # schema 3 now
 
 
 def test_threads_share_one_journal(journal):

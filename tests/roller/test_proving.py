@@ -32,6 +32,7 @@ from zkp.verify import verify
 ADDRESS = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
 OTHER = "0x00000000000000000000000000000000000000aB"
 COORDINATOR = "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"
+ROLLUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def inputs(block, address: str = ADDRESS) -> bytes:
 
 def task(circuit: bytes, inputs_: bytes, kind: str = "block", index: int = 1,
          units: int = 1) -> TaskOffer:
-    return TaskOffer(b"\x01" * 32, COORDINATOR, kind, index, 0, b"\x02" * 32, b"\x03" * 32, 1,
+    return TaskOffer(b"\x01" * 32, COORDINATOR, ROLLUP, kind, index, 0, b"\x02" * 32, b"\x03" * 32, 1,
                      False, 1_000, 1_030, 1_060,
                      circuit, inputs_, units)
 

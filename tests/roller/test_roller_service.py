@@ -33,7 +33,7 @@ from market_contracts.bindings import Market
 from market_contracts.chain import EmbeddedChain
 from market_contracts.deploy import Deployment, deploy_market
 from market_contracts.ledger import OutcomeReport, draw_proof
-from market_contracts.rollup import Rollup, attach_rollup
+from market_contracts.rollup import Rollup, attach_rollup, deploy_rollup_contract
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 from coordinator.l1 import EMBEDDED_FINALIZE_GAS
 from market_contracts.submissions import (SlashEvidence, aggregate_hash, block_proof_hash,
@@ -48,7 +48,7 @@ from p2p.signing import recover_signer, sign_digest, signing_digest
 from roller.config import RollerConfig
 from roller.journal import JOURNAL_NAME, Journal, SpeedRecord, TaskKey, TaskOffer, TaskState
 from roller.proving import BlockProver, BlockResult
-from roller.service import RollerService
+from roller.service import NotServed, RollerService
 from roller.session import offer_from_task
 from sequencer.accounts import AccountTree
 from sequencer.blocks import L2Block, dev_transfer, l2_chain
@@ -323,7 +323,8 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                                                         as_proof(proof), public)
                 assert verdict.valid
 
-                key = TaskKey(world.coordinator.address, "block", 1, 0, world.statements[0])
+                key = TaskKey(world.coordinator.address, world.rollup.address, "block", 1, 0,
+                              world.statements[0])
                 done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
                 assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
                 assert done.signature == proof.signature and done.public == tuple(public)
@@ -356,6 +357,61 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                     "on_time", params.m * (params.r_block // params.m))
                 assert settled.rep_after == settled.rep_before + (
                     params.rep_max - settled.rep_before) * params.alpha_bps // 10_000
+
+
+def announcement(world: World, coordinator: str, rollup: str) -> m.Announce:
+    """What the roller's decision to serve reads of an announcement (gossip checked the rest)."""
+    return m.Announce(coordinator=raw(coordinator), peer_id=b"peer", addrs=(),
+                      chain_id=world.chain.chain_id, staking=raw(world.deployment.staking),
+                      rollup=raw(rollup), circuits=(), seq=0, timestamp=0, signature=bytes(65))
+
+
+async def test_a_coordinator_is_served_for_the_rollup_the_registry_binds_it_to(world, tmp_path):
+    """The market serves a second rollup, a rollup that is not this release's Rollup contract
+    (an EIP-1167 proxy to the real one: it answers every view alike, but whoever controls what
+    it delegates to could move a block's inputs after a roller signed) added by the deployer,
+    and a Rollup never added; each has a coordinator. The roller serves a coordinator for the
+    rollup the registry binds it to, only for a rollup enabled, listed (`rollups`) and genuine."""
+    owner = world.chain.dev_accounts[0]
+    entry = world.deployment.rollup
+    second = attach_rollup(world.chain, owner, world.deployment, sequencer=owner.address,
+                           vk=world.build.setup.vk, genesis_root=world.block.before.root,
+                           batch_size=2, max_transfers=SMALL.block_size).rollup
+    proxy = bytes.fromhex("3d602d80600a3d3981f3363d3d373d3d3d363d73") + raw(entry.address) + \
+        bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
+    rogue = world.chain.transact(owner, data=proxy)["contractAddress"]
+    world.market.add_rollup(owner, rogue, entry.block_verifier)
+    unadded = deploy_rollup_contract(world.chain, owner, sequencer=owner.address,
+                                     verifier=entry.verifier, poseidon=entry.poseidon,
+                                     genesis_root=0, batch_size=2, max_transfers=4).address
+    coordinators = {}
+    for rollup in (second.address, rogue, unadded):
+        coordinators[rollup] = Account.create().address
+        world.market.register_coordinator(owner, coordinators[rollup], b"peer", "test", rollup)
+    roller = RollerService(RollerConfig(datadir=tmp_path), world.chain, world.deployment,
+                           world.roller)
+
+    served = await roller._rollup_to_serve(
+        announcement(world, world.coordinator.address, world.rollup.address))
+    assert (served.address, served.entry, served.batch_size) == (world.rollup.address, entry, 2)
+    served = await roller._rollup_to_serve(
+        announcement(world, coordinators[second.address], second.address))
+    assert (served.address, served.entry) == (second.address, second)
+    for coordinator, rollup, why in [
+        (world.coordinator.address, second.address,
+         f"it announces rollup {second.address}, but the registry binds it to rollup "
+         f"{world.rollup.address}"),
+        (coordinators[rogue], rogue, f"the code at {rogue} is not this release's Rollup contract"),
+        (coordinators[unadded], unadded, f"rollup {unadded} is not enabled in the staking"),
+        (Account.create().address, world.rollup.address, "the registry names no rollup for it"),
+    ]:
+        with pytest.raises(NotServed, match=f"^{why}"):
+            await roller._rollup_to_serve(announcement(world, coordinator, rollup))
+    listed = RollerService(RollerConfig(datadir=tmp_path, rollups=(world.rollup.address,)),
+                           world.chain, world.deployment, world.roller)
+    with pytest.raises(NotServed, match="^rollup .* is not among the rollups in the config"):
+        await listed._rollup_to_serve(
+            announcement(world, coordinators[second.address], second.address))
 
 
 def finalize_batch_0(world: World) -> None:
@@ -425,7 +481,7 @@ async def test_a_restarted_roller_resumes_an_accepted_task_and_submits_it(world,
         await trio.sleep_forever()
 
     journal = seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0)
-    offer: TaskOffer = offer_from_task(task, world.coordinator.address)
+    offer: TaskOffer = offer_from_task(task, world.coordinator.address, world.rollup.address)
     journal.offer(offer)
     journal.accept(offer.key)
     journal.close()
@@ -561,7 +617,8 @@ async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
                 ready.set()
                 assert isinstance(await next_report(reports, "reply"), m.Accept)
                 aggregate = await next_report(reports, "aggregate")
-                key = TaskKey(world.coordinator.address, "batch", 0, 0, world.batch_statement)
+                key = TaskKey(world.coordinator.address, world.rollup.address, "batch", 0, 0,
+                              world.batch_statement)
                 task = await until(lambda: (t := roller.journal.get(key)).state is TaskState.SUBMITTED and t)
                 assert task.units == 2
     assert aggregate.statement == world.batch_statement
@@ -603,7 +660,8 @@ async def test_a_proof_without_receipt_is_resubmitted_after_reconnecting(world, 
                 first = await next_report(reports, "first")
                 again = await next_report(reports, "again")
                 assert again == first  # the same signed proof, not a second one
-                key = TaskKey(world.coordinator.address, "block", 1, 3, world.statements[0])
+                key = TaskKey(world.coordinator.address, world.rollup.address, "block", 1, 3,
+                              world.statements[0])
                 done = await until(lambda: (t := roller.journal.get(key)).receipt and t)
     assert (done.state, done.receipt, done.attempts) == (TaskState.RECEIPTED, "accepted", 1)
     assert done.reason.startswith("already received")
@@ -635,7 +693,8 @@ def test_the_status_tasks_report_reads_the_journal(tmp_path):
 
     assert journal_report(tmp_path) is None
     journal = seed_speeds(tmp_path, b"\x01" * 32, 1.0)
-    offer = TaskOffer(b"\x02" * 32, "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4", "block", 7, 0,
+    offer = TaskOffer(b"\x02" * 32, "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4",
+                      "0x5FbDB2315678afecb367f032d93F642f64180aa3", "block", 7, 0,
                       b"\x03" * 32, b"\x04" * 32, 1, False, 100, 130, 160, b"\x01" * 32, b"{}")
     journal.offer(offer)
     journal.decline(offer.key, "too_slow: would finish late")
