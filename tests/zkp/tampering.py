@@ -58,7 +58,7 @@ def off_curve_g2(point: G2) -> G2:
     return x, ((y0 + 1) % Q, y1)
 
 
-def _fq2_sqrt(a: bn.FQ2) -> bn.FQ2 | None:
+def fq2_sqrt(a: bn.FQ2) -> bn.FQ2 | None:
     """A square root in Fq2 for q = 3 mod 4 (Adj and Rodriguez-Henriquez 2012, algorithm 9)."""
     a1 = a ** ((Q - 3) // 4)
     alpha = a1 * a1 * a
@@ -78,7 +78,7 @@ def g2_outside_subgroup() -> G2:
     is almost surely outside G2, whose index in the twist's group is about q."""
     for c0 in range(1, 1000):
         x = bn.FQ2([c0, 1])
-        y = _fq2_sqrt(x**3 + bn.b2)
+        y = fq2_sqrt(x**3 + bn.b2)
         if y is not None:
             point = (x, y, bn.FQ2.one())
             assert bn.is_on_curve(point, bn.b2)

@@ -14,7 +14,8 @@ from dataclasses import replace
 import pytest
 from groth16_trapdoor import TrapdoorKey, g1_multiples
 from py_ecc import optimized_bn128 as bn
-from tampering import g2_outside_subgroup, off_curve_g1, off_curve_g2, single_tamperings
+from tampering import (fq2_sqrt, g2_outside_subgroup, off_curve_g1, off_curve_g2,
+                       single_tamperings)
 
 from zkp import native
 from zkp.field import Q, R, ints_to_limbs
@@ -211,24 +212,12 @@ def test_a_key_is_checked_once_and_bad_keys_are_errors(trapdoor):
 # ------------------------------------------------------------ point checks
 
 
-def _fq2_sqrt(a: bn.FQ2) -> bn.FQ2 | None:
-    """As in tampering.py: a square root in Fq2, or None."""
-    a1 = a ** ((Q - 3) // 4)
-    alpha = a1 * a1 * a
-    if alpha ** Q * alpha == -bn.FQ2.one():
-        return None
-    x0 = a1 * a
-    if alpha == -bn.FQ2.one():
-        return bn.FQ2([0, 1]) * x0
-    return (bn.FQ2.one() + alpha) ** ((Q - 1) // 2) * x0
-
-
 def _random_twist_point():
     """A random point of the twist y^2 = x^3 + 3/(9 + u): of order r times a factor of the
     cofactor, almost never in G2."""
     while True:
         x = bn.FQ2([rng.randrange(Q), rng.randrange(Q)])
-        y = _fq2_sqrt(x ** 3 + bn.b2)
+        y = fq2_sqrt(x ** 3 + bn.b2)
         if y is not None:
             return x, y, bn.FQ2.one()
 
