@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-command = click.Group("bench", help="Measure verification gas, verification speed and proving "
-                                    "speed.")
+command = click.Group("bench", help="Measure verification gas, verification speed, proving "
+                                    "speed and the coordinator's capacity.")
 
 
 @command.command("gas")
@@ -70,3 +70,69 @@ def verify_command(seconds: float, batch: int, threads: int | None, as_json: boo
     table.add_row(str(threads), str(batch), f"{figure.proofs:,}", f"{figure.seconds:.1f}",
                   f"{figure.proofs_per_s:,.0f}")
     Console().print(table)
+
+
+def _session_counts(_ctx, _param, value: str) -> list[int]:
+    try:
+        counts = [int(part) for part in value.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of positive session "
+                                 "counts, like 10,100,1000")
+    return counts
+
+
+@command.command("coordinator")
+@click.option("--sessions", type=str, callback=_session_counts, default="10", show_default=True,
+              help="Connected roller sessions; comma-separated for one run each (10,100,1000).")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=20.0,
+              show_default=True, help="The measured window of each run.")
+@click.option("--block-rate", type=click.FloatRange(min=0), default=50.0, show_default=True,
+              help="L2 blocks committed per second, 2 tasks each (50: the 100 tasks/s target); "
+                   "0: as fast as --backlog allows.")
+@click.option("--backlog", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Commit only while fewer committed blocks wait for a first valid proof; "
+                   "0: no bound.")
+@click.option("--delay", type=click.FloatRange(min=0), default=0.5, show_default=True,
+              help="The fixed-delay rollers' proving time, seconds.")
+@click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=0.5,
+              show_default=True, help="The coordinator's L1 poll interval (the devnet's).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one object per session count, a line each: {"sessions", '
+                   '"assignments_per_s", "proofs_verified_per_s", "assign_p50_ms", '
+                   '"assign_p99_ms"}.')
+def coordinator_command(sessions: list[int], seconds: float, block_rate: float, backlog: int,
+                        delay: float, poll_interval: float, as_json: bool) -> None:
+    """Tasks assigned and proofs verified per second by the real coordinator on anvil (started
+    and stopped here), with N fixed-delay roller sessions in one child process, and the time
+    from a block's commit to its first task at a roller. Each roller submits a real proof made
+    once (then cached); it waits --delay instead of proving."""
+    if block_rate == 0 and backlog == 0:
+        raise click.BadParameter("with --block-rate 0 a --backlog is needed, or blocks pile up "
+                                 "without bound", param_hint="--backlog")
+    # anvil, the coordinator and the prover (for the cached proofs) load only for this command.
+    from provernet import bench_coordinator
+
+    status = Console(stderr=True).status("starting")
+    with status:
+        figures = bench_coordinator.measure_on_anvil(
+            sessions, seconds, delay=delay, backlog=backlog, block_rate=block_rate,
+            poll_interval=poll_interval, progress=status.update)
+    if as_json:
+        for figure in figures:
+            click.echo(json.dumps(figure))
+        return
+    table = Table(title=f"The coordinator on anvil: {block_rate:g} blocks/s offered"
+                        if block_rate else "The coordinator on anvil: saturated")
+    for column in ("sessions", "assignments/s", "proofs verified/s", "commit→task p50", "p99"):
+        table.add_column(column, justify="right")
+    for f in figures:
+        table.add_row(str(f["sessions"]), f"{f['assignments_per_s']:.1f}",
+                      f"{f['proofs_verified_per_s']:.1f}", _ms(f["assign_p50_ms"]),
+                      _ms(f["assign_p99_ms"]))
+    Console().print(table)
+
+
+def _ms(value: int | None) -> str:
+    return "-" if value is None else f"{value:,} ms"

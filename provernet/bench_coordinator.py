@@ -1,0 +1,679 @@
+"""Coordinator capacity under a fixed-delay prover: `provernet bench coordinator` (on anvil) and
+`benchmarks/coordinator.py` (the longer study, on the embedded chain) share this.
+
+Everything is the real thing except the prover. A fresh deployment (market and Rollup with the
+small block circuit, devnet parameters: M = 2 rollers per block, K = 4 blocks per batch), N
+staked rollers, and the real `CoordinatorService` (its own libp2p host, SQLite store, L1
+follower, proof verification against `Rollup.publicInputs`, finalization and settlement on L1).
+Its sequencer is a stub JSON-RPC server (`sequencer.rpc.JsonRpcServer`) answering
+`l2_getBlockInputs` with the empty block's inputs.
+
+Every block is EMPTY: the committer commits `commitBlock(root, root, [])` as the Rollup's
+sequencer, so every block has the same public inputs [root, root, dataHash([]), prover], and ONE
+real Groth16 proof per roller, made with the real prover on
+`empty_block_inputs(address)("block_small")` (once: cached beside the circuit, the roller keys
+being fixed), is a valid proof of every block for that roller.
+
+THE FIXED-DELAY ROLLER EXISTS ONLY FOR THESE MEASUREMENTS. Each is a real libp2p node (all of
+them in one child process, so that their work is not the coordinator's): it dials the
+coordinator, authenticates with the session protocol (`roller.session.handshake`), checks each
+task's signature and id (`roller.session.check_task`), accepts it, sleeps a fixed delay instead of
+proving, and submits its precomputed proof signed for the task's statement. Aggregation tasks are
+done for real (`zkp.aggregate`, no self-check), or declined (`aggregate=False`, no fault).
+
+Load: with `block_rate` 0 the committer commits the next block as soon as fewer than `backlog`
+committed blocks wait for their first valid proof (read from the coordinator's core), so the
+coordinator always has work queued: saturation figures. With `block_rate` R it commits R blocks a
+second (open loop; backlog 0). An empty L1 block is mined whenever none came for
+`L1_BLOCK_SECONDS`: a block's randomness is the hash of the L1 block after its commit.
+
+Measured over the window after all N rollers are connected, from the rollers' side: tasks
+received per second (assignments), block-proof verdicts received per second (proofs verified),
+and the time from the committer's commit transaction returning to the block's first-round task
+arriving at a roller (p50, p99: this includes the coordinator's L1 poll interval and the wait for
+the L1 block after the commit).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from functools import partial
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+from eth_account import Account
+from eth_utils import keccak
+
+ROLLER_TOKENS = 1_000 * 10**18
+#: each roller sends two transactions (approve, stake); anvil funds its dev accounts with
+#: 10,000 ETH, which must cover 1,000 rollers
+ROLLER_ETH = 10**18
+REWARD_POOL = 1_000_000 * 10**18
+#: seconds to wait, after the window, for the tasks of blocks committed in it to arrive
+DRAIN_SECONDS = 15.0
+#: an empty L1 block is mined when none came for this long: a block's randomness needs the next
+L1_BLOCK_SECONDS = 0.2
+#: threads staking the rollers on a JSON-RPC node (each roller's transactions are its own; the
+#: owner's funding ones share its nonce lock): anvil mines each at once
+SETUP_THREADS = 32
+#: rollers funded by one burst of the owner's pipelined transactions before waiting for them,
+#: so that a transaction the node will not mine shows after a burst, not after all of them
+FUNDING_CHUNK = 50
+#: commits under way at once in open-loop mode (`Load.block_rate`)
+COMMITTERS = 12
+#: anvil's block interval for `provernet bench coordinator`, seconds: mining one block per
+#: transaction (automine) costs anvil about 10 ms a block, which caps all of L1 near 100
+#: transactions a second, commits, randomness records and settlements together; interval mining
+#: puts many in a block, as a real L1 does (12 s there), short enough for the latency target
+ANVIL_BLOCK_TIME = 0.1
+#: seconds for every roller of the child process to connect and authenticate
+CONNECT_TIMEOUT = 600.0
+NAME = "fixed-delay roller"
+
+
+@dataclass(frozen=True)
+class Load:
+    """One run's load: N roller sessions and how blocks are committed."""
+
+    sessions: int
+    seconds: float
+    #: the fixed-delay roller's proving delay, seconds
+    delay: float = 0.5
+    #: blocks committed per second; 0: as fast as the backlog allows
+    block_rate: float = 0.0
+    #: commit only while fewer committed blocks wait for a first valid proof; 0: no bound
+    backlog: int = 3
+    #: the coordinator's L1 poll interval, seconds (the devnet's)
+    poll_interval: float = 0.5
+    #: the rollers aggregate batches (so batches are finalized and settled) or decline them
+    aggregate: bool = True
+
+
+@dataclass
+class Window:
+    """What one run recorded: the window, the commits (block -> when its commit returned, Unix
+    seconds) and the rollers' records (tasks and receipts as they arrived)."""
+
+    sessions: int
+    t0: float
+    t1: float
+    cpu_s: float
+    first: int
+    commits: dict[int, float]
+    records: list[dict]
+    statuses: Counter
+    finalized: int
+    rollers_cpu_s: float
+    deploy_s: float
+    m: int
+
+    @property
+    def seconds(self) -> float:
+        return self.t1 - self.t0
+
+    def latencies(self) -> list[float]:
+        """Commit returned -> first-round block task at a roller, for blocks committed in it."""
+        return [r["t"] - self.commits[r["index"]] for r in self.records
+                if r["what"] == "task" and r["kind"] == "block" and r["round"] == 0
+                and r["index"] >= self.first and r["index"] in self.commits
+                and self.commits[r["index"]] < self.t1]
+
+    def tasks(self) -> list[dict]:
+        return [r for r in self.records if r["what"] == "task" and self.t0 <= r["t"] < self.t1]
+
+    def receipts(self) -> list[dict]:
+        return [r for r in self.records if r["what"] == "receipt" and self.t0 <= r["t"] < self.t1]
+
+    def verified(self) -> list[dict]:
+        """Block-proof verdicts: accepted, late or found invalid (a refusal is no verdict)."""
+        return [r for r in self.receipts() if r["kind"] == "block"
+                and (r["status"] in ("accepted", "late") or r["reason"].startswith("invalid"))]
+
+    def figures(self) -> dict:
+        """`provernet bench coordinator --json`'s object."""
+        latencies = self.latencies()
+        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+        return {"sessions": self.sessions, "assignments_per_s": round(len(self.tasks()) / self.seconds, 2),
+                "proofs_verified_per_s": round(len(self.verified()) / self.seconds, 2),
+                "assign_p50_ms": None if p50 is None else round(p50 * 1000),
+                "assign_p99_ms": None if p99 is None else round(p99 * 1000)}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+# ====================================================================== set-up
+
+
+def roller_accounts(n: int) -> list:
+    """N roller keys, the same every run (so that their proofs can be cached)."""
+    return [Account.from_key(keccak(f"provernet bench coordinator roller {i}".encode()))
+            for i in range(n)]
+
+
+def roller_proofs(build, accounts, cache_dir: Path,
+                  progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+    """One real proof of an empty block per roller, with the real prover; cached by circuit and
+    roller address (about a second each the first time)."""
+    from provernet.calibration import empty_block_inputs
+    from zkp.groth16 import Prover
+    from zkp.witness import WitnessCalculator
+    from zkp.zkey import read_zkey
+
+    folder = cache_dir / "bench" / f"coordinator-{build.zkey_hash.hex()[:32]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    witness = prover = None
+    proofs = []
+    for number, account in enumerate(accounts):
+        path = folder / f"{account.address.lower()}.json"
+        if not path.exists():
+            if prover is None:
+                witness = WitnessCalculator(build.wasm)
+                prover = Prover(read_zkey(build.zkey), "auto")
+            progress(f"proving an empty block for roller {number + 1} of {len(accounts)} "
+                     "(once: proofs are cached)")
+            inputs = empty_block_inputs(account.address)("block_small")
+            proof, public = prover.prove(witness.calculate(inputs))
+            body = {"a": list(proof.a), "b": [list(x) for x in proof.b], "c": list(proof.c),
+                    "public": [int(x) for x in public]}
+            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as file:
+                json.dump(body, file)
+            os.replace(file.name, path)
+        proofs.append(json.loads(path.read_text()))
+    return proofs
+
+
+def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Path,
+           threads: int = 1):
+    """Market, Rollup and coordinator registration as `provernet.devnet` makes them; the rollers
+    funded and staked (equal stakes, `threads` at a time), and a roster snapshot taken."""
+    from libp2p.peer.id import ID
+
+    from market_contracts.bindings import Market
+    from market_contracts.deploy import deploy_market
+    from market_contracts.rollup import attach_rollup
+    from p2p.host import load_or_create_identity
+    from sequencer.circuit_inputs import SMALL
+
+    owner, sequencer, coordinator = chain.dev_accounts[:3]
+    deployment = attach_rollup(chain, owner, deploy_market(chain, owner, params),
+                               sequencer=sequencer.address, vk=build.setup.vk,
+                               genesis_root=genesis_root, batch_size=params.k,
+                               max_transfers=SMALL.block_size)
+    market = Market(chain, deployment)
+    coordinator_p2p.mkdir(parents=True)
+    peer = ID.from_pubkey(load_or_create_identity(coordinator_p2p).public_key)
+    market.register_coordinator(owner, coordinator.address, peer.to_bytes(),
+                                "coordinator capacity benchmark", deployment.rollup.address)
+    market.mint(owner, owner.address, REWARD_POOL)
+    market.fund_rewards(owner, REWARD_POOL)
+
+    if threads == 1:
+        for account in rollers:
+            chain.send_eth(owner, account.address, ROLLER_ETH)
+            market.mint(owner, account.address, ROLLER_TOKENS)
+            market.stake(account, 2 * params.min_stake)
+    else:
+        # The owner's funding pipelined (a transaction per block would take minutes for 1,000
+        # rollers), then each roller stakes from its own account, `threads` at a time.
+        sender = PipelinedSender(chain, owner)
+        for first in range(0, len(rollers), FUNDING_CHUNK):
+            sent = []
+            for account in rollers[first:first + FUNDING_CHUNK]:
+                sent.append(sender.send(account.address, value=ROLLER_ETH, gas=21_000))
+                sent.append(sender.send_call(market.token.functions.mint(account.address,
+                                                                         ROLLER_TOKENS)))
+            for tx_hash in sent:
+                sender.wait(tx_hash)
+        with ThreadPoolExecutor(threads) as pool:
+            # list(): a failure raises here
+            list(pool.map(lambda account: market.stake(account, 2 * params.min_stake), rollers))
+    # The blocks' roster, as the devnet takes it; the coordinator keeps it fresh from there.
+    market.snapshot_roster(owner)
+    return deployment
+
+
+def stub_sequencer(inputs_of):
+    """The coordinator's sequencer: `l2_getBlockInputs(number, prover)` for the committed (empty)
+    blocks, the only method the coordinator calls."""
+    from sequencer.rpc import JsonRpcServer
+
+    # Every block is the empty block, and the coordinator asks only for blocks it read from L1.
+    async def block_inputs(number, prover=None):
+        if not isinstance(number, int) or number < 1 or prover is None:
+            return None
+        return inputs_of(prover)
+
+    async def health():
+        return {"status": "ok"}
+
+    return JsonRpcServer({"l2_getBlockInputs": block_inputs}, health, port=0,
+                         name="the benchmark's stub sequencer")
+
+
+class PipelinedSender:
+    """One account's transactions on a JSON-RPC node sent without waiting for each other: each
+    signed with a nonce counted here and a gas limit estimated once per function, where
+    `Chain.transact` estimates gas, reads the fees and, under the account's nonce lock, reads
+    the pending nonce per transaction (on anvil with many transactions pending that took about
+    50 ms a transaction, and concurrent senders of one account lost transactions)."""
+
+    def __init__(self, chain, account):
+        self.chain, self.account = chain, account
+        self._lock = threading.Lock()
+        self._nonce: int | None = None
+        self._gas: dict[bytes, int] = {}
+
+    def send(self, to: str, *, data: bytes = b"", value: int = 0, gas: int):
+        w3 = self.chain.w3
+        with self._lock:
+            if self._nonce is None:
+                self._nonce = w3.eth.get_transaction_count(self.account.address, "pending")
+                # Ten times today's gas price: no transaction waits for a fee rise.
+                self._gas_price = 10 * w3.eth.gas_price
+            tx = {"to": to, "data": data, "value": value, "gas": gas, "nonce": self._nonce,
+                  "gasPrice": self._gas_price, "chainId": self.chain.chain_id}
+            self._nonce += 1
+            return w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
+
+    def send_call(self, fn):
+        """Send a contract call; its gas limit is twice the first estimate for its selector."""
+        data = bytes.fromhex(fn._encode_transaction_data()[2:])
+        selector = data[:4]
+        if selector not in self._gas:
+            self._gas[selector] = 2 * self.chain.w3.eth.estimate_gas(
+                {"from": self.account.address, "to": fn.address, "data": data})
+        return self.send(fn.address, data=data, gas=self._gas[selector])
+
+    def wait(self, tx_hash):
+        receipt = self.chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60,
+                                                                 poll_latency=0.02)
+        if receipt["status"] != 1:
+            raise RuntimeError(f"transaction {tx_hash.hex()} failed on L1")
+        return receipt
+
+
+class PipelinedCommitter:
+    """The sequencer's commits on a JSON-RPC node, several under way at once
+    (`PipelinedSender`)."""
+
+    def __init__(self, chain, rollup, account):
+        self.rollup = rollup
+        self.sender = PipelinedSender(chain, account)
+
+    def __call__(self, old_root: int, new_root: int, data: list):
+        from web3.logs import DISCARD
+
+        from market_contracts.rollup import committed_from_event
+
+        fn = self.rollup.contract.functions.commitBlock(old_root, new_root, data)
+        receipt = self.sender.wait(self.sender.send_call(fn))
+        (event,) = self.rollup.contract.events.BlockCommitted().process_receipt(
+            receipt, errors=DISCARD)
+        return committed_from_event(event["args"])
+
+
+class LineReader:
+    def __init__(self, stream):
+        self.stream = stream
+        self.buffer = b""
+
+    async def readline(self) -> str:
+        while b"\n" not in self.buffer:
+            chunk = await self.stream.receive_some(1 << 16)
+            if not chunk:
+                raise RuntimeError(f"the {NAME}s' process ended early; see its stderr")
+            self.buffer += chunk
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode()
+
+
+# ====================================================================== one run
+
+
+async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load, datadir: Path,
+                   *, setup_threads: int = 1, wrap_commit=lambda fn: fn,
+                   on_window_start=lambda: None, on_window_end=lambda: None,
+                   progress: Callable[[str], None] = lambda _: None) -> Window:
+    """Deploy on `chain`, run the coordinator and `load.sessions` fixed-delay rollers, commit
+    blocks for `load.seconds`; what was recorded. `wrap_commit` wraps the committer's function,
+    the hooks run as the window opens and closes (the study's CPU accounting)."""
+    from coordinator.service import CoordinatorConfig, CoordinatorService
+    from coordinator.views import BlockStatus
+    from market_contracts.chain import EmbeddedChain
+    from market_contracts.rollup import Rollup
+    from market_contracts.rules import MarketParams
+    from provernet.calibration import empty_block_inputs
+    from provernet.devnet import keep_l1_moving
+
+    n = load.sessions
+    params = MarketParams.devnet()
+    rollers = accounts[:n]
+    progress(f"deploying and staking {n} rollers")
+    started = time.perf_counter()
+    deployment = await trio.to_thread.run_sync(
+        deploy, chain, build, params, genesis_root, rollers, datadir / "coordinator" / "p2p",
+        setup_threads)
+    deploy_s = time.perf_counter() - started
+    rollup = Rollup.from_deployment(chain, deployment)
+    sequencer_key, coordinator_key = chain.dev_accounts[1], chain.dev_accounts[2]
+
+    inputs_cache: dict[str, dict] = {}
+
+    def inputs_of(prover: str) -> dict:
+        key = prover.lower()
+        if key not in inputs_cache:
+            inputs_cache[key] = empty_block_inputs(prover)("block_small")
+        return inputs_cache[key]
+
+    server = stub_sequencer(inputs_of)
+    commits: dict[int, float] = {}
+    send_commit = (partial(rollup.commit_block, sequencer_key) if isinstance(chain, EmbeddedChain)
+                   else PipelinedCommitter(chain, rollup, sequencer_key))
+
+    def commit() -> int:
+        block = send_commit(genesis_root, genesis_root, [])
+        commits[block.number] = time.time()
+        return block.number
+
+    timed_commit = wrap_commit(commit)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(keep_l1_moving, chain, L1_BLOCK_SECONDS)
+        host, port = await nursery.start(server.run)
+        service = CoordinatorService(
+            CoordinatorConfig(datadir=datadir / "coordinator",
+                              sequencer_url=f"http://{host}:{port}",
+                              listen="/ip4/127.0.0.1/tcp/0", poll_interval=load.poll_interval),
+            chain, deployment, coordinator_key, build)
+        await nursery.start(service.run)
+
+        # Sanity: an empty block's inputs on L1 are those the proofs were made for.
+        await trio.to_thread.run_sync(timed_commit)
+        expected = await trio.to_thread.run_sync(rollup.public_inputs, 1, rollers[0].address)
+        if expected != proofs[0]["public"]:
+            raise RuntimeError(f"L1's public inputs of an empty block {expected} are not the "
+                               f"proof's {proofs[0]['public']}: different genesis roots")
+
+        config = {
+            "coordinator": coordinator_key.address, "addrs": service.node.addrs,
+            "chain_id": chain.chain_id, "rollup": rollup.address, "delay": load.delay,
+            "aggregate": load.aggregate, "datadir": str(datadir / "rollers"),
+            "rollers": [{"key": a.key.hex(), **p} for a, p in zip(rollers, proofs)],
+        }
+        progress(f"connecting {n} {NAME}s")
+        worker = await trio.lowlevel.open_process(
+            [sys.executable, "-u", "-m", "provernet.bench_coordinator"],
+            cwd=str(Path(__file__).resolve().parent.parent),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            lines = LineReader(worker.stdout)
+            await worker.stdin.send_all((json.dumps(config) + "\n").encode())
+            with trio.fail_after(CONNECT_TIMEOUT):
+                ready = json.loads(await lines.readline())
+            if ready.get("connected") != n:
+                raise RuntimeError(f"only {ready.get('connected')} of {n} rollers connected")
+            with trio.fail_after(60):
+                while len(service.sessions) < n:
+                    await trio.sleep(0.05)
+
+            # ------------------------------------------------ the measured window
+            progress(f"{n} sessions: measuring for {load.seconds:g} s")
+            on_window_start()
+            t0, cpu0 = time.time(), time.process_time()
+            t_end = t0 + load.seconds
+            first = len(commits) + 1
+            interval = 1 / load.block_rate if load.block_rate > 0 else 0.0
+
+            def unproven() -> int:
+                core = service.core
+                waiting = (BlockStatus.UNKNOWN, BlockStatus.ASSIGNED, BlockStatus.OPEN)
+                return sum(1 for b in commits if b >= first and core.block_status(b) in waiting)
+
+            # Open loop: a commit falls due every `interval`, each on a thread of its own (up
+            # to COMMITTERS at once, outside trio's default thread limit, which is the
+            # coordinator's), as a sequencer sends them without waiting for the last.
+            committers = trio.CapacityLimiter(COMMITTERS)
+            sent = 0
+
+            async def commit_one() -> None:
+                await trio.to_thread.run_sync(timed_commit, limiter=committers)
+
+            async with trio.open_nursery() as commit_nursery:
+                while True:
+                    now = time.time()
+                    if now >= t_end:
+                        break
+                    if interval:
+                        due = t0 + sent * interval
+                        if due > now:
+                            await trio.sleep(min(due, t_end) - now)
+                            continue
+                        sent += 1
+                        commit_nursery.start_soon(commit_one)
+                        continue
+                    if load.backlog and unproven() >= load.backlog:
+                        await trio.sleep(0.02)
+                        continue
+                    await trio.to_thread.run_sync(timed_commit)
+            t1, cpu1 = time.time(), time.process_time()
+            on_window_end()
+            core = service.core
+            statuses = Counter(core.block_status(b).value for b in commits if b >= first)
+            finalized = core.last_finalized
+            # Let the tasks of the last blocks arrive (latency only; rates count the window).
+            drain_end = time.time() + DRAIN_SECONDS
+            while core.last_committed < max(commits) and time.time() < drain_end:
+                await trio.sleep(0.1)
+            await trio.sleep(1.0 + load.poll_interval)
+            await worker.stdin.send_all(b"stop\n")
+            with trio.fail_after(60):
+                stopped = json.loads(await lines.readline())
+        finally:
+            with trio.move_on_after(10) as waited:
+                await worker.wait()
+            if waited.cancelled_caught:
+                worker.kill()
+                await worker.wait()
+        nursery.cancel_scope.cancel()
+    return Window(n, t0, t1, cpu1 - cpu0, first, commits, stopped["records"], statuses, finalized,
+                  stopped["cpu_s"], deploy_s, params.m)
+
+
+def measure_on_anvil(sessions: list[int], seconds: float, *, delay: float = 0.5,
+                     backlog: int = 0, block_rate: float = 0.0, poll_interval: float = 0.1,
+                     cache_dir: Path | None = None,
+                     progress: Callable[[str], None] = lambda _: None) -> list[dict]:
+    """`provernet bench coordinator`: one run per session count, each on a fresh anvil."""
+    import structlog
+
+    from market_contracts.anvil import run_anvil
+    from market_contracts.chain import RpcChain
+    from sequencer.accounts import AccountTree
+    from sequencer.circuit_inputs import SMALL
+    from zkp.builds import build_block_circuit
+    from zkp.setup import default_cache_dir
+
+    quiet_logging(structlog)
+    cache = cache_dir or default_cache_dir()
+    progress("building the small block circuit")
+    build = build_block_circuit("small", cache)
+    genesis_root = AccountTree(SMALL.depth).root  # the empty-account genesis
+    accounts = roller_accounts(max(sessions))
+    proofs = roller_proofs(build, accounts, cache, progress)
+    results = []
+    for n in sessions:
+        load = Load(sessions=n, seconds=seconds, delay=delay, block_rate=block_rate,
+                    backlog=backlog, poll_interval=poll_interval)
+        with run_anvil(block_time=ANVIL_BLOCK_TIME) as node, tempfile.TemporaryDirectory(prefix="bench-coord-") as tmp:
+            progress(f"anvil on {node.url}")
+            chain = RpcChain(node.url)
+            window = trio.run(lambda: run_load(
+                chain, build, genesis_root, accounts, proofs, load, Path(tmp),
+                setup_threads=SETUP_THREADS, progress=progress))
+        results.append(window.figures())
+    return results
+
+
+def quiet_logging(structlog) -> None:
+    """Warnings and errors only, on stderr: the measured process logs nothing per task."""
+    import logging
+
+    structlog.configure(
+        processors=[structlog.processors.add_log_level,
+                    structlog.dev.ConsoleRenderer(colors=False)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr, force=True)
+
+
+# ====================================================================== the fixed-delay rollers
+
+
+class FixedDelayProver:
+    """THE STAND-IN FOR A PROVER OF THESE MEASUREMENTS, used nowhere else: it sleeps a fixed
+    delay and hands in a proof made before the run. The proof is real and valid for every task
+    here because every block is empty (same public inputs for one roller)."""
+
+    def __init__(self, delay: float, proof: dict):
+        from zkp.proof import Proof
+
+        self.delay = delay
+        self.proof = Proof(tuple(proof["a"]), tuple(tuple(x) for x in proof["b"]),
+                           tuple(proof["c"]))
+        self.public = tuple(proof["public"])
+
+    async def prove(self, inputs: bytes):
+        """The precomputed proof after the fixed delay; the inputs must be the empty block's."""
+        given = json.loads(inputs)
+        named = [int(given[k]) for k in ("oldRoot", "newRoot", "dataHash", "prover")]
+        if named != list(self.public):
+            raise ValueError("the task's inputs are not the empty block this proof was made for")
+        await trio.sleep(self.delay)
+        return self.proof, self.public
+
+
+async def fixed_delay_roller(node, config: dict, spec: dict, records: list, connected: list, *,
+                             task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """One fixed-delay roller's session: connect, authenticate, then take every task."""
+    from eth_utils import to_checksum_address
+    from libp2p.peer.id import ID
+
+    from market_contracts.rules import TaskKind
+    from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
+    from p2p import messages as m
+    from p2p.protocols import open_stream
+    from roller.session import TaskRefused, check_task, decline_reason, handshake
+    from zkp.aggregate import aggregate
+    from zkp.proof import Proof
+
+    account = Account.from_key(spec["key"])
+    prover = FixedDelayProver(config["delay"], spec)
+    coordinator = to_checksum_address(config["coordinator"])
+    chain_id, rollup = config["chain_id"], config["rollup"]
+    peer = ID.from_base58(config["addrs"][0].rsplit("/p2p/", 1)[1])
+    await node.connect_peer(peer, config["addrs"])
+    kinds: dict[bytes, tuple[str, int, int]] = {}
+
+    def record(what: str, task: bytes, **fields) -> None:
+        kind, index, round_ = kinds.get(task, ("?", -1, -1))
+        records.append({"what": what, "t": time.time(), "roller": account.address, "kind": kind,
+                        "index": index, "round": round_, **fields})
+
+    async with open_stream(node, peer) as stream:
+        await handshake(stream, account, coordinator, chain_id)
+        lock = trio.Lock()
+
+        async def send(msg) -> None:
+            async with lock:
+                await stream.send(msg)
+
+        async def work(task: m.Task) -> None:
+            if task.kind == "block":
+                proof, public = await prover.prove(task.inputs)
+                signature = sign_submission(account, chain_id, rollup, TaskKind.BLOCK, task.index,
+                                            task.round, task.statement, block_proof_hash(proof))
+                await send(m.Proof(task_id=task.task_id, statement=task.statement, a=proof.a,
+                                   b=proof.b, c=proof.c, signature=signature))
+            else:
+                items = task.inputs
+                publics = [tuple(item.public) for item in items]
+                combined = aggregate([Proof(item.a, item.b, item.c) for item in items], publics)
+                provers = [to_checksum_address(p[3].to_bytes(20, "big")) for p in publics]
+                signature = sign_submission(
+                    account, chain_id, rollup, TaskKind.AGGREGATION, task.index, task.round,
+                    task.statement, aggregate_hash(provers, combined.a, combined.b, combined.c))
+                await send(m.Aggregate(task_id=task.task_id, statement=task.statement,
+                                       a=combined.a, b=combined.b, c=combined.c,
+                                       signature=signature))
+            record("submitted", task.task_id)
+
+        connected.append(account.address)
+        task_status.started()
+        async with trio.open_nursery() as nursery:
+            while True:
+                msg = await stream.receive(m.Task, m.Cancel, m.Receipt, m.Ping, timeout=math.inf)
+                if isinstance(msg, m.Task):
+                    kinds[msg.task_id] = (msg.kind, msg.index, msg.round)
+                    record("task", msg.task_id)
+                    try:
+                        check_task(msg, coordinator=coordinator, chain_id=chain_id,
+                                   rollup=rollup, roller=account.address)
+                    except TaskRefused as refused:
+                        await send(m.Decline(task_id=msg.task_id, reason=refused.wire_reason))
+                        continue
+                    if msg.kind == "batch" and not config["aggregate"]:
+                        await send(m.Decline(task_id=msg.task_id, reason=decline_reason(
+                            "busy", f"the {NAME} of this benchmark does not aggregate")))
+                        continue
+                    await send(m.Accept(task_id=msg.task_id))
+                    nursery.start_soon(work, msg)
+                elif isinstance(msg, m.Receipt):
+                    record("receipt", msg.task_id, status=msg.status, reason=msg.reason)
+                elif isinstance(msg, m.Ping):
+                    await send(m.Pong(nonce=msg.nonce))
+
+
+async def worker_main() -> None:
+    """The child process: every fixed-delay roller, each its own libp2p node. Reads its config
+    as one JSON line, prints {"connected"} once all are, and on the next line (any) prints the
+    records and its CPU time."""
+    from p2p.host import open_node
+
+    config = json.loads(await trio.to_thread.run_sync(sys.stdin.readline))
+    records: list[dict] = []
+    connected: list[str] = []
+    async with AsyncExitStack() as stack:
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        for number, spec in enumerate(config["rollers"]):
+            node = await stack.enter_async_context(open_node(
+                Path(config["datadir"]) / f"roller-{number}", listen="/ip4/127.0.0.1/tcp/0"))
+            await nursery.start(fixed_delay_roller, node, config, spec, records, connected)
+        print(json.dumps({"connected": len(connected)}), flush=True)
+        cpu = time.process_time()
+        await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+        print(json.dumps({"records": records, "cpu_s": time.process_time() - cpu}), flush=True)
+        os._exit(0)  # the nodes' teardown is no part of the measurement
+
+
+if __name__ == "__main__":
+    import structlog
+
+    quiet_logging(structlog)
+    trio.run(worker_main)
