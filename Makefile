@@ -21,13 +21,13 @@ setup: system-deps $(PY_STAMP) $(NPM_STAMP)
 system-deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { \
 	  echo "installing Node.js and npm from Debian"; \
-	  apt-get update -qq && apt-get install -y -qq nodejs npm; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 	  echo "installing PostgreSQL from Debian (the store tests start a server of their own)"; \
-	  apt-get update -qq && apt-get install -y -qq postgresql; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
 	  echo "installing chromium and chromium-driver from Debian"; \
-	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 $(PY_STAMP): pyproject.toml $(wildcard zkp/native/*)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
