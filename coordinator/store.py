@@ -34,7 +34,7 @@ from typing import TextIO
 
 from coordinator.errors import CoordinatorError
 from coordinator.events import Event, event_from_record, event_to_record
-from p2p.database import STATEMENT_ERRORS, Database, DatabaseError, first_line, parse_url
+from p2p.database import Database, DatabaseError, initialised, parse_url
 
 #: 2: market rules v2 (events carry the roster block and the statement; proofs their statement);
 #: 3: a block's roster is its roster snapshot's entries in snapshot order (settlement proves each
@@ -105,15 +105,7 @@ class CoordinatorStore:
             lock_file.close()
             raise StoreError(str(error)) from None
         store = cls(database, lock_file)
-        try:
-            store._initialise()
-        except STATEMENT_ERRORS as error:
-            store.close()
-            raise StoreError(f"cannot set up {store.where}: {first_line(error)}") from None
-        except BaseException:
-            store.close()
-            raise
-        return store
+        return initialised(store, store._initialise, StoreError)
 
     @property
     def where(self) -> str:

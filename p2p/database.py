@@ -43,12 +43,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from p2p.errors import P2PError
+
+T = TypeVar("T")
 
 #: seconds to wait for a PostgreSQL server before reporting it unreachable (libpq waits forever
 #: by default); a `connect_timeout` in the URL wins
@@ -323,3 +326,17 @@ def first_line(error: Exception) -> str:
     line = text.splitlines()[0] if text else type(error).__name__
     line = re.sub(r"^connection (failed|is bad): ", "", line)
     return re.sub(r"FATAL:\s+", "", line)
+
+
+def initialised(store: T, initialise: Callable[[], None], error: type[Exception]) -> T:
+    """`store` once `initialise()` has set up its tables; when that fails, the store closed (its
+    locks released) and `error` raised with the statement's failure on one line."""
+    try:
+        initialise()
+    except STATEMENT_ERRORS as exc:
+        store.close()
+        raise error(f"cannot set up {store.where}: {first_line(exc)}") from None
+    except BaseException:
+        store.close()
+        raise
+    return store

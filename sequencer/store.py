@@ -41,16 +41,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
-from p2p.database import (
-    STATEMENT_ERRORS,
-    Connection,
-    Database,
-    DatabaseError,
-    first_line,
-    parse_url,
-)
+from p2p.database import Connection, Database, DatabaseError, initialised, parse_url
 from sequencer.accounts import Account, AccountTree
 from sequencer.babyjub import Point
 from sequencer.circuit_inputs import BlockCircuit
@@ -222,15 +216,7 @@ class Store:
             lock.release()
             raise StoreError(str(exc)) from None
         store = cls(database, lock, circuit)
-        try:
-            store._initialise(genesis)
-        except STATEMENT_ERRORS as exc:
-            store.close()
-            raise StoreError(f"cannot set up {store.where}: {first_line(exc)}") from None
-        except BaseException:
-            store.close()
-            raise
-        return store
+        return initialised(store, partial(store._initialise, genesis), StoreError)
 
     @property
     def where(self) -> str:
