@@ -16,6 +16,7 @@ blocks (web3); the service runs it in worker threads.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from market_contracts.rules import (
     TaskKind,
     is_open_round,
     last_block_of,
+    randomness_block,
+    roster_snapshot_for,
     snapshot_entries,
 )
 from market_contracts.submissions import SlashEvidence, block_statement
@@ -48,6 +51,9 @@ if TYPE_CHECKING:
 EMBEDDED_FINALIZE_GAS = 3_000_000
 #: L1 blocks scanned per get_logs request, under common providers' range limits
 LOG_RANGE = 2_000
+#: blocks whose randomness one `recordRandomnessMany` transaction records: about 25,000 gas
+#: each, so a full one stays near 1.6 M gas, well inside an L1 block
+RECORDS_PER_TRANSACTION = 64
 #: seconds between the coordinator's roster snapshots while the live roster keeps changing (a
 #: settlement changes reputations, hence weights): one snapshot costs gas in proportion to the
 #: registered rollers, and a minute is short next to the deadlines a stake change matters for
@@ -166,17 +172,42 @@ class CoordinatorL1:
                 facts.append(Settled(args["batch"]))
         return facts
 
-    def draw_inputs(self, block: CommittedBlock) -> DrawInputs | None:
-        """Block `block`'s randomness (recorded now if nobody has yet) and its roster; None
-        while L1 is not past its randomness block."""
-        randomness = self.rollup.randomness(block.number)
-        if randomness is None:
-            if self.head() <= block.randomness_block:
-                return None
-            randomness = self.rollup.record_randomness(self.account, block.number)
-        snapshot, entries = self.roster_of(block.number)
-        return DrawInputs(bytes(randomness), snapshot,
-                          tuple((entry.roller, entry.weight) for entry in entries))
+    def draw_inputs(self, blocks: Sequence[CommittedBlock]) -> list[DrawInputs]:
+        """What each of the leading `blocks` (commits in chain order) whose randomness block L1
+        has passed is drawn from: its randomness, recorded now where nobody has, for all of them
+        in one transaction a RECORDS_PER_TRANSACTION blocks, and its roster. The rest wait for
+        a later call: a block after one that cannot be drawn yet is not drawn either."""
+        head = self.head()
+        due = list(itertools.takewhile(lambda block: head > block.randomness_block, blocks))
+        randomness: dict[int, bytes] = {}
+        for start in range(0, len(due), RECORDS_PER_TRANSACTION):
+            numbers = [block.number for block in due[start:start + RECORDS_PER_TRANSACTION]]
+            randomness.update(self.rollup.record_randomness_many(self.account, numbers))
+        drawn = []
+        for block in due:
+            snapshot, entries = self.roster_of_commit(block)
+            drawn.append(DrawInputs(randomness[block.number], snapshot,
+                                    tuple((entry.roller, entry.weight) for entry in entries)))
+        return drawn
+
+    def roster_of_commit(self, block: CommittedBlock) -> tuple[int | None, tuple[RosterEntry, ...]]:
+        """`roster_of(block.number)` for a block as its `BlockCommitted` event tells it, without
+        a call per block: the contract's rule (`roster_snapshot_for`) applied to the snapshots
+        read from L1's events, which are all there up to the commit's L1 block (the follower
+        read the commit from the same logs). A recommit's event does not carry the draw time
+        its first commit pinned: that takes the call."""
+        if block.randomness_block != randomness_block(block.l1_block):
+            return self.roster_of(block.number)
+        with self._snapshots_lock:
+            if self._snapshots_from <= block.l1_block:
+                self._read_snapshots()
+            taken = [self._snapshots[i] for i in range(len(self._snapshots))]
+        chosen = roster_snapshot_for([(s.l1_block, s.timestamp) for s in taken],
+                                     block.roster_block, block.timestamp,
+                                     self.params.snapshot_max_age)
+        if chosen is None:
+            return None, ()
+        return chosen, tuple(taken[chosen].entries)
 
     def roster_of(self, block: int) -> tuple[int | None, tuple[RosterEntry, ...]]:
         """L2 block `block`'s roster snapshot (the contract's rule, `rosterSnapshotOf`) and its

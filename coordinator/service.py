@@ -5,9 +5,10 @@ Services in one nursery, each a loop around the core:
 - `_follow_l1` turns L1 events (commits, reverts, finalizations, the Rollup's settlements) into
   core events; its cursor is stored, and facts read twice are no-ops for the core. A commit
   becomes `BlockCommitted` once its randomness can be recorded (L1 past its randomness block):
-  the follower records it (`Rollup.recordRandomness`, skipped if anyone has) and hands the core
-  the block's roster snapshot (`rosterSnapshotOf`; its entries in snapshot order, none if it
-  has none), then goes on; until then it waits there.
+  the follower records it (`Rollup.recordRandomnessMany`, one transaction for a poll's commits;
+  a block someone recorded is skipped) and hands the core the block's roster snapshot (the
+  `rosterSnapshotOf` rule applied to the snapshots' events; its entries in snapshot order, none
+  if it has none), then goes on; until then it waits there.
 - `_snapshot_roster` keeps the roster snapshots fresh (`coordinator.l1.snapshot_due`): one after
   the live roster changed, at most every `snapshot_interval`, and one before the newest grows
   older than half of SNAPSHOT_MAX_AGE while anyone is staked.
@@ -81,7 +82,6 @@ from coordinator.l1 import (
     DEFAULT_SNAPSHOT_INTERVAL,
     Committed,
     CoordinatorL1,
-    DrawInputs,
     Finalized,
     Reverted,
     Settled,
@@ -127,9 +127,6 @@ _KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "batch"}
 #: L1 commands waiting for the worker. Bounded: the core emits a few per batch, so a full queue
 #: means L1 is down, and the core (which waits on it) should stop taking work meanwhile.
 L1_QUEUE = 256
-#: commits whose randomness the follower records (and whose rosters it reads) at once: each is
-#: a transaction, sent one at a time under the sender's nonce lock but mined and read concurrently
-DRAWS_AT_ONCE = 16
 #: what each L1 loop does, for the health's problems
 _L1_LOOPS = {"follow": "reading events", "snapshot": "taking roster snapshots",
              "action": "carrying out an action"}
@@ -455,66 +452,38 @@ class CoordinatorService:
             await trio.sleep(self.config.poll_interval)
 
     async def _follow(self, cursor: int, head: int) -> int:
-        """Hand the core the facts of L1 blocks cursor..head; the next L1 block to read. A
-        commit whose randomness cannot be recorded yet stops it there: the next poll reads that
-        L1 block again (the facts before it in that block are no-ops the second time).
-
-        The commits' `draw_inputs` (a randomness record, a transaction, and roster reads) run
-        DRAWS_AT_ONCE at a time: one after the other they would cap the blocks followed a second
-        at one per round trip. The core still hears of the facts in chain order, each as soon as
-        it and those before it are ready."""
+        """Hand the core the facts of L1 blocks cursor..head, in chain order; the next L1 block
+        to read. A commit whose randomness cannot be recorded yet stops it there: the next poll
+        reads that L1 block again (the facts before it in that block are no-ops the second
+        time). The commits are drawn together (`CoordinatorL1.draw_inputs`: one randomness
+        transaction and no call a block), since one round trip a block capped the blocks
+        followed a second."""
         facts = await self._l1_call(self.l1.scan, cursor, head)
         blocks = [fact.block for fact in facts if isinstance(fact, Committed)]
-        drawn: list[DrawInputs | Exception | None] = [None] * len(blocks)
-        ready = [trio.Event() for _ in blocks]
-        limiter = trio.CapacityLimiter(DRAWS_AT_ONCE)
-
-        async def draw(i: int) -> None:
-            async with limiter:
-                try:
-                    drawn[i] = await self._l1_call(self.l1.draw_inputs, blocks[i])
-                except (ChainError, trio.TooSlowError) as error:
-                    drawn[i] = error  # raised in its turn, below: the facts before it go in
-            ready[i].set()
-
-        failure: Exception | None = None
-        next_cursor = head + 1
-        commits = 0
-        async with trio.open_nursery() as nursery:
-            for i in range(len(blocks)):
-                nursery.start_soon(draw, i)
-            for fact in facts:
-                at = now_ms()
-                if isinstance(fact, Committed):
-                    block = fact.block
-                    await ready[commits].wait()
-                    inputs = drawn[commits]
-                    commits += 1
-                    if isinstance(inputs, Exception):
-                        failure = inputs
-                        break
-                    if inputs is None:
-                        next_cursor = block.l1_block
-                        break
-                    log.info("randomness recorded", block=block.number,
-                             randomness="0x" + inputs.randomness.hex(),
-                             roster_snapshot=inputs.snapshot, rollers=len(inputs.roster))
-                    event: Event = BlockCommitted(block.number, inputs.randomness,
-                                                  block.roster_block, fact.statement,
-                                                  inputs.roster, at)
-                    self.metrics.block_committed(block.number)
-                elif isinstance(fact, Reverted):
-                    event = BlocksReverted(fact.from_block, at)
-                elif isinstance(fact, Finalized):
-                    event = BatchFinalized(fact.batch, at)
-                else:
-                    assert isinstance(fact, Settled)
-                    event = BatchSettled(fact.batch, at)
-                await self._submit(event)
-            nursery.cancel_scope.cancel()  # draws past a block that cannot be drawn yet
-        if failure is not None:
-            raise failure
-        return next_cursor
+        drawn = iter(await self._l1_call(self.l1.draw_inputs, blocks) if blocks else ())
+        for fact in facts:
+            at = now_ms()
+            if isinstance(fact, Committed):
+                block = fact.block
+                inputs = next(drawn, None)
+                if inputs is None:
+                    return block.l1_block
+                log.info("randomness recorded", block=block.number,
+                         randomness="0x" + inputs.randomness.hex(),
+                         roster_snapshot=inputs.snapshot, rollers=len(inputs.roster))
+                event: Event = BlockCommitted(block.number, inputs.randomness,
+                                              block.roster_block, fact.statement,
+                                              inputs.roster, at)
+                self.metrics.block_committed(block.number)
+            elif isinstance(fact, Reverted):
+                event = BlocksReverted(fact.from_block, at)
+            elif isinstance(fact, Finalized):
+                event = BatchFinalized(fact.batch, at)
+            else:
+                assert isinstance(fact, Settled)
+                event = BatchSettled(fact.batch, at)
+            await self._submit(event)
+        return head + 1
 
     async def _snapshot_roster(self) -> None:
         """Take a roster snapshot whenever `snapshot_due` says so, checking every poll."""

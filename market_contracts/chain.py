@@ -514,11 +514,17 @@ def _short_cause(exc: BaseException) -> str:
 
 class _HttpProvider(HTTPProvider):
     """Turns transport failures into `RpcUnreachable`, and does not retry: the trio services
-    own the retry policy, and a dead node should surface at once, not after seconds of backoff."""
+    own the retry policy, and a dead node should surface at once, not after seconds of backoff.
+
+    It caches `eth_chainId`: web3's validation asks for it before every `eth_call` and
+    `eth_estimateGas`, which doubled the round trips of a coordinator's reads; `RpcChain` checks
+    the id once at connection, and every transaction is signed for it, so a node that changed
+    chains would refuse them rather than be misled."""
 
     def __init__(self, url: str, request_timeout: float):
         super().__init__(url, request_kwargs={"timeout": (CONNECT_TIMEOUT_S, request_timeout)},
-                         exception_retry_configuration=None)
+                         exception_retry_configuration=None, cache_allowed_requests=True,
+                         cacheable_requests={RPCEndpoint("eth_chainId")})
 
     def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
         try:

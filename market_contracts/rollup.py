@@ -163,6 +163,21 @@ class Rollup:
             return bytes(events[0]["args"]["randomness"])
         return self.randomness(number, receipt["blockNumber"])
 
+    def record_randomness_many(self, account: LocalAccount, numbers: Sequence[int], *,
+                               gas: int | None = None) -> dict[int, bytes]:
+        """Record the randomness of each of blocks `numbers` in one transaction
+        (`recordRandomnessMany`; each block's randomness block must be mined); each block's
+        randomness. Blocks recorded before cost one read each."""
+        if not numbers:
+            return {}
+        receipt = self._send(account, self.contract.functions.recordRandomnessMany(list(numbers)),
+                             gas)
+        recorded = {event["args"]["blockNumber"]: bytes(event["args"]["randomness"])
+                    for event in self.contract.events.RandomnessRecorded().process_receipt(
+                        receipt, errors=DISCARD)}
+        return {n: recorded[n] if n in recorded else self.randomness(n, receipt["blockNumber"])
+                for n in numbers}
+
     # ------------------------------------------------------------ reads
 
     def _call(self, fn: ContractFunction, block_identifier="latest"):

@@ -263,7 +263,7 @@ contract Rollup {
     /// @notice Store block `blockNumber`'s randomness: the hash of its randomness block, or, once
     /// that has left BLOCKHASH's window, of the fallback block (`Randomness.source`). Anyone may
     /// call it; once recorded it never changes, and a second call returns it.
-    function recordRandomness(uint256 blockNumber) external returns (bytes32 randomness_) {
+    function recordRandomness(uint256 blockNumber) public returns (bytes32 randomness_) {
         randomness_ = _randomness[blockNumber];
         if (randomness_ != bytes32(0)) return randomness_;
         uint256 target = _drawBlocks[blockNumber].randomnessBlock;
@@ -272,6 +272,16 @@ contract Rollup {
         randomness_ = blockhash(sourceBlock);
         _randomness[blockNumber] = randomness_;
         emit RandomnessRecorded(blockNumber, randomness_, sourceBlock);
+    }
+
+    /// @notice `recordRandomness` of each of `blockNumbers`, in one transaction: a coordinator
+    /// that follows many commits a second records each poll's in one, not one transaction (and
+    /// its 21,000 gas of overhead) a block. It reverts as the first block that cannot be recorded
+    /// would, so a caller passes only blocks whose randomness block L1 has passed.
+    function recordRandomnessMany(uint256[] calldata blockNumbers) external {
+        for (uint256 i = 0; i < blockNumbers.length; ++i) {
+            recordRandomness(blockNumbers[i]);
+        }
     }
 
     /// @notice The recorded randomness of `blockNumber`; zero until `recordRandomness`.

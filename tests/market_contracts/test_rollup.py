@@ -158,6 +158,31 @@ def test_randomness_is_the_hash_of_the_block_after_the_commit(world):
     assert world.rollup.randomness(1) == world.rollup.block(1).randomness == recorded
 
 
+def test_randomness_of_many_blocks_is_recorded_in_one_transaction_as_one_by_one(world):
+    committed = [world.commit(block) for block in BLOCKS[:3]]
+    world.chain.mine()
+    first = world.rollup.record_randomness(world.deployer, 1)  # recorded before: kept
+    recorded = world.rollup.record_randomness_many(world.deployer, [1, 2, 3, 2])
+    assert recorded == {block.number: bytes(world.chain.w3.eth.get_block(
+        block.randomness_block)["hash"]) for block in committed}
+    assert recorded[1] == first
+    assert [world.rollup.randomness(n) for n in (1, 2, 3)] == [recorded[n] for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize(("numbers", "reason"), [
+    pytest.param([1, 3], "BlockNeverCommitted", id="never-committed"),
+    pytest.param([1, 2], "RandomnessNotYetAvailable", id="not-yet-available"),
+])
+def test_randomness_of_many_blocks_is_all_or_nothing(world, numbers, reason):
+    world.commit(BLOCKS[0])
+    world.chain.mine()
+    world.commit(BLOCKS[1])  # its randomness block is the next L1 block
+    with pytest.raises(RollupRejected) as excinfo:
+        world.rollup.record_randomness_many(world.deployer, numbers)
+    assert rejected(excinfo)[0] == reason
+    assert world.rollup.randomness(1) is None  # block 1 could be recorded, but was not
+
+
 def test_data_hash_matches_the_model_for_random_elements(world):
     rng = random.Random(4)
     root = GENESIS.root
