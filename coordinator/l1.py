@@ -318,12 +318,20 @@ class CoordinatorL1:
         """Take a roster snapshot if `snapshot_due` says so: its id, else None (also when
         someone else took one in this L1 block)."""
         head = self.head()
-        live = self.market.roster(block=head)
         now = self.chain.w3.eth.get_block(head)["timestamp"]
         newest = self.newest_snapshot()
-        if not snapshot_due(changed=roster_changed(live, newest), staked=any(w for _, w in live),
-                            newest_timestamp=None if newest is None else newest.timestamp,
-                            now=now, interval=interval, max_age=self.params.snapshot_max_age):
+        newest_timestamp = None if newest is None else newest.timestamp
+
+        def due(changed: bool, staked: bool) -> bool:
+            return snapshot_due(changed=changed, staked=staked, newest_timestamp=newest_timestamp,
+                                now=now, interval=interval, max_age=self.params.snapshot_max_age)
+
+        # The live roster (a read in proportion to the registered rollers) only when it can
+        # change the answer: it cannot while the newest snapshot is young enough either way.
+        if not due(changed=True, staked=True):
+            return None
+        live = self.market.roster(block=head)
+        if not due(changed=roster_changed(live, newest), staked=any(w for _, w in live)):
             return None
         try:
             return self.market.snapshot_roster(self.account)

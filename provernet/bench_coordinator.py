@@ -6,7 +6,8 @@ small block circuit, devnet parameters: M = 2 rollers per block, K = 4 blocks pe
 staked rollers, and the real `CoordinatorService` (its own libp2p host, SQLite store, L1
 follower, proof verification against `Rollup.publicInputs`, finalization and settlement on L1).
 Its sequencer is a stub JSON-RPC server (`sequencer.rpc.JsonRpcServer`) answering
-`l2_getBlockInputs` with the empty block's inputs.
+`l2_getBlockInputs` with the empty block's inputs, in a child process of its own
+(`SequencerChild`), as a real sequencer is not in the coordinator's process.
 
 Every block is EMPTY: the committer commits `commitBlock(root, root, [])` as the Rollup's
 sequencer, so every block has the same public inputs [root, root, dataHash([]), prover], and ONE
@@ -14,8 +15,8 @@ real Groth16 proof per roller, made with the real prover on
 `empty_block_inputs(address)("block_small")` (once: cached beside the circuit, the roller keys
 being fixed), is a valid proof of every block for that roller.
 
-THE FIXED-DELAY ROLLER EXISTS ONLY FOR THESE MEASUREMENTS. Each is a real libp2p node (all of
-them in one child process, so that their work is not the coordinator's): it dials the
+THE FIXED-DELAY ROLLER EXISTS ONLY FOR THESE MEASUREMENTS. Each is a real libp2p node (in child
+processes of ROLLERS_PER_PROCESS, so that their work is not the coordinator's): it dials the
 coordinator, authenticates with the session protocol (`roller.session.handshake`), checks each
 task's signature and id (`roller.session.check_task`), accepts it, sleeps a fixed delay instead of
 proving, and submits its precomputed proof signed for the task's statement. Aggregation tasks are
@@ -24,7 +25,8 @@ done for real (`zkp.aggregate`, no self-check), or declined (`aggregate=False`, 
 Load: with `block_rate` 0 the committer commits the next block as soon as fewer than `backlog`
 committed blocks wait for their first valid proof (read from the coordinator's core), so the
 coordinator always has work queued: saturation figures. With `block_rate` R it commits R blocks a
-second (open loop; backlog 0). An empty L1 block is mined whenever none came for
+second (open loop; backlog 0), on a JSON-RPC node from a child process of its own, as a real
+sequencer's work is not in the coordinator's process. An empty L1 block is mined whenever none came for
 `L1_BLOCK_SECONDS`: a block's randomness is the hash of the L1 block after its commit.
 
 Measured over the window after all N rollers are connected, from the rollers' side: tasks
@@ -36,6 +38,7 @@ the L1 block after the commit).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -45,9 +48,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +81,16 @@ COMMITTERS = 12
 #: transactions a second, commits, randomness records and settlements together; interval mining
 #: puts many in a block, as a real L1 does (12 s there), short enough for the latency target
 ANVIL_BLOCK_TIME = 0.1
-#: seconds for every roller of the child process to connect and authenticate
+#: seconds for every roller of the child processes to connect and authenticate
 CONNECT_TIMEOUT = 600.0
+#: fixed-delay rollers per child process: one process with 1,000 py-libp2p hosts failed after
+#: about 250 had connected (a host's service raised out of libp2p's own nursery while
+#: negotiating security), and several processes spread the rollers' work over the cores
+ROLLERS_PER_PROCESS = 200
+#: rollers of one child process connecting at once, and the tries each gets (a busy
+#: coordinator fails some security handshakes)
+CONNECTS_AT_ONCE = 4
+CONNECT_ATTEMPTS = 5
 NAME = "fixed-delay roller"
 
 
@@ -249,16 +260,23 @@ def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Pa
     return deployment
 
 
-def stub_sequencer(inputs_of):
+def stub_sequencer():
     """The coordinator's sequencer: `l2_getBlockInputs(number, prover)` for the committed (empty)
     blocks, the only method the coordinator calls."""
+    from provernet.calibration import empty_block_inputs
     from sequencer.rpc import JsonRpcServer
+
+    @functools.cache
+    def inputs_of(prover: str) -> dict:
+        return empty_block_inputs(prover)("block_small")
 
     # Every block is the empty block, and the coordinator asks only for blocks it read from L1.
     async def block_inputs(number, prover=None):
-        if not isinstance(number, int) or number < 1 or prover is None:
+        if not isinstance(number, int) or number < 1:
             return None
-        return inputs_of(prover)
+        if prover is None:  # as the sequencer does: the inputs, the prover left out
+            return {k: v for k, v in inputs_of("0x" + "00" * 20).items() if k != "prover"}
+        return inputs_of(prover.lower())
 
     async def health():
         return {"status": "ok"}
@@ -313,8 +331,8 @@ class PipelinedCommitter:
     """The sequencer's commits on a JSON-RPC node, several under way at once
     (`PipelinedSender`)."""
 
-    def __init__(self, chain, rollup, account):
-        self.rollup = rollup
+    def __init__(self, chain, contract, account):
+        self.contract = contract
         self.sender = PipelinedSender(chain, account)
 
     def __call__(self, old_root: int, new_root: int, data: list):
@@ -322,11 +340,109 @@ class PipelinedCommitter:
 
         from market_contracts.rollup import committed_from_event
 
-        fn = self.rollup.contract.functions.commitBlock(old_root, new_root, data)
+        fn = self.contract.functions.commitBlock(old_root, new_root, data)
         receipt = self.sender.wait(self.sender.send_call(fn))
-        (event,) = self.rollup.contract.events.BlockCommitted().process_receipt(
-            receipt, errors=DISCARD)
+        (event,) = self.contract.events.BlockCommitted().process_receipt(receipt, errors=DISCARD)
         return committed_from_event(event["args"])
+
+
+async def commit_open_loop(commit: Callable[[], int], rate: float, seconds: float,
+                           committed: Callable[[int, float], None]) -> None:
+    """Call `commit` `rate` times a second for `seconds`, each on a thread of its own (up to
+    COMMITTERS at once), as a sequencer sends commits without waiting for the last; `committed`
+    hears each block number and when its commit returned."""
+    committers = trio.CapacityLimiter(COMMITTERS)
+    t0 = time.time()
+
+    async def commit_one() -> None:
+        number = await trio.to_thread.run_sync(commit, limiter=committers)
+        committed(number, time.time())
+
+    async with trio.open_nursery() as nursery:
+        for sent in range(math.ceil(rate * seconds)):
+            await trio.sleep_until(trio.current_time() + max(0.0, t0 + sent / rate - time.time()))
+            nursery.start_soon(commit_one)
+
+
+class SequencerChild:
+    """The benchmark's sequencer in a child process of its own (`sequencer_main`), as a real
+    one is not in the coordinator's: it serves the stub's `l2_getBlockInputs` at `url`, and
+    `commit_open_loop` on a JSON-RPC node when asked (`commit`)."""
+
+    def __init__(self, child: trio.Process, lines: LineReader, url: str):
+        self.child, self.lines, self.url = child, lines, url
+
+    @classmethod
+    @asynccontextmanager
+    async def start(cls, chain_url: str | None, rollup: str, account, root: int
+                    ) -> AsyncIterator[SequencerChild]:
+        async with child_process("sequencer") as (child, lines):
+            config = {"url": chain_url, "rollup": rollup, "key": account.key.hex(), "root": root}
+            await child.stdin.send_all((json.dumps(config) + "\n").encode())
+            with trio.fail_after(60):
+                port = json.loads(await lines.readline())["port"]
+            try:
+                yield cls(child, lines, f"http://127.0.0.1:{port}")
+            finally:
+                await child.stdin.aclose()  # its end of input: it stops
+
+    async def commit(self, load: Load, committed: Callable[[int, float], None]) -> None:
+        request = {"rate": load.block_rate, "seconds": load.seconds}
+        await self.child.stdin.send_all((json.dumps(request) + "\n").encode())
+        with trio.fail_after(load.seconds + 120):
+            while "done" not in (line := json.loads(await self.lines.readline())):
+                committed(line["block"], line["t"])
+
+
+async def sequencer_main() -> None:
+    """The child process of `SequencerChild`: reads {"url", "rollup", "key", "root"} as one
+    JSON line (url: the chain's JSON-RPC node, or null), serves the stub sequencer and prints
+    {"port"}; then for each line {"rate", "seconds"} commits open loop, printing {"block", "t"}
+    for each commit as it returns and then {"done": true}; it stops at the end of its input."""
+    from market_contracts.chain import RpcChain
+    from market_contracts.compile import load_artifact
+
+    config = json.loads(await trio.to_thread.run_sync(sys.stdin.readline))
+    root = config["root"]
+    send = None
+    if config["url"] is not None:
+        chain = RpcChain(config["url"])
+        contract = chain.w3.eth.contract(address=config["rollup"],
+                                         abi=load_artifact("Rollup")["abi"])
+        send = PipelinedCommitter(chain, contract, Account.from_key(config["key"]))
+
+    def commit() -> int:
+        return send(root, root, []).number
+
+    def committed(number: int, at: float) -> None:
+        print(json.dumps({"block": number, "t": at}), flush=True)
+
+    async with trio.open_nursery() as nursery:
+        _, port = await nursery.start(stub_sequencer().run)
+        print(json.dumps({"port": port}), flush=True)
+        while line := await trio.to_thread.run_sync(sys.stdin.readline):
+            request = json.loads(line)
+            await commit_open_loop(commit, request["rate"], request["seconds"], committed)
+            print(json.dumps({"done": True}), flush=True)
+        nursery.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def child_process(*args: str) -> AsyncIterator[tuple[trio.Process, LineReader]]:
+    """A child process of this module (`__main__` below), its stdin open and its stdout read by
+    lines; waited for on the way out, and killed if it does not end in 10 s."""
+    child = await trio.lowlevel.open_process(
+        [sys.executable, "-u", "-m", "provernet.bench_coordinator", *args],
+        cwd=str(Path(__file__).resolve().parent.parent),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        yield child, LineReader(child.stdout)
+    finally:
+        with trio.move_on_after(10) as waited:
+            await child.wait()
+        if waited.cancelled_caught:
+            child.kill()
+            await child.wait()
 
 
 class LineReader:
@@ -338,7 +454,7 @@ class LineReader:
         while b"\n" not in self.buffer:
             chunk = await self.stream.receive_some(1 << 16)
             if not chunk:
-                raise RuntimeError(f"the {NAME}s' process ended early; see its stderr")
+                raise RuntimeError("a child process of the benchmark ended early; see its stderr")
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         return line.decode()
@@ -359,7 +475,6 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
     from market_contracts.chain import EmbeddedChain
     from market_contracts.rollup import Rollup
     from market_contracts.rules import MarketParams
-    from provernet.calibration import empty_block_inputs
     from provernet.devnet import keep_l1_moving
 
     n = load.sessions
@@ -374,38 +489,32 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
     rollup = Rollup.from_deployment(chain, deployment)
     sequencer_key, coordinator_key = chain.dev_accounts[1], chain.dev_accounts[2]
 
-    inputs_cache: dict[str, dict] = {}
-
-    def inputs_of(prover: str) -> dict:
-        key = prover.lower()
-        if key not in inputs_cache:
-            inputs_cache[key] = empty_block_inputs(prover)("block_small")
-        return inputs_cache[key]
-
-    server = stub_sequencer(inputs_of)
     commits: dict[int, float] = {}
     send_commit = (partial(rollup.commit_block, sequencer_key) if isinstance(chain, EmbeddedChain)
-                   else PipelinedCommitter(chain, rollup, sequencer_key))
+                   else PipelinedCommitter(chain, rollup.contract, sequencer_key))
+    # Open loop on a JSON-RPC node: the commits come from the sequencer's child process.
+    commits_in_child = load.block_rate > 0 and not isinstance(chain, EmbeddedChain)
 
     def commit() -> int:
-        block = send_commit(genesis_root, genesis_root, [])
-        commits[block.number] = time.time()
-        return block.number
+        return send_commit(genesis_root, genesis_root, []).number
+
+    def committed(number: int, at: float) -> None:
+        commits[number] = at
 
     timed_commit = wrap_commit(commit)
 
-    async with trio.open_nursery() as nursery:
+    async with (SequencerChild.start(getattr(chain, "url", None), rollup.address, sequencer_key,
+                                     genesis_root) as sequencer,
+                trio.open_nursery() as nursery):
         nursery.start_soon(keep_l1_moving, chain, L1_BLOCK_SECONDS)
-        host, port = await nursery.start(server.run)
         service = CoordinatorService(
-            CoordinatorConfig(datadir=datadir / "coordinator",
-                              sequencer_url=f"http://{host}:{port}",
+            CoordinatorConfig(datadir=datadir / "coordinator", sequencer_url=sequencer.url,
                               listen="/ip4/127.0.0.1/tcp/0", poll_interval=load.poll_interval),
             chain, deployment, coordinator_key, build)
         await nursery.start(service.run)
 
         # Sanity: an empty block's inputs on L1 are those the proofs were made for.
-        await trio.to_thread.run_sync(timed_commit)
+        committed(await trio.to_thread.run_sync(timed_commit), time.time())
         expected = await trio.to_thread.run_sync(rollup.public_inputs, 1, rollers[0].address)
         if expected != proofs[0]["public"]:
             raise RuntimeError(f"L1's public inputs of an empty block {expected} are not the "
@@ -415,20 +524,22 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
             "coordinator": coordinator_key.address, "addrs": service.node.addrs,
             "chain_id": chain.chain_id, "rollup": rollup.address, "delay": load.delay,
             "aggregate": load.aggregate, "datadir": str(datadir / "rollers"),
-            "rollers": [{"key": a.key.hex(), **p} for a, p in zip(rollers, proofs)],
         }
         progress(f"connecting {n} {NAME}s")
-        worker = await trio.lowlevel.open_process(
-            [sys.executable, "-u", "-m", "provernet.bench_coordinator"],
-            cwd=str(Path(__file__).resolve().parent.parent),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        try:
-            lines = LineReader(worker.stdout)
-            await worker.stdin.send_all((json.dumps(config) + "\n").encode())
+        specs = [{"key": a.key.hex(), **p} for a, p in zip(rollers, proofs)]
+        async with AsyncExitStack() as children:
+            workers = []
+            for first_roller in range(0, n, ROLLERS_PER_PROCESS):
+                worker, lines = await children.enter_async_context(child_process())
+                share = {**config, "first": first_roller,
+                         "rollers": specs[first_roller:first_roller + ROLLERS_PER_PROCESS]}
+                await worker.stdin.send_all((json.dumps(share) + "\n").encode())
+                workers.append((worker, lines))
             with trio.fail_after(CONNECT_TIMEOUT):
-                ready = json.loads(await lines.readline())
-            if ready.get("connected") != n:
-                raise RuntimeError(f"only {ready.get('connected')} of {n} rollers connected")
+                connected = sum([json.loads(await lines.readline())["connected"]
+                                 for _, lines in workers])
+            if connected != n:
+                raise RuntimeError(f"only {connected} of {n} rollers connected")
             with trio.fail_after(60):
                 while len(service.sessions) < n:
                     await trio.sleep(0.05)
@@ -439,39 +550,22 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
             t0, cpu0 = time.time(), time.process_time()
             t_end = t0 + load.seconds
             first = len(commits) + 1
-            interval = 1 / load.block_rate if load.block_rate > 0 else 0.0
 
             def unproven() -> int:
                 core = service.core
                 waiting = (BlockStatus.UNKNOWN, BlockStatus.ASSIGNED, BlockStatus.OPEN)
                 return sum(1 for b in commits if b >= first and core.block_status(b) in waiting)
 
-            # Open loop: a commit falls due every `interval`, each on a thread of its own (up
-            # to COMMITTERS at once, outside trio's default thread limit, which is the
-            # coordinator's), as a sequencer sends them without waiting for the last.
-            committers = trio.CapacityLimiter(COMMITTERS)
-            sent = 0
-
-            async def commit_one() -> None:
-                await trio.to_thread.run_sync(timed_commit, limiter=committers)
-
-            async with trio.open_nursery() as commit_nursery:
-                while True:
-                    now = time.time()
-                    if now >= t_end:
-                        break
-                    if interval:
-                        due = t0 + sent * interval
-                        if due > now:
-                            await trio.sleep(min(due, t_end) - now)
-                            continue
-                        sent += 1
-                        commit_nursery.start_soon(commit_one)
-                        continue
+            if commits_in_child:
+                await sequencer.commit(load, committed)
+            elif load.block_rate > 0:
+                await commit_open_loop(timed_commit, load.block_rate, load.seconds, committed)
+            else:
+                while time.time() < t_end:
                     if load.backlog and unproven() >= load.backlog:
                         await trio.sleep(0.02)
                         continue
-                    await trio.to_thread.run_sync(timed_commit)
+                    committed(await trio.to_thread.run_sync(timed_commit), time.time())
             t1, cpu1 = time.time(), time.process_time()
             on_window_end()
             core = service.core
@@ -482,18 +576,16 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
             while core.last_committed < max(commits) and time.time() < drain_end:
                 await trio.sleep(0.1)
             await trio.sleep(1.0 + load.poll_interval)
-            await worker.stdin.send_all(b"stop\n")
-            with trio.fail_after(60):
-                stopped = json.loads(await lines.readline())
-        finally:
-            with trio.move_on_after(10) as waited:
-                await worker.wait()
-            if waited.cancelled_caught:
-                worker.kill()
-                await worker.wait()
+            records, rollers_cpu = [], 0.0
+            for worker, lines in workers:
+                await worker.stdin.send_all(b"stop\n")
+                with trio.fail_after(60):
+                    stopped = json.loads(await lines.readline())
+                records += stopped["records"]
+                rollers_cpu += stopped["cpu_s"]
         nursery.cancel_scope.cancel()
-    return Window(n, t0, t1, cpu1 - cpu0, first, commits, stopped["records"], statuses, finalized,
-                  stopped["cpu_s"], deploy_s, params.m)
+    return Window(n, t0, t1, cpu1 - cpu0, first, commits, records, statuses, finalized,
+                  rollers_cpu, deploy_s, params.m)
 
 
 def measure_on_anvil(sessions: list[int], seconds: float, *, delay: float = 0.5,
@@ -651,20 +743,47 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
 
 
 async def worker_main() -> None:
-    """The child process: every fixed-delay roller, each its own libp2p node. Reads its config
-    as one JSON line, prints {"connected"} once all are, and on the next line (any) prints the
-    records and its CPU time."""
+    """A child process holding a share of the fixed-delay rollers, each its own libp2p node
+    (`first` is the share's first roller number). Reads its config as one JSON line, connects
+    CONNECTS_AT_ONCE rollers at a time, retrying a failed connection (CONNECT_ATTEMPTS in all),
+    prints {"connected"} once all are, and on the next line (any) prints the records and its CPU
+    time."""
+    from p2p.errors import P2PError
     from p2p.host import open_node
+    from roller.session import SessionFailed
 
     config = json.loads(await trio.to_thread.run_sync(sys.stdin.readline))
     records: list[dict] = []
     connected: list[str] = []
-    async with AsyncExitStack() as stack:
-        nursery = await stack.enter_async_context(trio.open_nursery())
-        for number, spec in enumerate(config["rollers"]):
-            node = await stack.enter_async_context(open_node(
-                Path(config["datadir"]) / f"roller-{number}", listen="/ip4/127.0.0.1/tcp/0"))
-            await nursery.start(fixed_delay_roller, node, config, spec, records, connected)
+
+    async def roller(number: int, spec: dict, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        async with open_node(Path(config["datadir"]) / f"roller-{number}",
+                             listen="/ip4/127.0.0.1/tcp/0") as node:
+            await fixed_delay_roller(node, config, spec, records, connected,
+                                     task_status=task_status)
+
+    async with trio.open_nursery() as nursery:
+        limiter = trio.Semaphore(CONNECTS_AT_ONCE)
+
+        async def connect(number: int, spec: dict) -> None:
+            async with limiter:
+                for attempt in range(1, CONNECT_ATTEMPTS + 1):
+                    failure = None
+                    try:
+                        await nursery.start(roller, number, spec)
+                    except* (P2PError, SessionFailed) as group:  # raised through the node's nursery
+                        failure = group
+                    if failure is None:
+                        return
+                    if attempt == CONNECT_ATTEMPTS:
+                        raise failure
+                    print(f"roller {number}: connecting failed ({failure.exceptions[0]}); "
+                          f"trying again in {attempt} s", file=sys.stderr)
+                    await trio.sleep(attempt)
+
+        async with trio.open_nursery() as connecting:
+            for number, spec in enumerate(config["rollers"], start=config["first"]):
+                connecting.start_soon(connect, number, spec)
         print(json.dumps({"connected": len(connected)}), flush=True)
         cpu = time.process_time()
         await trio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
@@ -676,4 +795,4 @@ if __name__ == "__main__":
     import structlog
 
     quiet_logging(structlog)
-    trio.run(worker_main)
+    trio.run(sequencer_main if sys.argv[1:] == ["sequencer"] else worker_main)

@@ -157,5 +157,28 @@ class SequencerClient:
         return status, bytes(reply)
 
 
+class SequencerClientPool(SequencerClient):
+    """`size` kept-alive connections for a caller with many calls under way at once (the
+    coordinator fetches the circuit inputs of every commit): each call takes an idle one. One
+    connection made them wait for each other's round trips. Use as `async with`."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, size: int, timeout: float = 30.0):
+        super().__init__(url, timeout=timeout)
+        self._idle = [SequencerClient(url, timeout=timeout) for _ in range(size)]
+        self._slots = trio.Semaphore(size)
+
+    async def aclose(self) -> None:
+        for client in self._idle:
+            await client.aclose()
+
+    async def post(self, body: bytes) -> Any:
+        async with self._slots:
+            client = self._idle.pop()
+            try:
+                return await client.post(body)
+            finally:
+                self._idle.append(client)
+
+
 class _ClosedEarly(Exception):
     pass

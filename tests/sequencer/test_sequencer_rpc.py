@@ -11,7 +11,7 @@ import trio.testing
 from eth_account import Account
 
 from sequencer.circuit_inputs import SMALL, block_inputs
-from sequencer.client import SequencerClient
+from sequencer.client import SequencerClient, SequencerClientPool
 from sequencer.errors import ListenError, RequestRefused, SequencerUnreachable
 from sequencer.genesis import dev_address, genesis_state
 from sequencer.rpc import JsonRpcServer
@@ -207,6 +207,38 @@ async def test_connections_and_slow_clients_are_bounded(nursery):
     with trio.fail_after(5):
         assert await stream.receive_some(1000) == b""  # half a request: cut at io_timeout
     await stream.aclose()
+
+
+async def test_a_pool_makes_its_calls_over_several_connections_at_once(nursery):
+    """Four calls that each wait for the others: over one connection they would deadlock (each
+    waits for the next to start); a pool of four has them all under way at once."""
+    arrived = 0
+    all_in = trio.Event()
+
+    async def meet(value):
+        nonlocal arrived
+        arrived += 1
+        if arrived == 4:
+            all_in.set()
+        await all_in.wait()
+        return value
+
+    async def health():
+        return {}
+
+    server = JsonRpcServer({"meet": meet}, health, port=0)
+    await nursery.start(server.run)
+    answers = []
+    async with SequencerClientPool(f"http://127.0.0.1:{server.address[1]}", size=4) as pool:
+        with trio.fail_after(10):
+            async with trio.open_nursery() as calls:
+                for value in range(4):
+                    calls.start_soon(lambda v=value: _append(answers, pool.call("meet", v)))
+    assert sorted(answers) == [0, 1, 2, 3]
+
+
+async def _append(answers: list, call) -> None:
+    answers.append(await call)
 
 
 async def test_no_sequencer_is_one_line():
