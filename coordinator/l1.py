@@ -138,6 +138,8 @@ class CoordinatorL1:
         self._snapshots: dict[int, RosterSnapshot] = {}
         self._snapshots_from = market.deployment.block
         self._snapshots_lock = threading.Lock()
+        #: blocks in a randomness record whose outcome is unknown (its call raised)
+        self._unconfirmed: set[int] = set()
 
     # ------------------------------------------------------------------ reading
 
@@ -180,9 +182,19 @@ class CoordinatorL1:
         head = self.head()
         due = list(itertools.takewhile(lambda block: head > block.randomness_block, blocks))
         randomness: dict[int, bytes] = {}
-        for start in range(0, len(due), RECORDS_PER_TRANSACTION):
-            numbers = [block.number for block in due[start:start + RECORDS_PER_TRANSACTION]]
+        # A record whose outcome this node did not see (the call failed: L1 slow or gone) may
+        # have been mined since (the follower retries after a delay): those blocks are read
+        # first, so that a retry does not send the transaction again.
+        for number in {block.number for block in due} & self._unconfirmed:
+            if (recorded := self.rollup.randomness(number)) is not None:
+                randomness[number] = recorded
+            self._unconfirmed.discard(number)
+        to_record = [block.number for block in due if block.number not in randomness]
+        for start in range(0, len(to_record), RECORDS_PER_TRANSACTION):
+            numbers = to_record[start:start + RECORDS_PER_TRANSACTION]
+            self._unconfirmed.update(numbers)
             randomness.update(self.rollup.record_randomness_many(self.account, numbers))
+            self._unconfirmed.difference_update(numbers)
         drawn = []
         for block in due:
             snapshot, entries = self.roster_of_commit(block)

@@ -16,6 +16,7 @@ from coordinator.l1 import CoordinatorL1, roster_changed, snapshot_due
 from market_contracts.bindings import Market, RosterSnapshot
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
+from market_contracts.errors import ChainError
 from market_contracts.ledger import NO_DRAW, OutcomeReport
 from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
 from market_contracts.rules import (
@@ -216,6 +217,42 @@ def test_a_blocks_roster_is_its_snapshot_and_settlement_proves_each_draw(world):
 
     l1.settle(0, (rescue, *drawn))
     assert world.market.batch_settled(world.rollup.address, 0)
+
+
+def test_commits_are_drawn_as_the_contract_draws_them_and_a_retry_sends_nothing_twice(
+        world, monkeypatch):
+    """`draw_inputs` records a poll's randomness in one transaction and takes each block's
+    roster by the contract's rule from the snapshot events: what `rosterSnapshotOf` and
+    `randomness` then say. A record whose reply was lost (mined, but the call raised) is read
+    back on the retry, not sent again."""
+    [world.roller(stake) for stake in (200, 600)]
+    l1 = world.l1()
+    l1.refresh_snapshot(INTERVAL)
+    start = world.chain.w3.eth.block_number + 1
+    numbers = [world.commit() for _ in range(3)]
+    world.chain.mine()
+    world.chain.mine()  # past the randomness block of all three
+    blocks = world.rollup.committed_blocks(start)
+    assert [b.number for b in blocks] == numbers
+
+    record = world.rollup.record_randomness_many
+
+    def reply_lost(*args, **kwargs):
+        record(*args, **kwargs)
+        raise ChainError("the node went away before the receipt came")
+
+    monkeypatch.setattr(world.rollup, "record_randomness_many", reply_lost)
+    with pytest.raises(ChainError):
+        l1.draw_inputs(blocks)
+    monkeypatch.setattr(world.rollup, "record_randomness_many", record)
+    sent = world.chain.w3.eth.get_transaction_count(world.coordinator.address)
+    drawn = l1.draw_inputs(blocks)
+    assert world.chain.w3.eth.get_transaction_count(world.coordinator.address) == sent
+    for block, inputs in zip(blocks, drawn, strict=True):
+        snapshot, entries = l1.roster_of(block.number)  # the contract's call
+        assert (inputs.randomness, inputs.snapshot) == (world.rollup.randomness(block.number),
+                                                        snapshot)
+        assert inputs.roster == tuple((e.roller, e.weight) for e in entries)
 
 
 # ---------------------------------------------------------------------- slashing evidence
