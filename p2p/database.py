@@ -79,6 +79,28 @@ class DatabaseLocked(DatabaseError):
     """Another node holds the database's lock."""
 
 
+class DatabaseUnwritable(DatabaseError):
+    """The disk refused a write: full, or an I/O error. The transaction it ended rolled back, so
+    what was stored before is intact; the node stops rather than go on with state it could not
+    keep."""
+
+
+#: SQLite's primary result codes for a write the disk refused: SQLITE_IOERR, SQLITE_FULL (a full
+#: disk, or a database at its max_page_count)
+_SQLITE_STORAGE_CODES = (10, 13)
+
+
+def unwritable(where: object, error: Exception) -> DatabaseUnwritable | None:
+    """The one-line error for a statement's failure that is the disk's; None for any other."""
+    disk = (isinstance(error, sqlite3.Error)
+            and (getattr(error, "sqlite_errorcode", 0) or 0) & 0xFF in _SQLITE_STORAGE_CODES
+            or isinstance(error, psycopg.errors.DiskFull))
+    if not disk:
+        return None
+    return DatabaseUnwritable(f"cannot write to the database {where}: {first_line(error)}; free "
+                              "space on its disk, then restart: what was stored before is kept")
+
+
 @dataclass(frozen=True)
 class DatabaseURL:
     """Where a node's database is: an SQLite file (`path`) or a PostgreSQL URL (`url`)."""
@@ -217,21 +239,34 @@ class Database:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """The connection, to this thread alone; each statement commits on its own."""
-        with self._mutex:
+        with self._mutex, self._disk_errors():
             yield self._connection
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """The connection in one transaction: committed when the block ends, rolled back if it
-        raises."""
-        with self._mutex:
+        (or the commit) raises."""
+        with self._mutex, self._disk_errors():
             self._raw.execute(self.dialect.begin)
-            committed = False
             try:
                 yield self._connection
-                committed = True
-            finally:
-                self._raw.execute("COMMIT" if committed else "ROLLBACK")
+                self._raw.execute("COMMIT")
+            except BaseException:
+                # SQLite may have rolled back by itself (it does on a full disk): then the
+                # error that ended the transaction is the one to report, not ROLLBACK's.
+                if getattr(self._raw, "in_transaction", True):
+                    self._raw.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _disk_errors(self) -> Iterator[None]:
+        """A statement the disk refused raises `DatabaseUnwritable`; any other error as it is."""
+        try:
+            yield
+        except STATEMENT_ERRORS as error:
+            if (refused := unwritable(self.where, error)) is not None:
+                raise refused from None
+            raise
 
     def close(self) -> None:
         with self._mutex:

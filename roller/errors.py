@@ -1,5 +1,9 @@
 """Errors of the operator's node."""
 
+# The data directory's errors are every node's (p2p/datadir.py); the roller's modules and
+# commands import them from here, with the roller's own.
+from p2p.datadir import DataDirError, DataDirLocked  # noqa: F401
+
 
 class RollerError(Exception):
     """Root of everything `roller` raises."""
@@ -32,14 +36,6 @@ class InvalidPrivateKey(KeystoreError):
 class ConfigError(RollerError):
     """roller.toml (or an override) is unreadable, not TOML, or has an unknown key or a bad value;
     the message names the file, the key and what is wrong."""
-
-
-class DataDirLocked(RollerError):
-    """Another roller holds the data directory's lock: two would take the same tasks twice."""
-
-
-class DataDirError(RollerError):
-    """The data directory cannot be created or its lock file opened."""
 
 
 class JournalError(RollerError):

@@ -3,7 +3,11 @@
 Every failure `sequencer` reports is a `SequencerError` whose message is one
 line saying what is wrong. A transfer the rules refuse raises an
 `InvalidTransfer` subclass; `apply_block` sets its `position` in the block.
+The data directory's lock refuses with every node's `DataDirLocked` (p2p/datadir.py), imported
+here under the sequencer's errors.
 """
+
+from p2p.datadir import DataDirLocked  # noqa: F401
 
 
 class SequencerError(Exception):
@@ -93,10 +97,6 @@ class MempoolFull(SequencerError):
 
 class SenderQueueFull(SequencerError):
     """This sender has as many pending transfers as one sender may; wait for a block."""
-
-
-class DataDirLocked(SequencerError):
-    """Another sequencer is running on this data directory."""
 
 
 class StoreError(SequencerError):

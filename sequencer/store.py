@@ -27,16 +27,14 @@ PostgreSQL's synchronous_commit); on SQLite it costs about 0.3 ms a commit
 here, a tenth of a signature check. The SQL is written once for both
 databases (`p2p.database.Dialect` holds their differences).
 
-The lock file (`flock`, released by the kernel when the process dies, even
-by SIGKILL) keeps a second sequencer off the directory, and the database's
-own lock off the database, wherever it runs from: two would build two
-different block b.
+The data directory's lock (p2p/datadir.py: DATADIR/sequencer.lock, released by
+the kernel when the process dies, even by SIGKILL) keeps a second sequencer off
+the directory, and the database's own lock off the database, wherever it runs
+from: two would build two different block b.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,17 +43,17 @@ from functools import partial
 from pathlib import Path
 
 from p2p.database import Connection, Database, DatabaseError, initialised, parse_url
+from p2p.datadir import DataDirLock
 from sequencer.accounts import Account, AccountTree
 from sequencer.babyjub import Point
 from sequencer.circuit_inputs import BlockCircuit
 from sequencer.eddsa import Signature
-from sequencer.errors import DataDirLocked, GenesisMismatch, StoreError
+from sequencer.errors import GenesisMismatch, StoreError
 from sequencer.genesis import genesis_state
 from sequencer.transactions import Transfer
 
 #: the SQLite file in the data directory, unless `--db` names another database
 DATABASE_NAME = "sequencer.sqlite"
-LOCK_NAME = "sequencer.lock"
 SCHEMA_VERSION = 1
 
 
@@ -162,29 +160,6 @@ _TRANSFER_COLUMNS = (
 )
 
 
-class DataDirLock:
-    """An exclusive `flock` on DATADIR/sequencer.lock, holding the owner's pid for the message."""
-
-    def __init__(self, datadir: Path):
-        self.path = datadir / LOCK_NAME
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(self._fd)
-            raise DataDirLocked(
-                f"another sequencer (pid {owner}) is using {datadir}; stop it or use another "
-                "--datadir") from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
-
-    def release(self) -> None:
-        # The file stays: unlinking it would let a third process lock a new inode while a
-        # second still waits on the old one.
-        os.close(self._fd)
-
-
 class Store:
     """The sequencer's database; open it with `Store.open`."""
 
@@ -205,11 +180,7 @@ class Store:
             where = parse_url(db, datadir / DATABASE_NAME)
         except DatabaseError as exc:
             raise StoreError(str(exc)) from None
-        try:
-            datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create data directory {datadir}: {exc.strerror}") from None
-        lock = DataDirLock(datadir)
+        lock = DataDirLock(datadir, "sequencer")  # creates the directory
         try:
             database = Database.open(where, "sequencer")
         except DatabaseError as exc:

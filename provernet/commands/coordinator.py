@@ -11,6 +11,7 @@ from coordinator.service import CoordinatorConfig, CoordinatorService
 from coordinator.store import DATABASE_NAME
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
+from p2p.datadir import refuse_if_unusable
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
 from provernet.services import (
@@ -60,13 +61,15 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
         metrics_listen: str | None) -> None:
     """Run the coordinator until interrupted; its state lives in DATADIR/coordinator (its
     database too, unless --db names another)."""
+    node_dir = datadir_from(datadir) / "coordinator"
+    refuse_if_unusable(node_dir, "coordinator")  # before L1, the password and the circuit
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
     chain = connect(rpc_url)
     check_deployment(chain, loaded, source=str(path))
     account = signing_account(chain, dev_account, datadir, password_file)
     build = build_block_circuit(circuit)
-    config = CoordinatorConfig(datadir=datadir_from(datadir) / "coordinator",
+    config = CoordinatorConfig(datadir=node_dir,
                                sequencer_url=sequencer_url, listen=listen, bootstrap=bootstrap,
                                poll_interval=poll_interval, snapshot_interval=snapshot_interval,
                                metrics_listen=metrics_listen, db=db)

@@ -97,11 +97,12 @@ def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
     config = node_config(config_file, datadir, rpc_url, deployment, bootstrap, listen, backend,
                          metrics_listen)
     assert config.deployment is not None
-    loaded = Deployment.load(config.deployment)
-    chain = connect(config.rpc_url)
-    check_deployment(chain, loaded, source=str(config.deployment))
-    # Locked before the password is asked for: a second node on this directory fails at once.
+    # Locked before L1 is reached and the password asked for: a second node on this directory,
+    # or a directory this one cannot write, fails at once.
     with DataDirLock(config.datadir):
+        loaded = Deployment.load(config.deployment)
+        chain = connect(config.rpc_url)
+        check_deployment(chain, loaded, source=str(config.deployment))
         account = signing_account(chain, dev_account, config.datadir, password_file)
         service = RollerService(config, chain, loaded, account,
                                 sample_inputs=empty_block_inputs(account.address),

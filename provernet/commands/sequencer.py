@@ -10,6 +10,7 @@ import click
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
 from market_contracts.rollup import Rollup
+from p2p.datadir import refuse_if_unusable
 from provernet.commands.connection import deployment_option, deployment_path, rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
 from provernet.services import (
@@ -95,6 +96,8 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
         db: str | None, metrics_listen: str | None) -> None:
     """Run the sequencer until interrupted; its state lives in DATADIR/sequencer (its database
     too, unless --db names another)."""
+    node_dir = datadir_from(datadir) / "sequencer"
+    refuse_if_unusable(node_dir, "sequencer")  # before L1, the password and the genesis
     path = deployment_path(deployment, datadir)
     loaded = Deployment.load(path)
     chain = connect(rpc_url)
@@ -102,7 +105,7 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
     rollup = Rollup.from_deployment(chain, loaded)
     account = signing_account(chain, dev_account, datadir, password_file)
     config = SequencerConfig(
-        datadir=datadir_from(datadir) / "sequencer",
+        datadir=node_dir,
         genesis=genesis_accounts_from(genesis_file, genesis_accounts, genesis_balance),
         circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
         max_pending=max_pending, metrics_listen=metrics_listen, db=db)
