@@ -5,10 +5,26 @@ reputation, pause state, weight and claimable rewards, on token balances, on eac
 pool, and on the totals; after a snapshot, on every roster snapshot (block, time, total, root,
 entries); after a commit, on which snapshot is each new block's roster; after a settlement or a
 draw, on that batch's settled flag and pending lottery. A step one refuses the other must refuse
-for the same reason. The same run checks the contract's invariants: the tokens it holds are
-exactly active + unbonding + pools + claimable, nothing is withdrawn before its release time,
-nothing settles twice or before it is finalized, only a Rollup's own coordinators settle its
-batches, and the token's supply falls by exactly what slashing burned.
+for the same reason. The same run checks the contract's invariants (docs/reliability.md, "Contract
+invariants"):
+
+- tokens held equal every balance owed: the contract's token balance is each roller's active,
+  unbonding and claimable plus each Rollup's pool, read one by one, and each total is the sum of
+  its parts;
+- no stake leaves before a slash window closes: stake a roster snapshot counted stays in the
+  contract (active or unbonding) until `exposure(params)` after the snapshot, the last moment
+  evidence against a task drawn from it can land; nothing is withdrawn before its release time;
+- each unit of work settles once: no (Rollup, task kind, task, round, roller) record is applied
+  twice over the run (read back from L1's `ReputationChanged` events), no batch settles twice or
+  before it is finalized, no lottery is drawn twice, and only a Rollup's own coordinators settle
+  its batches;
+- the token's supply falls by exactly what slashing burned.
+
+The bridge's invariant (locked tokens equal deposits minus claimed withdrawals) waits for the
+bridge: there is none yet.
+
+`benchmarks/invariants.py` runs this machine at depth (1,000 sequences of 100 steps); the tests
+here run a few short sequences.
 
 Two Rollups run over the stub batch verifier (it accepts the inputs it is told to expect, so a
 batch finalizes without a proof): `finalize` commits and finalizes a Rollup's next batch on chain
@@ -25,8 +41,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import pytest
+from eth_abi import decode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+from eth_utils.abi import get_abi_output_types
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,6 +56,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from market_contracts.bindings import ROSTER_PAGE_SIZE, RollerInfo
+from market_contracts.chain import RpcChain
 from market_contracts.compile import load_artifact
 from market_contracts.errors import TransactionFailed
 from market_contracts.ledger import (
@@ -59,6 +80,7 @@ from market_contracts.rules import (
     block_seed,
     blocks_of,
     draw_slots,
+    exposure,
     first_block_of,
     is_open_round,
     max_settled_round,
@@ -177,6 +199,31 @@ def lottery_stage(deployed_lottery_world):
     yield from staged(deployed_lottery_world)
 
 
+class FixedReads:
+    """The same eth_calls, each encoded once and sent together (one JSON-RPC batch on a node).
+
+    The invariant check reads the same 25 values after every step; through web3 one call at a
+    time, encoding and validating each against the ABI, that was about three quarters of a step's
+    time, which kept the run at depth (benchmarks/invariants.py) from fitting in the hour. The
+    embedded chain's provider takes no batch: there the calls go one by one, still encoded once."""
+
+    def __init__(self, chain, functions):
+        self.chain = chain
+        self.calls = [({"to": fn.address, "data": fn._encode_transaction_data()},
+                       get_abi_output_types(fn.abi)) for fn in functions]
+
+    def read(self) -> list:
+        """Each call's outputs at the latest block (a lone output unwrapped)."""
+        if isinstance(self.chain, RpcChain):
+            responses = self.chain.w3.provider.make_batch_request(
+                [("eth_call", [call, "latest"]) for call, _ in self.calls])
+            raw = [bytes.fromhex(response["result"][2:]) for response in responses]
+        else:
+            raw = [bytes(self.chain.w3.eth.call(call)) for call, _ in self.calls]
+        values = [decode(types, data) for (_, types), data in zip(self.calls, raw)]
+        return [value[0] if len(value) == 1 else value for value in values]
+
+
 @dataclass(frozen=True)
 class TaskDraw:
     """What L1 holds for drawing a task: its roster snapshot (None: the roster is empty) with
@@ -224,12 +271,39 @@ class MarketMachine(RuleBasedStateMachine):
         self.outsider = Account.create().address
         #: what each accepted lottery settlement committed to, by (rollup, batch)
         self.entries: dict[tuple[str, int], list] = {}
+        #: every record L1 applied in this run: (rollup, kind, task, round, roller)
+        self.settled_units: set[tuple] = set()
+        #: the lotteries drawn in this run, by (rollup, batch)
+        self.drawn_lotteries: set[tuple[str, int]] = set()
+        #: each snapshot's exposure: until when (`exposure` after it) the stake it counted,
+        #: by roller, must stay slashable
+        self.exposed: list[tuple[int, dict[str, int]]] = []
+        for taken in self.chain_snapshots:
+            # Nothing staked or unstaked between the world's snapshot and this run.
+            self.expose(taken)
         self.supply = self.market.token_supply()
+        staking, token = self.market.staking.functions, self.market.token.functions
+        self.reads = FixedReads(self.chain, [
+            *(staking.rollerInfo(a.address) for a in self.accounts),
+            *(token.balanceOf(a.address) for a in self.accounts),
+            staking.rollerCount(), staking.rosterPage(0, ROSTER_PAGE_SIZE),
+            *(staking.rewardPool(r.address) for r in self.rollups),
+            staking.totalActive(), staking.totalUnbonding(), staking.totalRewardPool(),
+            staking.totalClaimable(), token.balanceOf(self.market.staking.address), token.totalSupply(),
+        ])
+        #: states checked (after the initialization and after each step), for the benchmark
+        self.checks = 0
         #: why the last step was refused, None if it was not
         self.last_reason: str | None = None
 
     def teardown(self):
         self.chain.revert(self.snapshot)
+
+    def expose(self, taken) -> None:
+        """Records what roster snapshot `taken` counted (each entry's roller's active stake, as
+        the model holds it when the snapshot is taken) and when its slash window closes."""
+        stakes = {entry.roller: self.ledger.roller(entry.roller).active for entry in taken.entries}
+        self.exposed.append((taken.timestamp + exposure(self.ledger.params), stakes))
 
     def next_block(self) -> int:
         """The L1 block the next step's transaction lands in: each step mines exactly one."""
@@ -360,7 +434,10 @@ class MarketMachine(RuleBasedStateMachine):
             taken = self.both(lambda: self.market.snapshot_roster(a),
                               lambda: self.ledger.take_snapshot(self.block, self.now))
         if taken:
-            self.chain_snapshots += self.market.snapshots(from_block=self.block, to_block=self.block)
+            new = self.market.snapshots(from_block=self.block, to_block=self.block)
+            self.chain_snapshots += new
+            for snapshot in new:
+                self.expose(snapshot)
         self.snapshots_match_model()
 
     def snapshot_twice_in_model(self):
@@ -592,6 +669,20 @@ class MarketMachine(RuleBasedStateMachine):
             settled_rollup = self.ledger.coordinators[caller.address]
             self.entries[settled_rollup, batch] = lottery_entries(outcomes)
             self.batch_matches_model(settled_rollup, batch)
+            self.each_unit_of_work_settles_once(settled_rollup, batch, len(outcomes))
+
+    def each_unit_of_work_settles_once(self, rollup: str, batch: int, records: int) -> None:
+        """What L1 applied in this step's block: every record of the report, each a unit of work
+        no earlier settlement of the run applied."""
+        applied = self.market.settled_records(rollup, from_block=self.block, to_block=self.block)
+        assert len(applied) == records
+        blocks = blocks_of(batch, self.ledger.rollups[rollup].k)
+        for record in applied:
+            o = record.report
+            assert o.task in blocks if o.kind is TaskKind.BLOCK else o.task == batch
+            unit = (rollup, o.kind, o.task, o.round, o.roller)
+            assert unit not in self.settled_units, unit
+            self.settled_units.add(unit)
 
     @rule(who=WHO, which=WHICH_ROLLUP, batch=st.integers(0, BATCHES), tamper=st.booleans(),
           settled=st.integers(0, 3))
@@ -612,9 +703,13 @@ class MarketMachine(RuleBasedStateMachine):
         if pending is not None and block > pending.target_block:
             source = randomness_source(pending.target_block, block)
             randomness = bytes(self.chain.w3.eth.get_block(source)["hash"])
-        self.both(lambda: self.market.draw_lottery(self.accounts[who], rollup, batch, entries),
-                  lambda: self.ledger.draw_lottery(rollup, batch, entries, randomness, block_number=block))
+        drawn = self.both(lambda: self.market.draw_lottery(self.accounts[who], rollup, batch, entries),
+                          lambda: self.ledger.draw_lottery(rollup, batch, entries, randomness,
+                                                           block_number=block))
         self.batch_matches_model(rollup, batch)
+        if drawn:
+            assert (rollup, batch) not in self.drawn_lotteries
+            self.drawn_lotteries.add((rollup, batch))
 
     # ------------------------------------------------------------ agreement
 
@@ -634,24 +729,47 @@ class MarketMachine(RuleBasedStateMachine):
 
     @invariant()
     def chain_matches_model(self):
-        for account in self.accounts:
-            info = self.market.roller_info(account.address)
-            model = self.ledger.roller(account.address)
+        self.checks += 1
+        values = iter(self.reads.read())
+        infos = {a.address: RollerInfo(a.address, *next(values)) for a in self.accounts}
+        for address, info in infos.items():
+            model = self.ledger.roller(address)
             assert (info.active, info.unbonding, info.rep, info.paused, info.registered) == (
                 model.active, model.unbonding_total, model.rep, model.paused, model.registered)
-            assert info.weight == self.ledger.weight_of(account.address)
-            assert info.claimable == self.ledger.claimable.get(account.address, 0)
-            assert self.market.token_balance(account.address) == self.ledger.wallets[account.address]
-        assert self.market.roster() == self.ledger.roster()
-        for r in self.rollups:
-            assert self.market.reward_pool(r.address) == self.ledger.reward_pool(r.address)
-        totals = self.market.totals()
+            assert info.weight == self.ledger.weight_of(address)
+            assert info.claimable == self.ledger.claimable.get(address, 0)
+        assert [next(values) for _ in self.accounts] == [self.ledger.wallets[a.address] for a in self.accounts]
+        count, (rollers, weights) = next(values), next(values)
+        assert count == len(rollers)  # fewer than a page
+        assert [(to_checksum_address(r), w) for r, w in zip(rollers, weights)] == self.ledger.roster()
+        pools = [next(values) for _ in self.rollups]
+        assert pools == [self.ledger.reward_pool(r.address) for r in self.rollups]
+        totals = dict(zip(("active", "unbonding", "reward_pool", "claimable"), (next(values) for _ in range(4))))
         assert totals == {"active": self.ledger.total_active, "unbonding": self.ledger.total_unbonding,
                           "reward_pool": self.ledger.total_reward_pool,
                           "claimable": self.ledger.total_claimable}
-        held = self.market.token_balance(self.market.staking.address)
-        assert held == sum(totals.values())
-        assert self.market.token_supply() == self.supply - self.ledger.burned
+        held, supply = next(values), next(values)
+        self.tokens_held_equal_every_balance_owed(held, totals, infos, pools)
+        self.no_stake_leaves_before_its_slash_window_closes(infos)
+        assert supply == self.supply - self.ledger.burned
+
+    def tokens_held_equal_every_balance_owed(self, held, totals, infos, pools):
+        """Each balance read on its own (every roller that can hold one is one of the stage's
+        accounts; pools are the two Rollups'), its totals their sum, and their sum the contract's
+        token balance."""
+        assert totals == {"active": sum(i.active for i in infos.values()),
+                          "unbonding": sum(i.unbonding for i in infos.values()),
+                          "reward_pool": sum(pools),
+                          "claimable": sum(i.claimable for i in infos.values())}
+        assert held == sum(i.active + i.unbonding + i.claimable for i in infos.values()) + sum(pools)
+
+    def no_stake_leaves_before_its_slash_window_closes(self, infos):
+        """Stake a snapshot counted is still in the contract while evidence about the snapshot's
+        draws can land (no slashing here, so only a withdrawal could take it)."""
+        for closes, stakes in self.exposed:
+            if self.now < closes:
+                for roller, stake in stakes.items():
+                    assert infos[roller].active + infos[roller].unbonding >= stake, (roller, closes)
 
 
 SETTINGS = settings(max_examples=3, stateful_step_count=15, deadline=None)
