@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import threading
@@ -45,6 +44,7 @@ from provernet.bench_coordinator import (
     roller_proofs,
     run_load,
 )
+from provernet.views import machine
 
 
 # ====================================================================== measuring by wrapping
@@ -262,15 +262,6 @@ async def run_all(args, warnings: CountingWarnings) -> dict:
             "prover": f"{NAME}: sleeps {args.delay:g} s, then submits a proof made before the run "
                       "(this benchmark only)",
             "proofs_ready_s": round(proving_s, 1), "unit_costs": costs, "runs": runs}
-
-
-def machine() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        model = "unknown CPU"
-    return f"{os.cpu_count()} cores, {model}, load average {os.getloadavg()[0]:.2f} at the end"
 
 
 def print_table(result: dict) -> None:

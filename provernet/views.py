@@ -1,9 +1,10 @@
 """How the market looks to a person: rich tables and phrases shared by `roller status`, the
-roller's live view and the devnet."""
+roller's live view, the devnet and the benchmarks."""
 
 from __future__ import annotations
 
 import math
+import os
 
 from rich.console import Console
 from rich.table import Table
@@ -82,3 +83,15 @@ def ago(at: float, now: float) -> str:
         return f"{seconds} s ago"
     minutes = seconds // 60
     return f"{minutes} min ago" if minutes < 120 else f"{minutes // 60} h ago"
+
+
+def machine() -> str:
+    """The machine a benchmark's figures come from, as its report names it: cores, CPU model,
+    and the load average at the end (a shared machine's figures move with it)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = "unknown CPU"
+    return f"{os.cpu_count()} cores, {model}, load average {os.getloadavg()[0]:.2f} at the end"

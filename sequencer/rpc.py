@@ -267,6 +267,10 @@ class JsonRpcServer:
             request = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             return _encode(_error(None, PARSE_ERROR, f"the body is not JSON: {exc}"))
+        except RecursionError:
+            # Arrays or objects nested past the interpreter's recursion limit (a few thousand
+            # levels fit in `max_body`): no request is shaped so, and the parser cannot read it.
+            return _encode(_error(None, PARSE_ERROR, "the body's JSON is nested too deeply"))
         if not isinstance(request, list):
             reply = await self._call(request)
             return None if reply is None else _encode(reply)

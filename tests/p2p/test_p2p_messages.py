@@ -10,11 +10,11 @@ from eth_account import Account
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuzz_strategies import any_message
 from p2p import messages as m
 from p2p.config import P2PConfig
 from p2p.errors import (BadSignature, MalformedMessage, MessageTooLarge, P2PError, SchemaViolation,
                         UnknownMessageType, UnsupportedVersion)
-from p2p.schema import Bool, Bytes, List, Record, Spec, Str, Switch, Uint, spec_of
 from p2p.signing import recover_signer, sign_digest, signing_digest
 
 LIMIT = 1 << 20
@@ -212,38 +212,7 @@ def test_signatures_cover_every_field_but_the_signature():
         recover_signer(signing_digest(signed), bytes(65))
 
 
-# --- property tests: strategies come from the same schema table ----------------------------------
-
-def _strategy(spec: Spec) -> st.SearchStrategy:
-    if isinstance(spec, Uint):
-        return st.integers(spec.min, 2**spec.bits - 1)
-    if isinstance(spec, Bool):
-        return st.booleans()
-    if isinstance(spec, Bytes):
-        size = spec.exact if spec.exact is not None else None
-        return st.binary(min_size=size or 0, max_size=size if size is not None else min(spec.max, 64))
-    if isinstance(spec, Str):
-        return st.sampled_from(sorted(spec.choices)) if spec.choices else st.text(max_size=min(spec.max, 20))
-    if isinstance(spec, List):
-        return st.lists(_strategy(spec.item), min_size=spec.min, max_size=min(spec.max, 3)).map(tuple)
-    if isinstance(spec, Record):
-        return _records(spec.cls)
-    raise AssertionError(spec)
-
-
-@st.composite
-def _records(draw, cls):
-    values = {}
-    for f in dataclasses.fields(cls):
-        spec = spec_of(f)
-        if isinstance(spec, Switch):
-            spec = spec.cases[values[spec.on]]
-        values[f.name] = draw(_strategy(spec))
-    return cls(**values)
-
-
-any_message = st.sampled_from(sorted(m.MESSAGE_TYPES)).flatmap(lambda name: _records(m.MESSAGE_TYPES[name]))
-
+# --- property tests: strategies come from the same schema table (fuzz_strategies) -------------
 
 @settings(max_examples=300, deadline=None)
 @given(any_message)

@@ -10,6 +10,8 @@ import trio
 import trio.testing
 from eth_account import Account
 
+from fuzz_strategies import http_exchange
+
 from sequencer.circuit_inputs import SMALL, block_inputs
 from sequencer.client import SequencerClient, SequencerClientPool
 from sequencer.errors import ListenError, RequestRefused, SequencerUnreachable
@@ -41,19 +43,6 @@ async def sequencer(tmp_path, nursery) -> Sequencer:
 async def client(sequencer):
     async with SequencerClient(sequencer.url, timeout=10) as client:
         yield client
-
-
-async def http(address: tuple[str, int], request: bytes) -> tuple[int, bytes]:
-    """Send raw bytes, read until the server closes; (status, body)."""
-    stream = await trio.open_tcp_stream(*address)
-    async with stream:
-        await stream.send_all(request)
-        answer = b""
-        with trio.fail_after(10):
-            while chunk := await stream.receive_some(65536):
-                answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
 
 
 def post(body: bytes, extra: bytes = b"") -> bytes:
@@ -165,7 +154,7 @@ async def test_batches_and_notifications(sequencer, client):
     replies = await client.post(json.dumps(batch).encode())
     assert [r["id"] for r in replies] == [1, 2]
     assert replies[0]["result"] == 4 and replies[1]["error"]["code"] == -32601
-    status, body = await http(sequencer.address, post(b'{"jsonrpc": "2.0", "method": "l2_status"}'))
+    status, body = await http_exchange(sequencer.address, post(b'{"jsonrpc": "2.0", "method": "l2_status"}'))
     assert (status, body) == (204, b"")
 
 
@@ -174,16 +163,16 @@ async def test_batches_and_notifications(sequencer, client):
 
 async def test_http_bounds_and_paths(sequencer):
     address = sequencer.address
-    status, body = await http(address, post(b"[" + b" " * 70_000 + b"]"))
+    status, body = await http_exchange(address, post(b"[" + b" " * 70_000 + b"]"))
     assert status == 413 and b"at most 65536" in body
-    status, body = await http(address, b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+    status, body = await http_exchange(address, b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
     assert status == 200 and json.loads(body)["circuit"] == "block_small"
-    status, _ = await http(address, b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+    status, _ = await http_exchange(address, b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
     assert status == 405
-    status, _ = await http(address, b"POST /rpc HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
+    status, _ = await http_exchange(address, b"POST /rpc HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
                                       b"content-length: 0\r\n\r\n")
     assert status == 404
-    status, _ = await http(address, b"NOT HTTP AT ALL\r\n\r\n")
+    status, _ = await http_exchange(address, b"NOT HTTP AT ALL\r\n\r\n")
     assert status == 400
 
 
@@ -198,7 +187,7 @@ async def test_connections_and_slow_clients_are_bounded(nursery):
     await nursery.start(server.run)
     async with SequencerClient(f"http://127.0.0.1:{server.address[1]}") as first:
         assert await first.call("echo", 7) == 7  # holds the one connection, kept alive
-        status, _ = await http(server.address, post(b"{}"))
+        status, _ = await http_exchange(server.address, post(b"{}"))
         assert status == 503
         await trio.sleep(0.6)  # idle past io_timeout: the server closes it; the client reopens
         assert await first.call("echo", 8) == 8
