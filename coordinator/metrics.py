@@ -64,6 +64,10 @@ class CoordinatorMetrics:
                                     registry=r)
         self.tasks_sent = Counter(f"{PREFIX}_tasks_sent", "Task messages delivered to a "
                                   "roller's session, by kind", ["kind"], registry=r)
+        self.tasks_expired = Counter(
+            f"{PREFIX}_tasks_expired", "Assignments dropped undelivered because their deadline "
+            "passed while the roller was not connected (it would only decline them), by kind",
+            ["kind"], registry=r)
         self.tasks_accepted = Counter(f"{PREFIX}_tasks_accepted", "Accepts received, by kind",
                                       ["kind"], registry=r)
         self.tasks_declined = Counter(f"{PREFIX}_tasks_declined", "Declines received, by kind",
@@ -155,6 +159,9 @@ class CoordinatorMetrics:
         committed = self._committed_at.pop(index, None) if kind == "block" else None
         if committed is not None:
             self.dispatch_seconds.observe((time.monotonic() if now is None else now) - committed)
+
+    def task_expired(self, kind: str) -> None:
+        self.tasks_expired.labels(kind).inc()
 
     def task_accepted(self, kind: str) -> None:
         self.tasks_accepted.labels(kind).inc()

@@ -14,10 +14,10 @@ Services in one nursery, each a loop around the core:
   older than half of SNAPSHOT_MAX_AGE while anyone is staked.
 - `_tick` sends `Tick` when the core's next timer falls due.
 - `_announce` publishes the signed announcement on the coordinators' topic.
-- `_l1_worker` carries out finalizations, settlements (each drawn record with its `DrawProof`),
-  lottery draws and slashings one at a time, in the order the core emitted them (a batch must be
-  finalized before the next), from a bounded queue; what they change on L1 comes back to the
-  core through `_follow_l1`.
+- `_l1_worker`, one per lane, carries out finalizations, settlements (each drawn record with its
+  `DrawProof`), lottery draws and slashings: each kind one at a time in the order the core
+  emitted it (a batch must be finalized before the next), apart from the other kinds, from a
+  bounded queue; what they change on L1 comes back to the core through `_follow_l1`.
 - one task per roller session (`/provernet/session/1.0.0`): challenge-response authentication,
   then tasks out and accepts, declines, proofs in. A task open to everyone (`Open`) goes to every
   session, and to each session that connects while it is open. A submission must sign L1's
@@ -43,7 +43,7 @@ import json
 import math
 import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
@@ -87,14 +87,14 @@ from coordinator.l1 import (
     Settled,
 )
 from coordinator.metrics import CoordinatorMetrics
-from coordinator.store import CoordinatorStore
+from coordinator.store import CoordinatorStore, StoredProof
 from coordinator.verifier import ProofVerifier
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.deploy import Deployment
 from market_contracts.errors import ChainError, InvalidEvidence, TransactionFailed
 from market_contracts.rollup import Rollup
-from market_contracts.rules import Outcome, TaskKind
+from market_contracts.rules import Outcome, TaskKind, blocks_of
 from market_contracts.submissions import (
     SlashEvidence,
     aggregate_hash,
@@ -105,13 +105,13 @@ from market_contracts.submissions import (
 )
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
-from p2p.errors import P2PError
+from p2p.errors import BadSignature, P2PError
 from p2p.gossip import join_coordinators, sign_announcement
 from p2p.host import DEFAULT_LISTEN, Node, open_node
 from p2p.metrics_http import MetricsServer, listen_address
 from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
-from sequencer.client import SequencerClient
+from sequencer.client import SequencerClientPool
 from sequencer.errors import SequencerError
 from zkp.aggregate import AggregateProof, verify_aggregate
 from zkp.builds import CircuitBuild, manifest
@@ -124,12 +124,20 @@ log = structlog.get_logger(__name__)
 PROTOCOL_VERSION = 1
 NO_SIGNATURE = bytes(65)
 _KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "batch"}
-#: L1 commands waiting for the worker. Bounded: the core emits a few per batch, so a full queue
+#: connections to the sequencer, each fetching a block's inputs for the tasks of a commit
+SEQUENCER_CONNECTIONS = 8
+#: L1 commands waiting in each lane. Bounded: the core emits a few per batch, so a full queue
 #: means L1 is down, and the core (which waits on it) should stop taking work meanwhile.
 L1_QUEUE = 256
+#: the L1 actions' lanes, each carried out in the order the core emitted it, apart from the
+#: others: L1 orders them already (a settlement is commanded once L1 has the batch finalized, a
+#: lottery once it has it settled), and one lane's wait (a lottery's target block, a slow
+#: finalization) must not hold up another's
+_L1_LANES = (Finalize, Settle, DrawLottery, Slash)
 #: what each L1 loop does, for the health's problems
 _L1_LOOPS = {"follow": "reading events", "snapshot": "taking roster snapshots",
-             "action": "carrying out an action"}
+             Finalize.__name__: "finalizing a batch", Settle.__name__: "settling a batch",
+             DrawLottery.__name__: "drawing a lottery", Slash.__name__: "slashing"}
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,32 @@ class CoordinatorConfig:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def deliverable(command: Assign, now: int) -> bool:
+    """An assignment is worth sending until its deadline: a roller handed one later can only
+    decline it (no proof can be on time), and the core draws the next round at the deadline
+    whether or not this one went out. Sent before, it is answered until its window closes."""
+    return now < command.deadline
+
+
+@dataclass
+class Handled:
+    """An event the core handled, waiting to be stored (`_store_events`) before its commands
+    are carried out; `stored` is set once they are under way."""
+
+    number: int
+    event: Event
+    commands: list[Command]
+    #: the submission a `ProofReceived` names, stored with it
+    proof: StoredProof | None = None
+    stored: trio.Event = field(default_factory=trio.Event)
+
+
+def _carried_out_on_store(command: Command) -> bool:
+    """An audit record is carried out by writing it, in the transaction that stores its event;
+    a reply by its session, which has waited for that transaction."""
+    return isinstance(command, (AuditRecord, Reply))
 
 
 @dataclass(frozen=True)
@@ -231,15 +265,28 @@ class CoordinatorService:
         self.outbox: dict[str, dict[bytes, m.Task]] = {}
         self.core: CoordinatorCore | None = None
         self.node: Node | None = None
-        self._core_lock = trio.Lock()
         self._changed = trio.Event()
+        #: the commits the follower handed the core, by block number, until finalized: a
+        #: proof's statement and public inputs come from them, not from a call a proof
+        self._commits: dict[int, Committed] = {}
+        #: block circuit inputs without the prover, with the statement they were fetched for,
+        #: by block number, until finalized (`_block_inputs`)
+        self._inputs: dict[int, tuple[bytes, dict]] = {}
+        #: events the core handled that are not yet stored, in order, and the keys of commands
+        #: carried out since the last store write; `_store_due` wakes the writer
+        self._unstored: list[Handled] = []
+        self._done_keys: list[tuple[int, int]] = []
+        self._store_due = trio.Event()
         self._outstanding: set[tuple[int, int]] = set()
         self._since_snapshot = 0
-        self._sequencer_lock = trio.Lock()
-        self._l1_send, self._l1_receive = trio.open_memory_channel[Command](L1_QUEUE)
-        #: the L1 action the worker is carrying out, if any
-        self._l1_current: Command | None = None
-        #: the last error of each L1 loop ("follow", "snapshot", "action") while it is failing
+        #: the blocks whose inputs a task is fetching, set once it has them (or failed)
+        self._fetching: dict[int, trio.Event] = {}
+        self._l1_lanes = {lane: trio.open_memory_channel[Command](L1_QUEUE)
+                          for lane in _L1_LANES}
+        #: the L1 action each lane is carrying out, by lane
+        self._l1_current: dict[type, Command] = {}
+        #: the last error of each L1 loop while it is failing: "follow", "snapshot", or a lane's
+        #: command name
         self._l1_errors: dict[str, str] = {}
         self.metrics = CoordinatorMetrics()
         threads = config.verify_threads
@@ -279,7 +326,8 @@ class CoordinatorService:
             self.manifest_hash = await trio.to_thread.run_sync(artifacts.put, self.manifest)
             async with (open_node(config.datadir / "p2p", listen=config.listen,
                                   bootstrap=config.bootstrap) as node,
-                        SequencerClient(config.sequencer_url, timeout=config.call_timeout) as seq):
+                        SequencerClientPool(config.sequencer_url, size=SEQUENCER_CONNECTIONS,
+                                            timeout=config.call_timeout) as seq):
                 self.node, self.sequencer = node, seq
                 serve_artifacts(node, artifacts)
                 serve(node, SESSION_PROTOCOL, self._session)
@@ -287,13 +335,18 @@ class CoordinatorService:
                     self.topic = topic
                     async with trio.open_nursery() as nursery:
                         self._nursery = nursery
+                        nursery.start_soon(self._store_events)
+                        await trio.to_thread.run_sync(
+                            self._write, [], [], [c for c in pending if _carried_out_on_store(c)])
                         for command in pending:
-                            await self._dispatch(command)
+                            if not _carried_out_on_store(command):
+                                await self._dispatch(command)
                         nursery.start_soon(self._follow_l1)
                         nursery.start_soon(self._snapshot_roster)
                         nursery.start_soon(self._tick)
                         nursery.start_soon(self._announce)
-                        nursery.start_soon(self._l1_worker)
+                        for _, receive in self._l1_lanes.values():
+                            nursery.start_soon(self._l1_worker, receive)
                         await nursery.start(self.verifier.run)
                         if config.metrics_listen:
                             host, port = listen_address(config.metrics_listen)
@@ -315,8 +368,10 @@ class CoordinatorService:
         problems = [f"L1 {_L1_LOOPS[loop]} fails: {error}"
                     for loop, error in sorted(self._l1_errors.items())]
         pending = self._l1_pending()
-        if pending > L1_QUEUE:
-            problems.append(f"{pending} L1 actions pending: the queue is full and the core waits")
+        for lane, (_, receive) in self._l1_lanes.items():
+            if receive.statistics().current_buffer_used >= L1_QUEUE:
+                problems.append(f"{L1_QUEUE} L1 actions wait for {_L1_LOOPS[lane.__name__]}: "
+                                "the queue is full and the core waits")
         core = self.core
         return {"ok": not problems, "rollers": len(self.sessions),
                 "last_committed": core.last_committed, "last_finalized": core.last_finalized,
@@ -359,34 +414,99 @@ class CoordinatorService:
 
     # ------------------------------------------------------------------ the core
 
-    async def _submit(self, event: Event) -> list[Command]:
-        """Store `event`, hand it to the core, dispatch what it commands; the commands."""
-        async with self._core_lock:
-            number = self.core.sequence
-            await trio.to_thread.run_sync(self.store.append_event, number, event)
-            try:
-                commands = self.core.handle(event)
-            except CoordinatorError as error:
-                await trio.to_thread.run_sync(self.store.drop_event, number)
-                self.metrics.event(type(event).__name__, handled=False)
-                log.warning("event refused", event=type(event).__name__, error=str(error))
-                return []
-            self.metrics.event(type(event).__name__, handled=True)
-            for command in commands:
-                self._remember(command)
-                self._outstanding.add(command.key)
-                await self._dispatch(command)
-            self._since_snapshot += 1
-            if self._since_snapshot >= self.config.snapshot_every and not self._outstanding:
-                await trio.to_thread.run_sync(self.store.save_snapshot, number,
-                                              self.core.snapshot())
-                self._since_snapshot = 0
+    async def _submit(self, event: Event, proof: StoredProof | None = None) -> list[Command]:
+        """Hand `event` to the core; once it is stored (with the `proof` it names, if any),
+        what the core commanded, carried out (or under way)."""
+        handled = self._hand(event, proof)
+        if handled is None:
+            return []
+        await self._stored(handled)
+        return handled.commands
+
+    def _hand(self, event: Event, proof: StoredProof | None = None) -> Handled | None:
+        """Hand `event` to the core and queue it for the writer; None if the core refused it.
+
+        Group commit: the core handles each event as it comes, and `_store_events` writes all
+        those handled meanwhile in one transaction, then carries out their commands in order.
+        Nothing a command does (a task sent, a receipt, an L1 action, an audit record) happens
+        before its event is stored, so a kill loses only events whose effects never left the
+        process: the follower reads L1 again from its stored cursor, and a roller sends again
+        what got no receipt. One transaction (one disk flush) an event held the core up."""
+        try:
+            commands = self.core.handle(event)
+        except CoordinatorError as error:
+            self.metrics.event(type(event).__name__, handled=False)
+            log.warning("event refused", event=type(event).__name__, error=str(error))
+            return None
+        self.metrics.event(type(event).__name__, handled=True)
+        handled = Handled(self.core.sequence - 1, event, commands, proof)
+        self._unstored.append(handled)
+        self._store_due.set()
+        return handled
+
+    async def _stored(self, handled: Handled) -> None:
+        """Wait until `handled` (and every event before it) is stored and its commands are
+        under way."""
+        await handled.stored.wait()
         self._changed.set()
-        return commands
+
+    async def _store_events(self) -> None:
+        """Store the events handled since the last write, and the keys of the commands carried
+        out since, in one transaction; then carry out the events' commands, in order."""
+        try:
+            while True:
+                await self._store_due.wait()
+                self._store_due = trio.Event()
+                await self._store_handled()
+        finally:
+            # A stop (not a kill) stores what the core handled: its commands, not carried out,
+            # are a restart's to carry out.
+            with trio.CancelScope(shield=True):
+                batch, self._unstored = self._unstored, []
+                done, self._done_keys = self._done_keys, []
+                if batch or done:
+                    await trio.to_thread.run_sync(self._write, batch, done, [])
+
+    async def _store_handled(self) -> None:
+        batch, self._unstored = self._unstored, []
+        done, self._done_keys = self._done_keys, []
+        now = [c for handled in batch for c in handled.commands if _carried_out_on_store(c)]
+        await trio.to_thread.run_sync(self._write, batch, done, now)
+        for handled in batch:
+            for command in handled.commands:
+                self._remember(command)
+                if not _carried_out_on_store(command):
+                    self._outstanding.add(command.key)
+                    await self._dispatch(command)
+            handled.stored.set()
+        self._since_snapshot += len(batch)
+        if (batch and self._since_snapshot >= self.config.snapshot_every
+                and not self._outstanding and not self._unstored):
+            # The core has handled nothing unstored: its state is that after the last event.
+            await trio.to_thread.run_sync(self.store.save_snapshot, batch[-1].number,
+                                          self.core.snapshot())
+            self._since_snapshot = 0
+
+    def _write(self, batch: list[Handled], done: list[tuple[int, int]],
+               now: list[Command]) -> None:
+        """One store transaction: the handled events and the proofs they name; with them, the
+        commands carried out by storing them (audit records, also appended to audit.jsonl, and
+        replies, which their sessions send)."""
+        audits = [audit_record_to_json(c) for c in now if isinstance(c, AuditRecord)]
+        self.store.write([(h.number, h.event) for h in batch], done + [c.key for c in now],
+                         [(TaskKind[r["kind"].upper()], r["index"], r) for r in audits],
+                         [h.proof for h in batch if h.proof is not None])
+        if audits:
+            with open(self.config.datadir / "audit.jsonl", "a") as file:
+                file.writelines(json.dumps(record) + "\n" for record in audits)
 
     async def _done(self, command: Command) -> None:
-        await trio.to_thread.run_sync(self.store.mark_done, command.key)
+        """`command` is carried out: its key goes into the next store write. Until then a kill
+        makes a restart carry it out again, which every command allows (a task sent twice is
+        answered once, an L1 action done already is skipped)."""
+        self._done_keys.append(command.key)
         self._outstanding.discard(command.key)
+        self._store_due.set()
 
     async def _dispatch(self, command: Command) -> None:
         if isinstance(command, Assign):
@@ -395,20 +515,11 @@ class CoordinatorService:
             self._nursery.start_soon(self._open, command)
         elif isinstance(command, Cancel):
             self._nursery.start_soon(self._cancel, command)
-        elif isinstance(command, (Finalize, Settle, DrawLottery, Slash)):
-            # The worker never waits on the core, so waiting here for room cannot deadlock.
-            await self._l1_send.send(command)
-        elif isinstance(command, AuditRecord):
-            record = audit_record_to_json(command)
-            await trio.to_thread.run_sync(self._write_audit, record)
-            await self._done(command)
-        elif isinstance(command, Reply):
-            await self._done(command)  # the session that sent the message answers it
-
-    def _write_audit(self, record: dict) -> None:
-        self.store.add_audit(TaskKind[record["kind"].upper()], record["index"], record)
-        with open(self.config.datadir / "audit.jsonl", "a") as file:
-            file.write(json.dumps(record) + "\n")
+        else:
+            assert isinstance(command, (Finalize, Settle, DrawLottery, Slash)), command
+            # The workers never wait on the core, so waiting here for room cannot deadlock.
+            send, _ = self._l1_lanes[type(command)]
+            await send.send(command)
 
     async def _tick(self) -> None:
         while True:
@@ -461,13 +572,18 @@ class CoordinatorService:
         facts = await self._l1_call(self.l1.scan, cursor, head)
         blocks = [fact.block for fact in facts if isinstance(fact, Committed)]
         drawn = iter(await self._l1_call(self.l1.draw_inputs, blocks) if blocks else ())
+        # The facts go to the core one after the other, and the cursor moves once the last is
+        # stored: waiting for each to be stored would take a store write a fact.
+        last: Handled | None = None
+        next_cursor = head + 1
         for fact in facts:
             at = now_ms()
             if isinstance(fact, Committed):
                 block = fact.block
                 inputs = next(drawn, None)
                 if inputs is None:
-                    return block.l1_block
+                    next_cursor = block.l1_block
+                    break
                 log.info("randomness recorded", block=block.number,
                          randomness="0x" + inputs.randomness.hex(),
                          roster_snapshot=inputs.snapshot, rollers=len(inputs.roster))
@@ -475,15 +591,21 @@ class CoordinatorService:
                                               block.roster_block, fact.statement,
                                               inputs.roster, at)
                 self.metrics.block_committed(block.number)
+                self._commits[block.number] = fact
             elif isinstance(fact, Reverted):
                 event = BlocksReverted(fact.from_block, at)
             elif isinstance(fact, Finalized):
                 event = BatchFinalized(fact.batch, at)
+                for number in blocks_of(fact.batch, self.params.k):
+                    self._commits.pop(number, None)
+                    self._inputs.pop(number, None)
             else:
                 assert isinstance(fact, Settled)
                 event = BatchSettled(fact.batch, at)
-            await self._submit(event)
-        return head + 1
+            last = self._hand(event) or last
+        if last is not None:
+            await self._stored(last)
+        return next_cursor
 
     async def _snapshot_roster(self) -> None:
         """Take a roster snapshot whenever `snapshot_due` says so, checking every poll."""
@@ -509,10 +631,12 @@ class CoordinatorService:
     def _retry_delay(self, failures: int) -> float:
         return min(self.config.retry_max, self.config.retry_initial * 2 ** (failures - 1))
 
-    async def _l1_worker(self) -> None:
-        """Carry out L1 commands in order, retrying each until it lands (or L1 has it)."""
-        async for command in self._l1_receive:
-            self._l1_current = command
+    async def _l1_worker(self, receive: trio.MemoryReceiveChannel[Command]) -> None:
+        """Carry out a lane's L1 commands in order, retrying each until it lands (or L1 has
+        it)."""
+        async for command in receive:
+            lane = type(command)
+            self._l1_current[lane] = command
             failures = 0
             while True:
                 try:
@@ -520,25 +644,26 @@ class CoordinatorService:
                     break
                 except (ChainError, trio.TooSlowError) as error:
                     failures += 1
-                    self._l1_failed("action", error)
+                    self._l1_failed(lane.__name__, error)
                     self.metrics.l1_action_failed(command)
                     log.warning("L1 action failed", action=type(command).__name__,
                                 error=str(error) or "timed out",
                                 retry_in=self._retry_delay(failures))
                     await trio.sleep(self._retry_delay(failures))
-            self._l1_errors.pop("action", None)
+            self._l1_errors.pop(lane.__name__, None)
             self.metrics.l1_action_done(command)
             await self._done(command)
-            self._l1_current = None
+            del self._l1_current[lane]
 
     def _l1_pending(self) -> int:
         """L1 actions queued or being carried out."""
-        queued = self._l1_receive.statistics().current_buffer_used
-        return queued + (self._l1_current is not None)
+        queued = sum(receive.statistics().current_buffer_used
+                     for _, receive in self._l1_lanes.values())
+        return queued + len(self._l1_current)
 
     def _l1_failed(self, loop: str, error: Exception) -> None:
         self._l1_errors[loop] = str(error) or "timed out"
-        if loop != "action":  # an action's failures are counted by action
+        if loop in ("follow", "snapshot"):  # an action's failures are counted by action
             self.metrics.l1_read_failed(loop)
 
     async def _carry_out(self, command: Command) -> None:
@@ -597,15 +722,17 @@ class CoordinatorService:
                 circuits=(self.manifest_hash,), seq=now_ms(), timestamp=int(time.time()))
             try:
                 await self.topic.publish(sign_announcement(self.account.key, fields))
-            except P2PError as error:
-                log.warning("announcing failed", error=str(error))
+            except (P2PError, ChainError, trio.TooSlowError) as error:
+                # Publishing checks the announcement as peers will, the registry on L1
+                # included: an L1 outage skips this announcement, the next one goes out.
+                log.warning("announcing failed", error=str(error) or "timed out")
             await trio.sleep(self.config.announce_interval)
 
     # ------------------------------------------------------------------ tasks out
 
     async def _assign(self, command: Assign) -> None:
-        if command.close_at <= now_ms():
-            await self._done(command)  # replayed after its window: nothing to send
+        if not deliverable(command, now_ms()):
+            await self._done(command)  # replayed after its deadline: nothing worth sending
             return
         self.metrics.task_assigned(_KIND_NAMES[command.kind])
         if await self._queue_task(command, command.roller):
@@ -640,11 +767,8 @@ class CoordinatorService:
 
     async def _task_message(self, command: Assign | Open, roller: str, tid: bytes) -> m.Task:
         if command.kind is TaskKind.BLOCK:
-            async with self._sequencer_lock:
-                with trio.fail_after(self.config.call_timeout):
-                    inputs = await self.sequencer.block_inputs(command.index, roller)
-            if inputs is None:
-                raise SequencerError(f"the sequencer does not have block {command.index}")
+            inputs = {**await self._block_inputs(command.index, command.statement),
+                      "prover": str(int(roller, 16))}
             payload: bytes | tuple = json.dumps(inputs).encode()
         else:
             items = []
@@ -668,10 +792,34 @@ class CoordinatorService:
             circuit=self.build.zkey_hash, inputs=payload, signature=NO_SIGNATURE)
         return replace(unsigned, signature=sign_digest(self.account.key, signing_digest(unsigned)))
 
+    async def _block_inputs(self, block: int, statement: bytes) -> dict:
+        """Block `block`'s circuit inputs without the prover (`l2_getBlockInputs`), fetched once
+        per commit: its drawn rollers' inputs differ in the prover alone, and a call a task
+        over the sequencer's one connection was what held task messages up."""
+        cached = self._inputs.get(block)
+        while cached is None or cached[0] != statement:
+            fetching = self._fetching.get(block)
+            if fetching is not None:  # another task of this block asked: its answer will do
+                await fetching.wait()
+            else:
+                self._fetching[block] = fetched = trio.Event()
+                try:
+                    with trio.fail_after(self.config.call_timeout):
+                        inputs = await self.sequencer.block_inputs(block)
+                    if inputs is None:
+                        raise SequencerError(f"the sequencer does not have block {block}")
+                    self._inputs[block] = (statement, inputs)
+                finally:
+                    del self._fetching[block]
+                    fetched.set()
+            cached = self._inputs.get(block)
+        return cached[1]
+
     def _still_wanted(self, sent: SentTask) -> bool:
-        """An assignment until its window closes; an open task while the core has it open."""
+        """An assignment until its deadline (`deliverable`); an open task while the core has it
+        open."""
         if not sent.open:
-            return sent.command.close_at > now_ms()
+            return deliverable(sent.command, now_ms())
         c = sent.command
         return any((o.kind, o.index, o.round, o.seed) == (c.kind, c.index, c.round, c.seed)
                    for o in self.core.open_tasks())
@@ -684,6 +832,9 @@ class CoordinatorService:
             if not self._still_wanted(sent):
                 self.outbox[roller].pop(tid, None)
                 if not sent.open:
+                    self.metrics.task_expired(task.kind)
+                    log.info("task dropped undelivered: its deadline passed", roller=roller,
+                             kind=task.kind, index=task.index, round=task.round)
                     await self._done(sent.command)
                 continue
             if session is None:
@@ -770,8 +921,17 @@ class CoordinatorService:
         if time.time() > challenge.expires_at:
             await self._refuse(stream, "expired", "the challenge expired")
             return None
-        if recover_signer(signing_digest(challenge), auth.signature) != roller:
+        try:
+            signer: str | None = recover_signer(signing_digest(challenge), auth.signature)
+        except BadSignature:
+            signer = None
+        if signer != roller:
+            # A forgery, or an answer replayed from another session: that one's challenge had
+            # another nonce, so its signature recovers to another key here. Either costs the
+            # peer the penalty of a bad signature (which bans it at the default threshold).
             await self._refuse(stream, "bad_signature", f"the answer is not signed by {roller}")
+            stream.node.penalise(stream.peer_id, BadSignature(
+                f"the challenge answer for {roller} recovers to {signer or 'no key'}"))
             return None
         weight = await self._l1_call(self.l1.weight, roller)
         if weight == 0:
@@ -809,10 +969,10 @@ class CoordinatorService:
             problem = await self._refusal(sent, msg)
             if problem is not None:
                 return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
-            ref, valid, problem = await self._check_submission(sent, msg)
-            if ref is None:
+            proof, valid, problem = await self._check_submission(sent, msg)
+            if proof is None:
                 return m.Receipt(task_id=msg.task_id, status="rejected", reason=problem)
-            commands = await self._submit(ProofReceived(*task, valid, ref, now_ms()))
+            commands = await self._submit(ProofReceived(*task, valid, proof.ref, now_ms()), proof)
         reply = next((c for c in commands if isinstance(c, Reply) and c.roller == roller), None)
         if reply is None:
             return None
@@ -833,9 +993,14 @@ class CoordinatorService:
         command = sent.command
         if isinstance(msg, m.Aggregate) != (command.kind is TaskKind.AGGREGATION):
             return f"a {type(msg).__name__.lower()} for a {_KIND_NAMES[command.kind]} task"
+        commit = self._commits.get(command.index) if command.kind is TaskKind.BLOCK else None
         read = self.l1.statement if command.kind is TaskKind.BLOCK else self.l1.batch_statement
         try:
-            current = await self._l1_call(read, command.index)
+            # A block's statement as the follower last read it, since a call a proof was what
+            # held the coordinator up; a revert it has not read yet makes the proof stale later
+            # (the core drops the block's rounds, and L1 refuses slashing evidence for it).
+            current = (commit.statement if commit is not None
+                       else await self._l1_call(read, command.index))
             weight = await self._l1_call(self.l1.weight, sent.roller) if sent.open else None
         except TransactionFailed as error:
             return (f"stale statement: {_KIND_NAMES[command.kind]} {command.index} is not on L1 "
@@ -849,18 +1014,30 @@ class CoordinatorService:
             return f"{sent.roller} has no weight now: an open task takes proofs from staked rollers"
         return None
 
-    async def _check_submission(self, sent: SentTask, msg) -> tuple[str | None, bool, str]:
-        """(ref, valid, why not) for a signed proof or aggregate; ref None if the signature is
-        not the roller's, which is no evidence of anything and goes no further."""
+    async def _public_inputs(self, block: int, prover: str) -> list[int]:
+        """`Rollup.publicInputs(block, prover)`, from the block's commit as the follower read it
+        (the submission's statement was checked against it, or L1's batch statement against the
+        task's), or from L1 for a block committed before the follower's stored cursor."""
+        fact = self._commits.get(block)
+        if fact is None:
+            return await self._l1_call(self.l1.public_inputs, block, prover)
+        commit = fact.block
+        return [commit.old_root, commit.new_root, commit.data_hash, int(prover, 16)]
+
+    async def _check_submission(self, sent: SentTask, msg
+                                ) -> tuple[StoredProof | None, bool, str]:
+        """(what to store, valid, why not) for a signed proof or aggregate, stored with the
+        event that names it; None if the signature is not the roller's, which is no evidence of
+        anything and goes no further."""
         command, roller = sent.command, sent.roller
         try:
             if isinstance(msg, m.Proof):
                 provers: tuple[str, ...] = (roller,)
-                expected = await self._l1_call(self.l1.public_inputs, command.index, roller)
+                expected = await self._public_inputs(command.index, roller)
                 digest = block_proof_hash(Proof(msg.a, msg.b, msg.c))
             else:
                 provers = tuple(p.roller for p in command.proofs)
-                expected = [await self._l1_call(self.l1.public_inputs, p.block, p.roller)
+                expected = [await self._public_inputs(p.block, p.roller)
                             for p in command.proofs]
                 digest = aggregate_hash(provers, msg.a, msg.b, msg.c)
             signer = recover_submitter(self.chain.chain_id, self.rollup.address, command.kind,
@@ -894,12 +1071,11 @@ class CoordinatorService:
         signed = submission_digest(self.chain.chain_id, self.rollup.address, command.kind,
                                    command.index, command.round, msg.statement, digest)
         ref = "0x" + keccak(signed + to_canonical_address(roller)).hex()
-        await trio.to_thread.run_sync(self.store.add_proof, ref, int(command.kind), command.index,
-                                      command.round, roller, body)
         if not valid:
             log.warning("invalid submission", roller=roller, index=command.index,
                         kind=command.kind.name.lower(), problem=problem)
-        return ref, valid, problem
+        return (StoredProof(ref, int(command.kind), command.index, command.round, roller, body),
+                valid, problem)
 
 
 def _g2(value) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -3,7 +3,8 @@ PostgreSQL (`--db`, see p2p/database.py for the URL forms and what both guarante
 
 The decision core is event-sourced (docs/coordinator.md), so what must survive a kill is small:
 
-- `events`: every event, stored before the core sees it; replaying them rebuilds the core.
+- `events`: every event the core handled, stored before any of its commands is carried out
+  (in groups: `write`); replaying them rebuilds the core.
 - `done`: the keys of the commands carried out (a task sent, a batch finalized), which a replay
   produces again and the service then skips.
 - `snapshots`: the core's state after event n, so a restart replays only the events after it.
@@ -14,27 +15,27 @@ The decision core is event-sourced (docs/coordinator.md), so what must survive a
 - `audit`: the core's per-task audit records, what `provernet audit` checks.
 - `meta`: the L1 cursor (the next L1 block to scan for events) and the deployment it serves.
 
-Each call is committed when it returns (a stored event is on disk when `append_event` returns);
+Each call is committed when it returns (a stored event is on disk when `write` returns);
 the service calls the store through `trio.to_thread.run_sync`. The SQL is written once for both
 databases (`p2p.database.Dialect` holds their differences); records are JSON text in both.
 
-Two locks: DATADIR/coordinator.lock keeps a second coordinator off the data directory (its p2p
-identity, artifacts and audit log live there, wherever the database is), and the database's own
-lock keeps a second coordinator off the database, whichever directory it runs from.
+Two locks: the data directory's (p2p/datadir.py, DATADIR/coordinator.lock) keeps a second
+coordinator off the directory (its p2p identity, artifacts and audit log live there, wherever the
+database is), and the database's own lock keeps a second coordinator off the database, whichever
+directory it runs from.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from coordinator.errors import CoordinatorError
 from coordinator.events import Event, event_from_record, event_to_record
 from p2p.database import Database, DatabaseError, initialised, parse_url
+from p2p.datadir import DataDirLock
 
 #: 2: market rules v2 (events carry the roster block and the statement; proofs their statement);
 #: 3: a block's roster is its roster snapshot's entries in snapshot order (settlement proves each
@@ -42,7 +43,6 @@ from p2p.database import Database, DatabaseError, initialised, parse_url
 SCHEMA_VERSION = 3
 #: the SQLite file in the data directory, unless `--db` names another database
 DATABASE_NAME = "coordinator.sqlite"
-LOCK_NAME = "coordinator.lock"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -64,6 +64,19 @@ class StoreError(CoordinatorError):
 
 
 @dataclass(frozen=True)
+class StoredProof:
+    """A signed proof or aggregate as received, under the `ref` the core's events name it by:
+    its points, public inputs or provers, statement and signature (`body`)."""
+
+    ref: str
+    kind: int
+    task: int
+    round: int
+    roller: str
+    body: dict
+
+
+@dataclass(frozen=True)
 class Restored:
     """What a restart starts from: the newest snapshot (or None) and the events after it."""
 
@@ -76,9 +89,9 @@ class Restored:
 class CoordinatorStore:
     """The coordinator's data directory, locked, and its database; `CoordinatorStore.open`."""
 
-    def __init__(self, database: Database, lock_file: TextIO):
+    def __init__(self, database: Database, lock: DataDirLock):
         self._db = database
-        self._lock_file = lock_file
+        self._lock = lock
 
     @classmethod
     def open(cls, directory: Path, db: str | None = None) -> CoordinatorStore:
@@ -88,23 +101,13 @@ class CoordinatorStore:
             where = parse_url(db, directory / DATABASE_NAME)
         except DatabaseError as error:
             raise StoreError(str(error)) from None
-        directory.mkdir(parents=True, exist_ok=True)
-        lock_file = open(directory / LOCK_NAME, "a+")
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock_file.close()
-            raise StoreError(f"{directory} is in use by another coordinator (it holds "
-                             f"{directory / LOCK_NAME}); give this one its own --datadir") from None
-        lock_file.truncate(0)
-        lock_file.write(str(os.getpid()))
-        lock_file.flush()
+        lock = DataDirLock(directory, "coordinator")  # creates the directory
         try:
             database = Database.open(where, "coordinator")
         except DatabaseError as error:
-            lock_file.close()
+            lock.release()
             raise StoreError(str(error)) from None
-        store = cls(database, lock_file)
+        store = cls(database, lock)
         return initialised(store, store._initialise, StoreError)
 
     @property
@@ -125,7 +128,7 @@ class CoordinatorStore:
 
     def close(self) -> None:
         self._db.close()
-        self._lock_file.close()
+        self._lock.release()
 
     # ------------------------------------------------------------------ meta
 
@@ -141,21 +144,27 @@ class CoordinatorStore:
 
     # ------------------------------------------------------------------ events and commands
 
-    def append_event(self, number: int, event: Event) -> None:
-        """Store event `number` (the core's sequence number it will get) before it is handled."""
-        with self._db.connection() as db:
-            db.execute("INSERT INTO events (number, record) VALUES (?, ?)",
-                       (number, json.dumps(event_to_record(event))))
-
-    def drop_event(self, number: int) -> None:
-        """Forget event `number`: the core refused it, so it changed nothing."""
-        with self._db.connection() as db:
-            db.execute("DELETE FROM events WHERE number = ?", (number,))
-
-    def mark_done(self, key: tuple[int, int]) -> None:
-        with self._db.connection() as db:
-            db.execute("INSERT INTO done (event, position) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                       key)
+    def write(self, events: Sequence[tuple[int, Event]] = (), done: Iterable[tuple[int, int]] = (),
+              audits: Iterable[tuple[int, int, dict]] = (),
+              proofs: Iterable[StoredProof] = ()) -> None:
+        """Store, in one transaction (one disk flush: the service groups what happened
+        meanwhile): `proofs` received (a ref stored before keeps its first body), `events` by
+        their numbers in the core's sequence, the keys of commands `done` (a key given twice,
+        after a crash between two attempts, is recorded once), and `audits`, (kind, task,
+        record), the newest record of a task replacing the one before."""
+        with self._db.transaction() as db:
+            db.executemany("INSERT INTO proofs (ref, kind, task, round, roller, body) "
+                           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                           [(p.ref, p.kind, p.task, p.round, p.roller, json.dumps(p.body))
+                            for p in proofs])
+            db.executemany("INSERT INTO events (number, record) VALUES (?, ?)",
+                           [(number, json.dumps(event_to_record(event)))
+                            for number, event in events])
+            db.executemany("INSERT INTO done (event, position) VALUES (?, ?) "
+                           "ON CONFLICT DO NOTHING", done)
+            db.executemany("INSERT INTO audit (kind, task, record) VALUES (?, ?, ?) "
+                           "ON CONFLICT (kind, task) DO UPDATE SET record = excluded.record",
+                           [(kind, task, json.dumps(record)) for kind, task, record in audits])
 
     def save_snapshot(self, after_event: int, state: dict) -> None:
         """Keep the core's state after `after_event` and drop what it makes unnecessary."""
@@ -183,14 +192,6 @@ class CoordinatorStore:
 
     # ------------------------------------------------------------------ proofs and audit
 
-    def add_proof(self, ref: str, kind: int, task: int, round_: int, roller: str,
-                  body: dict) -> None:
-        with self._db.connection() as db:
-            db.execute(
-                "INSERT INTO proofs (ref, kind, task, round, roller, body) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (ref, kind, task, round_, roller, json.dumps(body)))
-
     def proof(self, ref: str) -> dict:
         with self._db.connection() as db:
             row = db.execute("SELECT body FROM proofs WHERE ref = ?", (ref,)).fetchone()
@@ -203,12 +204,6 @@ class CoordinatorStore:
         with self._db.connection() as db:
             return db.execute("SELECT ref, task, round FROM proofs WHERE roller = ? AND "
                               "kind = ? ORDER BY task, round", (roller, kind)).fetchall()
-
-    def add_audit(self, kind: int, task: int, record: dict) -> None:
-        with self._db.connection() as db:
-            db.execute("INSERT INTO audit (kind, task, record) VALUES (?, ?, ?) "
-                       "ON CONFLICT (kind, task) DO UPDATE SET record = excluded.record",
-                       (kind, task, json.dumps(record)))
 
     def audit_records(self) -> list[dict]:
         with self._db.connection() as db:

@@ -105,8 +105,8 @@ def _session_counts(_ctx, _param, value: str) -> list[int]:
 def coordinator_command(sessions: list[int], seconds: float, block_rate: float, backlog: int,
                         delay: float, poll_interval: float, as_json: bool) -> None:
     """Tasks assigned and proofs verified per second by the real coordinator on anvil (started
-    and stopped here), with N fixed-delay roller sessions in one child process, and the time
-    from a block's commit to its first task at a roller. Each roller submits a real proof made
+    and stopped here), with N fixed-delay roller sessions in child processes and the sequencer
+    in another, and the time from a block's commit to its first task at a roller. Each roller submits a real proof made
     once (then cached); it waits --delay instead of proving."""
     if block_rate == 0 and backlog == 0:
         raise click.BadParameter("with --block-rate 0 a --backlog is needed, or blocks pile up "

@@ -61,7 +61,7 @@ async def test_a_hung_settlement_does_not_hold_up_the_next_assignment(tmp_path, 
             assert {(s.command.index, s.roller) for s in service.tasks.values()
                     if isinstance(s.command, Assign)} == {(1, roller.address)}
             # ... and the settlement is still under way, in the worker, not given up.
-            assert service._l1_current == hung and settled == []
+            assert service._l1_current == {Settle: hung} and settled == []
 
             release.set()
             with trio.fail_after(10):

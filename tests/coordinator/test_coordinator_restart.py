@@ -12,10 +12,13 @@ from scrape import samples
 
 
 async def _committed(world, service: CoordinatorService, block: int) -> None:
-    """Block `block` on L1, L1 moved past its randomness block, and the core told of it."""
-    await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, block, block + 1, [])
+    """Block `block` on L1, L1 moved past its randomness block, the core told of it, and the
+    follower's stored cursor past the commit: the coordinator is done with it."""
+    commit = await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, block,
+                                           block + 1, [])
     with trio.fail_after(30):
-        while service.core.last_committed < block:
+        while (service.core.last_committed < block
+               or int(service.store.meta("l1_cursor") or 0) <= commit.l1_block):
             await trio.to_thread.run_sync(world.chain.mine)
             await trio.sleep(0.1)
 

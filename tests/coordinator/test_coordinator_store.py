@@ -3,24 +3,33 @@ test runs on SQLite (the default) and on a real PostgreSQL server (`db`, tests/p
 
 from __future__ import annotations
 
+import os
+import sqlite3
+
 import psycopg
 import pytest
 from coordinator_harness import mixed_market, new_core
 
 from coordinator.core import CoordinatorCore
 from coordinator.events import BatchFinalized, Tick
-from coordinator.store import DATABASE_NAME, SCHEMA_VERSION, CoordinatorStore, StoreError
+from coordinator.store import (
+    DATABASE_NAME,
+    SCHEMA_VERSION,
+    CoordinatorStore,
+    StoredProof,
+    StoreError,
+)
+from p2p.datadir import DataDirLocked
 
 
 def test_a_reopened_store_replays_every_event_and_knows_what_was_done(tmp_path, db):
     store = CoordinatorStore.open(tmp_path, db)
-    for number in range(3):
-        store.append_event(number, Tick(1000 + number))
-    store.mark_done((1, 0))
-    store.mark_done((1, 0))  # carried out twice (a crash between the two): recorded once
-    store.append_event(3, BatchFinalized(0, 2000))
-    store.drop_event(3)  # refused by the core: as if never stored
-    store.close()
+    store.write([(0, Tick(1000)), (1, Tick(1001))])
+    store.write([(2, Tick(1002))], done=[(1, 0)])
+    store.write(done=[(1, 0)])  # carried out twice (a crash between the two): recorded once
+    with pytest.raises(psycopg.errors.UniqueViolation if db else sqlite3.IntegrityError):
+        store.write([(3, BatchFinalized(0, 2000)), (2, Tick(7))], done=[(2, 0)])
+    store.close()  # a write that fails stores none of its parts
 
     restored = CoordinatorStore.open(tmp_path, db).restore()
     assert restored.snapshot is None
@@ -30,10 +39,7 @@ def test_a_reopened_store_replays_every_event_and_knows_what_was_done(tmp_path, 
 
 def test_a_snapshot_replaces_the_events_it_covers(tmp_path, db):
     store = CoordinatorStore.open(tmp_path, db)
-    for number in range(4):
-        store.append_event(number, Tick(number))
-    store.mark_done((0, 0))
-    store.mark_done((3, 1))
+    store.write([(number, Tick(number)) for number in range(4)], done=[(0, 0), (3, 1)])
     store.save_snapshot(1, {"sequence": 2})
     store.save_snapshot(2, {"sequence": 3})
     restored = store.restore()
@@ -44,10 +50,10 @@ def test_a_snapshot_replaces_the_events_it_covers(tmp_path, db):
 
 def test_proofs_audit_records_and_meta_survive_and_a_missing_proof_is_named(tmp_path, db):
     store = CoordinatorStore.open(tmp_path, db)
-    store.add_proof("0xab", 0, 7, 1, "0x" + "11" * 20, {"a": [1, 2]})
-    store.add_proof("0xab", 0, 7, 1, "0x" + "11" * 20, {"a": "again"})  # the first one stays
-    store.add_audit(0, 7, {"kind": "block", "index": 7})
-    store.add_audit(0, 7, {"kind": "block", "index": 7, "rounds": 2})  # the newest one stays
+    store.write(proofs=[StoredProof("0xab", 0, 7, 1, "0x" + "11" * 20, {"a": [1, 2]})])
+    store.write(proofs=[StoredProof("0xab", 0, 7, 1, "0x" + "11" * 20, {"a": "again"})])  # kept
+    store.write(audits=[(0, 7, {"kind": "block", "index": 7})])
+    store.write(audits=[(0, 7, {"kind": "block", "index": 7, "rounds": 2})])  # the newest stays
     store.set_meta("l1_cursor", "5")
     store.set_meta("l1_cursor", "9")
     store.close()
@@ -63,21 +69,20 @@ def test_proofs_audit_records_and_meta_survive_and_a_missing_proof_is_named(tmp_
 
 
 def test_a_restart_resumes_the_core_where_it_stopped(tmp_path, db):
-    """As the service runs: each event stored before the core handles it, a command's key
-    recorded once carried out, a snapshot taken on the way. The core rebuilt from what a reopened
+    """As the service runs: events stored in groups before their commands are carried out, a
+    command's key recorded once carried out, a snapshot taken on the way. The core rebuilt from what a reopened
     store returns is the live one, and the commands left to carry out are those not done: on
     both databases, so a restart from PostgreSQL resumes exactly as one from SQLite."""
     market = mixed_market(seed=2)
     store = CoordinatorStore.open(tmp_path, db)
     live, commands = new_core(), []
     for number, event in enumerate(market.events):
-        store.append_event(number, event)
         commands += live.handle(event)
+        store.write([(number, event)])
         if number == len(market.events) // 3:
             store.save_snapshot(number, live.snapshot())
     done = {c.key for c in commands[::2]}  # a crash with every other command carried out
-    for key in done:
-        store.mark_done(key)
+    store.write(done=sorted(done))
     store.close()
 
     restored = CoordinatorStore.open(tmp_path, db).restore()
@@ -92,7 +97,8 @@ def test_a_restart_resumes_the_core_where_it_stopped(tmp_path, db):
 
 def test_a_second_coordinator_on_the_same_directory_is_refused(tmp_path, db):
     first = CoordinatorStore.open(tmp_path, db)
-    with pytest.raises(StoreError, match="in use by another coordinator.*own --datadir"):
+    with pytest.raises(DataDirLocked, match=rf"another coordinator \(pid {os.getpid()}\) is using "
+                                            rf"{tmp_path} .*another --datadir"):
         CoordinatorStore.open(tmp_path, db)
     first.close()
     CoordinatorStore.open(tmp_path, db).close()

@@ -79,7 +79,7 @@ async def _copied_proof_verdicts(devnet: Devnet) -> list[tuple[bool, str]]:
                         statement=statement, assigned_at=0, deadline=0, close_at=0, proofs=())
         message = m.Proof(task_id=bytes(32), statement=statement, a=proof.a, b=proof.b,
                           c=proof.c, signature=signature)
-        _ref, valid, problem = await coordinator._check_submission(
+        _proof, valid, problem = await coordinator._check_submission(
             SentTask(assign, signer.account.address), message)
         verdicts.append((valid, problem))
     return verdicts
