@@ -31,6 +31,10 @@ class P2PConfig:
     """Artifact data per chunk message."""
     artifact_max_bytes: int = 4 << 30
     """Largest artifact a node fetches (a large-profile .zkey is a few hundred MiB)."""
+    max_connections: int = 2048
+    """Connections a node keeps, inbound and outbound: a coordinator holds one per roller
+    session. py-libp2p's defaults (300, of them 250 inbound, pruned above 300; 256 inbound in
+    its resource manager) refused the 251st roller of a coordinator."""
 
     # --- timeouts (seconds) -------------------------------------------------------------------
     dial_timeout: float = 10.0
@@ -41,6 +45,10 @@ class P2PConfig:
     """Receiving one whole frame unless the caller gives its own limit."""
     write_timeout: float = 30.0
     """Sending one whole frame."""
+    frame_timeout: float = 30.0
+    """Receiving the rest of a frame once its first byte has come, whatever the reader's own
+    limit (a session waits for its next frame without one): a peer that stops inside a frame is
+    cut off and penalised. A 1 MiB frame needs 35 KiB/s to arrive in time."""
 
     # --- gossip ---------------------------------------------------------------------------------
     announce_max_age: int = 300
@@ -71,6 +79,9 @@ class P2PConfig:
     penalty_unknown_type: float = 10.0
     penalty_schema_violation: float = 50.0
     penalty_protocol_violation: float = 25.0
+    penalty_incomplete_frame: float = 10.0
+    """Small: an honest peer killed or cut off while writing leaves half a frame too; ten within
+    a few minutes (recovery below) ban."""
     penalty_bad_signature: float = 100.0
     """One forgery bans at the default threshold."""
     penalty_unknown_coordinator: float = 25.0
@@ -91,6 +102,8 @@ class P2PConfig:
             raise errors.ConfigError(f"artifact_chunk_bytes must be in 1..{MAX_ARTIFACT_CHUNK_BYTES}")
         if self.max_gossip_bytes >= self.max_gossip_rpc_bytes:
             raise errors.ConfigError("max_gossip_bytes must be below max_gossip_rpc_bytes")
+        if self.frame_timeout <= 0:
+            raise errors.ConfigError("frame_timeout must be positive")
         if self.ban_threshold >= 0:
             raise errors.ConfigError("ban_threshold must be negative")
 
@@ -107,6 +120,7 @@ class P2PConfig:
 _PENALTIES: dict[type, str] = {
     errors.MessageTooLarge: "penalty_message_too_large",
     errors.MalformedMessage: "penalty_malformed",
+    errors.IncompleteFrame: "penalty_incomplete_frame",
     errors.UnsupportedVersion: "penalty_unsupported_version",
     errors.UnknownMessageType: "penalty_unknown_type",
     errors.SchemaViolation: "penalty_schema_violation",

@@ -52,6 +52,16 @@ class StreamClosed(P2PError):
         self.reason = reason
 
 
+class IncompleteFrame(P2PError):
+    """The peer ended the stream, or stopped sending, inside a frame: a peer cut off mid-write
+    leaves one (a small penalty), a peer that holds a reader with half a frame is cut off."""
+
+    def __init__(self, reason: str, received: int):
+        super().__init__(f"incomplete frame: {reason} ({received} bytes of it received)")
+        self.reason = reason
+        self.received = received
+
+
 class PeerBanned(P2PError):
     """The peer is banned here for misbehaving; nothing is sent to or taken from it."""
 

@@ -27,10 +27,14 @@ from libp2p.crypto.keys import KeyPair, KeyType
 from libp2p.crypto.serialization import deserialize_private_key
 from libp2p.crypto.x25519 import create_new_key_pair as create_noise_key_pair
 from libp2p.exceptions import BaseLibp2pError
+from libp2p.network.config import ConnectionConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo, info_from_p2p_addr
+from libp2p.peer.peerstore import PeerStore
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.rcmgr import ResourceLimits, new_resource_manager
+from libp2p.rcmgr.connection_limits import ConnectionLimits
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.tools.anyio_service import background_trio_service
@@ -181,6 +185,11 @@ class Node:
 
     async def _dial(self, info: PeerInfo, label: str) -> None:
         self.check_not_banned(info.peer_id)
+        # py-libp2p refuses, for 60 s, to dial a peer whose addresses all failed once (its
+        # negative cache), so a coordinator restarted a second later would stay unreachable
+        # for a minute. Each caller keeps its own bounded backoff (a roller's reconnect_max):
+        # every dial we make is a real one.
+        self.host.get_network().unblock_peer(info.peer_id)
         try:
             with trio.fail_after(self.config.dial_timeout):
                 await self.host.connect(info)
@@ -222,6 +231,17 @@ class _BanGate(INotifee):
         pass
 
 
+async def _close_listeners(host: IHost, timeout: float) -> None:
+    """Close the host's listening sockets. py-libp2p's `host.run` leaves them open when it
+    exits, so a node opened again on the same port in the same process (a restart on its data
+    directory) would share the port with a dead listener, which takes half the connections."""
+    network = host.get_network()
+    with trio.CancelScope(shield=True), trio.move_on_after(timeout):
+        for address, listener in list(network.listeners.items()):
+            await listener.close()
+            del network.listeners[address]
+
+
 @asynccontextmanager
 async def open_node(data_dir: Path, *, listen: str = DEFAULT_LISTEN, bootstrap: Sequence[str] = (),
                     config: P2PConfig | None = None) -> AsyncIterator[Node]:
@@ -238,6 +258,22 @@ async def open_node(data_dir: Path, *, listen: str = DEFAULT_LISTEN, bootstrap: 
         muxer_preference="YAMUX",
         listen_addrs=[listen_addr],
         negotiate_timeout=max(1, round(config.open_stream_timeout)),
+        # py-libp2p's peer store evicts past 1,000 peers, its own entry first (it has no
+        # addresses), after which publishing fails ("peer ID not found"): room for every peer a
+        # node may hold a connection to, and as many again that it heard of.
+        peerstore_opt=PeerStore(max_peers=2 * config.max_connections),
+        # No minimum or low watermark: those feed the auto-connector, stopped below, and
+        # py-libp2p keeps the minimum's slots out of the inbound ones.
+        connection_config=ConnectionConfig(max_connections=config.max_connections,
+                                           high_watermark=config.max_connections,
+                                           min_connections=0, low_watermark=0),
+        resource_manager=new_resource_manager(
+            limits=ResourceLimits(max_connections=config.max_connections),
+            connection_limits=ConnectionLimits(
+                max_pending_inbound=64, max_pending_outbound=64,
+                max_established_inbound=config.max_connections,
+                max_established_outbound=config.max_connections,
+                max_established_per_peer=8, max_established_total=config.max_connections)),
     )
     scores = PeerScores(config, clock=trio.current_time)
     host.get_network().register_notifee(_BanGate(scores))
@@ -261,15 +297,18 @@ async def open_node(data_dir: Path, *, listen: str = DEFAULT_LISTEN, bootstrap: 
             # included) to keep 150 connections. Peers here connect on purpose (bootstrap,
             # announcements), so it is stopped once the swarm has started it.
             await host.get_network().auto_connector.stop()
-            async with trio.open_nursery() as nursery:
-                node = Node(host, pubsub, config, scores, nursery)
-                log.info("p2p node started", peer_id=str(node.peer_id), addrs=node.addrs)
-                if bootstrap:
-                    await node.connect_bootstrap(bootstrap)
-                try:
-                    yield node
-                finally:
-                    nursery.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as nursery:
+                    node = Node(host, pubsub, config, scores, nursery)
+                    log.info("p2p node started", peer_id=str(node.peer_id), addrs=node.addrs)
+                    if bootstrap:
+                        await node.connect_bootstrap(bootstrap)
+                    try:
+                        yield node
+                    finally:
+                        nursery.cancel_scope.cancel()
+            finally:
+                await _close_listeners(host, config.dial_timeout)
 
 
 async def run_node(data_dir: Path, *, listen: str = DEFAULT_LISTEN, bootstrap: Sequence[str] = (),

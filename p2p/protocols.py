@@ -4,8 +4,9 @@
 challenge, auth, welcome or refused, then tasks, accept/decline, proofs and
 receipts); `/provernet/artifacts/1.0.0` carries circuit artifacts by content
 hash (artifacts.py). Both speak `MessageStream`: `send(msg)` and
-`receive(*types)`. A frame that is oversize, malformed, of an unknown type or
-version, out of schema, or of a type the caller did not expect raises its
+`receive(*types)`. A frame that is oversize, malformed, incomplete (the stream
+ended, or the peer stopped sending, inside it: `P2PConfig.frame_timeout`), of an
+unknown type or version, out of schema, or of a type the caller did not expect raises its
 specific error, costs the peer its penalty, and resets that stream alone: the
 connection and the peer's other streams go on (unless the penalty bans it).
 """
@@ -43,7 +44,8 @@ class MessageStream:
         self.node = node
         self.stream = stream
         self.peer_id: ID = stream.muxed_conn.peer_id
-        self._frames = FramedStream(stream, write_chunk_bytes=node.config.write_chunk_bytes)
+        self._frames = FramedStream(stream, write_chunk_bytes=node.config.write_chunk_bytes,
+                                    frame_timeout=node.config.frame_timeout)
         self._reset = False
 
     async def send(self, msg: Any) -> None:

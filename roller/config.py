@@ -63,8 +63,11 @@ class RollerConfig:
     #: deployer adds them: listing them keeps a rollup added later out until it is listed)
     rollups: tuple[str, ...] | None = None
     #: first delay before reconnecting to a lost coordinator, doubled per failure up to the max
-    reconnect_initial: float = 1.0
-    reconnect_max: float = 60.0
+    reconnect_initial: float = 0.5
+    #: the most seconds between two attempts: a restarted coordinator is back in a few seconds and
+    #: its queued tasks have deadlines, while a dial to one still down costs one refused TCP
+    #: connection (the p2p layer keeps no back-off of its own: `p2p.host.Node._dial`)
+    reconnect_max: float = 3.0
 
     def __post_init__(self) -> None:
         if self.deployment is None:

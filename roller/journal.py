@@ -4,19 +4,28 @@ One SQLite database (WAL, synchronous=FULL) in the data directory. A task is one
 (coordinator, rollup, kind, index, round, statement), moving through
 
     offered -> accepted | declined
+    declined | failed -> offered              (`redraw`: the same task drawn again)
     accepted -> proving | failed
     proving -> proving | proven | failed      (proving again: a restart resumes it)
     proven -> submitted | failed
     submitted -> receipted                    (the coordinator's receipt: accepted, rejected, late)
 
 The statement (L1's `Rollup.statement` of the block or batch) is part of the key: a block
-reverted and committed again keeps its randomness, hence its seeds, but is another statement, and
-its new task is a new row, not "already in the journal". So is the rollup: a statement hashes the
-block's number and roots, not the rollup, so block n of two rollups with the same genesis and
-the same transfers (empty blocks, say) has one statement, yet they are two tasks; the registry
-binds a coordinator to one rollup, but its owner may bind the same address to another later.
+reverted and committed again with other contents keeps its randomness, hence its seeds, but is
+another statement, and its new task is a new row, not "already in the journal". So is the rollup:
+a statement hashes the block's number and roots, not the rollup, so block n of two rollups with
+the same genesis and the same transfers (empty blocks, say) has one statement, yet they are two
+tasks; the registry binds a coordinator to one rollup, but its owner may bind the same address to
+another later.
 
-declined, receipted and failed are final. Each transition is one transaction that checks the
+A block committed again with the same contents (the sequencer recommits what L1 dropped) has the
+same statement, so its new draw has the old one's key and task id, with new times. If the old draw
+ended without a proof (declined, or failed: cancelled when the block was reverted), the new one
+reopens the row as offered (`redraw`; `is_new_draw` tells it from a resend of the same draw, which
+has the same times and is answered from the journal as before). An open task sent again after a
+decline or failure is reopened the same way: it has no next round to fall back on.
+
+declined, receipted and failed are final, but for `redraw`. Each transition is one transaction that checks the
 state it leaves, so a kill at any point leaves the task in the state before or after, never
 between, and an illegal transition (proving a declined task, submitting twice) raises
 `JournalError` naming the task and both states instead of corrupting the record. What a restart
@@ -47,6 +56,7 @@ from typing import Any
 
 from eth_utils import is_hex_address, to_checksum_address
 
+from p2p.database import unwritable
 from roller.errors import JournalError, UnknownTask
 from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
@@ -82,6 +92,8 @@ TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     TaskState.RECEIPTED: frozenset(),
     TaskState.FAILED: frozenset(),
 }
+#: final states with no proof made: a new draw of the same task reopens the row (`redraw`)
+REDRAWABLE = (TaskState.DECLINED, TaskState.FAILED)
 #: accepted and not yet submitted: what a restart resumes
 UNFINISHED = (TaskState.ACCEPTED, TaskState.PROVING, TaskState.PROVEN)
 #: accepted and not yet answered by the coordinator
@@ -319,6 +331,31 @@ class Journal:
             return _select(db, "WHERE coordinator = ? AND task_id = ?",
                            (task.coordinator, task.task_id))[0]
 
+    def redraw(self, task: TaskOffer, *, now: float | None = None) -> JournalTask:
+        """Reopen a declined or failed task as offered, with the times, slots and inputs of its
+        new draw (`is_new_draw`); what the old draw left (reason, proof, receipt) is cleared."""
+        _check_offer(task)
+        with self._transaction() as db:
+            old = _select_key(db, task.key)
+            if old.task_id != task.task_id:
+                raise JournalError(f"{task.key}: task id {task.task_id.hex()} is not the "
+                                   f"journaled {old.task_id.hex()}")
+            if not is_new_draw(old, task):
+                raise JournalError(f"{task.key} is {old.state}, assigned at {old.assigned_at}: "
+                                   "only a declined or failed task drawn again at another time "
+                                   "is offered anew")
+            db.execute(
+                "UPDATE tasks SET seed = ?, slots = ?, open = ?, assigned_at = ?, deadline = ?, "
+                "close_at = ?, circuit = ?, inputs = ?, units = ?, state = 'offered', "
+                "reason = NULL, receipt = NULL, offered_at = ?, decided_at = NULL, "
+                "proving_at = NULL, attempts = 0, proven_at = NULL, submitted_at = NULL, "
+                "finished_at = NULL, proof = NULL, public = NULL, signature = NULL "
+                f"WHERE {_KEY_WHERE}",
+                (task.seed, task.slots, int(task.open), task.assigned_at, task.deadline,
+                 task.close_at, task.circuit, task.inputs, task.units, _now(now),
+                 *_key_args(task.key)))
+            return _select_key(db, task.key)
+
     def accept(self, key: TaskKey, *, now: float | None = None) -> JournalTask:
         return self._move(key, TaskState.ACCEPTED, now, decided_at=_now(now))
 
@@ -471,15 +508,22 @@ class Journal:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE .. COMMIT under the mutex; ROLLBACK on any exception."""
+        """BEGIN IMMEDIATE .. COMMIT under the mutex; ROLLBACK on any exception. A write the
+        disk refused (full, an I/O error) raises p2p's `DatabaseUnwritable`, one line."""
         with self._mutex:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite rolls back by itself on a full disk
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as error:
+                if (refused := unwritable(self.path, error)) is not None:
+                    raise refused from None
                 raise
-            self._db.execute("COMMIT")
 
 
 def _upgrade_from_2(db: sqlite3.Connection, rollup: str) -> None:
@@ -499,6 +543,17 @@ def _upgrade_from_2(db: sqlite3.Connection, rollup: str) -> None:
 
 class _Increment:
     """A column value meaning "its current value plus one"."""
+
+
+def is_new_draw(journaled: JournalTask, offer: TaskOffer) -> bool:
+    """`offer` is its task drawn again, not the journaled draw sent again: the journaled one
+    ended without a proof (declined or failed) and the offer has other times. A resend after a
+    reconnect carries the times of the draw it repeats. An open task sent again is decided
+    afresh too: it has no deadline and no next round, so a roller that declined it for a passing
+    reason (L1 unreachable, at capacity) must be able to take it, or it may never be proven."""
+    return journaled.state in REDRAWABLE and (offer.open or (
+        journaled.assigned_at, journaled.deadline, journaled.close_at) != (
+        offer.assigned_at, offer.deadline, offer.close_at))
 
 
 def _now(now: float | None) -> float:

@@ -67,6 +67,8 @@ class RollerMetrics:
         self._coordinators = 0
         self._in_flight = 0
         self._last_proof_at: float | None = None
+        #: why the last read of L1 (the settlement follower's) failed; None once one succeeds
+        self._l1_error: str | None = None
 
     # ------------------------------------------------------------------ events
 
@@ -114,6 +116,9 @@ class RollerMetrics:
         self._in_flight = count
         self.in_flight.set(count)
 
+    def set_l1_error(self, error: str | None) -> None:
+        self._l1_error = error
+
     def set_coordinators(self, count: int) -> None:
         self._coordinators = count
         self.coordinators.set(count)
@@ -124,6 +129,8 @@ class RollerMetrics:
             problems.append("no proving backend ready yet (loading or measuring)")
         if self._coordinators == 0:
             problems.append("no coordinator connected")
+        if self._l1_error is not None:
+            problems.append(f"L1: {self._l1_error}")
         return {"ok": not problems, "backend": self._backend_name,
                 "coordinators": self._coordinators, "tasks_in_flight": self._in_flight,
                 "last_proof_at": self._last_proof_at, "problems": problems}

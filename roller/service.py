@@ -70,6 +70,7 @@ from market_contracts.rules import TaskKind
 from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
 from p2p.artifacts import ArtifactStore
 from p2p.config import P2PConfig
+from p2p.database import DatabaseUnwritable
 from p2p.errors import P2PError, RemoteError, Timeout
 from p2p.gossip import CoordinatorDirectory, Outcome, Verdict, join_coordinators
 from p2p.host import Node, run_node
@@ -82,7 +83,8 @@ from roller.capacity import Admission, ProvingSpeed, Work, calibrate, pending_wo
 from roller.config import RollerConfig
 from roller.datadir import DataDirLock, ensure_datadir
 from roller.errors import ConfigError, InvalidTaskInputs, JournalError, ProvingError, RollerError, UnknownTask
-from roller.journal import JOURNAL_NAME, OUTCOMES, Journal, JournalTask, TaskKey, TaskOffer, TaskState
+from roller.journal import (JOURNAL_NAME, OUTCOMES, Journal, JournalTask, TaskKey, TaskOffer,
+                            TaskState, is_new_draw)
 from roller.metrics import RollerMetrics
 from roller.proving import BlockProver, SignedResult, decode_batch_inputs, vk_matches_verifier
 from roller.session import (TASK_KINDS, Session, SessionFailed, SessionRefused, TaskRefused,
@@ -835,11 +837,19 @@ class RollerService:
         # the first copy), and only the first copy may decide it.
         async with self._intake:
             existing = await self._db(self._journal.find, coordinator, task.task_id)
-            if existing is not None and existing.state is not TaskState.OFFERED:
+            offer = offer_from_task(task, coordinator, rollup)
+            if existing is not None and is_new_draw(existing, offer):
+                # The same task drawn anew: its block was reverted and committed again with the
+                # same contents (same statement, seeds and id). The old draw's end is no answer.
+                await self._db(self._journal.redraw, offer, now=self._clock())
+                self._cancelled.discard(offer.key)
+                self._cancelled_ids.discard((coordinator, task.task_id))
+                self.metrics.task_offered(task.kind)
+                log.info("task drawn again", task=str(offer.key), was=str(existing.state))
+            elif existing is not None and existing.state is not TaskState.OFFERED:
                 await self._answer_again(session, existing)
                 return
-            offer = offer_from_task(task, coordinator, rollup)
-            if existing is None:
+            elif existing is None:
                 try:
                     await self._db(self._journal.offer, offer, now=self._clock())
                 except JournalError as exc:
@@ -1044,6 +1054,8 @@ class RollerService:
             task = await self._next_task()
             try:
                 await self._prove(slot, task)
+            except DatabaseUnwritable:
+                raise  # the journal cannot keep what this node does: it stops, in one line
             except Exception:  # one task's unforeseen failure must not stop the node
                 log.exception("proving a task failed", task=str(task.key))
 
@@ -1072,6 +1084,8 @@ class RollerService:
         except (ProvingError, ZkpError) as exc:
             await self._fail(key, str(exc))
             return
+        except DatabaseUnwritable:
+            raise
         except Exception as exc:  # one task's unforeseen failure must not stop the node
             log.exception("proving failed", task=str(key))
             await self._fail(key, f"proving failed: {type(exc).__name__}: {exc}")
@@ -1194,9 +1208,12 @@ class RollerService:
         while True:
             try:
                 cursor = await trio.to_thread.run_sync(self._settle_from, cursor, cursor_file)
+                self.metrics.set_l1_error(None)
             except ChainError as exc:
+                self.metrics.set_l1_error(str(exc))
                 log.warning("cannot read settlements from L1", error=str(exc))
             except Exception as exc:  # web3 transport errors come in many types
+                self.metrics.set_l1_error(f"{type(exc).__name__}: {exc}")
                 log.warning("cannot read settlements from L1", error=f"{type(exc).__name__}: {exc}")
             await trio.sleep(self._settlement_interval)
 

@@ -35,7 +35,7 @@ from eth_utils import to_checksum_address
 from market_contracts.rules import TaskKind
 from market_contracts.submissions import task_id as submission_task_id
 from p2p import messages
-from p2p.errors import BadSignature, P2PError
+from p2p.errors import BadSignature, P2PError, ProtocolViolation
 from p2p.messages import (Aggregate, Auth, Challenge, Error, Hello, Proof as ProofMessage, Refused,
                           Task, Welcome)
 from p2p.protocols import MessageStream
@@ -199,7 +199,10 @@ async def handshake(stream: MessageStream, account: LocalAccount, coordinator: s
 
 
 async def _error(stream: MessageStream, code: str, reason: str) -> None:
+    """Tell the peer why the session ends here, and charge it: its challenge contradicts the
+    announcement it was dialled by (which named this coordinator, on this chain)."""
     try:
         await stream.send(Error(code=code, reason=reason))
     except P2PError:  # the session ends either way
         pass
+    stream.node.penalise(stream.peer_id, ProtocolViolation(f"{code}: {reason}"))

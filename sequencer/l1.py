@@ -17,13 +17,16 @@ a timed-out thread is abandoned, not killed, which the check above makes
 safe. Failures the node or the network may get over (unreachable endpoint,
 timeout, refused or unmined transaction) are retried with exponential
 backoff, forever: the blocks wait in the store meanwhile. Finalization is
-followed by polling `lastFinalized`.
+followed by polling `lastFinalized`, and reverts by polling `lastCommitted`:
+each poll (`poll_interval`, or at once when the builder stores a block) reads
+it, and blocks L1 no longer holds are precommitted again and committed anew at
+once, with no new transfer needed.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -94,6 +97,8 @@ class L1Committer:
                 await self._retrying("reconcile with L1", self.reconcile)
                 continue
             await self._retrying("follow finalization", self._follow_finalization)
+            if await self._retrying("follow reverts", self._follow_reverts):
+                continue  # commit them again now, not after the next wait
             with trio.move_on_after(self.poll_interval):
                 await self.nudges.receive()
 
@@ -128,14 +133,31 @@ class L1Committer:
             if block.number > l1_last:
                 break
             await self._adopt(block)
+        await self._uncommit_after(l1_last)
+        self.last_committed = l1_last
+        await self._follow_finalization()
+        self.reconciled = True
+
+    async def _follow_reverts(self) -> int:
+        """Each poll: blocks L1 dropped since the last look (`revertBlocks`) become precommitted
+        again, to be committed anew at once; how many. Only a commit read `lastCommitted` before,
+        so a sequencer with no new transfers reported reverted blocks as committed until the next
+        block came."""
+        l1_last = await self._read(self.rollup.last_committed)
+        reverted = 0
+        if self.last_committed is not None and l1_last < self.last_committed:
+            reverted = await self._uncommit_after(l1_last)
+        self.last_committed = l1_last
+        return reverted
+
+    async def _uncommit_after(self, l1_last: int) -> int:
+        """The store's committed blocks past `l1_last` are not on L1: precommitted again."""
         reverted = await trio.to_thread.run_sync(self.store.mark_uncommitted, l1_last)
         if reverted:
             self.metrics.reverted(reverted)
             log.warning("blocks no longer on L1 will be committed again", after=l1_last,
                         count=reverted)
-        self.last_committed = l1_last
-        await self._follow_finalization()
-        self.reconciled = True
+        return reverted
 
     async def _commit(self, block: StoredBlock) -> None:
         l1_last = await self._read(self.rollup.last_committed)
@@ -214,12 +236,13 @@ class L1Committer:
             # web3 cannot be interrupted; a call past its timeout is left to finish in its thread
             return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
-    async def _retrying(self, what: str, step: Callable[[], object]) -> None:
-        """Run `step` until it succeeds; errors L1 may get over are logged and retried."""
+    async def _retrying(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """Run `step` until it succeeds, and return what it returns; errors L1 may get over
+        are logged and retried."""
         attempt = 0
         while True:
             try:
-                await step()
+                result = await step()
             except (ChainError, trio.TooSlowError) as error:
                 cause = str(error) or "no answer within the timeout"
                 delay = self.backoff.delay(attempt)
@@ -229,4 +252,4 @@ class L1Committer:
                 attempt += 1
                 continue
             self.last_error = None
-            return
+            return result

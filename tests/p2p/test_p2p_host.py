@@ -70,6 +70,19 @@ async def test_connect_to_an_announced_peer(tmp_path):
             await b.connect_peer(a.peer_id, [])
 
 
+async def test_a_node_keeps_max_connections_and_refuses_the_next(tmp_path):
+    """`max_connections` is the node's limit, in place of py-libp2p's own (which refused a
+    coordinator's 251st roller): here 3, so the fourth peer is refused."""
+    config = P2PConfig(max_connections=3, dial_timeout=5)
+    async with running_nodes(tmp_path, "hub", "p1", "p2", "p3", "p4", config=config) as (
+            hub, *peers):
+        with trio.fail_after(30):
+            for peer in peers[:3]:
+                await peer.connect_peer(hub.peer_id, hub.addrs)
+            with pytest.raises((DialFailed, Timeout)):
+                await peers[3].connect_peer(hub.peer_id, hub.addrs)
+
+
 async def _pong(stream):
     ping = await stream.receive(Ping)
     await stream.send(Pong(nonce=ping.nonce))

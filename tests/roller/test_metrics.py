@@ -38,6 +38,15 @@ async def test_health_reports_what_is_missing_then_ok(nursery):
                                 "tasks_in_flight": 1, "last_proof_at": 1_700_000_000.5,
                                 "problems": []}
 
+    # An L1 read that fails is a problem until one succeeds again.
+    metrics.set_l1_error("cannot reach JSON-RPC endpoint http://127.0.0.1:8545")
+    status, _, body = await get(port, "/health")
+    assert status == 503 and json.loads(body)["problems"] == [
+        "L1: cannot reach JSON-RPC endpoint http://127.0.0.1:8545"]
+    metrics.set_l1_error(None)
+    status, _, _ = await get(port, "/health")
+    assert status == 200
+
 
 async def test_metrics_count_every_event(nursery):
     metrics = RollerMetrics()

@@ -193,6 +193,9 @@ def test_calibration_with_an_empty_block(prover, tmp_path):
 
 
 def test_the_vk_is_checked_against_the_deployed_verifiers(small_circuit, tmp_path, monkeypatch):
+    # Compiled fresh here, whatever earlier tests of this process compiled (the cache below is
+    # this test's tmp_path, and the in-memory one would skip writing it).
+    monkeypatch.setattr(proving, "_COMPILED", {})
     chain = EmbeddedChain()
     account = chain.dev_accounts[0]
     vk = small_circuit.setup.vk

@@ -42,7 +42,7 @@ from market_contracts.units import ONE_TOKEN
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.gossip import join_coordinators, sign_announcement
-from p2p.host import load_or_create_identity, open_node
+from p2p.host import DEFAULT_LISTEN, load_or_create_identity, open_node
 from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from roller.config import RollerConfig
@@ -186,8 +186,8 @@ Script = Callable[[MessageStream, trio.MemorySendChannel], Awaitable[None]]
 
 
 @asynccontextmanager
-async def fake_coordinator(world: World, script: Script) -> AsyncIterator[
-        tuple[object, trio.MemoryReceiveChannel]]:
+async def fake_coordinator(world: World, script: Script, listen: str = DEFAULT_LISTEN
+                           ) -> AsyncIterator[tuple[object, trio.MemoryReceiveChannel]]:
     """A coordinator node running `script` on each session; what the script reports comes out
     of the channel (asserting in the test's own task, not in a stream handler)."""
     send, receive = trio.open_memory_channel(math.inf)
@@ -199,7 +199,7 @@ async def fake_coordinator(world: World, script: Script) -> AsyncIterator[
             send.send_nowait(("error", exc))
             raise
 
-    async with open_node(world.coordinator_dir) as node:
+    async with open_node(world.coordinator_dir, listen=listen) as node:
         serve_artifacts(node, world.store)
         serve(node, SESSION_PROTOCOL, session)
         registered = world.coordinator.address
