@@ -138,8 +138,10 @@ class CoordinatorL1:
         self._snapshots: dict[int, RosterSnapshot] = {}
         self._snapshots_from = market.deployment.block
         self._snapshots_lock = threading.Lock()
-        #: blocks in a randomness record whose outcome is unknown (its call raised)
+        #: blocks in a randomness record whose outcome is unknown (its call raised), and
+        #: whether no draw was made yet (a restart does not know what it sent before)
         self._unconfirmed: set[int] = set()
+        self._first_draw = True
 
     # ------------------------------------------------------------------ reading
 
@@ -182,13 +184,15 @@ class CoordinatorL1:
         head = self.head()
         due = list(itertools.takewhile(lambda block: head > block.randomness_block, blocks))
         randomness: dict[int, bytes] = {}
-        # A record whose outcome this node did not see (the call failed: L1 slow or gone) may
-        # have been mined since (the follower retries after a delay): those blocks are read
-        # first, so that a retry does not send the transaction again.
-        for number in {block.number for block in due} & self._unconfirmed:
+        # A record whose outcome this node did not see (the call failed: L1 slow or gone; or
+        # the node was killed, so all before its first draw are unknown) may have been mined
+        # since: those blocks are read first, so that a retry does not send it again.
+        numbers = {block.number for block in due}
+        for number in numbers if self._first_draw else numbers & self._unconfirmed:
             if (recorded := self.rollup.randomness(number)) is not None:
                 randomness[number] = recorded
             self._unconfirmed.discard(number)
+        self._first_draw = self._first_draw and not due
         to_record = [block.number for block in due if block.number not in randomness]
         for start in range(0, len(to_record), RECORDS_PER_TRANSACTION):
             numbers = to_record[start:start + RECORDS_PER_TRANSACTION]

@@ -224,7 +224,7 @@ def test_commits_are_drawn_as_the_contract_draws_them_and_a_retry_sends_nothing_
     """`draw_inputs` records a poll's randomness in one transaction and takes each block's
     roster by the contract's rule from the snapshot events: what `rosterSnapshotOf` and
     `randomness` then say. A record whose reply was lost (mined, but the call raised) is read
-    back on the retry, not sent again."""
+    back on the retry, not sent again, and so is every record a restarted node finds."""
     [world.roller(stake) for stake in (200, 600)]
     l1 = world.l1()
     l1.refresh_snapshot(INTERVAL)
@@ -247,6 +247,9 @@ def test_commits_are_drawn_as_the_contract_draws_them_and_a_retry_sends_nothing_
     monkeypatch.setattr(world.rollup, "record_randomness_many", record)
     sent = world.chain.w3.eth.get_transaction_count(world.coordinator.address)
     drawn = l1.draw_inputs(blocks)
+    assert world.chain.w3.eth.get_transaction_count(world.coordinator.address) == sent
+    # A restarted coordinator does not know what it sent: it reads before it records.
+    assert world.l1().draw_inputs(blocks) == drawn
     assert world.chain.w3.eth.get_transaction_count(world.coordinator.address) == sent
     for block, inputs in zip(blocks, drawn, strict=True):
         snapshot, entries = l1.roster_of(block.number)  # the contract's call
