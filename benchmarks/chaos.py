@@ -85,6 +85,9 @@ def main() -> None:
         parser.error(f"--rollers: 1 to {MAX_ROLLERS} (anvil's dev accounts 6 to 9)")
     if args.load <= 0:
         parser.error("--load: transfers a second, more than 0")
+    if args.datadir is not None and args.datadir.exists() and any(args.datadir.iterdir()):
+        parser.error(f"--datadir {args.datadir} is not empty: a campaign deploys afresh, so "
+                     "give it an empty or new directory")
     configure_logging()
     with tempfile.TemporaryDirectory(prefix="provernet-chaos-") as scratch:
         datadir = args.datadir or Path(scratch)
