@@ -28,11 +28,12 @@ from market_contracts.deploy import Deployment, check_deployment
 from market_contracts.errors import ChainError
 from market_contracts.rules import MarketParams
 from market_contracts.units import TOKEN_DECIMALS, format_tokens
+from p2p.datadir import DataDirError, DataDirLocked
 from provernet.commands.keys import signing_account, unlock
 from roller.config import RollerConfig
 from roller.datadir import LOCK_NAME, DataDirLock
-from roller.errors import (ConfigError, DataDirError, DataDirLocked, KeystoreError,
-                           KeystoreMissing, PasswordUnavailable, WrongPassword)
+from roller.errors import (ConfigError, KeystoreError, KeystoreMissing, PasswordUnavailable,
+                           WrongPassword)
 from roller.keys import PASSWORD_ENV, keystore_address
 from zkp.backends import select_backend
 from zkp.errors import BackendUnavailable

@@ -1,9 +1,5 @@
 """Errors of the operator's node."""
 
-# The data directory's errors are every node's (p2p/datadir.py); the roller's modules and
-# commands import them from here, with the roller's own.
-from p2p.datadir import DataDirError, DataDirLocked  # noqa: F401
-
 
 class RollerError(Exception):
     """Root of everything `roller` raises."""

@@ -3,11 +3,8 @@
 Every failure `sequencer` reports is a `SequencerError` whose message is one
 line saying what is wrong. A transfer the rules refuse raises an
 `InvalidTransfer` subclass; `apply_block` sets its `position` in the block.
-The data directory's lock refuses with every node's `DataDirLocked` (p2p/datadir.py), imported
-here under the sequencer's errors.
+The data directory's lock refuses with every node's `DataDirLocked` (p2p/datadir.py).
 """
-
-from p2p.datadir import DataDirLocked  # noqa: F401
 
 
 class SequencerError(Exception):

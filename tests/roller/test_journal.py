@@ -17,7 +17,8 @@ from eth_utils import to_checksum_address
 from rich.console import Console
 
 from roller.datadir import LOCK_NAME, DataDirLock
-from roller.errors import DataDirLocked, JournalError, UnknownTask
+from p2p.datadir import DataDirLocked
+from roller.errors import JournalError, UnknownTask
 from roller.journal import (
     JOURNAL_NAME,
     Journal,

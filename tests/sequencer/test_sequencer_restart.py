@@ -15,7 +15,8 @@ from eth_account import Account
 
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
-from sequencer.errors import DataDirLocked, GenesisMismatch, L1Diverged, NotTheSequencer
+from p2p.datadir import DataDirLocked
+from sequencer.errors import GenesisMismatch, L1Diverged, NotTheSequencer
 from sequencer.genesis import genesis_state
 from sequencer.service import Sequencer
 from sequencer.store import BlockStatus, Store

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 
 from sequencer.circuit_inputs import SMALL
-from sequencer.errors import DataDirLocked, GenesisMismatch, StoreError
+from p2p.datadir import DataDirLocked
+from sequencer.errors import GenesisMismatch, StoreError
 from sequencer.genesis import genesis_state
 from sequencer.store import DATABASE_NAME, BlockStatus, NewBlock, Store, TransferState
 from sequencer.transactions import DEVNET_CHAIN_ID, block_data, data_hash
