@@ -207,7 +207,7 @@ class Devnet:
             self.first_block = chain.w3.eth.block_number
             self.build = await trio.to_thread.run_sync(build_block_circuit, "small")
             accounts = [(b, Account.create()) for b, n in self._roller_plan() for _ in range(n)]
-            self.rollups = await trio.to_thread.run_sync(self._deploy, accounts)
+            self.rollups = await trio.to_thread.run_sync(self.deploy, accounts)
             self.market = Market(chain, self.deployment)
             async with trio.open_nursery() as nursery:
                 if chain.is_dev:
@@ -296,7 +296,7 @@ class Devnet:
 
     def _node_keys(self, index: int) -> tuple[LocalAccount, LocalAccount]:
         """Rollup `index`'s sequencer and coordinator keys: dev accounts 1 and 2 for the first,
-        fresh keys (funded by `_deploy`) for the others."""
+        fresh keys (funded by `deploy`) for the others."""
         if index == 0:
             return self.chain.dev_accounts[1], self.chain.dev_accounts[2]
         return Account.create(), Account.create()
@@ -305,7 +305,7 @@ class Devnet:
     def _genesis() -> dict[int, L2Account]:
         return {i: L2Account(dev_address(i), L2_BALANCE) for i in range(L2_ACCOUNTS)}
 
-    def _deploy(self, rollers: list[tuple[str, LocalAccount]]) -> list[DevnetRollup]:
+    def deploy(self, rollers: list[tuple[str, LocalAccount]]) -> list[DevnetRollup]:
         chain, owner, params = self.chain, self._owner, self.config.params
         market_only = deploy_market(chain, owner, params)
         market = Market(chain, market_only)

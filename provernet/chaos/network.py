@@ -1,7 +1,7 @@
 """The market as an operator runs it: anvil, and each node its own `provernet ... run` process.
 
 `ChaosNetwork` deploys the market and the Rollup on anvil exactly as `provernet devnet` does
-(`Devnet._deploy`: the v2 devnet parameters, the coordinator registered with its libp2p peer id,
+(`Devnet.deploy`: the v2 devnet parameters, the coordinator registered with its libp2p peer id,
 the reward pool funded, the rollers staked, the first roster snapshot), then starts
 `provernet sequencer run`, `provernet coordinator run` and `provernet roller run` (CPU backend,
 the small block circuit) as child processes on fixed ports, each on its own data directory, each
@@ -191,7 +191,7 @@ class ChaosNetwork:
                                      rollers=config.rollers, l1="anvil"))
         devnet.chain = self.chain
         devnet.build = build_block_circuit("small")
-        devnet.rollups = devnet._deploy([("honest", a) for a in self.roller_accounts])
+        devnet.rollups = devnet.deploy([("honest", a) for a in self.roller_accounts])
         self.devnet = devnet
         self.deployment_path = config.datadir / "deployment.json"
 
@@ -216,7 +216,7 @@ class ChaosNetwork:
             "--listen", f"/ip4/127.0.0.1/tcp/{coordinator_port}", "--poll-interval", "0.5",
             "--snapshot-interval", "5", "--metrics-listen", f"127.0.0.1:{metrics['coordinator']}"],
             logs / "coordinator.log", metrics["coordinator"])
-        # The peer id `_deploy` registered on L1, from the key it made in the coordinator's
+        # The peer id `deploy` registered on L1, from the key it made in the coordinator's
         # data directory: the rollers dial it there.
         peer = ID.from_pubkey(load_or_create_identity(
             config.datadir / "coordinator" / "p2p").public_key)
