@@ -34,7 +34,7 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
-from market_contracts.rules import MarketParams
+from market_contracts.rules import MarketParams, batches_through
 from provernet.bench_coordinator import (
     NAME,
     Load,
@@ -220,7 +220,7 @@ def summarize(args, window: Window, steps: dict, warnings: dict) -> dict:
         "aggregates_verified": len(aggregates),
         "receipts": dict(statuses_all),
         "block_status_at_end": dict(window.statuses),
-        "batches_finalized": window.finalized // MarketParams.devnet().k,
+        "batches_finalized": batches_through(window.finalized, MarketParams.devnet().k),
         "commit_to_task_p50_ms": None if p50 is None else round(p50 * 1000),
         "commit_to_task_p99_ms": None if p99 is None else round(p99 * 1000),
         "commit_to_task_samples": len(latencies),

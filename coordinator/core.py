@@ -47,7 +47,7 @@ from coordinator.events import (
 )
 from coordinator.roster import Roster, checksum_address, prepare_roster
 from coordinator.tasks import Assignment, Round, Task, task_from_json, task_to_json
-from coordinator.views import AssignmentView, BlockStatus, RollerCounts
+from coordinator.views import AssignmentView, ProvingStatus, RollerCounts
 from market_contracts.ledger import OutcomeReport, lottery_entries
 from market_contracts.rules import (
     AGG_CLOSE_IN_DEADLINES,
@@ -58,8 +58,10 @@ from market_contracts.rules import (
     TaskKind,
     batch_of,
     batch_seed,
+    batches_through,
     block_seed,
     blocks_of,
+    ends_batch,
     first_block_of,
     last_block_of,
     max_settled_round,
@@ -98,7 +100,7 @@ class CoordinatorCore:
 
     def __init__(self, params: MarketParams, chain_id: int, rollup: str, *,
                  last_finalized: int = 0):
-        if not isinstance(last_finalized, int) or last_finalized < 0 or last_finalized % params.k:
+        if not isinstance(last_finalized, int) or last_finalized < 0 or not ends_batch(last_finalized, params.k):
             raise InvalidSetup(f"last_finalized must be a multiple of K = {params.k} (L1 finalizes "
                                f"whole batches), got {last_finalized!r}")
         self.params = params
@@ -119,7 +121,7 @@ class CoordinatorCore:
         self._last_committed = last_finalized
         self._last_finalized = last_finalized
         #: the batch whose Finalize is emitted next: Finalize goes out in batch order
-        self._finalize_next = last_finalized // params.k
+        self._finalize_next = batches_through(last_finalized, params.k)
         #: live tasks: committed and not yet settled
         self._blocks: dict[int, Task] = {}
         self._aggregations: dict[int, Task] = {}
@@ -300,7 +302,7 @@ class CoordinatorCore:
 
     def _on_batch_finalized(self, e: BatchFinalized) -> None:
         b = _natural(e.batch, "batch")
-        expected = self._last_finalized // self.params.k
+        expected = batches_through(self._last_finalized, self.params.k)
         if b > expected:
             raise InconsistentEvent(f"batch {b} finalized before batch {expected}: a "
                                     "BatchFinalized event was missed")
@@ -453,7 +455,7 @@ class CoordinatorCore:
     def _maybe_aggregate(self, b: int) -> None:
         """Draw batch b's aggregator once all its blocks are proven, from the randomness and
         roster of its last block; each block contributes its first valid proof."""
-        if b in self._aggregations or b < self._last_finalized // self.params.k:
+        if b in self._aggregations or b < batches_through(self._last_finalized, self.params.k):
             return
         blocks = [self._blocks.get(n) for n in blocks_of(b, self.params.k)]
         if any(t is None or t.first_valid is None for t in blocks):
@@ -626,25 +628,25 @@ class CoordinatorCore:
     def last_finalized(self) -> int:
         return self._last_finalized
 
-    def block_status(self, block: int) -> BlockStatus:
+    def block_status(self, block: int) -> ProvingStatus:
         task = self._blocks.get(block)
         if task is None:
             if 0 <= block <= self._base:
-                return BlockStatus.FINALIZED
+                return ProvingStatus.FINALIZED
             if self._base < block <= self._last_finalized:
-                return (BlockStatus.SETTLING if batch_of(block, self.params.k) in self._settling
-                        else BlockStatus.SETTLED)
-            return BlockStatus.UNKNOWN
+                return (ProvingStatus.SETTLING if batch_of(block, self.params.k) in self._settling
+                        else ProvingStatus.SETTLED)
+            return ProvingStatus.UNKNOWN
         if task.finalized:
-            return BlockStatus.FINALIZED
+            return ProvingStatus.FINALIZED
         aggregation = self._aggregations.get(batch_of(block, self.params.k))
         if aggregation is not None:
             if aggregation.first_valid is not None:
-                return BlockStatus.AGGREGATED
-            return BlockStatus.OPEN if aggregation.opened else BlockStatus.AGGREGATING
+                return ProvingStatus.AGGREGATED
+            return ProvingStatus.OPEN if aggregation.opened else ProvingStatus.AGGREGATING
         if task.first_valid is not None:
-            return BlockStatus.PROVEN
-        return BlockStatus.OPEN if task.opened else BlockStatus.ASSIGNED
+            return ProvingStatus.PROVEN
+        return ProvingStatus.OPEN if task.opened else ProvingStatus.ASSIGNED
 
     def in_flight(self) -> tuple[AssignmentView, ...]:
         """Assignments still open (undecided, window not closed), blocks before batches."""

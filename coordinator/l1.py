@@ -34,6 +34,7 @@ from market_contracts.rollup import CommittedBlock, Rollup, committed_from_event
 from market_contracts.rules import (
     RosterEntry,
     TaskKind,
+    batch_of,
     is_open_round,
     last_block_of,
     randomness_block,
@@ -171,7 +172,7 @@ class CoordinatorL1:
             elif log["event"] == "BlocksReverted":
                 facts.append(Reverted(args["fromBlock"]))
             elif log["event"] == "BatchFinalized":
-                facts.append(Finalized((args["firstBlock"] - 1) // self.batch_size))
+                facts.append(Finalized(batch_of(args["firstBlock"], self.batch_size)))
             else:
                 facts.append(Settled(args["batch"]))
         return facts

@@ -9,7 +9,7 @@ flight, L1's last committed and finalized block as the core has them) is read fr
 scrape (`follow`), so it is never stale and costs nothing between scrapes.
 
 Labels are bounded sets: task kinds as on the wire ("block", "batch"), refusal codes, receipt
-statuses, event and L1 action types, block statuses (`coordinator.views.BlockStatus`); never a
+statuses, event and L1 action types, block statuses (`coordinator.views.ProvingStatus`); never a
 roller's address, a task id or a reason's text. docs/coordinator.md lists the metrics.
 """
 
@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from coordinator.commands import Command, DrawLottery, Finalize, Settle, Slash
 from coordinator.core import CoordinatorCore
-from coordinator.views import BlockStatus
+from coordinator.views import ProvingStatus
 
 PREFIX = "provernet_coordinator"
 #: a block proof verifies in about 2 ms alone on this project's machine, less than 1 ms a proof
@@ -43,8 +43,8 @@ DISPATCH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 #: is connected for may never have one, so the oldest are forgotten past this
 MAX_DISPATCH_PENDING = 1024
 #: the statuses a committed, not yet finalized block can have: each is exported, 0 or not
-LIVE_STATUSES = (BlockStatus.ASSIGNED, BlockStatus.OPEN, BlockStatus.PROVEN,
-                 BlockStatus.AGGREGATING, BlockStatus.AGGREGATED)
+LIVE_STATUSES = (ProvingStatus.ASSIGNED, ProvingStatus.OPEN, ProvingStatus.PROVEN,
+                 ProvingStatus.AGGREGATING, ProvingStatus.AGGREGATED)
 L1_ACTIONS = {Finalize: "finalize", Settle: "settle", DrawLottery: "draw_lottery", Slash: "slash"}
 
 
@@ -117,7 +117,7 @@ class CoordinatorMetrics:
                                     "core has as finalized on L1 (NaN before it starts)",
                                     registry=r)
         self._core: Callable[[], CoordinatorCore | None] = lambda: None
-        r.register(_BlockStatuses(lambda: self._core()))
+        r.register(_ProvingStatuses(lambda: self._core()))
         #: block number -> time.monotonic() of its BlockCommitted, until its first task goes out
         self._committed_at: dict[int, float] = {}
 
@@ -207,7 +207,7 @@ def block_statuses(core: CoordinatorCore) -> dict[str, int]:
     return counts
 
 
-class _BlockStatuses(Collector):
+class _ProvingStatuses(Collector):
     """`provernet_coordinator_blocks{status}`, counted from the core at each scrape."""
 
     def __init__(self, core: Callable[[], CoordinatorCore | None]):

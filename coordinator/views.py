@@ -8,7 +8,11 @@ from dataclasses import dataclass
 from market_contracts.rules import TaskKind
 
 
-class BlockStatus(enum.Enum):
+class ProvingStatus(enum.Enum):
+    """Where a block is in the market's proving as this coordinator's core sees it (draws,
+    proofs, aggregation, settlement). Not L1's status of the block
+    (`market_contracts.rollup.BlockStatus`), which knows only committed and finalized."""
+
     #: not committed, or reverted
     UNKNOWN = "unknown"
     #: drawn, no valid proof yet

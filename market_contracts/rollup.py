@@ -30,6 +30,10 @@ from zkp.proof import VerificationKey
 
 
 class BlockStatus(IntEnum):
+    """L1's status of an L2 block: `Rollup.blockStatus`, numbered as the Solidity enum. The
+    coordinator's view of a block's proving is `coordinator.views.ProvingStatus`, the
+    sequencer's of its own blocks `sequencer.store.StoredBlockStatus`."""
+
     NONE = 0
     COMMITTED = 1
     FINALIZED = 2

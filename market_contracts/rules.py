@@ -241,6 +241,18 @@ def blocks_of(batch: int, k: int) -> range:
     return range(first_block_of(batch, k), last_block_of(batch, k) + 1)
 
 
+def ends_batch(block: int, k: int) -> bool:
+    """Whether `block` is the last of its batch; block 0 (nothing committed yet) counts, since
+    L1 finalizes whole batches and a finalized prefix of 0 blocks is one."""
+    return block % k == 0
+
+
+def batches_through(block: int, k: int) -> int:
+    """How many whole batches blocks 1..`block` fill: once L1 has finalized up to `block` (a
+    batch's end), the index of the next batch to finalize."""
+    return block // k
+
+
 # ---------------------------------------------------------------- randomness
 
 def roster_block(commit_l1_block: int) -> int:

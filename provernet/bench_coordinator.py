@@ -471,7 +471,7 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
     blocks for `load.seconds`; what was recorded. `wrap_commit` wraps the committer's function,
     the hooks run as the window opens and closes (the study's CPU accounting)."""
     from coordinator.service import CoordinatorConfig, CoordinatorService
-    from coordinator.views import BlockStatus
+    from coordinator.views import ProvingStatus
     from market_contracts.chain import EmbeddedChain
     from market_contracts.rollup import Rollup
     from market_contracts.rules import MarketParams
@@ -553,7 +553,7 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
 
             def unproven() -> int:
                 core = service.core
-                waiting = (BlockStatus.UNKNOWN, BlockStatus.ASSIGNED, BlockStatus.OPEN)
+                waiting = (ProvingStatus.UNKNOWN, ProvingStatus.ASSIGNED, ProvingStatus.OPEN)
                 return sum(1 for b in commits if b >= first and core.block_status(b) in waiting)
 
             if commits_in_child:

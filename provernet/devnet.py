@@ -42,7 +42,7 @@ from eth_account.signers.local import LocalAccount
 from libp2p.peer.id import ID
 
 from coordinator.service import CoordinatorConfig, CoordinatorService
-from coordinator.views import BlockStatus
+from coordinator.views import ProvingStatus
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
@@ -161,7 +161,7 @@ class DevnetRollup:
         coordinator has read them back from L1 (blocking: reads the Rollup)."""
         core = self.coordinator.core
         return (self.rollup.last_finalized() >= blocks
-                and all(core.block_status(n) is BlockStatus.SETTLED for n in range(1, blocks + 1)))
+                and all(core.block_status(n) is ProvingStatus.SETTLED for n in range(1, blocks + 1)))
 
 
 class Devnet:

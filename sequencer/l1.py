@@ -38,7 +38,7 @@ from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.rollup import CommittedBlock, Rollup
 from sequencer.errors import GenesisMismatch, L1Diverged, L1Error, NotTheSequencer
 from sequencer.metrics import SequencerMetrics
-from sequencer.store import BlockStatus, Store, StoredBlock
+from sequencer.store import StoredBlockStatus, Store, StoredBlock
 from sequencer.transactions import Transfer, block_data
 
 log = structlog.get_logger(__name__)
@@ -90,7 +90,7 @@ class L1Committer:
         while True:
             try:
                 for block in await trio.to_thread.run_sync(self.store.blocks_with_status,
-                                                           BlockStatus.PRECOMMITTED):
+                                                           StoredBlockStatus.PRECOMMITTED):
                     await self._retrying(f"commit block {block.number}",
                                          functools.partial(self._commit, block))
             except _Rescan:
@@ -129,7 +129,7 @@ class L1Committer:
                 f"the Rollup contract has {l1_last} blocks, this sequencer's store only "
                 f"{local_last}: another sequencer commits to it, or this is not its data directory")
         for block in await trio.to_thread.run_sync(self.store.blocks_with_status,
-                                                   BlockStatus.PRECOMMITTED):
+                                                   StoredBlockStatus.PRECOMMITTED):
             if block.number > l1_last:
                 break
             await self._adopt(block)

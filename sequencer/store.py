@@ -57,7 +57,11 @@ DATABASE_NAME = "sequencer.sqlite"
 SCHEMA_VERSION = 1
 
 
-class BlockStatus(StrEnum):
+class StoredBlockStatus(StrEnum):
+    """Where a block the sequencer built is on its way to L1, as its store records it (the
+    values are stored). L1's own status of a block is `market_contracts.rollup.BlockStatus`;
+    this one adds the blocks built here and not sent yet."""
+
     #: built and stored here, not yet on L1
     PRECOMMITTED = "precommitted"
     #: on L1 (Rollup.commitBlock), awaiting its proof
@@ -77,7 +81,7 @@ class StoredBlock:
     old_root: int
     new_root: int
     data_hash: int
-    status: BlockStatus
+    status: StoredBlockStatus
     built_at: float
     #: the transfers' hashes, in block order
     transfers: tuple[str, ...]
@@ -95,7 +99,7 @@ class StoredTransfer:
     state: TransferState
     block: int | None
     position: int | None
-    block_status: BlockStatus | None
+    block_status: StoredBlockStatus | None
 
 
 @dataclass(frozen=True)
@@ -277,7 +281,7 @@ class Store:
         found = self._blocks("WHERE number = ?", (number,))
         return found[0] if found else None
 
-    def blocks_with_status(self, status: BlockStatus) -> list[StoredBlock]:
+    def blocks_with_status(self, status: StoredBlockStatus) -> list[StoredBlock]:
         return self._blocks("WHERE status = ? ORDER BY number", (str(status),))
 
     def blocks_from(self, first: int) -> list[StoredBlock]:
@@ -300,7 +304,7 @@ class Store:
                 for row in rows
             }
         return [StoredBlock(number=n, old_root=int(old), new_root=int(new), data_hash=int(dh),
-                            status=BlockStatus(status), built_at=built, transfers=hashes[n],
+                            status=StoredBlockStatus(status), built_at=built, transfers=hashes[n],
                             l1_block=l1_block, l1_timestamp=l1_time)
                 for n, old, new, dh, status, built, l1_block, l1_time in rows]
 
@@ -374,4 +378,4 @@ def _stored_transfer(row: Iterable) -> StoredTransfer:
     transfer = Transfer(from_index, to_index, int(to_address), int(amount), nonce, key,
                         Signature((int(r8_x), int(r8_y)), int(s)))
     return StoredTransfer(hash_, transfer, seq, accepted_at, TransferState(state), block,
-                          position, None if block_status is None else BlockStatus(block_status))
+                          position, None if block_status is None else StoredBlockStatus(block_status))

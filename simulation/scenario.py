@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from market_contracts.rules import InvalidParams, MarketParams, RewardMode
+from market_contracts.rules import InvalidParams, MarketParams, RewardMode, batch_of
 from market_contracts.units import ONE_TOKEN
 from simulation.behaviours import CATALOGUE, Behaviour, Knob
 from simulation.errors import (
@@ -150,7 +150,7 @@ class Scenario:
     def pool_wei(self) -> int:
         if self.reward_pool is not None:
             return self.reward_pool
-        batches = -(-self.blocks // self.params.k)
+        batches = batch_of(self.blocks, self.params.k) + 1  # the last one may be partial
         return self.blocks * self.params.r_block + batches * self.params.r_agg
 
 

@@ -37,7 +37,7 @@ from eth_utils import to_checksum_address
 from market_contracts.anvil import run_anvil
 from market_contracts.bindings import Market
 from market_contracts.chain import RpcChain
-from market_contracts.rules import MarketParams
+from market_contracts.rules import MarketParams, ends_batch
 from provernet.chaos import checks
 from provernet.chaos.network import ChaosNetwork, LoadGenerator, NetworkConfig, NodeProcess
 from provernet.chaos.proxy import PROXY_FAULTS, Fault, L1Proxy
@@ -316,7 +316,7 @@ async def _fill_batch(client: SequencerClient, load: LoadGenerator,
             except SequencerError:
                 await trio.sleep(1.0)
                 continue
-            if status["pending"] == 0 and status["lastBlock"] % k == 0:
+            if status["pending"] == 0 and ends_batch(status["lastBlock"], k):
                 return
             if status["pending"] == 0:
                 await load.send_one(client)

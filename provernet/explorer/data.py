@@ -20,7 +20,7 @@ from coordinator.commands import AuditRecord
 from market_contracts.bindings import Market, RollerInfo
 from market_contracts.errors import InvalidEvidence, RpcUnreachable
 from market_contracts.rollup import Rollup
-from market_contracts.rules import MarketParams, TaskKind, batch_of, last_block_of
+from market_contracts.rules import MarketParams, TaskKind, batch_of, ends_batch
 from market_contracts.submissions import EVIDENCE_VERSION, SlashEvidence, recover_submitter
 from provernet.explorer.history import ChainLog, History
 from provernet.explorer.pages import MarketState, build_pages
@@ -152,7 +152,7 @@ class ExplorerData:
             if entry.randomness is None:
                 continue
             keys = [(TaskKind.BLOCK, number)]
-            if number == last_block_of(batch_of(number, k), k):
+            if ends_batch(number, k):
                 keys.append((TaskKind.AGGREGATION, batch_of(number, k)))
             for kind, index in keys:
                 known = self._tasks.get((kind, index))

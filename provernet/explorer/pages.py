@@ -139,7 +139,7 @@ def _aggregation_tasks(state: MarketState) -> list[int]:
     """Batches whose aggregation may have been drawn: those with a committed last block."""
     k = state.params.k
     return sorted({rules.batch_of(n, k) for n in state.history.blocks
-                   if n == rules.last_block_of(rules.batch_of(n, k), k)})
+                   if rules.ends_batch(n, k)})
 
 
 def _roller_addresses(state: MarketState) -> list[str]:

@@ -11,7 +11,7 @@ import trio
 
 from coordinator.commands import Assign, Settle
 from coordinator.service import CoordinatorConfig, CoordinatorService
-from coordinator.views import BlockStatus
+from coordinator.views import ProvingStatus
 from market_contracts.bindings import Market
 from market_contracts.rules import MarketParams
 
@@ -54,10 +54,10 @@ async def test_a_hung_settlement_does_not_hold_up_the_next_assignment(tmp_path, 
             # Block 1 committed while the settlement hangs: followed, drawn, assigned.
             await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, 1, 2, [])
             with trio.fail_after(30):
-                while service.core.block_status(1) is BlockStatus.UNKNOWN:
+                while service.core.block_status(1) is ProvingStatus.UNKNOWN:
                     await trio.to_thread.run_sync(world.chain.mine)
                     await trio.sleep(0.05)
-            assert service.core.block_status(1) is BlockStatus.ASSIGNED
+            assert service.core.block_status(1) is ProvingStatus.ASSIGNED
             assert {(s.command.index, s.roller) for s in service.tasks.values()
                     if isinstance(s.command, Assign)} == {(1, roller.address)}
             # ... and the settlement is still under way, in the worker, not given up.

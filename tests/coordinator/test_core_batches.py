@@ -51,7 +51,7 @@ from coordinator.events import (
     ProofReceived,
     Tick,
 )
-from coordinator.views import BlockStatus
+from coordinator.views import ProvingStatus
 from market_contracts.ledger import OutcomeReport, lottery_entries_hash, sort_outcomes
 from market_contracts.rules import (
     Outcome,
@@ -111,7 +111,7 @@ def test_happy_path_assign_finalize_settle_is_accepted_by_the_contract_model():
     settle_on(ledger, commands)
     assert sum(ledger.claimable.values()) == 4 * PARAMS.r_block + 2 * PARAMS.r_agg
     assert of(commands, DrawLottery) == []  # split mode draws nothing
-    assert [core.block_status(n) for n in range(1, 5)] == [BlockStatus.SETTLED] * 4
+    assert [core.block_status(n) for n in range(1, 5)] == [ProvingStatus.SETTLED] * 4
     assert len(of(commands, AuditRecord)) == 4 + 2
 
 
@@ -122,14 +122,14 @@ def test_the_aggregator_is_drawn_once_every_block_is_proven_from_the_last_blocks
     a2 = of(core.handle(BlockCommitted(2, randomness(2), 102, statement(2), other, 0)),
             Assign)[0]
     assert of(prove(core, a2, S), Assign) == []
-    assert core.block_status(2) is BlockStatus.PROVEN
+    assert core.block_status(2) is ProvingStatus.PROVEN
     (agg,) = of(prove(core, a1, 2 * S), Assign)
     seed = batch_seed(CHAIN_ID, ROLLUP, 0, 0, randomness(2))
     assert (agg.kind, agg.index, agg.round, agg.seed) == (AGG, 0, 0, seed)
     assert [agg.roller] == draw_slots(seed, other, 1)
     assert agg.statement == batch_statement([statement(1), statement(2)])
     assert (agg.deadline, agg.close_at) == (2 * S + T_AGG, 2 * S + 2 * T_AGG)
-    assert core.block_status(1) is BlockStatus.AGGREGATING
+    assert core.block_status(1) is ProvingStatus.AGGREGATING
 
 
 def test_an_aggregator_that_misses_is_redrawn_and_the_next_one_finalizes():
@@ -143,7 +143,7 @@ def test_an_aggregator_that_misses_is_redrawn_and_the_next_one_finalizes():
     assert (agg1.proofs, agg1.statement) == (agg0.proofs, agg0.statement)
     commands = prove(core, agg1, 2 * S + T_AGG, ref="aggregate")
     assert of(commands, Finalize) == [Finalize(0, 1, (a1.roller, a2.roller), "aggregate")]
-    assert core.block_status(2) is BlockStatus.AGGREGATED
+    assert core.block_status(2) is ProvingStatus.AGGREGATED
     core.handle(Tick(S + 2 * T_AGG))
     assert core.roller_counts(agg0.roller).missed == 1
 
@@ -168,7 +168,7 @@ def test_settle_waits_for_every_window_to_close_then_happens_once():
     (agg,) = of(prove(core, a2, 6 * S), Assign)
     prove(core, agg, 7 * S)
     assert of(core.handle(BatchFinalized(0, 8 * S)), Settle) == []
-    assert core.block_status(1) is BlockStatus.FINALIZED
+    assert core.block_status(1) is ProvingStatus.FINALIZED
     last_close = 6 * S + 2 * T_AGG  # the aggregation's; block 2 closes at 5 s + 60 s
     assert max(last_close, 5 * S + WINDOW) == last_close
     assert core.next_wakeup() == WINDOW  # b1's window closes first: it is missed
@@ -181,10 +181,10 @@ def test_settle_waits_for_every_window_to_close_then_happens_once():
     outcomes = {(o.task, o.roller): o.outcome for o in settle.outcomes if o.kind is BLOCK}
     assert outcomes == {(1, a1.roller): Outcome.ON_TIME, (1, b1.roller): Outcome.MISSED,
                         (2, a2.roller): Outcome.ON_TIME, (2, b2.roller): Outcome.MISSED}
-    assert core.block_status(1) is BlockStatus.SETTLING
+    assert core.block_status(1) is ProvingStatus.SETTLING
     assert core.handle(BatchFinalized(0, last_close)) == []  # read twice: nothing again
     core.handle(BatchSettled(0, last_close + S))
-    assert core.block_status(2) is BlockStatus.SETTLED
+    assert core.block_status(2) is ProvingStatus.SETTLED
     assert core.next_wakeup() is None
 
 
@@ -226,7 +226,7 @@ def test_a_revert_cancels_the_aggregation_of_the_batch_it_touches():
     (agg,) = of(prove(core, blocks[1], S), Assign)
     commands = core.handle(BlocksReverted(2, 2 * S))
     assert Cancel(AGG, 0, 0, agg.seed, agg.roller) in commands
-    assert core.block_status(1) is BlockStatus.PROVEN
+    assert core.block_status(1) is ProvingStatus.PROVEN
     # Recommitted and proven again: a new aggregation of batch 0 from round 0, with the same
     # seed (the randomness is pinned per block number) and the new batch statement.
     (c2, _) = of(core.handle(commit(2, 3 * S, ROSTER, version=1)), Assign)
@@ -254,17 +254,17 @@ def test_block_status_follows_the_block_from_assignment_to_settlement():
     seen.append(core.block_status(1))
     core.handle(BatchSettled(0, S + 2 * T_AGG))
     seen.append(core.block_status(1))
-    assert seen == [BlockStatus.ASSIGNED, BlockStatus.PROVEN, BlockStatus.AGGREGATING,
-                    BlockStatus.AGGREGATED, BlockStatus.FINALIZED, BlockStatus.SETTLING,
-                    BlockStatus.SETTLED]
-    assert core.block_status(3) is BlockStatus.UNKNOWN
+    assert seen == [ProvingStatus.ASSIGNED, ProvingStatus.PROVEN, ProvingStatus.AGGREGATING,
+                    ProvingStatus.AGGREGATED, ProvingStatus.FINALIZED, ProvingStatus.SETTLING,
+                    ProvingStatus.SETTLED]
+    assert core.block_status(3) is ProvingStatus.UNKNOWN
 
 
 def test_a_core_started_after_finalized_batches_numbers_on_from_there():
     with pytest.raises(InvalidSetup, match="multiple of K"):
         new_core(last_finalized=3)
     core = new_core(last_finalized=4)
-    assert core.block_status(3) is BlockStatus.FINALIZED
+    assert core.block_status(3) is ProvingStatus.FINALIZED
     assert core.handle(commit(4, 0, ROSTER)) == []  # finalized already: an old log
     with pytest.raises(InconsistentEvent, match="missed"):
         core.handle(commit(6, 0, ROSTER))

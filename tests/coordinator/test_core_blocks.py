@@ -43,7 +43,7 @@ from coordinator.events import (
     TaskDeclined,
     Tick,
 )
-from coordinator.views import AssignmentView, BlockStatus, RollerCounts
+from coordinator.views import AssignmentView, ProvingStatus, RollerCounts
 from market_contracts.rules import Outcome, block_seed, draw_slots, slot_counts
 
 ROSTER = roster(6)
@@ -107,7 +107,7 @@ def test_a_commit_draws_m_slots_with_replacement_by_the_rules():
     assert assigns[0] == Assign(BLOCK, 1, 0, drawn[0], SEED, 1, statement(1), T0, T0 + T,
                                 T0 + WINDOW)
     assert [a.key for a in assigns] == [(0, 0), (0, 1)]
-    assert core.block_status(1) is BlockStatus.ASSIGNED
+    assert core.block_status(1) is ProvingStatus.ASSIGNED
     assert core.next_wakeup() == T0 + T
 
 
@@ -121,7 +121,7 @@ def test_a_roller_drawn_twice_holds_two_slots_and_gets_one_assign():
     # Proving once decides both slots: the block is proven and its round decided at once.
     commands = core.handle(proof(a, T0 + S))
     assert commands[0] == reply(a, outcome=Outcome.ON_TIME)
-    assert core.block_status(n) is BlockStatus.PROVEN
+    assert core.block_status(n) is ProvingStatus.PROVEN
     assert [v for v in core.in_flight() if v.index == n] == []
     (record,) = of(commands, AuditRecord)
     assert record.rounds == (AuditRound(0, a.seed, (a.roller, a.roller),
@@ -132,7 +132,7 @@ def test_a_roller_drawn_twice_holds_two_slots_and_gets_one_assign():
 def test_a_roster_without_candidates_waits_each_round_out_then_opens():
     core, assigns = started(rollers=((ROSTER[0][0], 0),))
     assert assigns == []
-    assert core.block_status(1) is BlockStatus.ASSIGNED
+    assert core.block_status(1) is ProvingStatus.ASSIGNED
     for r in range(1, R_OPEN):
         assert core.next_wakeup() == T0 + r * T  # an empty round waits for its deadline
         assert core.handle(Tick(T0 + r * T)) == []
@@ -140,7 +140,7 @@ def test_a_roster_without_candidates_waits_each_round_out_then_opens():
     (o,) = core.handle(Tick(T0 + R_OPEN * T))
     seed = block_seed(CHAIN_ID, ROLLUP, 1, R_OPEN, randomness(1))
     assert o == Open(BLOCK, 1, R_OPEN, seed, statement(1), T0 + R_OPEN * T)
-    assert core.block_status(1) is BlockStatus.OPEN
+    assert core.block_status(1) is ProvingStatus.OPEN
     assert core.open_tasks() == (o,)
     assert core.next_wakeup() is None  # no deadline: the open round waits for a proof
 
@@ -164,7 +164,7 @@ def test_the_first_valid_open_proof_wins_and_later_ones_are_refused():
     assert record.rounds == tuple(
         AuditRound(r, block_seed(CHAIN_ID, ROLLUP, 1, r, randomness(1)), (), ())
         for r in range(R_OPEN)) + (AuditRound(R_OPEN, o.seed, (), ((y, 1, Outcome.ON_TIME),)),)
-    assert core.block_status(1) is BlockStatus.PROVEN
+    assert core.block_status(1) is ProvingStatus.PROVEN
     assert core.open_tasks() == ()
     assert core.handle(proof(o, at, roller=z)) == [rejected(o, RejectReason.TASK_PROVEN, z)]
     assert core.handle(proof(o, at, roller=y)) == [rejected(o, RejectReason.DUPLICATE, y)]
@@ -179,7 +179,7 @@ def test_an_invalid_open_proof_is_slashed_and_the_round_stays_open():
     at = T0 + R_OPEN * T + S
     assert core.handle(proof(o, at, valid=False, ref="junk", roller=x)) == [
         reply(o, outcome=Outcome.INVALID, roller=x), Slash(BLOCK, 1, R_OPEN, x, "junk")]
-    assert core.block_status(1) is BlockStatus.OPEN
+    assert core.block_status(1) is ProvingStatus.OPEN
     assert core.handle(proof(o, at, roller=x)) == [rejected(o, RejectReason.DUPLICATE, x)]
     assert core.handle(proof(o, at + S, roller=y))[0] == reply(o, outcome=Outcome.ON_TIME,
                                                                roller=y)
@@ -190,14 +190,14 @@ def test_a_task_opens_after_r_open_drawn_rounds_and_an_earlier_rounds_late_proof
     core, (a, b) = started()
     o = opened(core, 1, T0)
     assert (o.round, o.opened_at) == (R_OPEN, T0 + R_OPEN * T)
-    assert core.block_status(1) is BlockStatus.OPEN
+    assert core.block_status(1) is ProvingStatus.OPEN
     last = [v for v in core.in_flight() if v.round == R_OPEN - 1]
     assert last  # round R_OPEN - 1's window is still open
     view = last[0]
     late = ProofReceived(BLOCK, 1, view.round, view.seed, view.roller, True, "late",
                          T0 + R_OPEN * T + S)
     assert core.handle(late)[0].outcome is Outcome.LATE
-    assert core.block_status(1) is BlockStatus.PROVEN
+    assert core.block_status(1) is ProvingStatus.PROVEN
     assert core.handle(proof(o, T0 + R_OPEN * T + 2 * S, roller=a.roller)) == [
         rejected(o, RejectReason.TASK_PROVEN, a.roller)]
 
@@ -220,7 +220,7 @@ def test_accept_then_on_time_proof_proves_the_block():
     core, (a, b) = started()
     assert core.handle(accept(a, T0 + S)) == [reply(a)]
     assert core.handle(proof(a, T0 + T - 1)) == [reply(a, outcome=Outcome.ON_TIME)]
-    assert core.block_status(1) is BlockStatus.PROVEN
+    assert core.block_status(1) is ProvingStatus.PROVEN
     # No redraw at the deadline: the block has its proof; b's window still runs.
     assert core.next_wakeup() == T0 + WINDOW
     assert core.handle(Tick(T0 + T)) == []
@@ -242,7 +242,7 @@ def test_a_late_proof_still_proves_the_block_and_the_next_round_keeps_going():
     assert [(r.round, r.roller) for r in redraw] == [(1, h) for h in slot_counts(holders(1, 1))]
     assert redraw[0].assigned_at == T0 + T
     assert core.handle(proof(a, T0 + T + 5 * S))[0] == reply(a, outcome=Outcome.LATE)
-    assert core.block_status(1) is BlockStatus.PROVEN
+    assert core.block_status(1) is ProvingStatus.PROVEN
     # Round 1's rollers may still deliver, on time for their own round.
     r = redraw[0]
     assert core.handle(proof(r, T0 + T + 6 * S))[0] == reply(r, outcome=Outcome.ON_TIME)
@@ -273,7 +273,7 @@ def test_a_lazy_roller_is_missed_once_its_window_closes():
     closed = core.handle(Tick(T0 + WINDOW))
     assert core.roller_counts(a.roller).missed == 1
     assert core.roller_counts(b.roller).declined == 1
-    assert core.block_status(1) is BlockStatus.PROVEN
+    assert core.block_status(1) is ProvingStatus.PROVEN
     audit = of(closed, AuditRecord) + of(core.handle(Tick(T0 + T + WINDOW)), AuditRecord)
     (record,) = audit
     assert record.rounds[0].outcomes == ((a.roller, 1, Outcome.MISSED), (b.roller, 1, None))
@@ -308,7 +308,7 @@ def test_an_invalid_proof_is_final_and_slashed():
     assert commands == [reply(a, outcome=Outcome.INVALID), Slash(BLOCK, 1, 0, a.roller, "bad")]
     # A valid proof afterwards does not undo it.
     assert core.handle(proof(a, T0 + 2 * S)) == [rejected(a, RejectReason.DUPLICATE)]
-    assert core.block_status(1) is BlockStatus.ASSIGNED
+    assert core.block_status(1) is ProvingStatus.ASSIGNED
     commands = core.handle(proof(b, T0 + 3 * S, valid=False, ref="bad too"))
     assert len(of(commands, Slash)) == 1 and of(commands, Assign) != []  # round 0 is spent
     assert core.roller_counts(a.roller) == RollerCounts(assigned=1, invalid=1)
@@ -363,8 +363,8 @@ def test_a_revert_cancels_the_open_assignments_and_takes_the_counts_back():
     assert commands == [Cancel(BLOCK, 2, 0, first.seed, assigns[2][1].roller),
                         Cancel(BLOCK, 3, 0, assigns[3][0].seed, assigns[3][0].roller),
                         Cancel(BLOCK, 3, 0, assigns[3][0].seed, assigns[3][1].roller)]
-    assert [core.block_status(n) for n in (1, 2, 3)] == [BlockStatus.ASSIGNED,
-                                                         BlockStatus.UNKNOWN, BlockStatus.UNKNOWN]
+    assert [core.block_status(n) for n in (1, 2, 3)] == [ProvingStatus.ASSIGNED,
+                                                         ProvingStatus.UNKNOWN, ProvingStatus.UNKNOWN]
     assert core.last_committed == 1
     assert sum(c.assigned for c in core.all_roller_counts().values()) == 2
     assert sum(c.on_time for c in core.all_roller_counts().values()) == 0

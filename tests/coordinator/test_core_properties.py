@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from coordinator.commands import AuditRecord, DrawLottery, Finalize, Settle, Slash
 from coordinator.core import CoordinatorCore
 from coordinator.events import BlockCommitted
-from coordinator.views import BlockStatus
+from coordinator.views import ProvingStatus
 from market_contracts.ledger import lottery_entries, max_slots
 from market_contracts.rules import Outcome, RewardMode, TaskKind, batch_of
 
@@ -69,7 +69,7 @@ def test_with_one_honest_roller_every_block_is_finalized_and_settled_once(market
     blocks = core.last_committed
     batches = blocks // PARAMS.k
     assert core.last_finalized == blocks
-    assert [core.block_status(n) for n in range(1, blocks + 1)] == [BlockStatus.SETTLED] * blocks
+    assert [core.block_status(n) for n in range(1, blocks + 1)] == [ProvingStatus.SETTLED] * blocks
     assert [f.batch for f in of(commands, Finalize)] == list(range(batches))
     settles = of(commands, Settle)
     assert sorted(s.batch for s in settles) == list(range(batches))

@@ -166,6 +166,13 @@ def test_batches_match_vectors(vectors, subtests):
             assert (rules.first_block_of(batch, k), rules.last_block_of(batch, k)) == (
                 case["first_block"], case["last_block"])
             assert case["block"] in rules.blocks_of(batch, k)
+            assert rules.ends_batch(case["block"], k) == (case["block"] == case["last_block"])
+            assert rules.batches_through(case["last_block"], k) == batch + 1
+
+
+def test_a_finalized_prefix_is_whole_batches():
+    assert rules.ends_batch(0, 4) and rules.batches_through(0, 4) == 0
+    assert [rules.batches_through(n, 4) for n in (3, 4, 5, 8)] == [0, 1, 1, 2]
 
 
 def test_weight_matches_vectors(vectors, subtests):

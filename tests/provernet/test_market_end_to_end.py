@@ -23,7 +23,7 @@ from pathlib import Path
 import trio
 
 from coordinator.commands import Assign
-from coordinator.views import BlockStatus
+from coordinator.views import ProvingStatus
 from market_contracts.rules import MarketParams, TaskKind
 from coordinator.service import SentTask
 from market_contracts.submissions import block_proof_hash, sign_submission
@@ -47,7 +47,7 @@ def _by_behaviour(devnet: Devnet) -> dict[str, list[str]]:
 
 def _settled(devnet: Devnet, blocks: int) -> bool:
     core = devnet.coordinator.core
-    return all(core.block_status(n) is BlockStatus.SETTLED for n in range(1, blocks + 1))
+    return all(core.block_status(n) is ProvingStatus.SETTLED for n in range(1, blocks + 1))
 
 
 def _done(devnet: Devnet, blocks: int) -> bool:
@@ -100,7 +100,7 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
             await nursery.start(devnet.run)
             # Kill the coordinator once a block is proven but its batch is not finalized yet.
             await _wait_until(lambda: devnet.coordinator.core.block_status(1)
-                              in (BlockStatus.PROVEN, BlockStatus.AGGREGATING))
+                              in (ProvingStatus.PROVEN, ProvingStatus.AGGREGATING))
             await devnet.restart_coordinator()
             await _wait_until(_done, devnet, BLOCKS)
             # As an auditor would: another process, reading L1 over JSON-RPC.

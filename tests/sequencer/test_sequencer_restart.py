@@ -19,7 +19,7 @@ from p2p.datadir import DataDirLocked
 from sequencer.errors import GenesisMismatch, L1Diverged, NotTheSequencer
 from sequencer.genesis import genesis_state
 from sequencer.service import Sequencer
-from sequencer.store import BlockStatus, Store
+from sequencer.store import StoredBlockStatus, Store
 from sequencer.transactions import DEVNET_CHAIN_ID, block_data, data_hash
 from sequencer.transition import apply_block
 from sequencer_fakes import GENESIS, CommittedBlock, FakeRollup, Wallet, config
@@ -69,7 +69,7 @@ def check_chain(datadir: Path, rollup: FakeRollup, acknowledged: set[str],
         assert not store.pending_transfers()
         on_l1 = [(b.old_root, b.new_root, b.data_hash) for b in rollup.blocks[1:]]
         assert on_l1 == [(b.old_root, b.new_root, b.data_hash) for b in blocks]
-        assert all(b.status is BlockStatus.COMMITTED for b in blocks)
+        assert all(b.status is StoredBlockStatus.COMMITTED for b in blocks)
         return len(blocks)
     finally:
         store.close()

@@ -16,7 +16,7 @@ from sequencer.circuit_inputs import SMALL
 from p2p.datadir import DataDirLocked
 from sequencer.errors import GenesisMismatch, StoreError
 from sequencer.genesis import genesis_state
-from sequencer.store import DATABASE_NAME, BlockStatus, NewBlock, Store, TransferState
+from sequencer.store import DATABASE_NAME, StoredBlockStatus, NewBlock, Store, TransferState
 from sequencer.transactions import DEVNET_CHAIN_ID, block_data, data_hash
 from sequencer.transition import apply_block
 from sequencer.wire import transfer_hash
@@ -103,7 +103,7 @@ def test_a_block_marks_its_transfers_and_records_its_accounts(store):
     stored = store.block(1)
     assert (stored.number, stored.old_root, stored.new_root, stored.data_hash) == (
         1, block.old_root, block.new_root, block.data_hash)
-    assert stored.status is BlockStatus.PRECOMMITTED and stored.transfers == tuple(hashes[:2])
+    assert stored.status is StoredBlockStatus.PRECOMMITTED and stored.transfers == tuple(hashes[:2])
     assert store.block_transfers(1) == transfers
     assert [p.hash for p in store.pending_transfers()] == [hashes[2]]
     included = store.transfer(hashes[1])
@@ -135,10 +135,10 @@ def test_statuses_follow_l1(store):
         store.mark_committed(number, 100 + number, 1_000 + number)
     assert store.mark_finalized(2) == 2
     assert [b.status for b in store.blocks_from(1)] == [
-        BlockStatus.FINALIZED, BlockStatus.FINALIZED, BlockStatus.COMMITTED]
+        StoredBlockStatus.FINALIZED, StoredBlockStatus.FINALIZED, StoredBlockStatus.COMMITTED]
     assert store.block(3).l1_block == 103
     assert store.mark_uncommitted(1) == 1  # finalized blocks stay as they are
-    assert [b.number for b in store.blocks_with_status(BlockStatus.PRECOMMITTED)] == [3]
+    assert [b.number for b in store.blocks_with_status(StoredBlockStatus.PRECOMMITTED)] == [3]
     assert store.block(3).l1_block is None
 
 
