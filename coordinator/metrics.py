@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 from coordinator.commands import Command, DrawLottery, Finalize, Settle, Slash
 from coordinator.core import CoordinatorCore
 from coordinator.views import ProvingStatus
+from p2p.messages import BLOCK_TASK
 
 PREFIX = "provernet_coordinator"
 #: a block proof verifies in about 2 ms alone on this project's machine, less than 1 ms a proof
@@ -156,7 +157,7 @@ class CoordinatorMetrics:
 
     def task_sent(self, kind: str, index: int, *, now: float | None = None) -> None:
         self.tasks_sent.labels(kind).inc()
-        committed = self._committed_at.pop(index, None) if kind == "block" else None
+        committed = self._committed_at.pop(index, None) if kind == BLOCK_TASK else None
         if committed is not None:
             self.dispatch_seconds.observe((time.monotonic() if now is None else now) - committed)
 

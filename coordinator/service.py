@@ -123,7 +123,6 @@ log = structlog.get_logger(__name__)
 
 PROTOCOL_VERSION = 1
 NO_SIGNATURE = bytes(65)
-_KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "batch"}
 #: connections to the sequencer, each fetching a block's inputs for the tasks of a commit
 SEQUENCER_CONNECTIONS = 8
 #: L1 commands waiting in each lane. Bounded: the core emits a few per batch, so a full queue
@@ -734,7 +733,7 @@ class CoordinatorService:
         if not deliverable(command, now_ms()):
             await self._done(command)  # replayed after its deadline: nothing worth sending
             return
-        self.metrics.task_assigned(_KIND_NAMES[command.kind])
+        self.metrics.task_assigned(command.kind.wire)
         if await self._queue_task(command, command.roller):
             await self._deliver(command.roller)
 
@@ -743,7 +742,7 @@ class CoordinatorService:
         `core.open_tasks()` while it is still open."""
         log.info("task open to every roller", kind=command.kind.name.lower(),
                  index=command.index, round=command.round)
-        self.metrics.task_opened(_KIND_NAMES[command.kind])
+        self.metrics.task_opened(command.kind.wire)
         for roller in list(self.sessions):
             if await self._queue_task(command, roller):
                 await self._deliver(roller)
@@ -786,7 +785,7 @@ class CoordinatorService:
             assigned_at, deadline = command.assigned_at, command.deadline
             close_at = command.close_at
         unsigned = m.Task(
-            task_id=tid, kind=_KIND_NAMES[command.kind], index=command.index, round=command.round,
+            task_id=tid, kind=command.kind.wire, index=command.index, round=command.round,
             seed=command.seed, slots=slots, statement=command.statement, open=opened,
             assigned_at=assigned_at, deadline=deadline, close_at=close_at,
             circuit=self.build.zkey_hash, inputs=payload, signature=NO_SIGNATURE)
@@ -954,7 +953,7 @@ class CoordinatorService:
             return m.Receipt(task_id=msg.task_id, status="rejected", reason="unknown task")
         command = sent.command
         task = (command.kind, command.index, command.round, command.seed, roller)
-        kind = _KIND_NAMES[command.kind]
+        kind = command.kind.wire
         if isinstance(msg, (m.Accept, m.Decline)):
             if sent.open:
                 return None  # an open task has no holders to accept or decline it
@@ -992,7 +991,7 @@ class CoordinatorService:
         weight now. None if it goes on."""
         command = sent.command
         if isinstance(msg, m.Aggregate) != (command.kind is TaskKind.AGGREGATION):
-            return f"a {type(msg).__name__.lower()} for a {_KIND_NAMES[command.kind]} task"
+            return f"a {type(msg).__name__.lower()} for a {command.kind.wire} task"
         commit = self._commits.get(command.index) if command.kind is TaskKind.BLOCK else None
         read = self.l1.statement if command.kind is TaskKind.BLOCK else self.l1.batch_statement
         try:
@@ -1003,12 +1002,12 @@ class CoordinatorService:
                        else await self._l1_call(read, command.index))
             weight = await self._l1_call(self.l1.weight, sent.roller) if sent.open else None
         except TransactionFailed as error:
-            return (f"stale statement: {_KIND_NAMES[command.kind]} {command.index} is not on L1 "
+            return (f"stale statement: {command.kind.wire} {command.index} is not on L1 "
                     f"({error.reason})")
         except (ChainError, trio.TooSlowError) as error:
             return f"cannot check it now ({error or 'timed out'}); send it again"
         if msg.statement != command.statement or current != command.statement:
-            return (f"stale statement: {_KIND_NAMES[command.kind]} {command.index} on L1 is "
+            return (f"stale statement: {command.kind.wire} {command.index} on L1 is "
                     f"0x{current.hex()}, the submission signs 0x{msg.statement.hex()}")
         if weight == 0:
             return f"{sent.roller} has no weight now: an open task takes proofs from staked rollers"
@@ -1062,7 +1061,7 @@ class CoordinatorService:
             valid, problem = verdict.valid, f"invalid aggregate: {verdict.reason}"
             body = {"a": [list(x) for x in msg.a], "b": [[list(y) for y in x] for x in msg.b],
                     "c": list(msg.c), "provers": list(provers)}
-        self.metrics.proof_verified(_KIND_NAMES[command.kind], valid,
+        self.metrics.proof_verified(command.kind.wire, valid,
                                     time.perf_counter() - started)
         body |= {"statement": msg.statement.hex(), "signature": msg.signature.hex()}
         # The ref names exactly what was signed (the EIP-712 digest: task, round, statement and

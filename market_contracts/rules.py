@@ -23,6 +23,8 @@ from eth_utils import (
     to_checksum_address,
 )
 
+from p2p.messages import BATCH_TASK, BLOCK_TASK
+
 BPS = 10_000
 DOMAIN_ASSIGN = keccak(text="provernet.assign.v2")
 DOMAIN_AGG = keccak(text="provernet.aggregate.v2")
@@ -78,8 +80,27 @@ class Outcome(enum.IntEnum):
 
 
 class TaskKind(enum.IntEnum):
+    """What a task proves: one block, or a batch's aggregate; the numbering is the Solidity
+    enum's. Its name in messages and metrics labels is `wire` (`p2p.messages.TASK_KINDS`);
+    files and reports for people (slash evidence, audit records, the explorer) spell the
+    member's name in lower case, "block" or "aggregation", as files already written do."""
+
     BLOCK = 0
     AGGREGATION = 1
+
+    @property
+    def wire(self) -> str:
+        return _WIRE_NAMES[self]
+
+    @classmethod
+    def from_wire(cls, name: str) -> TaskKind:
+        """The kind a wire name names (KeyError for none: messages are checked against
+        `TASK_KINDS` before anything reads them)."""
+        return _KINDS_ON_WIRE[name]
+
+
+_WIRE_NAMES = {TaskKind.BLOCK: BLOCK_TASK, TaskKind.AGGREGATION: BATCH_TASK}
+_KINDS_ON_WIRE = {name: kind for kind, name in _WIRE_NAMES.items()}
 
 
 class RewardMode(enum.IntEnum):

@@ -60,7 +60,6 @@ _SIGNATURE_LENGTH = 65
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _UINT256_LIMIT = 2**256
 _DECIMAL = re.compile(r"[0-9]+")
-_KIND_NAMES = {TaskKind.BLOCK: "block", TaskKind.AGGREGATION: "aggregation"}
 
 
 def block_statement(n: int, old_root: int, new_root: int, data_hash: int) -> bytes:
@@ -259,7 +258,7 @@ class SlashEvidence:
             "chain_id": self.chain_id,
             "rollup": self.rollup,
             "staking": self.staking,
-            "kind": _KIND_NAMES[self.kind],
+            "kind": self.kind.name.lower(),
             "index": self.index,
             "round": self.round,
             "statement": "0x" + self.statement.hex(),
@@ -285,7 +284,7 @@ class SlashEvidence:
         try:
             if data.get("version") != EVIDENCE_VERSION:
                 raise ValueError(f"version {data.get('version')!r}, expected {EVIDENCE_VERSION}")
-            kinds = {name: kind for kind, name in _KIND_NAMES.items()}
+            kinds = {kind.name.lower(): kind for kind in TaskKind}
             if data["kind"] not in kinds:
                 raise ValueError(f"kind {data['kind']!r}, expected one of {sorted(kinds)}")
             kind = kinds[data["kind"]]

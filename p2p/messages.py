@@ -44,7 +44,12 @@ MAX_SLOTS = 255                 # slots one roller holds in a round (at most M)
 #: deadline and close_at are this
 NO_DEADLINE = 2**63 - 1
 
-TASK_KINDS = frozenset({"block", "batch"})
+#: The task kinds' names on the wire, and so in every node's metrics labels and the roller's
+#: journal: THE name of each kind outside Python (`market_contracts.rules.TaskKind.wire` maps
+#: the market's enum to them; p2p, at the bottom, cannot import it)
+BLOCK_TASK = "block"
+BATCH_TASK = "batch"
+TASK_KINDS = frozenset({BLOCK_TASK, BATCH_TASK})
 RECEIPT_STATUSES = frozenset({"accepted", "rejected", "late"})
 
 ADDRESS = Bytes(exact=20)       # an Ethereum address
@@ -183,8 +188,8 @@ class Task:
     close_at: int = _f(U64)
     circuit: bytes = _f(HASH)
     inputs: bytes | tuple[BatchItem, ...] = _f(Switch("kind", {
-        "block": Bytes(max=MAX_BLOCK_INPUTS_BYTES),
-        "batch": List(Record(BatchItem), min=1, max=MAX_BATCH_PROOFS),
+        BLOCK_TASK: Bytes(max=MAX_BLOCK_INPUTS_BYTES),
+        BATCH_TASK: List(Record(BatchItem), min=1, max=MAX_BATCH_PROOFS),
     }))
     signature: bytes = _f(SIGNATURE)
 

@@ -87,7 +87,7 @@ from roller.journal import (JOURNAL_NAME, OUTCOMES, Journal, JournalTask, TaskKe
                             TaskState, is_new_draw)
 from roller.metrics import RollerMetrics
 from roller.proving import BlockProver, SignedResult, decode_batch_inputs, vk_matches_verifier
-from roller.session import (TASK_KINDS, Session, SessionFailed, SessionRefused, TaskRefused,
+from roller.session import (Session, SessionFailed, SessionRefused, TaskRefused,
                             check_task, decline_reason, handshake, offer_from_task, submission, tamper)
 from zkp.aggregate import AggregateProof
 from zkp.backends import Backend, select_backend
@@ -1144,8 +1144,8 @@ class RollerService:
 
     def _sign(self, task: TaskOffer, digest: bytes) -> bytes:
         return sign_submission(self.account, self.chain_id, task.rollup,
-                               TASK_KINDS[task.kind], task.index, task.round, task.statement,
-                               digest)
+                               TaskKind.from_wire(task.kind), task.index, task.round,
+                               task.statement, digest)
 
     def _tampered(self, task: TaskOffer, result: SignedResult) -> SignedResult:
         """Devnet `invalid` behaviour: the proof made invalid, and signed as it is sent."""
@@ -1254,7 +1254,7 @@ class RollerService:
             rollup = rollups.get(to_checksum_address(args["rollup"]))
             if rollup is None:
                 continue
-            kind = "block" if args["kind"] == TaskKind.BLOCK else "batch"
+            kind = TaskKind(args["kind"]).wire
             # A settled batch is finalized: L1's statement of each task is the final one.
             key = TaskKey(coordinator, rollup.address, kind, args["task"], args["round"],
                           _l1_statement(rollup, kind, args["task"]))

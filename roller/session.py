@@ -49,8 +49,6 @@ from zkp.proof import Proof
 
 #: the session protocol versions this roller speaks, in `hello`
 PROTOCOL_VERSIONS = (1,)
-#: a task's kind on the wire -> the kind in signatures and task ids
-TASK_KINDS = {"block": TaskKind.BLOCK, "batch": TaskKind.AGGREGATION}
 MS = 1000
 
 
@@ -92,7 +90,7 @@ def task_id(chain_id: int, rollup: str, kind: TaskKind | str, index: int, round_
             statement: bytes, roller: str) -> bytes:
     """`market_contracts.submissions.task_id` (what the coordinator computes), with the kind also
     as the wire's word ("block" or "batch")."""
-    kind = TASK_KINDS[kind] if isinstance(kind, str) else kind
+    kind = TaskKind.from_wire(kind) if isinstance(kind, str) else kind
     return submission_task_id(chain_id, rollup, kind, index, round_, seed, statement, roller)
 
 

@@ -31,7 +31,6 @@ REPEATABLE_CALLS = frozenset({function_signature_to_4byte_selector("snapshotRost
 #: how long the checks wait for the nodes' transactions in flight to be mined (anvil mines a
 #: block a second)
 PENDING_WAIT_S = 10.0
-_JOURNAL_KINDS = {"block": int(TaskKind.BLOCK), "batch": int(TaskKind.AGGREGATION)}
 
 
 # ------------------------------------------------------------------------------ the rules
@@ -231,7 +230,7 @@ def journal_submissions(journal_dir: Path, roller: str) -> list[tuple[tuple, obj
     result = []
     for kind, index, round_, statement, proof in rows:
         proof = json.loads(proof)
-        result.append(((to_checksum_address(roller), _JOURNAL_KINDS[kind], index, round_,
+        result.append(((to_checksum_address(roller), int(TaskKind.from_wire(kind)), index, round_,
                         bytes(statement).hex()), _ints(proof["a"], proof["b"], proof["c"])))
     return result
 
