@@ -41,7 +41,8 @@ from sequencer.accounts import Account
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.genesis import dev_address, dev_private_key, genesis_state
-from sequencer.service import Sequencer, SequencerConfig
+from sequencer.config import SequencerConfig
+from sequencer.service import Sequencer
 from sequencer.transactions import Transfer, sign_transfer, signing_message
 from sequencer.wire import transfer_to_json
 

@@ -105,6 +105,7 @@ from market_contracts.submissions import (
 )
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
+from p2p.backoff import Backoff
 from p2p.errors import BadSignature, P2PError
 from p2p.gossip import join_coordinators, sign_announcement
 from p2p.host import DEFAULT_LISTEN, Node, open_node
@@ -628,7 +629,7 @@ class CoordinatorService:
             await trio.sleep(self.config.poll_interval)
 
     def _retry_delay(self, failures: int) -> float:
-        return min(self.config.retry_max, self.config.retry_initial * 2 ** (failures - 1))
+        return Backoff(self.config.retry_initial, self.config.retry_max).delay(failures)
 
     async def _l1_worker(self, receive: trio.MemoryReceiveChannel[Command]) -> None:
         """Carry out a lane's L1 commands in order, retrying each until it lands (or L1 has

@@ -63,7 +63,8 @@ from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.errors import SequencerError
 from sequencer.genesis import dev_address, genesis_state
-from sequencer.service import Sequencer, SequencerConfig
+from sequencer.config import SequencerConfig
+from sequencer.service import Sequencer
 from zkp.builds import CircuitBuild, build_block_circuit
 
 log = structlog.get_logger(__name__)

@@ -24,6 +24,7 @@ from typing import Any
 from eth_utils import is_hex_address, to_checksum_address
 from multiaddr import Multiaddr
 
+from p2p.backoff import Backoff
 from roller.errors import ConfigError
 from roller.keys import DATADIR_ENV, DEFAULT_DATADIR
 
@@ -81,7 +82,7 @@ class RollerConfig:
     def reconnect_delay(self, failures: int) -> float:
         """Seconds to wait after `failures` (1 or more) failed attempts in a row: reconnect_initial,
         doubling per failure up to reconnect_max, so a coordinator that is down is not hammered."""
-        return min(self.reconnect_max, self.reconnect_initial * 2.0 ** (failures - 1))
+        return Backoff(self.reconnect_initial, self.reconnect_max).delay(failures)
 
 
 def load_config(datadir: str | Path | None = None, path: str | Path | None = None,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
@@ -36,6 +35,7 @@ from eth_account.signers.local import LocalAccount
 
 from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.rollup import CommittedBlock, Rollup
+from p2p.backoff import Backoff
 from sequencer.errors import GenesisMismatch, L1Diverged, L1Error, NotTheSequencer
 from sequencer.metrics import SequencerMetrics
 from sequencer.store import StoredBlockStatus, Store, StoredBlock
@@ -45,16 +45,6 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Backoff:
-    first: float = 1.0
-    factor: float = 2.0
-    most: float = 60.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.most, self.first * self.factor ** attempt)
-
-
 class _Rescan(Exception):
     """L1 is behind the block about to be sent: reconcile, then start over from the store."""
 
@@ -62,9 +52,8 @@ class _Rescan(Exception):
 class L1Committer:
     def __init__(self, store: Store, rollup: Rollup, sequencer: LocalAccount,
                  nudges: trio.MemoryReceiveChannel[int], *, genesis_root: int, block_size: int,
-                 read_timeout: float = 30.0, commit_timeout: float = 180.0,
-                 poll_interval: float = 5.0, backoff: Backoff = Backoff(),
-                 metrics: SequencerMetrics | None = None):
+                 read_timeout: float, commit_timeout: float, poll_interval: float,
+                 backoff: Backoff, metrics: SequencerMetrics | None = None):
         self.store = store
         self.rollup = rollup
         self.sequencer = sequencer
@@ -239,17 +228,17 @@ class L1Committer:
     async def _retrying(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
         """Run `step` until it succeeds, and return what it returns; errors L1 may get over
         are logged and retried."""
-        attempt = 0
+        failures = 0
         while True:
             try:
                 result = await step()
             except (ChainError, trio.TooSlowError) as error:
+                failures += 1
                 cause = str(error) or "no answer within the timeout"
-                delay = self.backoff.delay(attempt)
+                delay = self.backoff.delay(failures)
                 self.last_error = f"{what}: {cause}"
                 log.warning("L1 call failed; retrying", what=what, error=cause, retry_in=delay)
                 await trio.sleep(delay)
-                attempt += 1
                 continue
             self.last_error = None
             return result

@@ -16,9 +16,6 @@ The API's methods are below (`_methods`) and documented in docs/rollup.md.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import trio
@@ -29,10 +26,11 @@ from market_contracts.rollup import Rollup
 from p2p.metrics_http import MetricsServer, listen_address
 from sequencer.accounts import Account
 from sequencer.builder import BlockBuilder
-from sequencer.circuit_inputs import SMALL, BlockCircuit, block_inputs
+from sequencer.circuit_inputs import block_inputs
+from sequencer.config import SequencerConfig
 from sequencer.errors import InvalidParams, SequencerError
 from sequencer.genesis import genesis_state
-from sequencer.l1 import Backoff, L1Committer
+from sequencer.l1 import L1Committer
 from sequencer.mempool import Mempool
 from sequencer.metrics import SequencerMetrics
 from sequencer.rpc import JsonRpcServer
@@ -46,35 +44,6 @@ from sequencer.wire import (
     transfer_from_json,
     uint32,
 )
-
-#: blocks whose circuit inputs are kept in memory (coordinators ask for recent blocks)
-INPUTS_CACHE_BLOCKS = 32
-
-
-@dataclass(frozen=True)
-class SequencerConfig:
-    datadir: Path
-    #: the genesis accounts by index; the Rollup contract must hold their root as block 0's
-    genesis: Mapping[int, Account]
-    circuit: BlockCircuit = SMALL
-    block_interval: float = 2.0
-    host: str = "127.0.0.1"
-    port: int = 8600
-    max_pending: int = 10_000
-    max_per_sender: int = 1_000
-    max_body: int = 64 * 1024
-    l1_read_timeout: float = 30.0
-    l1_commit_timeout: float = 180.0
-    l1_poll_interval: float = 5.0
-    l1_backoff: Backoff = field(default_factory=Backoff)
-    #: host:port of the Prometheus metrics and health server (port 0 picks a free one); None or
-    #: "" serves none, so that sequencers embedded in a process (the devnet, tests) need no port.
-    #: `provernet sequencer run` serves it on 127.0.0.1:9465 unless told otherwise
-    metrics_listen: str | None = None
-    #: the database (p2p/database.py): a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB;
-    #: None is the SQLite file DATADIR/sequencer.sqlite
-    db: str | None = None
-
 
 class Sequencer:
     def __init__(self, config: SequencerConfig, rollup: Rollup, account: LocalAccount):
@@ -124,7 +93,11 @@ class Sequencer:
                                         config.block_interval, nudge_send, self.metrics)
             self.metrics.follow(self.mempool, self.committer)
             self.rpc = JsonRpcServer(self._methods(), self.status, host=config.host,
-                                     port=config.port, max_body=config.max_body)
+                                     port=config.port, max_body=config.max_body,
+                                     max_batch=config.max_batch,
+                                     max_connections=config.max_connections,
+                                     io_timeout=config.io_timeout,
+                                     method_timeout=config.method_timeout)
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.committer.run)
                 await nursery.start(self.builder.run)
@@ -198,7 +171,7 @@ class Sequencer:
             return None
         if number not in self._inputs:
             self._inputs[number] = await trio.to_thread.run_sync(self._compute_inputs, number)
-            while len(self._inputs) > INPUTS_CACHE_BLOCKS:
+            while len(self._inputs) > self.config.inputs_cache_blocks:
                 self._inputs.popitem(last=False)
         self._inputs.move_to_end(number)
         inputs = dict(self._inputs[number])

@@ -23,7 +23,8 @@ from roller.keys import datadir_from
 from sequencer.accounts import Account
 from sequencer.circuit_inputs import LARGE, SMALL
 from sequencer.genesis import dev_address, load_genesis
-from sequencer.service import Sequencer, SequencerConfig
+from sequencer.config import SequencerConfig
+from sequencer.service import Sequencer
 from sequencer.store import DATABASE_NAME
 
 CIRCUITS = {"small": SMALL, "large": LARGE}

@@ -17,8 +17,8 @@ from sequencer.accounts import Account, address_of
 from sequencer.circuit_inputs import SMALL
 from sequencer.eddsa import public_key
 from sequencer.genesis import dev_address, dev_private_key
-from sequencer.l1 import Backoff
-from sequencer.service import SequencerConfig
+from p2p.backoff import Backoff
+from sequencer.config import SequencerConfig
 from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, data_hash, sign_transfer
 
 GENESIS_ACCOUNTS = 4
