@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
+from coordinator.config import CoordinatorConfig
 from coordinator.errors import CoordinatorError
 from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import Chain, EmbeddedChain
@@ -50,15 +51,6 @@ if TYPE_CHECKING:
 #: the embedded chain's gas estimate reruns the pairing check at every step of its binary
 #: search; these limits cover a finalization of up to 16 proofs and one slash
 EMBEDDED_FINALIZE_GAS = 3_000_000
-#: L1 blocks scanned per get_logs request, under common providers' range limits
-LOG_RANGE = 2_000
-#: blocks whose randomness one `recordRandomnessMany` transaction records: about 25,000 gas
-#: each, so a full one stays near 1.6 M gas, well inside an L1 block
-RECORDS_PER_TRANSACTION = 64
-#: seconds between the coordinator's roster snapshots while the live roster keeps changing (a
-#: settlement changes reputations, hence weights): one snapshot costs gas in proportion to the
-#: registered rollers, and a minute is short next to the deadlines a stake change matters for
-DEFAULT_SNAPSHOT_INTERVAL = 60.0
 #: What the staking contract refuses slashing evidence for on its merits: sending it again cannot
 #: change the verdict (a block reverted and committed anew makes its evidence stale), so it is
 #: dropped and logged rather than retried, which would hold up every later L1 action.
@@ -127,8 +119,14 @@ def roster_changed(live: Sequence[tuple[str, int]], newest: RosterSnapshot | Non
 
 
 class CoordinatorL1:
-    def __init__(self, chain: Chain, market: Market, rollup: Rollup, account: LocalAccount):
+    def __init__(self, chain: Chain, market: Market, rollup: Rollup, account: LocalAccount, *,
+                 log_range: int = CoordinatorConfig.log_range,
+                 records_per_transaction: int = CoordinatorConfig.records_per_transaction):
         self.chain = chain
+        #: L1 blocks per eth_getLogs request, and randomness records per transaction
+        #: (`CoordinatorConfig`)
+        self.log_range = log_range
+        self.records_per_transaction = records_per_transaction
         self.market = market
         self.rollup = rollup
         self.account = account
@@ -153,8 +151,8 @@ class CoordinatorL1:
         """The facts of L1 blocks from_block..to_block, in chain order."""
         logs = []
         rollup_events = self.rollup.contract.events
-        for start in range(from_block, to_block + 1, LOG_RANGE):
-            end = min(to_block, start + LOG_RANGE - 1)
+        for start in range(from_block, to_block + 1, self.log_range):
+            end = min(to_block, start + self.log_range - 1)
             logs += rollup_events.BlockCommitted().get_logs(from_block=start, to_block=end)
             logs += rollup_events.BlocksReverted().get_logs(from_block=start, to_block=end)
             logs += rollup_events.BatchFinalized().get_logs(from_block=start, to_block=end)
@@ -180,7 +178,7 @@ class CoordinatorL1:
     def draw_inputs(self, blocks: Sequence[CommittedBlock]) -> list[DrawInputs]:
         """What each of the leading `blocks` (commits in chain order) whose randomness block L1
         has passed is drawn from: its randomness, recorded now where nobody has, for all of them
-        in one transaction a RECORDS_PER_TRANSACTION blocks, and its roster. The rest wait for
+        in one transaction a `records_per_transaction` blocks, and its roster. The rest wait for
         a later call: a block after one that cannot be drawn yet is not drawn either."""
         head = self.head()
         due = list(itertools.takewhile(lambda block: head > block.randomness_block, blocks))
@@ -195,8 +193,8 @@ class CoordinatorL1:
             self._unconfirmed.discard(number)
         self._first_draw = self._first_draw and not due
         to_record = [block.number for block in due if block.number not in randomness]
-        for start in range(0, len(to_record), RECORDS_PER_TRANSACTION):
-            numbers = to_record[start:start + RECORDS_PER_TRANSACTION]
+        for start in range(0, len(to_record), self.records_per_transaction):
+            numbers = to_record[start:start + self.records_per_transaction]
             self._unconfirmed.update(numbers)
             randomness.update(self.rollup.record_randomness_many(self.account, numbers))
             self._unconfirmed.difference_update(numbers)

@@ -44,7 +44,6 @@ import math
 import secrets
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import structlog
 import trio
@@ -78,8 +77,8 @@ from coordinator.events import (
     TaskDeclined,
     Tick,
 )
+from coordinator.config import CoordinatorConfig
 from coordinator.l1 import (
-    DEFAULT_SNAPSHOT_INTERVAL,
     Committed,
     CoordinatorL1,
     Finalized,
@@ -108,7 +107,7 @@ from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.backoff import Backoff
 from p2p.errors import BadSignature, P2PError
 from p2p.gossip import join_coordinators, sign_announcement
-from p2p.host import DEFAULT_LISTEN, Node, open_node
+from p2p.host import Node, open_node
 from p2p.metrics_http import MetricsServer, listen_address
 from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
@@ -124,11 +123,6 @@ log = structlog.get_logger(__name__)
 
 PROTOCOL_VERSION = 1
 NO_SIGNATURE = bytes(65)
-#: connections to the sequencer, each fetching a block's inputs for the tasks of a commit
-SEQUENCER_CONNECTIONS = 8
-#: L1 commands waiting in each lane. Bounded: the core emits a few per batch, so a full queue
-#: means L1 is down, and the core (which waits on it) should stop taking work meanwhile.
-L1_QUEUE = 256
 #: the L1 actions' lanes, each carried out in the order the core emitted it, apart from the
 #: others: L1 orders them already (a settlement is commanded once L1 has the batch finalized, a
 #: lottery once it has it settled), and one lane's wait (a lottery's target block, a slow
@@ -138,49 +132,6 @@ _L1_LANES = (Finalize, Settle, DrawLottery, Slash)
 _L1_LOOPS = {"follow": "reading events", "snapshot": "taking roster snapshots",
              Finalize.__name__: "finalizing a batch", Settle.__name__: "settling a batch",
              DrawLottery.__name__: "drawing a lottery", Slash.__name__: "slashing"}
-
-
-@dataclass(frozen=True)
-class CoordinatorConfig:
-    datadir: Path
-    #: the sequencer's JSON-RPC API, where a block's circuit inputs come from
-    sequencer_url: str
-    #: the libp2p address to listen on
-    listen: str = DEFAULT_LISTEN
-    #: peers to join the gossip network through
-    bootstrap: tuple[str, ...] = ()
-    #: how often L1 is read for new events, seconds
-    poll_interval: float = 1.0
-    #: the least time between two roster snapshots this coordinator takes because the live
-    #: roster changed, seconds of L1 time (a stake counts for draws from the next snapshot)
-    snapshot_interval: float = DEFAULT_SNAPSHOT_INTERVAL
-    #: how often the announcement is published again, seconds (rollers drop one older than 300)
-    announce_interval: float = 30.0
-    #: L1, sequencer and verification calls fail after this many seconds (and are retried)
-    call_timeout: float = 120.0
-    #: how long a roller has to answer the challenge, seconds
-    auth_timeout: float = 10.0
-    #: threads verifying block proofs (coordinator.verifier); None: one per CPU this process may
-    #: run on, or $PROVERNET_THREADS
-    verify_threads: int | None = None
-    #: the most block proofs one thread checks together (one final exponentiation for all)
-    verify_batch: int = 32
-    #: seconds a verifying thread waits for more proofs to check with the first; 0 checks what
-    #: is queued at once (under load proofs queue, and the batches fill without waiting)
-    verify_window: float = 0.0
-    #: events between snapshots of the core's state (not roster snapshots), taken when no
-    #: command is outstanding
-    snapshot_every: int = 500
-    #: first wait before retrying a failed L1 action, doubled up to `retry_max`
-    retry_initial: float = 1.0
-    retry_max: float = 30.0
-    #: host:port of the Prometheus metrics and health server (port 0 picks a free one); None or
-    #: "" serves none, so that coordinators embedded in a process (the devnet, tests) need no
-    #: port. `provernet coordinator run` serves it on 127.0.0.1:9466 unless told otherwise
-    metrics_listen: str | None = None
-    #: the database (p2p/database.py): a path, sqlite:///PATH or postgresql://USER@HOST:PORT/DB;
-    #: None is the SQLite file DATADIR/coordinator.sqlite
-    db: str | None = None
 
 
 def now_ms() -> int:
@@ -251,7 +202,9 @@ class CoordinatorService:
         self.build = build
         self.market = Market(chain, deployment)
         self.rollup = Rollup.from_deployment(chain, deployment)
-        self.l1 = CoordinatorL1(chain, self.market, self.rollup, account)
+        self.l1 = CoordinatorL1(chain, self.market, self.rollup, account,
+                                log_range=config.log_range,
+                                records_per_transaction=config.records_per_transaction)
         self.params = self.l1.params
         if self.l1.batch_size != self.params.k:
             raise CoordinatorError(
@@ -259,7 +212,8 @@ class CoordinatorService:
                 f"is {self.params.k}: they must agree")
         self.manifest = manifest(build)
         self.sessions: dict[str, RollerSession] = {}
-        #: every task sent (or to send) to a roller, by id: what the rollers' messages name
+        #: every task sent (or to send) to a roller, by id, until its batch is settled
+        #: (`_forget`): what the rollers' messages name
         self.tasks: dict[bytes, SentTask] = {}
         #: tasks not yet delivered, by roller (it is not connected, or its stream broke)
         self.outbox: dict[str, dict[bytes, m.Task]] = {}
@@ -272,8 +226,9 @@ class CoordinatorService:
         #: block circuit inputs without the prover, with the statement they were fetched for,
         #: by block number, until finalized (`_block_inputs`)
         self._inputs: dict[int, tuple[bytes, dict]] = {}
-        #: events the core handled that are not yet stored, in order, and the keys of commands
-        #: carried out since the last store write; `_store_due` wakes the writer
+        #: events the core handled that are not yet stored, in order (at most
+        #: `config.max_unstored`: `_room`), and the keys of commands carried out since the last
+        #: store write; `_store_due` wakes the writer
         self._unstored: list[Handled] = []
         self._done_keys: list[tuple[int, int]] = []
         self._store_due = trio.Event()
@@ -281,7 +236,7 @@ class CoordinatorService:
         self._since_snapshot = 0
         #: the blocks whose inputs a task is fetching, set once it has them (or failed)
         self._fetching: dict[int, trio.Event] = {}
-        self._l1_lanes = {lane: trio.open_memory_channel[Command](L1_QUEUE)
+        self._l1_lanes = {lane: trio.open_memory_channel[Command](config.l1_queue)
                           for lane in _L1_LANES}
         #: the L1 action each lane is carrying out, by lane
         self._l1_current: dict[type, Command] = {}
@@ -326,7 +281,7 @@ class CoordinatorService:
             self.manifest_hash = await trio.to_thread.run_sync(artifacts.put, self.manifest)
             async with (open_node(config.datadir / "p2p", listen=config.listen,
                                   bootstrap=config.bootstrap) as node,
-                        SequencerClientPool(config.sequencer_url, size=SEQUENCER_CONNECTIONS,
+                        SequencerClientPool(config.sequencer_url, size=config.sequencer_connections,
                                             timeout=config.call_timeout) as seq):
                 self.node, self.sequencer = node, seq
                 serve_artifacts(node, artifacts)
@@ -369,8 +324,8 @@ class CoordinatorService:
                     for loop, error in sorted(self._l1_errors.items())]
         pending = self._l1_pending()
         for lane, (_, receive) in self._l1_lanes.items():
-            if receive.statistics().current_buffer_used >= L1_QUEUE:
-                problems.append(f"{L1_QUEUE} L1 actions wait for {_L1_LOOPS[lane.__name__]}: "
+            if receive.statistics().current_buffer_used >= self.config.l1_queue:
+                problems.append(f"{self.config.l1_queue} L1 actions wait for {_L1_LOOPS[lane.__name__]}: "
                                 "the queue is full and the core waits")
         core = self.core
         return {"ok": not problems, "rollers": len(self.sessions),
@@ -399,6 +354,8 @@ class CoordinatorService:
                 self._remember(command)
                 if command.key not in restored.done:
                     pending.append(command)
+            if isinstance(event, BatchSettled):
+                self._forget(event.batch)
         self.core = core
         if restored.events:
             log.info("coordinator restored", events=len(restored.events), pending=len(pending))
@@ -407,6 +364,17 @@ class CoordinatorService:
     def _remember(self, command: Command) -> None:
         if isinstance(command, Assign):
             self.tasks[self._task_id(command, command.roller)] = SentTask(command, command.roller)
+
+    def _forget(self, batch: int) -> None:
+        """Drop the tasks of a settled batch, and their undelivered messages: the core keeps
+        none of them (it refuses a message naming one as an unknown task), and `tasks` would
+        otherwise keep every assignment ever made."""
+        blocks = blocks_of(batch, self.params.k)
+        for tid, sent in list(self.tasks.items()):
+            c = sent.command
+            if c.index in blocks if c.kind is TaskKind.BLOCK else c.index == batch:
+                del self.tasks[tid]
+                self.outbox.get(sent.roller, {}).pop(tid, None)
 
     def _task_id(self, c: Assign | Open, roller: str) -> bytes:
         return task_id(self.chain.chain_id, self.rollup.address, c.kind, c.index, c.round,
@@ -417,6 +385,7 @@ class CoordinatorService:
     async def _submit(self, event: Event, proof: StoredProof | None = None) -> list[Command]:
         """Hand `event` to the core; once it is stored (with the `proof` it names, if any),
         what the core commanded, carried out (or under way)."""
+        await self._room()
         handled = self._hand(event, proof)
         if handled is None:
             return []
@@ -443,6 +412,12 @@ class CoordinatorService:
         self._unstored.append(handled)
         self._store_due.set()
         return handled
+
+    async def _room(self) -> None:
+        """Backpressure on the core's intake: while `config.max_unstored` handled events wait
+        for the writer, wait until it has stored them (call right before `_hand`)."""
+        while len(self._unstored) >= self.config.max_unstored:
+            await self._unstored[-1].stored.wait()
 
     async def _stored(self, handled: Handled) -> None:
         """Wait until `handled` (and every event before it) is stored and its commands are
@@ -577,6 +552,7 @@ class CoordinatorService:
         last: Handled | None = None
         next_cursor = head + 1
         for fact in facts:
+            await self._room()
             at = now_ms()
             if isinstance(fact, Committed):
                 block = fact.block
@@ -603,6 +579,8 @@ class CoordinatorService:
                 assert isinstance(fact, Settled)
                 event = BatchSettled(fact.batch, at)
             last = self._hand(event) or last
+            if isinstance(fact, Settled):
+                self._forget(fact.batch)
         if last is not None:
             await self._stored(last)
         return next_cursor
@@ -828,7 +806,10 @@ class CoordinatorService:
         """Send `roller` its undelivered tasks that are still wanted, if it is connected."""
         session = self.sessions.get(roller)
         for tid, task in list(self.outbox.get(roller, {}).items()):
-            sent = self.tasks[tid]
+            sent = self.tasks.get(tid)
+            if sent is None:  # its batch was settled while the message was built (`_forget`)
+                self.outbox[roller].pop(tid, None)
+                continue
             if not self._still_wanted(sent):
                 self.outbox[roller].pop(tid, None)
                 if not sent.open:

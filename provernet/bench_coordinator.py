@@ -470,7 +470,8 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
     """Deploy on `chain`, run the coordinator and `load.sessions` fixed-delay rollers, commit
     blocks for `load.seconds`; what was recorded. `wrap_commit` wraps the committer's function,
     the hooks run as the window opens and closes (the study's CPU accounting)."""
-    from coordinator.service import CoordinatorConfig, CoordinatorService
+    from coordinator.config import CoordinatorConfig
+    from coordinator.service import CoordinatorService
     from coordinator.views import ProvingStatus
     from market_contracts.chain import EmbeddedChain
     from market_contracts.rollup import Rollup

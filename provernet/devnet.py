@@ -41,7 +41,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from libp2p.peer.id import ID
 
-from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.config import CoordinatorConfig
+from coordinator.service import CoordinatorService
 from coordinator.views import ProvingStatus
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.bindings import Market

@@ -715,7 +715,8 @@ async def running_coordinator(build, datadir: Path) -> AsyncIterator[tuple[Any, 
     accounts: (service, [attacker, honest])."""
     from market_contracts.chain import EmbeddedChain
     from market_contracts.rules import MarketParams
-    from coordinator.service import CoordinatorConfig, CoordinatorService
+    from coordinator.config import CoordinatorConfig
+    from coordinator.service import CoordinatorService
     from provernet.bench_coordinator import deploy, roller_accounts
 
     chain = EmbeddedChain()

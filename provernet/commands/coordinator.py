@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from coordinator.l1 import DEFAULT_SNAPSHOT_INTERVAL
-from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.config import CoordinatorConfig
+from coordinator.service import CoordinatorService
 from coordinator.store import DATABASE_NAME
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
@@ -47,9 +47,10 @@ def command() -> None:
                    "repeatable.")
 @click.option("--circuit", type=click.Choice(BLOCK_PROFILES), default="small", show_default=True,
               help="The block circuit profile the rollup was deployed with.")
-@click.option("--poll-interval", type=click.FloatRange(0.1), default=1.0, show_default=True,
+@click.option("--poll-interval", type=click.FloatRange(0.1), default=CoordinatorConfig.poll_interval,
+              show_default=True,
               help="Seconds between reads of L1.")
-@click.option("--snapshot-interval", type=click.FloatRange(1), default=DEFAULT_SNAPSHOT_INTERVAL,
+@click.option("--snapshot-interval", type=click.FloatRange(1), default=CoordinatorConfig.snapshot_interval,
               show_default=True,
               help="Least seconds between roster snapshots taken because the roster changed "
                    "(one is also taken before the newest is half SNAPSHOT_MAX_AGE old).")

@@ -12,7 +12,8 @@ from eth_account import Account
 from prometheus_client import generate_latest
 
 from coordinator.metrics import CoordinatorMetrics, block_statuses
-from coordinator.service import PROTOCOL_VERSION, CoordinatorConfig, CoordinatorService
+from coordinator.config import CoordinatorConfig
+from coordinator.service import PROTOCOL_VERSION, CoordinatorService
 from coordinator_harness import commit, new_core, roster
 from p2p import messages as m
 from p2p.host import open_node

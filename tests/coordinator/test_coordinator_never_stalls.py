@@ -10,7 +10,8 @@ import threading
 import trio
 
 from coordinator.commands import Assign, Settle
-from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.config import CoordinatorConfig
+from coordinator.service import CoordinatorService
 from coordinator.views import ProvingStatus
 from market_contracts.bindings import Market
 from market_contracts.rules import MarketParams

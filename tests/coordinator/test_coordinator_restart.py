@@ -6,7 +6,8 @@ from __future__ import annotations
 import trio
 from prometheus_client import generate_latest
 
-from coordinator.service import CoordinatorConfig, CoordinatorService
+from coordinator.config import CoordinatorConfig
+from coordinator.service import CoordinatorService
 from coordinator.store import CoordinatorStore
 from scrape import samples
 

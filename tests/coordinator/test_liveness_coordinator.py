@@ -14,7 +14,8 @@ import pytest
 import trio
 
 from coordinator.commands import Assign
-from coordinator.service import CoordinatorConfig, CoordinatorService, now_ms
+from coordinator.config import CoordinatorConfig
+from coordinator.service import CoordinatorService, now_ms
 from market_contracts.bindings import Market
 from market_contracts.rules import MarketParams, TaskKind
 from p2p import messages as m
