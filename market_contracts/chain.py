@@ -53,7 +53,7 @@ from market_contracts.errors import (
 
 ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
 ANVIL_DEV_ACCOUNT_COUNT = 10
-#: How `provernet.l1_server` (the embedded chain served over JSON-RPC by `provernet devnet`)
+#: How `market_contracts.l1_server` (the embedded chain served over JSON-RPC by `provernet devnet`)
 #: starts its `web3_clientVersion`: RpcChain treats it as a dev node, like anvil, whose dev
 #: accounts are eth-tester's well-known keys.
 EMBEDDED_SERVER_CLIENT = "provernet-embedded"

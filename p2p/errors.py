@@ -190,5 +190,6 @@ class ArtifactHashMismatch(P2PError):
         self.actual = actual
 
 
-class MetricsListenError(P2PError):
-    """A node's metrics and health server (`p2p.metrics_http`) cannot listen on its address."""
+class ListenError(P2PError):
+    """A node's HTTP server (`p2p.http_server`: the metrics and health server, the sequencer's
+    API, the embedded L1 chain's JSON-RPC) cannot listen on its address."""

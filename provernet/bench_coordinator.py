@@ -5,7 +5,7 @@ Everything is the real thing except the prover. A fresh deployment (market and R
 small block circuit, devnet parameters: M = 2 rollers per block, K = 4 blocks per batch), N
 staked rollers, and the real `CoordinatorService` (its own libp2p host, SQLite store, L1
 follower, proof verification against `Rollup.publicInputs`, finalization and settlement on L1).
-Its sequencer is a stub JSON-RPC server (`sequencer.rpc.JsonRpcServer`) answering
+Its sequencer is a stub JSON-RPC server (`p2p.http_server.JsonRpcServer`) answering
 `l2_getBlockInputs` with the empty block's inputs, in a child process of its own
 (`SequencerChild`), as a real sequencer is not in the coordinator's process.
 
@@ -264,7 +264,7 @@ def stub_sequencer():
     """The coordinator's sequencer: `l2_getBlockInputs(number, prover)` for the committed (empty)
     blocks, the only method the coordinator calls."""
     from provernet.calibration import empty_block_inputs
-    from sequencer.rpc import JsonRpcServer
+    from p2p.http_server import JsonRpcServer
 
     @functools.cache
     def inputs_of(prover: str) -> dict:

@@ -55,7 +55,7 @@ from p2p.host import load_or_create_identity
 from provernet.calibration import empty_block_inputs
 from provernet.explorer.data import ExplorerData
 from provernet.explorer.server import Explorer
-from provernet.l1_server import EmbeddedL1Server
+from market_contracts.l1_server import EmbeddedL1Server
 from roller.config import RollerConfig
 from roller.service import RollerService
 from sequencer.accounts import Account as L2Account

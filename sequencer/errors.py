@@ -3,7 +3,8 @@
 Every failure `sequencer` reports is a `SequencerError` whose message is one
 line saying what is wrong. A transfer the rules refuse raises an
 `InvalidTransfer` subclass; `apply_block` sets its `position` in the block.
-The data directory's lock refuses with every node's `DataDirLocked` (p2p/datadir.py).
+The data directory's lock refuses with every node's `DataDirLocked` (p2p/datadir.py), a taken
+address with every server's `ListenError` (p2p/errors.py).
 """
 
 
@@ -155,7 +156,3 @@ class NoL2Account(WalletError):
 
 class UnknownRecipient(WalletError):
     """The recipient index is empty, or the tree has no empty leaf to open an account on."""
-
-
-class ListenError(SequencerError):
-    """The JSON-RPC API cannot listen on the address it was given."""

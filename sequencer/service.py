@@ -23,6 +23,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address
 
 from market_contracts.rollup import Rollup
+from p2p.http_server import JsonRpcServer
 from p2p.metrics_http import MetricsServer, listen_address
 from sequencer.accounts import Account
 from sequencer.builder import BlockBuilder
@@ -33,7 +34,7 @@ from sequencer.genesis import genesis_state
 from sequencer.l1 import L1Committer
 from sequencer.mempool import Mempool
 from sequencer.metrics import SequencerMetrics
-from sequencer.rpc import JsonRpcServer
+from sequencer.rpc import refusing
 from sequencer.store import Store
 from sequencer.wire import (
     account_to_json,
@@ -97,7 +98,8 @@ class Sequencer:
                                      max_batch=config.max_batch,
                                      max_connections=config.max_connections,
                                      io_timeout=config.io_timeout,
-                                     method_timeout=config.method_timeout)
+                                     method_timeout=config.method_timeout,
+                                     name="the sequencer")
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.committer.run)
                 await nursery.start(self.builder.run)
@@ -114,7 +116,8 @@ class Sequencer:
     # ------------------------------------------------------------------ the API
 
     def _methods(self) -> dict[str, Any]:
-        """The API's methods, each counted and timed in the metrics."""
+        """The API's methods, each counted and timed in the metrics, its refusals answered as
+        their JSON-RPC error objects (`sequencer.rpc`)."""
         methods = {
             "l2_sendTransfer": self.send_transfer,
             "l2_getAccount": self.get_account,
@@ -125,7 +128,8 @@ class Sequencer:
             "l2_getBlockInputs": self.get_block_inputs,
             "l2_status": self.status,
         }
-        return {name: self.metrics.instrument(name, method) for name, method in methods.items()}
+        return {name: refusing(self.metrics.instrument(name, method))
+                for name, method in methods.items()}
 
     async def send_transfer(self, transfer: Any) -> str:
         try:

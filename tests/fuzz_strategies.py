@@ -506,8 +506,9 @@ def rpc_cases(transfers: st.SearchStrategy[dict], max_body: int, max_batch: int
 def rpc_verdict(reply: bytes | None) -> Verdict:
     """The verdict on a JSON-RPC reply body: each answer a specific error code, or the result of
     a call (a read); INTERNAL_ERROR (-32603) is an exception inside the method, a crash."""
-    from sequencer.rpc import ERROR_CODES, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, \
-        METHOD_NOT_FOUND, PARSE_ERROR, REFUSED
+    from p2p.http_server import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, \
+        METHOD_NOT_FOUND, PARSE_ERROR
+    from sequencer.rpc import ERROR_CODES, REFUSED
 
     specific = {PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, REFUSED,
                 *ERROR_CODES.values()}

@@ -9,7 +9,7 @@ import pytest
 import trio
 from prometheus_client import CollectorRegistry, Counter
 
-from p2p.errors import MetricsListenError
+from p2p.errors import ListenError
 from p2p.metrics_http import MAX_BODY_BYTES, MetricsServer, listen_address
 from scrape import Client, get, samples
 
@@ -76,7 +76,7 @@ async def test_a_silent_client_is_cut_off(nursery):
 
 async def test_a_taken_port_is_a_clear_error(nursery):
     port = await nursery.start(Node().server().run)
-    with pytest.raises(MetricsListenError,
+    with pytest.raises(ListenError,
                        match=f"cannot serve metrics on 127.0.0.1:{port}: .*; is something else "
                              "there\\? set metrics_listen in roller.toml$"):
         await MetricsServer(CollectorRegistry(), Node().health, "127.0.0.1", port,

@@ -40,7 +40,7 @@ from market_contracts.units import ONE_TOKEN
 from provernet.explorer.data import ExplorerData
 from provernet.explorer.history import Event, History, Where
 from provernet.explorer.server import STATIC, Explorer
-from provernet.l1_server import EmbeddedL1Server
+from market_contracts.l1_server import EmbeddedL1Server
 from zkp.aggregate import AggregateProof
 
 PARAMS = MarketParams.devnet().replace(k=2)

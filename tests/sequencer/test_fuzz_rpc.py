@@ -15,7 +15,7 @@ import trio
 from fuzz_strategies import (BAD_HTTP, Case, deep, draw_cases, honest_client_served,
                              http_exchange, http_post, rpc_case, sequencer_cases,
                              sequencer_state, sequencer_wire_case, start_sequencer)
-from sequencer.rpc import PARSE_ERROR
+from p2p.http_server import PARSE_ERROR
 
 RECURSION_LIMIT = sys.getrecursionlimit()
 

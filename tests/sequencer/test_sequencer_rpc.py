@@ -14,9 +14,10 @@ from fuzz_strategies import http_exchange
 
 from sequencer.circuit_inputs import SMALL, block_inputs
 from sequencer.client import SequencerClient, SequencerClientPool
-from sequencer.errors import ListenError, RequestRefused, SequencerUnreachable
+from p2p.errors import ListenError
+from p2p.http_server import JsonRpcServer
+from sequencer.errors import RequestRefused, SequencerUnreachable
 from sequencer.genesis import dev_address, genesis_state
-from sequencer.rpc import JsonRpcServer
 from sequencer.service import Sequencer
 from sequencer.wire import hex32, transfer_to_json
 from sequencer_fakes import GENESIS, FakeRollup, Wallet, config

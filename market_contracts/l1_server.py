@@ -4,7 +4,7 @@
 process in another terminal join that same chain with `--rpc-url http://127.0.0.1:PORT`
 (`RpcChain`), and lets web3.py, ethers or cast use it for the usual methods (`METHODS`).
 
-A request goes through `sequencer.rpc.JsonRpcServer` (HTTP/1.1 on trio, bounded, batches,
+A request goes through `p2p.http_server.JsonRpcServer` (HTTP/1.1 on trio, bounded, batches,
 `GET /health`): its params are bound to the method's signature (-32602 when they do not fit),
 its block identifiers normalised (a hex quantity, a tag, or an EIP-1898 object), and it runs in
 a worker thread, under the embedded provider's lock (py-evm blocks and is not thread-safe),
@@ -41,7 +41,7 @@ from web3.middleware import combine_middleware
 from web3.types import RPCEndpoint
 
 from market_contracts.chain import EMBEDDED_SERVER_CLIENT, EmbeddedChain, Snapshot, decode_revert
-from sequencer.rpc import INVALID_PARAMS, JsonRpcServer, RpcError
+from p2p.http_server import INVALID_PARAMS, JsonRpcServer, RpcError
 
 log = structlog.get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""The embedded chain served over JSON-RPC on loopback (`provernet.l1_server`): a real `RpcChain`
+"""The embedded chain served over JSON-RPC on loopback (`market_contracts.l1_server`): a real `RpcChain`
 in a worker thread stakes through it, and the embedded chain object sees the same state; the
 answers and errors are in a node's wire format, so web3.py's own formatters take them."""
 
@@ -19,7 +19,7 @@ from market_contracts.deploy import deploy_market
 from market_contracts.errors import BelowMinStake, TransactionFailed
 from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
-from provernet.l1_server import EmbeddedL1Server
+from market_contracts.l1_server import EmbeddedL1Server
 
 ETH = 10**18
 QUANTITY = re.compile(r"0x(0|[1-9a-f][0-9a-f]*)")
