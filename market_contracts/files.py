@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
+
+from atomicfile import atomic_file
 
 
 def save_json(path: Path, document: object) -> None:
-    """Write `document` as indented JSON by a rename, so a reader never sees half a file."""
+    """Write `document` as indented JSON, whole or not at all and durably (a deployment file
+    names contracts that cost gas to deploy)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
+    with atomic_file(path, "w", durable=True, encoding="utf-8") as f:
         json.dump(document, f, indent=2)
         f.write("\n")
-    os.replace(tmp, path)

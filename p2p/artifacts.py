@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
+import shutil
 from pathlib import Path
 
 import trio
 from libp2p.peer.id import ID
 
+from atomicfile import atomic_file, write_atomically
 from p2p.errors import ArtifactHashMismatch, ArtifactNotFound, MessageTooLarge, ProtocolViolation
 from p2p.host import Node
 from p2p.messages import ArtifactChunk, ArtifactMissing, ArtifactRequest
@@ -46,27 +47,21 @@ class ArtifactStore:
     def put(self, data: bytes) -> bytes:
         """Store `data`; its sha256."""
         digest = hashlib.sha256(data).digest()
-        tmp = _temporary(self.path(digest))
-        try:
-            tmp.write_bytes(data)
-            os.replace(tmp, self.path(digest))
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(self.path(digest), data)
         return digest
 
     def import_file(self, source: Path) -> bytes:
-        """Copy the file at `source` into the store; its sha256. Reads it once, in pieces."""
+        """Copy the file at `source` into the store, unless it is there already (a node
+        importing its circuit at every start); its sha256. Read in pieces: hashed first, since
+        the stored file is named by its hash, then copied if need be."""
         hasher = hashlib.sha256()
-        tmp = _temporary(self.root / "import")
-        try:
-            with open(source, "rb") as src, open(tmp, "wb") as dst:
-                while piece := src.read(COPY_BYTES):
-                    hasher.update(piece)
-                    dst.write(piece)
-            digest = hasher.digest()
-            os.replace(tmp, self.path(digest))
-        finally:
-            tmp.unlink(missing_ok=True)
+        with open(source, "rb") as src:
+            while piece := src.read(COPY_BYTES):
+                hasher.update(piece)
+        digest = hasher.digest()
+        if not self.has(digest):
+            with open(source, "rb") as src, atomic_file(self.path(digest)) as dst:
+                shutil.copyfileobj(src, dst, COPY_BYTES)
         return digest
 
 
@@ -105,34 +100,34 @@ async def fetch_artifact(node: Node, peer_id: ID, digest: bytes, dest: Path) -> 
     any other failure, `dest` is left as it was.
     """
     dest = Path(dest)
-    tmp = _temporary(dest)
     hasher = hashlib.sha256()
-    try:
+    # Durable: a fetched artifact is trusted by name from then on (`ArtifactStore.has`).
+    with atomic_file(dest, durable=True) as file:
+        out = trio.wrap_file(file)
         async with open_stream(node, peer_id, ARTIFACTS_PROTOCOL) as stream:
             await stream.send(ArtifactRequest(hash=digest, offset=0))
-            async with await trio.open_file(tmp, "wb") as out:
-                offset, total = 0, None
-                while total is None or offset < total:
-                    msg = await stream.receive(ArtifactChunk, ArtifactMissing)
-                    problem = _check_reply(msg, digest, offset, total, node.config.artifact_max_bytes)
-                    if problem is not None:
-                        await stream.fail(problem)
-                        raise problem
-                    if isinstance(msg, ArtifactMissing):
-                        raise ArtifactNotFound(digest)
-                    total = msg.total
-                    hasher.update(msg.data)
-                    await out.write(msg.data)
-                    offset += len(msg.data)
-                await trio.to_thread.run_sync(os.fsync, out.fileno())
+            offset, total = 0, None
+            while total is None or offset < total:
+                msg = await stream.receive(ArtifactChunk, ArtifactMissing)
+                problem = _check_reply(msg, digest, offset, total, node.config.artifact_max_bytes)
+                if problem is not None:
+                    await stream.fail(problem)
+                    raise problem
+                if isinstance(msg, ArtifactMissing):
+                    raise ArtifactNotFound(digest)
+                total = msg.total
+                hasher.update(msg.data)
+                await out.write(msg.data)
+                offset += len(msg.data)
         actual = hasher.digest()
         if actual != digest:
             error = ArtifactHashMismatch(digest, actual)
             node.penalise(peer_id, error)
             raise error
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+        # Synced here, in a thread, so that the closing fsync (which then has nothing left to
+        # write) does not hold up the event loop with gigabytes of a zkey.
+        await out.flush()
+        await trio.to_thread.run_sync(os.fsync, file.fileno())
     return dest
 
 
@@ -154,8 +149,3 @@ def _check_reply(msg: ArtifactChunk | ArtifactMissing, digest: bytes, offset: in
     if not msg.data and msg.total > offset:
         return ProtocolViolation("empty chunk before the end")
     return None
-
-
-def _temporary(path: Path) -> Path:
-    """A fresh name beside `path`, so the final rename stays on one file system."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")

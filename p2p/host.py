@@ -12,7 +12,6 @@ Noise is the one security protocol every node speaks.
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -40,6 +39,7 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.tools.anyio_service import background_trio_service
 from multiaddr import Multiaddr
 
+from atomicfile import write_atomically
 from p2p.config import P2PConfig
 from p2p.errors import DialFailed, KeyFileError, P2PError, PeerBanned, Timeout
 from p2p.peers import PeerScores
@@ -80,19 +80,7 @@ def load_or_create_identity(data_dir: Path) -> KeyPair:
 def _create_identity(path: Path) -> KeyPair:
     key_pair = create_new_key_pair()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, key_pair.private_key.serialize())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself must survive a crash
-    finally:
-        os.close(dir_fd)
+    write_atomically(path, key_pair.private_key.serialize(), durable=True, private=True)
     log.info("created libp2p identity", path=str(path), peer_id=str(ID.from_pubkey(key_pair.public_key)))
     return key_pair
 

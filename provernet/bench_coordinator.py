@@ -59,6 +59,8 @@ import trio
 from eth_account import Account
 from eth_utils import keccak
 
+from atomicfile import write_atomically
+
 ROLLER_TOKENS = 1_000 * 10**18
 #: each roller sends two transactions (approve, stake); anvil funds its dev accounts with
 #: 10,000 ETH, which must cover 1,000 rollers
@@ -203,9 +205,7 @@ def roller_proofs(build, accounts, cache_dir: Path,
             proof, public = prover.prove(witness.calculate(inputs))
             body = {"a": list(proof.a), "b": [list(x) for x in proof.b], "c": list(proof.c),
                     "public": [int(x) for x in public]}
-            with tempfile.NamedTemporaryFile("w", dir=folder, delete=False) as file:
-                json.dump(body, file)
-            os.replace(file.name, path)
+            write_atomically(path, json.dumps(body))
         proofs.append(json.loads(path.read_text()))
     return proofs
 

@@ -11,8 +11,6 @@ Every verdict must be valid, or the measurement stops.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import trio
 from eth_account import Account
 
+from atomicfile import write_atomically
 from coordinator.verifier import ProofVerifier
 from provernet.calibration import empty_block_inputs
 from zkp.builds import CircuitBuild, build_block_circuit
@@ -66,9 +65,7 @@ def sample_proofs(build: CircuitBuild, cache_dir: Path,
         proofs.append({"a": list(proof.a), "b": [list(x) for x in proof.b],
                        "c": list(proof.c), "public": [int(x) for x in public]})
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as file:
-        json.dump(proofs, file)
-    os.replace(file.name, path)
+    write_atomically(path, json.dumps(proofs))
     return sample_proofs(build, cache_dir, progress)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address, to_checksum_address
 
+from atomicfile import write_atomically
 from roller.errors import (
     InvalidPrivateKey,
     KeystoreError,
@@ -99,7 +99,9 @@ def _write_new_keystore(datadir: str | Path | None, key: bytes, password: str,
     refuse_existing_keystore(path)
     _make_private_dir(path.parent)
     keyfile = Account.encrypt(key, password, kdf="scrypt", iterations=scrypt_n)
-    _write_atomically(path, json.dumps(keyfile))
+    # A crash mid-write leaves no keystore or a whole one, never half a key; private: the key
+    # file is never readable by others, even briefly.
+    write_atomically(path, json.dumps(keyfile), durable=True, private=True)
     return to_checksum_address(keyfile["address"])
 
 
@@ -118,37 +120,6 @@ def _make_private_dir(datadir: Path) -> None:
     datadir.chmod(0o700)  # mkdir's mode is filtered by the umask
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """A crash mid-write must leave either no keystore or a whole one, never half a key.
-
-    mkstemp already creates the file 0600, so the key is never readable by others, even briefly.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; best effort where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 
+from atomicfile import write_atomically
 from market_contracts.chain import Chain
 from market_contracts.compile import run_solc, standard_json_input
 from roller.errors import CircuitMismatch, InvalidTaskInputs, SelfCheckFailed, WrongProver
@@ -255,7 +254,10 @@ def expected_verifier_code(vk: VerificationKey, kind: str, cache_dir: Path | Non
     else:
         (contract,) = run_solc(solc_input)["contracts"][unit].values()
         code = _executable(bytes.fromhex(contract["evm"]["deployedBytecode"]["object"]))
-        _write_atomically(cached, code.hex())
+        # Concurrent rollers (the devnet's) may fill the cache at once: no reader sees half an
+        # entry.
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(cached, code.hex())
     _COMPILED[key] = code
     return code
 
@@ -269,16 +271,3 @@ def _executable(code: bytes) -> bytes:
         return code[:start]
     return code
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Concurrent rollers (the devnet's) may fill the cache at once: each writes its own file and
-    renames it into place, so no reader sees half an entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

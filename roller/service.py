@@ -44,9 +44,7 @@ exercise the coordinator's and the contracts' defences, never for a real node.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -61,6 +59,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 from libp2p.peer.id import ID
 
+from atomicfile import write_atomically
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.deploy import Deployment, RollupDeployment
@@ -1323,11 +1322,4 @@ def _read_cursor(path: Path, default: int) -> int:
 
 
 def _write_cursor(path: Path, block: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"{block}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, f"{block}\n")

@@ -10,8 +10,8 @@ import os
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
+from atomicfile import atomic_file
 from zkp.errors import FileAccessError, MalformedFile
 from zkp.field import N8, Q, R
 
@@ -167,15 +167,11 @@ def write_binfile(
 ) -> None:
     """Write a container atomically, so a reader never sees half a file."""
     sections = list(sections)
-    target = Path(path)
-    partial = target.with_name(target.name + ".partial")
     try:
-        with open(partial, "wb") as f:
+        with atomic_file(path) as f:
             f.write(_HEADER.pack(magic.encode(), version, len(sections)))
             for section_id, payload in sections:
                 f.write(_SECTION_HEADER.pack(section_id, len(payload)))
                 f.write(payload)
-        os.replace(partial, target)
     except OSError as e:
-        partial.unlink(missing_ok=True)
         raise FileAccessError(path, f"cannot write: {e.strerror or e}") from e

@@ -22,7 +22,6 @@ import hashlib
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from importlib.metadata import version
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import wasmtime
 
+from atomicfile import write_atomically
 from zkp.cache import default_cache_dir
 from zkp.errors import FileAccessError, InputSignalError, MalformedFile, WitnessError
 from zkp.field import LIMBS, N8, R
@@ -206,14 +206,7 @@ def _store_compiled(path: Path, module: wasmtime.Module) -> None:
     body = module.serialize()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(_COMPILED_MAGIC + hashlib.sha256(body).digest() + body)
-            os.replace(partial, path)
-        except BaseException:
-            os.unlink(partial)
-            raise
+        write_atomically(path, _COMPILED_MAGIC + hashlib.sha256(body).digest() + body)
     except OSError as e:
         log.warning("cannot keep the compiled module in %s (%s); the next run compiles it again",
                     path.parent, e)
