@@ -39,11 +39,11 @@ from provernet.bench_coordinator import (
     NAME,
     Load,
     Window,
-    percentile,
     roller_accounts,
     roller_proofs,
     run_load,
 )
+from provernet.market_report import percentile
 from provernet.views import machine
 
 
@@ -194,7 +194,7 @@ def summarize(args, window: Window, steps: dict, warnings: dict) -> dict:
     committed = [b for b, t in window.commits.items()
                  if b >= window.first and window.t0 <= t < window.t1]
     expected_tasks = len(committed) * window.m
-    p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     statuses_all = Counter(r["status"] for r in receipts)
     profile = {name: {**value, "share_of_process_cpu": round(value["cpu_s"] / cpu, 3) if cpu else 0}
                for name, value in sorted(steps.items(), key=lambda kv: -kv[1]["cpu_s"])}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import statistics
 import sys
 import tempfile
 import time
@@ -36,12 +35,13 @@ from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
 from market_contracts.compile import load_artifact
 from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from provernet.market_report import percentile
 from sequencer import eddsa
 from sequencer.accounts import Account
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
-from sequencer.genesis import dev_address, dev_private_key, genesis_state
 from sequencer.config import SequencerConfig
+from sequencer.genesis import dev_address, dev_private_key, genesis_state
 from sequencer.service import Sequencer
 from sequencer.transactions import Transfer, sign_transfer, signing_message
 from sequencer.wire import transfer_to_json
@@ -84,11 +84,10 @@ def load(url: str, first_nonce: int, per_sender: int, clients: int, batch: int) 
         return time.perf_counter() - began
 
     elapsed = trio.run(drive)
-    latencies.sort()
     return {"clients": clients, "batch": batch, "transfers": SENDERS * per_sender,
             "seconds": elapsed, "per_second": SENDERS * per_sender / elapsed,
-            "p50_ms": 1000 * statistics.median(latencies),
-            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))]}
+            "p50_ms": 1000 * percentile(latencies, 50),
+            "p99_ms": 1000 * percentile(latencies, 99)}
 
 
 def verification_rate() -> float:

@@ -156,19 +156,14 @@ class Window:
 
     def figures(self) -> dict:
         """`provernet bench coordinator --json`'s object."""
+        from provernet.market_report import percentile
+
         latencies = self.latencies()
-        p50, p99 = percentile(latencies, 0.50), percentile(latencies, 0.99)
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
         return {"sessions": self.sessions, "assignments_per_s": round(len(self.tasks()) / self.seconds, 2),
                 "proofs_verified_per_s": round(len(self.verified()) / self.seconds, 2),
                 "assign_p50_ms": None if p50 is None else round(p50 * 1000),
                 "assign_p99_ms": None if p99 is None else round(p99 * 1000)}
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 # ====================================================================== set-up

@@ -8,7 +8,7 @@ network would see, not what the coordinator believes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from market_contracts.bindings import Market
@@ -64,8 +64,9 @@ class MarketReport:
                 "rollers": [r.to_json() for r in self.rollers]}
 
 
-def percentile(values: tuple[int, ...], p: int) -> int | None:
-    """The nearest-rank percentile; None of nothing."""
+def percentile(values: Sequence[float], p: int) -> float | None:
+    """The nearest-rank `p`th percentile (0 < p <= 100), one of `values`; None of nothing. The one
+    percentile of every report and benchmark, in integers so that the rank is exact."""
     if not values:
         return None
     ordered = sorted(values)
