@@ -35,6 +35,12 @@ class P2PConfig:
     """Connections a node keeps, inbound and outbound: a coordinator holds one per roller
     session. py-libp2p's defaults (300, of them 250 inbound, pruned above 300; 256 inbound in
     its resource manager) refused the 251st roller of a coordinator."""
+    max_pending_connections: int = 64
+    """Connections being set up at once, each way (TCP accepted or dialled, Noise and the muxer
+    not yet agreed): a burst of rollers connecting after a coordinator's restart queues here."""
+    max_connections_per_peer: int = 8
+    """Connections to one peer at once: a node needs one; a few more cover redials racing the
+    old connection's close."""
 
     # --- timeouts (seconds) -------------------------------------------------------------------
     dial_timeout: float = 10.0
@@ -57,8 +63,11 @@ class P2PConfig:
     announce_max_skew: int = 30
     """How far in the future an announcement's timestamp may be (clock skew)."""
     gossip_degree: int = 6
+    """Peers each node keeps in its gossipsub mesh for the topic (gossipsub's D)."""
     gossip_degree_low: int = 4
+    """Below this many mesh peers, the heartbeat grafts more (D_low)."""
     gossip_degree_high: int = 12
+    """Above this many mesh peers, the heartbeat prunes some (D_high)."""
     gossip_heartbeat_seconds: int = 1
     """Mesh maintenance interval (libp2p's default of 120 s leaves new peers out for minutes)."""
     gossip_validation_timeout: float = 5.0
@@ -73,12 +82,17 @@ class P2PConfig:
     score_recovery_per_second: float = 0.1
     """Points a penalised peer regains per second, up to 0, so rare faults do not add up to a ban."""
     penalty_message_too_large: float = 50.0
+    """A message past the protocol's bounds: no honest encoder makes one; two ban."""
     penalty_malformed: float = 50.0
+    """Bytes that are not a message (bad msgpack, not a map): two ban."""
     penalty_unsupported_version: float = 5.0
     """Small: an honest peer may be running a newer release."""
     penalty_unknown_type: float = 10.0
+    """Small: a newer release may send a type this one does not know yet."""
     penalty_schema_violation: float = 50.0
+    """A known message with a field missing, unknown or out of bounds: two ban."""
     penalty_protocol_violation: float = 25.0
+    """A well-formed message out of turn (an answer never asked for, a chunk past the total)."""
     penalty_incomplete_frame: float = 10.0
     """Small: an honest peer killed or cut off while writing leaves half a frame too; ten within
     a few minutes (recovery below) ban."""
@@ -87,6 +101,7 @@ class P2PConfig:
     penalty_unknown_coordinator: float = 25.0
     """Not a ban at once: a registration may not have reached our L1 view yet."""
     penalty_artifact_mismatch: float = 100.0
+    """Bytes that do not hash to the artifact asked for: a lie, one bans."""
     penalty_stale: float = 0.0
     """Gossip delivers late copies of honest messages; they are ignored, not punished."""
     penalty_replayed: float = 0.0

@@ -258,10 +258,12 @@ async def open_node(data_dir: Path, *, listen: str = DEFAULT_LISTEN, bootstrap: 
         resource_manager=new_resource_manager(
             limits=ResourceLimits(max_connections=config.max_connections),
             connection_limits=ConnectionLimits(
-                max_pending_inbound=64, max_pending_outbound=64,
+                max_pending_inbound=config.max_pending_connections,
+                max_pending_outbound=config.max_pending_connections,
                 max_established_inbound=config.max_connections,
                 max_established_outbound=config.max_connections,
-                max_established_per_peer=8, max_established_total=config.max_connections)),
+                max_established_per_peer=config.max_connections_per_peer,
+                max_established_total=config.max_connections)),
     )
     scores = PeerScores(config, clock=trio.current_time)
     host.get_network().register_notifee(_BanGate(scores))
