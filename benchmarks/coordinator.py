@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from market_contracts.rules import MarketParams, batches_through
+from p2p.messages import BATCH_TASK, BLOCK_TASK
 from provernet.bench_coordinator import (
     NAME,
     Load,
@@ -189,7 +190,7 @@ async def run_one(n: int, args, build, accounts, proofs, genesis_root: int,
 def summarize(args, window: Window, steps: dict, warnings: dict) -> dict:
     seconds, cpu = window.seconds, window.cpu_s
     tasks, receipts, verified = window.tasks(), window.receipts(), window.verified()
-    aggregates = [r for r in receipts if r["kind"] == "batch"]
+    aggregates = [r for r in receipts if r["kind"] == BATCH_TASK]
     latencies = window.latencies()
     committed = [b for b, t in window.commits.items()
                  if b >= window.first and window.t0 <= t < window.t1]
@@ -214,7 +215,7 @@ def summarize(args, window: Window, steps: dict, warnings: dict) -> dict:
         "blocks_per_s": round(len(committed) / seconds, 3),
         "tasks_received": len(tasks),
         "tasks_per_s": round(len(tasks) / seconds, 3),
-        "block_tasks_per_s": round(sum(r["kind"] == "block" for r in tasks) / seconds, 3),
+        "block_tasks_per_s": round(sum(r["kind"] == BLOCK_TASK for r in tasks) / seconds, 3),
         "proofs_verified": len(verified),
         "proofs_verified_per_s": round(len(verified) / seconds, 3),
         "aggregates_verified": len(aggregates),
@@ -225,7 +226,7 @@ def summarize(args, window: Window, steps: dict, warnings: dict) -> dict:
         "commit_to_task_p99_ms": None if p99 is None else round(p99 * 1000),
         "commit_to_task_samples": len(latencies),
         "commit_to_task_missing": max(0, expected_tasks - sum(1 for r in window.records
-            if r["what"] == "task" and r["kind"] == "block" and r["round"] == 0
+            if r["what"] == "task" and r["kind"] == BLOCK_TASK and r["round"] == 0
             and r["index"] in committed)),
         "process_cpu_s": round(cpu, 2),
         "process_cpu_of_one_core": round(cpu / seconds, 3),

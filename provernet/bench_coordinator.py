@@ -60,6 +60,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from atomicfile import write_atomically
+from p2p.messages import BATCH_TASK, BLOCK_TASK
 
 ROLLER_TOKENS = 1_000 * 10**18
 #: each roller sends two transactions (approve, stake); anvil funds its dev accounts with
@@ -139,7 +140,7 @@ class Window:
     def latencies(self) -> list[float]:
         """Commit returned -> first-round block task at a roller, for blocks committed in it."""
         return [r["t"] - self.commits[r["index"]] for r in self.records
-                if r["what"] == "task" and r["kind"] == "block" and r["round"] == 0
+                if r["what"] == "task" and r["kind"] == BLOCK_TASK and r["round"] == 0
                 and r["index"] >= self.first and r["index"] in self.commits
                 and self.commits[r["index"]] < self.t1]
 
@@ -151,7 +152,7 @@ class Window:
 
     def verified(self) -> list[dict]:
         """Block-proof verdicts: accepted, late or found invalid (a refusal is no verdict)."""
-        return [r for r in self.receipts() if r["kind"] == "block"
+        return [r for r in self.receipts() if r["kind"] == BLOCK_TASK
                 and (r["status"] in ("accepted", "late") or r["reason"].startswith("invalid"))]
 
     def figures(self) -> dict:
@@ -693,7 +694,7 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
                 await stream.send(msg)
 
         async def work(task: m.Task) -> None:
-            if task.kind == "block":
+            if task.kind == BLOCK_TASK:
                 proof, public = await prover.prove(task.inputs)
                 signature = sign_submission(account, chain_id, rollup, TaskKind.BLOCK, task.index,
                                             task.round, task.statement, block_proof_hash(proof))
@@ -726,7 +727,7 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
                     except TaskRefused as refused:
                         await send(m.Decline(task_id=msg.task_id, reason=refused.wire_reason))
                         continue
-                    if msg.kind == "batch" and not config["aggregate"]:
+                    if msg.kind == BATCH_TASK and not config["aggregate"]:
                         await send(m.Decline(task_id=msg.task_id, reason=decline_reason(
                             "busy", f"the {NAME} of this benchmark does not aggregate")))
                         continue

@@ -23,7 +23,7 @@ from web3.exceptions import Web3Exception
 
 from market_contracts.errors import ChainError
 from market_contracts.units import format_tokens
-from p2p.messages import NO_DEADLINE
+from p2p.messages import BLOCK_TASK, NO_DEADLINE
 from provernet.views import ago, snapshot_line, until
 from roller.journal import JournalTask
 from roller.service import RecentOutcome, RollerService, RollerStatus
@@ -134,8 +134,8 @@ def _proving(s: RollerStatus, now: float) -> Table:
     # Text, not markup: a reason may hold brackets (pip install 'provernet[gpu]').
     table.add_row("backend", Text("starting ..." if s.backend is None
                                   else f"{s.backend} ({s.backend_reason})"))
-    for circuit, kind, seconds in sorted(s.speeds, key=lambda r: (r[0], r[1] != "block")):
-        unit = "block proof" if kind == "block" else "proof aggregated"
+    for circuit, kind, seconds in sorted(s.speeds, key=lambda r: (r[0], r[1] != BLOCK_TASK)):
+        unit = "block proof" if kind == BLOCK_TASK else "proof aggregated"
         table.add_row("measured speed", Text(f"{seconds:.2f} s per {unit} ({circuit})"))
     if not s.speeds:
         table.add_row("measured speed", "not measured yet: measured once a circuit is fetched")
