@@ -67,6 +67,11 @@ class CoordinatorConfig:
     #: blocks whose randomness one `recordRandomnessMany` transaction records: about 25,000 gas
     #: each, so a full one stays near 1.6 M gas, well inside an L1 block
     records_per_transaction: int = 64
+    #: roster snapshots whose entries are kept in memory, the most recently used: a snapshot
+    #: holds every staked roller, one is taken a `snapshot_interval` while the roster changes,
+    #: and only recent ones are drawn from or settled against (an older one is read again from
+    #: its event when asked for)
+    snapshots_kept: int = 64
     #: host:port of the Prometheus metrics and health server (port 0 picks a free one); None or
     #: "" serves none, so that coordinators embedded in a process (the devnet, tests) need no
     #: port. `provernet coordinator run` serves it on 127.0.0.1:9466 unless told otherwise

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -121,7 +122,8 @@ def roster_changed(live: Sequence[tuple[str, int]], newest: RosterSnapshot | Non
 class CoordinatorL1:
     def __init__(self, chain: Chain, market: Market, rollup: Rollup, account: LocalAccount, *,
                  log_range: int = CoordinatorConfig.log_range,
-                 records_per_transaction: int = CoordinatorConfig.records_per_transaction):
+                 records_per_transaction: int = CoordinatorConfig.records_per_transaction,
+                 snapshots_kept: int = CoordinatorConfig.snapshots_kept):
         self.chain = chain
         #: L1 blocks per eth_getLogs request, and randomness records per transaction
         #: (`CoordinatorConfig`)
@@ -132,9 +134,14 @@ class CoordinatorL1:
         self.account = account
         self.batch_size = rollup.batch_size()
         self.params = market.params()
-        #: the roster snapshots read so far, by id (a snapshot never changes), and the next L1
-        #: block to read `RosterSnapshot` events from; several worker threads share them
-        self._snapshots: dict[int, RosterSnapshot] = {}
+        #: (l1Block, timestamp) of every roster snapshot read so far, by id (ids count from 0),
+        #: what the contract's rule picks a block's snapshot by; the entries of the
+        #: `snapshots_kept` most recently used ones (a snapshot never changes: an older one is
+        #: read again from its event when asked for), and the next L1 block to read
+        #: `RosterSnapshot` events from; several worker threads share them
+        self._snapshot_times: list[tuple[int, int]] = []
+        self._snapshots: OrderedDict[int, RosterSnapshot] = OrderedDict()
+        self.snapshots_kept = snapshots_kept
         self._snapshots_from = market.deployment.block
         self._snapshots_lock = threading.Lock()
         #: blocks in a randomness record whose outcome is unknown (its call raised), and
@@ -216,13 +223,11 @@ class CoordinatorL1:
         with self._snapshots_lock:
             if self._snapshots_from <= block.l1_block:
                 self._read_snapshots()
-            taken = [self._snapshots[i] for i in range(len(self._snapshots))]
-        chosen = roster_snapshot_for([(s.l1_block, s.timestamp) for s in taken],
-                                     block.roster_block, block.timestamp,
-                                     self.params.snapshot_max_age)
+            chosen = roster_snapshot_for(self._snapshot_times, block.roster_block,
+                                         block.timestamp, self.params.snapshot_max_age)
         if chosen is None:
             return None, ()
-        return chosen, tuple(taken[chosen].entries)
+        return chosen, tuple(self.snapshot(chosen).entries)
 
     def roster_of(self, block: int) -> tuple[int | None, tuple[RosterEntry, ...]]:
         """L2 block `block`'s roster snapshot (the contract's rule, `rosterSnapshotOf`) and its
@@ -233,11 +238,16 @@ class CoordinatorL1:
         return snapshot, tuple(self.snapshot(snapshot).entries)
 
     def snapshot(self, snapshot_id: int) -> RosterSnapshot:
-        """Roster snapshot `snapshot_id`, rebuilt from its event (read once, then kept)."""
+        """Roster snapshot `snapshot_id`, rebuilt from its event (kept while recently used)."""
         with self._snapshots_lock:
             if snapshot_id not in self._snapshots:
-                self._read_snapshots()
+                if snapshot_id < len(self._snapshot_times):
+                    self._read_again(snapshot_id)
+                else:
+                    self._read_snapshots()
             found = self._snapshots.get(snapshot_id)
+            if found is not None:
+                self._snapshots.move_to_end(snapshot_id)
         if found is None:
             # `rosterSnapshotOf` named it, so its event exists: the log read came from a node
             # behind the one that answered the call. A ChainError: the caller retries.
@@ -248,7 +258,8 @@ class CoordinatorL1:
     def newest_snapshot(self) -> RosterSnapshot | None:
         with self._snapshots_lock:
             self._read_snapshots()
-            return self._snapshots[max(self._snapshots)] if self._snapshots else None
+            newest = len(self._snapshot_times) - 1
+        return self.snapshot(newest) if newest >= 0 else None
 
     def _read_snapshots(self) -> None:
         """Add the snapshots taken since the last read (callers hold the lock)."""
@@ -256,8 +267,25 @@ class CoordinatorL1:
         if head < self._snapshots_from:
             return
         for snapshot in self.market.snapshots(from_block=self._snapshots_from, to_block=head):
-            self._snapshots[snapshot.id] = snapshot
+            if snapshot.id != len(self._snapshot_times):
+                raise ChainError(f"roster snapshot {snapshot.id} follows snapshot "
+                                 f"{len(self._snapshot_times) - 1} in the RosterSnapshot events")
+            self._snapshot_times.append((snapshot.l1_block, snapshot.timestamp))
+            self._keep(snapshot)
         self._snapshots_from = head + 1
+
+    def _read_again(self, snapshot_id: int) -> None:
+        """Read an evicted snapshot's event again, from its L1 block (callers hold the lock)."""
+        l1_block = self._snapshot_times[snapshot_id][0]
+        for snapshot in self.market.snapshots(from_block=l1_block, to_block=l1_block):
+            if snapshot.id == snapshot_id:
+                self._keep(snapshot)
+
+    def _keep(self, snapshot: RosterSnapshot) -> None:
+        self._snapshots[snapshot.id] = snapshot
+        self._snapshots.move_to_end(snapshot.id)
+        while len(self._snapshots) > self.snapshots_kept:
+            self._snapshots.popitem(last=False)
 
     def public_inputs(self, block: int, prover: str) -> list[int]:
         return self.rollup.public_inputs(block, to_checksum_address(prover))

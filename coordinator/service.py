@@ -204,7 +204,8 @@ class CoordinatorService:
         self.rollup = Rollup.from_deployment(chain, deployment)
         self.l1 = CoordinatorL1(chain, self.market, self.rollup, account,
                                 log_range=config.log_range,
-                                records_per_transaction=config.records_per_transaction)
+                                records_per_transaction=config.records_per_transaction,
+                                snapshots_kept=config.snapshots_kept)
         self.params = self.l1.params
         if self.l1.batch_size != self.params.k:
             raise CoordinatorError(

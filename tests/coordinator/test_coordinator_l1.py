@@ -93,8 +93,8 @@ class World:
     rollup: Rollup
     stub: object
 
-    def l1(self) -> CoordinatorL1:
-        return CoordinatorL1(self.chain, self.market, self.rollup, self.coordinator)
+    def l1(self, **settings) -> CoordinatorL1:
+        return CoordinatorL1(self.chain, self.market, self.rollup, self.coordinator, **settings)
 
     def account(self, tokens: int = 1_000):
         account = Account.create()
@@ -179,6 +179,19 @@ def test_an_unchanged_roster_is_snapshotted_again_before_it_grows_too_old(world)
     refreshed = l1.refresh_snapshot(INTERVAL)
     assert refreshed == taken + 1
     assert l1.snapshot(refreshed).entries == l1.snapshot(taken).entries
+
+
+def test_only_recent_snapshots_are_kept_and_an_older_one_is_read_again(world):
+    l1 = world.l1(snapshots_kept=1)
+    first = world.roller()
+    taken = l1.refresh_snapshot(INTERVAL)
+    second = world.roller()
+    world.at(l1.snapshot(taken).timestamp + INTERVAL)
+    again = l1.refresh_snapshot(INTERVAL)
+    assert [e.roller for e in l1.newest_snapshot().entries] == [first.address, second.address]
+    assert list(l1._snapshots) == [again]  # the bound: the newest alone
+    assert [e.roller for e in l1.snapshot(taken).entries] == [first.address]
+    assert list(l1._snapshots) == [taken]  # read again from its event, in the other's place
 
 
 def test_a_blocks_roster_is_its_snapshot_and_settlement_proves_each_draw(world):
