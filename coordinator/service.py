@@ -64,6 +64,7 @@ from coordinator.commands import (
     Settle,
     Slash,
 )
+from coordinator.config import CoordinatorConfig
 from coordinator.core import CoordinatorCore
 from coordinator.errors import CoordinatorError
 from coordinator.events import (
@@ -77,7 +78,6 @@ from coordinator.events import (
     TaskDeclined,
     Tick,
 )
-from coordinator.config import CoordinatorConfig
 from coordinator.l1 import (
     Committed,
     CoordinatorL1,
@@ -282,7 +282,8 @@ class CoordinatorService:
             self.manifest_hash = await trio.to_thread.run_sync(artifacts.put, self.manifest)
             async with (open_node(config.datadir / "p2p", listen=config.listen,
                                   bootstrap=config.bootstrap) as node,
-                        SequencerClientPool(config.sequencer_url, size=config.sequencer_connections,
+                        SequencerClientPool(config.sequencer_url,
+                                            size=config.sequencer_connections,
                                             timeout=config.call_timeout) as seq):
                 self.node, self.sequencer = node, seq
                 serve_artifacts(node, artifacts)

@@ -74,7 +74,8 @@ def command() -> None:
 @deployment_option
 @account_options
 @dev_account_option
-@click.option("--listen", default="127.0.0.1:8600", show_default=True, callback=_listen,
+@click.option("--listen", default=f"{SequencerConfig.host}:{SequencerConfig.port}",
+              show_default=True, callback=_listen,
               help="HOST:PORT of the JSON-RPC API.")
 @click.option("--block-interval", type=Duration(), default="2s", show_default=True,
               help="Time between blocks (a block is built only if transfers are pending).")
@@ -87,7 +88,8 @@ def command() -> None:
               show_default=True, help="Devnet genesis: accounts owned by the dev keys 0..N-1.")
 @click.option("--genesis-balance", type=click.IntRange(0), default=DEVNET_BALANCE,
               show_default=True, help="Devnet genesis: each account's balance in base units.")
-@click.option("--max-pending", type=click.IntRange(1), default=10_000, show_default=True,
+@click.option("--max-pending", type=click.IntRange(1), default=SequencerConfig.max_pending,
+              show_default=True,
               help="Most pending transfers held at once.")
 @database_option("sequencer", f"DATADIR/sequencer/{DATABASE_NAME}")
 @metrics_listen_option(DEFAULT_METRICS_LISTEN)
