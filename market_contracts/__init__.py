@@ -1,2 +1,3 @@
-"""L1 side of provernet: Solidity sources, compiled artifacts, deployment, bindings, and the
-pure mirror of the market rules (`rules.py`)."""
+"""L1 side of provernet: Solidity sources, compiled artifacts, deployment, bindings, the pure
+mirror of the market rules (`rules.py`), and the embedded chain served over JSON-RPC for
+development (`l1_server.py`)."""
