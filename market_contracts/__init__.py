@@ -1,2 +1,4 @@
-"""L1 side of provernet: Solidity sources, compiled artifacts, deployment, bindings, and the
-pure mirror of the market rules (`rules.py`)."""
+"""L1 side of provernet: Solidity sources, compiled artifacts, the chain backends (`chain`,
+`anvil`), deployment, typed bindings (`bindings`, `rollup`), generated verifiers, the pure
+mirror of the market rules (`rules.py`) and the model of the staking contract's state
+(`ledger.py`)."""
