@@ -32,16 +32,13 @@ from pathlib import Path
 # shadow the sequencer package); drop it, so that imports resolve as in the package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from eth_account import Account  # (imported after the path fix)
-from rich.console import Console
+from rich.console import Console  # (imported after the path fix)
 from rich.table import Table
 
-from market_contracts.bindings import Market, slash_gas
+from market_contracts.bindings import slash_gas
 from market_contracts.chain import EmbeddedChain
-from market_contracts.compile import load_artifact
-from market_contracts.deploy import deploy_market
 from market_contracts.ledger import DrawProof, OutcomeReport, draw_proof
-from market_contracts.rollup import Rollup, attach_rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup
 from market_contracts.rules import (
     MarketParams,
     Outcome,
@@ -53,6 +50,7 @@ from market_contracts.rules import (
 )
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
+from provernet.world import World
 from sequencer.blocks import dev_transfer as transfer
 from sequencer.blocks import l2_chain
 from sequencer.circuit_inputs import BlockCircuit, block_inputs
@@ -96,15 +94,15 @@ def row(operation: str, gas: int, records: int | None = None) -> dict:
 
 
 class Bench:
-    """One market with rollers that approved the staking contract once (so that stake rows
-    measure stake alone), and rollups finalized through the batch verifier stub."""
+    """One market (`provernet.world`) with rollers that approved the staking contract once (so
+    that stake rows measure stake alone), and rollups finalized through the batch verifier
+    stub."""
 
     def __init__(self, chain: EmbeddedChain, params: MarketParams):
         self.chain, self.params = chain, params
-        self.owner = chain.dev_accounts[0]
-        self.market = Market(chain, deploy_market(chain, self.owner, params))
-        self.stub = chain.deploy(self.owner, load_artifact("BatchVerifierStub"))
-        self.poseidon = deploy_poseidon(chain, self.owner)
+        self.world = World.deploy(chain, params)
+        self.owner, self.market = self.world.owner, self.world.market
+        self.stub = self.world.stub
         self.sequencer = self.account()
         self.rollers = [self.account(tokens=1_000) for _ in range(ROLLERS)]
         for roller in self.rollers:
@@ -112,25 +110,18 @@ class Bench:
                 self.market.staking.address, 2**256 - 1))
 
     def account(self, tokens: int = 0):
-        account = Account.create()
-        self.chain.send_eth(self.owner, account.address, 10**18)
-        if tokens:
-            self.market.mint(self.owner, account.address, tokens * ONE_TOKEN)
-        return account
+        return self.world.new_account(eth=10**18, tokens=tokens * ONE_TOKEN)
 
     def finalized_rollup(self, blocks: int):
         """A funded rollup of batches of `blocks` blocks with batch 0 finalized (drawn from a
         roster snapshot taken just before, randomness recorded), and its coordinator."""
-        rollup = deploy_rollup_contract(
-            self.chain, self.owner, sequencer=self.sequencer.address, verifier=self.stub.address,
-            poseidon=self.poseidon, genesis_root=1, batch_size=blocks, max_transfers=1)
-        self.market.add_rollup(self.owner, rollup.address, self.stub.address)
+        rollup = Rollup.from_deployment(self.chain, self.world.attach_rollup(
+            self.sequencer.address, genesis_root=1, batch_size=blocks, max_transfers=1))
         coordinator = self.account()
-        self.market.register_coordinator(self.owner, coordinator.address, b"bench", "",
-                                         rollup.address)
-        self.market.mint(self.owner, self.owner.address, 10_000 * ONE_TOKEN)
-        self.market.fund_rewards(self.owner, 10_000 * ONE_TOKEN, rollup.address)
-        self.market.snapshot_roster(self.owner)
+        self.world.register_coordinator(coordinator.address, rollup=rollup.address,
+                                        peer_id=b"bench", name="")
+        self.world.fund_rewards(10_000 * ONE_TOKEN, rollup.address)
+        self.world.snapshot_roster()
         for n in range(1, blocks + 1):
             rollup.commit_block(self.sequencer, n, n + 1, [])
         provers = [self.owner.address] * blocks
@@ -225,9 +216,9 @@ def measure_rollup_and_slashing(bench: Bench, workdir: Path) -> list[dict]:
     proofs = [prover.prove(calculator.calculate(
         block_inputs(TINY, block.before, block.transfers, roller.address)))[0] for block in BLOCKS]
 
-    deployment = attach_rollup(chain, owner, market.deployment, sequencer=bench.sequencer.address,
-                               vk=key.vk, genesis_root=GENESIS.root, batch_size=SLASH_K,
-                               max_transfers=TINY.block_size)
+    deployment = bench.world.attach_rollup(bench.sequencer.address, vk=key.vk,
+                                           genesis_root=GENESIS.root, batch_size=SLASH_K,
+                                           max_transfers=TINY.block_size)
     rollup = Rollup.from_deployment(chain, deployment)
     commits = [gas_of(chain.transact(bench.sequencer, rollup.contract.functions.commitBlock(
         block.before.root, block.after.root, list(block.data)))) for block in BLOCKS]

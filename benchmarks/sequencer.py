@@ -33,9 +33,9 @@ from rich.table import Table
 
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
-from market_contracts.compile import load_artifact
-from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup
 from provernet.market_report import percentile
+from provernet.world import World
 from sequencer import eddsa
 from sequencer.accounts import Account
 from sequencer.circuit_inputs import SMALL
@@ -129,14 +129,12 @@ def main() -> None:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))  # warnings off
     with run_anvil() as node, tempfile.TemporaryDirectory() as datadir:
         chain = RpcChain(node.url)
-        owner, key = chain.dev_accounts[0], chain.dev_accounts[1]
-        stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
-        rollup = deploy_rollup_contract(
-            chain, owner, sequencer=key.address, verifier=stub.address,
-            poseidon=deploy_poseidon(chain, owner),
-            genesis_root=genesis_state(SMALL.depth, GENESIS).root, batch_size=4,
-            max_transfers=SMALL.block_size)
-        results = trio.run(measure, args.transfers, Path(datadir), node.url, rollup.address, key)
+        key = chain.dev_accounts[1]
+        world = World.deploy(chain)
+        world.attach_rollup(key.address, genesis_root=genesis_state(SMALL.depth, GENESIS).root,
+                            batch_size=4)
+        results = trio.run(measure, args.transfers, Path(datadir), node.url,
+                           world.rollup.address, key)
     bound = verification_rate()
     if args.json:
         print(json.dumps({"levels": results, "verifications_per_second": bound}))

@@ -1,8 +1,8 @@
 """Start anvil (the npm build in node_modules) as a child process, and always stop it again.
 
-Used by the devnet (`--l1 anvil`) and the integration tests. anvil runs in its own process group
-so that stopping it reaches anything it spawned, and so that a Ctrl-C meant for us is not
-delivered to it twice.
+Used by the devnet (`--l1 anvil`), the chaos harness, the benchmarks and the integration
+tests. anvil runs in its own process group so that stopping it reaches anything it spawned, and
+so that a Ctrl-C meant for us is not delivered to it twice.
 """
 
 from __future__ import annotations

@@ -278,9 +278,6 @@ class Market:
     def mint(self, owner: LocalAccount, to: str, amount: int) -> None:
         self._send(owner, self.token.functions.mint(to, amount))
 
-    def transfer_tokens(self, account: LocalAccount, to: str, amount: int) -> None:
-        self._send(account, self.token.functions.transfer(to, amount))
-
     def stake(self, account: LocalAccount, amount: int) -> None:
         self._approve_at_least(account, amount)
         self._send(account, self.staking.functions.stake(amount))

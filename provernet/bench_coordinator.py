@@ -62,10 +62,10 @@ from eth_utils import keccak
 from atomicfile import write_atomically
 from p2p.messages import BATCH_TASK, BLOCK_TASK
 
-ROLLER_TOKENS = 1_000 * 10**18
 #: each roller sends two transactions (approve, stake); anvil funds its dev accounts with
 #: 10,000 ETH, which must cover 1,000 rollers
 ROLLER_ETH = 10**18
+#: the reward pool: larger than the devnet's, as a long run settles many batches
 REWARD_POOL = 1_000_000 * 10**18
 #: seconds to wait, after the window, for the tasks of blocks committed in it to arrive
 DRAIN_SECONDS = 15.0
@@ -208,37 +208,27 @@ def roller_proofs(build, accounts, cache_dir: Path,
 
 def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Path,
            threads: int = 1):
-    """Market, Rollup and coordinator registration as `provernet.devnet` makes them; the rollers
-    funded and staked (equal stakes, `threads` at a time), and a roster snapshot taken."""
-    from libp2p.peer.id import ID
-
-    from market_contracts.bindings import Market
-    from market_contracts.deploy import deploy_market
-    from market_contracts.rollup import attach_rollup
-    from p2p.host import load_or_create_identity
-    from sequencer.circuit_inputs import SMALL
+    """The world as `provernet.world.devnet_world` builds it, with one rollup of the small
+    block circuit (genesis `genesis_root`), a larger reward pool and equal stakes: the rollers
+    funded and staked `threads` at a time, and a roster snapshot taken."""
+    from provernet.world import ROLLER_TOKENS, World, peer_id_in
 
     owner, sequencer, coordinator = chain.dev_accounts[:3]
-    deployment = attach_rollup(chain, owner, deploy_market(chain, owner, params),
-                               sequencer=sequencer.address, vk=build.setup.vk,
-                               genesis_root=genesis_root, batch_size=params.k,
-                               max_transfers=SMALL.block_size)
-    market = Market(chain, deployment)
+    world = World.deploy(chain, params, owner)
+    deployment = world.attach_rollup(sequencer.address, vk=build.setup.vk,
+                                     genesis_root=genesis_root)
     coordinator_p2p.mkdir(parents=True)
-    peer = ID.from_pubkey(load_or_create_identity(coordinator_p2p).public_key)
-    market.register_coordinator(owner, coordinator.address, peer.to_bytes(),
-                                "coordinator capacity benchmark", deployment.rollup.address)
-    market.mint(owner, owner.address, REWARD_POOL)
-    market.fund_rewards(owner, REWARD_POOL)
-
+    world.register_coordinator(coordinator.address,
+                               peer_id=peer_id_in(coordinator_p2p).to_bytes(),
+                               name="coordinator capacity benchmark")
+    world.fund_rewards(REWARD_POOL)
+    stake = 2 * params.min_stake
     if threads == 1:
-        for account in rollers:
-            chain.send_eth(owner, account.address, ROLLER_ETH)
-            market.mint(owner, account.address, ROLLER_TOKENS)
-            market.stake(account, 2 * params.min_stake)
+        world.stake_rollers(rollers, [stake] * len(rollers), eth=ROLLER_ETH)
     else:
         # The owner's funding pipelined (a transaction per block would take minutes for 1,000
         # rollers), then each roller stakes from its own account, `threads` at a time.
+        market = world.market
         sender = PipelinedSender(chain, owner)
         for first in range(0, len(rollers), FUNDING_CHUNK):
             sent = []
@@ -250,9 +240,9 @@ def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Pa
                 sender.wait(tx_hash)
         with ThreadPoolExecutor(threads) as pool:
             # list(): a failure raises here
-            list(pool.map(lambda account: market.stake(account, 2 * params.min_stake), rollers))
+            list(pool.map(lambda account: market.stake(account, stake), rollers))
     # The blocks' roster, as the devnet takes it; the coordinator keeps it fresh from there.
-    market.snapshot_roster(owner)
+    world.snapshot_roster()
     return deployment
 
 

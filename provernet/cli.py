@@ -1,8 +1,11 @@
 """`provernet`: one command line for every role.
 
-Options can come from flags, from `PROVERNET_<COMMAND>_<OPTION>` environment variables (click's
-auto envvar prefix), or from a TOML file given with `--config` whose tables mirror the commands,
-e.g. `[roller.stake] rpc_url = "http://127.0.0.1:8545"`.
+Options can come from flags, from environment variables (click's auto prefix,
+`PROVERNET_<GROUP>_<COMMAND>_<OPTION>`, e.g. `PROVERNET_ROLLER_STAKE_RPC_URL`, and the shared
+ones the options name, such as `PROVERNET_RPC_URL` and `PROVERNET_DEPLOYMENT`), or from a TOML
+file given with `--config` (or `PROVERNET_CONFIG`) whose tables mirror the commands, keys
+written as the flags, e.g. `[roller.stake] rpc-url = "http://127.0.0.1:8545"`. A flag beats a
+variable, which beats the file.
 
 Start-up imports click and nothing else of weight: each command's module is imported when that
 command runs, so `provernet --help` or `provernet zkp prove` pays for no web3, libp2p or py_ecc

@@ -39,7 +39,6 @@ import structlog
 import trio
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from libp2p.peer.id import ID
 
 from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService
@@ -47,55 +46,36 @@ from coordinator.views import ProvingStatus
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
-from market_contracts.deploy import Deployment, deploy_market
-from market_contracts.rollup import Rollup, attach_rollup
+from market_contracts.deploy import Deployment
+from market_contracts.l1_server import EmbeddedL1Server
+from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams
-from market_contracts.units import ONE_TOKEN
-from p2p.host import load_or_create_identity
 from provernet.calibration import empty_block_inputs
 from provernet.explorer.data import ExplorerData
 from provernet.explorer.server import Explorer
-from market_contracts.l1_server import EmbeddedL1Server
+from provernet.world import GUEST_ACCOUNTS, L2_ACCOUNTS, devnet_world, l2_genesis
 from roller.config import RollerConfig
 from roller.service import RollerService
-from sequencer.accounts import Account as L2Account
 from sequencer.blocks import dev_transfer
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.errors import SequencerError
-from sequencer.genesis import dev_address, genesis_state
 from sequencer.config import SequencerConfig
 from sequencer.service import Sequencer
 from zkp.builds import CircuitBuild, build_block_circuit
 
 log = structlog.get_logger(__name__)
 
-ROLLER_TOKENS = 1_000 * ONE_TOKEN
-ROLLER_ETH = 10 * 10**18
-REWARD_POOL = 10_000 * ONE_TOKEN
-#: L2 accounts of the dev keys 0..N-1 at genesis, each with this balance
-L2_ACCOUNTS = 8
-L2_BALANCE = 10**24
 BEHAVIOURS = ("honest", "invalid", "lazy")
-#: the node's dev accounts (ETH-funded by the node) that also get ROLLER_TOKENS, for guests
-GUEST_ACCOUNTS = slice(3, 6)
 #: on a dev L1, an empty block is mined when none came for this long (randomness needs blocks)
 L1_BLOCK_SECONDS = 1.0
 #: seconds the rollers have to fetch the circuit and measure their speed at start
 READY_TIMEOUT = 300
 #: the coordinator's `snapshot_interval` on the devnet: short, so a new stake is drawn soon
 SNAPSHOT_INTERVAL = 5.0
-#: ETH for the sequencer and coordinator of each rollup after the first (fresh keys: the
-#: first rollup's are dev accounts the node funds)
-NODE_ETH = 10 * 10**18
 #: what `Devnet` writes in its data directory (`DevnetRollup.suffix`: rollup i > 1 adds -i)
 _NODE_DIR = re.compile(r"(sequencer|coordinator)(-\d+)?|roller-\d+")
 _DEPLOYMENT_FILE = re.compile(r"deployment(-\d+)?\.json")
-
-
-def stake_for(index: int, params: MarketParams) -> int:
-    """Unequal stakes, so that weight shares differ visibly: 1.5x, 3x, 4.5x MIN_STAKE, ..."""
-    return params.min_stake * 3 * (index + 1) // 2
 
 
 @dataclass(frozen=True)
@@ -209,7 +189,8 @@ class Devnet:
             self.first_block = chain.w3.eth.block_number
             self.build = await trio.to_thread.run_sync(build_block_circuit, "small")
             accounts = [(b, Account.create()) for b, n in self._roller_plan() for _ in range(n)]
-            self.rollups = await trio.to_thread.run_sync(self.deploy, accounts)
+            self.rollups = await trio.to_thread.run_sync(
+                self._deploy, [account for _, account in accounts])
             self.market = Market(chain, self.deployment)
             async with trio.open_nursery() as nursery:
                 if chain.is_dev:
@@ -226,7 +207,7 @@ class Devnet:
                 for lane in self.rollups:
                     lane.sequencer = Sequencer(SequencerConfig(
                         datadir=config.datadir / f"sequencer{lane.suffix}",
-                        genesis=self._genesis(), circuit=SMALL,
+                        genesis=l2_genesis(), circuit=SMALL,
                         block_interval=config.block_interval, port=0, l1_poll_interval=1.0),
                         lane.rollup, lane.sequencer_key)
                     await nursery.start(lane.sequencer.run)
@@ -292,57 +273,22 @@ class Devnet:
         """Dev accounts the devnet funds with tokens for rollers that join from outside."""
         return list(self.chain.dev_accounts[GUEST_ACCOUNTS])
 
-    @property
-    def _owner(self) -> LocalAccount:
-        return self.chain.dev_accounts[0]
-
     def _node_keys(self, index: int) -> tuple[LocalAccount, LocalAccount]:
         """Rollup `index`'s sequencer and coordinator keys: dev accounts 1 and 2 for the first,
-        fresh keys (funded by `deploy`) for the others."""
+        fresh keys (funded by `devnet_world`) for the others."""
         if index == 0:
             return self.chain.dev_accounts[1], self.chain.dev_accounts[2]
         return Account.create(), Account.create()
 
-    @staticmethod
-    def _genesis() -> dict[int, L2Account]:
-        return {i: L2Account(dev_address(i), L2_BALANCE) for i in range(L2_ACCOUNTS)}
-
-    def deploy(self, rollers: list[tuple[str, LocalAccount]]) -> list[DevnetRollup]:
-        chain, owner, params = self.chain, self._owner, self.config.params
-        market_only = deploy_market(chain, owner, params)
-        market = Market(chain, market_only)
-        rollups = []
-        for index in range(self.config.rollups):
-            sequencer_key, coordinator_key = self._node_keys(index)
-            deployment = attach_rollup(
-                chain, owner, market_only, sequencer=sequencer_key.address,
-                vk=self.build.setup.vk,
-                genesis_root=genesis_state(SMALL.depth, self._genesis()).root,
-                batch_size=params.k, max_transfers=SMALL.block_size)
-            lane = DevnetRollup(index, deployment, Rollup.from_deployment(chain, deployment),
-                                sequencer_key, coordinator_key)
-            deployment.save(self.config.datadir / f"deployment{lane.suffix}.json")
-            if index > 0:
-                for key in (sequencer_key, coordinator_key):
-                    chain.send_eth(owner, key.address, NODE_ETH)
-            p2p_dir = self.config.datadir / f"coordinator{lane.suffix}" / "p2p"
-            p2p_dir.mkdir(parents=True)
-            peer = ID.from_pubkey(load_or_create_identity(p2p_dir).public_key)
-            market.register_coordinator(owner, coordinator_key.address, peer.to_bytes(),
-                                        f"provernet devnet coordinator{lane.suffix}",
-                                        deployment.rollup.address)
-            market.mint(owner, owner.address, REWARD_POOL)
-            market.fund_rewards(owner, REWARD_POOL, deployment.rollup.address)
-            rollups.append(lane)
-        for guest in self.guest_accounts:
-            market.mint(owner, guest.address, ROLLER_TOKENS)
-        for index, (_, account) in enumerate(rollers):
-            chain.send_eth(owner, account.address, ROLLER_ETH)
-            market.mint(owner, account.address, ROLLER_TOKENS)
-            market.stake(account, stake_for(index, params))
-        # The first blocks' roster: without a snapshot before its commit a block has none.
-        market.snapshot_roster(owner)
-        return rollups
+    def _deploy(self, rollers: list[LocalAccount]) -> list[DevnetRollup]:
+        """The devnet's world (`provernet.world.devnet_world`) with `rollers` staked; one lane
+        a rollup."""
+        node_keys = [self._node_keys(index) for index in range(self.config.rollups)]
+        world = devnet_world(self.chain, self.build.setup.vk, self.config.datadir, node_keys,
+                             rollers, self.config.params)
+        return [DevnetRollup(index, deployment, Rollup.from_deployment(self.chain, deployment),
+                             *keys)
+                for index, (deployment, keys) in enumerate(zip(world.deployments, node_keys))]
 
     async def _rollers_ready(self) -> None:
         """Until every roller has fetched the circuit, checked it against every rollup's

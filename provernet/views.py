@@ -1,5 +1,6 @@
-"""How the market looks to a person: rich tables and phrases shared by `roller status`, the
-roller's live view, the devnet and the benchmarks."""
+"""How the market looks to a person: the console the commands print to, and the phrases (a
+roller's state and weight share, unbondings, snapshots, times, the machine) that `roller
+status`, the roller's live view, the explorer, the devnet and the benchmarks share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import math
 import os
 
 from rich.console import Console
-from rich.table import Table
+
+from market_contracts.bindings import RollerInfo, Unbonding
+from market_contracts.units import format_tokens, format_utc
 
 # Piped output (logs, CI) gets no terminal width; tables of full addresses need this much.
 PIPED_WIDTH = 140
@@ -17,31 +20,9 @@ def console() -> Console:
     probe = Console()
     return probe if probe.is_terminal else Console(width=PIPED_WIDTH)
 
-from market_contracts.bindings import RollerInfo, Unbonding
-from market_contracts.units import format_tokens, format_utc
-
 
 def share(weight: int, total: int) -> float:
     return weight / total if total else 0.0
-
-
-def rollers_table(rollers: list[RollerInfo], total_weight: int, rep_max: int, title: str = "Rollers") -> Table:
-    table = Table(title=title)
-    table.add_column("roller", no_wrap=True, min_width=42)
-    for column in ("stake", "unbonding", f"rep (/{rep_max})", "weight share", "claimable"):
-        table.add_column(column, justify="right")
-    table.add_column("state")
-    for r in rollers:
-        table.add_row(
-            r.address,
-            format_tokens(r.active),
-            format_tokens(r.unbonding),
-            str(r.rep),
-            f"{share(r.weight, total_weight):.1%}",
-            format_tokens(r.claimable),
-            roller_state(r),
-        )
-    return table
 
 
 def roller_state(r: RollerInfo) -> str:

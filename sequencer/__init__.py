@@ -1,1 +1,3 @@
-"""L2 state, signed transfers, block builder, commits to L1 (rollup issue)."""
+"""The L2 rollup: its model (Poseidon, Baby Jubjub, EdDSA, the account tree, transfers, the state
+transition, the block circuit's inputs, genesis), and the sequencer service (mempool, block
+builder, L1 committer, JSON-RPC API, store) with its client and the L2 wallet."""

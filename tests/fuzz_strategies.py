@@ -806,28 +806,21 @@ def roller_world(build, datadir: Path) -> SimpleNamespace:
     """What `test_roller_service`'s fake coordinator and roller need, without proofs: the market
     and a Rollup of `build`'s key on a fresh embedded chain, a coordinator registered with the
     peer id of its node directory, and `build`'s circuit served by hash."""
-    from libp2p.peer.id import ID as PeerID
-
-    from market_contracts.bindings import Market
     from market_contracts.chain import EmbeddedChain
-    from market_contracts.deploy import deploy_market
-    from market_contracts.rollup import Rollup, attach_rollup
-    from market_contracts.rules import MarketParams
     from p2p.artifacts import ArtifactStore
-    from p2p.host import load_or_create_identity
-    from sequencer.circuit_inputs import SMALL
+    from provernet.world import World, peer_id_in
     from zkp.builds import manifest
 
     chain = EmbeddedChain()
-    owner, sequencer, coordinator, roller = chain.dev_accounts[:4]
-    deployment = attach_rollup(chain, owner, deploy_market(chain, owner, MarketParams.devnet()),
-                               sequencer=sequencer.address, vk=build.setup.vk, genesis_root=1,
-                               batch_size=2, max_transfers=SMALL.block_size)
-    rollup = Rollup.from_deployment(chain, deployment)
+    sequencer, coordinator, roller = chain.dev_accounts[1:4]
+    world = World.deploy(chain)
+    deployment = world.attach_rollup(sequencer.address, vk=build.setup.vk, genesis_root=1,
+                                     batch_size=2)
+    rollup = world.rollup
     coordinator_dir = datadir / "coordinator"
-    peer = PeerID.from_pubkey(load_or_create_identity(coordinator_dir).public_key)
-    Market(chain, deployment).register_coordinator(owner, coordinator.address, peer.to_bytes(),
-                                                   "fuzzing coordinator", rollup.address)
+    world.register_coordinator(coordinator.address,
+                               peer_id=peer_id_in(coordinator_dir).to_bytes(),
+                               name="fuzzing coordinator")
     store = ArtifactStore(datadir / "served")
     manifest_hash = store.put(manifest(build))
     store.import_file(build.zkey)

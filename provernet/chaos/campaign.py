@@ -35,7 +35,6 @@ import trio
 from eth_utils import to_checksum_address
 
 from market_contracts.anvil import run_anvil
-from market_contracts.bindings import Market
 from market_contracts.chain import RpcChain
 from market_contracts.rules import MarketParams, ends_batch
 from provernet.chaos import checks
@@ -326,7 +325,7 @@ async def _fill_batch(client: SequencerClient, load: LoadGenerator,
 async def _settle(network: ChaosNetwork, client: SequencerClient, deadline: float) -> None:
     """Until every committed block is finalized and every accepted transfer committed, or
     `deadline` (trio time)."""
-    rollup = network.devnet.rollup
+    rollup = network.world.rollup
     while trio.current_time() < deadline:
         try:
             status = await client.status()
@@ -342,9 +341,9 @@ async def _settle(network: ChaosNetwork, client: SequencerClient, deadline: floa
 
 def _check(config: CampaignConfig, network: ChaosNetwork, load: LoadGenerator,
            sequencer_blocks: dict[int, dict], held: set[str], records: list[FaultRecord], seconds: float) -> CampaignReport:
-    chain, devnet = network.chain, network.devnet
-    w3, rollup = chain.w3, devnet.rollup
-    market = Market(chain, devnet.deployment)
+    chain, world = network.chain, network.world
+    w3, rollup = chain.w3, world.rollup
+    market = world.market
     first, head = network.first_block, w3.eth.block_number
 
     # The Rollup's history: commits and reverts in L1 order.

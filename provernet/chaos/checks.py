@@ -1,10 +1,12 @@
 """What a chaos run must not have broken, read from L1 and the nodes' stores.
 
 The rules are small pure functions over plain facts (`commit_history`, `transfer_placement`,
-`repeated`, `double_signed`, `nonce_gaps`, `duplicate_transactions`); `read_facts` gathers the
-facts: the Rollup's and the staking contract's events, every transaction the nodes' accounts
-mined (from anvil's blocks and receipts), the sequencer's blocks (its JSON-RPC), the
-coordinator's stored submissions and the rollers' journals (read-only SQLite).
+`repeated`, `double_signed`, `nonce_gaps`, `duplicate_transactions`, `duplicated_calls`); the
+readers below them gather the facts that are not events: every transaction the nodes' accounts
+mined (`node_transactions`, from anvil's blocks and receipts), the coordinator's stored
+submissions and the rollers' journals (`coordinator_submissions`, `journal_submissions`,
+read-only SQLite). `campaign._check` reads the Rollup's events and the sequencer's blocks (its
+JSON-RPC) itself and applies the rules.
 """
 
 from __future__ import annotations

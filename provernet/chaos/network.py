@@ -1,8 +1,8 @@
 """The market as an operator runs it: anvil, and each node its own `provernet ... run` process.
 
 `ChaosNetwork` deploys the market and the Rollup on anvil exactly as `provernet devnet` does
-(`Devnet.deploy`: the v2 devnet parameters, the coordinator registered with its libp2p peer id,
-the reward pool funded, the rollers staked, the first roster snapshot), then starts
+(`provernet.world.devnet_world`: the coordinator registered with its libp2p peer id, the reward
+pool funded, the rollers staked, the first roster snapshot), then starts
 `provernet sequencer run`, `provernet coordinator run` and `provernet roller run` (CPU backend,
 the small block circuit) as child processes on fixed ports, each on its own data directory, each
 reaching L1 through the fault relay (`proxy.L1Proxy`). `NodeProcess` starts, SIGKILLs and
@@ -26,13 +26,11 @@ from pathlib import Path
 import httpx
 import structlog
 import trio
-from libp2p.peer.id import ID
 
 from market_contracts.anvil import free_port
 from market_contracts.chain import RpcChain
 from market_contracts.rules import MarketParams
-from p2p.host import load_or_create_identity
-from provernet.devnet import L2_ACCOUNTS, L2_BALANCE, Devnet, DevnetConfig
+from provernet.world import L2_ACCOUNTS, L2_BALANCE, World, devnet_world, peer_id_in
 from sequencer.blocks import dev_transfer
 from sequencer.client import SequencerClient
 from sequencer.errors import RequestRefused, SequencerUnreachable
@@ -156,7 +154,7 @@ class ChaosNetwork:
     first_block: int = 0
     sequencer_url: str = ""
     deployment_path: Path | None = None
-    devnet: Devnet | None = None
+    world: World | None = None
 
     @property
     def sequencer_account(self):
@@ -187,12 +185,10 @@ class ChaosNetwork:
             raise ValueError(f"{config.rollers} rollers; anvil's dev accounts allow 1 to "
                              f"{MAX_ROLLERS}")
         self.first_block = self.chain.w3.eth.block_number
-        devnet = Devnet(DevnetConfig(datadir=config.datadir, params=config.params,
-                                     rollers=config.rollers, l1="anvil"))
-        devnet.chain = self.chain
-        devnet.build = build_block_circuit("small")
-        devnet.rollups = devnet.deploy([("honest", a) for a in self.roller_accounts])
-        self.devnet = devnet
+        self.world = devnet_world(
+            self.chain, build_block_circuit("small").setup.vk, config.datadir,
+            [(self.sequencer_account, self.coordinator_account)], self.roller_accounts,
+            config.params)
         self.deployment_path = config.datadir / "deployment.json"
 
     def _commands(self) -> None:
@@ -218,8 +214,7 @@ class ChaosNetwork:
             logs / "coordinator.log", metrics["coordinator"])
         # The peer id `deploy` registered on L1, from the key it made in the coordinator's
         # data directory: the rollers dial it there.
-        peer = ID.from_pubkey(load_or_create_identity(
-            config.datadir / "coordinator" / "p2p").public_key)
+        peer = peer_id_in(config.datadir / "coordinator" / "p2p")
         bootstrap = f"/ip4/127.0.0.1/tcp/{coordinator_port}/p2p/{peer}"
         for i in range(config.rollers):
             name = f"roller-{i}"

@@ -14,11 +14,12 @@ from rich.table import Table
 
 from market_contracts.rules import MarketParams
 from market_contracts.units import format_tokens
-from provernet.devnet import BEHAVIOURS, ROLLER_TOKENS, Devnet, DevnetConfig
+from provernet.devnet import BEHAVIOURS, Devnet, DevnetConfig
 from provernet.explorer.server import ExplorerError
 from provernet.market_report import MarketReport, market_report, percentile
 from provernet.services import configure_logging, run_until_stopped
 from provernet.views import console
+from provernet.world import ROLLER_TOKENS
 
 #: seconds between refreshes of the live view and checks of the stop condition
 REFRESH_SECONDS = 1.0

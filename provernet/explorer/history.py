@@ -148,9 +148,9 @@ class History:
     #: roster snapshots by id, as `Market.snapshots` rebuilt and checked them
     snapshots: list[RosterSnapshot] = field(default_factory=list)
     #: rollers whose on-chain state (stake, reputation, claimable, pause) may have changed since
-    #: the last `take_touched`
+    #: the explorer last read them (`ExplorerData._read_rollers` empties it)
     touched: set[str] = field(default_factory=set)
-    #: whether anything moved tokens in the staking contract since the last `take_touched`
+    #: whether anything moved tokens in the staking contract since that read
     pools_touched: bool = True
 
     def apply(self, event: Event) -> None:
@@ -162,11 +162,6 @@ class History:
         handler = _HANDLERS.get(event.name)
         if handler is not None and (ours or event.name == "ReputationChanged"):
             handler(self, args, where)
-
-    def take_touched(self) -> tuple[set[str], bool]:
-        touched, pools = self.touched, self.pools_touched
-        self.touched, self.pools_touched = set(), False
-        return touched, pools
 
     # ------------------------------------------------------------------ derived
 

@@ -12,13 +12,12 @@ from eth_account import Account
 from eth_utils import keccak
 
 from coordinator.errors import CoordinatorError
+from factories import stub_rollup_world
 from coordinator.l1 import CoordinatorL1, roster_changed, snapshot_due
 from market_contracts.bindings import Market, RosterSnapshot
-from market_contracts.compile import load_artifact
-from market_contracts.deploy import deploy_market
 from market_contracts.errors import ChainError
 from market_contracts.ledger import NO_DRAW, OutcomeReport
-from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup
 from market_contracts.rules import (
     MarketParams,
     Outcome,
@@ -31,6 +30,7 @@ from market_contracts.rules import (
 )
 from market_contracts.submissions import SlashEvidence, block_proof_hash, sign_submission
 from market_contracts.units import ONE_TOKEN
+from provernet.world import World as BuiltWorld
 from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
 
@@ -92,19 +92,19 @@ class World:
     market: Market
     rollup: Rollup
     stub: object
+    #: what built it, for the accounts and rollers a test adds
+    built: BuiltWorld
 
     def l1(self, **settings) -> CoordinatorL1:
         return CoordinatorL1(self.chain, self.market, self.rollup, self.coordinator, **settings)
 
     def account(self, tokens: int = 1_000):
-        account = Account.create()
-        self.chain.send_eth(self.owner, account.address, 10 * ETH)
-        self.market.mint(self.owner, account.address, tokens * ONE_TOKEN)
-        return account
+        return self.built.new_account(eth=10 * ETH, tokens=tokens * ONE_TOKEN)
 
     def roller(self, stake: int = 200):
-        account = self.account()
-        self.market.stake(account, stake * ONE_TOKEN)
+        account = Account.create()
+        self.built.stake_rollers([account], [stake * ONE_TOKEN], eth=10 * ETH,
+                                 tokens=1_000 * ONE_TOKEN)
         return account
 
     def commit(self) -> int:
@@ -131,16 +131,9 @@ class World:
 @pytest.fixture(scope="module")
 def deployed(chain) -> World:
     """A market serving a Rollup of batches of two empty blocks, its verifier a stub."""
-    owner, sequencer, coordinator = chain.dev_accounts[:3]
-    deployment = deploy_market(chain, owner, PARAMS)
-    market = Market(chain, deployment)
-    stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
-    rollup = deploy_rollup_contract(chain, owner, sequencer=sequencer.address,
-                                    verifier=stub.address, poseidon=deploy_poseidon(chain, owner),
-                                    genesis_root=1, batch_size=BATCH_SIZE, max_transfers=1)
-    market.add_rollup(owner, rollup.address, stub.address)
-    market.register_coordinator(owner, coordinator.address, b"peer", "test", rollup.address)
-    return World(chain, owner, sequencer, coordinator, market, rollup, stub)
+    world, sequencer, coordinator = stub_rollup_world(chain, PARAMS, batch_size=BATCH_SIZE)
+    return World(chain, world.owner, sequencer, coordinator, world.market, world.rollup,
+                 world.stub, world)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from coordinator.commands import Assign, Settle
 from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService
 from coordinator.views import ProvingStatus
-from market_contracts.bindings import Market
 from market_contracts.rules import MarketParams
 
 PARAMS = MarketParams.devnet()
@@ -22,11 +21,10 @@ PARAMS = MarketParams.devnet()
 async def test_a_hung_settlement_does_not_hold_up_the_next_assignment(tmp_path, small_circuit,
                                                                       coordinator_world):
     world = coordinator_world
-    owner, roller = world.chain.dev_accounts[0], world.chain.dev_accounts[5]
-    market = Market(world.chain, world.deployment)
-    market.mint(owner, roller.address, 2 * PARAMS.min_stake)
-    market.stake(roller, 2 * PARAMS.min_stake)
-    market.snapshot_roster(owner)  # the roster block 1 is drawn from: the one roller
+    roller = world.chain.dev_accounts[5]
+    world.built.stake_rollers([roller], [2 * PARAMS.min_stake], eth=0,
+                              tokens=2 * PARAMS.min_stake)
+    world.built.snapshot_roster()  # the roster block 1 is drawn from: the one roller
 
     # The sequencer is unreachable: tasks are drawn and dispatched but cannot be built, which
     # is all this test needs (the session side has tests of its own).

@@ -16,7 +16,6 @@ import trio
 from coordinator.commands import Assign
 from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService, now_ms
-from market_contracts.bindings import Market
 from market_contracts.rules import MarketParams, TaskKind
 from p2p import messages as m
 from p2p.errors import StreamClosed
@@ -40,12 +39,9 @@ class InputsOnly:
 @asynccontextmanager
 async def running_coordinator(world, build, datadir, staked: int = 1
                               ) -> AsyncIterator[tuple[CoordinatorService, list]]:
-    owner = world.chain.dev_accounts[0]
     rollers = world.chain.dev_accounts[5:5 + staked]
-    market = Market(world.chain, world.deployment)
-    for roller in rollers:
-        market.mint(owner, roller.address, 2 * PARAMS.min_stake)
-        market.stake(roller, 2 * PARAMS.min_stake)
+    world.built.stake_rollers(rollers, [2 * PARAMS.min_stake] * staked, eth=0,
+                              tokens=2 * PARAMS.min_stake)
     service = CoordinatorService(
         CoordinatorConfig(datadir=datadir / "coordinator", sequencer_url="http://127.0.0.1:9",
                           poll_interval=0.2),

@@ -10,15 +10,11 @@ is recorded: settlement tests report the rollers the draw really chose (`MarketW
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from eth_account import Account
 
 from market_contracts.bindings import Market
-from market_contracts.compile import load_artifact
-from market_contracts.deploy import deploy_market
-from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup
 from market_contracts.ledger import NO_DRAW, DrawProof, OutcomeReport, draw_proof, max_slots
 from market_contracts.rules import (
     MarketParams,
@@ -35,6 +31,7 @@ from market_contracts.rules import (
     slot_counts,
 )
 from market_contracts.units import ONE_TOKEN
+from provernet.world import World
 from zkp.aggregate import AggregateProof
 
 ETH = 10**18
@@ -54,23 +51,24 @@ class MarketWorld:
 
     def __init__(self, chain, params: MarketParams):
         self.chain = chain
-        self.owner = chain.dev_accounts[0]
         self.params = params
-        deployment = deploy_market(chain, self.owner, params)
-        self.market = Market(chain, deployment)
-        self.stub = chain.deploy(self.owner, load_artifact("BatchVerifierStub"))
-        self.poseidon = deploy_poseidon(chain, self.owner)
+        self.world = World.deploy(chain, params)
+        self.owner = self.world.owner
         self.sequencer = self.new_account(tokens=0)
         self.rollup = self.add_rollup()
-        self.market = Market(chain, replace(deployment, rollup=replace(
-            self.rollup.deployment(), block_verifier=self.stub.address)))
+        self.stub = self.world.stub
         self.coordinator = self.new_coordinator()
         self.rollers = [self.new_roller(stake) for stake in ROLLER_STAKES]
-        self.snapshot_id = self.market.snapshot_roster(self.owner)
+        self.snapshot_id = self.world.snapshot_roster()
         self.finalize_through(FINALIZED_BATCHES - 1)
 
     batch_size = BATCH_SIZE
     finalized_batches = FINALIZED_BATCHES
+
+    @property
+    def market(self) -> Market:
+        """The market, its deployment naming the first rollup."""
+        return self.world.market
 
     @staticmethod
     def first_block(batch: int) -> int:
@@ -79,17 +77,14 @@ class MarketWorld:
     def add_rollup(self) -> Rollup:
         """A new Rollup (batches of BATCH_SIZE) that the market serves; the stub stands in for
         its block verifier, which only slashing calls."""
-        rollup = deploy_rollup_contract(
-            self.chain, self.owner, sequencer=self.sequencer.address, verifier=self.stub.address,
-            poseidon=self.poseidon, genesis_root=GENESIS_ROOT, batch_size=BATCH_SIZE,
-            max_transfers=1)
-        self.market.add_rollup(self.owner, rollup.address, self.stub.address)
-        return rollup
+        return Rollup.from_deployment(self.chain, self.world.attach_rollup(
+            self.sequencer.address, genesis_root=GENESIS_ROOT, batch_size=BATCH_SIZE,
+            max_transfers=1))
 
     def new_coordinator(self, rollup: Rollup | None = None):
         account = self.new_account(tokens=0)
-        self.market.register_coordinator(self.owner, account.address, b"peer-" + account.address.encode(),
-                                         "test", (rollup or self.rollup).address)
+        self.world.register_coordinator(account.address, rollup=(rollup or self.rollup).address,
+                                        peer_id=b"peer-" + account.address.encode())
         return account
 
     def commit(self, rollup: Rollup | None = None):
@@ -174,20 +169,16 @@ class MarketWorld:
                                   self.draws(outcomes, rollup))
 
     def new_account(self, tokens: int = 1_000):
-        account = Account.create()
-        self.chain.send_eth(self.owner, account.address, 10 * ETH)
-        if tokens:
-            self.market.mint(self.owner, account.address, tokens * ONE_TOKEN)
-        return account
+        return self.world.new_account(eth=10 * ETH, tokens=tokens * ONE_TOKEN)
 
     def new_roller(self, stake_tokens: int = 200, tokens: int = 1_000):
-        account = self.new_account(tokens)
-        self.market.stake(account, stake_tokens * ONE_TOKEN)
+        account = Account.create()
+        self.world.stake_rollers([account], [stake_tokens * ONE_TOKEN], eth=10 * ETH,
+                                 tokens=tokens * ONE_TOKEN)
         return account
 
     def fund_pool(self, tokens: int, rollup: Rollup | None = None) -> None:
-        self.market.mint(self.owner, self.owner.address, tokens * ONE_TOKEN)
-        self.market.fund_rewards(self.owner, tokens * ONE_TOKEN, (rollup or self.rollup).address)
+        self.world.fund_rewards(tokens * ONE_TOKEN, (rollup or self.rollup).address)
 
 
 def rolled_back(world: MarketWorld):

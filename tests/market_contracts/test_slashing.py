@@ -1,7 +1,7 @@
 """Slashing signed proofs and aggregates that do not verify against what L1 holds
 (`RollerStaking.slashInvalidProof`, `slashInvalidAggregate`), on the embedded EVM and on anvil,
 with real proofs of the block circuit's test profile (block_tiny, development setup) and real
-aggregates of them (`zkp.aggregate`), for blocks committed on a Rollup that `attach_rollup`
+aggregates of them (`zkp.aggregate`), for blocks committed on a Rollup that `World.attach_rollup`
 wired into the staking contract with its real single-proof and batch verifiers.
 
 Attacks of market-spec.md, "Slashing" and "Stake cannot outrun its slash", refused and accepted
@@ -37,7 +37,7 @@ from market_contracts.errors import (
     ProofIsValid,
 )
 from market_contracts.ledger import slash_split
-from market_contracts.rollup import Rollup, attach_rollup
+from market_contracts.rollup import Rollup
 from market_contracts.rules import MAX_UNBONDING_ENTRIES, Outcome, TaskKind
 from market_contracts.submissions import (
     PROOF_SUBMISSION_TYPE,
@@ -155,9 +155,8 @@ class SlashingWorld:
         self.world = world
         self.key = key
         self.sequencer = world.new_account(tokens=0)
-        self.deployment = attach_rollup(
-            self.chain, self.owner, world.market.deployment, sequencer=self.sequencer.address,
-            vk=key.vk, genesis_root=GENESIS.root, batch_size=BATCH_SIZE,
+        self.deployment = world.world.attach_rollup(
+            self.sequencer.address, vk=key.vk, genesis_root=GENESIS.root, batch_size=BATCH_SIZE,
             max_transfers=TINY.block_size)
         self.market = Market(self.chain, self.deployment)
         self.rollup = Rollup.from_deployment(self.chain, self.deployment)
@@ -165,8 +164,7 @@ class SlashingWorld:
         for block in BLOCKS[:BATCH_SIZE]:
             self.commit(block)
         for account in (ROLLER, STRANGER):
-            self.chain.send_eth(self.owner, account.address, 10**18)
-            self.market.mint(self.owner, account.address, 1_000 * ONE_TOKEN)
+            world.world.fund(account.address, eth=10**18, tokens=1_000 * ONE_TOKEN)
         self.market.stake(ROLLER, 200 * ONE_TOKEN)
         self.reporter = world.new_account(tokens=0)
 

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from click.testing import CliRunner, Result
-from eth_account import Account
 from py_ecc import optimized_bn128 as bn
 
 from coordinator.audit import audit_record_to_json
@@ -16,14 +15,12 @@ from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
 from market_contracts import rules
 from market_contracts.anvil import run_anvil
-from market_contracts.bindings import Market
 from market_contracts.chain import RpcChain
-from market_contracts.deploy import deploy_market
-from market_contracts.rollup import Rollup, attach_rollup
-from market_contracts.rules import InvalidNumber, InvalidParams, InvalidRoster, MarketParams
+from market_contracts.rules import InvalidNumber, InvalidParams, InvalidRoster
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
 from provernet.commands.audit import command
+from provernet.world import World
 from zkp.proof import VerificationKey
 
 SEED = "0x" + "cd" * 32
@@ -153,20 +150,17 @@ def l1(tmp_path_factory):
     with run_anvil() as node:
         chain = RpcChain(node.url)
         owner, sequencer = chain.dev_accounts[:2]
-        deployment = attach_rollup(chain, owner, deploy_market(chain, owner, MarketParams.devnet()),
-                                   sequencer=sequencer.address, vk=_any_key(), genesis_root=0,
-                                   batch_size=2, max_transfers=1)
-        market = Market(chain, deployment)
-        rollup = Rollup.from_deployment(chain, deployment)
+        world = World.deploy(chain)
+        deployment = world.attach_rollup(sequencer.address, vk=_any_key(), genesis_root=0,
+                                         batch_size=2, max_transfers=1)
+        market, rollup = world.market, world.rollup
         for i in range(4):
-            roller = Account.create()
-            chain.send_eth(owner, roller.address, 10**18)
-            market.mint(owner, roller.address, (i + 1) * 100 * ONE_TOKEN)
+            roller = world.new_account(eth=10**18, tokens=(i + 1) * 100 * ONE_TOKEN)
             if i == 3:
                 late = roller
                 continue
             market.stake(roller, (i + 1) * 100 * ONE_TOKEN)
-        snapshot = market.snapshot_roster(owner)
+        snapshot = world.snapshot_roster()
         chain.mine()
         rollup.commit_block(sequencer, 0, 77, [])
         market.stake(late, 400 * ONE_TOKEN)

@@ -17,14 +17,11 @@ from eth_account import Account
 from py_ecc import optimized_bn128 as bn
 
 from market_contracts.anvil import run_anvil
-from market_contracts.bindings import Market
 from market_contracts.chain import RpcChain
-from market_contracts.deploy import deploy_market
-from market_contracts.rollup import Rollup, attach_rollup
-from market_contracts.rules import MarketParams
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
+from provernet.world import World
 from roller.keys import import_keystore
 from zkp.field import R
 from zkp.proof import Proof, VerificationKey
@@ -71,17 +68,15 @@ def deployed(node, tmp_path_factory):
     and a reporter with a keystore; each test rolls back what it does."""
     chain = RpcChain(node.url)
     owner, sequencer = chain.dev_accounts[:2]
-    deployment = attach_rollup(chain, owner, deploy_market(chain, owner, MarketParams.devnet()),
-                               sequencer=sequencer.address, vk=KEY, genesis_root=OLD_ROOT,
-                               batch_size=2, max_transfers=1)
-    market = Market(chain, deployment)
-    rollup = Rollup.from_deployment(chain, deployment)
+    world = World.deploy(chain)
+    deployment = world.attach_rollup(sequencer.address, vk=KEY, genesis_root=OLD_ROOT,
+                                     batch_size=2, max_transfers=1)
+    market, rollup = world.market, world.rollup
     rollup.commit_block(sequencer, OLD_ROOT, NEW_ROOT, [])
     roller, reporter = Account.create(), Account.create()
     for account in (roller, reporter):
-        chain.send_eth(owner, account.address, 10**18)
-    market.mint(owner, roller.address, 200 * ONE_TOKEN)
-    market.stake(roller, 200 * ONE_TOKEN)
+        world.fund(account.address, eth=10**18, tokens=0)
+    world.stake_rollers([roller], [200 * ONE_TOKEN], eth=0, tokens=200 * ONE_TOKEN)
 
     files = tmp_path_factory.mktemp("slash-cli")
     deployment_file = files / "deployment.json"

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,13 +27,12 @@ from eth_utils import to_checksum_address
 from coordinator.audit import audit_record_to_json
 from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
+from factories import stub_rollup_world
 from market_contracts import rules
 from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain, RpcChain
-from market_contracts.compile import load_artifact
-from market_contracts.deploy import deploy_market
 from market_contracts.ledger import OutcomeReport, draw_proof
-from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
@@ -86,28 +85,15 @@ def world(tmp_path_factory) -> World:
     honest record, block 2's with its holders changed, and a line that is not a record."""
     files = tmp_path_factory.mktemp("explorer")
     chain = EmbeddedChain()
-    owner, sequencer, coordinator = chain.dev_accounts[:3]
-    market = Market(chain, deploy_market(chain, owner, PARAMS))
-    stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
-    rollup = deploy_rollup_contract(
-        chain, owner, sequencer=sequencer.address, verifier=stub.address,
-        poseidon=deploy_poseidon(chain, owner), genesis_root=1, batch_size=PARAMS.k,
-        max_transfers=1)
-    market.add_rollup(owner, rollup.address, stub.address)
-    deployment = replace(market.deployment, rollup=replace(rollup.deployment(),
-                                                           block_verifier=stub.address))
-    market = Market(chain, deployment)
+    owner = chain.dev_accounts[0]
+    built, sequencer, coordinator = stub_rollup_world(chain, PARAMS)
+    market, rollup, stub, deployment = built.market, built.rollup, built.stub, built.deployment
     deployment.save(files / "deployment.json")
-    market.register_coordinator(owner, coordinator.address, b"peer", "test", rollup.address)
-    market.mint(owner, owner.address, 1_000 * ONE_TOKEN)
-    market.fund_rewards(owner, 1_000 * ONE_TOKEN)
-    rollers = []
-    for tokens in STAKES:
-        roller = chain.dev_accounts[3 + len(rollers)]
-        market.mint(owner, roller.address, tokens * ONE_TOKEN)
-        market.stake(roller, tokens * ONE_TOKEN)
-        rollers.append(roller)
-    snapshot_id = market.snapshot_roster(owner)
+    built.fund_rewards(1_000 * ONE_TOKEN)
+    rollers = chain.dev_accounts[3:3 + len(STAKES)]
+    for roller, tokens in zip(rollers, STAKES):
+        built.stake_rollers([roller], [tokens * ONE_TOKEN], eth=0, tokens=tokens * ONE_TOKEN)
+    snapshot_id = built.snapshot_roster()
     chain.mine()
     for n in range(1, 5):
         last = rollup.block(n - 1)

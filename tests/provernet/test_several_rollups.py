@@ -19,7 +19,8 @@ from rich.console import Console
 from market_contracts.errors import TransactionFailed
 from market_contracts.rules import MarketParams, Outcome
 from provernet.commands.devnet import _live_view
-from provernet.devnet import REWARD_POOL, Devnet, DevnetConfig, DevnetRollup
+from provernet.devnet import Devnet, DevnetConfig, DevnetRollup
+from provernet.world import REWARD_POOL
 
 # Short deadlines, as the other devnet tests use, a little shorter still: settling waits for
 # every late window to close.

@@ -26,12 +26,11 @@ import trio
 from eth_abi import encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
-from libp2p.peer.id import ID
 from structlog.testing import capture_logs
 
 from market_contracts.bindings import Market
 from market_contracts.chain import EmbeddedChain
-from market_contracts.deploy import Deployment, deploy_market
+from market_contracts.deploy import Deployment
 from market_contracts.ledger import OutcomeReport, draw_proof
 from market_contracts.rollup import Rollup, attach_rollup, deploy_rollup_contract
 from market_contracts.rules import MarketParams, Outcome, TaskKind
@@ -42,9 +41,10 @@ from market_contracts.units import ONE_TOKEN
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.gossip import join_coordinators, sign_announcement
-from p2p.host import DEFAULT_LISTEN, load_or_create_identity, open_node
+from p2p.host import DEFAULT_LISTEN, open_node
 from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
+from provernet import world as builder
 from roller.config import RollerConfig
 from roller.journal import JOURNAL_NAME, Journal, SpeedRecord, TaskKey, TaskOffer, TaskState
 from roller.proving import BlockProver, BlockResult
@@ -94,25 +94,21 @@ def world(small_circuit, tmp_path_factory) -> World:
     owner, sequencer, coordinator, roller, reporter = chain.dev_accounts[:5]
     genesis = devnet_genesis(SMALL.depth, 4, 1_000)
     blocks = l2_chain(genesis, [[dev_transfer(0, 1, 5, 0)], [dev_transfer(1, 2, 3, 0)]])
-    deployment = attach_rollup(chain, owner, deploy_market(chain, owner, MarketParams.devnet()),
-                               sequencer=sequencer.address, vk=small_circuit.setup.vk,
-                               genesis_root=genesis.root, batch_size=2,
-                               max_transfers=SMALL.block_size)
-    rollup = Rollup.from_deployment(chain, deployment)
-    market = Market(chain, deployment)
-    market.mint(owner, roller.address, 200 * ONE_TOKEN)
-    market.stake(roller, 200 * ONE_TOKEN)
+    built = builder.World.deploy(chain, MarketParams.devnet())
+    deployment = built.attach_rollup(sequencer.address, vk=small_circuit.setup.vk,
+                                     genesis_root=genesis.root, batch_size=2)
+    rollup, market = built.rollup, built.market
+    built.stake_rollers([roller], [200 * ONE_TOKEN], eth=0, tokens=200 * ONE_TOKEN)
     # The blocks' roster: the snapshot before their commits, the roller alone in it.
-    snapshot = market.snapshot_roster(owner)
+    snapshot = built.snapshot_roster()
     for block in blocks:
         rollup.commit_block(sequencer, block.before.root, block.after.root, block.data)
     rollup.record_randomness(owner, 1)
     coordinator_dir = tmp_path_factory.mktemp("coordinator")
-    peer_id = ID.from_pubkey(load_or_create_identity(coordinator_dir).public_key)
-    market.register_coordinator(owner, coordinator.address, peer_id.to_bytes(), "fake coordinator",
-                                rollup.address)
-    market.mint(owner, owner.address, 100 * ONE_TOKEN)
-    market.fund_rewards(owner, 100 * ONE_TOKEN)
+    built.register_coordinator(coordinator.address,
+                               peer_id=builder.peer_id_in(coordinator_dir).to_bytes(),
+                               name="fake coordinator")
+    built.fund_rewards(100 * ONE_TOKEN)
     store = ArtifactStore(tmp_path_factory.mktemp("served"))
     manifest_hash = store.put(manifest(small_circuit))
     assert store.import_file(small_circuit.zkey) == small_circuit.zkey_hash

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,11 +19,8 @@ from eth_account import Account
 
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.chain import RpcChain
-from market_contracts.compile import load_artifact
-from market_contracts.deploy import deploy_market
-from market_contracts.rollup import deploy_poseidon, deploy_rollup_contract
-from market_contracts.rules import MarketParams
 from provernet.cli import cli
+from provernet.world import World
 from sequencer.accounts import Account as L2Account
 from sequencer.circuit_inputs import SMALL
 from sequencer.genesis import dev_address, genesis_state
@@ -113,15 +109,11 @@ async def test_the_wallet_through_a_running_sequencer(tmp_path, nursery):
 def test_sequencer_run_commits_to_the_rollup_and_stops_on_ctrl_c(tmp_path):
     with run_anvil() as node:
         chain = RpcChain(node.url)
-        owner, sequencer_key = chain.dev_accounts[0], chain.dev_accounts[1]
-        stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
-        rollup = deploy_rollup_contract(
-            chain, owner, sequencer=sequencer_key.address, verifier=stub.address,
-            poseidon=deploy_poseidon(chain, owner), genesis_root=GENESIS_ROOT, batch_size=2,
-            max_transfers=SMALL.block_size)
-        deployment = replace(deploy_market(chain, owner, MarketParams.devnet()),
-                             rollup=rollup.deployment())
-        deployment.save(tmp_path / "deployment.json")
+        world = World.deploy(chain)
+        world.attach_rollup(chain.dev_accounts[1].address, genesis_root=GENESIS_ROOT,
+                            batch_size=2)
+        rollup = world.rollup
+        world.deployment.save(tmp_path / "deployment.json")
         genesis = tmp_path / "genesis.json"
         genesis.write_text(json.dumps({"accounts": [
             {"index": i, "address": hex(a.address), "balance": str(a.balance)}

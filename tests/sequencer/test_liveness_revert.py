@@ -10,8 +10,8 @@ from __future__ import annotations
 import trio
 
 from market_contracts.chain import EmbeddedChain
-from market_contracts.compile import load_artifact
-from market_contracts.rollup import Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup
+from provernet.world import World
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.genesis import genesis_state
@@ -26,14 +26,11 @@ COMMITS_TAKE = 4.0
 
 def deployed() -> tuple[EmbeddedChain, Rollup, object]:
     chain = EmbeddedChain()
-    deployer, sequencer = chain.dev_accounts[0], chain.dev_accounts[1]
-    stub = chain.deploy(deployer, load_artifact("BatchVerifierStub"))
-    rollup = deploy_rollup_contract(
-        chain, deployer, sequencer=sequencer.address, verifier=stub.address,
-        poseidon=deploy_poseidon(chain, deployer),
-        genesis_root=genesis_state(SMALL.depth, GENESIS).root, batch_size=2,
-        max_transfers=SMALL.block_size)
-    return chain, Rollup(chain, rollup.address), sequencer
+    sequencer = chain.dev_accounts[1]
+    world = World.deploy(chain)
+    world.attach_rollup(sequencer.address, genesis_root=genesis_state(SMALL.depth, GENESIS).root,
+                        batch_size=2)
+    return chain, world.rollup, sequencer
 
 
 async def test_blocks_reverted_on_l1_are_seen_within_a_poll_and_committed_again(tmp_path):

@@ -12,8 +12,8 @@ import pytest
 import trio
 
 from market_contracts.chain import EmbeddedChain
-from market_contracts.compile import load_artifact
-from market_contracts.rollup import BlockStatus, Rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import BlockStatus, Rollup
+from provernet.world import World
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.genesis import genesis_state
@@ -30,14 +30,11 @@ ANY_PROOF = AggregateProof(a=((1, 2),) * BATCH_SIZE, b=(((1, 2), (3, 4)),) * BAT
 @pytest.fixture(scope="module")
 def l1():
     chain = EmbeddedChain()
-    deployer, sequencer = chain.dev_accounts[0], chain.dev_accounts[1]
-    stub = chain.deploy(deployer, load_artifact("BatchVerifierStub"))
-    rollup = deploy_rollup_contract(
-        chain, deployer, sequencer=sequencer.address, verifier=stub.address,
-        poseidon=deploy_poseidon(chain, deployer),
-        genesis_root=genesis_state(SMALL.depth, GENESIS).root, batch_size=BATCH_SIZE,
-        max_transfers=SMALL.block_size)
-    return chain, stub, rollup, sequencer
+    sequencer = chain.dev_accounts[1]
+    world = World.deploy(chain)
+    world.attach_rollup(sequencer.address, genesis_root=genesis_state(SMALL.depth, GENESIS).root,
+                        batch_size=BATCH_SIZE)
+    return chain, world.stub, world.rollup, sequencer
 
 
 async def wait_for(condition, timeout: float = 30.0) -> None:
