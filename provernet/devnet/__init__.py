@@ -23,6 +23,9 @@ A block's roster is the roster snapshot taken before its commit (market-spec.md,
 snapshots"): the devnet takes the first once its rollers have staked, before the sequencer
 commits anything, and the coordinator takes the next ones (`snapshot_interval`, a few seconds
 here, so that a roller joining from another terminal is drawn soon after it stakes).
+
+Misbehaving rollers (`bad_rollers`) are the real roller node built with the wrappers of
+`provernet.devnet.behaviours`.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
 from p2p.host import load_or_create_identity
 from provernet.calibration import empty_block_inputs
+from provernet.devnet.behaviours import roller_options
 from provernet.explorer.data import ExplorerData
 from provernet.explorer.server import Explorer
 from provernet.l1_server import EmbeddedL1Server
@@ -74,7 +78,6 @@ REWARD_POOL = 10_000 * ONE_TOKEN
 #: L2 accounts of the dev keys 0..N-1 at genesis, each with this balance
 L2_ACCOUNTS = 8
 L2_BALANCE = 10**24
-BEHAVIOURS = ("honest", "invalid", "lazy")
 #: the node's dev accounts (ETH-funded by the node) that also get ROLLER_TOKENS, for guests
 GUEST_ACCOUNTS = slice(3, 6)
 #: on a dev L1, an empty block is mined when none came for this long (randomness needs blocks)
@@ -238,7 +241,7 @@ class Devnet:
                                      bootstrap=bootstrap, backend=config.backend,
                                      metrics_listen="127.0.0.1:0"),
                         chain, self.deployment, account, sample_inputs=empty_block_inputs(account.address),
-                        behaviour=behaviour)
+                        **roller_options(behaviour))
                     await nursery.start(service.run)
                     self.rollers.append(DevnetRoller(account, behaviour, service))
                 await self._rollers_ready()
