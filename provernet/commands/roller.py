@@ -17,9 +17,9 @@ from market_contracts.units import format_tokens, format_utc, parse_tokens
 from p2p.errors import P2PError
 from provernet.calibration import empty_block_inputs
 from provernet.commands.connection import market_options, open_market
-from provernet.devnet.behaviours import BEHAVIOURS, roller_options
 from provernet.commands.keys import (account_options, datadir_option, dev_account_option,
                                      password_file_option, signing_account, unlock)
+from provernet.devnet.behaviours import BEHAVIOURS, roller_options
 from provernet.doctor import diagnose, doctor_table, failed
 from provernet.roller_view import LOG_NAME, watch
 from provernet.services import configure_logging, run_until_stopped
