@@ -26,7 +26,8 @@ from market_contracts.units import format_tokens
 from p2p.messages import BLOCK_TASK, NO_DEADLINE
 from provernet.views import ago, snapshot_line, until
 from roller.journal import JournalTask
-from roller.service import RecentOutcome, RollerService, RollerStatus
+from roller.service import RollerService
+from roller.status import RecentOutcome, RollerStatus
 
 #: the node's log file in the data directory while the view has the terminal
 LOG_NAME = "roller.log"

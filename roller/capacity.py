@@ -11,7 +11,7 @@ measures again only when the backend or the circuit changed.
 **Admission.** `Admission.decide` is a pure function of the task, the time, the tasks already
 accepted and not yet proven, and the speeds; it reads no clock. The model: `max_concurrent`
 provers, each proving one task at a time for its estimated duration, taking queued tasks
-earliest effective deadline first (the order `Admission.order` gives, which the service follows);
+earliest effective deadline first (the order `Admission.order` gives, which the prover pool follows);
 a task's effective deadline keeps `safety_margin` of its window (assignment to deadline) spare
 for the network and for estimates that are too low. A task is accepted only if, with it, it
 finishes by its effective deadline and no accepted task finishes later than it would have
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from roller.journal import Journal, JournalTask, SpeedRecord, TaskOffer, TaskState
 
 if TYPE_CHECKING:
-    from roller.proving import BlockProver
+    from roller.abc import TaskProver
 
 #: weight of the newest sample in the moving average: about the last five tasks count
 SPEED_WEIGHT = 0.3
@@ -47,7 +47,7 @@ class ProvingSpeed:
 
     def __init__(self, journal: Journal, backend: str, weight: float = SPEED_WEIGHT):
         self.journal = journal
-        #: the backend's description (`BlockProver.backend_description`): name and hardware
+        #: the backend's description (`TaskProver.backend_description`): name and hardware
         self.backend = backend
         self.weight = weight
 
@@ -75,7 +75,7 @@ class ProvingSpeed:
         return value
 
 
-def calibrate(prover: BlockProver, speed: ProvingSpeed, sample_inputs: bytes, address: str,
+def calibrate(prover: TaskProver, speed: ProvingSpeed, sample_inputs: bytes, address: str,
               runs: int = 1) -> tuple[float, float]:
     """Measure a block proof (`runs` times) and an aggregation of CALIBRATION_BATCH proofs with
     `prover`, recording both; returns (seconds per block, seconds per aggregated proof).

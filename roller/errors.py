@@ -1,4 +1,12 @@
-"""Errors of the operator's node."""
+"""Errors of the operator's node, and the errors it expects from L1."""
+
+from market_contracts.errors import ChainError
+from web3.exceptions import Web3Exception
+
+#: what reading L1 raises when L1 cannot answer now: our bindings' errors, web3's own, and the
+#: transport's (every `requests` failure is an OSError). A reader that can try again later
+#: catches these, and nothing else.
+L1_UNAVAILABLE = (ChainError, Web3Exception, OSError)
 
 
 class RollerError(Exception):

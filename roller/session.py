@@ -11,7 +11,7 @@ One stream per coordinator, opened by the roller:
 This module holds what the protocol fixes, with no state of the node: the task id, the checks
 a task must pass before it is even considered (`check_task`), the conversion of a `task` message
 into the journal's `TaskOffer`, the messages a journaled proof is sent as, and the handshake.
-`roller.service` runs sessions with it.
+`roller.intake` runs sessions with it.
 
 Decisions of this side of the protocol (docs/roller.md, "The session"):
 - a task the roller will not consider (bad signature, wrong task id, times out of order) is
@@ -25,8 +25,6 @@ Decisions of this side of the protocol (docs/roller.md, "The session"):
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import trio
 from eth_account.signers.local import LocalAccount
@@ -44,7 +42,6 @@ from roller.errors import RollerError
 from roller.journal import JournalTask, TaskOffer
 from roller.proving import encode_batch_inputs
 from zkp.aggregate import AggregateProof
-from zkp.field import Q
 from zkp.proof import Proof
 
 #: the session protocol versions this roller speaks, in `hello`
@@ -145,13 +142,6 @@ def submission(task: JournalTask) -> ProofMessage | Aggregate:
                          c=proof.c, signature=signature)
     return ProofMessage(task_id=task.task_id, statement=task.statement, a=proof.a, b=proof.b,
                         c=proof.c, signature=signature)
-
-
-def tamper(proof: Proof | AggregateProof) -> Proof | AggregateProof:
-    """The proof with C negated, (x, q - y): still a point on the curve, so well-formed, but no
-    longer valid. For the devnet's `invalid` behaviour only."""
-    x, y = proof.c
-    return dataclasses.replace(proof, c=(x, (Q - y) % Q))
 
 
 class Session:

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from market_contracts.rules import MarketParams
 from market_contracts.units import format_tokens
-from provernet.devnet import BEHAVIOURS, Devnet, DevnetConfig
+from provernet.devnet import Devnet, DevnetConfig
+from provernet.devnet.behaviours import BEHAVIOURS
 from provernet.explorer.server import ExplorerError
 from provernet.market_report import MarketReport, market_report, percentile
 from provernet.services import configure_logging, run_until_stopped

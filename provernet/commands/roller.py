@@ -19,6 +19,7 @@ from provernet.calibration import empty_block_inputs
 from provernet.commands.connection import market_options, open_market
 from provernet.commands.keys import (account_options, datadir_option, dev_account_option,
                                      password_file_option, signing_account, unlock)
+from provernet.devnet.behaviours import BEHAVIOURS, roller_options
 from provernet.doctor import diagnose, doctor_table, failed
 from provernet.roller_view import LOG_NAME, watch
 from provernet.services import configure_logging, run_until_stopped
@@ -28,7 +29,7 @@ from roller.datadir import DataDirLock
 from roller.journal import JOURNAL_NAME, Journal
 from roller.keys import datadir_from, keystore_address
 from roller.report import render_tasks_report, tasks_report
-from roller.service import BEHAVIOURS, RollerService
+from roller.service import RollerService
 
 
 @click.group("roller")
@@ -106,7 +107,7 @@ def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
         account = signing_account(chain, dev_account, config.datadir, password_file)
         service = RollerService(config, chain, loaded, account,
                                 sample_inputs=empty_block_inputs(account.address),
-                                behaviour=behaviour, lock=False)
+                                lock=False, **roller_options(behaviour))
         out = console()
         view = out.is_terminal and not no_view
         if view:

@@ -15,7 +15,7 @@ from p2p.messages import NO_DEADLINE
 from provernet.roller_view import (OUTCOMES_SHOWN, Standing, StandingReader, ViewSnapshot,
                                    render)
 from roller.journal import JournalTask, TaskKey, TaskState
-from roller.service import CoordinatorSession, RecentOutcome, RollerStatus
+from roller.status import CoordinatorSession, RecentOutcome, RollerStatus
 
 NOW = 1_800_000_000.0
 ROLLER = "0x" + "12" * 20

@@ -45,10 +45,12 @@ from p2p.host import DEFAULT_LISTEN, open_node
 from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from provernet import world as builder
+from provernet.devnet.behaviours import tampering
 from roller.config import RollerConfig
 from roller.journal import JOURNAL_NAME, Journal, SpeedRecord, TaskKey, TaskOffer, TaskState
 from roller.proving import BlockProver, BlockResult
-from roller.service import NotServed, RollerService
+from roller.discovery import NotServed
+from roller.service import RollerService
 from roller.session import offer_from_task
 from sequencer.accounts import AccountTree
 from sequencer.blocks import L2Block, dev_transfer, l2_chain
@@ -387,10 +389,10 @@ async def test_a_coordinator_is_served_for_the_rollup_the_registry_binds_it_to(w
     roller = RollerService(RollerConfig(datadir=tmp_path), world.chain, world.deployment,
                            world.roller)
 
-    served = await roller._rollup_to_serve(
+    served = await roller.discovery.rollup_to_serve(
         announcement(world, world.coordinator.address, world.rollup.address))
     assert (served.address, served.entry, served.batch_size) == (world.rollup.address, entry, 2)
-    served = await roller._rollup_to_serve(
+    served = await roller.discovery.rollup_to_serve(
         announcement(world, coordinators[second.address], second.address))
     assert (served.address, served.entry) == (second.address, second)
     for coordinator, rollup, why in [
@@ -402,11 +404,11 @@ async def test_a_coordinator_is_served_for_the_rollup_the_registry_binds_it_to(w
         (Account.create().address, world.rollup.address, "the registry names no rollup for it"),
     ]:
         with pytest.raises(NotServed, match=f"^{why}"):
-            await roller._rollup_to_serve(announcement(world, coordinator, rollup))
+            await roller.discovery.rollup_to_serve(announcement(world, coordinator, rollup))
     listed = RollerService(RollerConfig(datadir=tmp_path, rollups=(world.rollup.address,)),
                            world.chain, world.deployment, world.roller)
     with pytest.raises(NotServed, match="^rollup .* is not among the rollups in the config"):
-        await listed._rollup_to_serve(
+        await listed.discovery.rollup_to_serve(
             announcement(world, coordinators[second.address], second.address))
 
 
@@ -565,7 +567,7 @@ async def test_the_invalid_behaviour_submits_slashable_evidence(world, tmp_path)
     async with fake_coordinator(world, script) as (node, reports):
         with trio.fail_after(60):
             async with running_roller(world, roller_config(tmp_path, node),
-                                      behaviour="invalid") as roller:
+                                      make_prover=tampering(BlockProver)) as roller:
                 await until(lambda: roller.circuit(world.build.zkey_hash))
                 ready.set()
                 proof = await next_report(reports, "proof")

@@ -23,6 +23,9 @@ A block's roster is the roster snapshot taken before its commit (market-spec.md,
 snapshots"): the devnet takes the first once its rollers have staked, before the sequencer
 commits anything, and the coordinator takes the next ones (`snapshot_interval`, a few seconds
 here, so that a roller joining from another terminal is drawn soon after it stakes).
+
+Misbehaving rollers (`bad_rollers`) are the real roller node built with the wrappers of
+`provernet.devnet.behaviours`.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from market_contracts.l1_server import EmbeddedL1Server
 from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams
 from provernet.calibration import empty_block_inputs
+from provernet.devnet.behaviours import roller_options
 from provernet.explorer.data import ExplorerData
 from provernet.explorer.server import Explorer
 from provernet.world import GUEST_ACCOUNTS, L2_ACCOUNTS, devnet_world, l2_genesis
@@ -66,7 +70,6 @@ from zkp.builds import CircuitBuild, build_block_circuit
 
 log = structlog.get_logger(__name__)
 
-BEHAVIOURS = ("honest", "invalid", "lazy")
 #: on a dev L1, an empty block is mined when none came for this long (randomness needs blocks)
 L1_BLOCK_SECONDS = 1.0
 #: seconds the rollers have to fetch the circuit and measure their speed at start
@@ -221,7 +224,7 @@ class Devnet:
                                      bootstrap=bootstrap, backend=config.backend,
                                      metrics_listen="127.0.0.1:0"),
                         chain, self.deployment, account, sample_inputs=empty_block_inputs(account.address),
-                        behaviour=behaviour)
+                        **roller_options(behaviour))
                     await nursery.start(service.run)
                     self.rollers.append(DevnetRoller(account, behaviour, service))
                 await self._rollers_ready()
