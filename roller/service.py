@@ -67,7 +67,7 @@ from market_contracts.deploy import Deployment, RollupDeployment
 from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.rollup import Rollup
 from market_contracts.rules import TaskKind
-from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
+from market_contracts.submissions import sign_submission
 from p2p.artifacts import ArtifactStore
 from p2p.config import P2PConfig
 from p2p.database import DatabaseUnwritable
@@ -84,16 +84,16 @@ from roller.config import RollerConfig
 from roller.datadir import DataDirLock, ensure_datadir
 from roller.errors import ConfigError, InvalidTaskInputs, JournalError, ProvingError, RollerError, UnknownTask
 from roller.journal import (JOURNAL_NAME, OUTCOMES, Journal, JournalTask, TaskKey, TaskOffer,
-                            TaskState, is_new_draw)
+                            TaskState, decode_batch_inputs, is_new_draw)
 from roller.metrics import RollerMetrics
-from roller.proving import BlockProver, SignedResult, decode_batch_inputs, vk_matches_verifier
+from roller.proving import (BlockProver, SignedResult, submission_hash, tamper,
+                            vk_matches_verifier)
 from roller.session import (TASK_KINDS, Session, SessionFailed, SessionRefused, TaskRefused,
-                            check_task, decline_reason, handshake, offer_from_task, submission, tamper)
-from zkp.aggregate import AggregateProof
+                            check_task, decline_reason, handshake, offer_from_task, submission)
 from zkp.backends import Backend, select_backend
 from zkp.builds import CircuitBuild
 from zkp.errors import ZkpError
-from zkp.proof import Proof
+from zkp.system import SealedProof
 
 log = structlog.get_logger(__name__)
 
@@ -1121,7 +1121,7 @@ class RollerService:
 
         rollup = self._rollups[task.rollup].rollup
 
-        def sign(kind: str, index: int, round_: int, proof: Proof | AggregateProof,
+        def sign(kind: str, index: int, round_: int, proof: SealedProof,
                  public: Sequence) -> bytes:
             self._signing_check(lambda: self._require_statement(rollup, kind, index,
                                                                 task.statement))
@@ -1131,7 +1131,7 @@ class RollerService:
                 items = decode_batch_inputs(task.inputs)
                 for (block, _, _), inputs in zip(items, public, strict=True):
                     self._signing_check(lambda: self._require_on_l1(rollup, block, list(inputs)))
-            return self._sign(task, _submission_hash(proof, public))
+            return self._sign(task, submission_hash(kind, proof, public))
 
         return sign
 
@@ -1149,8 +1149,8 @@ class RollerService:
 
     def _tampered(self, task: TaskOffer, result: SignedResult) -> SignedResult:
         """Devnet `invalid` behaviour: the proof made invalid, and signed as it is sent."""
-        bad = tamper(result.proof)
-        signature = self._sign(task, _submission_hash(bad, result.public))
+        bad = tamper(task.kind, result.proof)
+        signature = self._sign(task, submission_hash(task.kind, bad, result.public))
         log.warning("DEVNET BEHAVIOUR invalid: submitting a tampered proof", task=str(task.key))
         return replace(result, proof=bad, signature=signature)
 
@@ -1275,15 +1275,6 @@ class RollerService:
                          reputation=f"{args['oldRep']} -> {args['newRep']}")
                 self._note(key, outcome, reward=reward,
                            reputation=(args["oldRep"], args["newRep"]))
-
-
-def _submission_hash(proof: Proof | AggregateProof, public: Sequence) -> bytes:
-    """The proof hash a v2 submission signs: a block proof's words alone (its inputs are L1's);
-    an aggregate's with its provers, each block's `prover` public input."""
-    if isinstance(proof, AggregateProof):
-        provers = [to_checksum_address(inputs[3].to_bytes(20, "big")) for inputs in public]
-        return aggregate_hash(provers, proof.a, proof.b, proof.c)
-    return block_proof_hash(proof)
 
 
 def _l1_statement(rollup: Rollup, kind: str, index: int) -> bytes:
