@@ -21,8 +21,8 @@ from pathlib import Path
 
 from zkp.circom import NODE_MODULES, compile_circuit
 from zkp.errors import CircuitCompileError
+from zkp.proof import GROTH16
 from zkp.setup import SetupFiles, cached_setup, default_cache_dir
-from zkp.system import Groth16
 
 CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
 #: the block circuit profiles, zkp/circuits/block_NAME.circom; sequencer.circuit_inputs holds
@@ -49,7 +49,7 @@ class CircuitBuild:
     @property
     def system(self) -> str:
         """The proof system (`zkp.system`) the key proves with: a .zkey is snarkjs's Groth16."""
-        return Groth16.name
+        return GROTH16
 
 
 def manifest(build: CircuitBuild) -> bytes:

@@ -41,7 +41,7 @@ from zkp.evm import WORD, g1_words, g2_words
 from zkp.field import Q
 from zkp.groth16 import Prover
 from zkp.points import G1, G2
-from zkp.proof import AggregateProof, Proof, VerificationKey
+from zkp.proof import GROTH16, AggregateProof, Proof, VerificationKey
 from zkp.solidity import aggregate_calldata
 from zkp.verify import PreparedKey, Verdict
 from zkp.zkey import ZKey
@@ -170,7 +170,7 @@ class ProofSystem(ABC):
 class Groth16(ProofSystem):
     """BN254 Groth16, snarkjs's: zkp.groth16, zkp.verify, zkp.aggregate, zkp.solidity."""
 
-    name = "groth16"
+    name = GROTH16
 
     def encode(self, proof: Proof) -> bytes:
         return abi_encode(_PROOF_TYPES, [g1_words(proof.a), g2_words(proof.b), g1_words(proof.c)])
