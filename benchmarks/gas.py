@@ -60,11 +60,14 @@ from zkp.aggregate import AggregateProof, aggregate
 from zkp.field import Q
 from zkp.groth16 import Prover
 from zkp.setup import cached_setup
+from zkp.system import system
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
 SETTLE_SIZES = (1, 16, 64)
 LOTTERY_RECORDS = 16
+#: the proof system the slashing rows sign and send proofs of
+GROTH16 = system("groth16")
 ROLLERS = 8
 #: One record in MISSED_EVERY is missed.
 MISSED_EVERY = 8
@@ -228,11 +231,12 @@ def measure_rollup_and_slashing(bench: Bench, workdir: Path) -> list[dict]:
     common = dict(chain_id=chain.chain_id, rollup=rollup.address, staking=deployment.staking,
                   round_=0)
     junk_block = SlashEvidence.signed(roller, **common, index=1, statement=rollup.statement(1),
-                                      proof=replace(proofs[0], c=negated(proofs[0].c)))
+                                      proof=GROTH16.seal(replace(proofs[0], c=negated(proofs[0].c))))
     agg = aggregate(proofs, [block.inputs(roller.address) for block in BLOCKS])
     junk_aggregate = SlashEvidence.signed_aggregate(
         roller, **common, index=0, statement=rollup.batch_statement(0),
-        provers=[roller.address] * SLASH_K, aggregate=replace(agg, c=negated(agg.c)))
+        provers=[roller.address] * SLASH_K,
+        aggregate=GROTH16.seal_aggregate(replace(agg, c=negated(agg.c))))
     slashes = []
     for evidence in (junk_block, junk_aggregate):
         result = market.slash_invalid_proof(owner, evidence, gas=slash_gas(evidence))

@@ -96,8 +96,6 @@ from market_contracts.rollup import Rollup
 from market_contracts.rules import Outcome, TaskKind, blocks_of
 from market_contracts.submissions import (
     SlashEvidence,
-    aggregate_hash,
-    block_proof_hash,
     recover_submitter,
     submission_digest,
     task_id,
@@ -113,11 +111,9 @@ from p2p.protocols import SESSION_PROTOCOL, MessageStream, serve
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from sequencer.client import SequencerClientPool
 from sequencer.errors import SequencerError
-from zkp.aggregate import AggregateProof, verify_aggregate
 from zkp.builds import CircuitBuild, manifest
 from zkp import native
-from zkp.proof import Proof
-from zkp.verify import prepare_key
+from zkp.system import MalformedProof, SealedProof, system
 
 log = structlog.get_logger(__name__)
 
@@ -246,8 +242,10 @@ class CoordinatorService:
         self._l1_errors: dict[str, str] = {}
         self.metrics = CoordinatorMetrics()
         threads = config.verify_threads
+        #: the circuit's proof system (`zkp.system`): what decodes, verifies and hashes its proofs
+        self.proof_system = system(build.system)
         self.verifier = ProofVerifier(
-            prepare_key(build.setup.vk),
+            self.proof_system, build.setup.vk,
             threads=native.default_threads() if threads is None else threads,
             max_batch=config.verify_batch, window=config.verify_window,
             on_batch=self.metrics.verification_batch)
@@ -650,9 +648,8 @@ class CoordinatorService:
         """One L1 action. What it changes (a finalization, a settlement) reaches the core from
         L1's logs, read by `_follow_l1`: the worker never waits on the core."""
         if isinstance(command, Finalize):
-            body = await trio.to_thread.run_sync(self.store.proof, command.aggregate_ref)
-            aggregate = AggregateProof(tuple(map(tuple, body["a"])),
-                                       tuple(_g2(b) for b in body["b"]), tuple(body["c"]))
+            stored = await trio.to_thread.run_sync(self.store.proof, command.aggregate_ref)
+            aggregate = self.proof_system.open_aggregate(stored.proof)
             await self._l1_call(self.l1.finalize, command.first_block, command.provers, aggregate)
             log.info("batch finalized", batch=command.batch, first_block=command.first_block)
         elif isinstance(command, Settle):
@@ -664,8 +661,8 @@ class CoordinatorService:
             await self._l1_call(self.l1.draw_lottery, command.batch, command.entries)
             log.info("lottery drawn", batch=command.batch, entries=len(command.entries))
         elif isinstance(command, Slash):
-            body = await trio.to_thread.run_sync(self.store.proof, command.ref)
-            refused = await self._l1_call(self.l1.slash, self._evidence(command, body))
+            stored = await trio.to_thread.run_sync(self.store.proof, command.ref)
+            refused = await self._l1_call(self.l1.slash, self._evidence(command, stored))
             if refused is None:
                 log.info("roller slashed", roller=command.roller, kind=command.kind.name.lower(),
                          index=command.index)
@@ -675,19 +672,16 @@ class CoordinatorService:
                           kind=command.kind.name.lower(), index=command.index,
                           round=command.round)
 
-    def _evidence(self, command: Slash, body: dict) -> SlashEvidence:
+    def _evidence(self, command: Slash, stored: StoredProof) -> SlashEvidence:
         """The signed submission `command.ref` names, as `slashInvalidProof` (a block) or
         `slashInvalidAggregate` (a batch) takes it."""
         common = dict(chain_id=self.chain.chain_id, rollup=self.rollup.address,
                       staking=self.deployment.staking, kind=command.kind, index=command.index,
-                      round=command.round, statement=bytes.fromhex(body["statement"]),
-                      signature=bytes.fromhex(body["signature"]), roller=command.roller)
+                      round=command.round, statement=stored.statement,
+                      signature=stored.signature, roller=command.roller)
         if command.kind is TaskKind.BLOCK:
-            return SlashEvidence(**common, proof=Proof(tuple(body["a"]), _g2(body["b"]),
-                                                       tuple(body["c"])))
-        return SlashEvidence(**common, provers=tuple(body["provers"]),
-                             a=tuple(tuple(p) for p in body["a"]),
-                             b=tuple(_g2(p) for p in body["b"]), c=tuple(body["c"]))
+            return SlashEvidence(**common, proof=stored.proof)
+        return SlashEvidence(**common, provers=stored.provers, aggregate=stored.proof)
 
     # ------------------------------------------------------------------ announcing
 
@@ -753,10 +747,9 @@ class CoordinatorService:
         else:
             items = []
             for chosen in command.proofs:
-                body = await trio.to_thread.run_sync(self.store.proof, chosen.ref)
-                items.append(m.BatchItem(index=chosen.block, a=tuple(body["a"]),
-                                         b=_g2(body["b"]), c=tuple(body["c"]),
-                                         public=tuple(body["public"])))
+                stored = await trio.to_thread.run_sync(self.store.proof, chosen.ref)
+                items.append(m.BatchItem(index=chosen.block, system=stored.proof.system,
+                                         proof=stored.proof.data, public=stored.public))
             payload = tuple(items)
         if isinstance(command, Open):
             slots, opened = 1, True
@@ -1011,43 +1004,55 @@ class CoordinatorService:
                                 ) -> tuple[StoredProof | None, bool, str]:
         """(what to store, valid, why not) for a signed proof or aggregate, stored with the
         event that names it; None if the signature is not the roller's, which is no evidence of
-        anything and goes no further."""
+        anything and goes no further, nor is a proof of another system than the circuit's."""
         command, roller = sent.command, sent.roller
+        block = isinstance(msg, m.Proof)
+        sealed = SealedProof(msg.system, msg.proof if block else msg.aggregate)
+        if sealed.system != self.proof_system.name:
+            return None, False, (f"a {sealed.system!r} proof; this circuit's proofs are "
+                                 f"{self.proof_system.name}")
         try:
-            if isinstance(msg, m.Proof):
+            if block:
                 provers: tuple[str, ...] = (roller,)
                 expected = await self._public_inputs(command.index, roller)
-                digest = block_proof_hash(Proof(msg.a, msg.b, msg.c))
+                digest = self.proof_system.digest(sealed)
             else:
                 provers = tuple(p.roller for p in command.proofs)
                 expected = [await self._public_inputs(p.block, p.roller)
                             for p in command.proofs]
-                digest = aggregate_hash(provers, msg.a, msg.b, msg.c)
+                digest = self.proof_system.aggregate_digest(sealed, provers)
             signer = recover_submitter(self.chain.chain_id, self.rollup.address, command.kind,
                                        command.index, command.round, msg.statement, digest,
                                        msg.signature)
         except (ChainError, trio.TooSlowError) as error:
             return None, False, f"cannot check it now ({error or 'timed out'}); send it again"
+        except MalformedProof as error:
+            # An aggregate's digest is over its decoded parts: bytes that are none sign nothing.
+            return None, False, f"malformed aggregate: {error}"
         except InvalidEvidence as error:
             return None, False, f"bad signature: {error}"
         if signer != roller:
             return None, False, f"not signed by {roller}"
         started = time.perf_counter()
-        if isinstance(msg, m.Proof):
-            verdict = await self.verifier.verify(Proof(msg.a, msg.b, msg.c), expected)
-            valid, problem = verdict.valid, f"invalid proof: {verdict.reason}"
-            body = {"a": list(msg.a), "b": [list(x) for x in msg.b], "c": list(msg.c),
-                    "public": [int(x) for x in expected]}
+        if block:
+            try:
+                proof = self.proof_system.open(sealed)
+            except MalformedProof as error:
+                # Signed bytes that are no proof: the block verifier refuses them too, so they
+                # are slashable like any invalid proof.
+                valid, problem = False, f"invalid proof: {error}"
+            else:
+                verdict = await self.verifier.verify(proof, expected)
+                valid, problem = verdict.valid, f"invalid proof: {verdict.reason}"
+            stored = dict(public=tuple(int(x) for x in expected))
         else:
-            aggregate = AggregateProof(msg.a, msg.b, msg.c)
-            verdict = await trio.to_thread.run_sync(verify_aggregate, self.build.setup.vk,
-                                                    aggregate, expected)
+            aggregate = self.proof_system.open_aggregate(sealed)
+            verdict = await trio.to_thread.run_sync(self.proof_system.verify_aggregate,
+                                                    self.build.setup.vk, aggregate, expected)
             valid, problem = verdict.valid, f"invalid aggregate: {verdict.reason}"
-            body = {"a": [list(x) for x in msg.a], "b": [[list(y) for y in x] for x in msg.b],
-                    "c": list(msg.c), "provers": list(provers)}
+            stored = dict(provers=provers)
         self.metrics.proof_verified(command.kind.wire, valid,
                                     time.perf_counter() - started)
-        body |= {"statement": msg.statement.hex(), "signature": msg.signature.hex()}
         # The ref names exactly what was signed (the EIP-712 digest: task, round, statement and
         # proof hash) and the signer: the same junk signed for two rounds is two submissions,
         # and a copied proof (v2 proof hashes leave the inputs out) is the copier's own.
@@ -1057,9 +1062,6 @@ class CoordinatorService:
         if not valid:
             log.warning("invalid submission", roller=roller, index=command.index,
                         kind=command.kind.name.lower(), problem=problem)
-        return (StoredProof(ref, int(command.kind), command.index, command.round, roller, body),
+        return (StoredProof(ref, int(command.kind), command.index, command.round, roller, sealed,
+                            msg.statement, msg.signature, **stored),
                 valid, problem)
-
-
-def _g2(value) -> tuple[tuple[int, int], tuple[int, int]]:
-    return (tuple(value[0]), tuple(value[1]))

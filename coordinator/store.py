@@ -8,9 +8,9 @@ The decision core is event-sourced (docs/coordinator.md), so what must survive a
 - `done`: the keys of the commands carried out (a task sent, a batch finalized), which a replay
   produces again and the service then skips.
 - `snapshots`: the core's state after event n, so a restart replays only the events after it.
-- `proofs`: every proof and aggregate received, by the `ref` the core passes around, with the
-  roller's signature and the statement it signed: what finalization aggregates and what slashing
-  evidence is made of. A ref names the submission and its signer (v2 proof hashes leave the
+- `proofs`: every proof and aggregate received, sealed by its proof system (`zkp.system`), by
+  the `ref` the core passes around, with the roller's signature and the statement it signed: what
+  finalization aggregates and what slashing evidence is made of. A ref names the submission and its signer (v2 proof hashes leave the
   inputs out, so a copied proof hashes like its original).
 - `audit`: the core's per-task audit records, what `provernet audit` checks.
 - `meta`: the L1 cursor (the next L1 block to scan for events) and the deployment it serves.
@@ -36,11 +36,13 @@ from coordinator.errors import CoordinatorError
 from coordinator.events import Event, event_from_record, event_to_record
 from p2p.database import Database, DatabaseError, initialised, parse_url
 from p2p.datadir import DataDirLock
+from zkp.system import SealedProof
 
 #: 2: market rules v2 (events carry the roster block and the statement; proofs their statement);
 #: 3: a block's roster is its roster snapshot's entries in snapshot order (settlement proves each
-#: drawn record against that snapshot, so events holding live rosters cannot be replayed)
-SCHEMA_VERSION = 3
+#: drawn record against that snapshot, so events holding live rosters cannot be replayed);
+#: 4: stored proofs are sealed (their proof system and bytes), not Groth16's points spelled out
+SCHEMA_VERSION = 4
 #: the SQLite file in the data directory, unless `--db` names another database
 DATABASE_NAME = "coordinator.sqlite"
 
@@ -65,15 +67,36 @@ class StoreError(CoordinatorError):
 
 @dataclass(frozen=True)
 class StoredProof:
-    """A signed proof or aggregate as received, under the `ref` the core's events name it by:
-    its points, public inputs or provers, statement and signature (`body`)."""
+    """A signed proof or aggregate as received, under the `ref` the core's events name it by."""
 
     ref: str
     kind: int
     task: int
     round: int
     roller: str
-    body: dict
+    #: a block's proof or a batch's aggregate, as its proof system encodes it
+    proof: SealedProof
+    #: L1's statement of the block or batch, which `signature` signs with the proof's digest
+    statement: bytes
+    signature: bytes
+    #: a block proof's public inputs (L1's, with the roller as prover); () for an aggregate
+    public: tuple[int, ...] = ()
+    #: an aggregate's provers, block by block; () for a block proof
+    provers: tuple[str, ...] = ()
+
+    def body(self) -> dict:
+        """What the `body` column holds: all but the indexed columns, as JSON."""
+        return {"system": self.proof.system, "data": self.proof.data.hex(),
+                "statement": self.statement.hex(), "signature": self.signature.hex(),
+                "public": [str(x) for x in self.public], "provers": list(self.provers)}
+
+    @classmethod
+    def from_row(cls, ref: str, kind: int, task: int, round_: int, roller: str,
+                 body: dict) -> StoredProof:
+        return cls(ref, kind, task, round_, roller, SealedProof(body["system"],
+                                                                bytes.fromhex(body["data"])),
+                   bytes.fromhex(body["statement"]), bytes.fromhex(body["signature"]),
+                   tuple(int(x) for x in body["public"]), tuple(body["provers"]))
 
 
 @dataclass(frozen=True)
@@ -155,7 +178,7 @@ class CoordinatorStore:
         with self._db.transaction() as db:
             db.executemany("INSERT INTO proofs (ref, kind, task, round, roller, body) "
                            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                           [(p.ref, p.kind, p.task, p.round, p.roller, json.dumps(p.body))
+                           [(p.ref, p.kind, p.task, p.round, p.roller, json.dumps(p.body()))
                             for p in proofs])
             db.executemany("INSERT INTO events (number, record) VALUES (?, ?)",
                            [(number, json.dumps(event_to_record(event)))
@@ -192,12 +215,13 @@ class CoordinatorStore:
 
     # ------------------------------------------------------------------ proofs and audit
 
-    def proof(self, ref: str) -> dict:
+    def proof(self, ref: str) -> StoredProof:
         with self._db.connection() as db:
-            row = db.execute("SELECT body FROM proofs WHERE ref = ?", (ref,)).fetchone()
+            row = db.execute("SELECT ref, kind, task, round, roller, body FROM proofs "
+                             "WHERE ref = ?", (ref,)).fetchone()
         if row is None:
             raise StoreError(f"no stored proof {ref}: the database is damaged")
-        return json.loads(row[0])
+        return StoredProof.from_row(*row[:5], json.loads(row[5]))
 
     def proofs_of(self, roller: str, kind: int) -> list[tuple[str, int, int]]:
         """(ref, task, round) of every stored submission of `roller` for tasks of `kind`."""

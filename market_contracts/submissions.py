@@ -13,12 +13,12 @@ audit slash` sends.
   verifyingContract)` with name "provernet", version "2", the L1 chain id, the Rollup.
 - Struct: `ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 statement,bytes32
   proofHash)`; `kind` is `TaskKind` (0 block, 1 aggregation).
-- Block: `statement = keccak256(abi.encode(n, oldRoot, newRoot, dataHash))`, `proofHash =
-  keccak256(abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c))`, b in the EVM precompile's
-  order `[[x.c1, x.c0], [y.c1, y.c0]]` (`zkp.evm.g2_words`).
+- Block: `statement = keccak256(abi.encode(n, oldRoot, newRoot, dataHash))`, `proofHash` the
+  proof system's digest of the sealed proof (`zkp.system`; Groth16: keccak256 of its bytes,
+  abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c)).
 - Aggregation of batch b: `statement = keccak256(abi.encode(bytes32[] statements of its blocks))`,
-  `proofHash = keccak256(abi.encode(address[] provers, uint256[2][] a, uint256[2][2][] b,
-  uint256[2] c))`.
+  `proofHash` the system's aggregate digest with the provers (Groth16: keccak256(abi.encode(
+  address[] provers, uint256[2][] a, uint256[2][2][] b, uint256[2] c))).
 - Signature: 65 bytes `r || s || v`, v 27 or 28, s in the lower half of the curve order
   (OpenZeppelin's ECDSA refuses the other half).
 """
@@ -40,10 +40,9 @@ from eth_utils import keccak, to_checksum_address
 from market_contracts.errors import InvalidEvidence
 from market_contracts.files import save_json
 from market_contracts.rules import InvalidAddress, InvalidSeed, TaskKind, parse_address, parse_bytes32
-from zkp.aggregate import AggregateProof
+from zkp.errors import ZkpError
 from zkp.evm import g1_words, g2_words
-from zkp.points import G1, G2
-from zkp.proof import Proof
+from zkp.system import Groth16, SealedProof, system
 
 DOMAIN_NAME = "provernet"
 DOMAIN_VERSION = "2"
@@ -51,7 +50,8 @@ EIP712_DOMAIN_TYPE = (
     "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
 PROOF_SUBMISSION_TYPE = ("ProofSubmission(uint8 kind,uint256 index,uint256 round,bytes32 statement,"
                          "bytes32 proofHash)")
-EVIDENCE_VERSION = 2
+#: 3: proofs and aggregates sealed (their proof system and bytes); 2 spelled out Groth16's points
+EVIDENCE_VERSION = 3
 
 _EIP712_DOMAIN_TYPEHASH = keccak(text=EIP712_DOMAIN_TYPE)
 _PROOF_SUBMISSION_TYPEHASH = keccak(text=PROOF_SUBMISSION_TYPE)
@@ -59,7 +59,6 @@ _SIGNATURE_LENGTH = 65
 # secp256k1's group order; OpenZeppelin's ECDSA refuses s above half of it (malleable twins).
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _UINT256_LIMIT = 2**256
-_DECIMAL = re.compile(r"[0-9]+")
 
 
 def block_statement(n: int, old_root: int, new_root: int, data_hash: int) -> bytes:
@@ -70,21 +69,6 @@ def block_statement(n: int, old_root: int, new_root: int, data_hash: int) -> byt
 def batch_statement(statements: Sequence[bytes]) -> bytes:
     """`Rollup.batchStatement(b)`: over the statements of its blocks, in order."""
     return keccak(encode(["bytes32[]"], [list(statements)]))
-
-
-def block_proof_hash(proof: Proof) -> bytes:
-    """keccak256(abi.encode(a, b, c)) over the words the verifier takes."""
-    return keccak(encode(["uint256[2]", "uint256[2][2]", "uint256[2]"],
-                         [g1_words(proof.a), g2_words(proof.b), g1_words(proof.c)]))
-
-
-def aggregate_hash(provers: Sequence[str], a: Sequence[G1], b: Sequence[G2], c: G1) -> bytes:
-    """What an aggregator signs: keccak256(abi.encode(address[] provers, uint256[2][] a,
-    uint256[2][2][] b, uint256[2] c)), the K proofs' A and B, the combined C, and whom each
-    proof is bound to, in batch order."""
-    return keccak(encode(["address[]", "uint256[2][]", "uint256[2][2][]", "uint256[2]"],
-                         [[to_checksum_address(p) for p in provers], [g1_words(p) for p in a],
-                          [g2_words(p) for p in b], g1_words(c)]))
 
 
 def task_id(chain_id: int, rollup: str, kind: TaskKind, index: int, round_: int, seed: bytes,
@@ -157,8 +141,8 @@ def offense_key(rollup: str, roller: str, kind: TaskKind, index: int, statement:
 
 @dataclass(frozen=True)
 class SlashEvidence:
-    """A roller's signed submission, as `slashInvalidProof` (kind block: `proof`) or
-    `slashInvalidAggregate` (kind aggregation: `provers`, `a`, `b`, `c`) take it."""
+    """A roller's signed submission, as `slashInvalidProof` (kind block: the sealed `proof`) or
+    `slashInvalidAggregate` (kind aggregation: the `provers` and the sealed `aggregate`) take it."""
 
     chain_id: int
     rollup: str
@@ -169,11 +153,9 @@ class SlashEvidence:
     statement: bytes
     roller: str
     signature: bytes
-    proof: Proof | None = None
+    proof: SealedProof | None = None
     provers: tuple[str, ...] = ()
-    a: tuple[G1, ...] = ()
-    b: tuple[G2, ...] = ()
-    c: G1 | None = None
+    aggregate: SealedProof | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", TaskKind(self.kind))
@@ -181,24 +163,31 @@ class SlashEvidence:
             parse_bytes32(self.statement, "statement")
         except InvalidSeed as exc:
             raise InvalidEvidence(str(exc)) from None
-        aggregate_parts = bool(self.provers or self.a or self.b or self.c is not None)
         if self.kind is TaskKind.BLOCK:
-            if self.proof is None or aggregate_parts:
-                raise InvalidEvidence("block evidence carries a proof, and no provers, a, b or c")
+            if self.proof is None or self.provers or self.aggregate is not None:
+                raise InvalidEvidence("block evidence carries a proof, and no provers or aggregate")
         else:
-            if self.proof is not None or self.c is None:
-                raise InvalidEvidence("aggregation evidence carries provers, a, b and c, and no proof")
-            if not len(self.provers) == len(self.a) == len(self.b) >= 1:
-                raise InvalidEvidence(
-                    f"an aggregate has one prover, A and B per block: got {len(self.provers)} "
-                    f"provers, {len(self.a)} A and {len(self.b)} B")
+            if self.proof is not None or self.aggregate is None:
+                raise InvalidEvidence("aggregation evidence carries provers and an aggregate, "
+                                      "and no proof")
+            # The contract takes an aggregate as its batch verifier does, decoded: bytes that
+            # are none cannot be sent (a block proof's bytes go as they are, junk included).
+            try:
+                proof_system = system(self.aggregate.system)
+                proofs = proof_system.proofs_in(proof_system.open_aggregate(self.aggregate))
+            except ZkpError as exc:
+                raise InvalidEvidence(str(exc)) from None
+            if len(self.provers) != proofs:
+                raise InvalidEvidence(f"an aggregate has one prover per proof: got "
+                                      f"{len(self.provers)} provers for an aggregate of {proofs} "
+                                      "proofs")
 
     @classmethod
     def signed(cls, account: LocalAccount, *, chain_id: int, rollup: str, staking: str,
-               index: int, round_: int, statement: bytes, proof: Proof) -> SlashEvidence:
+               index: int, round_: int, statement: bytes, proof: SealedProof) -> SlashEvidence:
         """The submission `account` signs for a proof of block `index`, as evidence."""
         signature = sign_submission(account, chain_id, rollup, TaskKind.BLOCK, index, round_,
-                                    statement, block_proof_hash(proof))
+                                    statement, system(proof.system).digest(proof))
         return cls(chain_id, to_checksum_address(rollup), to_checksum_address(staking),
                    TaskKind.BLOCK, index, round_, statement, account.address, signature,
                    proof=proof)
@@ -206,20 +195,24 @@ class SlashEvidence:
     @classmethod
     def signed_aggregate(cls, account: LocalAccount, *, chain_id: int, rollup: str, staking: str,
                          index: int, round_: int, statement: bytes, provers: Sequence[str],
-                         aggregate: AggregateProof) -> SlashEvidence:
+                         aggregate: SealedProof) -> SlashEvidence:
         """The submission `account` signs for an aggregate of batch `index`, as evidence."""
         provers = tuple(to_checksum_address(p) for p in provers)
         signature = sign_submission(account, chain_id, rollup, TaskKind.AGGREGATION, index, round_,
-                                    statement, aggregate_hash(provers, aggregate.a, aggregate.b,
-                                                              aggregate.c))
+                                    statement,
+                                    system(aggregate.system).aggregate_digest(aggregate, provers))
         return cls(chain_id, to_checksum_address(rollup), to_checksum_address(staking),
                    TaskKind.AGGREGATION, index, round_, statement, account.address, signature,
-                   provers=provers, a=tuple(aggregate.a), b=tuple(aggregate.b), c=aggregate.c)
+                   provers=provers, aggregate=aggregate)
 
     def proof_hash(self) -> bytes:
-        if self.kind is TaskKind.BLOCK:
-            return block_proof_hash(self.proof)
-        return aggregate_hash(self.provers, self.a, self.b, self.c)
+        """What the roller signed: its proof system's digest of the proof (or aggregate)."""
+        try:
+            if self.kind is TaskKind.BLOCK:
+                return system(self.proof.system).digest(self.proof)
+            return system(self.aggregate.system).aggregate_digest(self.aggregate, self.provers)
+        except ZkpError as exc:
+            raise InvalidEvidence(str(exc)) from None
 
     def digest(self) -> bytes:
         return submission_digest(self.chain_id, self.rollup, self.kind, self.index, self.round,
@@ -238,21 +231,42 @@ class SlashEvidence:
         return "slashInvalidProof" if self.kind is TaskKind.BLOCK else "slashInvalidAggregate"
 
     def call_args(self) -> tuple:
-        """The arguments of `function_name()`."""
+        """The arguments of `function_name()`: a block proof as its bytes (the block verifier
+        decodes them); an aggregate as the Rollup's Groth16 batch verifier takes it."""
         if self.kind is TaskKind.BLOCK:
-            proof = (g1_words(self.proof.a), g2_words(self.proof.b), g1_words(self.proof.c))
+            proof = self.proof.data
         else:
-            proof = (list(self.provers), [g1_words(p) for p in self.a],
-                     [g2_words(p) for p in self.b], g1_words(self.c))
+            try:
+                aggregate = system(self.aggregate.system).open_aggregate(self.aggregate)
+            except ZkpError as exc:
+                raise InvalidEvidence(str(exc)) from None
+            proof = (list(self.provers), [g1_words(p) for p in aggregate.a],
+                     [g2_words(p) for p in aggregate.b], g1_words(aggregate.c))
         return (self.roller, self.rollup, self.index, self.round, self.statement, proof,
                 self.signature)
+
+    @classmethod
+    def from_call(cls, chain_id: int, staking: str, function_name: str,
+                  args: Sequence) -> SlashEvidence:
+        """The evidence a `function_name()` call carried, from its decoded arguments in order
+        (`call_args`'s inverse). A block proof travels as bytes without its system's name: a
+        rollup's block verifier is its circuit's, Groth16's like the Rollup's batch verifier."""
+        roller, rollup, index, round_, statement, proof, signature = args
+        groth16 = system(Groth16.name)
+        common = dict(chain_id=chain_id, rollup=to_checksum_address(rollup),
+                      staking=to_checksum_address(staking), index=index, round=round_,
+                      statement=bytes(statement), roller=to_checksum_address(roller),
+                      signature=bytes(signature))
+        if function_name == "slashInvalidProof":
+            return cls(**common, kind=TaskKind.BLOCK, proof=SealedProof(groth16.name, bytes(proof)))
+        return cls(**common, kind=TaskKind.AGGREGATION,
+                   provers=tuple(to_checksum_address(p) for p in proof["provers"]),
+                   aggregate=groth16.seal_aggregate_calldata(proof["a"], proof["b"], proof["c"]))
 
     # ------------------------------------------------------------ EVIDENCE.json
 
     def to_json(self) -> dict:
-        """Field elements and coordinates as decimal strings: they exceed what JSON numbers hold
-        exactly in most readers. B rows are in the precompile's order [[x.c1, x.c0], [y.c1,
-        y.c0]]."""
+        """A proof or aggregate as its system's name and its bytes in hex."""
         data = {
             "version": EVIDENCE_VERSION,
             "chain_id": self.chain_id,
@@ -265,15 +279,9 @@ class SlashEvidence:
             "roller": self.roller,
         }
         if self.kind is TaskKind.BLOCK:
-            data["proof"] = {"a": _strings(g1_words(self.proof.a)),
-                             "b": [_strings(row) for row in g2_words(self.proof.b)],
-                             "c": _strings(g1_words(self.proof.c))}
+            data["proof"] = _sealed_json(self.proof)
         else:
-            data["aggregate"] = {
-                "provers": list(self.provers),
-                "a": [_strings(g1_words(p)) for p in self.a],
-                "b": [[_strings(row) for row in g2_words(p)] for p in self.b],
-                "c": _strings(g1_words(self.c))}
+            data["aggregate"] = {"provers": list(self.provers)} | _sealed_json(self.aggregate)
         data["signature"] = "0x" + self.signature.hex()
         return data
 
@@ -304,19 +312,14 @@ class SlashEvidence:
                 signature=_signature(data["signature"]),
             )
             if kind is TaskKind.BLOCK:
-                proof = data["proof"]
-                return cls(**common, proof=Proof(a=_g1(proof["a"], "proof.a"),
-                                                 b=_g2(proof["b"], "proof.b"),
-                                                 c=_g1(proof["c"], "proof.c")))
+                return cls(**common, proof=_sealed(data["proof"], "proof"))
             aggregate = data["aggregate"]
-            provers, a, b = aggregate["provers"], aggregate["a"], aggregate["b"]
-            if not all(isinstance(x, list) for x in (provers, a, b)):
-                raise ValueError("aggregate.provers, aggregate.a and aggregate.b must be lists")
+            provers = _object(aggregate, "aggregate")["provers"]
+            if not isinstance(provers, list):
+                raise ValueError("aggregate.provers must be a list of addresses")
             return cls(**common,
                        provers=tuple(_address(p, "aggregate.provers") for p in provers),
-                       a=tuple(_g1(p, "aggregate.a") for p in a),
-                       b=tuple(_g2(p, "aggregate.b") for p in b),
-                       c=_g1(aggregate["c"], "aggregate.c"))
+                       aggregate=_sealed(aggregate, "aggregate"))
         except InvalidEvidence as exc:
             raise InvalidEvidence(f"{source}: {exc}") from None
         except KeyError as exc:
@@ -338,39 +341,36 @@ class SlashEvidence:
         return cls.from_json(data, source=str(path))
 
 
-def _g1(words: object, what: str) -> G1:
-    x, y = _words(words, 2, what)
-    return (x, y)
+def _sealed_json(sealed: SealedProof) -> dict:
+    return {"system": sealed.system, "data": "0x" + sealed.data.hex()}
 
 
-def _g2(rows: object, what: str) -> G2:
-    """From the precompile's order [[x.c1, x.c0], [y.c1, y.c0]] to zkp's ((x.c0, x.c1), ...)."""
-    if not isinstance(rows, list) or len(rows) != 2:
-        raise ValueError(f"{what} must be two rows [[x.c1, x.c0], [y.c1, y.c0]], got {rows!r}")
-    (x1, x0), (y1, y0) = _words(rows[0], 2, what), _words(rows[1], 2, what)
-    return ((x0, x1), (y0, y1))
+def _sealed(value: object, what: str) -> SealedProof:
+    """A sealed proof from {"system": name, "data": "0x..."}; its system must be known here (the
+    proof is decoded when the evidence is checked or sent)."""
+    value = _object(value, what)
+    name, data = value["system"], value["data"]
+    if not isinstance(name, str):
+        raise ValueError(f"{what}.system must be a proof system's name, got {name!r}")
+    try:
+        system(name)
+    except ZkpError as exc:
+        raise ValueError(f"{what}.system: {exc}") from None
+    if not (isinstance(data, str) and re.fullmatch(r"0x(?:[0-9a-fA-F]{2})*", data)):
+        raise ValueError(f"{what}.data must be 0x and the proof's bytes in hex, got {data!r}")
+    return SealedProof(name, bytes.fromhex(data[2:]))
+
+
+def _object(value: object, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be a JSON object, got {value!r}")
+    return value
 
 
 def _bytes32(value: object, what: str) -> bytes:
     if not (isinstance(value, str) and re.fullmatch(r"0x[0-9a-fA-F]{64}", value)):
         raise ValueError(f"{what} must be 0x and 32 bytes of hex, got {value!r}")
     return bytes.fromhex(value[2:])
-
-
-def _strings(values: Sequence[int]) -> list[str]:
-    return [str(v) for v in values]
-
-
-def _words(values: object, count: int, what: str) -> list[int]:
-    """`count` uint256 words written as decimal strings."""
-    if not isinstance(values, list) or len(values) != count:
-        raise ValueError(f"{what}: expected a list of {count} decimal strings, got {values!r}")
-    words = []
-    for value in values:
-        if not (isinstance(value, str) and _DECIMAL.fullmatch(value)) or int(value) >= _UINT256_LIMIT:
-            raise ValueError(f"{what}: not a uint256 as a decimal string: {value!r}")
-        words.append(int(value))
-    return words
 
 
 def _natural(value: object, what: str) -> int:

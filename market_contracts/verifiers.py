@@ -24,6 +24,7 @@ from zkp.solidity import (
     render_batch_verifier,
     render_verifier,
 )
+from zkp.system import SealedProof
 
 #: The base cost of every transaction, which `verification_gas` leaves out.
 TRANSACTION_BASE_GAS = 21_000
@@ -39,7 +40,8 @@ class VerificationRejected(ChainError):
 
 def deploy_verifier(chain: Chain, account: LocalAccount, vk: VerificationKey,
                     contract_name: str = "Groth16Verifier") -> Contract:
-    """Deploy a single-proof verifier for `vk` (snarkjs's `verifyProof` ABI)."""
+    """Deploy a single-proof verifier for `vk` (snarkjs's `verifyProof` ABI, and `verify` of the
+    proof's bytes)."""
     return chain.deploy(account, _artifact(render_verifier(vk, contract_name), contract_name))
 
 
@@ -54,6 +56,13 @@ def verify_proof_call(verifier: Contract, proof: Proof,
                       public_signals: Sequence[int]) -> ContractFunction:
     """`verifyProof` with this proof's calldata, to `chain.call` or measure."""
     return verifier.functions.verifyProof(*proof_calldata(proof, public_signals))
+
+
+def verify_call(verifier: Contract, proof: SealedProof,
+                public_inputs: Sequence[int]) -> ContractFunction:
+    """`verify(bytes proof, uint256[] inputs)`, the entry point the staking contract calls, with
+    the proof as its system encodes it."""
+    return verifier.functions.verify(proof.data, list(public_inputs))
 
 
 def verify_batch_call(verifier: Contract, agg: AggregateProof,

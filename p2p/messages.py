@@ -38,6 +38,9 @@ MAX_REASON_CHARS = 256
 MAX_BLOCK_INPUTS_BYTES = 768 << 10   # a block's circuit input JSON (large profile ~ 350 KiB)
 MAX_BATCH_PROOFS = 64           # K, blocks per aggregated batch
 MAX_PUBLIC_INPUTS = 16          # the block circuit has 4
+MAX_SYSTEM_CHARS = 16           # a proof system's name (zkp.system.MAX_NAME_CHARS), "groth16"
+MAX_PROOF_BYTES = 4 << 10       # one proof as its system encodes it (Groth16: 256 bytes)
+MAX_AGGREGATE_BYTES = 64 << 10  # an aggregate of MAX_BATCH_PROOFS (Groth16: 12,480 bytes)
 MAX_ARTIFACT_CHUNK_BYTES = 512 << 10
 MAX_SLOTS = 255                 # slots one roller holds in a round (at most M)
 #: an open task (market-spec, "Rounds, declines and open proving") has no deadline: its
@@ -58,8 +61,9 @@ SIGNATURE = Bytes(exact=65)     # r || s || v, as eth_account produces
 U64 = Uint(64)
 U256 = Uint(256)
 FIELD_ELEMENTS = List(U256, max=MAX_PUBLIC_INPUTS)
-G1 = List(U256, min=2, max=2)
-G2 = List(List(U256, min=2, max=2), min=2, max=2)
+#: the proof system a proof's bytes belong to: the nodes read them through zkp.system's registry
+SYSTEM = Str(MAX_SYSTEM_CHARS)
+PROOF = Bytes(max=MAX_PROOF_BYTES)
 CODE = Str(MAX_CODE_CHARS)
 REASON = Str(MAX_REASON_CHARS)
 
@@ -160,11 +164,11 @@ class Refused:
 
 @record
 class BatchItem:
-    """One block's proof inside a batch task: what the aggregator combines."""
+    """One block's proof inside a batch task: what the aggregator combines. `proof` is the
+    proof as `system` encodes it, opaque here."""
     index: int = _f(U64)
-    a: tuple[int, int] = _f(G1)
-    b: tuple[tuple[int, int], tuple[int, int]] = _f(G2)
-    c: tuple[int, int] = _f(G1)
+    system: str = _f(SYSTEM)
+    proof: bytes = _f(PROOF)
     public: tuple[int, ...] = _f(FIELD_ELEMENTS)
 
 
@@ -207,27 +211,26 @@ class Decline:
 
 @message("proof")
 class Proof:
-    """A Groth16 proof of the block whose L1 statement is `statement`; `signature` is the
-    roller's EIP-712 one over (kind, index, round, statement, proof hash), opaque here. The public
-    inputs do not travel: they are the block's on L1 with the signer as prover."""
+    """A proof of the block whose L1 statement is `statement`, as `system` encodes it;
+    `signature` is the roller's EIP-712 one over (kind, index, round, statement, proof hash), both
+    opaque here. The public inputs do not travel: they are the block's on L1 with the signer as
+    prover."""
     task_id: bytes = _f(HASH)
     statement: bytes = _f(HASH)
-    a: tuple[int, int] = _f(G1)
-    b: tuple[tuple[int, int], tuple[int, int]] = _f(G2)
-    c: tuple[int, int] = _f(G1)
+    system: str = _f(SYSTEM)
+    proof: bytes = _f(PROOF)
     signature: bytes = _f(SIGNATURE)
 
 
 @message("aggregate")
 class Aggregate:
-    """A batch's aggregate proof (`zkp.aggregate`): the K proofs' A and B, and one combined C.
-    The public inputs are the batch's blocks', which the coordinator knows; `signature` is the
-    aggregator's EIP-712 one over the batch's L1 `statement` and the aggregate, opaque here."""
+    """A batch's aggregate of its K block proofs, as `system` encodes it. The public inputs are
+    the batch's blocks', which the coordinator knows; `signature` is the aggregator's EIP-712 one
+    over the batch's L1 `statement` and the aggregate, opaque here."""
     task_id: bytes = _f(HASH)
     statement: bytes = _f(HASH)
-    a: tuple[tuple[int, int], ...] = _f(List(G1, min=1, max=MAX_BATCH_PROOFS))
-    b: tuple[tuple[tuple[int, int], tuple[int, int]], ...] = _f(List(G2, min=1, max=MAX_BATCH_PROOFS))
-    c: tuple[int, int] = _f(G1)
+    system: str = _f(SYSTEM)
+    aggregate: bytes = _f(Bytes(max=MAX_AGGREGATE_BYTES))
     signature: bytes = _f(SIGNATURE)
 
 

@@ -655,12 +655,11 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
     from libp2p.peer.id import ID
 
     from market_contracts.rules import TaskKind
-    from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
+    from market_contracts.submissions import sign_submission
     from p2p import messages as m
     from p2p.protocols import open_stream
     from roller.session import TaskRefused, check_task, decline_reason, handshake
-    from zkp.aggregate import aggregate
-    from zkp.proof import Proof
+    from zkp.system import Groth16, SealedProof, system
 
     account = Account.from_key(spec["key"])
     prover = FixedDelayProver(config["delay"], spec)
@@ -683,23 +682,28 @@ async def fixed_delay_roller(node, config: dict, spec: dict, records: list, conn
             async with lock:
                 await stream.send(msg)
 
+        groth16 = system(Groth16.name)
+
         async def work(task: m.Task) -> None:
             if task.kind == BLOCK_TASK:
                 proof, public = await prover.prove(task.inputs)
+                sealed = groth16.seal(proof)
                 signature = sign_submission(account, chain_id, rollup, TaskKind.BLOCK, task.index,
-                                            task.round, task.statement, block_proof_hash(proof))
-                await send(m.Proof(task_id=task.task_id, statement=task.statement, a=proof.a,
-                                   b=proof.b, c=proof.c, signature=signature))
+                                            task.round, task.statement, groth16.digest(sealed))
+                await send(m.Proof(task_id=task.task_id, statement=task.statement,
+                                   system=sealed.system, proof=sealed.data, signature=signature))
             else:
                 items = task.inputs
                 publics = [tuple(item.public) for item in items]
-                combined = aggregate([Proof(item.a, item.b, item.c) for item in items], publics)
+                combined = groth16.aggregate(
+                    [groth16.open(SealedProof(item.system, item.proof)) for item in items], publics)
                 provers = [to_checksum_address(p[3].to_bytes(20, "big")) for p in publics]
+                sealed = groth16.seal_aggregate(combined)
                 signature = sign_submission(
                     account, chain_id, rollup, TaskKind.AGGREGATION, task.index, task.round,
-                    task.statement, aggregate_hash(provers, combined.a, combined.b, combined.c))
+                    task.statement, groth16.aggregate_digest(sealed, provers))
                 await send(m.Aggregate(task_id=task.task_id, statement=task.statement,
-                                       a=combined.a, b=combined.b, c=combined.c,
+                                       system=sealed.system, aggregate=sealed.data,
                                        signature=signature))
             record("submitted", task.task_id)
 

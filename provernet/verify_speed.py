@@ -25,7 +25,7 @@ from zkp.builds import CircuitBuild, build_block_circuit
 from zkp.groth16 import Prover
 from zkp.proof import Proof
 from zkp.setup import default_cache_dir
-from zkp.verify import prepare_key
+from zkp.system import system
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
@@ -75,8 +75,8 @@ def measure(seconds: float, batch: int, threads: int, cache_dir: Path | None = N
     progress(f"building the {PROFILE} block circuit")
     build = build_block_circuit(PROFILE, cache)
     sample = sample_proofs(build, cache, progress)
-    verifier = ProofVerifier(prepare_key(build.setup.vk), threads=threads, max_batch=batch,
-                             window=0)
+    verifier = ProofVerifier(system(build.system), build.setup.vk, threads=threads,
+                             max_batch=batch, window=0)
     progress(f"verifying for {seconds:g} s")
     return trio.run(_run, verifier, sample, seconds)
 

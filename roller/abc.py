@@ -17,7 +17,6 @@ from roller.journal import TaskOffer
 from roller.proving import BatchResult, BlockResult, SignedResult, Signer
 from roller.session import TaskRefused
 from zkp.builds import CircuitBuild
-from zkp.proof import Proof
 
 
 class TaskProver(Protocol):
@@ -37,7 +36,7 @@ class TaskProver(Protocol):
     def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
         """A verified proof of one block's circuit inputs (calibration measures with it)."""
 
-    def aggregate(self, proofs: Sequence[tuple[Proof, Sequence[int]]]) -> BatchResult:
+    def aggregate(self, proofs: Sequence[tuple[Any, Sequence[int]]]) -> BatchResult:
         """The verified aggregate of a batch's proofs (calibration measures with it)."""
 
 

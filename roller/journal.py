@@ -36,6 +36,10 @@ reputation change after its batch settles, for a task in any state past `offered
 `declined` (declining is no fault and has no outcome). It is recorded once; the same values again
 are a no-op, because a restarted node reads the settlement events again.
 
+Proofs and aggregates are kept sealed (`zkp.system.SealedProof`: their proof system's name and
+bytes), and so are the proofs a batch task combines (`encode_batch_inputs`): the journal does not
+look inside them.
+
 The journal also keeps the measured proving speeds (`capacity.ProvingSpeed`), so a restart does
 not measure again. It is synchronous and thread-safe (one connection behind a lock): the trio
 services call it through `trio.to_thread.run_sync`.
@@ -57,14 +61,16 @@ from typing import Any
 from eth_utils import is_hex_address, to_checksum_address
 
 from p2p.database import unwritable
-from roller.errors import JournalError, UnknownTask
-from zkp.aggregate import AggregateProof
-from zkp.proof import Proof
+from roller.errors import InvalidTaskInputs, JournalError, UnknownTask
+from zkp.proof import AggregateProof, Proof
+from zkp.system import Groth16, SealedProof, system
 
 JOURNAL_NAME = "journal.sqlite"
-#: 3: tasks carry their rollup (a roller serves several); 2 had no rollup column, and is upgraded
-#: in place (`Journal.open`'s `rollup_of_old_tasks`); 1 had no statement in the key
-SCHEMA_VERSION = 3
+#: 4: proofs, aggregates and a batch's proofs sealed (their proof system and bytes); 3 spelled
+#: out Groth16's points, and is upgraded in place; 3: tasks carry their rollup (a roller serves
+#: several); 2 had no rollup column, and is upgraded in place (`Journal.open`'s
+#: `rollup_of_old_tasks`); 1 had no statement in the key
+SCHEMA_VERSION = 4
 KINDS = ("block", "batch")
 RECEIPTS = ("accepted", "rejected", "late")
 #: market-spec.md, "Outcomes"
@@ -141,7 +147,7 @@ class TaskOffer:
     close_at: int
     #: SHA-256 of the circuit's .zkey (zkp.builds.CircuitBuild.zkey_hash)
     circuit: bytes
-    #: a block's circuit input JSON; a batch's proofs as `proving.encode_batch_inputs` writes them
+    #: a block's circuit input JSON; a batch's proofs as `encode_batch_inputs` writes them
     inputs: bytes
     #: proofs the task makes (1, a block) or combines (K, a batch): what its cost scales with
     units: int = 1
@@ -168,8 +174,8 @@ class JournalTask(TaskOffer):
     submitted_at: float | None = None
     #: when it reached receipted or failed
     finished_at: float | None = None
-    #: a block's Proof or a batch's AggregateProof, once made and verified
-    proof: Proof | AggregateProof | None = None
+    #: a block's proof or a batch's aggregate, sealed, once made and verified
+    proof: SealedProof | None = None
     #: a block's public inputs, or a batch's, one list per proof
     public: tuple | None = None
     signature: bytes | None = None
@@ -297,6 +303,10 @@ class Journal:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
             if row is not None and row[0] == "2" and rollup_of_old_tasks is not None:
                 _upgrade_from_2(db, to_checksum_address(rollup_of_old_tasks))
+                _upgrade_from_3(db)
+                return
+            if row is not None and row[0] == "3":
+                _upgrade_from_3(db)
                 return
         if row is None or row[0] != str(SCHEMA_VERSION):
             hint = ("start the roller node on it once (`provernet roller run`), which upgrades "
@@ -367,13 +377,13 @@ class Journal:
         return self._move(key, TaskState.PROVING, now, proving_at=_now(now),
                           attempts=_Increment())
 
-    def record_proof(self, key: TaskKey, proof: Proof | AggregateProof, public: Sequence,
+    def record_proof(self, key: TaskKey, proof: SealedProof, public: Sequence,
                      signature: bytes, *, now: float | None = None) -> JournalTask:
         """The verified proof (or aggregate) with its public inputs, and our signature of it;
         written before it is sent, so a restart resubmits the same proof instead of signing a
         second one for the same task."""
         return self._move(key, TaskState.PROVEN, now, proven_at=_now(now),
-                          proof=json.dumps(_proof_json(proof)),
+                          proof=json.dumps(_sealed_json(proof)),
                           public=json.dumps(_ints_json(public)), signature=signature)
 
     def mark_submitted(self, key: TaskKey, *, now: float | None = None) -> JournalTask:
@@ -538,7 +548,30 @@ def _upgrade_from_2(db: sqlite3.Connection, rollup: str) -> None:
     db.execute(f"INSERT INTO tasks ({', '.join(old)}, rollup) "
                f"SELECT {', '.join(old)}, ? FROM tasks_v2", (rollup,))
     db.execute("DROP TABLE tasks_v2")
+
+
+def _upgrade_from_3(db: sqlite3.Connection) -> None:
+    """Schema 3 -> 4 in the caller's transaction: every proof, aggregate and batch task's proofs
+    that schema 3 spelled out as Groth16 points (decimal strings, infinity null), sealed."""
+    groth16 = system(Groth16.name)
+    rows = db.execute("SELECT id, kind, inputs, proof FROM tasks").fetchall()
+    for row_id, kind, inputs, proof in rows:
+        if kind == "batch":
+            items = [(item["index"], groth16.seal(_points(item, Proof)),
+                      _ints_from_json(item["public"])) for item in json.loads(inputs)]
+            db.execute("UPDATE tasks SET inputs = ? WHERE id = ?",
+                       (encode_batch_inputs(items), row_id))
+        if proof is not None:
+            points = _points(json.loads(proof), AggregateProof if kind == "batch" else Proof)
+            sealed = groth16.seal_aggregate(points) if kind == "batch" else groth16.seal(points)
+            db.execute("UPDATE tasks SET proof = ? WHERE id = ?",
+                       (json.dumps(_sealed_json(sealed)), row_id))
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+
+
+def _points(data: dict, cls: type) -> Any:
+    """A schema 3 proof or aggregate: its a, b and c as decimal strings, infinity null."""
+    return cls(*(_ints_from_json(data[name]) for name in "abc"))
 
 
 class _Increment:
@@ -603,32 +636,46 @@ def _select(db: sqlite3.Connection, where: str, args: tuple) -> list[JournalTask
 
 
 def _task(row: dict[str, Any]) -> JournalTask:
-    kind = row["kind"]
     proof, public = row.pop("proof"), row.pop("public")
     reward = row.pop("reward")
     return JournalTask(
         index=row.pop("idx"), state=TaskState(row.pop("state")), open=bool(row.pop("open")),
-        proof=None if proof is None else _proof_from_json(json.loads(proof), kind),
+        proof=None if proof is None else _sealed_from_json(json.loads(proof)),
         public=None if public is None else _ints_from_json(json.loads(public)),
         reward=None if reward is None else int(reward), **row)
 
 
 # ---------------------------------------------------------------------- proofs as JSON
-# Integers as decimal strings (they pass 2^53), points as snarkjs writes them minus the
-# projective coordinate; the point at infinity is null.
 
-def _proof_json(proof: Proof | AggregateProof) -> dict:
-    if isinstance(proof, AggregateProof):
-        return {"a": [_ints_json(p) for p in proof.a], "b": [_ints_json(p) for p in proof.b],
-                "c": _ints_json(proof.c)}
-    return {"a": _ints_json(proof.a), "b": _ints_json(proof.b), "c": _ints_json(proof.c)}
+def _sealed_json(sealed: SealedProof) -> dict:
+    return {"system": sealed.system, "data": sealed.data.hex()}
 
 
-def _proof_from_json(data: dict, kind: str) -> Proof | AggregateProof:
-    a, b, c = (_ints_from_json(data[name]) for name in "abc")
-    if kind == "batch":
-        return AggregateProof(a, b, c)
-    return Proof(a, b, c)
+def _sealed_from_json(data: dict) -> SealedProof:
+    return SealedProof(data["system"], bytes.fromhex(data["data"]))
+
+
+def encode_batch_inputs(items: Sequence[tuple[int, SealedProof, Sequence[int]]]) -> bytes:
+    """A batch's (block index, sealed proof, public inputs) as the journal keeps them (a batch
+    task's `inputs`): JSON, the proof's bytes in hex, integers as decimal strings (they pass
+    2^53). The roller writes it from the p2p `task` message's items."""
+    return json.dumps([{"index": index, **_sealed_json(proof), "public": _ints_json(public)}
+                       for index, proof, public in items]).encode()
+
+
+def decode_batch_inputs(data: bytes) -> list[tuple[int, SealedProof, tuple[int, ...]]]:
+    """The items of `encode_batch_inputs`, checked to be consecutive blocks in order."""
+    try:
+        items = [(item["index"], _sealed_from_json(item), _ints_from_json(item["public"]))
+                 for item in json.loads(data)]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise InvalidTaskInputs(f"the batch's proofs are malformed: {exc!r}") from None
+    if not items:
+        raise InvalidTaskInputs("the batch holds no proofs")
+    indices = [index for index, _, _ in items]
+    if indices != list(range(indices[0], indices[0] + len(items))):
+        raise InvalidTaskInputs(f"the batch's blocks {indices} are not consecutive, in order")
+    return items
 
 
 def _ints_json(value: Any) -> Any:

@@ -20,7 +20,7 @@ from market_contracts.rollup import Rollup
 from roller.discovery import ServedRollup
 from roller.errors import L1_UNAVAILABLE, InvalidTaskInputs
 from roller.journal import TaskOffer
-from roller.proving import decode_batch_inputs
+from roller.journal import decode_batch_inputs
 from roller.session import TaskRefused
 
 T = TypeVar("T")

@@ -25,23 +25,21 @@ from functools import partial
 import structlog
 import trio
 from eth_account.signers.local import LocalAccount
-from eth_utils import to_checksum_address
 
 from market_contracts.rules import TaskKind
-from market_contracts.submissions import aggregate_hash, block_proof_hash, sign_submission
+from market_contracts.submissions import sign_submission
 from roller.capacity import Admission, ProvingSpeed, Work
 from roller.circuits import Circuits
 from roller.discovery import ServedRollup
 from roller.errors import JournalError, ProvingError
-from roller.journal import Journal, JournalTask, TaskKey, TaskOffer
+from roller.journal import Journal, JournalTask, TaskKey, TaskOffer, decode_batch_inputs
 from roller.l1 import require_on_l1, require_statement
 from roller.metrics import RollerMetrics
-from roller.proving import Signer, decode_batch_inputs
+from roller.proving import Signer, submission_hash
 from roller.session import TaskRefused
 from roller.status import refresh_in_flight
-from zkp.aggregate import AggregateProof
 from zkp.errors import ZkpError
-from zkp.proof import Proof
+from zkp.system import SealedProof
 
 log = structlog.get_logger(__name__)
 
@@ -182,7 +180,7 @@ class ProverPool:
         against L1 once more, then signs the submission (blocking, in the prover's thread)."""
         rollup = self._rollups[task.rollup].rollup
 
-        def sign(kind: str, index: int, round_: int, proof: Proof | AggregateProof,
+        def sign(kind: str, index: int, round_: int, proof: SealedProof,
                  public: Sequence) -> bytes:
             _signing_check(lambda: require_statement(rollup, kind, index, task.statement))
             if kind == "block":
@@ -193,7 +191,7 @@ class ProverPool:
                     _signing_check(lambda: require_on_l1(rollup, block, list(inputs)))
             return sign_submission(self._account, self._chain_id, task.rollup,
                                    TaskKind.from_wire(task.kind), task.index, task.round,
-                                   task.statement, _submission_hash(proof, public))
+                                   task.statement, submission_hash(kind, proof, public))
 
         return sign
 
@@ -203,12 +201,3 @@ def _signing_check(check: Callable[[], None]) -> None:
         check()
     except TaskRefused as exc:
         raise NotOnL1(f"not signing: {exc.reason}") from None
-
-
-def _submission_hash(proof: Proof | AggregateProof, public: Sequence) -> bytes:
-    """The proof hash a v2 submission signs: a block proof's words alone (its inputs are L1's);
-    an aggregate's with its provers, each block's `prover` public input."""
-    if isinstance(proof, AggregateProof):
-        provers = [to_checksum_address(inputs[3].to_bytes(20, "big")) for inputs in public]
-        return aggregate_hash(provers, proof.a, proof.b, proof.c)
-    return block_proof_hash(proof)

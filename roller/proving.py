@@ -1,12 +1,13 @@
-"""Proving a task: the witness, the Groth16 proof, our own verification, then the signature.
+"""Proving a task: the witness, the proof, our own verification, then the signature.
 
 An honest roller never signs a proof it has not verified (market-spec.md, "Slashing"): a signed
 proof that does not verify is evidence that slashes the stake. So `BlockProver.run` checks, in
 order, that the task is for our circuit, that the inputs bind the proof to our address (the
 circuit's public `prover` input; a proof for another address is worthless to us and would be
 someone else's task), computes the witness (the circuit refuses invalid blocks), proves, verifies
-the proof with the Python verifier against the build's key, and only then calls the injected
-`sign`. An aggregator's batch is aggregated and the aggregate verified the same way.
+the proof against the build's key, and only then calls the injected `sign` with the proof sealed
+(`zkp.system.SealedProof`). An aggregator's batch is aggregated and the aggregate verified the
+same way. The build's proof system (`zkp.system`) does the proving, checking and aggregating.
 
 Everything here is CPU- (or GPU-) bound and blocking; the service runs it in
 `trio.to_thread.run_sync`. One `BlockProver` proves one task at a time.
@@ -32,27 +33,29 @@ from atomicfile import write_atomically
 from market_contracts.chain import Chain
 from market_contracts.compile import run_solc, standard_json_input
 from roller.errors import CircuitMismatch, InvalidTaskInputs, SelfCheckFailed, WrongProver
-from roller.journal import TaskOffer
-from zkp.aggregate import AggregateProof, AggregationError, aggregate, verify_aggregate
+from roller.journal import TaskOffer, decode_batch_inputs
+from zkp.aggregate import AggregationError
 from zkp.backends import select_backend
 from zkp.builds import CircuitBuild
 from zkp.errors import WitnessError
-from zkp.groth16 import Prover
-from zkp.proof import Proof, VerificationKey
+from zkp.proof import VerificationKey
 from zkp.setup import default_cache_dir
 from zkp.solidity import render_batch_verifier, render_verifier
-from zkp.verify import verify
+from zkp.system import MalformedProof, SealedProof, system
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
-#: sign(kind, index, round, proof, public) -> 65-byte signature; for a batch, `proof` is the
-#: AggregateProof and `public` one list of inputs per proof
-Signer = Callable[[str, int, int, Proof | AggregateProof, Sequence], bytes]
+#: sign(kind, index, round, proof, public) -> 65-byte signature; `proof` is sealed: a block's
+#: proof, or a batch's aggregate with `public` one list of inputs per proof
+Signer = Callable[[str, int, int, SealedProof, Sequence], bytes]
+#: where the block circuit's public inputs name the prover: [oldRoot, newRoot, dataHash, prover]
+PROVER_INPUT = 3
 
 
 @dataclass(frozen=True)
 class BlockResult:
-    proof: Proof
+    #: the proof system's own proof (`ProofSystem.seal` makes what is sent of it)
+    proof: Any
     #: [oldRoot, newRoot, dataHash, prover]
     public: tuple[int, ...]
     witness_seconds: float
@@ -67,7 +70,8 @@ class BlockResult:
 
 @dataclass(frozen=True)
 class BatchResult:
-    aggregate: AggregateProof
+    #: the proof system's own aggregate
+    aggregate: Any
     #: each proof's public inputs, in batch order
     public: tuple[tuple[int, ...], ...]
     seconds: float
@@ -75,9 +79,10 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class SignedResult:
-    """A task's verified proof (a block's) or aggregate (a batch's), and our signature of it."""
+    """A task's verified proof (a block's) or aggregate (a batch's), sealed, and our signature
+    of it."""
 
-    proof: Proof | AggregateProof
+    proof: SealedProof
     public: tuple
     signature: bytes
     #: only for a block: the witness's share of `seconds`
@@ -97,8 +102,10 @@ class BlockProver:
         #: name and hardware: what a measured speed belongs to
         self.backend_description = chosen.describe()
         self.vk: VerificationKey = build.setup.vk
+        #: the build's proof system (`zkp.system`)
+        self.system = system(build.system)
         self._witness = WitnessCalculator(build.wasm)
-        self._prover = Prover(read_zkey(build.zkey), chosen)
+        self._prover = self.system.prover(read_zkey(build.zkey), chosen)
 
     def run(self, task: TaskOffer, address: str, sign: Signer) -> SignedResult:
         """Prove (or aggregate) `task` for `address`, verify, sign."""
@@ -108,13 +115,19 @@ class BlockProver:
                 f"{self.build.name} ({self.build.zkey_hash.hex()})")
         if task.kind == "block":
             block = self.prove_block(task.inputs, address)
-            signature = sign("block", task.index, task.round, block.proof, block.public)
-            return SignedResult(block.proof, block.public, signature, block.witness_seconds,
+            sealed = self.system.seal(block.proof)
+            signature = sign("block", task.index, task.round, sealed, block.public)
+            return SignedResult(sealed, block.public, signature, block.witness_seconds,
                                 block.seconds)
         items = decode_batch_inputs(task.inputs)
-        batch = self.aggregate([(proof, public) for _, proof, public in items])
-        signature = sign("batch", task.index, task.round, batch.aggregate, batch.public)
-        return SignedResult(batch.aggregate, batch.public, signature, None, batch.seconds)
+        try:
+            proofs = [(self.system.open(proof), public) for _, proof, public in items]
+        except MalformedProof as exc:
+            raise InvalidTaskInputs(f"the batch's proofs are malformed: {exc}") from None
+        batch = self.aggregate(proofs)
+        sealed = self.system.seal_aggregate(batch.aggregate)
+        signature = sign("batch", task.index, task.round, sealed, batch.public)
+        return SignedResult(sealed, batch.public, signature, None, batch.seconds)
 
     def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
         """The block circuit's proof for `inputs` (input.json, as `sequencer.circuit_inputs`
@@ -135,7 +148,7 @@ class BlockProver:
         witnessed = time.perf_counter()
         proof, public = self._prover.prove(witness)
         proven = time.perf_counter()
-        verdict = verify(self.vk, proof, public)
+        verdict = self.system.verify(self.vk, proof, public)
         verified = time.perf_counter()
         if not verdict.valid:
             raise SelfCheckFailed(
@@ -144,7 +157,7 @@ class BlockProver:
         return BlockResult(proof, tuple(public), witnessed - start, proven - witnessed,
                            verified - proven)
 
-    def aggregate(self, proofs: Sequence[tuple[Proof, Sequence[int]]]) -> BatchResult:
+    def aggregate(self, proofs: Sequence[tuple[Any, Sequence[int]]]) -> BatchResult:
         """The aggregate of a batch's proofs, in batch order, verified before it is returned.
 
         An aggregate that does not verify means some proof is invalid: each is then checked on
@@ -153,13 +166,13 @@ class BlockProver:
         start = time.perf_counter()
         publics = tuple(tuple(public) for _, public in proofs)
         try:
-            combined = aggregate([proof for proof, _ in proofs], publics)
+            combined = self.system.aggregate([proof for proof, _ in proofs], publics)
         except AggregationError as exc:
             raise InvalidTaskInputs(f"the batch's proofs cannot be aggregated: {exc}") from None
-        verdict = verify_aggregate(self.vk, combined, publics)
+        verdict = self.system.verify_aggregate(self.vk, combined, publics)
         if not verdict.valid:
             for position, (proof, public) in enumerate(proofs):
-                single = verify(self.vk, proof, public)
+                single = self.system.verify(self.vk, proof, public)
                 if not single.valid:
                     raise InvalidTaskInputs(
                         f"proof {position} of the batch does not verify ({single.reason})")
@@ -182,37 +195,18 @@ def _require_prover(inputs: Mapping[str, Any], address: str) -> None:
             f"({to_checksum_address(address)}); refusing to prove for another address")
 
 
-# ---------------------------------------------------------------------- a batch task's inputs
+# ---------------------------------------------------------------------- what is signed
 
-def encode_batch_inputs(items: Sequence[tuple[int, Proof, Sequence[int]]]) -> bytes:
-    """A batch's (block index, proof, public inputs) as the journal keeps them: JSON, integers as
-    decimal strings. The service writes it from the p2p `task` message's items."""
-    return json.dumps([{"index": index, "a": _strings(proof.a), "b": _strings(proof.b),
-                        "c": _strings(proof.c), "public": _strings(public)}
-                       for index, proof, public in items]).encode()
-
-
-def decode_batch_inputs(data: bytes) -> list[tuple[int, Proof, tuple[int, ...]]]:
-    """The items of `encode_batch_inputs`, checked to be consecutive blocks in order."""
-    try:
-        items = [(item["index"], Proof(_ints(item["a"]), _ints(item["b"]), _ints(item["c"])),
-                  _ints(item["public"])) for item in json.loads(data)]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidTaskInputs(f"the batch's proofs are malformed: {exc!r}") from None
-    if not items:
-        raise InvalidTaskInputs("the batch holds no proofs")
-    indices = [index for index, _, _ in items]
-    if indices != list(range(indices[0], indices[0] + len(items))):
-        raise InvalidTaskInputs(f"the batch's blocks {indices} are not consecutive, in order")
-    return items
-
-
-def _strings(value: Any) -> Any:
-    return str(value) if isinstance(value, int) else [_strings(v) for v in value]
-
-
-def _ints(value: Any) -> Any:
-    return int(value) if isinstance(value, str) else tuple(_ints(v) for v in value)
+def submission_hash(kind: str, proof: SealedProof, public: Sequence) -> bytes:
+    """The proof hash a v2 submission signs: its proof system's digest of a block proof alone
+    (its inputs are L1's); of an aggregate with its provers, each block's `prover` public
+    input."""
+    proof_system = system(proof.system)
+    if kind == "batch":
+        provers = [to_checksum_address(inputs[PROVER_INPUT].to_bytes(20, "big"))
+                   for inputs in public]
+        return proof_system.aggregate_digest(proof, provers)
+    return proof_system.digest(proof)
 
 
 # ---------------------------------------------------------------------- the on-chain verifiers

@@ -39,10 +39,8 @@ from p2p.messages import (Aggregate, Auth, Challenge, Error, Hello, Proof as Pro
 from p2p.protocols import MessageStream
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from roller.errors import RollerError
-from roller.journal import JournalTask, TaskOffer
-from roller.proving import encode_batch_inputs
-from zkp.aggregate import AggregateProof
-from zkp.proof import Proof
+from roller.journal import JournalTask, TaskOffer, encode_batch_inputs
+from zkp.system import SealedProof
 
 #: the session protocol versions this roller speaks, in `hello`
 PROTOCOL_VERSIONS = (1,)
@@ -124,8 +122,8 @@ def offer_from_task(task: Task, coordinator: str, rollup: str) -> TaskOffer:
     if task.kind == "block":
         inputs, units = task.inputs, 1
     else:
-        inputs = encode_batch_inputs([(item.index, Proof(item.a, item.b, item.c), item.public)
-                                      for item in task.inputs])
+        inputs = encode_batch_inputs([(item.index, SealedProof(item.system, item.proof),
+                                       item.public) for item in task.inputs])
         units = len(task.inputs)
     return TaskOffer(task.task_id, coordinator, rollup, task.kind, task.index, task.round, task.seed,
                      task.statement, task.slots, task.open, task.assigned_at // MS, task.deadline // MS, task.close_at // MS,
@@ -137,11 +135,11 @@ def submission(task: JournalTask) -> ProofMessage | Aggregate:
     proof, signature = task.proof, task.signature
     if proof is None or signature is None:
         raise RollerError(f"{task.key} has no proof to submit (it is {task.state})")
-    if isinstance(proof, AggregateProof):
-        return Aggregate(task_id=task.task_id, statement=task.statement, a=proof.a, b=proof.b,
-                         c=proof.c, signature=signature)
-    return ProofMessage(task_id=task.task_id, statement=task.statement, a=proof.a, b=proof.b,
-                        c=proof.c, signature=signature)
+    if task.kind == "batch":
+        return Aggregate(task_id=task.task_id, statement=task.statement, system=proof.system,
+                         aggregate=proof.data, signature=signature)
+    return ProofMessage(task_id=task.task_id, statement=task.statement, system=proof.system,
+                        proof=proof.data, signature=signature)
 
 
 class Session:

@@ -1,4 +1,5 @@
-"""The proof system: circom artifact formats, witness calculation, Groth16.
+"""The proof system: circom artifact formats, witness calculation, Groth16, and the interface the
+nodes use for any proof system (`zkp.system`).
 
 Imports nothing else of provernet's, so the prover can be used on its own.
 """

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from zkp.circom import NODE_MODULES, compile_circuit
 from zkp.errors import CircuitCompileError
+from zkp.proof import GROTH16
 from zkp.setup import SetupFiles, cached_setup, default_cache_dir
 
 CIRCUITS_DIR = Path(__file__).resolve().parent / "circuits"
@@ -44,6 +45,11 @@ class CircuitBuild:
     zkey_hash: bytes
     #: SHA-256 of the witness calculator, fetched by hash like the key
     wasm_hash: bytes
+
+    @property
+    def system(self) -> str:
+        """The proof system (`zkp.system`) the key proves with: a .zkey is snarkjs's Groth16."""
+        return GROTH16
 
 
 def manifest(build: CircuitBuild) -> bytes:

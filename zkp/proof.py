@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from zkp.points import G1, G2
 
+#: the wire name of the proof system these values belong to (`zkp.system.Groth16`), here so that
+#: what only names it (a circuit build) need not import the proof-system interface
+GROTH16 = "groth16"
+
 #: e(alpha1, beta2) in snarkjs's Fq12 tower layout ([2][3][2] ints)
 Fq12 = tuple[tuple[tuple[int, int], ...], ...]
 

@@ -4,7 +4,10 @@ Two contracts per key:
 
 * `render_verifier`: snarkjs's ABI, `verifyProof(uint256[2] _pA,
   uint256[2][2] _pB, uint256[2] _pC, uint256[n] _pubSignals)`, so it is a
-  drop-in for snarkjs users and their `zkey export soliditycalldata`.
+  drop-in for snarkjs users and their `zkey export soliditycalldata`; and
+  `verify(bytes proof, uint256[] inputs)`, the proof as `zkp.system.Groth16`
+  encodes it, which the staking contract calls without knowing the proof
+  system or the number of inputs.
 * `render_batch_verifier`: `verifyBatch(uint256[2][] a, uint256[2][2][] b,
   uint256[2] c, uint256[n][] inputs)` for an aggregate of `zkp.aggregate`.
 
@@ -46,18 +49,20 @@ class VerifierGenerationError(ZkpError):
 
 
 def render_verifier(vk: VerificationKey, contract_name: str = "Groth16Verifier") -> str:
-    """Source of a contract verifying single proofs with snarkjs's `verifyProof` ABI."""
+    """Source of a contract verifying single proofs: snarkjs's `verifyProof` ABI, and
+    `verify(bytes proof, uint256[] inputs)`, the proof as `zkp.system.Groth16` encodes it, which
+    a caller that knows neither the proof system nor the number of inputs can make."""
     n = _require_renderable(vk, contract_name)
     signals_in_range = "\n".join(
-        f"            inRange := and(inRange, lt(calldataload({_at('_pubSignals', 32 * i)}), R))"
+        f"            inRange := and(inRange, lt(calldataload({_at('signals', 32 * i)}), R))"
         for i in range(n))
     accumulate = "\n".join(
         f"            accumulate(vkX, IC{i + 1}_X, IC{i + 1}_Y, "
-        f"calldataload({_at('_pubSignals', 32 * i)}))"
+        f"calldataload({_at('signals', 32 * i)}))"
         for i in range(n))
     return f"""{_header(vk)}
 /// @title {contract_name}
-/// @notice Verifies Groth16 proofs (BN254) of one circuit, with snarkjs's ABI.
+/// @notice Verifies Groth16 proofs (BN254) of one circuit, with snarkjs's ABI or as bytes.
 contract {contract_name} {{
 {_key_constants(vk)}
 
@@ -70,19 +75,49 @@ contract {contract_name} {{
         uint256[2] calldata _pC,
         uint256[{n}] calldata _pubSignals
     ) external view returns (bool) {{
+        uint256 pA;
+        uint256 pB;
+        uint256 pC;
+        uint256 signals;
+        assembly {{
+            pA := _pA
+            pB := _pB
+            pC := _pC
+            signals := _pubSignals
+        }}
+        return _verify(pA, pB, pC, signals);
+    }}
+
+    /// @notice Whether `proof`, abi.encode(uint256[2] a, uint256[2][2] b, uint256[2] c), proves
+    /// the statement with these {n} public inputs.
+    /// @dev Returns false for any invalid proof, for bytes of another length and for another
+    /// number of inputs; never reverts.
+    function verify(bytes calldata proof, uint256[] calldata inputs) external view returns (bool) {{
+        if (proof.length != 0x100 || inputs.length != {n}) return false;
+        uint256 pA;
+        uint256 signals;
+        assembly {{
+            pA := proof.offset
+            signals := inputs.offset
+        }}
+        return _verify(pA, pA + 0x40, pA + 0xc0, signals);
+    }}
+
+    /// The check, on a proof and {n} signals at these calldata offsets; answers the call itself.
+    function _verify(uint256 pA, uint256 pB, uint256 pC, uint256 signals) private view returns (bool) {{
         assembly ("memory-safe") {{
 {_YUL_HELPERS}
-            let inRange := and(lt(calldataload(_pA), Q), lt(calldataload(add(_pA, 0x20)), Q))
-            inRange := and(inRange, and(lt(calldataload(_pB), Q), lt(calldataload(add(_pB, 0x20)), Q)))
-            inRange := and(inRange, and(lt(calldataload(add(_pB, 0x40)), Q), lt(calldataload(add(_pB, 0x60)), Q)))
-            inRange := and(inRange, and(lt(calldataload(_pC), Q), lt(calldataload(add(_pC, 0x20)), Q)))
+            let inRange := and(lt(calldataload(pA), Q), lt(calldataload(add(pA, 0x20)), Q))
+            inRange := and(inRange, and(lt(calldataload(pB), Q), lt(calldataload(add(pB, 0x20)), Q)))
+            inRange := and(inRange, and(lt(calldataload(add(pB, 0x40)), Q), lt(calldataload(add(pB, 0x60)), Q)))
+            inRange := and(inRange, and(lt(calldataload(pC), Q), lt(calldataload(add(pC, 0x20)), Q)))
 {signals_in_range}
             if iszero(inRange) {{ reject() }}
 
             // The pairing input, 192 bytes a pair: (A, B), (alpha, -beta), (vk_x, -gamma), (C, -delta).
             let pairs := mload(0x40)
-            calldatacopy(pairs, _pA, 0x40)
-            calldatacopy(add(pairs, 0x40), _pB, 0x80)
+            calldatacopy(pairs, pA, 0x40)
+            calldatacopy(add(pairs, 0x40), pB, 0x80)
             mstore(add(pairs, 0xc0), ALPHA_X)
             mstore(add(pairs, 0xe0), ALPHA_Y)
             storeG2(add(pairs, 0x100), NEG_BETA_X1, NEG_BETA_X0, NEG_BETA_Y1, NEG_BETA_Y0)
@@ -93,7 +128,7 @@ contract {contract_name} {{
 {accumulate}
             storeG2(add(vkX, 0x40), NEG_GAMMA_X1, NEG_GAMMA_X0, NEG_GAMMA_Y1, NEG_GAMMA_Y0)
             let cPair := add(pairs, 0x240)
-            calldatacopy(cPair, _pC, 0x40)
+            calldatacopy(cPair, pC, 0x40)
             storeG2(add(cPair, 0x40), NEG_DELTA_X1, NEG_DELTA_X0, NEG_DELTA_Y1, NEG_DELTA_Y0)
 
             let success := staticcall(gas(), 8, pairs, 0x300, 0, 0x20)

@@ -11,18 +11,15 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {CoordinatorRegistry} from "./CoordinatorRegistry.sol";
-import {IBatchVerifier, Rollup} from "./Rollup.sol";
+import {Rollup} from "./Rollup.sol";
 import {Randomness} from "./Randomness.sol";
 
-/// The single-proof verifier that `zkp.solidity.render_verifier` generates from the block circuit's
-/// key (snarkjs's ABI). It answers false for any invalid proof and never reverts.
+/// The single-proof verifier of a rollup's block circuit (`zkp.solidity.render_verifier` generates
+/// one from a Groth16 key): the proof as its proof system encodes it (`zkp.system`), and the
+/// circuit's public inputs, however many. It answers false for any invalid proof, bytes that are
+/// no proof and another number of inputs, and never reverts.
 interface IBlockVerifier {
-    function verifyProof(
-        uint256[2] calldata a,
-        uint256[2][2] calldata b,
-        uint256[2] calldata c,
-        uint256[4] calldata inputs
-    ) external view returns (bool);
+    function verify(bytes calldata proof, uint256[] calldata inputs) external view returns (bool);
 }
 
 /// @title RollerStaking: stake, reputation, weight, rewards, settlement and slashing of the prover
@@ -159,14 +156,6 @@ contract RollerStaking is ReentrancyGuard {
         bool enabled;
     }
 
-    /// A Groth16 proof as the verifier takes it: b in the precompile's order,
-    /// [[x.c1, x.c0], [y.c1, y.c0]].
-    struct Groth16Proof {
-        uint256[2] a;
-        uint256[2][2] b;
-        uint256[2] c;
-    }
-
     /// An aggregate of a batch's K block proofs, proof i by (bound to) provers[i], as the Rollup's
     /// batch verifier takes it (`zkp.aggregate`).
     struct AggregateProof {
@@ -249,10 +238,12 @@ contract RollerStaking is ReentrancyGuard {
     /// short of gas answers false like for an invalid proof: with less, anyone could slash a valid
     /// proof by sending too little gas.
     uint256 public constant VERIFIER_GAS = 1_000_000;
-    /// Gas the batch verifier gets for an aggregate of K proofs: AGG_VERIFIER_GAS_BASE +
-    /// K * AGG_VERIFIER_GAS_PER_PROOF. A check uses about 145k + 47k K (one pairing of K + 3 pairs,
-    /// an ecMul per proof and per input, docs/measurements.md), so this is at least 2.1 times that
-    /// at any K, and 4.8 times at K = 1. Fixed for a given K for the same reason as VERIFIER_GAS.
+    /// Gas the Rollup's aggregate check (`Rollup.aggregateVerifies`) gets for an aggregate of K
+    /// proofs: AGG_VERIFIER_GAS_BASE + K * AGG_VERIFIER_GAS_PER_PROOF. Its batch verifier uses about
+    /// 145k + 47k K (one pairing of K + 3 pairs, an ecMul per proof and per input,
+    /// docs/measurements.md) and reading the blocks' roots about 4.2k K more (two cold loads a
+    /// block), so this is about twice that at K = 64 and four times at K = 1. Fixed for a given K
+    /// for the same reason as VERIFIER_GAS.
     uint256 public constant AGG_VERIFIER_GAS_BASE = 700_000;
     uint256 public constant AGG_VERIFIER_GAS_PER_PROOF = 100_000;
     /// What a call to a verifier must find left beyond its allowance: the CALL forwards at most
@@ -909,7 +900,7 @@ contract RollerStaking is ReentrancyGuard {
         uint256 l2Block,
         uint256 round,
         bytes32 statement,
-        Groth16Proof calldata proof,
+        bytes calldata proof,
         bytes calldata signature
     ) external nonReentrant returns (uint256 amount, uint256 reporterShare, uint256 burned) {
         Submission memory submission =
@@ -921,15 +912,15 @@ contract RollerStaking is ReentrancyGuard {
         return _punish(submission, offense);
     }
 
-    function _blockProofVerifies(Submission memory submission, Groth16Proof calldata proof)
+    function _blockProofVerifies(Submission memory submission, bytes calldata proof)
         private
         view
         returns (bool)
     {
-        uint256[4] memory inputs = Rollup(submission.rollup).publicInputs(submission.index, submission.roller);
+        uint256[] memory inputs = Rollup(submission.rollup).publicInputs(submission.index, submission.roller);
         IBlockVerifier verifier = _rollups[submission.rollup].blockVerifier;
         _requireGas(VERIFIER_GAS, 1);
-        return verifier.verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, inputs);
+        return verifier.verify{gas: VERIFIER_GAS}(proof, inputs);
     }
 
     /// @notice Slash `roller` for an aggregate of batch `batch` of `rollup` that it signed and that
@@ -962,12 +953,11 @@ contract RollerStaking is ReentrancyGuard {
         if (aggregate.provers.length != k || aggregate.a.length != k || aggregate.b.length != k) {
             revert WrongAggregateSize(aggregate.provers.length, aggregate.a.length, aggregate.b.length, k);
         }
-        Rollup rollup = Rollup(submission.rollup);
-        uint256[4][] memory inputs = rollup.batchInputs(submission.index * k + 1, aggregate.provers);
-        IBatchVerifier verifier = rollup.verifier();
         uint256 allowance = aggregateVerifierGas(k);
         _requireGas(allowance, k);
-        return verifier.verifyBatch{gas: allowance}(aggregate.a, aggregate.b, aggregate.c, inputs);
+        return Rollup(submission.rollup).aggregateVerifies{gas: allowance}(
+            submission.index * k + 1, aggregate.provers, aggregate.a, aggregate.b, aggregate.c
+        );
     }
 
     /// The batch verifier's fixed allowance for an aggregate of `k` proofs.
@@ -1030,9 +1020,10 @@ contract RollerStaking is ReentrancyGuard {
         return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
     }
 
-    /// @notice keccak256(abi.encode(a, b, c)): a block proof alone; its inputs come from L1.
-    function blockProofHash(Groth16Proof calldata proof) public pure returns (bytes32) {
-        return keccak256(abi.encode(proof.a, proof.b, proof.c));
+    /// @notice keccak256(proof): a block proof alone, as its proof system encodes it (Groth16:
+    /// abi.encode(a, b, c)); its inputs come from L1.
+    function blockProofHash(bytes calldata proof) public pure returns (bytes32) {
+        return keccak256(proof);
     }
 
     /// @notice keccak256(abi.encode(provers, a, b, c)): an aggregate and whom its proofs name.

@@ -218,7 +218,7 @@ contract Rollup {
         uint256[2] calldata c
     ) external {
         _requireNextBatch(firstBlock, provers.length, a.length);
-        if (!verifier.verifyBatch(a, b, c, batchInputs(firstBlock, provers))) {
+        if (!aggregateVerifies(firstBlock, provers, a, b, c)) {
             revert InvalidBatchProof(firstBlock);
         }
         for (uint256 i = 0; i < provers.length; ++i) {
@@ -238,6 +238,20 @@ contract Rollup {
         if (firstBlock != expected) revert BatchOutOfOrder(firstBlock, expected);
         if (provers != batchSize || proofs != batchSize) revert WrongBatchSize(provers, proofs, batchSize);
         if (firstBlock + batchSize - 1 > lastCommitted) revert BlockNotCommitted(lastCommitted + 1);
+    }
+
+    /// @notice Whether (a, b, c) aggregates one valid proof of each block from firstBlock on,
+    /// block i proven by provers[i], against the inputs L1 holds (`batchInputs`): what
+    /// finalizeBatch requires, and what the staking contract slashes an aggregator for failing.
+    function aggregateVerifies(
+        uint256 firstBlock,
+        address[] calldata provers,
+        uint256[2][] calldata a,
+        uint256[2][2][] calldata b,
+        uint256[2] calldata c
+    ) public view returns (bool) {
+        uint256[4][] memory inputs = batchInputs(firstBlock, provers);
+        return verifier.verifyBatch(a, b, c, inputs);
     }
 
     /// @notice Each block's public inputs [oldRoot, newRoot, dataHash, prover], from firstBlock
@@ -347,10 +361,16 @@ contract Rollup {
 
     /// @notice The circuit's public inputs [oldRoot, newRoot, dataHash, prover] for block
     /// `blockNumber` proven by `prover`: what finalizeBatch checks its proof against.
-    function publicInputs(uint256 blockNumber, address prover) external view returns (uint256[4] memory) {
+    /// @dev A dynamic array: whoever checks a proof against it (the staking contract, through the
+    /// block verifier) does not depend on the circuit's number of inputs.
+    function publicInputs(uint256 blockNumber, address prover) external view returns (uint256[] memory inputs) {
         if (blockNumber == 0 || blockNumber > lastCommitted) revert BlockNotCommitted(blockNumber);
         StoredBlock storage stored = _blocks[blockNumber];
-        return [_blocks[blockNumber - 1].newRoot, stored.newRoot, stored.dataHash, uint256(uint160(prover))];
+        inputs = new uint256[](4);
+        inputs[0] = _blocks[blockNumber - 1].newRoot;
+        inputs[1] = stored.newRoot;
+        inputs[2] = stored.dataHash;
+        inputs[3] = uint256(uint160(prover));
     }
 
     // ---------------------------------------------------------------- data commitment

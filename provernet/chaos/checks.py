@@ -210,15 +210,15 @@ def txpool_queued(w3) -> dict[str, int]:
 
 
 def coordinator_submissions(datadir: Path) -> list[tuple[tuple, object]]:
-    """((roller, kind, task, round, statement), (a, b, c)) of every submission the coordinator
-    stored, its own data directory's SQLite read read-only."""
+    """((roller, kind, task, round, statement), (proof system, proof bytes in hex)) of every
+    submission the coordinator stored, its own data directory's SQLite read read-only."""
     rows = _read_only(datadir / "coordinator" / COORDINATOR_DATABASE,
                       "SELECT roller, kind, task, round, body FROM proofs")
     result = []
     for roller, kind, task, round_, body in rows:
         body = json.loads(body)
         result.append(((to_checksum_address(roller), kind, task, round_, body["statement"]),
-                       _ints(body["a"], body["b"], body["c"])))
+                       _sealed(body)))
     return result
 
 
@@ -231,22 +231,15 @@ def journal_submissions(journal_dir: Path, roller: str) -> list[tuple[tuple, obj
                             "WHERE proof IS NOT NULL AND signature IS NOT NULL")
     result = []
     for kind, index, round_, statement, proof in rows:
-        proof = json.loads(proof)
         result.append(((to_checksum_address(roller), int(TaskKind.from_wire(kind)), index, round_,
-                        bytes(statement).hex()), _ints(proof["a"], proof["b"], proof["c"])))
+                        bytes(statement).hex()), _sealed(json.loads(proof))))
     return result
 
 
-def _ints(*values) -> list:
-    """Proof coordinates as nested lists of ints, however they were written (ints, decimal or
-    hex strings)."""
-    def norm(value):
-        if isinstance(value, (list, tuple)):
-            return [norm(v) for v in value]
-        if value is None:
-            return None
-        return int(value, 0) if isinstance(value, str) else int(value)
-    return norm(list(values))
+def _sealed(stored: dict) -> tuple[str, str]:
+    """A sealed proof as the coordinator's store and the roller's journal both keep it: its
+    proof system and its bytes in hex."""
+    return stored["system"], stored["data"]
 
 
 def _read_only(path: Path, query: str) -> list[tuple]:

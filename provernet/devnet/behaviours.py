@@ -4,8 +4,8 @@ wrapped, to exercise the coordinator's and the contracts' defences. Never for a 
 them.
 
 - `invalid`: proves honestly (the real prover verifies its proof and the node's signer checks it
-  against L1), then negates the proof's C, `(x, q - y)`: a well-formed point that no longer
-  verifies, signed as it is sent, for the right public inputs, which makes it slashable evidence
+  against L1), then has its proof system tamper with it (Groth16 negates C, `(x, q - y)`): a
+  well-formed proof that no longer verifies, signed as it is sent, for the right public inputs, which makes it slashable evidence
   (an aggregate too: `slashInvalidAggregate`). `TamperingProver` wraps the node's prover.
 - `lazy`: accepts every task that passes the protocol's checks and never delivers: its tasks
   settle missed at the close. `LazyAdmission` replaces the node's admission policy.
@@ -19,25 +19,25 @@ from typing import Any
 
 import structlog
 
+from p2p.messages import BATCH_TASK
 from roller.abc import ProverFactory, TaskProver
 from roller.journal import TaskOffer
 from roller.proving import BlockProver, SignedResult, Signer
 from roller.session import TaskRefused
-from zkp.aggregate import AggregateProof
 from zkp.builds import CircuitBuild
-from zkp.field import Q
-from zkp.proof import Proof
+from zkp.system import SealedProof, system
 
 log = structlog.get_logger(__name__)
 
 BEHAVIOURS = ("honest", "invalid", "lazy")
 
 
-def tamper(proof: Proof | AggregateProof) -> Proof | AggregateProof:
-    """The proof with C negated, (x, q - y): still a point on the curve, so well-formed, but no
-    longer valid."""
-    x, y = proof.c
-    return dataclasses.replace(proof, c=(x, (Q - y) % Q))
+def tamper(kind: str, proof: SealedProof) -> SealedProof:
+    """The proof (or aggregate) made invalid but still well-formed, by its proof system."""
+    proof_system = system(proof.system)
+    if kind == BATCH_TASK:
+        return proof_system.seal_aggregate(proof_system.tamper(proof_system.open_aggregate(proof)))
+    return proof_system.seal(proof_system.tamper(proof_system.open(proof)))
 
 
 class TamperingProver:
@@ -50,7 +50,7 @@ class TamperingProver:
 
     def run(self, task: TaskOffer, address: str, sign: Signer) -> SignedResult:
         honest = self._prover.run(task, address, sign)
-        bad = tamper(honest.proof)
+        bad = tamper(task.kind, honest.proof)
         log.warning("DEVNET BEHAVIOUR invalid: submitting a tampered proof", task=str(task.key))
         return dataclasses.replace(honest, proof=bad, signature=sign(
             task.kind, task.index, task.round, bad, honest.public))
@@ -59,7 +59,7 @@ class TamperingProver:
         """Honest: the speed is measured on the real prover."""
         return self._prover.prove_block(inputs, address)
 
-    def aggregate(self, proofs: Sequence[tuple[Proof, Sequence[int]]]):
+    def aggregate(self, proofs: Sequence[tuple[Any, Sequence[int]]]):
         return self._prover.aggregate(proofs)
 
 

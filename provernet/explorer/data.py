@@ -21,7 +21,7 @@ from market_contracts.bindings import Market, RollerInfo
 from market_contracts.errors import InvalidEvidence, RpcUnreachable
 from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams, TaskKind, batch_of, ends_batch
-from market_contracts.submissions import EVIDENCE_VERSION, SlashEvidence, recover_submitter
+from market_contracts.submissions import SlashEvidence, recover_submitter
 from provernet.explorer.history import ChainLog, History
 from provernet.explorer.pages import MarketState, build_pages
 
@@ -178,23 +178,8 @@ class ExplorerData:
         """The call's arguments as an EVIDENCE.json (what `provernet audit slash` takes), and
         whether its signature recovers to the slashed roller."""
         function, args = self.market.staking.decode_function_input(calldata)
-        roller, rollup, index, round_, statement, proof, signature = args.values()
-        kind = TaskKind.BLOCK if function.fn_name == "slashInvalidProof" else TaskKind.AGGREGATION
-        data = {"version": EVIDENCE_VERSION, "chain_id": self.market.chain.chain_id,
-                "rollup": rollup, "staking": self.market.staking.address,
-                "kind": kind.name.lower(), "index": index, "round": round_,
-                "statement": "0x" + bytes(statement).hex(), "roller": roller,
-                "signature": "0x" + bytes(signature).hex()}
-        # The proof's struct, decoded by its field names (a, b, c; an aggregate's provers too).
-        if kind is TaskKind.BLOCK:
-            data["proof"] = {"a": _strings(proof["a"]), "b": [_strings(row) for row in proof["b"]],
-                             "c": _strings(proof["c"])}
-        else:
-            data["aggregate"] = {"provers": list(proof["provers"]),
-                                 "a": [_strings(p) for p in proof["a"]],
-                                 "b": [[_strings(row) for row in p] for p in proof["b"]],
-                                 "c": _strings(proof["c"])}
-        evidence = SlashEvidence.from_json(data, source=f"the slash of {roller}")
+        evidence = SlashEvidence.from_call(self.market.chain.chain_id, self.market.staking.address,
+                                           function.fn_name, list(args.values()))
         try:
             signer = recover_submitter(evidence.chain_id, evidence.rollup, evidence.kind,
                                        evidence.index, evidence.round, evidence.statement,
@@ -202,7 +187,3 @@ class ExplorerData:
         except InvalidEvidence:
             signer = None
         return evidence.to_json(), signer == evidence.roller
-
-
-def _strings(words) -> list[str]:
-    return [str(w) for w in words]

@@ -28,11 +28,12 @@ from market_contracts.rules import (
     snapshot_entries,
     snapshot_root,
 )
-from market_contracts.submissions import SlashEvidence, block_proof_hash, sign_submission
+from market_contracts.submissions import SlashEvidence, sign_submission
 from market_contracts.units import ONE_TOKEN
 from provernet.world import World as BuiltWorld
 from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
+from zkp.system import system
 
 INTERVAL = 60
 PARAMS = MarketParams.devnet()
@@ -273,11 +274,12 @@ def test_evidence_the_contract_refuses_for_good_is_dropped_not_retried(deployed)
     world = deployed
     l1, roller, forger = world.l1(), world.roller(), world.account()
     n = world.commit()
-    junk = Proof(a=(1, 2), b=((1, 2), (3, 4)), c=(1, 2))
+    groth16 = system("groth16")
+    junk = groth16.seal(Proof(a=(1, 2), b=((1, 2), (3, 4)), c=(1, 2)))
 
     def evidence(signer, statement: bytes) -> SlashEvidence:
         signature = sign_submission(signer, world.chain.chain_id, world.rollup.address,
-                                    TaskKind.BLOCK, n, 0, statement, block_proof_hash(junk))
+                                    TaskKind.BLOCK, n, 0, statement, groth16.digest(junk))
         return SlashEvidence(chain_id=world.chain.chain_id, rollup=world.rollup.address,
                              staking=world.market.deployment.staking, kind=TaskKind.BLOCK,
                              index=n, round=0, statement=statement, roller=roller.address,

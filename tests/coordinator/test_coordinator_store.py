@@ -3,6 +3,7 @@ test runs on SQLite (the default) and on a real PostgreSQL server (`db`, tests/p
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 
@@ -20,6 +21,7 @@ from coordinator.store import (
     StoreError,
 )
 from p2p.datadir import DataDirLocked
+from zkp.system import SealedProof
 
 
 def test_a_reopened_store_replays_every_event_and_knows_what_was_done(tmp_path, db):
@@ -50,15 +52,18 @@ def test_a_snapshot_replaces_the_events_it_covers(tmp_path, db):
 
 def test_proofs_audit_records_and_meta_survive_and_a_missing_proof_is_named(tmp_path, db):
     store = CoordinatorStore.open(tmp_path, db)
-    store.write(proofs=[StoredProof("0xab", 0, 7, 1, "0x" + "11" * 20, {"a": [1, 2]})])
-    store.write(proofs=[StoredProof("0xab", 0, 7, 1, "0x" + "11" * 20, {"a": "again"})])  # kept
+    first = StoredProof("0xab", 0, 7, 1, "0x" + "11" * 20, SealedProof("groth16", bytes(256)),
+                        bytes(range(32)), bytes(65), public=(1, 2**256 - 1))
+    again = dataclasses.replace(first, proof=SealedProof("groth16", b"again"))
+    store.write(proofs=[first])
+    store.write(proofs=[again])  # kept
     store.write(audits=[(0, 7, {"kind": "block", "index": 7})])
     store.write(audits=[(0, 7, {"kind": "block", "index": 7, "rounds": 2})])  # the newest stays
     store.set_meta("l1_cursor", "5")
     store.set_meta("l1_cursor", "9")
     store.close()
     store = CoordinatorStore.open(tmp_path, db)
-    assert store.proof("0xab") == {"a": [1, 2]}
+    assert store.proof("0xab") == first
     assert store.audit_records() == [{"kind": "block", "index": 7, "rounds": 2}]
     assert store.proofs_of("0x" + "11" * 20, 0) == [("0xab", 7, 1)]
     assert store.proofs_of("0x" + "11" * 20, 1) == []

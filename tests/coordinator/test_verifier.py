@@ -14,20 +14,21 @@ from groth16_trapdoor import TrapdoorKey
 
 from coordinator.errors import CoordinatorError
 from coordinator.verifier import ProofVerifier
-from zkp.verify import ACCEPTED, PAIRING_FAILED, Verdict, prepare_key
+from zkp.system import system
+from zkp.verify import ACCEPTED, PAIRING_FAILED, Verdict
 
 rng = random.Random(7)
 
 
 @pytest.fixture(scope="module")
 def proofs():
-    """(prepared key, 17 (proof, inputs), of which the fifth is spoiled)."""
+    """(verification key, 17 (proof, inputs), of which the fifth is spoiled)."""
     key = TrapdoorKey.create(4, rng)
     publics = key.random_inputs(17, rng)
     items = list(zip(key.proofs(publics, rng), publics, strict=True))
     proof, inputs = items[4]
     items[4] = (replace(proof, c=items[0][0].c), inputs)
-    return prepare_key(key.vk), items
+    return key.vk, items
 
 
 EXPECTED = [ACCEPTED] * 4 + [PAIRING_FAILED] + [ACCEPTED] * 12
@@ -57,7 +58,7 @@ async def _verify_all(verifier: ProofVerifier, items, *, start_first: bool) -> l
 async def test_waiting_proofs_are_checked_together(proofs, threads):
     key, items = proofs
     sizes = []
-    verifier = ProofVerifier(key, threads=threads, max_batch=8, window=0, on_batch=sizes.append)
+    verifier = ProofVerifier(system("groth16"), key, threads=threads, max_batch=8, window=0, on_batch=sizes.append)
     assert await _verify_all(verifier, items, start_first=False) == EXPECTED
     assert sorted(sizes) == [1, 8, 8]
 
@@ -65,7 +66,7 @@ async def test_waiting_proofs_are_checked_together(proofs, threads):
 async def test_a_proof_alone_is_checked_at_once(proofs):
     key, items = proofs
     sizes = []
-    verifier = ProofVerifier(key, threads=2, max_batch=32, window=0, on_batch=sizes.append)
+    verifier = ProofVerifier(system("groth16"), key, threads=2, max_batch=32, window=0, on_batch=sizes.append)
     async with trio.open_nursery() as nursery:
         await nursery.start(verifier.run)
         for proof, inputs in items[3:6]:
@@ -78,7 +79,7 @@ async def test_a_proof_alone_is_checked_at_once(proofs):
 async def test_the_window_waits_for_more_up_to_the_batch_size(proofs):
     key, items = proofs
     sizes = []
-    verifier = ProofVerifier(key, threads=1, max_batch=3, window=30, on_batch=sizes.append)
+    verifier = ProofVerifier(system("groth16"), key, threads=1, max_batch=3, window=30, on_batch=sizes.append)
     verdicts = []
 
     async def submit(item):
@@ -101,4 +102,4 @@ def test_bad_settings_are_refused(proofs):
     key, _ = proofs
     for threads, batch, window in ((0, 8, 0), (1, 0, 0), (1, 8, -1), (1, 8, float("nan"))):
         with pytest.raises(CoordinatorError, match="verification needs"):
-            ProofVerifier(key, threads=threads, max_batch=batch, window=window)
+            ProofVerifier(system("groth16"), key, threads=threads, max_batch=batch, window=window)

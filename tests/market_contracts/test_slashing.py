@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
+from eth_abi import encode
 from eth_utils import keccak
 from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError
@@ -42,9 +43,7 @@ from market_contracts.rules import MAX_UNBONDING_ENTRIES, Outcome, TaskKind
 from market_contracts.submissions import (
     PROOF_SUBMISSION_TYPE,
     SlashEvidence,
-    aggregate_hash,
     batch_statement,
-    block_proof_hash,
     block_statement,
     offense_key,
     recover_submitter,
@@ -68,6 +67,9 @@ from zkp.aggregate import AggregateProof, aggregate
 from zkp.field import Q
 from zkp.groth16 import Prover
 from zkp.proof import Proof
+from zkp.system import system
+
+GROTH16 = system("groth16")
 from zkp.setup import SetupFiles, cached_setup
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
@@ -182,7 +184,8 @@ class SlashingWorld:
             signer, chain_id=self.chain.chain_id if chain_id is None else chain_id,
             rollup=self.rollup.address if rollup is None else rollup,
             staking=self.deployment.staking, index=number, round_=round_,
-            statement=statement_of(number) if statement is None else statement, proof=proof)
+            statement=statement_of(number) if statement is None else statement,
+            proof=GROTH16.seal(proof))
 
     def junk(self, **kwargs) -> SlashEvidence:
         """ROLLER's own proof of block 1 with C negated: well-formed, and false."""
@@ -200,7 +203,7 @@ class SlashingWorld:
             signer, chain_id=self.chain.chain_id, rollup=self.rollup.address,
             staking=self.deployment.staking, index=0, round_=round_, statement=statement,
             provers=[p.address for p in provers],
-            aggregate=agg or aggregate_of(self.proofs, BATCH_0_PROVERS))
+            aggregate=GROTH16.seal_aggregate(agg or aggregate_of(self.proofs, BATCH_0_PROVERS)))
 
     def slash(self, evidence: SlashEvidence):
         return self.market.slash_invalid_proof(self.reporter, evidence, gas=slash_gas(evidence))
@@ -401,7 +404,8 @@ def _short_aggregate(world):
     return SlashEvidence.signed_aggregate(
         ROLLER, chain_id=world.chain.chain_id, rollup=world.rollup.address,
         staking=world.deployment.staking, index=0, round_=0,
-        statement=world.rollup.batch_statement(0), provers=[ROLLER.address], aggregate=agg)
+        statement=world.rollup.batch_statement(0), provers=[ROLLER.address],
+        aggregate=GROTH16.seal_aggregate(agg))
 
 
 @pytest.mark.parametrize(("make", "reason", "args"), [
@@ -572,9 +576,9 @@ def _evidence(kind: str = "block") -> SlashEvidence:
     common = dict(chain_id=31337, rollup=STRANGER.address, staking=STAKING, index=5, round_=1,
                   statement=keccak(b"statement"))
     if kind == "block":
-        return SlashEvidence.signed(ROLLER, **common, proof=PROOF)
+        return SlashEvidence.signed(ROLLER, **common, proof=GROTH16.seal(PROOF))
     return SlashEvidence.signed_aggregate(ROLLER, **common, provers=[ROLLER.address, STRANGER.address],
-                                          aggregate=AGGREGATE)
+                                          aggregate=GROTH16.seal_aggregate(AGGREGATE))
 
 
 @pytest.mark.parametrize("kind", ["block", "aggregation"])
@@ -584,13 +588,18 @@ def test_evidence_files_round_trip(tmp_path, kind):
     assert (data["kind"], data["index"], data["round"], data["roller"]) == (kind, 5, 1, ROLLER.address)
     assert data["statement"] == "0x" + keccak(b"statement").hex()
     if kind == "block":
-        assert data["proof"] == {"a": ["1", "2"], "b": [["4", "3"], ["6", "5"]], "c": ["7", "8"]}
-        assert evidence.proof_hash() == block_proof_hash(PROOF)
+        # The proof as its system encodes it: for Groth16 the words abi.encode(a, b, c) takes,
+        # B in the precompile's order.
+        words = [1, 2, 4, 3, 6, 5, 7, 8]
+        assert data["proof"] == {"system": "groth16",
+                                 "data": "0x" + b"".join(w.to_bytes(32, "big") for w in words).hex()}
+        assert evidence.proof_hash() == keccak(bytes.fromhex(data["proof"]["data"][2:]))
     else:
         assert data["aggregate"]["provers"] == [ROLLER.address, STRANGER.address]
-        assert data["aggregate"]["b"] == [[["4", "3"], ["6", "5"]]] * 2
-        assert evidence.proof_hash() == aggregate_hash(
-            [ROLLER.address, STRANGER.address], AGGREGATE.a, AGGREGATE.b, AGGREGATE.c)
+        assert GROTH16.open_aggregate(evidence.aggregate) == AGGREGATE
+        assert evidence.proof_hash() == keccak(encode(
+            ["address[]", "uint256[2][]", "uint256[2][2][]", "uint256[2]"],
+            [[ROLLER.address, STRANGER.address], [[1, 2], [9, 10]], [[[4, 3], [6, 5]]] * 2, [7, 8]]))
     path = tmp_path / "evidence.json"
     evidence.save(path)
     loaded = SlashEvidence.load(path)
@@ -611,15 +620,19 @@ def _aggregate_change(**fields):
     pytest.param("block", {"roller": "0xabc"}, "roller", id="bad-address"),
     pytest.param("block", {"statement": "0x1234"}, "statement must be 0x and 32 bytes",
                  id="short-statement"),
-    pytest.param("block", {"proof": {"a": ["1", "2"], "b": [["1", "2"]], "c": ["1", "2"]}}, "proof.b",
-                 id="short-b"),
-    pytest.param("block", {"proof": {"a": [1, 2], "b": [["1", "2"], ["3", "4"]], "c": ["1", "2"]}},
-                 "not a uint256 as a decimal string", id="numbers"),
+    pytest.param("block", {"proof": {"system": "groth16", "data": "0x123"}}, "proof.data must be",
+                 id="odd-hex"),
+    pytest.param("block", {"proof": {"system": "plonk", "data": "0x"}},
+                 "unknown proof system 'plonk'", id="unknown-system"),
+    pytest.param("block", {"proof": ["groth16", "0x"]}, "proof must be a JSON object",
+                 id="proof-not-an-object"),
     pytest.param("block", {"signature": "0x1234"}, "signature must be", id="short-signature"),
     pytest.param("block", {"chain_id": None}, "chain_id", id="no-chain-id"),
     pytest.param("aggregation", _aggregate_change(provers=[ROLLER.address]),
-                 "1 provers, 2 A and 2 B", id="fewer-provers-than-proofs"),
-    pytest.param("aggregation", _aggregate_change(provers="0x"), "must be lists",
+                 "1 provers for an aggregate of 2 proofs", id="fewer-provers-than-proofs"),
+    pytest.param("aggregation", _aggregate_change(data="0x" + "00" * 32),
+                 "not a groth16 aggregate", id="aggregate-bytes-not-an-aggregate"),
+    pytest.param("aggregation", _aggregate_change(provers="0x"), "must be a list",
                  id="provers-not-a-list"),
     pytest.param("block", _aggregate_change(), "block evidence carries no 'aggregate'",
                  id="block-with-an-aggregate"),

@@ -22,7 +22,9 @@ H = bytes(range(32))
 ADDR = bytes(range(20))
 SIG = bytes(65)
 STATEMENT = bytes(range(100, 132))
-ITEM = m.BatchItem(index=7, a=(1, 2), b=((3, 4), (5, 6)), c=(7, 8), public=(1, 2, 3, 2**256 - 1))
+#: a proof as its system encodes it: opaque to p2p (a Groth16 proof is 256 bytes)
+PROOF_BYTES = bytes(range(256))
+ITEM = m.BatchItem(index=7, system="groth16", proof=PROOF_BYTES, public=(1, 2, 3, 2**256 - 1))
 
 # One valid instance of every message type.
 EXAMPLES = [
@@ -39,7 +41,7 @@ EXAMPLES = [
            signature=SIG),
     m.Accept(task_id=H),
     m.Decline(task_id=H, reason="busy"),
-    m.Proof(task_id=H, statement=STATEMENT, a=(1, 2), b=((3, 4), (5, 6)), c=(7, 8), signature=SIG),
+    m.Proof(task_id=H, statement=STATEMENT, system="groth16", proof=PROOF_BYTES, signature=SIG),
     m.Receipt(task_id=H, status="late", reason=""),
     m.Error(code="internal", reason="try later"),
     m.Ping(nonce=5),
@@ -47,7 +49,7 @@ EXAMPLES = [
     m.ArtifactRequest(hash=H, offset=0),
     m.ArtifactChunk(hash=H, offset=0, total=3, data=b"abc"),
     m.ArtifactMissing(hash=H),
-    m.Aggregate(task_id=H, statement=STATEMENT, a=((1, 2), (3, 4)), b=(((5, 6), (7, 8)), ((9, 10), (11, 12))), c=(13, 14),
+    m.Aggregate(task_id=H, statement=STATEMENT, system="groth16", aggregate=bytes(range(100)) * 6,
                 signature=SIG),
     m.Cancel(task_id=H, reason="block 7 was reverted"),
 ]
@@ -99,8 +101,10 @@ INVALID = [
     (TASK, ["inputs"], [], "inputs"),                       # a block carries bytes, not proofs
     (BATCH, ["inputs"], b"{}", "inputs"),                   # a batch carries proofs, not bytes
     (BATCH, ["inputs"], [], "inputs"),
-    (BATCH, ["inputs", 0, "a"], [1], "inputs[0].a"),
-    (BATCH, ["inputs", 1, "b", 0, 1], 5, "inputs[1].b[0][1]"),  # a uint256 travels as 32 bytes
+    (BATCH, ["inputs", 0, "proof"], [1], "inputs[0].proof"),
+    (BATCH, ["inputs", 0, "proof"], bytes(m.MAX_PROOF_BYTES + 1), "inputs[0].proof"),
+    (BATCH, ["inputs", 0, "system"], "g" * (m.MAX_SYSTEM_CHARS + 1), "inputs[0].system"),
+    (BATCH, ["inputs", 1, "public", 0], 5, "inputs[1].public[0]"),  # a uint256 travels as 32 bytes
     (BATCH, ["inputs", 0, "extra"], 1, "inputs[0].extra"),
     (TASK, ["task_id"], _DELETE, "task_id"),
     (TASK, ["priority"], 1, "priority"),
@@ -116,7 +120,11 @@ INVALID = [
     (PROOF, ["statement"], _DELETE, "statement"),
     (PROOF, ["public"], [bytes(32)] * 4, "public"),         # inputs come from L1, not the roller
     (AGGREGATE, ["statement"], None, "statement"),
-    (PROOF, ["c", 0], bytes(33), "c[0]"),
+    (PROOF, ["proof"], bytes(m.MAX_PROOF_BYTES + 1), "proof"),
+    (PROOF, ["system"], _DELETE, "system"),
+    (PROOF, ["system"], 16, "system"),
+    (AGGREGATE, ["aggregate"], bytes(m.MAX_AGGREGATE_BYTES + 1), "aggregate"),
+    (AGGREGATE, ["system"], "g" * (m.MAX_SYSTEM_CHARS + 1), "system"),
     (PROOF, ["signature"], bytes(64), "signature"),
     (ANNOUNCE, ["circuits"], [H] * (m.MAX_CIRCUITS + 1), "circuits"),
     (ANNOUNCE, ["addrs"], ["/ip4/1.2.3.4/tcp/1/" + "x" * m.MAX_ADDR_CHARS], "addrs[0]"),
@@ -165,10 +173,14 @@ def test_the_largest_valid_messages_fit_the_default_limits():
         ANNOUNCE, peer_id=bytes(m.MAX_PEER_ID_BYTES), addrs=("a" * m.MAX_ADDR_CHARS,) * m.MAX_ADDRS,
         circuits=(H,) * m.MAX_CIRCUITS, chain_id=2**64 - 1, seq=2**64 - 1, timestamp=2**64 - 1)
     assert len(m.encode(biggest_announce)) <= config.max_gossip_bytes
-    item = dataclasses.replace(ITEM, index=2**64 - 1, public=(2**256 - 1,) * m.MAX_PUBLIC_INPUTS)
+    item = dataclasses.replace(ITEM, index=2**64 - 1, system="g" * m.MAX_SYSTEM_CHARS,
+                               proof=bytes(m.MAX_PROOF_BYTES),
+                               public=(2**256 - 1,) * m.MAX_PUBLIC_INPUTS)
     for task in (dataclasses.replace(TASK, inputs=bytes(m.MAX_BLOCK_INPUTS_BYTES)),
                  dataclasses.replace(BATCH, inputs=(item,) * m.MAX_BATCH_PROOFS)):
         assert len(m.encode(task)) <= config.max_frame_bytes
+    aggregate = dataclasses.replace(AGGREGATE, aggregate=bytes(m.MAX_AGGREGATE_BYTES))
+    assert len(m.encode(aggregate)) <= config.max_frame_bytes
     chunk = m.ArtifactChunk(hash=H, offset=2**64 - 1, total=2**64 - 1, data=bytes(config.artifact_chunk_bytes))
     assert len(m.encode(chunk)) <= config.max_frame_bytes
 
@@ -185,7 +197,7 @@ def test_encode_refuses_what_decode_would():
     with pytest.raises(SchemaViolation):
         m.encode(dataclasses.replace(TASK, index=2**64))  # more than msgpack's integers carry
     with pytest.raises(SchemaViolation):
-        m.encode(dataclasses.replace(PROOF, a=(2**256, 1)))
+        m.encode(dataclasses.replace(PROOF, proof=bytes(m.MAX_PROOF_BYTES + 1)))
     with pytest.raises(SchemaViolation):
         m.encode(dataclasses.replace(TASK, slots=0))
     with pytest.raises(SchemaViolation):

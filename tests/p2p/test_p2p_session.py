@@ -64,8 +64,9 @@ async def test_a_full_session(tmp_path):
                 task = await session.receive(m.Task)
                 assert recover_signer(signing_digest(task), task.signature) == COORDINATOR.address
                 await session.send(m.Accept(task_id=task.task_id))
-                await session.send(m.Proof(task_id=task.task_id, statement=task.statement, a=(1, 2),
-                                           b=((3, 4), (5, 6)), c=(7, 8), signature=bytes(65)))
+                await session.send(m.Proof(task_id=task.task_id, statement=task.statement,
+                                           system="groth16", proof=bytes(256),
+                                           signature=bytes(65)))
                 receipt = await session.receive(m.Receipt)
                 assert (receipt.task_id, receipt.status) == (task.task_id, "accepted")
 

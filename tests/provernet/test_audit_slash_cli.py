@@ -25,6 +25,7 @@ from provernet.world import World
 from roller.keys import import_keystore
 from zkp.field import R
 from zkp.proof import Proof, VerificationKey
+from zkp.system import system
 
 pytestmark = pytest.mark.anvil
 
@@ -91,7 +92,7 @@ def deployed(node, tmp_path_factory):
     def signed(proof: Proof, index: int = 1, statement: bytes = statement) -> SlashEvidence:
         return SlashEvidence.signed(roller, chain_id=chain.chain_id, rollup=rollup.address,
                                     staking=deployment.staking, index=index, round_=0,
-                                    statement=statement, proof=proof)
+                                    statement=statement, proof=system("groth16").seal(proof))
 
     valid = valid_proof(inputs)
     invalid = replace(valid, c=g1(1))

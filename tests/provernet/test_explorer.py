@@ -41,6 +41,7 @@ from provernet.explorer.history import Event, History, Where
 from provernet.explorer.server import STATIC, Explorer
 from market_contracts.l1_server import EmbeddedL1Server
 from zkp.aggregate import AggregateProof
+from zkp.system import system
 
 PARAMS = MarketParams.devnet().replace(k=2)
 STAKES = (200, 300, 500)
@@ -121,7 +122,8 @@ def world(tmp_path_factory) -> World:
                   [draw_proof(snapshot_id, snapshot.entries, r.roller) for r in records])
     evidence = SlashEvidence.signed_aggregate(
         rollers[2], chain_id=chain.chain_id, rollup=rollup.address, staking=market.staking.address,
-        index=1, round_=0, statement=rollup.batch_statement(1), provers=provers, aggregate=JUNK)
+        index=1, round_=0, statement=rollup.batch_statement(1), provers=provers,
+        aggregate=system("groth16").seal_aggregate(JUNK))
     market.slash_invalid_proof(owner, evidence, gas=slash_gas(evidence))
 
     def record(n, drawn_holders):

@@ -21,16 +21,17 @@ import sys
 from pathlib import Path
 
 import trio
+from eth_utils import keccak
 
 from coordinator.commands import Assign
 from coordinator.views import ProvingStatus
 from market_contracts.rules import MarketParams, TaskKind
 from coordinator.service import SentTask
-from market_contracts.submissions import block_proof_hash, sign_submission
+from market_contracts.submissions import sign_submission
 from p2p import messages as m
 from provernet.devnet import Devnet, DevnetConfig
 from provernet.market_report import market_report
-from zkp.proof import Proof
+from zkp.system import system
 
 PARAMS = MarketParams.devnet().replace(k=2, t=20, late_window=40, t_agg=20)
 #: blocks that must finalize and settle, and the run's limit
@@ -67,21 +68,45 @@ async def _copied_proof_verdicts(devnet: Devnet) -> list[tuple[bool, str]]:
     a, b = (r for r in devnet.rollers if r.behaviour == "honest")
     coordinator = devnet.coordinator
     ref, index, _round = coordinator.store.proofs_of(a.account.address, int(TaskKind.BLOCK))[0]
-    body = coordinator.store.proof(ref)
-    proof = Proof(tuple(body["a"]), tuple(tuple(x) for x in body["b"]), tuple(body["c"]))
+    proof = coordinator.store.proof(ref).proof
     statement = await trio.to_thread.run_sync(devnet.rollup.statement, index)
     verdicts = []
     for signer in (a, b):
         signature = sign_submission(signer.account, devnet.chain.chain_id, devnet.rollup.address,
-                                    TaskKind.BLOCK, index, 0, statement, block_proof_hash(proof))
+                                    TaskKind.BLOCK, index, 0, statement,
+                                    system(proof.system).digest(proof))
         assign = Assign(kind=TaskKind.BLOCK, index=index, round=0,
                         roller=signer.account.address, seed=bytes(32), slots=1,
                         statement=statement, assigned_at=0, deadline=0, close_at=0, proofs=())
-        message = m.Proof(task_id=bytes(32), statement=statement, a=proof.a, b=proof.b,
-                          c=proof.c, signature=signature)
+        message = m.Proof(task_id=bytes(32), statement=statement, system=proof.system,
+                          proof=proof.data, signature=signature)
         _proof, valid, problem = await coordinator._check_submission(
             SentTask(assign, signer.account.address), message)
         verdicts.append((valid, problem))
+    return verdicts
+
+
+async def _sealed_verdicts(devnet: Devnet) -> list[tuple[bool, bool, str]]:
+    """(stored, valid, problem) the coordinator gives honest roller A's proof of a block, signed
+    by A, cut one byte short (bytes that are no proof: an invalid, slashable proof) and tagged
+    with a proof system the circuit does not use (refused, no evidence)."""
+    a = next(r for r in devnet.rollers if r.behaviour == "honest")
+    coordinator = devnet.coordinator
+    ref, index, _round = coordinator.store.proofs_of(a.account.address, int(TaskKind.BLOCK))[0]
+    proof = coordinator.store.proof(ref).proof
+    statement = await trio.to_thread.run_sync(devnet.rollup.statement, index)
+    assign = Assign(kind=TaskKind.BLOCK, index=index, round=0, roller=a.account.address,
+                    seed=bytes(32), slots=1, statement=statement, assigned_at=0, deadline=0,
+                    close_at=0, proofs=())
+    verdicts = []
+    for system_name, data in (("groth16", proof.data[:-1]), ("plonk", proof.data)):
+        signature = sign_submission(a.account, devnet.chain.chain_id, devnet.rollup.address,
+                                    TaskKind.BLOCK, index, 0, statement, keccak(data))
+        message = m.Proof(task_id=bytes(32), statement=statement, system=system_name,
+                          proof=data, signature=signature)
+        stored, valid, problem = await coordinator._check_submission(
+            SentTask(assign, a.account.address), message)
+        verdicts.append((stored is not None, valid, problem))
     return verdicts
 
 
@@ -112,6 +137,7 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
             report = await trio.to_thread.run_sync(
                 market_report, devnet.market, devnet.rollup, devnet.behaviours, devnet.first_block)
             original, copied = await _copied_proof_verdicts(devnet)
+            truncated, other_system = await _sealed_verdicts(devnet)
             nursery.cancel_scope.cancel()
 
     # A valid proof of one honest roller, handed in (signed) by the other as its own, is an
@@ -119,6 +145,12 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
     # against L1's inputs with the signer as prover.
     assert original[0] is True
     assert copied[0] is False and copied[1].startswith("invalid proof")
+    # Proofs travel sealed: signed bytes that are no proof of the circuit's system are an invalid
+    # proof (stored as evidence: the block verifier refuses them too); a proof of another system
+    # is refused without evidence.
+    assert truncated == (True, False, "invalid proof: a groth16 proof is 256 bytes "
+                                      "(abi.encode(a, b, c)), got 255")
+    assert other_system[:2] == (False, False) and "'plonk'" in other_system[2]
 
     assert audit.returncode == 0, audit.stdout + audit.stderr
     records = [json.loads(line) for line in audit.stdout.splitlines()]

@@ -24,11 +24,12 @@ from roller.capacity import (
 )
 from roller.journal import JOURNAL_NAME, Journal, TaskOffer
 from zkp.proof import Proof
+from zkp.system import system
 
 CIRCUIT = b"\xcc" * 32
 COORDINATOR = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
 ROLLUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-PROOF = Proof((1, 2), ((3, 4), (5, 6)), (7, 8))
+PROOF = system("groth16").seal(Proof((1, 2), ((3, 4), (5, 6)), (7, 8)))
 SPEEDS = {(CIRCUIT, "block"): 4.0, (CIRCUIT, "batch"): 0.5}
 
 

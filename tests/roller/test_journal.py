@@ -3,6 +3,7 @@ and the data directory's lock."""
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -21,20 +22,24 @@ from p2p.datadir import DataDirLocked
 from roller.errors import JournalError, UnknownTask
 from roller.journal import (
     JOURNAL_NAME,
+    SCHEMA_VERSION,
     Journal,
     SpeedRecord,
     TaskKey,
     TaskOffer,
     TaskState,
+    decode_batch_inputs,
 )
 from roller.report import render_tasks_report, tasks_report
-from zkp.aggregate import AggregateProof
-from zkp.proof import Proof
+from zkp.proof import AggregateProof, Proof
+from zkp.system import system
 
 COORDINATOR = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
 ROLLUP = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 REPO = Path(__file__).resolve().parents[2]
-PROOF = Proof(a=(1, 2), b=((3, 4), (5, 6)), c=(7, 2**254))
+GROTH16 = system("groth16")
+PROOF_POINTS = Proof(a=(1, 2), b=((3, 4), (5, 6)), c=(7, 2**254))
+PROOF = GROTH16.seal(PROOF_POINTS)
 PUBLIC = (11, 12, 13, 0xAB)
 SIGNATURE = bytes(range(65))
 STATEMENT = b"\x5a" * 32
@@ -90,7 +95,8 @@ def test_a_task_from_offer_to_settlement(journal):
 
 def test_a_batch_keeps_its_aggregate(journal):
     task = offer(3, kind="batch")
-    aggregate = AggregateProof(a=((1, 2), None), b=(((3, 4), (5, 6)), None), c=(7, 8))
+    aggregate = GROTH16.seal_aggregate(
+        AggregateProof(a=((1, 2), None), b=(((3, 4), (5, 6)), None), c=(7, 8)))
     publics = ((1, 2, 3, 4), (5, 6, 7, 8))
     journal.offer(task)
     journal.accept(task.key)
@@ -299,11 +305,11 @@ def test_a_journal_of_another_schema_is_refused(tmp_path):
     Journal.open(path).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema'")
-    with pytest.raises(JournalError, match="has schema 99, this roller reads schema 3"):
+    with pytest.raises(JournalError, match=f"has schema 99, this roller reads schema {SCHEMA_VERSION}"):
         Journal.open(path)
     with sqlite3.connect(path) as db:  # a v1 journal: tasks keyed without their statement
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema'")
-    with pytest.raises(JournalError, match="has schema 1, this roller reads schema 3"):
+    with pytest.raises(JournalError, match=f"has schema 1, this roller reads schema {SCHEMA_VERSION}"):
         Journal.open(path, rollup_of_old_tasks=ROLLUP)
 
 
@@ -320,14 +326,40 @@ def test_block_n_of_two_rollups_is_two_tasks(journal):
     assert journal.rollups() == {ROLLUP, to_checksum_address(other)}
 
 
-def _schema_2(tmp_path: Path) -> Path:
-    """A journal as a roller serving one rollup wrote it: schema 2, no rollup column, one task
-    proven and waiting to be submitted."""
+def _schema_3(tmp_path: Path) -> Path:
+    """A journal as schema 3 wrote it: proofs and a batch's proofs as Groth16 points (decimal
+    strings), one block task proven and waiting to be submitted, one batch task offered."""
     path = tmp_path / JOURNAL_NAME
     journal = Journal.open(path)
     to_proven(journal, offer())
+    journal.offer(offer(0, kind="batch", inputs=json.dumps([
+        {"index": 1, "a": ["1", "2"], "b": [["3", "4"], ["5", "6"]], "c": ["7", str(2**254)],
+         "public": ["11", "12", "13", "171"]}]).encode(), units=1))
     journal.close()
     with sqlite3.connect(path) as db:
+        db.execute("UPDATE tasks SET proof = ? WHERE kind = 'block'", (json.dumps(
+            {"a": ["1", "2"], "b": [["3", "4"], ["5", "6"]], "c": ["7", str(2**254)]}),))
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema'")
+    return path
+
+
+def test_a_schema_3_journal_is_upgraded_with_its_proofs_sealed(tmp_path):
+    journal = Journal.open(_schema_3(tmp_path))
+    try:
+        (resumed,) = journal.unfinished()
+        assert resumed.proof == PROOF and resumed.signature == SIGNATURE
+        (batch,) = [t for t in journal.history() if t.kind == "batch"]
+        assert decode_batch_inputs(batch.inputs) == [(1, PROOF, (11, 12, 13, 171))]
+    finally:
+        journal.close()
+
+
+def _schema_2(tmp_path: Path) -> Path:
+    """A journal as a roller serving one rollup wrote it: schema 2, no rollup column, one task
+    proven and waiting to be submitted."""
+    path = _schema_3(tmp_path)
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM tasks WHERE kind = 'batch'")
         db.execute("CREATE TABLE old AS SELECT * FROM tasks")
         db.execute("DROP TABLE tasks")
         db.execute("ALTER TABLE old DROP COLUMN rollup")
@@ -352,7 +384,7 @@ def test_a_schema_2_journal_is_upgraded_with_the_rollup_it_served(tmp_path):
         journal.offer(offer(8))
     finally:
         journal.close()
-    Journal.open(path).close()  # schema 3 now
+    Journal.open(path).close()  # schema 4 now
 
 
 def test_threads_share_one_journal(journal):

@@ -13,13 +13,9 @@ from market_contracts.verifiers import deploy_batch_verifier, deploy_verifier
 from roller import proving
 from roller.capacity import ProvingSpeed, calibrate
 from roller.errors import CircuitMismatch, InvalidTaskInputs, SelfCheckFailed, WrongProver
-from roller.journal import JOURNAL_NAME, Journal, TaskOffer
-from roller.proving import (
-    BlockProver,
-    decode_batch_inputs,
-    encode_batch_inputs,
-    vk_matches_verifier,
-)
+from roller.journal import (JOURNAL_NAME, Journal, TaskOffer, decode_batch_inputs,
+                            encode_batch_inputs)
+from roller.proving import BlockProver, vk_matches_verifier
 from sequencer.accounts import AccountTree
 from sequencer.blocks import dev_transfer, l2_chain
 from sequencer.circuit_inputs import SMALL, block_inputs
@@ -27,7 +23,10 @@ from sequencer.genesis import devnet_genesis
 from zkp.aggregate import verify_aggregate
 from zkp.proof import Proof
 from zkp.snarkjs_json import read_verification_key
+from zkp.system import system
 from zkp.verify import verify
+
+GROTH16 = system("groth16")
 
 ADDRESS = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23"
 OTHER = "0x00000000000000000000000000000000000000aB"
@@ -83,9 +82,9 @@ def test_a_block_proof_that_the_python_verifier_accepts(prover, blocks, proven):
     vk = read_verification_key(prover.build.verification_key)  # the key as published, as JSON
     for block, result in zip(blocks, results, strict=True):
         assert result.public == tuple(block.inputs(ADDRESS))
-        assert verify(vk, result.proof, result.public).valid
+        assert verify(vk, GROTH16.open(result.proof), result.public).valid
         # Bound to its prover: the same proof is not one for another address.
-        assert not verify(vk, result.proof, block.inputs(OTHER)).valid
+        assert not verify(vk, GROTH16.open(result.proof), block.inputs(OTHER)).valid
         assert result.signature == b"\x1b" * 65
         assert 0 < result.witness_seconds < result.seconds
     assert [(kind, index, r) for kind, index, r, _, _ in sign.calls] == [
@@ -125,7 +124,8 @@ def test_a_task_for_another_circuit_is_refused(prover, blocks):
 
 def test_a_proof_that_fails_our_own_check_is_never_signed(prover, blocks, proven, monkeypatch):
     good = proven[0][0]
-    forged = Proof(a=good.proof.c, b=good.proof.b, c=good.proof.a)
+    points = GROTH16.open(good.proof)
+    forged = Proof(a=points.c, b=points.b, c=points.a)
     monkeypatch.setattr(prover._prover, "prove", lambda witness: (forged, list(good.public)))
     sign = Signer()
     with pytest.raises(SelfCheckFailed, match="our own proof does not verify .pairing check "
@@ -141,14 +141,14 @@ def test_a_batch_is_aggregated_verified_and_signed(prover, proven):
     batch = prover.run(task(prover.build.zkey_hash, encode_batch_inputs(items), "batch", 0, 2),
                        ADDRESS, sign)
     assert batch.public == tuple(r.public for r in results)
-    assert verify_aggregate(prover.vk, batch.proof, batch.public).valid
+    assert verify_aggregate(prover.vk, GROTH16.open_aggregate(batch.proof), batch.public).valid
     assert sign.calls == [("batch", 0, 0, batch.proof, batch.public)]
     assert batch.witness_seconds is None and batch.seconds > 0
 
 
 def test_a_batch_with_an_invalid_proof_names_it(prover, proven):
     results, _ = proven
-    bad = replace(results[1].proof, c=results[0].proof.c)
+    bad = GROTH16.seal(replace(GROTH16.open(results[1].proof), c=GROTH16.open(results[0].proof).c))
     items = [(1, results[0].proof, results[0].public), (2, bad, results[1].public)]
     sign = Signer()
     with pytest.raises(InvalidTaskInputs, match="proof 1 of the batch does not verify"):

@@ -35,8 +35,7 @@ from market_contracts.ledger import OutcomeReport, draw_proof
 from market_contracts.rollup import Rollup, attach_rollup, deploy_rollup_contract
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 from coordinator.l1 import EMBEDDED_FINALIZE_GAS
-from market_contracts.submissions import (SlashEvidence, aggregate_hash, block_proof_hash,
-                                          recover_submitter)
+from market_contracts.submissions import SlashEvidence, recover_submitter
 from market_contracts.units import ONE_TOKEN
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
@@ -57,9 +56,10 @@ from sequencer.blocks import L2Block, dev_transfer, l2_chain
 from sequencer.circuit_inputs import SMALL, block_inputs
 from sequencer.genesis import devnet_genesis
 from zkp.backends import select_backend
-from zkp.aggregate import AggregateProof, aggregate, verify_aggregate
+from zkp.aggregate import aggregate, verify_aggregate
 from zkp.builds import CircuitBuild, manifest
 from zkp.proof import Proof
+from zkp.system import SealedProof, system
 from zkp.verify import verify
 
 CHALLENGE_SECONDS = 60
@@ -260,8 +260,15 @@ def seed_speeds(datadir: Path, circuit: bytes, seconds: float) -> Journal:
     return journal
 
 
+GROTH16 = system("groth16")
+
+
+def sealed(msg: m.Proof) -> SealedProof:
+    return SealedProof(msg.system, msg.proof)
+
+
 def as_proof(msg: m.Proof) -> Proof:
-    return Proof(msg.a, msg.b, msg.c)
+    return GROTH16.open(sealed(msg))
 
 
 async def health(port: int) -> tuple[int, dict]:
@@ -315,7 +322,7 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 assert proof.task_id == task.task_id and proof.statement == world.statements[0]
                 signer = recover_submitter(world.chain.chain_id, world.rollup.address,
                                            TaskKind.BLOCK, 1, 0, world.statements[0],
-                                           block_proof_hash(as_proof(proof)), proof.signature)
+                                           GROTH16.digest(sealed(proof)), proof.signature)
                 assert signer == world.roller.address
                 verdict = await trio.to_thread.run_sync(verify, world.build.setup.vk,
                                                         as_proof(proof), public)
@@ -491,7 +498,7 @@ async def test_a_restarted_roller_resumes_an_accepted_task_and_submits_it(world,
                 assert proof.task_id == task.task_id and proof.statement == world.statements[0]
                 assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK,
                                          1, 1, world.statements[0],
-                                         block_proof_hash(as_proof(proof)),
+                                         GROTH16.digest(sealed(proof)),
                                          proof.signature) == world.roller.address
                 assert (await trio.to_thread.run_sync(verify, world.build.setup.vk,
                                                       as_proof(proof), public)).valid
@@ -525,7 +532,7 @@ async def test_an_open_task_is_accepted_proven_and_signed_for_its_round(world, t
     assert journaled.open is True and journaled.slots == 1
     assert proof.statement == world.statements[0]
     assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK, 1,
-                             task.round, world.statements[0], block_proof_hash(as_proof(proof)),
+                             task.round, world.statements[0], GROTH16.digest(sealed(proof)),
                              proof.signature) == world.roller.address
     public = world.block.inputs(world.roller.address)
     assert verify(world.build.setup.vk, as_proof(proof), public).valid
@@ -576,7 +583,7 @@ async def test_the_invalid_behaviour_submits_slashable_evidence(world, tmp_path)
     assert not verify(world.build.setup.vk, as_proof(proof), public).valid
     evidence = SlashEvidence(chain_id=world.chain.chain_id, rollup=world.rollup.address,
                              staking=world.deployment.staking, kind=TaskKind.BLOCK, index=1,
-                             round=2, statement=proof.statement, proof=as_proof(proof),
+                             round=2, statement=proof.statement, proof=sealed(proof),
                              signature=proof.signature, roller=world.roller.address)
     assert evidence.signer() == world.roller.address
     result = world.market.check_slash(world.reporter.address, evidence)  # eth_call: nothing sent
@@ -587,8 +594,8 @@ async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
     """Batch 0 is blocks 1 and 2 (K = 2), proven by another roller: the aggregator combines the
     two proofs, checks them against L1, and signs the aggregate."""
     results = world.proven
-    items = tuple(m.BatchItem(index=i + 1, a=r.proof.a, b=r.proof.b, c=r.proof.c, public=r.public)
-                  for i, r in enumerate(results))
+    items = tuple(m.BatchItem(index=i + 1, system="groth16", proof=GROTH16.encode(r.proof),
+                              public=r.public) for i, r in enumerate(results))
     publics = [list(r.public) for r in results]
     ready = trio.Event()
 
@@ -620,11 +627,12 @@ async def test_a_batch_task_is_aggregated_signed_and_submitted(world, tmp_path):
                 task = await until(lambda: (t := roller.journal.get(key)).state is TaskState.SUBMITTED and t)
                 assert task.units == 2
     assert aggregate.statement == world.batch_statement
-    digest = aggregate_hash([world.reporter.address] * 2, aggregate.a, aggregate.b, aggregate.c)
+    sealed_aggregate = SealedProof(aggregate.system, aggregate.aggregate)
+    digest = GROTH16.aggregate_digest(sealed_aggregate, [world.reporter.address] * 2)
     assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.AGGREGATION, 0, 0,
                              world.batch_statement, digest,
                              aggregate.signature) == world.roller.address
-    combined = AggregateProof(aggregate.a, aggregate.b, aggregate.c)
+    combined = GROTH16.open_aggregate(sealed_aggregate)
     assert verify_aggregate(world.build.setup.vk, combined, publics).valid
 
 

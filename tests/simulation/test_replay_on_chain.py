@@ -69,6 +69,7 @@ from simulation.scenario import parse_scenario
 from zkp.aggregate import AggregateProof
 from zkp.field import Q
 from zkp.proof import Proof, VerificationKey
+from zkp.system import system
 
 ETH = 10**18
 #: The run's seed. It steers the rollers, not the draws: those follow the chain's block hashes.
@@ -108,6 +109,7 @@ GENESIS_TIME = 1_700_000_000
 BLOCK_TIME = 1
 #: Refused by the verifier before any pairing: a coordinate not below q.
 INVALID_PROOF = Proof(a=(Q, 0), b=((0, 0), (0, 0)), c=(0, 0))
+GROTH16 = system("groth16")
 
 
 def junk_aggregate(k: int) -> AggregateProof:
@@ -254,13 +256,13 @@ class ChainReplay:
                 self.slash(SlashEvidence.signed(
                     self.rollers[roller], chain_id=self.chain.chain_id, rollup=rollup.address,
                     staking=market.staking.address, index=index, round_=round_,
-                    statement=statement, proof=INVALID_PROOF))
+                    statement=statement, proof=GROTH16.seal(INVALID_PROOF)))
             case SlashProof(roller, TaskKind.AGGREGATION, index, round_, statement):
                 self.slash(SlashEvidence.signed_aggregate(
                     self.rollers[roller], chain_id=self.chain.chain_id, rollup=rollup.address,
                     staking=market.staking.address, index=index, round_=round_,
                     statement=statement, provers=[roller] * self.params.k,
-                    aggregate=junk_aggregate(self.params.k)))
+                    aggregate=GROTH16.seal_aggregate(junk_aggregate(self.params.k))))
             case _:
                 raise AssertionError(f"the replay does not cover {entry}")
 

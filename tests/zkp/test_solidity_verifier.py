@@ -22,12 +22,14 @@ from market_contracts.verifiers import (
     deploy_verifier,
     verification_gas,
     verify_batch_call,
+    verify_call,
     verify_proof_call,
 )
 from zkp.aggregate import aggregate
 from zkp.proof import VerificationKey
 from zkp.snarkjs_json import read_proof, read_public_signals, read_verification_key
 from zkp.solidity import VerifierGenerationError, render_batch_verifier, render_verifier
+from zkp.system import SealedProof, system
 
 N_PUBLIC = 2
 K_REJECTED = 4
@@ -99,6 +101,25 @@ def test_rejects_an_altered_c(verifiers, multiplier):
     proof = multiplier.proofs[0]
     assert verifiers.verify(replace(proof, c=plus_generator_g1(proof.c)),
                             multiplier.publics[0]) is False
+
+
+def test_the_bytes_entry_point_agrees_and_refuses_what_is_no_proof(verifiers, multiplier):
+    """`verify(bytes, uint256[])`, what the staking contract calls: the proof as zkp.system's
+    Groth16 encodes it; bytes of another length or another number of inputs are false, never a
+    revert."""
+    groth16 = system("groth16")
+    proof, public = multiplier.proofs[0], multiplier.publics[0]
+    sealed = groth16.seal(proof)
+
+    def verify(sealed_proof: SealedProof, inputs) -> bool:
+        return verifiers.chain.call(verify_call(verifiers.single, sealed_proof, inputs))
+
+    assert verify(sealed, public) is True
+    assert verify(groth16.seal(replace(proof, c=plus_generator_g1(proof.c))), public) is False
+    assert verify(SealedProof(sealed.system, sealed.data[:-1]), public) is False
+    assert verify(SealedProof(sealed.system, sealed.data + bytes(32)), public) is False
+    assert verify(sealed, [*public, 0]) is False
+    assert verify(sealed, public[:-1]) is False
 
 
 def test_accepts_a_batch_of_two(verifiers, multiplier):
