@@ -1,4 +1,7 @@
-"""The one atomic writer (`atomicfile`): a file is replaced whole or not at all."""
+"""The one atomic writer (`atomicfile`): a file is replaced whole or not at all.
+
+Here at the root, not in tests/atomicfile/: pytest puts tests/ on sys.path, where a folder named
+like the package would shadow it as an empty namespace package."""
 
 from __future__ import annotations
 
