@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 
 import trio
 
+from p2p.messages import BLOCK_TASK
 from roller import capacity
 from roller.capacity import Admission, ProvingSpeed, Work, pending_work
 from roller.circuits import Calibrate, Circuits
@@ -74,7 +75,7 @@ class CheckedAdmission:
         decision = admission.decide(Work.of(offer), self._clock(), in_flight)
         if not isinstance(decision, capacity.Decline):
             return None
-        if decision.code == "unmeasured" and offer.kind == "block":
+        if decision.code == "unmeasured" and offer.kind == BLOCK_TASK:
             entry = self._circuits.get(offer.circuit)
             if entry is not None and entry.usable_for(offer.rollup) and not entry.calibrating:
                 await self._calibrate.send(Calibrate(offer.circuit, offer.inputs))

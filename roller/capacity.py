@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from p2p.messages import BATCH_TASK, BLOCK_TASK
 from roller.journal import Journal, JournalTask, SpeedRecord, TaskOffer, TaskState
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ class ProvingSpeed:
 
     def measured(self, circuit: bytes) -> bool:
         """Whether both kinds of task on `circuit` have a speed on this backend."""
-        return all(self.seconds(circuit, kind) is not None for kind in ("block", "batch"))
+        return all(self.seconds(circuit, kind) is not None for kind in (BLOCK_TASK, BATCH_TASK))
 
     def observe(self, circuit: bytes, kind: str, seconds: float, units: int = 1, *,
                 now: float | None = None) -> float:

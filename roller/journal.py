@@ -61,6 +61,7 @@ from typing import Any
 from eth_utils import is_hex_address, to_checksum_address
 
 from p2p.database import unwritable
+from p2p.messages import BATCH_TASK, BLOCK_TASK
 from roller.errors import InvalidTaskInputs, JournalError, UnknownTask
 from zkp.proof import AggregateProof, Proof
 from zkp.system import Groth16, SealedProof, system
@@ -71,7 +72,7 @@ JOURNAL_NAME = "journal.sqlite"
 #: several); 2 had no rollup column, and is upgraded in place (`Journal.open`'s
 #: `rollup_of_old_tasks`); 1 had no statement in the key
 SCHEMA_VERSION = 4
-KINDS = ("block", "batch")
+KINDS = (BLOCK_TASK, BATCH_TASK)
 RECEIPTS = ("accepted", "rejected", "late")
 #: market-spec.md, "Outcomes"
 OUTCOMES = ("on_time", "late", "missed", "invalid")
@@ -556,14 +557,14 @@ def _upgrade_from_3(db: sqlite3.Connection) -> None:
     groth16 = system(Groth16.name)
     rows = db.execute("SELECT id, kind, inputs, proof FROM tasks").fetchall()
     for row_id, kind, inputs, proof in rows:
-        if kind == "batch":
+        if kind == BATCH_TASK:
             items = [(item["index"], groth16.seal(_points(item, Proof)),
                       _ints_from_json(item["public"])) for item in json.loads(inputs)]
             db.execute("UPDATE tasks SET inputs = ? WHERE id = ?",
                        (encode_batch_inputs(items), row_id))
         if proof is not None:
-            points = _points(json.loads(proof), AggregateProof if kind == "batch" else Proof)
-            sealed = groth16.seal_aggregate(points) if kind == "batch" else groth16.seal(points)
+            points = _points(json.loads(proof), AggregateProof if kind == BATCH_TASK else Proof)
+            sealed = groth16.seal_aggregate(points) if kind == BATCH_TASK else groth16.seal(points)
             db.execute("UPDATE tasks SET proof = ? WHERE id = ?",
                        (json.dumps(_sealed_json(sealed)), row_id))
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
@@ -609,7 +610,7 @@ def _check_offer(task: TaskOffer) -> None:
                         f"{task.deadline}, closes {task.close_at}")
     if task.slots < 1 or (task.open and task.slots != 1):
         problems.append(f"{task.slots} slots; a round's task holds at least 1, an open one 1")
-    if task.units < 1 or (task.kind == "block" and task.units != 1):
+    if task.units < 1 or (task.kind == BLOCK_TASK and task.units != 1):
         problems.append(f"{task.units} units; a block is 1, a batch its number of proofs")
     if problems:
         raise JournalError(f"{task.key}: not a valid task: {'; '.join(problems)}")

@@ -17,6 +17,7 @@ from eth_utils import to_checksum_address
 
 from market_contracts.errors import TransactionFailed
 from market_contracts.rollup import Rollup
+from p2p.messages import BLOCK_TASK
 from roller.discovery import ServedRollup
 from roller.errors import L1_UNAVAILABLE, InvalidTaskInputs
 from roller.journal import TaskOffer
@@ -28,13 +29,13 @@ T = TypeVar("T")
 
 def l1_statement(rollup: Rollup, kind: str, index: int) -> bytes:
     """L1's current statement of block or batch `index`."""
-    return rollup.statement(index) if kind == "block" else rollup.batch_statement(index)
+    return rollup.statement(index) if kind == BLOCK_TASK else rollup.batch_statement(index)
 
 
 def check_inputs(served: ServedRollup, offer: TaskOffer, address: str) -> None:
     """TaskRefused unless the task's inputs are for `address` and are what its rollup holds."""
     require_statement(served.rollup, offer.kind, offer.index, offer.statement)
-    if offer.kind == "block":
+    if offer.kind == BLOCK_TASK:
         try:
             inputs = json.loads(offer.inputs)
             given = [_number(inputs[name]) for name in ("oldRoot", "newRoot", "dataHash",

@@ -28,6 +28,7 @@ from eth_account.signers.local import LocalAccount
 
 from market_contracts.rules import TaskKind
 from market_contracts.submissions import sign_submission
+from p2p.messages import BLOCK_TASK
 from roller.capacity import Admission, ProvingSpeed, Work
 from roller.circuits import Circuits
 from roller.discovery import ServedRollup
@@ -183,7 +184,7 @@ class ProverPool:
         def sign(kind: str, index: int, round_: int, proof: SealedProof,
                  public: Sequence) -> bytes:
             _signing_check(lambda: require_statement(rollup, kind, index, task.statement))
-            if kind == "block":
+            if kind == BLOCK_TASK:
                 _signing_check(lambda: require_on_l1(rollup, index, list(public)))
             else:
                 items = decode_batch_inputs(task.inputs)

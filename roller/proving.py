@@ -32,6 +32,7 @@ from eth_utils import to_checksum_address
 from atomicfile import write_atomically
 from market_contracts.chain import Chain
 from market_contracts.compile import run_solc, standard_json_input
+from p2p.messages import BATCH_TASK, BLOCK_TASK
 from roller.errors import CircuitMismatch, InvalidTaskInputs, SelfCheckFailed, WrongProver
 from roller.journal import TaskOffer, decode_batch_inputs
 from zkp.aggregate import AggregationError
@@ -113,7 +114,7 @@ class BlockProver:
             raise CircuitMismatch(
                 f"{task.key} is for circuit {task.circuit.hex()}, this prover holds "
                 f"{self.build.name} ({self.build.zkey_hash.hex()})")
-        if task.kind == "block":
+        if task.kind == BLOCK_TASK:
             block = self.prove_block(task.inputs, address)
             sealed = self.system.seal(block.proof)
             signature = sign("block", task.index, task.round, sealed, block.public)
@@ -202,7 +203,7 @@ def submission_hash(kind: str, proof: SealedProof, public: Sequence) -> bytes:
     (its inputs are L1's); of an aggregate with its provers, each block's `prover` public
     input."""
     proof_system = system(proof.system)
-    if kind == "batch":
+    if kind == BATCH_TASK:
         provers = [to_checksum_address(inputs[PROVER_INPUT].to_bytes(20, "big"))
                    for inputs in public]
         return proof_system.aggregate_digest(proof, provers)
@@ -211,7 +212,7 @@ def submission_hash(kind: str, proof: SealedProof, public: Sequence) -> bytes:
 
 # ---------------------------------------------------------------------- the on-chain verifiers
 
-_RENDER = {"block": render_verifier, "batch": render_batch_verifier}
+_RENDER = {BLOCK_TASK: render_verifier, BATCH_TASK: render_batch_verifier}
 _COMPILED: dict[str, bytes] = {}
 
 

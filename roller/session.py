@@ -34,8 +34,8 @@ from market_contracts.rules import TaskKind
 from market_contracts.submissions import task_id as submission_task_id
 from p2p import messages
 from p2p.errors import BadSignature, P2PError, ProtocolViolation
-from p2p.messages import (Aggregate, Auth, Challenge, Error, Hello, Proof as ProofMessage, Refused,
-                          Task, Welcome)
+from p2p.messages import (BATCH_TASK, BLOCK_TASK, Aggregate, Auth, Challenge, Error, Hello,
+                          Proof as ProofMessage, Refused, Task, Welcome)
 from p2p.protocols import MessageStream
 from p2p.signing import recover_signer, sign_digest, signing_digest
 from roller.errors import RollerError
@@ -119,7 +119,7 @@ def check_task(task: Task, *, coordinator: str, chain_id: int, rollup: str, roll
 def offer_from_task(task: Task, coordinator: str, rollup: str) -> TaskOffer:
     """The journal's record of a checked task of `rollup` (its coordinator's): times in whole
     seconds (rounded down), a batch's proofs as `encode_batch_inputs` writes them."""
-    if task.kind == "block":
+    if task.kind == BLOCK_TASK:
         inputs, units = task.inputs, 1
     else:
         inputs = encode_batch_inputs([(item.index, SealedProof(item.system, item.proof),
@@ -135,7 +135,7 @@ def submission(task: JournalTask) -> ProofMessage | Aggregate:
     proof, signature = task.proof, task.signature
     if proof is None or signature is None:
         raise RollerError(f"{task.key} has no proof to submit (it is {task.state})")
-    if task.kind == "batch":
+    if task.kind == BATCH_TASK:
         return Aggregate(task_id=task.task_id, statement=task.statement, system=proof.system,
                          aggregate=proof.data, signature=signature)
     return ProofMessage(task_id=task.task_id, statement=task.statement, system=proof.system,

@@ -52,8 +52,11 @@ async def test_a_hung_settlement_does_not_hold_up_the_next_assignment(tmp_path, 
 
             # Block 1 committed while the settlement hangs: followed, drawn, assigned.
             await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, 1, 2, [])
+            # The core decides at once; the task is recorded once the group commit stored the
+            # decision, a moment later: wait for both.
             with trio.fail_after(30):
-                while service.core.block_status(1) is ProvingStatus.UNKNOWN:
+                while (service.core.block_status(1) is ProvingStatus.UNKNOWN
+                       or not any(isinstance(s.command, Assign) for s in service.tasks.values())):
                     await trio.to_thread.run_sync(world.chain.mine)
                     await trio.sleep(0.05)
             assert service.core.block_status(1) is ProvingStatus.ASSIGNED
