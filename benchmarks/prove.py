@@ -28,6 +28,7 @@ from rich.table import Table
 
 from provernet import verifier_gas
 from zkp import native
+from zkp.builds import chain_length, poseidon_chain
 from zkp.groth16 import Prover
 from zkp.r1cs import read_r1cs
 from zkp.setup import cached_setup
@@ -39,23 +40,15 @@ from zkp.zkey import read_zkey
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 SNARKJS = HERE.parent / "node_modules" / ".bin" / "snarkjs"
-#: constraints per Poseidon(2) hash in poseidon_chain.circom as circom compiles it by default
-CONSTRAINTS_PER_HASH = 517
-#: the constant wire, four public signals and a little slack
-SPARE_ROWS = 6
 GAS_KS = (1, 2, 4, 8, 16, 32)
 KERNEL_SIZES = (10, 12, 14, 16)
 
 console = Console()
 
 
-def chain_length(log_size: int) -> int:
-    return max(1, ((1 << log_size) - SPARE_ROWS) // CONSTRAINTS_PER_HASH)
-
-
 def prove_row(log_size: int, runs: int) -> dict:
     length = chain_length(log_size)
-    folder = verifier_gas.poseidon_chain(length)
+    folder = poseidon_chain(length)
     name = f"chain_{length}"
     r1cs_path = folder / f"{name}.r1cs"
     started = time.perf_counter()

@@ -8,7 +8,6 @@ less the 21,000 base, calldata included (see market_contracts.verifiers.verifica
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,15 +22,14 @@ from market_contracts.verifiers import (
     verify_proof_call,
 )
 from zkp.aggregate import aggregate
-from zkp.circom import NODE_MODULES, compile_circuit
+from zkp.builds import poseidon_chain
 from zkp.field import R
 from zkp.groth16 import Prover
 from zkp.proof import Proof
-from zkp.setup import cached_setup, default_cache_dir
+from zkp.setup import cached_setup
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
-CIRCUITS = Path(__file__).resolve().parents[1] / "zkp" / "circuits"
 #: one Poseidon hash: the smallest circuit of this shape, as verification cost ignores size
 CHAIN_LENGTH = 1
 
@@ -45,21 +43,6 @@ class GasFigure:
 
     def as_json(self) -> dict:
         return asdict(self)
-
-
-def poseidon_chain(length: int, cache_dir: Path | None = None) -> Path:
-    """The .circom main file of a chain of `length` hashes, compiled under the cache; its folder."""
-    main = (f'pragma circom 2.0.0;\ninclude "poseidon_chain.circom";\n'
-            f"component main {{public [a, b, c]}} = PoseidonChain({length});\n")
-    library = (CIRCUITS / "poseidon_chain.circom").read_bytes()
-    digest = hashlib.sha256(main.encode() + library).hexdigest()[:16]
-    folder = (cache_dir or default_cache_dir()) / "circuits" / f"chain_{length}-{digest}"
-    source = folder / f"chain_{length}.circom"
-    if not (folder / f"chain_{length}.r1cs").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        source.write_text(main)
-        compile_circuit(source, folder, (NODE_MODULES, CIRCUITS))
-    return folder
 
 
 def chain_proofs(count: int, length: int = CHAIN_LENGTH,

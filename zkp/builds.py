@@ -114,6 +114,34 @@ def build_block_circuit(profile: str, cache_dir: Path | None = None) -> CircuitB
     return build_circuit(block_circuit_source(profile), cache_dir)
 
 
+#: constraints per Poseidon(2) hash in poseidon_chain.circom as circom compiles it by default
+CHAIN_CONSTRAINTS_PER_HASH = 517
+#: the constant wire, the chain's public signals and a little slack
+CHAIN_SPARE_ROWS = 6
+
+
+def chain_length(log_size: int) -> int:
+    """The longest Poseidon chain that fits a domain of 2^log_size rows (at least one hash)."""
+    return max(1, ((1 << log_size) - CHAIN_SPARE_ROWS) // CHAIN_CONSTRAINTS_PER_HASH)
+
+
+def poseidon_chain(length: int, cache_dir: Path | None = None) -> Path:
+    """A chain of `length` Poseidon hashes (zkp/circuits/poseidon_chain.circom, public inputs a,
+    b, c): a circuit of any size for benchmarks, compiled under the cache; its folder, holding
+    chain_<length>.r1cs and chain_<length>_js/chain_<length>.wasm."""
+    main = (f'pragma circom 2.0.0;\ninclude "poseidon_chain.circom";\n'
+            f"component main {{public [a, b, c]}} = PoseidonChain({length});\n")
+    library = (CIRCUITS_DIR / "poseidon_chain.circom").read_bytes()
+    digest = hashlib.sha256(main.encode() + library).hexdigest()[:16]
+    folder = (cache_dir or default_cache_dir()) / "circuits" / f"chain_{length}-{digest}"
+    source = folder / f"chain_{length}.circom"
+    if not (folder / f"chain_{length}.r1cs").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        source.write_text(main)
+        compile_circuit(source, folder, (NODE_MODULES, CIRCUITS_DIR))
+    return folder
+
+
 def _sources_hash(source: Path) -> bytes:
     """Everything a compile of `source` reads: the .circom files beside it (the block circuit
     includes its siblings), circomlib's version, and the optimisation level."""

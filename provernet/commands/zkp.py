@@ -9,7 +9,6 @@ cannot be read prints one `Error:` line (exit 1).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -22,14 +21,14 @@ from rich.table import Table
 
 from zkp import native
 from zkp.backends import NAMES, select_backend
-from zkp.builds import BLOCK_PROFILES, CIRCUITS_DIR, build_block_circuit
+from zkp.builds import BLOCK_PROFILES, build_block_circuit, chain_length, poseidon_chain
 from zkp.circom import NODE_MODULES, compile_circuit
 from zkp.errors import BackendUnavailable, FileAccessError, MalformedFile, ZkpError
 from zkp.groth16 import ProofRandomness, Prover
 from zkp.points import g1_from_montgomery, g1_to_montgomery, g2_from_montgomery, g2_to_montgomery
 from zkp.proof import VerificationKey
 from zkp.r1cs import read_r1cs
-from zkp.setup import G1_GENERATOR, G2_GENERATOR, cached_setup, default_cache_dir, setup_into
+from zkp.setup import G1_GENERATOR, G2_GENERATOR, cached_setup, setup_into
 from zkp.witness import WitnessCalculator
 from zkp.wtns import read_wtns
 from zkp.zkey import COEFFICIENT, ZKey, read_zkey
@@ -238,8 +237,6 @@ def export_verifier_command(vkey: Path, out: Path, batch: bool, contract_name: s
 
 #: (label, kernel, largest log2 size): the sizes the GPU targets are set at
 _BENCH_KERNELS = (("G1 MSM", "msm_g1", 24), ("G2 MSM", "msm_g2", 22), ("NTT", "ntt", 24))
-#: constraints per Poseidon(2) hash as circom compiles it by default (--O1), as in benchmarks/prove.py
-_CHAIN_CONSTRAINTS_PER_HASH = 517
 #: distinct points in the bases of a kernel benchmark: larger sets repeat them, which costs an MSM
 #: the same, and making 2^24 distinct points would take longer than measuring them
 _DISTINCT_POINTS = 1 << 16
@@ -414,20 +411,8 @@ def _bench_circuit(name: str, cache_dir: Path | None):
         build = build_block_circuit(name[len("block_"):], cache_dir)
         witness = WitnessCalculator(build.wasm).calculate(_full_block_inputs(name))
         return read_zkey(build.zkey), witness, len(read_r1cs(build.r1cs).constraints)
-    # A chain just under 2^log_n constraints; the constant and the public signals take 6 rows.
-    # Built as provernet.verifier_gas.poseidon_chain builds it, which imports the chain (web3),
-    # and a GPU machine may have no more than zkp's own dependencies.
-    length = max(1, ((1 << log_n) - 6) // _CHAIN_CONSTRAINTS_PER_HASH)
-    main = (f'pragma circom 2.0.0;\ninclude "poseidon_chain.circom";\n'
-            f"component main {{public [a, b, c]}} = PoseidonChain({length});\n")
-    library = (CIRCUITS_DIR / "poseidon_chain.circom").read_bytes()
-    digest = hashlib.sha256(main.encode() + library).hexdigest()[:16]
-    folder = (cache_dir or default_cache_dir()) / "circuits" / f"chain_{length}-{digest}"
-    source = folder / f"chain_{length}.circom"
-    if not (folder / f"chain_{length}.r1cs").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        source.write_text(main)
-        compile_circuit(source, folder, (NODE_MODULES, CIRCUITS_DIR))
+    length = chain_length(log_n)
+    folder = poseidon_chain(length, cache_dir)
     r1cs = folder / f"chain_{length}.r1cs"
     key = read_zkey(cached_setup(r1cs, cache_dir).zkey)
     witness = WitnessCalculator(folder / f"chain_{length}_js" / f"chain_{length}.wasm").calculate(
