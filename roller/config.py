@@ -69,6 +69,21 @@ class RollerConfig:
     #: its queued tasks have deadlines, while a dial to one still down costs one refused TCP
     #: connection (the p2p layer keeps no back-off of its own: `p2p.host.Node._dial`)
     reconnect_max: float = 3.0
+    #: with no message from a coordinator for this many seconds, ping it; with none for twice as
+    #: long, the session is taken for dead
+    ping_interval: float = 15.0
+    #: seconds between two reads of the staking contract's settlement logs
+    settlement_interval: float = 5.0
+    #: L1 blocks per eth_getLogs request of the settlement reader (public endpoints cap ranges)
+    settlement_log_chunk: int = 5_000
+    #: seconds a registry answer is trusted (the announcement validator asks per announcement),
+    #: and a rollup found not servable stays so before L1 is asked again (the deployer may add it)
+    registry_ttl: float = 60.0
+    #: seconds an L1 read on the announcements' path may take before the answer is "not now"
+    l1_read_timeout: float = 10.0
+    #: accepted announcements waiting for the discovery loop; more are dropped (each coordinator
+    #: re-announces within seconds, so a drop only delays it)
+    announcement_queue: int = 64
 
     def __post_init__(self) -> None:
         if self.deployment is None:
@@ -268,4 +283,10 @@ _CHECKS: dict[str, Callable[[Any, Path], Any]] = {
     "rollups": _addresses("every rollup the staking contract enables"),
     "reconnect_initial": _seconds,
     "reconnect_max": _seconds,
+    "ping_interval": _seconds,
+    "settlement_interval": _seconds,
+    "settlement_log_chunk": _positive_int,
+    "registry_ttl": _seconds,
+    "l1_read_timeout": _seconds,
+    "announcement_queue": _positive_int,
 }

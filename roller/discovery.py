@@ -34,15 +34,6 @@ from roller.errors import L1_UNAVAILABLE, RollerError
 
 log = structlog.get_logger(__name__)
 
-#: accepted announcements waiting for the discovery loop; more are dropped (each coordinator
-#: re-announces within seconds, so a drop only delays it)
-ANNOUNCEMENT_QUEUE = 64
-#: how long a registry answer is trusted (the validator asks per announcement), and how long a
-#: rollup found not servable stays so before L1 is asked again (the deployer may add it)
-REGISTRY_TTL = 60.0
-#: seconds an L1 read on the announcements' path may take before the answer is "not now"
-L1_READ_TIMEOUT = 10.0
-
 
 class NotServed(RollerError):
     """An announced coordinator, or its rollup, this roller does not serve; the message says
@@ -96,7 +87,7 @@ class Discovery:
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Join the gossip topic on `node`; send each coordinator to serve on `serve`."""
         self._announce_max_age = node.config.announce_max_age
-        send, announcements = trio.open_memory_channel[Announce](ANNOUNCEMENT_QUEUE)
+        send, announcements = trio.open_memory_channel[Announce](self.config.announcement_queue)
 
         def on_outcome(outcome: Outcome) -> None:
             if outcome.verdict is Verdict.ACCEPT and outcome.announcement is not None:
@@ -155,12 +146,12 @@ class Discovery:
     async def _registered_rollup(self, address: str) -> str | None:
         """The rollup the registry binds coordinator `address` to (registering binds one); None
         if it is not registered, or L1 cannot be read now (logged). A rollup is trusted for
-        REGISTRY_TTL: the registry's owner may remove a coordinator and bind it anew."""
+        config.registry_ttl: the registry's owner may remove a coordinator and bind it anew."""
         cached = self._registered.get(address)
         if cached is not None and cached[1] > trio.current_time():
             return cached[0]
         try:
-            with trio.fail_after(L1_READ_TIMEOUT):
+            with trio.fail_after(self.config.l1_read_timeout):
                 rollup = await trio.to_thread.run_sync(
                     self.market.coordinator_rollup, address, abandon_on_cancel=True)
         except (*L1_UNAVAILABLE, trio.TooSlowError) as exc:
@@ -170,7 +161,7 @@ class Discovery:
         if rollup is None:
             return None
         rollup = to_checksum_address(rollup)
-        self._registered[address] = (rollup, trio.current_time() + REGISTRY_TTL)
+        self._registered[address] = (rollup, trio.current_time() + self.config.registry_ttl)
         return rollup
 
     async def rollup_to_serve(self, ann: Announce) -> ServedRollup:
@@ -202,7 +193,7 @@ class Discovery:
 
     async def _served_rollup(self, address: str) -> ServedRollup:
         """Rollup `address` as served, read from L1 the first time; `NotServed` if this roller
-        does not serve it (that answer is kept for REGISTRY_TTL: the deployer may add it)."""
+        does not serve it (that answer is kept for config.registry_ttl: the deployer may add it)."""
         served = self.rollups.get(address)
         if served is not None:
             return served
@@ -210,11 +201,11 @@ class Discovery:
         if refused is not None and refused[1] > trio.current_time():
             raise NotServed(refused[0])
         try:
-            with trio.fail_after(L1_READ_TIMEOUT):
+            with trio.fail_after(self.config.l1_read_timeout):
                 served = await trio.to_thread.run_sync(self._bind_rollup, address,
                                                        abandon_on_cancel=True)
         except NotServed as exc:
-            self._refused_rollups[address] = (str(exc), trio.current_time() + REGISTRY_TTL)
+            self._refused_rollups[address] = (str(exc), trio.current_time() + self.config.registry_ttl)
             log.warning("not serving rollup", rollup=address, reason=str(exc))
             raise
         except (*L1_UNAVAILABLE, trio.TooSlowError) as exc:  # asked again with the next announcement

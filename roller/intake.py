@@ -48,9 +48,6 @@ from roller.status import Recent, refresh_in_flight
 
 log = structlog.get_logger(__name__)
 
-#: with no message from the coordinator for this long, ping it; with none for twice as long,
-#: the session is taken for dead
-PING_INTERVAL = 15.0
 #: a receipt reason that means "the coordinator already had this proof" (a resubmission)
 DUPLICATE = "duplicate"
 #: hints logged with a coordinator's refusal, by its code
@@ -65,7 +62,7 @@ class Intake:
     def __init__(self, config: RollerConfig, account: LocalAccount, chain_id: int, node: Node,
                  discovery: Discovery, journal: Journal, policy: AdmissionPolicy,
                  pool: ProverPool, metrics: RollerMetrics, recent: Recent,
-                 clock: Callable[[], float], ping_interval: float = PING_INTERVAL):
+                 clock: Callable[[], float]):
         self._config = config
         self._account = account
         self._chain_id = chain_id
@@ -77,7 +74,7 @@ class Intake:
         self._metrics = metrics
         self._recent = recent
         self._clock = clock
-        self._ping_interval = ping_interval
+        self._ping_interval = config.ping_interval
         #: authenticated sessions open now, by coordinator
         self.sessions: dict[str, Session] = {}
         #: cancels of tasks not decided yet: the decision then declines them

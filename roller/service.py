@@ -61,12 +61,12 @@ from roller.config import RollerConfig
 from roller.datadir import DataDirLock, ensure_datadir
 from roller.discovery import Discovery
 from roller.errors import RollerError
-from roller.intake import PING_INTERVAL, Intake
+from roller.intake import Intake
 from roller.journal import JOURNAL_NAME, Journal, JournalTask, TaskState
 from roller.metrics import RollerMetrics
 from roller.pool import Failed, Proven, ProverPool
 from roller.proving import BlockProver
-from roller.settlement import CURSOR_NAME, SETTLEMENT_INTERVAL, SettlementReader
+from roller.settlement import CURSOR_NAME, SettlementReader
 from roller.status import CoordinatorSession, Recent, RollerStatus, refresh_in_flight
 from zkp.backends import Backend, select_backend
 from zkp.builds import CircuitBuild
@@ -87,8 +87,7 @@ class RollerService:
                  make_prover: ProverFactory = BlockProver,
                  admission: AdmissionChoice = lambda checked: checked,
                  clock: Callable[[], float] = time.time, p2p_config: P2PConfig | None = None,
-                 lock: bool = True, ping_interval: float = PING_INTERVAL,
-                 settlement_interval: float = SETTLEMENT_INTERVAL):
+                 lock: bool = True):
         if chain.chain_id != deployment.chain_id:
             raise RollerError(f"the L1 endpoint serves chain {chain.chain_id}, the deployment is "
                               f"on chain {deployment.chain_id}")
@@ -110,8 +109,6 @@ class RollerService:
         self._clock = clock
         self._p2p_config = p2p_config
         self._lock = lock
-        self._ping_interval = ping_interval
-        self._settlement_interval = settlement_interval
         self._journal: Journal | None = None
         self._node: Node | None = None
         self._circuits: Circuits | None = None
@@ -225,7 +222,7 @@ class RollerService:
             await nursery.start(SettlementReader(
                 self.market, self.address, journal, self.discovery.rollups, self.metrics,
                 self._recent, self._clock, datadir / CURSOR_NAME,
-                self._settlement_interval).run)
+                config.settlement_interval, config.settlement_log_chunk).run)
             # The pool, made below, is woken whenever a circuit becomes ready for a rollup.
             circuits = self._circuits = Circuits(
                 node, ArtifactStore(datadir / ARTIFACTS_DIR), self.chain, self.address,
@@ -240,7 +237,7 @@ class RollerService:
                 self.discovery.rollups, self._clock, await self._resumed(journal, policy))
             self._intake = Intake(config, self.account, self.deployment.chain_id, node,
                                   self.discovery, journal, policy, pool, self.metrics,
-                                  self._recent, self._clock, self._ping_interval)
+                                  self._recent, self._clock)
             await nursery.start(circuits.run, circuits_receive)
             await nursery.start(pool.run, accepted_receive, outbox_send)
             await nursery.start(self._intake.run, serve_receive, outbox_receive, circuits_send,

@@ -2,7 +2,7 @@
 tasks, into the journal.
 
 Every `interval` seconds it reads RollerStaking's logs from where it stopped (the block kept in
-`DATADIR/settlement.block`, from the deployment's block at first), in chunks of LOG_CHUNK_BLOCKS:
+`DATADIR/settlement.block`, from the deployment's block at first), in chunks of `log_chunk` blocks:
 `ReputationChanged` and `RewardCredited` filtered by this roller's address, and `BatchSettled`
 for the coordinator of each transaction. A `ReputationChanged` inside a settlement names (rollup,
 kind, task, round), its transaction's `BatchSettled` the coordinator; the statement is that
@@ -35,10 +35,6 @@ from roller.status import Recent
 
 log = structlog.get_logger(__name__)
 
-#: how often the settlement logs are read
-SETTLEMENT_INTERVAL = 5.0
-#: blocks per eth_getLogs request
-LOG_CHUNK_BLOCKS = 5_000
 #: the next L1 block the settlement reader reads, kept across restarts (in the data directory)
 CURSOR_NAME = "settlement.block"
 
@@ -49,7 +45,7 @@ class SettlementReader:
     def __init__(self, market: Market, address: str, journal: Journal,
                  rollups: Mapping[str, ServedRollup], metrics: RollerMetrics, recent: Recent,
                  clock: Callable[[], float], cursor_file: Path,
-                 interval: float = SETTLEMENT_INTERVAL):
+                 interval: float, log_chunk: int):
         self._market = market
         self._address = address
         self._journal = journal
@@ -60,6 +56,7 @@ class SettlementReader:
         self._clock = clock
         self._cursor_file = cursor_file
         self._interval = interval
+        self._log_chunk = log_chunk
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         cursor = await trio.to_thread.run_sync(_read_cursor, self._cursor_file,
@@ -79,7 +76,7 @@ class SettlementReader:
         """Read settlements from L1 block `cursor` to the latest; the next block to read."""
         latest = self._market.chain.w3.eth.block_number
         while cursor <= latest:
-            end = min(latest, cursor + LOG_CHUNK_BLOCKS - 1)
+            end = min(latest, cursor + self._log_chunk - 1)
             self._settle_range(cursor, end)
             cursor = end + 1
             _write_cursor(self._cursor_file, cursor)

@@ -52,8 +52,7 @@ async def test_a_restarted_coordinator_has_its_session_back_within_seconds(world
             config = dataclasses.replace(roller_config(tmp_path, node),
                                          reconnect_initial=RollerConfig.reconnect_initial,
                                          reconnect_max=RollerConfig.reconnect_max)
-            roller = RollerService(config, world.chain, world.deployment, world.roller,
-                                   ping_interval=60, settlement_interval=0.2)
+            roller = RollerService(config, world.chain, world.deployment, world.roller)
             with trio.fail_after(60):
                 await nursery.start(roller.run)
                 await next_report(reports, "welcomed")
@@ -110,7 +109,7 @@ async def test_a_recommitted_blocks_new_draw_is_taken_by_a_roller_that_saw_the_o
     async with fake_coordinator(world, script) as (node, reports):
         with trio.fail_after(60):
             roller = RollerService(roller_config(tmp_path, node), world.chain, world.deployment,
-                                   world.roller, ping_interval=60, settlement_interval=0.2)
+                                   world.roller)
             async with trio.open_nursery() as nursery:
                 await nursery.start(roller.run)
                 await until(lambda: roller.circuit(world.build.zkey_hash))

@@ -223,13 +223,13 @@ async def fake_coordinator(world: World, script: Script, listen: str = DEFAULT_L
 def roller_config(tmp_path: Path, coordinator_node, **overrides) -> RollerConfig:
     return RollerConfig(datadir=tmp_path / "roller", bootstrap=(coordinator_node.addrs[0],),
                         backend="cpu", metrics_listen="127.0.0.1:0", reconnect_initial=0.3,
-                        reconnect_max=2.0, **overrides)
+                        reconnect_max=2.0, ping_interval=60, settlement_interval=0.2,
+                        **overrides)
 
 
 @asynccontextmanager
 async def running_roller(world: World, config: RollerConfig, **kwargs) -> AsyncIterator[RollerService]:
-    service = RollerService(config, world.chain, world.deployment, world.roller,
-                            ping_interval=60, settlement_interval=0.2, **kwargs)
+    service = RollerService(config, world.chain, world.deployment, world.roller, **kwargs)
     async with trio.open_nursery() as nursery:
         await nursery.start(service.run)
         yield service
