@@ -86,15 +86,14 @@ class StoredProof:
 
     def body(self) -> dict:
         """What the `body` column holds: all but the indexed columns, as JSON."""
-        return {"system": self.proof.system, "data": self.proof.data.hex(),
-                "statement": self.statement.hex(), "signature": self.signature.hex(),
-                "public": [str(x) for x in self.public], "provers": list(self.provers)}
+        return {**self.proof.as_json(), "statement": self.statement.hex(),
+                "signature": self.signature.hex(), "public": [str(x) for x in self.public],
+                "provers": list(self.provers)}
 
     @classmethod
     def from_row(cls, ref: str, kind: int, task: int, round_: int, roller: str,
                  body: dict) -> StoredProof:
-        return cls(ref, kind, task, round_, roller, SealedProof(body["system"],
-                                                                bytes.fromhex(body["data"])),
+        return cls(ref, kind, task, round_, roller, SealedProof.from_json(body),
                    bytes.fromhex(body["statement"]), bytes.fromhex(body["signature"]),
                    tuple(int(x) for x in body["public"]), tuple(body["provers"]))
 

@@ -384,7 +384,7 @@ class Journal:
         written before it is sent, so a restart resubmits the same proof instead of signing a
         second one for the same task."""
         return self._move(key, TaskState.PROVEN, now, proven_at=_now(now),
-                          proof=json.dumps(_sealed_json(proof)),
+                          proof=json.dumps(proof.as_json()),
                           public=json.dumps(_ints_json(public)), signature=signature)
 
     def mark_submitted(self, key: TaskKey, *, now: float | None = None) -> JournalTask:
@@ -566,7 +566,7 @@ def _upgrade_from_3(db: sqlite3.Connection) -> None:
             points = _points(json.loads(proof), AggregateProof if kind == BATCH_TASK else Proof)
             sealed = groth16.seal_aggregate(points) if kind == BATCH_TASK else groth16.seal(points)
             db.execute("UPDATE tasks SET proof = ? WHERE id = ?",
-                       (json.dumps(_sealed_json(sealed)), row_id))
+                       (json.dumps(sealed.as_json()), row_id))
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
 
 
@@ -641,33 +641,25 @@ def _task(row: dict[str, Any]) -> JournalTask:
     reward = row.pop("reward")
     return JournalTask(
         index=row.pop("idx"), state=TaskState(row.pop("state")), open=bool(row.pop("open")),
-        proof=None if proof is None else _sealed_from_json(json.loads(proof)),
+        proof=None if proof is None else SealedProof.from_json(json.loads(proof)),
         public=None if public is None else _ints_from_json(json.loads(public)),
         reward=None if reward is None else int(reward), **row)
 
 
 # ---------------------------------------------------------------------- proofs as JSON
 
-def _sealed_json(sealed: SealedProof) -> dict:
-    return {"system": sealed.system, "data": sealed.data.hex()}
-
-
-def _sealed_from_json(data: dict) -> SealedProof:
-    return SealedProof(data["system"], bytes.fromhex(data["data"]))
-
-
 def encode_batch_inputs(items: Sequence[tuple[int, SealedProof, Sequence[int]]]) -> bytes:
     """A batch's (block index, sealed proof, public inputs) as the journal keeps them (a batch
     task's `inputs`): JSON, the proof's bytes in hex, integers as decimal strings (they pass
     2^53). The roller writes it from the p2p `task` message's items."""
-    return json.dumps([{"index": index, **_sealed_json(proof), "public": _ints_json(public)}
+    return json.dumps([{"index": index, **proof.as_json(), "public": _ints_json(public)}
                        for index, proof, public in items]).encode()
 
 
 def decode_batch_inputs(data: bytes) -> list[tuple[int, SealedProof, tuple[int, ...]]]:
     """The items of `encode_batch_inputs`, checked to be consecutive blocks in order."""
     try:
-        items = [(item["index"], _sealed_from_json(item), _ints_from_json(item["public"]))
+        items = [(item["index"], SealedProof.from_json(item), _ints_from_json(item["public"]))
                  for item in json.loads(data)]
     except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise InvalidTaskInputs(f"the batch's proofs are malformed: {exc!r}") from None

@@ -70,6 +70,15 @@ class SealedProof:
     system: str
     data: bytes
 
+    def as_json(self) -> dict:
+        """As the nodes' own files keep it (the coordinator's store, the roller's journal): the
+        system's name and the bytes in hex."""
+        return {"system": self.system, "data": self.data.hex()}
+
+    @classmethod
+    def from_json(cls, data: dict) -> SealedProof:
+        return cls(data["system"], bytes.fromhex(data["data"]))
+
 
 class ProofSystem(ABC):
     """What the nodes do with proofs, whatever the system. `proof` and `aggregate` values are the

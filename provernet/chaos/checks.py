@@ -26,6 +26,7 @@ from coordinator.store import DATABASE_NAME as COORDINATOR_DATABASE
 from market_contracts.compile import ARTIFACTS_DIR
 from market_contracts.rules import TaskKind
 from roller.journal import JOURNAL_NAME
+from zkp.system import SealedProof
 
 #: calls whose calldata is the same each time by design: sent again, they are new work, not a
 #: retry that went through twice (`snapshotRoster()` takes no argument)
@@ -96,11 +97,11 @@ def repeated(keys: Iterable) -> int:
     return sum(n - 1 for n in counts.values())
 
 
-def double_signed(submissions: Iterable[tuple[tuple, object]]) -> int:
+def double_signed(submissions: Iterable[tuple[tuple, SealedProof]]) -> int:
     """Assignments (key) with more than one different proof among `submissions`."""
-    proofs: dict[tuple, set] = defaultdict(set)
+    proofs: dict[tuple, set[SealedProof]] = defaultdict(set)
     for key, proof in submissions:
-        proofs[key].add(json.dumps(proof))
+        proofs[key].add(proof)
     return sum(1 for bodies in proofs.values() if len(bodies) > 1)
 
 
@@ -209,8 +210,8 @@ def txpool_queued(w3) -> dict[str, int]:
             for sender, by_nonce in content.get("queued", {}).items()}
 
 
-def coordinator_submissions(datadir: Path) -> list[tuple[tuple, object]]:
-    """((roller, kind, task, round, statement), (proof system, proof bytes in hex)) of every
+def coordinator_submissions(datadir: Path) -> list[tuple[tuple, SealedProof]]:
+    """((roller, kind, task, round, statement), sealed proof) of every
     submission the coordinator stored, its own data directory's SQLite read read-only."""
     rows = _read_only(datadir / "coordinator" / COORDINATOR_DATABASE,
                       "SELECT roller, kind, task, round, body FROM proofs")
@@ -218,11 +219,11 @@ def coordinator_submissions(datadir: Path) -> list[tuple[tuple, object]]:
     for roller, kind, task, round_, body in rows:
         body = json.loads(body)
         result.append(((to_checksum_address(roller), kind, task, round_, body["statement"]),
-                       _sealed(body)))
+                       SealedProof.from_json(body)))
     return result
 
 
-def journal_submissions(journal_dir: Path, roller: str) -> list[tuple[tuple, object]]:
+def journal_submissions(journal_dir: Path, roller: str) -> list[tuple[tuple, SealedProof]]:
     """The same keys and proofs from a roller's journal: what it signed, as it recorded it."""
     path = journal_dir / JOURNAL_NAME
     if not path.exists():
@@ -232,14 +233,8 @@ def journal_submissions(journal_dir: Path, roller: str) -> list[tuple[tuple, obj
     result = []
     for kind, index, round_, statement, proof in rows:
         result.append(((to_checksum_address(roller), int(TaskKind.from_wire(kind)), index, round_,
-                        bytes(statement).hex()), _sealed(json.loads(proof))))
+                        bytes(statement).hex()), SealedProof.from_json(json.loads(proof))))
     return result
-
-
-def _sealed(stored: dict) -> tuple[str, str]:
-    """A sealed proof as the coordinator's store and the roller's journal both keep it: its
-    proof system and its bytes in hex."""
-    return stored["system"], stored["data"]
 
 
 def _read_only(path: Path, query: str) -> list[tuple]:

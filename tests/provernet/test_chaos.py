@@ -17,6 +17,7 @@ from market_contracts.errors import RpcUnreachable
 from provernet.chaos import checks
 from provernet.chaos.campaign import CampaignConfig, plan, run_campaign
 from provernet.chaos.proxy import Fault, L1Proxy
+from zkp.system import SealedProof
 
 (SNAPSHOT,) = checks.REPEATABLE_CALLS  # snapshotRoster()
 
@@ -38,7 +39,7 @@ def test_transfer_placement_finds_lost_and_duplicated_transfers():
 
 def test_repeats_double_signatures_nonce_gaps_and_duplicate_transactions():
     assert checks.repeated([(1, 2), (1, 3), (1, 2), (1, 2)]) == 2
-    same, other = [[1, 2], [3, 4], [5]], [[1, 2], [3, 4], [6]]
+    same, other = SealedProof("groth16", b"\x01"), SealedProof("groth16", b"\x02")
     key = ("0xR", 0, 7, 0, "ab")
     assert checks.double_signed([(key, same), (key, same), (("0xR", 0, 8, 0, "ab"), other)]) == 0
     assert checks.double_signed([(key, same), (key, other)]) == 1
