@@ -20,8 +20,8 @@ from market_contracts.rollup import Rollup
 from p2p.messages import BLOCK_TASK
 from roller.discovery import ServedRollup
 from roller.errors import L1_UNAVAILABLE, InvalidTaskInputs
-from roller.journal import TaskOffer
-from roller.journal import decode_batch_inputs
+from roller.journal import TaskOffer, decode_batch_inputs
+from roller.proving import PROVER_INPUT, PUBLIC_INPUTS, public_inputs
 from roller.session import TaskRefused
 
 T = TypeVar("T")
@@ -37,14 +37,13 @@ def check_inputs(served: ServedRollup, offer: TaskOffer, address: str) -> None:
     require_statement(served.rollup, offer.kind, offer.index, offer.statement)
     if offer.kind == BLOCK_TASK:
         try:
-            inputs = json.loads(offer.inputs)
-            given = [_number(inputs[name]) for name in ("oldRoot", "newRoot", "dataHash",
-                                                        "prover")]
-        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+            given = public_inputs(json.loads(offer.inputs))
+        except (ValueError, UnicodeDecodeError, AttributeError, InvalidTaskInputs) as exc:
             raise TaskRefused("bad_inputs", f"the circuit inputs are malformed: {exc!r}") from None
-        if given[3] != int(address, 16):
-            raise TaskRefused("wrong_prover", f"the inputs bind the proof to {given[3]:#042x}, "
-                                              f"not to this roller ({address})")
+        if given[PROVER_INPUT] != int(address, 16):
+            raise TaskRefused("wrong_prover", f"the inputs bind the proof to "
+                                              f"{given[PROVER_INPUT]:#042x}, not to this roller "
+                                              f"({address})")
         require_on_l1(served.rollup, offer.index, given)
         return
     try:
@@ -75,10 +74,10 @@ def require_statement(rollup: Rollup, kind: str, index: int, statement: bytes) -
 def require_on_l1(rollup: Rollup, index: int, public: Sequence[int]) -> None:
     """TaskRefused unless `public` is [oldRoot, newRoot, dataHash, prover] of block `index`
     as the Rollup holds it for that prover."""
-    if len(public) != 4 or not 0 <= public[3] < 2**160:
+    if len(public) != len(PUBLIC_INPUTS) or not 0 <= public[PROVER_INPUT] < 2**160:
         raise TaskRefused("bad_inputs", f"block {index}'s public inputs are not "
-                                        "[oldRoot, newRoot, dataHash, prover]")
-    prover = to_checksum_address(public[3].to_bytes(20, "big"))
+                                        f"[{', '.join(PUBLIC_INPUTS)}]")
+    prover = to_checksum_address(public[PROVER_INPUT].to_bytes(20, "big"))
     expected = _read_l1(f"block {index}", rollup.public_inputs, index, prover)
     if list(public) != list(expected):
         raise TaskRefused("wrong_inputs", f"block {index}'s inputs are not what L1 holds "
@@ -97,14 +96,6 @@ def _read_l1(what: str, read: Callable[..., T], *args: Any) -> T:
         raise TaskRefused("l1_unavailable", f"cannot read {what} from L1: {exc}") from None
     except L1_UNAVAILABLE as exc:
         raise TaskRefused("l1_unavailable", f"cannot read {what} from L1: {exc}") from None
-
-
-def _number(value: Any) -> int:
-    if isinstance(value, str) and value[:2].lower() == "0x":
-        return int(value, 16)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise TypeError(f"{value!r} is not a number")
-    return int(value)
 
 
 def _short(values: Sequence[int]) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,10 @@ from zkp.zkey import read_zkey
 #: sign(kind, index, round, proof, public) -> 65-byte signature; `proof` is sealed: a block's
 #: proof, or a batch's aggregate with `public` one list of inputs per proof
 Signer = Callable[[str, int, int, SealedProof, Sequence], bytes]
-#: where the block circuit's public inputs name the prover: [oldRoot, newRoot, dataHash, prover]
-PROVER_INPUT = 3
+#: the block circuit's public inputs, in its order, as input.json names them
+PUBLIC_INPUTS = ("oldRoot", "newRoot", "dataHash", "prover")
+#: where they name the prover the proof is bound to
+PROVER_INPUT = PUBLIC_INPUTS.index("prover")
 
 
 @dataclass(frozen=True)
@@ -91,22 +94,30 @@ class SignedResult:
     seconds: float
 
 
-class BlockProver:
-    """Proves one circuit's tasks on one backend; loads the key and witness calculator once."""
+class SelfVerifyingProver(ABC):
+    """What every prover of the node does the same (`roller.abc.TaskProver`): check that a task
+    is for its circuit, prove a block (`prove_block`, the subclass's) or aggregate a batch, have
+    the result verified, and only then sign it. Subclasses say where a block is proven: here
+    (`BlockProver`) or on a farm's workers (`roller.farm.prover.FarmProver`)."""
 
-    def __init__(self, build: CircuitBuild, backend: str = "auto"):
+    #: name and hardware: what a measured speed belongs to
+    backend_description: str
+
+    def __init__(self, build: CircuitBuild):
         self.build = build
-        chosen = select_backend(backend)
-        self.backend_name = chosen.name
-        #: why `select_backend` chose it: for "auto", why a machine with a GPU proves on its CPU
-        self.backend_reason = chosen.reason
-        #: name and hardware: what a measured speed belongs to
-        self.backend_description = chosen.describe()
         self.vk: VerificationKey = build.setup.vk
         #: the build's proof system (`zkp.system`)
         self.system = system(build.system)
-        self._witness = WitnessCalculator(build.wasm)
-        self._prover = self.system.prover(read_zkey(build.zkey), chosen)
+
+    @abstractmethod
+    def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
+        """The block circuit's proof for `inputs` (input.json, as `sequencer.circuit_inputs`
+        writes it), which must name `address` as the prover; verified before it is returned."""
+
+    def prove_task(self, task: TaskOffer, address: str) -> BlockResult:
+        """`prove_block` of a block task's inputs; a prover that needs the task's times
+        (its deadline) overrides it."""
+        return self.prove_block(task.inputs, address)
 
     def run(self, task: TaskOffer, address: str, sign: Signer) -> SignedResult:
         """Prove (or aggregate) `task` for `address`, verify, sign."""
@@ -115,7 +126,7 @@ class BlockProver:
                 f"{task.key} is for circuit {task.circuit.hex()}, this prover holds "
                 f"{self.build.name} ({self.build.zkey_hash.hex()})")
         if task.kind == BLOCK_TASK:
-            block = self.prove_block(task.inputs, address)
+            block = self.prove_task(task, address)
             sealed = self.system.seal(block.proof)
             signature = sign("block", task.index, task.round, sealed, block.public)
             return SignedResult(sealed, block.public, signature, block.witness_seconds,
@@ -129,34 +140,6 @@ class BlockProver:
         sealed = self.system.seal_aggregate(batch.aggregate)
         signature = sign("batch", task.index, task.round, sealed, batch.public)
         return SignedResult(sealed, batch.public, signature, None, batch.seconds)
-
-    def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
-        """The block circuit's proof for `inputs` (input.json, as `sequencer.circuit_inputs`
-        writes it), which must name `address` as the prover; verified before it is returned."""
-        if isinstance(inputs, bytes | str):
-            try:
-                inputs = json.loads(inputs)
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise InvalidTaskInputs(f"the circuit inputs are not JSON: {exc}") from None
-        if not isinstance(inputs, Mapping):
-            raise InvalidTaskInputs("the circuit inputs are not a JSON object")
-        _require_prover(inputs, address)
-        start = time.perf_counter()
-        try:
-            witness = self._witness.calculate(inputs)
-        except WitnessError as exc:
-            raise InvalidTaskInputs(f"the circuit refuses the inputs: {exc}") from None
-        witnessed = time.perf_counter()
-        proof, public = self._prover.prove(witness)
-        proven = time.perf_counter()
-        verdict = self.system.verify(self.vk, proof, public)
-        verified = time.perf_counter()
-        if not verdict.valid:
-            raise SelfCheckFailed(
-                f"our own proof does not verify ({verdict.reason}); not signing it. The "
-                f"backend ({self.backend_description}) or the key {self.build.zkey} is at fault")
-        return BlockResult(proof, tuple(public), witnessed - start, proven - witnessed,
-                           verified - proven)
 
     def aggregate(self, proofs: Sequence[tuple[Any, Sequence[int]]]) -> BatchResult:
         """The aggregate of a batch's proofs, in batch order, verified before it is returned.
@@ -182,14 +165,75 @@ class BlockProver:
         return BatchResult(combined, publics, time.perf_counter() - start)
 
 
-def _require_prover(inputs: Mapping[str, Any], address: str) -> None:
-    named = inputs.get("prover")
+class BlockProver(SelfVerifyingProver):
+    """Proves one circuit's blocks here, on one backend; loads the key and witness calculator
+    once."""
+
+    def __init__(self, build: CircuitBuild, backend: str = "auto"):
+        super().__init__(build)
+        chosen = select_backend(backend)
+        self.backend_name = chosen.name
+        #: why `select_backend` chose it: for "auto", why a machine with a GPU proves on its CPU
+        self.backend_reason = chosen.reason
+        self.backend_description = chosen.describe()
+        self._witness = WitnessCalculator(build.wasm)
+        self._prover = self.system.prover(read_zkey(build.zkey), chosen)
+
+    def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
+        inputs = block_inputs_for(inputs, address)
+        start = time.perf_counter()
+        try:
+            witness = self._witness.calculate(inputs)
+        except WitnessError as exc:
+            raise InvalidTaskInputs(f"the circuit refuses the inputs: {exc}") from None
+        witnessed = time.perf_counter()
+        proof, public = self._prover.prove(witness)
+        proven = time.perf_counter()
+        verdict = self.system.verify(self.vk, proof, public)
+        verified = time.perf_counter()
+        if not verdict.valid:
+            raise SelfCheckFailed(
+                f"our own proof does not verify ({verdict.reason}); not signing it. The "
+                f"backend ({self.backend_description}) or the key {self.build.zkey} is at fault")
+        return BlockResult(proof, tuple(public), witnessed - start, proven - witnessed,
+                           verified - proven)
+
+
+def block_inputs_for(inputs: bytes | str | Mapping[str, Any], address: str) -> Mapping[str, Any]:
+    """The block circuit's inputs as a mapping, InvalidTaskInputs if they are not JSON of an
+    object, WrongProver if they bind the proof to another address than `address`."""
+    if isinstance(inputs, bytes | str):
+        try:
+            inputs = json.loads(inputs)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidTaskInputs(f"the circuit inputs are not JSON: {exc}") from None
+    if not isinstance(inputs, Mapping):
+        raise InvalidTaskInputs("the circuit inputs are not a JSON object")
+    _require_prover(inputs, address)
+    return inputs
+
+
+def public_inputs(inputs: Mapping[str, Any]) -> tuple[int, ...]:
+    """The block circuit's public inputs as its input.json names them (`PUBLIC_INPUTS`, in
+    order); InvalidTaskInputs if one is missing or not a number."""
+    return tuple(_input_number(inputs, name) for name in PUBLIC_INPUTS)
+
+
+def _input_number(inputs: Mapping[str, Any], name: str) -> int:
+    """Input `name` as snarkjs reads it: a number, or a string of one (decimal or 0x-hex)."""
+    value = inputs.get(name)
     try:
-        value = int(named, 0) if isinstance(named, str) and named[:2].lower() == "0x" else int(
-            named)
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise TypeError
+        return int(value, 16) if isinstance(value, str) and value[:2].lower() == "0x" else int(
+            value)
     except (TypeError, ValueError):
-        raise InvalidTaskInputs(f"the circuit inputs' prover {named!r} is not an address "
-                                "as a number") from None
+        what = "an address as a number" if name == "prover" else "a number"
+        raise InvalidTaskInputs(f"the circuit inputs' {name} {value!r} is not {what}") from None
+
+
+def _require_prover(inputs: Mapping[str, Any], address: str) -> None:
+    value = _input_number(inputs, "prover")
     if value != int(address, 16):
         raise WrongProver(
             f"the circuit inputs bind the proof to {value:#042x}, not to this roller "
