@@ -32,6 +32,7 @@ from p2p.datadir import DataDirError, DataDirLocked
 from provernet.commands.keys import signing_account, unlock
 from roller.config import RollerConfig
 from roller.datadir import LOCK_NAME, DataDirLock
+from roller.farm.queue import FarmError, FarmQueue
 from roller.errors import (ConfigError, KeystoreError, KeystoreMissing, PasswordUnavailable,
                            WrongPassword)
 from roller.keys import PASSWORD_ENV, keystore_address
@@ -224,6 +225,26 @@ def check_gpu(backend: str, select: Callable = select_backend) -> Check:
                  "for GPU proving: a CUDA 12 device and CuPy (`pip install 'provernet[gpu]'`)")
 
 
+def check_farm(url: str) -> Check:
+    """A farm's database reachable, and its live, trusted workers: with none, every task is
+    declined (a warning: workers may start after the roller)."""
+    try:
+        queue = FarmQueue.open(url, "doctor")
+    except FarmError as exc:
+        return Check("farm", Status.PROBLEM, str(exc),
+                     "check the URL, that the server runs and that this login may connect")
+    try:
+        workers = [w for w in queue.workers() if w.live and w.quarantined is None]
+    finally:
+        queue.close()
+    if not workers:
+        return Check("farm", Status.WARNING, f"{queue.where}: no live worker; every task will "
+                                             "be declined until one starts",
+                     "start `provernet roller worker --farm URL` on the proving machines")
+    backends = sorted({w.backend for w in workers})
+    return ok("farm", f"{queue.where}: {len(workers)} live worker(s): {'; '.join(backends)}")
+
+
 def check_datadir(datadir: Path) -> tuple[Check, bool]:
     """Whether a roller runs on the directory now (its lock is held); True if one does."""
     if not datadir.is_dir():
@@ -329,7 +350,7 @@ def diagnose(load: Callable[[], RollerConfig], password_file: Path | None,
         checks.append(skipped("stake", "the roller's address (its keystore)"))
     else:
         checks.append(check_stake(market, address))
-    checks.append(check_gpu(config.backend))
+    checks.append(check_gpu(config.backend) if config.farm is None else check_farm(config.farm))
     datadir, running = check_datadir(config.datadir)
     checks.append(datadir)
     listen = listen_address(config.listen)

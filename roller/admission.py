@@ -3,7 +3,9 @@
 A task that passed the protocol's checks is declined when its circuit is not one fetched and
 checked against its rollup's verifiers (`circuit_mismatch`), when its inputs are not what L1
 holds for this roller (`roller.l1.check_inputs`), or when `capacity.Admission` finds no time for
-it among the tasks accepted and not yet proven (`unmeasured`, `too_slow`, `at_capacity`). A
+it among the tasks accepted and not yet proven (`unmeasured`, `too_slow`, `at_capacity`), with
+as many provers as the node has now: `max_concurrent_tasks`, or a farm's live workers (none:
+`at_capacity`). A
 block task declined as `unmeasured` has its inputs sent to the circuits service to measure the
 speed on: with no sample input from the node, a task's own inputs are a valid block.
 """
@@ -34,8 +36,12 @@ class CheckedAdmission:
 
     def __init__(self, config: RollerConfig, address: str, journal: Journal, speed: ProvingSpeed,
                  circuits: Circuits, rollups: Mapping[str, ServedRollup],
-                 calibrate: trio.MemorySendChannel[Calibrate], clock: Callable[[], float]):
+                 calibrate: trio.MemorySendChannel[Calibrate], clock: Callable[[], float],
+                 concurrency: Callable[[], int]):
         self._config = config
+        #: how many tasks can be proven at once now (blocking): the config's, or a farm's live
+        #: workers
+        self._concurrency = concurrency
         self._address = address
         self._journal = journal
         self._speed = speed
@@ -68,10 +74,13 @@ class CheckedAdmission:
 
     async def _no_time(self, offer: TaskOffer) -> TaskRefused | None:
         """`capacity.Admission` on the accepted tasks still needing the prover."""
+        concurrent = await trio.to_thread.run_sync(self._concurrency)
+        if concurrent == 0:
+            return TaskRefused("at_capacity", "no prover available: the farm has no live, "
+                                              "trusted worker")
         speeds = await trio.to_thread.run_sync(self._speed.snapshot)
         in_flight = pending_work(await trio.to_thread.run_sync(self._journal.unfinished))
-        admission = Admission(speeds, self._config.max_concurrent_tasks,
-                              self._config.safety_margin)
+        admission = Admission(speeds, concurrent, self._config.safety_margin)
         decision = admission.decide(Work.of(offer), self._clock(), in_flight)
         if not isinstance(decision, capacity.Decline):
             return None

@@ -25,6 +25,7 @@ from eth_utils import is_hex_address, to_checksum_address
 from multiaddr import Multiaddr
 
 from p2p.backoff import Backoff
+from p2p.database import POSTGRESQL_SCHEMES
 from roller.errors import ConfigError
 from roller.keys import DATADIR_ENV, DEFAULT_DATADIR
 
@@ -50,8 +51,15 @@ class RollerConfig:
     listen: str = "/ip4/127.0.0.1/tcp/0"
     #: the proving backend: "auto" takes the GPU when one is usable, else the CPU
     backend: str = "auto"
-    #: tasks proven at once; more than 1 only pays with several devices (capacity.py)
+    #: tasks proven at once; more than 1 only pays with several devices (capacity.py). Not used
+    #: with a farm, whose live workers say how many
     max_concurrent_tasks: int = 1
+    #: a farm's PostgreSQL URL (postgresql://USER@HOST:PORT/DATABASE): prove on the workers
+    #: started against it (`provernet roller worker`) instead of here; None proves here
+    farm: str | None = None
+    #: with a farm, the most tasks proven at once, however many workers are live (each held
+    #: task keeps a database connection open while its job waits)
+    farm_slots: int = 32
     #: the fraction of each task's window (assignment to deadline) kept spare for the network and
     #: for estimates that are too low: a task is accepted only if it is modelled to finish in
     #: the first 1 - safety_margin of its window
@@ -214,6 +222,13 @@ def _bootstrap(value: Any, _base: Path) -> tuple[str, ...]:
     return addrs
 
 
+def _farm(value: Any, _base: Path) -> str:
+    url = _string(value)
+    if url.partition("://")[0].lower() not in POSTGRESQL_SCHEMES:
+        raise _Invalid("expected a PostgreSQL URL, postgresql://USER@HOST:PORT/DATABASE")
+    return url
+
+
 def _backend(value: Any, _base: Path) -> str:
     if value not in BACKENDS:
         raise _Invalid(f"expected one of {', '.join(BACKENDS)}")
@@ -277,6 +292,8 @@ _CHECKS: dict[str, Callable[[Any, Path], Any]] = {
     "listen": _listen,
     "backend": _backend,
     "max_concurrent_tasks": _positive_int,
+    "farm": _farm,
+    "farm_slots": _positive_int,
     "safety_margin": _fraction,
     "metrics_listen": _host_port,
     "coordinators": _addresses("every registered coordinator"),

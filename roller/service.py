@@ -53,7 +53,7 @@ from p2p.artifacts import ArtifactStore
 from p2p.config import P2PConfig
 from p2p.host import Node, run_node
 from p2p.metrics_http import MetricsServer
-from roller.abc import AdmissionPolicy, ProverFactory
+from roller.abc import AdmissionPolicy, ProverFactory, ProvingSite
 from roller.admission import CheckedAdmission
 from roller.capacity import ProvingSpeed
 from roller.circuits import Announced, Calibrate, Circuits, SampleInputs
@@ -61,6 +61,8 @@ from roller.config import RollerConfig
 from roller.datadir import DataDirLock, ensure_datadir
 from roller.discovery import Discovery
 from roller.errors import RollerError
+from roller.farm.prover import farm_capacity, farm_provers, farm_site
+from roller.farm.queue import FarmQueue
 from roller.intake import Intake
 from roller.journal import JOURNAL_NAME, Journal, JournalTask, TaskState
 from roller.metrics import RollerMetrics
@@ -68,7 +70,7 @@ from roller.pool import Failed, Proven, ProverPool
 from roller.proving import BlockProver
 from roller.settlement import CURSOR_NAME, SettlementReader
 from roller.status import CoordinatorSession, Recent, RollerStatus, refresh_in_flight
-from zkp.backends import Backend, select_backend
+from zkp.backends import select_backend
 from zkp.builds import CircuitBuild
 
 log = structlog.get_logger(__name__)
@@ -84,7 +86,7 @@ class RollerService:
 
     def __init__(self, config: RollerConfig, chain: Chain, deployment: Deployment,
                  account: LocalAccount, *, sample_inputs: SampleInputs | None = None,
-                 make_prover: ProverFactory = BlockProver,
+                 make_prover: ProverFactory | None = None,
                  admission: AdmissionChoice = lambda checked: checked,
                  clock: Callable[[], float] = time.time, p2p_config: P2PConfig | None = None,
                  lock: bool = True):
@@ -102,7 +104,7 @@ class RollerService:
         self.metrics_port: int | None = None
         self.speed: ProvingSpeed | None = None
         self._recent = Recent(clock)
-        self._backend: Backend | None = None
+        self._site: ProvingSite | None = None
         self._sample_inputs = sample_inputs
         self._make_prover = make_prover
         self._admission = admission
@@ -168,8 +170,8 @@ class RollerService:
             peer_id=None if self._node is None else str(self._node.peer_id),
             addrs=() if self._node is None else tuple(self._node.addrs),
             metrics_url=None if self.metrics_port is None else f"http://{host}:{self.metrics_port}",
-            backend=None if self._backend is None else self._backend.describe(),
-            backend_reason=None if self._backend is None else self._backend.reason,
+            backend=None if self._site is None else self._site.description,
+            backend_reason=None if self._site is None else self._site.reason,
             connected=tuple(CoordinatorSession(s.coordinator, rollup_of[s.coordinator].address,
                                                str(s.stream.peer_id), s.weight)
                             for s in sorted(sessions, key=lambda s: s.coordinator)),
@@ -202,10 +204,33 @@ class RollerService:
     async def _run(self, datadir: Path, journal: Journal, task_status) -> None:
         config = self.config
         self._journal = journal
-        backend = self._backend = await trio.to_thread.run_sync(select_backend, config.backend)
-        speed = self.speed = ProvingSpeed(journal, backend.describe())
-        self.metrics.set_backend(backend.name, backend.describe(), backend.reason)
-        for record in await trio.to_thread.run_sync(journal.proving_speeds, backend.describe()):
+        if config.farm is not None:
+            farm = await trio.to_thread.run_sync(FarmQueue.open, config.farm, "roller")
+            try:
+                await self._run_proving(datadir, journal, task_status, farm_site(farm),
+                                        farm_provers(config.farm, self._clock),
+                                        partial(farm_capacity, farm, config.farm_slots),
+                                        config.farm_slots)
+            finally:
+                farm.close()
+            return
+        backend = await trio.to_thread.run_sync(select_backend, config.backend)
+        await self._run_proving(
+            datadir, journal, task_status,
+            ProvingSite(backend.name, backend.describe(), backend.reason), BlockProver,
+            lambda: config.max_concurrent_tasks, config.max_concurrent_tasks)
+
+    async def _run_proving(self, datadir: Path, journal: Journal, task_status, site: ProvingSite,
+                           make_prover: ProverFactory, concurrency: Callable[[], int],
+                           slots: int) -> None:
+        """The services, proving with `make_prover` (unless one was injected) in `slots` pool
+        workers, `concurrency()` of them usable now."""
+        config = self.config
+        self._site = site
+        make_prover = self._make_prover or make_prover
+        speed = self.speed = ProvingSpeed(journal, site.description)
+        self.metrics.set_backend(site.name, site.description, site.reason)
+        for record in await trio.to_thread.run_sync(journal.proving_speeds, site.description):
             self.metrics.set_speed(record.circuit, record.kind, record.seconds)
         host, port = config.metrics_address
         serve_send, serve_receive = trio.open_memory_channel[str](0)
@@ -226,13 +251,13 @@ class RollerService:
             # The pool, made below, is woken whenever a circuit becomes ready for a rollup.
             circuits = self._circuits = Circuits(
                 node, ArtifactStore(datadir / ARTIFACTS_DIR), self.chain, self.address,
-                self.discovery.rollups, speed, self.metrics, self._make_prover, config.backend,
+                self.discovery.rollups, speed, self.metrics, make_prover, config.backend,
                 self._sample_inputs, on_ready=lambda: pool.wake())
             policy = self._admission(CheckedAdmission(
                 config, self.address, journal, speed, circuits, self.discovery.rollups,
-                circuits_send, self._clock))
+                circuits_send, self._clock, concurrency))
             pool = self._pool = ProverPool(
-                config.max_concurrent_tasks, config.safety_margin, self.account,
+                slots, config.safety_margin, self.account,
                 self.deployment.chain_id, journal, speed, self.metrics, circuits,
                 self.discovery.rollups, self._clock, await self._resumed(journal, policy))
             self._intake = Intake(config, self.account, self.deployment.chain_id, node,
@@ -244,7 +269,7 @@ class RollerService:
                                 accepted_send)
             await nursery.start(self.discovery.run, node, serve_send)
             log.info("roller started", address=self.address, peer_id=str(node.peer_id),
-                     addrs=node.addrs, backend=backend.describe(),
+                     addrs=node.addrs, backend=site.description,
                      metrics=f"http://{host}:{self.metrics_port}")
             task_status.started(self)
 

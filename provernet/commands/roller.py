@@ -3,11 +3,13 @@ market contracts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import partial
 from pathlib import Path
 
 import click
+from rich.table import Table
 
 from market_contracts.bindings import Market
 from market_contracts.chain import connect
@@ -19,22 +21,30 @@ from provernet.calibration import empty_block_inputs
 from provernet.commands.connection import market_options, open_market
 from provernet.commands.keys import (account_options, datadir_option, dev_account_option,
                                      password_file_option, signing_account, unlock)
-from provernet.devnet.behaviours import BEHAVIOURS, roller_options
+from provernet.devnet.behaviours import (BEHAVIOURS, WORKER_BEHAVIOURS, roller_options,
+                                         worker_options)
 from provernet.doctor import diagnose, doctor_table, failed
 from provernet.roller_view import LOG_NAME, watch
 from provernet.services import configure_logging, run_until_stopped
 from provernet.views import console, roller_state, share, snapshot_line, unbonding_lines
 from roller.config import BACKENDS, RollerConfig, load_config
 from roller.datadir import DataDirLock
+from roller.farm.queue import FarmError, FarmQueue, Worker, farm_url
+from roller.farm.worker import FarmWorker
 from roller.journal import JOURNAL_NAME, Journal
-from roller.keys import datadir_from, keystore_address
+from roller.keys import DEFAULT_DATADIR, datadir_from, keystore_address
 from roller.report import render_tasks_report, tasks_report
 from roller.service import RollerService
+from zkp import native
 
 
 @click.group("roller")
 def command() -> None:
     """Run the roller node; stake, unstake, withdraw, pause, resume, claim; see its standing."""
+
+
+def farm_option(**kwargs):
+    return click.option("--farm", envvar="PROVERNET_FARM", metavar="URL", **kwargs)
 
 
 def node_options(func):
@@ -59,6 +69,8 @@ def node_options(func):
         click.option("--backend", type=click.Choice(BACKENDS),
                      help="Proving backend: auto (the GPU if usable, else the CPU), cpu or gpu "
                           "[default auto]."),
+        farm_option(help="Prove on a farm: the PostgreSQL URL its workers (`roller worker`) "
+                         "take jobs from [env PROVERNET_FARM; default: prove here]."),
         click.option("--metrics-listen",
                      help="HOST:PORT of the Prometheus metrics and /health server "
                           "[default 127.0.0.1:9464]."),
@@ -72,11 +84,12 @@ def node_options(func):
 
 def node_config(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
                 deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
-                backend: str | None, metrics_listen: str | None) -> RollerConfig:
+                backend: str | None, farm: str | None, metrics_listen: str | None
+                ) -> RollerConfig:
     """The settings from roller.toml, overridden by what the command line set."""
     overrides = {"rpc_url": rpc_url, "deployment": None if deployment is None else str(deployment),
                  "bootstrap": list(bootstrap) or None, "listen": listen, "backend": backend,
-                 "metrics_listen": metrics_listen}
+                 "farm": farm, "metrics_listen": metrics_listen}
     return load_config(datadir, config_file, overrides)
 
 
@@ -90,13 +103,14 @@ def node_config(config_file: Path | None, datadir: Path | None, rpc_url: str | N
                    "proofs; lazy: accept tasks and never deliver).")
 def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
         deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
-        backend: str | None, metrics_listen: str | None, password_file: Path | None,
-        dev_account: int | None, no_view: bool, behaviour: str) -> None:
+        backend: str | None, farm: str | None, metrics_listen: str | None,
+        password_file: Path | None, dev_account: int | None, no_view: bool,
+        behaviour: str) -> None:
     """Run the roller node until interrupted: find coordinators, take the tasks it can finish in
     time, prove them, submit signed proofs. On a terminal it shows a live view and logs to
     DATADIR/roller.log."""
     config = node_config(config_file, datadir, rpc_url, deployment, bootstrap, listen, backend,
-                         metrics_listen)
+                         farm, metrics_listen)
     assert config.deployment is not None
     # Locked before L1 is reached and the password asked for: a second node on this directory,
     # or a directory this one cannot write, fails at once.
@@ -121,7 +135,7 @@ def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
             node = service.run
         try:
             run_until_stopped(node, "roller")
-        except P2PError as exc:
+        except (P2PError, FarmError) as exc:
             raise click.ClickException(str(exc)) from exc
 
 
@@ -131,19 +145,87 @@ def run(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
               help="Print the checks as JSON: [{name, status, detail, fix}].")
 def doctor(config_file: Path | None, datadir: Path | None, rpc_url: str | None,
            deployment: Path | None, bootstrap: tuple[str, ...], listen: str | None,
-           backend: str | None, metrics_listen: str | None, password_file: Path | None,
-           dev_account: int | None, as_json: bool) -> None:
+           backend: str | None, farm: str | None, metrics_listen: str | None,
+           password_file: Path | None, dev_account: int | None, as_json: bool) -> None:
     """Check the set-up `roller run` would start with (same options): the L1 endpoint and its
     chain, the deployment, the keystore and its password, the stake, the GPU, the ports, the
-    clock. Prints what is wrong and the fix; exits 1 if anything is."""
+    clock (or the farm and its workers). Prints what is wrong and the fix; exits 1 if anything
+    is."""
     checks = diagnose(partial(node_config, config_file, datadir, rpc_url, deployment, bootstrap,
-                              listen, backend, metrics_listen), password_file, dev_account)
+                              listen, backend, farm, metrics_listen), password_file, dev_account)
     if as_json:
         click.echo(json.dumps([c.to_json() for c in checks]))
     else:
         console().print(doctor_table(checks))
     if failed(checks):
         raise click.exceptions.Exit(1)
+
+
+@command.command("worker")
+@farm_option(required=True, help="The farm's PostgreSQL URL (the roller's --farm) [env "
+                                 "PROVERNET_FARM].")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+              help="Proving backend: auto (the GPU if usable, else the CPU), cpu or gpu.")
+@click.option("--threads", type=click.IntRange(min=1),
+              help="CPU threads a proof uses [env PROVERNET_THREADS; default every core].")
+@click.option("--name", help="How the roller's status names this worker [default: the host "
+                             "name].")
+@click.option("--artifacts", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_DATADIR / "farm-artifacts", show_default=True,
+              help="Where the farm's circuits are kept once fetched (by content hash).")
+@click.option("--behaviour", type=click.Choice(WORKER_BEHAVIOURS), default="honest", hidden=True,
+              help="Devnet and testing only: invalid hands back tampered proofs.")
+def worker(farm: str, backend: str, threads: int | None, name: str | None, artifacts: Path,
+           behaviour: str) -> None:
+    """Prove a farm's jobs until interrupted: one at a time, on this machine's backend. It holds
+    no key: the roller that owns the farm checks every proof and signs it."""
+    configure_logging()
+    if threads is not None:
+        native.threads = threads
+    try:
+        farm_worker = FarmWorker(farm_url(farm).url, artifacts.expanduser(), backend=backend,
+                                 name=name, **worker_options(behaviour))
+        run_until_stopped(farm_worker.run, "worker")
+    except FarmError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@command.command("workers")
+@farm_option(required=True, help="The farm's PostgreSQL URL [env PROVERNET_FARM].")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the workers as JSON: [{id, name, backend, live, quarantined, jobs, "
+                   "seconds_per_job}].")
+def workers(farm: str, as_json: bool) -> None:
+    """A farm's live workers, and those quarantined: backend, jobs proven, seconds per job."""
+    try:
+        queue = FarmQueue.open(farm, "status")
+    except FarmError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        found = queue.workers()
+    finally:
+        queue.close()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(w) for w in found]))
+        return
+    console().print(workers_table(str(queue.where), found))
+
+
+def workers_table(farm: str, workers: list[Worker]) -> Table:
+    """A farm's workers, for `roller workers`."""
+    table = Table(title=f"farm {farm}", title_justify="left",
+                  caption=f"{sum(w.live and w.quarantined is None for w in workers)} live, "
+                          f"{sum(w.quarantined is not None for w in workers)} quarantined",
+                  caption_justify="left")
+    for column in ("id", "name", "backend", "state", "jobs", "s/job"):
+        table.add_column(column, justify="right" if column in ("id", "jobs", "s/job") else "left")
+    for w in workers:
+        state = f"quarantined: {w.quarantined}" if w.quarantined else "live"
+        if w.quarantined and not w.live:
+            state += " (gone)"
+        table.add_row(str(w.id), w.name, w.backend, state, str(w.jobs),
+                      "" if w.seconds_per_job is None else f"{w.seconds_per_job:.2f}")
+    return table
 
 
 def _signed(action):

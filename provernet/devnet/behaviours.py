@@ -9,6 +9,10 @@ them.
   (an aggregate too: `slashInvalidAggregate`). `TamperingProver` wraps the node's prover.
 - `lazy`: accepts every task that passes the protocol's checks and never delivers: its tasks
   settle missed at the close. `LazyAdmission` replaces the node's admission policy.
+
+A farm's worker (`provernet roller worker`, hidden `--behaviour`) may be `invalid` too: it hands
+the roller tampered block proofs (`TamperingBlocks`), which the roller must catch before it signs
+and answer by quarantining the worker.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from typing import Any
 import structlog
 
 from p2p.messages import BATCH_TASK
-from roller.abc import ProverFactory, TaskProver
+from roller.abc import BlockProving, ProverFactory, TaskProver
 from roller.journal import TaskOffer
-from roller.proving import BlockProver, SignedResult, Signer
+from roller.proving import BlockProver, BlockResult, SignedResult, Signer
 from roller.session import TaskRefused
 from zkp.builds import CircuitBuild
 from zkp.system import SealedProof, system
@@ -30,6 +34,7 @@ from zkp.system import SealedProof, system
 log = structlog.get_logger(__name__)
 
 BEHAVIOURS = ("honest", "invalid", "lazy")
+WORKER_BEHAVIOURS = ("honest", "invalid")
 
 
 def tamper(kind: str, proof: SealedProof) -> SealedProof:
@@ -70,6 +75,31 @@ def tampering(make_prover: ProverFactory) -> ProverFactory:
         return TamperingProver(make_prover(build, backend))
 
     return make
+
+
+class TamperingBlocks:
+    """A farm worker's `invalid`: the wrapped prover's verified block proof, tampered."""
+
+    def __init__(self, prover: BlockProving):
+        self._prover = prover
+        self.build = prover.build
+        self.backend_description = prover.backend_description
+
+    def prove_block(self, inputs: Any, address: str) -> BlockResult:
+        honest = self._prover.prove_block(inputs, address)
+        log.warning("DEVNET BEHAVIOUR invalid: handing the roller a tampered proof")
+        return dataclasses.replace(honest, proof=system(self.build.system).tamper(honest.proof))
+
+
+def worker_options(behaviour: str) -> dict[str, Any]:
+    """`FarmWorker`'s keyword arguments that make a worker of `behaviour`."""
+    if behaviour not in WORKER_BEHAVIOURS:
+        raise ValueError(f"unknown worker behaviour {behaviour!r}; the behaviours are "
+                         f"{', '.join(WORKER_BEHAVIOURS)}")
+    if behaviour == "invalid":
+        log.warning("DEVNET BEHAVIOUR: this worker misbehaves on purpose", behaviour=behaviour)
+        return {"make_prover": lambda build, backend: TamperingBlocks(BlockProver(build, backend))}
+    return {}
 
 
 class LazyAdmission:
