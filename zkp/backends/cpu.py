@@ -32,4 +32,4 @@ class CpuBackend(Backend):
         return CpuCircuitProver(zkey)
 
     def describe(self) -> str:
-        return f"cpu ({native.default_threads()} threads of {os.cpu_count()} cores)"
+        return f"cpu ({native.threads} threads of {os.cpu_count()} cores)"
