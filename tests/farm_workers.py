@@ -64,6 +64,7 @@ class Farm:
 
 @contextmanager
 def running_farm(url: str, directory: Path) -> Iterator[Farm]:
+    directory.mkdir(parents=True, exist_ok=True)
     queue = FarmQueue.open(url, "test")
     farm = Farm(url, directory, queue)
     try:

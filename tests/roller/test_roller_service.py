@@ -37,6 +37,7 @@ from market_contracts.rules import MarketParams, Outcome, TaskKind
 from coordinator.l1 import EMBEDDED_FINALIZE_GAS
 from market_contracts.submissions import SlashEvidence, recover_submitter
 from market_contracts.units import ONE_TOKEN
+from farm_workers import running_farm
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.gossip import join_coordinators, sign_announcement
@@ -708,3 +709,79 @@ def test_the_status_tasks_report_reads_the_journal(tmp_path):
     report = journal_report(tmp_path)
     assert report["history"][0]["why"] == "declined: too_slow: would finish late"
     assert report["totals"]["states"]["declined"] == 1
+
+
+@pytest.mark.postgres
+async def test_a_farm_roller_proves_on_its_workers_and_a_restart_keeps_its_journal(
+        world, tmp_path, postgres_database):
+    """`roller run --farm`: the same node, its blocks proven by two worker processes, the proof
+    verified and signed at home; measured on the farm (calibration goes through it too). A task
+    accepted before a restart is proven through the farm by the new run; the first one is still
+    journaled as done."""
+    measured = trio.Event()
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        await measured.wait()
+        task = block_task(world, round_=3)
+        await stream.send(task)
+        report.send_nowait(("reply", await stream.receive(m.Accept, m.Decline)))
+        proof = await stream.receive(m.Proof, timeout=60)
+        report.send_nowait(("proof", proof))
+        await stream.send(m.Receipt(task_id=proof.task_id, status="accepted", reason="on time"))
+        await trio.sleep_forever()
+
+    sample = partial(lambda address, name: block_inputs(SMALL, AccountTree(SMALL.depth), [],
+                                                        address), world.roller.address)
+    public = world.block.inputs(world.roller.address)
+    with running_farm(postgres_database, tmp_path / "farm") as farm:
+        for name in ("w1", "w2"):
+            await trio.to_thread.run_sync(farm.start_worker, name)
+        async with fake_coordinator(world, script) as (node, reports):
+            config = roller_config(tmp_path, node, farm=farm.url)
+            with trio.fail_after(120):
+                async with running_roller(world, config, sample_inputs=sample) as roller:
+                    status = await roller.status()
+                    assert status.backend == f"farm {farm.queue.where}"
+                    await until(lambda: roller.speed.measured(world.build.zkey_hash))
+                    measured.set()
+                    assert isinstance(await next_report(reports, "reply"), m.Accept)
+                    proof = await next_report(reports, "proof")
+                    assert (await trio.to_thread.run_sync(verify, world.build.setup.vk,
+                                                          as_proof(proof), public)).valid
+                    first = TaskKey(world.coordinator.address, world.rollup.address, "block", 1,
+                                    3, world.statements[0])
+                    await until(lambda: roller.journal.get(first).receipt)
+        # Both workers live and trusted; the proofs (calibration's and the task's) were theirs.
+        workers = await trio.to_thread.run_sync(farm.queue.workers)
+        assert [(w.name, w.live, w.quarantined) for w in workers] == [
+            ("w1", True, None), ("w2", True, None)]
+        assert sum(w.jobs for w in workers) >= 2
+
+        # Restart: a task accepted (journaled) and not proven before the node stopped.
+        task = block_task(world, round_=4)
+        journal = Journal.open(tmp_path / "roller" / JOURNAL_NAME)
+        offer = offer_from_task(task, world.coordinator.address, world.rollup.address)
+        journal.offer(offer)
+        journal.accept(offer.key)
+        journal.close()
+
+        async def resumed(stream, report):
+            await authenticate(stream, world)
+            proof = await stream.receive(m.Proof, timeout=60)
+            report.send_nowait(("proof", proof))
+            await stream.send(m.Receipt(task_id=proof.task_id, status="accepted",
+                                        reason="on time"))
+            await trio.sleep_forever()
+
+        async with fake_coordinator(world, resumed) as (node, reports):
+            config = roller_config(tmp_path, node, farm=farm.url)
+            with trio.fail_after(120):
+                async with running_roller(world, config) as roller:
+                    proof = await next_report(reports, "proof")
+                    assert proof.task_id == task.task_id
+                    assert (await trio.to_thread.run_sync(verify, world.build.setup.vk,
+                                                          as_proof(proof), public)).valid
+                    done = await until(lambda: (t := roller.journal.get(offer.key)).receipt and t)
+                    assert done.state is TaskState.RECEIPTED
+                    assert roller.journal.get(first).state is TaskState.RECEIPTED
