@@ -26,7 +26,8 @@ Readiness (`task_status.started(self)`) is reported once every service runs and 
 the metrics server listen. An error that no service expects ends the nursery, hence the node.
 
 The node takes its prover (`make_prover`, a `roller.abc.ProverFactory`; default the real,
-self-verifying `roller.proving.BlockProver`) and its admission policy (`admission`, a function
+self-verifying `roller.proving.BlockProver`, or with `config.farm` the farm's
+`roller.farm.prover.FarmProver`, whose live workers are then the node's concurrency) and its admission policy (`admission`, a function
 of the node's own `roller.admission.CheckedAdmission` returning the policy to use; default that
 one), so that a benchmark runs the real node with a stand-in prover, and the devnet's
 misbehaving rollers (`provernet.devnet.behaviours`) wrap them. Everything that blocks (web3,
