@@ -18,10 +18,12 @@ from market_contracts.chain import connect
 from market_contracts.deploy import Deployment
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
-from provernet.doctor import (BLOCK_AGE_LIMIT_S, CLOCK_BEHIND_LIMIT_S, Check, Status, check_gpu,
+from provernet.doctor import (BLOCK_AGE_LIMIT_S, CLOCK_BEHIND_LIMIT_S, Check, Status, check_farm,
+                              check_gpu,
                               check_port, check_rpc, clock_offset, doctor_table, listen_address,
                               token_amount)
 from roller.datadir import DataDirLock
+from roller.farm.queue import FarmQueue
 from roller.keys import import_keystore
 from zkp.errors import BackendUnavailable
 
@@ -237,6 +239,23 @@ def test_gpu_check_on_this_machine():
     except Exception:  # no CuPy, or no driver: either way no GPU to prove on
         usable = False
     assert check_gpu("auto").status is (Status.OK if usable else Status.WARNING)
+
+
+@pytest.mark.postgres
+def test_farm_check_verdicts(postgres_database):
+    """With a farm the GPU is the workers' business: the check is the farm reachable (a problem
+    if not), and its live workers (a warning with none: every task would be declined)."""
+    unreachable = check_farm("postgresql://u:secret@127.0.0.1:9/farm?connect_timeout=2")
+    assert unreachable.status is Status.PROBLEM and "secret" not in unreachable.detail
+    assert check_farm(postgres_database).status is Status.WARNING
+    worker = FarmQueue.open(postgres_database, "test")
+    try:
+        worker.register("gpu-box", "gpu (NVIDIA H100)")
+        verdict = check_farm(postgres_database)
+        assert verdict.status is Status.OK and "1 live worker(s): gpu (NVIDIA H100)" in verdict.detail
+    finally:
+        worker.close()
+    assert check_farm(postgres_database).status is Status.WARNING  # its session ended: gone
 
 
 def test_clock_offset_limits():
