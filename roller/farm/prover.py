@@ -121,7 +121,8 @@ class FarmProver(SelfVerifyingProver):
                         worker=worker, error=outcome.error)
             return None
         start = time.perf_counter()
-        problem = self._problem(outcome.proof_system, outcome.proof, outcome.public, expected)
+        proof, problem = self._check(outcome.proof_system, outcome.proof, outcome.public,
+                                     expected)
         verify_seconds = time.perf_counter() - start
         if problem is not None:
             reason = f"returned a proof that {problem} (job {job})"
@@ -132,22 +133,23 @@ class FarmProver(SelfVerifyingProver):
         self._queue.forget(job)
         service = state.service_seconds or outcome.witness_seconds + outcome.proving_seconds
         self._last_seconds = service
-        return BlockResult(self.system.decode(outcome.proof), expected, outcome.witness_seconds,
+        return BlockResult(proof, expected, outcome.witness_seconds,
                            max(service - outcome.witness_seconds, 0.0), verify_seconds)
 
-    def _problem(self, proof_system: str | None, proof: bytes | None,
-                 public: tuple[int, ...] | None, expected: tuple[int, ...]) -> str | None:
-        """Why a worker's result is not a proof of this task, or None."""
-        if proof_system != self.build.system or proof is None:
-            return f"is not of the circuit's proof system {self.build.system!r}"
+    def _check(self, proof_system: str | None, data: bytes | None,
+               public: tuple[int, ...] | None, expected: tuple[int, ...]
+               ) -> tuple[Any, str | None]:
+        """A worker's result as a proof of this task, or why it is not one."""
+        if proof_system != self.build.system or data is None:
+            return None, f"is not of the circuit's proof system {self.build.system!r}"
         if public != expected:
-            return "is for other public inputs than the task's"
+            return None, "is for other public inputs than the task's"
         try:
-            decoded = self.system.decode(proof)
+            proof = self.system.decode(data)
         except MalformedProof as exc:
-            return f"is malformed ({exc})"
-        verdict = self.system.verify(self.vk, decoded, expected)
-        return None if verdict.valid else f"does not verify ({verdict.reason})"
+            return None, f"is malformed ({exc})"
+        verdict = self.system.verify(self.vk, proof, expected)
+        return proof, None if verdict.valid else f"does not verify ({verdict.reason})"
 
 
 def farm_provers(url: str, clock: Callable[[], float] = time.time
