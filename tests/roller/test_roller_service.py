@@ -685,14 +685,20 @@ def test_roller_run_options_and_a_missing_deployment(tmp_path):
     shown = runner.invoke(cli, ["roller", "run", "--help"])
     assert shown.exit_code == 0
     for option in ("--config", "--datadir", "--rpc-url", "--deployment", "--bootstrap", "--listen",
-                   "--backend", "--metrics-listen", "--password-file", "--dev-account"):
+                   "--backend", "--farm", "--metrics-listen", "--password-file",
+                   "--dev-account"):
         assert option in shown.output
     assert "--behaviour" not in shown.output  # a devnet aid, hidden from operators
+    worker = runner.invoke(cli, ["roller", "worker", "--help"])
+    assert worker.exit_code == 0 and "--behaviour" not in worker.output
     result = runner.invoke(cli, ["roller", "run", "--datadir", str(tmp_path), "--rpc-url", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert f"no deployment file at {tmp_path / 'deployment.json'}" in result.output
     bad = runner.invoke(cli, ["roller", "run", "--datadir", str(tmp_path), "--bootstrap", "nonsense"])
     assert bad.exit_code == 1 and "key 'bootstrap'" in bad.output
+    not_a_farm = runner.invoke(cli, ["roller", "run", "--datadir", str(tmp_path), "--farm",
+                                     "redis://127.0.0.1:6379"])
+    assert not_a_farm.exit_code == 1 and "key 'farm': expected a PostgreSQL URL" in not_a_farm.output
 
 
 def test_the_status_tasks_report_reads_the_journal(tmp_path):
