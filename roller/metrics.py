@@ -5,7 +5,7 @@ prometheus_client's global one, so that two rollers in one process, as in the de
 tests, do not share counts) and the few facts `/health` reports. `p2p.metrics_http.MetricsServer`
 serves them: `GET /metrics`, and `GET /health` as JSON `{"ok", "backend", "coordinators",
 "tasks_in_flight", "last_proof_at", "problems"}`, status 200 when ok (a proving backend is ready
-and a coordinator is connected), else 503.
+and a coordinator is connected, and with a farm a worker is live), else 503.
 
 Labels are bounded sets (task kinds, decline codes, receipt statuses, outcomes, circuits served),
 never task ids or reasons' text: each label value is a time series kept for the process's life.
@@ -63,6 +63,10 @@ class RollerMetrics:
                                 "Unix time of the last proof made", registry=r)
         self.backend = Info(f"{PREFIX}_backend", "The proving backend, its hardware, and why "
                             "it was chosen", registry=r)
+        self.farm_workers = Gauge(f"{PREFIX}_farm_workers", "A farm's live, trusted workers "
+                                  "(only with a farm)", registry=r)
+        #: with a farm, its live, trusted workers when last counted; None without one
+        self._farm_workers: int | None = None
         self._backend_name: str | None = None
         self._coordinators = 0
         self._in_flight = 0
@@ -119,6 +123,10 @@ class RollerMetrics:
     def set_l1_error(self, error: str | None) -> None:
         self._l1_error = error
 
+    def set_farm_workers(self, count: int) -> None:
+        self._farm_workers = count
+        self.farm_workers.set(count)
+
     def set_coordinators(self, count: int) -> None:
         self._coordinators = count
         self.coordinators.set(count)
@@ -131,6 +139,8 @@ class RollerMetrics:
             problems.append("no coordinator connected")
         if self._l1_error is not None:
             problems.append(f"L1: {self._l1_error}")
+        if self._farm_workers == 0:
+            problems.append("the farm has no live worker: every task is declined")
         return {"ok": not problems, "backend": self._backend_name,
                 "coordinators": self._coordinators, "tasks_in_flight": self._in_flight,
                 "last_proof_at": self._last_proof_at, "problems": problems}

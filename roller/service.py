@@ -62,7 +62,7 @@ from roller.config import RollerConfig
 from roller.datadir import DataDirLock, ensure_datadir
 from roller.discovery import Discovery
 from roller.errors import RollerError
-from roller.farm.prover import farm_capacity, farm_provers, farm_site
+from roller.farm.prover import farm_capacity, farm_provers, farm_site, watch_farm
 from roller.farm.queue import FarmQueue
 from roller.intake import Intake
 from roller.journal import JOURNAL_NAME, Journal, JournalTask, TaskState
@@ -207,11 +207,13 @@ class RollerService:
         self._journal = journal
         if config.farm is not None:
             farm = await trio.to_thread.run_sync(FarmQueue.open, config.farm, "roller")
+            capacity = partial(farm_capacity, farm, config.farm_slots, self.metrics)
             try:
-                await self._run_proving(datadir, journal, task_status, farm_site(farm),
-                                        farm_provers(config.farm, self._clock),
-                                        partial(farm_capacity, farm, config.farm_slots),
-                                        config.farm_slots)
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(watch_farm, capacity)
+                    await self._run_proving(datadir, journal, task_status, farm_site(farm),
+                                            farm_provers(config.farm, self._clock), capacity,
+                                            config.farm_slots)
             finally:
                 farm.close()
             return

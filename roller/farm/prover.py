@@ -30,12 +30,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
+import trio
 
 from roller.errors import ProvingError
 from roller.farm.artifacts import publish
 from roller.abc import ProvingSite
 from roller.farm.queue import FarmQueue, FarmUnavailable, JobState
 from roller.journal import TaskOffer
+from roller.metrics import RollerMetrics
 from roller.proving import BlockResult, SelfVerifyingProver, block_inputs_for, public_inputs
 from zkp.builds import CircuitBuild
 from zkp.system import MalformedProof
@@ -47,6 +49,8 @@ log = structlog.get_logger(__name__)
 LOOK_INTERVAL = 0.5
 #: seconds a calibration proof (no task, so no deadline) may wait for the farm
 CALIBRATION_WAIT = 600.0
+#: seconds between two counts of the farm's workers for the metrics and /health
+WATCH_INTERVAL = 5.0
 
 
 class FarmTimeout(ProvingError):
@@ -167,11 +171,21 @@ def farm_site(queue: FarmQueue) -> ProvingSite:
                        "proving on the farm's workers (farm in roller.toml, or --farm)")
 
 
-def farm_capacity(queue: FarmQueue, slots: int) -> int:
+def farm_capacity(queue: FarmQueue, slots: int, metrics: RollerMetrics) -> int:
     """Tasks the farm proves at once now: its live, trusted workers, at most `slots`; none
-    while its database cannot be reached (blocking)."""
+    while its database cannot be reached (blocking). The count is also the node's metric."""
     try:
-        return min(queue.capacity(), slots)
+        live = queue.capacity()
     except FarmUnavailable as exc:
         log.warning("farm unreachable: taking no task", error=str(exc))
-        return 0
+        live = 0
+    metrics.set_farm_workers(live)
+    return min(live, slots)
+
+
+async def watch_farm(capacity: Callable[[], int], interval: float = WATCH_INTERVAL) -> None:
+    """Count the farm's workers every `interval` seconds, so the metric and `/health` follow
+    workers coming and going between tasks too."""
+    while True:
+        await trio.to_thread.run_sync(capacity)
+        await trio.sleep(interval)

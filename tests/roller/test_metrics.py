@@ -47,6 +47,17 @@ async def test_health_reports_what_is_missing_then_ok(nursery):
     status, _, _ = await get(port, "/health")
     assert status == 200
 
+    # With a farm, a farm without a live worker is one too.
+    metrics.set_farm_workers(0)
+    status, _, body = await get(port, "/health")
+    assert status == 503 and json.loads(body)["problems"] == [
+        "the farm has no live worker: every task is declined"]
+    metrics.set_farm_workers(3)
+    status, _, _ = await get(port, "/health")
+    assert status == 200
+    _, _, body = await get(port, "/metrics")
+    assert samples(body.decode())[("provernet_roller_farm_workers", ())] == 3
+
 
 async def test_metrics_count_every_event(nursery):
     metrics = RollerMetrics()

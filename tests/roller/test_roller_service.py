@@ -758,6 +758,10 @@ async def test_a_farm_roller_proves_on_its_workers_and_a_restart_keeps_its_journ
                     first = TaskKey(world.coordinator.address, world.rollup.address, "block", 1,
                                     3, world.statements[0])
                     await until(lambda: roller.journal.get(first).receipt)
+                    status, body = await health(roller.metrics_port)
+                    assert status == 200 and body["problems"] == []
+                    assert roller.metrics.registry.get_sample_value(
+                        "provernet_roller_farm_workers") == 2
         # Both workers live and trusted; the proofs (calibration's and the task's) were theirs.
         workers = await trio.to_thread.run_sync(farm.queue.workers)
         assert [(w.name, w.live, w.quarantined) for w in workers] == [
