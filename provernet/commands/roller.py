@@ -36,6 +36,7 @@ from roller.keys import DEFAULT_DATADIR, datadir_from, keystore_address
 from roller.report import render_tasks_report, tasks_report
 from roller.service import RollerService
 from zkp import native
+from zkp.errors import BackendUnavailable
 
 
 @click.group("roller")
@@ -186,7 +187,7 @@ def worker(farm: str, backend: str, threads: int | None, name: str | None, artif
         farm_worker = FarmWorker(farm_url(farm).url, artifacts.expanduser(), backend=backend,
                                  name=name, **worker_options(behaviour))
         run_until_stopped(farm_worker.run, "worker")
-    except FarmError as exc:
+    except (FarmError, BackendUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
