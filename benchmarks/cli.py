@@ -37,13 +37,13 @@ from rich.console import Console  # (imported after the path fix)
 from rich.table import Table
 
 from provernet.calibration import empty_block_inputs
+from provernet.services import provernet_binary
 from zkp.builds import build_block_circuit
 from zkp.zkey import read_zkey
 
 REPO = Path(__file__).resolve().parents[1]
 SNARKJS = REPO / "node_modules" / ".bin" / "snarkjs"
-#: the `provernet` script that `pip install -e .` put beside this interpreter
-PROVERNET = Path(sys.executable).parent / "provernet"
+PROVERNET = provernet_binary()
 #: who the benchmark block pays its reward to: any address does, the proving cost is the same
 PROVER = "0x" + "11" * 20
 #: the targets of issue 15: `--help` within this many seconds, and prove (warm) within this

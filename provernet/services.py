@@ -30,6 +30,12 @@ FORCED_EXIT_STATUS = 128 + signal.SIGINT
 log = structlog.get_logger(__name__)
 
 
+def provernet_binary() -> Path:
+    """This installation's `provernet` command, for the nodes the devnet, the chaos harness and
+    the benchmarks start as processes of their own."""
+    return Path(sys.executable).parent / "provernet"
+
+
 def run_until_stopped(service: Callable[[], Awaitable[object]], name: str) -> None:
     """Run `service` until it returns, fails, or the process is asked to stop.
 

@@ -19,7 +19,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import trio
 from market_contracts.anvil import free_port
 from market_contracts.chain import RpcChain
 from market_contracts.rules import MarketParams
+from provernet.services import provernet_binary
 from provernet.world import L2_ACCOUNTS, L2_BALANCE, World, devnet_world, peer_id_in
 from sequencer.blocks import dev_transfer
 from sequencer.client import SequencerClient
@@ -50,10 +50,6 @@ START_TIMEOUT_S = 240.0
 HEALTH_TIMEOUT_S = 2.0
 #: SIGTERM's grace at the end of a run before SIGKILL
 STOP_TIMEOUT_S = 10.0
-
-
-def provernet_binary() -> Path:
-    return Path(sys.executable).parent / "provernet"
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ def _bad_rollers(_ctx, _param, value: str | None) -> tuple[tuple[str, int], ...]
               help="L2 transfers per second from the load generator.")
 @click.option("--backend", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
               show_default=True, help="The rollers' proving backend.")
+@click.option("--farm-workers", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="Have the first roller prove on a farm of this many worker processes, on a "
+                   "PostgreSQL server the devnet starts (docs/farm.md).")
 @click.option("--datadir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the nodes keep their state (default: a temporary directory).")
 @click.option("--explorer-port", type=click.IntRange(0, 65535), default=None,
@@ -78,8 +81,8 @@ def _bad_rollers(_ctx, _param, value: str | None) -> tuple[tuple[str, int], ...]
 def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], rollups: int,
             blocks: int | None, l1: str,
             rpc_url: str | None, l1_port: int, batch_size: int, deadline: int,
-            block_interval: float, load: float, backend: str, datadir: Path | None,
-            explorer_port: int | None, as_json: bool) -> None:
+            block_interval: float, load: float, backend: str, farm_workers: int,
+            datadir: Path | None, explorer_port: int | None, as_json: bool) -> None:
     """Run the market on one machine: L1, a sequencer, a coordinator and rollers (INSECURE
     development keys and setup)."""
     # `replace` raises the unbonding to the margin the shortened deadlines need.
@@ -90,7 +93,7 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], rollups: int
             datadir=datadir or Path(scratch), params=params, rollers=rollers,
             bad_rollers=bad_rollers, l1=rpc_url or l1, l1_port=l1_port, backend=backend,
             block_interval=block_interval, load=load, explorer_port=explorer_port,
-            rollups=rollups)
+            rollups=rollups, farm_workers=farm_workers)
         devnet = Devnet(config)
         out = console()
         # The nodes' logs go to a file: on the terminal they would tear the live view apart.

@@ -26,6 +26,10 @@ here, so that a roller joining from another terminal is drawn soon after it stak
 
 Misbehaving rollers (`bad_rollers`) are the real roller node built with the wrappers of
 `provernet.devnet.behaviours`.
+
+With `farm_workers` N > 0 the first roller proves on a farm (docs/farm.md): the devnet starts a
+PostgreSQL server of its own (Debian's binaries, as the tests do) and N `provernet roller worker`
+processes against it, each logging to DATADIR/farm-worker-i.log.
 """
 
 from __future__ import annotations
@@ -34,7 +38,9 @@ import contextlib
 import random
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,8 +60,10 @@ from market_contracts.l1_server import EmbeddedL1Server
 from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams
 from provernet.calibration import empty_block_inputs
+from p2p.postgres_server import run_postgres
 from provernet.devnet.behaviours import roller_options
 from provernet.explorer.data import ExplorerData
+from provernet.services import provernet_binary
 from provernet.explorer.server import Explorer
 from provernet.world import GUEST_ACCOUNTS, L2_ACCOUNTS, devnet_world, l2_genesis
 from roller.config import RollerConfig
@@ -77,7 +85,7 @@ READY_TIMEOUT = 300
 #: the coordinator's `snapshot_interval` on the devnet: short, so a new stake is drawn soon
 SNAPSHOT_INTERVAL = 5.0
 #: what `Devnet` writes in its data directory (`DevnetRollup.suffix`: rollup i > 1 adds -i)
-_NODE_DIR = re.compile(r"(sequencer|coordinator)(-\d+)?|roller-\d+")
+_NODE_DIR = re.compile(r"(sequencer|coordinator)(-\d+)?|roller-\d+|farm-worker-\d+")
 _DEPLOYMENT_FILE = re.compile(r"deployment(-\d+)?\.json")
 
 
@@ -108,6 +116,10 @@ class DevnetConfig:
     explorer_port: int | None = None
     #: Rollups on the one market, each with its own sequencer and coordinator
     rollups: int = 1
+    #: workers of a farm that the first roller proves on (docs/farm.md): the devnet starts a
+    #: PostgreSQL server of its own and this many `provernet roller worker` processes, one
+    #: CPU thread each; 0: every roller proves in its own process
+    farm_workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,8 @@ class Devnet:
         self.build: CircuitBuild | None = None
         self.l1_url: str | None = None
         self.explorer_url: str | None = None
+        #: with `farm_workers`, the farm the first roller proves on
+        self.farm_url: str | None = None
         self.rollers: list[DevnetRoller] = []
         #: the L1 block the deployment started at: reports read events from there
         self.first_block = 0
@@ -218,11 +232,14 @@ class Devnet:
                     await self._start_coordinator(lane)
                 # Every coordinator's address: each roller's gossip mesh starts from all of them.
                 bootstrap = tuple(lane.coordinator.node.addrs[0] for lane in self.rollups)
+                if config.farm_workers:
+                    self.farm_url = await nursery.start(self._run_farm)
                 for number, (behaviour, account) in enumerate(accounts):
                     service = RollerService(
                         RollerConfig(datadir=config.datadir / f"roller-{number}",
                                      bootstrap=bootstrap, backend=config.backend,
-                                     metrics_listen="127.0.0.1:0"),
+                                     metrics_listen="127.0.0.1:0",
+                                     farm=self.farm_url if number == 0 else None),
                         chain, self.deployment, account, sample_inputs=empty_block_inputs(account.address),
                         **roller_options(behaviour))
                     await nursery.start(service.run)
@@ -231,6 +248,31 @@ class Devnet:
                 for lane in self.rollups:
                     nursery.start_soon(self._generate_load, lane)
                 task_status.started(self)
+
+    async def _run_farm(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """A PostgreSQL server and `farm_workers` worker processes until cancelled; started with
+        the farm's URL."""
+        config = self.config
+        server = run_postgres()
+        postgres = await trio.to_thread.run_sync(server.__enter__)
+        try:
+            url = await trio.to_thread.run_sync(postgres.create_database, "farm")
+            async with trio.open_nursery() as workers:
+                for number in range(config.farm_workers):
+                    name = f"farm-worker-{number}"
+                    with open(config.datadir / f"{name}.log", "wb") as log_file:
+                        # Cancelled with the devnet: SIGTERM, which the worker takes as "stop".
+                        await workers.start(partial(
+                            trio.run_process,
+                            [provernet_binary(), "roller", "worker", "--farm", url,
+                             "--backend", config.backend, "--threads", "1", "--name", name,
+                             "--artifacts", config.datadir / name],
+                            stdout=log_file, stderr=subprocess.STDOUT, check=False))
+                task_status.started(url)
+                await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(server.__exit__, None, None, None)
 
     async def _start_coordinator(self, lane: DevnetRollup) -> None:
         # The first coordinator is every other's way into the gossip mesh.
