@@ -172,6 +172,10 @@ def _joining(devnet: Devnet) -> str:
     lines.append(f"  state and logs in {devnet.config.datadir}")
     if devnet.explorer_url:
         lines.append(f"  explorer (the first rollup): {devnet.explorer_url}")
+    if devnet.farm_url:
+        # The devnet's own throwaway server: its password is as public as the dev keys.
+        lines.append(f"  the first roller proves on a farm: provernet roller workers --farm "
+                     f"{devnet.farm_url}")
     if devnet.l1_url:
         deployment = devnet.config.datadir / "deployment.json"
         guest = devnet.guest_accounts[0]
