@@ -92,6 +92,9 @@ class RollerConfig:
     #: accepted announcements waiting for the discovery loop; more are dropped (each coordinator
     #: re-announces within seconds, so a drop only delays it)
     announcement_queue: int = 64
+    #: cancels of tasks not received (or not decided) yet that are remembered, the newest kept:
+    #: a cancel overtakes its task by moments, so a few per coordinator would do
+    cancels_remembered: int = 1024
 
     def __post_init__(self) -> None:
         if self.deployment is None:
@@ -306,4 +309,5 @@ _CHECKS: dict[str, Callable[[Any, Path], Any]] = {
     "registry_ttl": _seconds,
     "l1_read_timeout": _seconds,
     "announcement_queue": _positive_int,
+    "cancels_remembered": _positive_int,
 }

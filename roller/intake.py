@@ -21,6 +21,7 @@ any other; the first valid proof is the one paid.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -77,8 +78,11 @@ class Intake:
         self._ping_interval = config.ping_interval
         #: authenticated sessions open now, by coordinator
         self.sessions: dict[str, Session] = {}
-        #: cancels of tasks not decided yet: the decision then declines them
-        self._cancelled_ids: set[tuple[str, bytes]] = set()
+        #: cancels of tasks not decided yet (the decision then declines them), oldest first:
+        #: the newest `cancels_remembered` are kept, so that a coordinator cancelling tasks it
+        #: never sends cannot grow the node's memory
+        self._cancelled_ids: OrderedDict[tuple[str, bytes], None] = OrderedDict()
+        self._cancels_remembered = config.cancels_remembered
         self._lock = trio.Lock()
 
     async def run(self, serve: trio.MemoryReceiveChannel[str],
@@ -227,7 +231,7 @@ class Intake:
                 await trio.to_thread.run_sync(partial(self._journal.redraw, offer,
                                                       now=self._clock()))
                 self._pool.reinstate(offer.key)
-                self._cancelled_ids.discard((coordinator, task.task_id))
+                self._cancelled_ids.pop((coordinator, task.task_id), None)
                 self._metrics.task_offered(task.kind)
                 log.info("task drawn again", task=str(offer.key), was=str(existing.state))
             elif existing is not None and existing.state is not TaskState.OFFERED:
@@ -282,7 +286,9 @@ class Intake:
         task = await trio.to_thread.run_sync(self._journal.find, session.coordinator,
                                              cancel.task_id)
         if task is None or task.state is TaskState.OFFERED:
-            self._cancelled_ids.add((session.coordinator, cancel.task_id))
+            self._cancelled_ids[(session.coordinator, cancel.task_id)] = None
+            while len(self._cancelled_ids) > self._cancels_remembered:
+                self._cancelled_ids.popitem(last=False)
             return
         if task.state not in (TaskState.ACCEPTED, TaskState.PROVING, TaskState.PROVEN):
             return

@@ -132,6 +132,40 @@ async def test_a_recommitted_blocks_new_draw_is_taken_by_a_roller_that_saw_the_o
                 nursery.cancel_scope.cancel()
 
 
+async def test_cancels_of_tasks_never_sent_are_remembered_only_so_many(world, tmp_path):
+    """A cancel that overtakes its task declines it when it comes; but a coordinator that sends
+    cancels of tasks it never sends does not grow the node's memory: the newest
+    `cancels_remembered` are kept."""
+    ready = trio.Event()
+    task = block_task(world, round_=5)
+
+    async def script(stream, report):
+        await authenticate(stream, world)
+        await ready.wait()
+        for n in range(40):
+            await stream.send(m.Cancel(task_id=n.to_bytes(32, "big"), reason="never sent"))
+        await stream.send(m.Cancel(task_id=task.task_id, reason="overtaken"))
+        await stream.send(m.Ping(nonce=1))  # answered once the cancels before it are handled
+        await stream.receive(m.Pong)
+        await stream.send(task)
+        report.send_nowait(("reply", await stream.receive(m.Accept, m.Decline)))
+        await trio.sleep_forever()
+
+    seed_speeds(tmp_path / "roller", world.build.zkey_hash, 1.0).close()
+    async with fake_coordinator(world, script) as (node, reports):
+        with trio.fail_after(60):
+            roller = RollerService(roller_config(tmp_path, node, cancels_remembered=8),
+                                   world.chain, world.deployment, world.roller)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(roller.run)
+                await until(lambda: roller.circuit(world.build.zkey_hash))
+                ready.set()
+                reply = await next_report(reports, "reply")
+                assert isinstance(reply, m.Decline) and reply.reason.startswith("cancelled")
+                assert len(roller._intake._cancelled_ids) <= 8
+                nursery.cancel_scope.cancel()
+
+
 # ---------------------------------------------------------------------- the journal's part
 
 COORDINATOR = "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"
