@@ -56,6 +56,9 @@ KEEPALIVE = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepa
 #: jobs past their expiry by this long are deleted when a job is submitted (their roller
 #: stopped waiting for them)
 EXPIRED_KEPT_SECONDS = 3600
+#: the longest a job stays on offer: an open task has no close (its times are the wire's
+#: NO_DEADLINE, beyond what an interval holds), and a day is more than any proof takes
+MAX_EXPIRY_SECONDS = 86_400
 SCHEMA_VERSION = 1
 
 _SCHEMA = (
@@ -208,7 +211,8 @@ class FarmQueue:
             (job,) = self.execute(
                 "INSERT INTO farm_jobs (circuit, address, inputs, priority, expires_at) VALUES "
                 "(%s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
-                (circuit, address, inputs, priority, max(expires_in, 0.0))).fetchone()
+                (circuit, address, inputs, priority,
+                 min(max(expires_in, 0.0), MAX_EXPIRY_SECONDS))).fetchone()
             self.execute("SELECT pg_notify(%s, '')", (JOBS_CHANNEL,))
         return job
 

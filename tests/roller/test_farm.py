@@ -21,7 +21,9 @@ from provernet.cli import cli
 from roller.errors import InvalidTaskInputs, ProvingError, WrongProver
 from roller.farm.artifacts import ArtifactMismatch, fetch, load_circuit, publish
 from roller.farm.prover import FarmProver, FarmTimeout
-from roller.farm.queue import FarmError, FarmQueue, FarmUnavailable, Outcome
+from p2p.messages import NO_DEADLINE
+from roller.farm.queue import (MAX_EXPIRY_SECONDS, FarmError, FarmQueue, FarmUnavailable,
+                                Outcome)
 from roller.journal import TaskOffer
 from roller.proving import BlockProver
 from sequencer.accounts import AccountTree
@@ -264,6 +266,20 @@ def test_two_claims_never_take_the_same_job_and_the_earliest_deadline_goes_first
         assert queue.state(expired) is not None and not queue.state(expired).claimed
     finally:
         other.close()
+
+
+def test_an_open_tasks_job_has_no_close_but_expires_within_a_day(farm):
+    """An open task's deadline and close are the wire's NO_DEADLINE (in seconds, beyond what a
+    PostgreSQL interval holds): its job is queued last, and offered for a day at most."""
+    endless = NO_DEADLINE // 1000
+    job = farm.queue.submit(b"c", ADDRESS, b"{}", priority=endless, expires_in=endless)
+    soon = farm.queue.submit(b"c", ADDRESS, b"{}", priority=time.time() + 30, expires_in=30)
+    (left,) = farm.queue.execute("SELECT extract(epoch FROM expires_at - now()) FROM farm_jobs "
+                                 "WHERE id = %s", (job,)).fetchone()
+    assert 86_000 < left <= MAX_EXPIRY_SECONDS
+    worker = farm.queue.register("w", "cpu")
+    assert farm.queue.claim(worker, lambda j: Outcome(error="x")).id == soon
+    assert farm.queue.claim(worker, lambda j: Outcome(error="x")).id == job
 
 
 def test_a_prover_that_raises_leaves_its_job_queued(farm):
