@@ -14,10 +14,11 @@ A transfer, big-endian, most significant byte first:
   recipient's 32-byte address; deposits, withdrawals) take other op values and lengths.
 - indices: 24 bits, 16.7M accounts, above the large profile's 2^20 leaves.
 - amount: a decimal float, mantissa (35 bits) << 5 | exponent (5 bits), worth
-  mantissa * 10^exponent, as zkSync Lite packed amounts: ten significant digits over the whole
-  128-bit balance range (2^35 > 10^10; (2^35 - 1) * 10^31 > 2^128) in 5 bytes, where a fixed-point
-  amount in 5 bytes reaches 1.1e12 of its unit (1,100 tokens of 18 decimals counted in gwei). A
-  wallet rounds an amount to ten significant digits; the circuit checks amount = m * 10^e.
+  mantissa * 10^exponent, as zkSync Lite packed amounts: ten significant digits (eleven while
+  they stay below 2^35) over the whole 128-bit balance range (2^35 > 10^10; (2^35 - 1) * 10^31
+  > 2^128) in 5 bytes, where a fixed-point amount in 5 bytes reaches 1.1e12 of its unit (1,100
+  tokens of 18 decimals counted in gwei). A wallet rounds an amount so (`round_amount`); the
+  circuit would check amount = m * 10^e.
 - no nonce (the state says it: it increments) and no signature (the proof vouches for it).
 
 The commitment is SHA-256 of the packed bytes as a big-endian integer mod 2^253: one field
@@ -49,9 +50,18 @@ def pack_amount(amount: int) -> int:
     while mantissa >= 1 << MANTISSA_BITS and mantissa % 10 == 0 and exponent < largest_exponent:
         mantissa, exponent = mantissa // 10, exponent + 1
     if not 0 <= mantissa < 1 << MANTISSA_BITS:
-        raise AmountOverflow(f"amount {amount} has more than ten significant digits, or is "
-                             f"negative: it cannot be posted as m * 10^e with m < 2^{MANTISSA_BITS}")
+        raise AmountOverflow(f"amount {amount} is negative or has more significant digits than "
+                             f"m * 10^e with m < 2^{MANTISSA_BITS} holds: round it (round_amount)")
     return mantissa << EXPONENT_BITS | exponent
+
+
+def round_amount(amount: int) -> int:
+    """`amount` (non-negative, below 2^128) cut to what `pack_amount` posts, as a wallet would
+    round it: m * 10^e with m its leading digits below 2^35 and e the smallest exponent so."""
+    exponent = 0
+    while amount >> MANTISSA_BITS:
+        amount, exponent = amount // 10, exponent + 1
+    return amount * 10**exponent
 
 
 def pack_transfer(transfer: Transfer) -> bytes:

@@ -15,6 +15,7 @@ from sequencer.compact import (
     commitment,
     pack_amount,
     pack_transfer,
+    round_amount,
 )
 from sequencer.errors import AmountOverflow, IndexOutOfRange
 from sequencer.transactions import Transfer
@@ -87,6 +88,17 @@ def test_pack_amount(amount, packed):
 def test_pack_amount_refuses_what_it_cannot_post(amount):
     with pytest.raises(AmountOverflow):
         pack_amount(amount)
+
+
+@pytest.mark.parametrize("amount, rounded", [
+    (0, 0),
+    ((1 << MANTISSA_BITS) - 1, (1 << MANTISSA_BITS) - 1),
+    (123_456_789_012_345, 12_345_678_901 * 10**4),
+    ((1 << 128) - 1, 34_028_236_692 * 10**28),  # eleven digits where they stay below 2^35
+])
+def test_round_amount_keeps_the_leading_digits_that_pack(amount, rounded):
+    assert round_amount(amount) == rounded
+    pack_amount(rounded)
 
 
 def test_pack_transfer_refuses_an_index_beyond_three_bytes():
