@@ -34,6 +34,7 @@ from rich.table import Table
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, RpcChain
 from market_contracts.rollup import deploy_rollup
+from market_contracts.units import ONE_TOKEN
 from provernet.rollup_gas import (
     MAX_TRANSFERS,
     deploy_measured_rollup,
@@ -52,7 +53,6 @@ from zkp.zkey import read_zkey
 
 COMMIT_SIZES = (0, 4, 16, 64)
 BATCH_SIZES = (2, 4)
-TOKEN = 10**18
 
 
 def commit_rows(chain: Chain, rollup, sequencer) -> list[dict]:
@@ -71,10 +71,10 @@ def proven_blocks(count: int) -> tuple[list, list[tuple[list, list[int]]], objec
     prover = Prover(read_zkey(build.zkey), "cpu")
     calculator = WitnessCalculator(build.wasm)
     accounts = 2 * count + 1
-    state = devnet_genesis(SMALL.depth, accounts, 1_000 * TOKEN)
+    state = devnet_genesis(SMALL.depth, accounts, 1_000 * ONE_TOKEN)
     blocks, proofs = [], []
     for b in range(count):
-        transfers = [sign_transfer(Transfer(s, s + 1, dev_address(s + 1), TOKEN, 0),
+        transfers = [sign_transfer(Transfer(s, s + 1, dev_address(s + 1), ONE_TOKEN, 0),
                                    dev_private_key(s), DEVNET_CHAIN_ID)
                      for s in (2 * b, 2 * b + 1)]
         after = apply_block(state, transfers, DEVNET_CHAIN_ID)

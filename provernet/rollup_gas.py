@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, RpcChain
 from market_contracts.rollup import Rollup, deploy_rollup
+from market_contracts.units import ONE_TOKEN
 from sequencer.accounts import address_of
 from sequencer.eddsa import public_key
 from sequencer.transactions import Transfer, block_data
@@ -33,8 +34,8 @@ from zkp.proof import VerificationKey
 
 #: the measured rollup's maxTransfers: issue 13's largest block (its 1,000 gas a transfer target)
 MAX_TRANSFERS = 64
-#: posted amounts are below 1,000 tokens of 18 decimals, as a busy rollup's are
-TOKEN = 10**18
+#: posted amounts are below this, as a busy rollup's are
+MAX_AMOUNT = 1_000 * ONE_TOKEN
 #: posted indices are below 2^20: the large profile's tree depth
 INDEX_BITS = 20
 #: each block's transfers and roots come from a generator seeded with this and the block's size,
@@ -53,7 +54,7 @@ def posted_transfers(count: int, rng: random.Random) -> list[Transfer]:
     """Transfers as a busy rollup posts them; unsigned, since signatures are not posted."""
     recipients = [address_of(public_key(rng.randbytes(32))) for _ in range(count)]
     return [Transfer(rng.randrange(1 << INDEX_BITS), rng.randrange(1 << INDEX_BITS), to_address,
-                     rng.randrange(1, 1_000 * TOKEN), rng.randrange(1_000))
+                     rng.randrange(1, MAX_AMOUNT), rng.randrange(1_000))
             for to_address in recipients]
 
 

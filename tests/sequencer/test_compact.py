@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from market_contracts.units import ONE_TOKEN
 from sequencer.compact import (
     COMMITMENT_BITS,
     MANTISSA_BITS,
@@ -28,7 +29,6 @@ from zkp.witness import WitnessCalculator
 
 #: transfers in the compiled block: one SHA-256 block (24 bytes), a few seconds to compile
 N = 2
-TOKEN = 10**18
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_pack_transfer_layout():
     (0, 0),
     ((1 << MANTISSA_BITS) - 1, ((1 << MANTISSA_BITS) - 1) << 5),  # fits without an exponent
     (10**11, 10**10 << 5 | 1),
-    (1_000 * TOKEN, 10**10 << 5 | 11),  # the smallest exponent that fits
+    (1_000 * ONE_TOKEN, 10**10 << 5 | 11),  # the smallest exponent that fits
     (((1 << MANTISSA_BITS) - 1) * 10**31, ((1 << MANTISSA_BITS) - 1) << 5 | 31),
 ])
 def test_pack_amount(amount, packed):
