@@ -6,15 +6,12 @@ Runs on an anvil it starts. Every figure is a receipt's gasUsed: the 21,000 base
 and the execution.
 
 commitBlock: blocks of N = 4, 16, 64 transfers on a rollup with maxTransfers = 64, and an empty
-block for the fixed part. The posted data is what real transfers post (account indices below
-2^20, amounts up to 1,000 tokens of 18 decimals, small nonces, recipients' Poseidon addresses),
-since zero bytes of calldata are cheaper; the roots are arbitrary field elements (the contract
-does not check transitions, the proofs do). Each rollup first commits one empty block, so that no
-row pays for the first write of lastCommitted.
+block for the fixed part, measured by `provernet.rollup_gas` (which `provernet bench rollup-gas`
+uses for one N): read its docstring for the posted data and the warm-up block.
 
 finalizeBatch: K = 2 and 4 real proofs of the small block profile (zkp/circuits/block_small.circom,
 our development setup, cached), each block proven by a different address. Measured on each
-rollup's second batch, for the same reason as above.
+rollup's second batch, since the first pays for the first write of lastFinalized.
 """
 
 from __future__ import annotations
@@ -22,59 +19,45 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
-import tempfile
+import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from eth_account import Account
+# Run as a script, this file's folder comes first on the path (and benchmarks/sequencer.py would
+# shadow the sequencer package); drop it, so that imports resolve as in the package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from eth_account import Account  # (imported after the path fix)
 from rich.console import Console
 from rich.table import Table
 
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, RpcChain
-from market_contracts.rollup import Rollup, deploy_rollup
-from sequencer.accounts import address_of
+from market_contracts.rollup import deploy_rollup
+from market_contracts.units import ONE_TOKEN
+from provernet.rollup_gas import (
+    MAX_TRANSFERS,
+    deploy_measured_rollup,
+    l1_description,
+    measure_commits,
+)
 from sequencer.circuit_inputs import SMALL, block_inputs
-from sequencer.eddsa import public_key
 from sequencer.genesis import dev_address, dev_private_key, devnet_genesis
 from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, block_data, sign_transfer
 from sequencer.transition import apply_block
 from zkp.aggregate import aggregate
-from zkp.circom import compile_circuit
-from zkp.field import R
+from zkp.builds import build_block_circuit
 from zkp.groth16 import Prover
-from zkp.setup import cached_setup
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
-REPO = Path(__file__).resolve().parents[1]
-MAX_TRANSFERS = 64
 COMMIT_SIZES = (0, 4, 16, 64)
 BATCH_SIZES = (2, 4)
-TOKEN = 10**18
 
 
-def posted_transfers(count: int, rng: random.Random) -> list[Transfer]:
-    """Transfers as a busy rollup posts them; unsigned, since signatures are not posted."""
-    recipients = [address_of(public_key(rng.randbytes(32))) for _ in range(count)]
-    return [Transfer(rng.randrange(1 << 20), rng.randrange(1 << 20), to_address,
-                     rng.randrange(1, 1_000 * TOKEN), rng.randrange(1_000))
-            for to_address in recipients]
-
-
-def measure_commits(chain: Chain, rollup: Rollup, sequencer) -> list[dict]:
-    rng = random.Random(7)
-    root = rollup.block(0).new_root
-    rows = []
-    for index, size in enumerate((0, *COMMIT_SIZES)):
-        data = block_data(posted_transfers(size, rng))
-        new_root = rng.randrange(R)
-        receipt = chain.transact(sequencer, rollup.contract.functions.commitBlock(root, new_root, data))
-        root = new_root
-        if index == 0:  # the warm-up block
-            continue
-        calldata = chain.w3.eth.get_transaction(receipt["transactionHash"])["input"]
-        rows.append({"transfers": size, "calldata_bytes": len(calldata), "gas": receipt["gasUsed"]})
+def commit_rows(chain: Chain, rollup, sequencer) -> list[dict]:
+    figures = measure_commits(chain, rollup, sequencer, COMMIT_SIZES)
+    rows = [asdict(figure) for figure in figures]
     empty = rows[0]["gas"]
     for row in rows[1:]:
         row["gas_per_transfer"] = row["gas"] // row["transfers"]
@@ -84,26 +67,24 @@ def measure_commits(chain: Chain, rollup: Rollup, sequencer) -> list[dict]:
 
 def proven_blocks(count: int) -> tuple[list, list[tuple[list, list[int]]], object]:
     """`count` L2 blocks of two transfers each, their proofs by distinct provers, and the key."""
-    with tempfile.TemporaryDirectory() as build:
-        circuit = compile_circuit(REPO / "zkp" / "circuits" / f"{SMALL.name}.circom", build)
-        key = cached_setup(circuit.r1cs)
-        prover = Prover(read_zkey(key.zkey), "cpu")
-        calculator = WitnessCalculator(circuit.wasm)
-        accounts = 2 * count + 1
-        state = devnet_genesis(SMALL.depth, accounts, 1_000 * TOKEN)
-        blocks, proofs = [], []
-        for b in range(count):
-            transfers = [sign_transfer(Transfer(s, s + 1, dev_address(s + 1), TOKEN, 0),
-                                       dev_private_key(s), DEVNET_CHAIN_ID)
-                         for s in (2 * b, 2 * b + 1)]
-            after = apply_block(state, transfers, DEVNET_CHAIN_ID)
-            address = Account.create().address
-            inputs = block_inputs(SMALL, state, transfers, address)
-            proof, public = prover.prove(calculator.calculate(inputs))
-            blocks.append((state.root, after.root, block_data(transfers), address))
-            proofs.append((proof, public))
-            state = after
-    return blocks, proofs, key.vk
+    build = build_block_circuit("small")
+    prover = Prover(read_zkey(build.zkey), "cpu")
+    calculator = WitnessCalculator(build.wasm)
+    accounts = 2 * count + 1
+    state = devnet_genesis(SMALL.depth, accounts, 1_000 * ONE_TOKEN)
+    blocks, proofs = [], []
+    for b in range(count):
+        transfers = [sign_transfer(Transfer(s, s + 1, dev_address(s + 1), ONE_TOKEN, 0),
+                                   dev_private_key(s), DEVNET_CHAIN_ID)
+                     for s in (2 * b, 2 * b + 1)]
+        after = apply_block(state, transfers, DEVNET_CHAIN_ID)
+        address = Account.create().address
+        inputs = block_inputs(SMALL, state, transfers, address)
+        proof, public = prover.prove(calculator.calculate(inputs))
+        blocks.append((state.root, after.root, block_data(transfers), address))
+        proofs.append((proof, public))
+        state = after
+    return blocks, proofs, build.setup.vk
 
 
 def measure_finalizations(chain: Chain, deployer, sequencer, blocks, proofs, vk) -> list[dict]:
@@ -126,13 +107,11 @@ def measure() -> dict:
     with run_anvil() as node:
         chain = RpcChain(node.url)
         deployer, sequencer = chain.dev_accounts[:2]
-        hardfork = chain.w3.manager.request_blocking("anvil_nodeInfo", [])["hardFork"]
-        rollup = deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=vk, genesis_root=0,
-                               batch_size=2, max_transfers=MAX_TRANSFERS)
+        rollup = deploy_measured_rollup(chain, deployer, sequencer, vk)
         return {
-            "l1": f"{chain.client_version}, hardfork {hardfork}",
+            "l1": l1_description(chain),
             "machine": f"{platform.machine()}, {platform.system()}, Python {platform.python_version()}",
-            "commits": measure_commits(chain, rollup, sequencer),
+            "commits": commit_rows(chain, rollup, sequencer),
             "finalizations": measure_finalizations(chain, deployer, sequencer, blocks, proofs, vk),
         }
 

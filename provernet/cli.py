@@ -28,7 +28,7 @@ COMMANDS = {
     "audit": "Recompute the market's seeds, slots, reputation and lottery tickets from public "
              "data; check a coordinator's audit log and settlements against L1; slash invalid "
              "signed proofs.",
-    "bench": "Measure verification gas, verification speed, proving speed and the "
+    "bench": "Measure verification gas, the rollup's commit gas, verification speed and the "
              "coordinator's capacity.",
     "coordinator": "The coordinator: draws rollers for committed blocks, verifies, finalizes, "
                    "settles.",

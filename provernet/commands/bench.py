@@ -9,8 +9,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-command = click.Group("bench", help="Measure verification gas, verification speed, proving "
-                                    "speed and the coordinator's capacity.")
+command = click.Group("bench", help="Measure verification gas, the rollup's commit gas, "
+                                    "verification speed and the coordinator's capacity.")
 
 
 @command.command("gas")
@@ -37,6 +37,37 @@ def gas_command(ks: tuple[int, ...], as_json: bool) -> None:
     for f in figures:
         table.add_row(str(f.k), f"{f.single_verify_gas:,}", f"{f.aggregate_verify_gas:,}",
                       f"{f.gas_per_proof:,}", f"{1 - f.gas_per_proof / f.single_verify_gas:.0%}")
+    Console().print(table)
+
+
+@command.command("rollup-gas")
+@click.option("--n", "n", type=click.IntRange(min=1), required=True,
+              help="Transfers in the committed block (at most the measured rollup's "
+                   "maxTransfers, 64).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"n", "commit_gas", "gas_per_transfer", "calldata_bytes", "l1"}.')
+def rollup_gas_command(n: int, as_json: bool) -> None:
+    """Gas of the Rollup's commitBlock for a block of N realistic transfers, on anvil (started
+    and stopped here), after one empty warm-up block: the receipt's gasUsed, the 21,000 base and
+    calldata included."""
+    # anvil, the contracts and the circuit's key load only for this command.
+    from provernet import rollup_gas
+
+    if n > rollup_gas.MAX_TRANSFERS:
+        raise click.BadParameter(f"{n} transfers: the measured rollup takes at most "
+                                 f"{rollup_gas.MAX_TRANSFERS} a block", param_hint="--n")
+    status = Console(stderr=True).status("starting")
+    with status:
+        figure = rollup_gas.measure_on_anvil(n, progress=status.update)
+    if as_json:
+        click.echo(json.dumps(figure))
+        return
+    table = Table(title=f"commitBlock gas ({figure['l1']}, maxTransfers = "
+                        f"{rollup_gas.MAX_TRANSFERS})")
+    for column in ("transfers", "calldata bytes", "gas", "gas per transfer"):
+        table.add_column(column, justify="right")
+    table.add_row(str(n), f"{figure['calldata_bytes']:,}", f"{figure['commit_gas']:,}",
+                  f"{figure['gas_per_transfer']:,.0f}")
     Console().print(table)
 
 
