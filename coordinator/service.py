@@ -103,7 +103,7 @@ from market_contracts.submissions import (
 from p2p import messages as m
 from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.backoff import Backoff
-from p2p.errors import BadSignature, P2PError
+from p2p.errors import BadSignature, P2PError, RegistryUnavailable
 from p2p.gossip import join_coordinators, sign_announcement
 from p2p.host import Node, open_node
 from p2p.metrics_http import MetricsServer, listen_address
@@ -515,7 +515,11 @@ class CoordinatorService:
             return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
 
     async def _is_registered(self, address: str) -> bool:
-        return await self._l1_call(self.market.is_coordinator, address)
+        try:
+            return await self._l1_call(self.market.is_coordinator, address)
+        except (ChainError, trio.TooSlowError) as error:  # our L1's fault, not the peer's
+            raise RegistryUnavailable(f"cannot ask the registry about {address} now: "
+                                      f"{str(error) or 'timed out'}") from None
 
     async def _follow_l1(self) -> None:
         cursor = int(self.store.meta("l1_cursor") or self.deployment.rollup.block)
@@ -696,9 +700,10 @@ class CoordinatorService:
                 circuits=(self.manifest_hash,), seq=now_ms(), timestamp=int(time.time()))
             try:
                 await self.topic.publish(sign_announcement(self.account.key, fields))
-            except (P2PError, ChainError, trio.TooSlowError) as error:
+            except P2PError as error:
                 # Publishing checks the announcement as peers will, the registry on L1
-                # included: an L1 outage skips this announcement, the next one goes out.
+                # included: an L1 outage (RegistryUnavailable) skips this announcement, the next
+                # one goes out.
                 log.warning("announcing failed", error=str(error) or "timed out")
             await trio.sleep(self.config.announce_interval)
 

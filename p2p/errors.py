@@ -155,6 +155,11 @@ class UnknownCoordinator(P2PError):
         self.address = address
 
 
+class RegistryUnavailable(P2PError):
+    """The registry cannot be asked now (our L1 endpoint is down or slow): the announcement is
+    dropped without blame, since the peer that forwarded it may well be right."""
+
+
 class StaleMessage(P2PError):
     """A timestamp outside the freshness window around our clock."""
 

@@ -15,7 +15,9 @@ order (cheap checks before the registry lookup, which may be an L1 call):
 4. the signature recovers to `coordinator`            -> reject (BadSignature)
 5. `timestamp` within [now - max_age, now + skew]     -> ignore (StaleMessage)
 6. `seq` above the last accepted for `coordinator`    -> ignore (ReplayedMessage)
-7. `is_registered(coordinator)`                       -> reject (UnknownCoordinator)
+7. `is_registered(coordinator)`                       -> reject (UnknownCoordinator), or
+   ignore when the registry cannot be asked now (RegistryUnavailable: our L1, not the peer, is
+   at fault, and penalising honest peers for it would cut us off the mesh)
 
 Reject costs the peer that forwarded it its penalty; ignore drops the message
 without blame (late or duplicate copies of honest messages look like that).
@@ -43,8 +45,9 @@ from libp2p.pubsub.pb import rpc_pb2
 
 from p2p import messages
 from p2p.config import P2PConfig
-from p2p.errors import (BadSignature, MessageTooLarge, P2PError, PeerBanned, ReplayedMessage, StaleMessage,
-                        Timeout, UnexpectedMessage, UnknownCoordinator)
+from p2p.errors import (BadSignature, MessageTooLarge, P2PError, PeerBanned, RegistryUnavailable,
+                        ReplayedMessage, StaleMessage, Timeout, UnexpectedMessage,
+                        UnknownCoordinator)
 from p2p.host import Node
 from p2p.messages import Announce
 from p2p.signing import recover_signer, sign_digest, signing_digest
@@ -54,7 +57,8 @@ log = structlog.get_logger(__name__)
 COORDINATORS_TOPIC = "/provernet/1/coordinators"
 
 IsRegistered = Callable[[str], bool | Awaitable[bool]]
-"""Whether a checksummed address is a registered coordinator (may be async, e.g. an L1 call)."""
+"""Whether a checksummed address is a registered coordinator (may be async, e.g. an L1 call);
+raises RegistryUnavailable when the registry cannot be asked now."""
 
 
 def sign_announcement(private_key: bytes | str, fields: Mapping[str, Any]) -> Announce:
@@ -78,7 +82,7 @@ class Outcome:
     error: P2PError | None = None
 
 
-_IGNORED = (StaleMessage, ReplayedMessage, PeerBanned)
+_IGNORED = (StaleMessage, ReplayedMessage, PeerBanned, RegistryUnavailable)
 
 
 class CoordinatorDirectory:

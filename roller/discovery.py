@@ -26,6 +26,7 @@ from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.deploy import Deployment, RollupDeployment
 from market_contracts.rollup import Rollup
+from p2p.errors import RegistryUnavailable
 from p2p.gossip import CoordinatorDirectory, Outcome, Verdict, join_coordinators
 from p2p.host import Node
 from p2p.messages import Announce
@@ -145,8 +146,9 @@ class Discovery:
 
     async def _registered_rollup(self, address: str) -> str | None:
         """The rollup the registry binds coordinator `address` to (registering binds one); None
-        if it is not registered, or L1 cannot be read now (logged). A rollup is trusted for
-        config.registry_ttl: the registry's owner may remove a coordinator and bind it anew."""
+        if it is not registered; RegistryUnavailable if L1 cannot be read now (logged). A rollup
+        is trusted for config.registry_ttl: the registry's owner may remove a coordinator and
+        bind it anew."""
         cached = self._registered.get(address)
         if cached is not None and cached[1] > trio.current_time():
             return cached[0]
@@ -157,7 +159,8 @@ class Discovery:
         except (*L1_UNAVAILABLE, trio.TooSlowError) as exc:
             log.warning("cannot ask the registry about a coordinator", coordinator=address,
                         error=str(exc) or "timed out")
-            return None
+            raise RegistryUnavailable(f"cannot ask the registry about {address} now: "
+                                      f"{str(exc) or 'timed out'}") from None
         if rollup is None:
             return None
         rollup = to_checksum_address(rollup)
@@ -182,10 +185,12 @@ class Discovery:
         if mismatches:
             raise NotServed("it serves another deployment: " + "; ".join(mismatches))
         announced = to_checksum_address(ann.rollup)
-        bound = await self._registered_rollup(address)
+        try:
+            bound = await self._registered_rollup(address)
+        except RegistryUnavailable as exc:  # asked again with the next announcement
+            raise NotServed(str(exc)) from None
         if bound is None:
-            raise NotServed("the registry names no rollup for it (not registered, or L1 cannot "
-                            "be read now)")
+            raise NotServed("the registry names no rollup for it (not registered)")
         if bound != announced:
             raise NotServed(f"it announces rollup {announced}, but the registry binds it to "
                             f"rollup {bound}")

@@ -13,8 +13,8 @@ from eth_account import Account
 
 from p2p import messages as m
 from p2p.config import P2PConfig
-from p2p.errors import (BadSignature, MalformedMessage, MessageTooLarge, ReplayedMessage, StaleMessage,
-                        UnknownCoordinator)
+from p2p.errors import (BadSignature, MalformedMessage, MessageTooLarge, RegistryUnavailable,
+                        ReplayedMessage, StaleMessage, UnknownCoordinator)
 from p2p.gossip import (COORDINATORS_TOPIC, AnnouncementValidator, CoordinatorDirectory, Verdict,
                         join_coordinators, sign_announcement)
 from p2p_nodes import running_nodes
@@ -153,3 +153,25 @@ async def test_validation_order_prefers_cheap_checks():
     outcome = await validator.validate(None, m.encode(first))
     assert (outcome.verdict, type(outcome.error)) == (Verdict.IGNORE, ReplayedMessage)
     assert asked == [COORDINATOR.address]
+
+
+async def test_an_announcement_the_registry_cannot_judge_now_is_ignored_not_blamed():
+    """Our L1 endpoint down is not the forwarding peer's fault: penalising honest peers for it
+    would cut this node off the mesh. The same announcement is accepted once L1 answers."""
+    l1_up = False
+
+    async def is_registered(address):
+        if not l1_up:
+            raise RegistryUnavailable("cannot ask the registry now: connection refused")
+        return registered(address)
+
+    validator = AnnouncementValidator(P2PConfig(), CoordinatorDirectory(), is_registered,
+                                      now=lambda: NOW)
+    first = announce(COORDINATOR)
+    outcome = await validator.validate(None, m.encode(first))
+    assert (outcome.verdict, type(outcome.error)) == (Verdict.IGNORE, RegistryUnavailable)
+    assert validator.directory.get(COORDINATOR.address) is None
+    l1_up = True
+    assert (await validator.validate(None, m.encode(first))).verdict is Verdict.ACCEPT
+    stranger = await validator.validate(None, m.encode(announce(STRANGER)))
+    assert (stranger.verdict, type(stranger.error)) == (Verdict.REJECT, UnknownCoordinator)

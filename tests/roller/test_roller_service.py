@@ -38,7 +38,9 @@ from coordinator.l1 import EMBEDDED_FINALIZE_GAS
 from market_contracts.submissions import SlashEvidence, recover_submitter
 from market_contracts.units import ONE_TOKEN
 from farm_workers import running_farm
+from market_contracts.errors import ChainError
 from p2p import messages as m
+from p2p.errors import RegistryUnavailable
 from p2p.artifacts import ArtifactStore, serve_artifacts
 from p2p.gossip import join_coordinators, sign_announcement
 from p2p.host import DEFAULT_LISTEN, open_node
@@ -418,6 +420,21 @@ async def test_a_coordinator_is_served_for_the_rollup_the_registry_binds_it_to(w
     with pytest.raises(NotServed, match="^rollup .* is not among the rollups in the config"):
         await listed.discovery.rollup_to_serve(
             announcement(world, coordinators[second.address], second.address))
+
+    # L1 down: the registry cannot judge a coordinator now. Gossip ignores its announcement
+    # without blaming the peer that forwarded it, and it is not served (until L1 answers).
+    blind = RollerService(RollerConfig(datadir=tmp_path), world.chain, world.deployment,
+                          world.roller)
+
+    def unreachable(_address):
+        raise ChainError("cannot reach JSON-RPC endpoint http://127.0.0.1:8545")
+
+    blind.discovery.market.coordinator_rollup = unreachable
+    fresh = Account.create().address
+    with pytest.raises(RegistryUnavailable, match="cannot reach JSON-RPC"):
+        await blind.discovery.is_registered(fresh)
+    with pytest.raises(NotServed, match="^cannot ask the registry about"):
+        await blind.discovery.rollup_to_serve(announcement(world, fresh, world.rollup.address))
 
 
 def finalize_batch_0(world: World) -> None:
