@@ -162,37 +162,59 @@ def farm_url(text: str) -> DatabaseURL:
 
 
 class FarmQueue:
-    """One connection to the farm; see the module docstring."""
+    """One connection to the farm; see the module docstring.
 
-    def __init__(self, raw: psycopg.Connection, where: DatabaseURL):
-        self._raw = raw
-        self.where = where
+    A connection lost (the server restarted, the network cut) fails the call that finds it so
+    (`FarmUnavailable`) and is made again by the next call, the channels listened to included;
+    except a registered worker's: its session is its liveness and its lock, so the worker
+    registers anew instead (`roller.farm.worker`)."""
+
+    def __init__(self, url: str, who: str):
+        self.where = farm_url(url)
+        self._url = url
+        self._who = who
         # Reentrant: a worker fetches a circuit inside its claim's transaction.
         self._lock = threading.RLock()
+        #: channels LISTENed to, listened to again on a new connection
+        self._channels: list[str] = []
+        #: this session's worker id once registered (then never reconnected)
+        self._worker: int | None = None
+        self._raw = self._connect()
 
     @classmethod
     def open(cls, url: str, who: str) -> FarmQueue:
         """Connect as `who` (shown in pg_stat_activity) and make the tables if need be."""
-        where = farm_url(url)
+        queue = cls(url, who)
         try:
-            given = conninfo_to_dict(url)
-            defaults = {"connect_timeout": CONNECT_TIMEOUT,
-                        "application_name": f"provernet farm {who}"}
-            raw = psycopg.connect(url, autocommit=True,
-                                  **{k: v for k, v in defaults.items() if k not in given})
-        except psycopg.Error as error:
-            raise FarmUnavailable(f"cannot reach the farm {where}: {first_line(error)}") from None
-        queue = cls(raw, where)
-        try:
-            for setting, value in KEEPALIVE.items():
-                queue.execute(f"SET {setting} = {int(value)}")
-            # Proving a job holds a transaction open for as long as it takes.
-            queue.execute("SET idle_in_transaction_session_timeout = 0")
             queue._create()
         except BaseException:
-            raw.close()
+            queue.close()
             raise
         return queue
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            given = conninfo_to_dict(self._url)
+            defaults = {"connect_timeout": CONNECT_TIMEOUT,
+                        "application_name": f"provernet farm {self._who}"}
+            raw = psycopg.connect(self._url, autocommit=True,
+                                  **{k: v for k, v in defaults.items() if k not in given})
+            for setting, value in KEEPALIVE.items():
+                raw.execute(f"SET {setting} = {int(value)}")
+            # Proving a job holds a transaction open for as long as it takes.
+            raw.execute("SET idle_in_transaction_session_timeout = 0")
+            for channel in self._channels:
+                raw.execute(f"LISTEN {channel}")
+        except psycopg.OperationalError as error:
+            raise FarmUnavailable(f"cannot reach the farm {self.where}: "
+                                  f"{first_line(error)}") from None
+        return raw
+
+    def _connection(self) -> psycopg.Connection:
+        """The connection, made again if it was lost (not a registered worker's)."""
+        if (self._raw.closed or self._raw.broken) and self._worker is None:
+            self._raw = self._connect()
+        return self._raw
 
     def close(self) -> None:
         with self._lock:
@@ -296,7 +318,8 @@ class FarmQueue:
                 "INSERT INTO farm_workers (name, backend) VALUES (%s, %s) RETURNING id",
                 (name, backend)).fetchone()
         self.execute("SELECT pg_advisory_lock(%s, %s)", (WORKER_LOCK, worker))
-        self.execute(f"LISTEN {JOBS_CHANNEL}")
+        self._worker = worker
+        self._listen(JOBS_CHANNEL)
         return worker
 
     def quarantined(self, worker: int) -> str | None:
@@ -335,24 +358,28 @@ class FarmQueue:
     # ------------------------------------------------------------------ both
 
     def listen_done(self) -> None:
-        self.execute(f"LISTEN {DONE_CHANNEL}")
+        self._listen(DONE_CHANNEL)
+
+    def _listen(self, channel: str) -> None:
+        self.execute(f"LISTEN {channel}")
+        self._channels.append(channel)
 
     def wait(self, timeout: float) -> bool:
         """Wait up to `timeout` seconds for a notification on the channels listened to; whether
         one came."""
         with self._lock, _unavailable(self.where):
-            for _ in self._raw.notifies(timeout=max(timeout, 0.0), stop_after=1):
+            for _ in self._connection().notifies(timeout=max(timeout, 0.0), stop_after=1):
                 return True
         return False
 
     def execute(self, statement: str, params: tuple = ()) -> psycopg.Cursor:
         with self._lock, _unavailable(self.where):
-            return self._raw.execute(statement, params)
+            return self._connection().execute(statement, params)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Statements in one transaction (nested: a savepoint)."""
-        with self._lock, _unavailable(self.where), self._raw.transaction():
+        with self._lock, _unavailable(self.where), self._connection().transaction():
             yield
 
     # ------------------------------------------------------------------ internals

@@ -295,6 +295,45 @@ def test_a_prover_that_raises_leaves_its_job_queued(farm):
     assert farm.queue.claim(worker, lambda j: Outcome(error="again")).id == job
 
 
+def test_a_lost_connection_fails_one_call_and_the_next_reconnects(farm, small_circuit, inputs):
+    """The server ends the roller's sessions (as a restart would): the call that finds out
+    fails, the next one connects again, its LISTEN included, and proving goes on. A registered
+    worker's session is not made again behind its back: its lock went with it."""
+    prover = FarmProver(small_circuit, farm.url)
+    control = FarmQueue.open(farm.url, "admission")
+    worker = FarmQueue.open(farm.url, "in-test")
+    try:
+        farm.start_worker("w")
+        worker.register("in-test", "cpu")
+        assert control.capacity() == 2
+        farm.queue.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                           "application_name IN ('provernet farm roller', "
+                           "'provernet farm admission', 'provernet farm in-test') AND pid <> "
+                           "pg_backend_pid()")
+        with pytest.raises(FarmUnavailable):
+            control.capacity()
+        assert control.capacity() == 1  # connected again; the in-test worker is gone
+        with pytest.raises(FarmUnavailable):
+            prover.prove_block(inputs, ADDRESS)
+        result = prover.prove_block(inputs, ADDRESS)  # woken by the worker's NOTIFY again
+        assert verify(small_circuit.setup.vk, result.proof, result.public).valid
+        with pytest.raises(FarmUnavailable):
+            worker.quarantined(1)
+        with pytest.raises(FarmUnavailable):
+            worker.quarantined(1)
+        # The worker process whose session ends registers anew (after a back-off) and proves.
+        (before,) = [w.id for w in farm.live()]
+        farm.queue.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                           "application_name = 'provernet farm worker'")
+        wait_for(lambda: [w.id for w in farm.live()] not in ([], [before]), timeout=30,
+                 interval=0.1)
+        again = prover.prove_block(inputs, ADDRESS)
+        assert verify(small_circuit.setup.vk, again.proof, again.public).valid
+    finally:
+        control.close()
+        worker.close()
+
+
 def test_a_farm_that_is_not_postgresql_or_cannot_be_reached_is_a_clear_error():
     with pytest.raises(FarmError, match="PostgreSQL database"):
         FarmQueue.open("redis://127.0.0.1:6379", "test")
