@@ -93,10 +93,13 @@ class FarmSpeed:
     in_process_latency_s: float
     #: the workers' own seconds per proof (witness, proof, their check) in those farm proofs
     worker_proof_s: float
-    in_process_proofs_per_s: float
     #: the processor and its cores, the 1-minute load average before the run (others' work)
     machine: str
     load_average: float
+
+    @property
+    def in_process_proofs_per_s(self) -> float:
+        return 1 / self.in_process_latency_s
 
     @property
     def overhead_ms(self) -> float:
@@ -154,7 +157,7 @@ def measure(workers: int, seconds: float, threads: int, cache_dir: Path | None =
         progress(f"keeping {workers} workers busy for {seconds:g} s")
         proofs = farm.run(_throughput, provers, inputs, seconds)
     return FarmSpeed(workers, threads, seconds, proofs, proofs / seconds, farm_latency,
-                     in_process, worker_proof, 1 / in_process, _machine(), load_average)
+                     in_process, worker_proof, _machine(), load_average)
 
 
 def _in_process(build, inputs: dict, threads: int, seconds: float) -> float:
