@@ -103,6 +103,47 @@ def verify_command(seconds: float, batch: int, threads: int | None, as_json: boo
     Console().print(table)
 
 
+@command.command("farm")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Worker processes (`roller worker --backend cpu`) on this machine.")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=20.0,
+              show_default=True, help="The throughput window, and the in-process anchor's.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="CPU threads per proof, in each worker and in the anchor.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"workers", "threads_per_worker", "seconds", "proofs", "proofs_per_s", '
+                   '"farm_latency_s", "in_process_latency_s", "in_process_proofs_per_s", '
+                   '"overhead_ms", "worker_proof_s", "queue_ms", "machine", "load_average"}.')
+def farm_command(workers: int, seconds: float, threads: int, as_json: bool) -> None:
+    """Block proofs per second of a roller farm: a throwaway PostgreSQL, N worker processes and
+    the roller's FarmProver verifying what they return, against proving in process on as many
+    threads; and what the farm adds to one task's latency. Small block circuit, empty blocks."""
+    # PostgreSQL, the farm and the prover load only for this command.
+    from provernet import bench_farm
+    from provernet.services import configure_logging
+
+    configure_logging()  # to stderr: stdout is the figures'
+    status = Console(stderr=True).status("starting")
+    try:
+        with status:
+            figure = bench_farm.measure(workers, seconds, threads, progress=status.update)
+    except bench_farm.FarmBenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(figure.as_json()))
+        return
+    table = Table(title=f"A roller farm of {workers} CPU workers, {threads} threads each "
+                        f"({figure.machine}, load {figure.load_average:.1f} before)")
+    for column in ("proofs", "seconds", "farm proofs/s", "in process proofs/s", "farm latency",
+                   "in process", "overhead", "queue alone"):
+        table.add_column(column, justify="right")
+    table.add_row(f"{figure.proofs:,}", f"{figure.seconds:g}", f"{figure.proofs_per_s:.2f}",
+                  f"{figure.in_process_proofs_per_s:.2f}", f"{figure.farm_latency_s:.3f} s",
+                  f"{figure.in_process_latency_s:.3f} s", _ms(round(figure.overhead_ms)),
+                  _ms(round(figure.queue_ms)))
+    Console().print(table)
+
+
 def _session_counts(_ctx, _param, value: str) -> list[int]:
     try:
         counts = [int(part) for part in value.split(",")]
