@@ -33,7 +33,6 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -46,6 +45,7 @@ import trio
 
 from p2p.postgres_server import run_postgres
 from provernet.calibration import empty_block_inputs
+from provernet.services import farm_worker_command
 from roller.farm.prover import FarmProver
 from roller.farm.queue import FarmQueue
 from roller.proving import BlockProver
@@ -56,8 +56,6 @@ from zkp.cache import default_cache_dir
 PROFILE = "small"
 #: the roller the proofs are bound to: any address will do, as nothing is signed here
 ADDRESS = "0x" + "be" * 20
-#: the workers' command, installed beside this Python
-PROVERNET = Path(sys.executable).parent / "provernet"
 #: seconds N worker processes may take to import, fetch and load the circuit and register,
 #: all at once on a small machine
 WORKER_START_S = 180.0
@@ -143,6 +141,8 @@ def measure(workers: int, seconds: float, threads: int, cache_dir: Path | None =
         progress("publishing the circuit")
         # One FarmProver per client thread: each holds one connection, used by one thread.
         provers = [FarmProver(build, url) for _ in range(workers + 1)]
+        for prover in provers:
+            stack.callback(prover.close)
         progress(f"starting {workers} workers")
         farm = stack.enter_context(_workers(url, directory, workers, threads))
 
@@ -272,9 +272,7 @@ def _workers(url: str, directory: Path, count: int, threads: int) -> Iterator[_W
         for i in range(count):
             with open(directory / f"w{i}.log", "wb") as log:
                 farm.processes.append(subprocess.Popen(
-                    [PROVERNET, "roller", "worker", "--farm", url, "--backend", "cpu",
-                     "--threads", str(threads), "--name", f"w{i}",
-                     "--artifacts", directory / f"w{i}"],
+                    farm_worker_command(url, f"w{i}", directory / f"w{i}", threads=threads),
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
         deadline = time.monotonic() + WORKER_START_S
         while (live := farm.queue.capacity()) < count:

@@ -36,6 +36,14 @@ def provernet_binary() -> Path:
     return Path(sys.executable).parent / "provernet"
 
 
+def farm_worker_command(farm: str, name: str, artifacts: Path, *, backend: str = "cpu",
+                        threads: int = 1, behaviour: str = "honest") -> list:
+    """`provernet roller worker` as the devnet, `bench farm` and the tests start one."""
+    return [provernet_binary(), "roller", "worker", "--farm", farm, "--backend", backend,
+            "--threads", str(threads), "--name", name, "--artifacts", artifacts,
+            "--behaviour", behaviour]
+
+
 def run_until_stopped(service: Callable[[], Awaitable[object]], name: str) -> None:
     """Run `service` until it returns, fails, or the process is asked to stop.
 

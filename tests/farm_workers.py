@@ -6,16 +6,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provernet.services import farm_worker_command
 from roller.farm.queue import FarmQueue, Worker
 
-PROVERNET = Path(sys.executable).parent / "provernet"
 #: a worker process imports the command line and loads the circuit before it registers
 WORKER_START_S = 60.0
 
@@ -32,9 +31,7 @@ class Farm:
         live = len(self.live())
         log = open(self.directory / f"{name}.log", "wb")
         process = subprocess.Popen(
-            [PROVERNET, "roller", "worker", "--farm", self.url, "--backend", "cpu",
-             "--threads", "1", "--name", name, "--artifacts", self.directory / name,
-             "--behaviour", behaviour],
+            farm_worker_command(self.url, name, self.directory / name, behaviour=behaviour),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.processes[name] = process
         deadline = time.monotonic() + WORKER_START_S

@@ -63,10 +63,11 @@ from provernet.calibration import empty_block_inputs
 from p2p.postgres_server import run_postgres
 from provernet.devnet.behaviours import roller_options
 from provernet.explorer.data import ExplorerData
-from provernet.services import provernet_binary
+from provernet.services import farm_worker_command
 from provernet.explorer.server import Explorer
 from provernet.world import GUEST_ACCOUNTS, L2_ACCOUNTS, devnet_world, l2_genesis
 from roller.config import RollerConfig
+from roller.farm.queue import FarmQueue
 from roller.service import RollerService
 from sequencer.blocks import dev_transfer
 from sequencer.circuit_inputs import SMALL
@@ -264,10 +265,17 @@ class Devnet:
                         # Cancelled with the devnet: SIGTERM, which the worker takes as "stop".
                         await workers.start(partial(
                             trio.run_process,
-                            [provernet_binary(), "roller", "worker", "--farm", url,
-                             "--backend", config.backend, "--threads", "1", "--name", name,
-                             "--artifacts", config.datadir / name],
+                            farm_worker_command(url, name, config.datadir / name,
+                                                backend=config.backend),
                             stdout=log_file, stderr=subprocess.STDOUT, check=False))
+                # Live before the rollers start: the first one measures its speed on them.
+                queue = await trio.to_thread.run_sync(FarmQueue.open, url, "devnet")
+                try:
+                    with trio.fail_after(READY_TIMEOUT):
+                        while await trio.to_thread.run_sync(queue.capacity) < config.farm_workers:
+                            await trio.sleep(0.2)
+                finally:
+                    queue.close()
                 task_status.started(url)
                 await trio.sleep_forever()
         finally:

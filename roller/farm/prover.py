@@ -45,7 +45,7 @@ from zkp.system import MalformedProof
 log = structlog.get_logger(__name__)
 
 #: seconds between two looks at a job when no notification comes (one may be missed while the
-#: connection is busy); a notification ends the wait at once
+#: connection is busy); the notification that it is done ends the wait at once
 LOOK_INTERVAL = 0.5
 #: seconds a calibration proof (no task, so no deadline) may wait for the farm
 CALIBRATION_WAIT = 600.0
@@ -77,9 +77,14 @@ class FarmProver(SelfVerifyingProver):
                            give_up_at=task.deadline, close_at=task.close_at)
 
     def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
-        """A proof with no task behind it (calibration): waits up to CALIBRATION_WAIT."""
+        """A proof with no task behind it (calibration): waits up to CALIBRATION_WAIT, for the
+        workers too (an operator may start them after the roller)."""
         until = self._clock() + CALIBRATION_WAIT
         return self._prove(inputs, address, priority=until, give_up_at=until, close_at=until)
+
+    def close(self) -> None:
+        """Its connection closed (the node's provers live as long as the node)."""
+        self._queue.close()
 
     def _prove(self, inputs: bytes | Mapping[str, Any], address: str, *, priority: float,
                give_up_at: float, close_at: float) -> BlockResult:
@@ -100,14 +105,15 @@ class FarmProver(SelfVerifyingProver):
             now = self._clock()
             if not state.claimed and now + self._last_seconds >= give_up_at:
                 if self._queue.withdraw(job):
-                    raise FarmTimeout(
-                        f"no farm worker took it in time (the last proof took "
-                        f"{self._last_seconds:.1f} s); declined before its deadline")
+                    took = (f" (a proof takes {self._last_seconds:.1f} s)"
+                            if self._last_seconds else "")
+                    raise FarmTimeout(f"no farm worker took it in time{took}; declined before "
+                                      "its deadline")
                 continue  # taken, or done, meanwhile
             if now >= close_at:
                 raise FarmTimeout(f"farm job {job} was taken but not finished by the task's "
                                   "close")
-            self._queue.wait(min(LOOK_INTERVAL, close_at - now))
+            self._queue.wait_done(job, min(LOOK_INTERVAL, close_at - now))
 
     def _judge(self, job: int, state: JobState, expected: tuple[int, ...]) -> BlockResult | None:
         """The verified result of a done job; None when it was queued again."""

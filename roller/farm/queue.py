@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -370,6 +371,17 @@ class FarmQueue:
         with self._lock, _unavailable(self.where):
             for _ in self._connection().notifies(timeout=max(timeout, 0.0), stop_after=1):
                 return True
+        return False
+
+    def wait_done(self, job: int, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for `job`'s done notification, passing over the other
+        jobs' (every roller's prover hears them all); whether it came."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._lock, _unavailable(self.where):
+            while (left := deadline - time.monotonic()) > 0:
+                for notify in self._connection().notifies(timeout=left, stop_after=1):
+                    if notify.channel == DONE_CHANNEL and notify.payload == str(job):
+                        return True
         return False
 
     def execute(self, statement: str, params: tuple = ()) -> psycopg.Cursor:
