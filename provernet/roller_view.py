@@ -25,6 +25,7 @@ from market_contracts.errors import ChainError
 from market_contracts.units import format_tokens
 from p2p.messages import BLOCK_TASK, NO_DEADLINE
 from provernet.views import ago, snapshot_line, until
+from roller.farm.queue import Worker
 from roller.journal import JournalTask
 from roller.service import RollerService
 from roller.status import RecentOutcome, RollerStatus
@@ -135,6 +136,8 @@ def _proving(s: RollerStatus, now: float) -> Table:
     # Text, not markup: a reason may hold brackets (pip install 'provernet[gpu]').
     table.add_row("backend", Text("starting ..." if s.backend is None
                                   else f"{s.backend} ({s.backend_reason})"))
+    if s.backend is not None and s.backend.startswith("farm "):
+        table.add_row("farm workers", _farm_workers(s.farm_workers))
     for circuit, kind, seconds in sorted(s.speeds, key=lambda r: (r[0], r[1] != BLOCK_TASK)):
         unit = "block proof" if kind == BLOCK_TASK else "proof aggregated"
         table.add_row("measured speed", Text(f"{seconds:.2f} s per {unit} ({circuit})"))
@@ -143,6 +146,18 @@ def _proving(s: RollerStatus, now: float) -> Table:
     table.add_row("last proof", "none yet" if s.last_proof_at is None
                   else ago(s.last_proof_at, now))
     return table
+
+
+def _farm_workers(workers: tuple[Worker, ...] | None) -> Text:
+    if workers is None:
+        return Text("the farm's database cannot be reached", style="red")
+    live = [w for w in workers if w.live and w.quarantined is None]
+    lines = [f"{w.name}: {w.backend}, {w.jobs} jobs"
+             + (f", {w.seconds_per_job:.2f} s each" if w.seconds_per_job else "") for w in live]
+    lines += [f"{w.name}: quarantined ({w.quarantined})" for w in workers if w.quarantined]
+    if not live:
+        return Text("\n".join(["none live: every task is declined", *lines]), style="yellow")
+    return Text("\n".join(lines))
 
 
 def _in_flight(tasks: tuple[JournalTask, ...], now: float) -> Table:

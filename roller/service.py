@@ -63,7 +63,7 @@ from roller.datadir import DataDirLock, ensure_datadir
 from roller.discovery import Discovery
 from roller.errors import RollerError
 from roller.farm.prover import farm_capacity, farm_provers, farm_site, watch_farm
-from roller.farm.queue import FarmQueue
+from roller.farm.queue import FarmQueue, FarmUnavailable
 from roller.intake import Intake
 from roller.journal import JOURNAL_NAME, Journal, JournalTask, TaskState
 from roller.metrics import RollerMetrics
@@ -113,6 +113,8 @@ class RollerService:
         self._p2p_config = p2p_config
         self._lock = lock
         self._journal: Journal | None = None
+        #: the farm's control connection (admission, metrics, status), with a farm
+        self._farm: FarmQueue | None = None
         self._node: Node | None = None
         self._circuits: Circuits | None = None
         self._pool: ProverPool | None = None
@@ -162,6 +164,12 @@ class RollerService:
             if self.speed is not None:
                 speeds = await trio.to_thread.run_sync(self._journal.proving_speeds,
                                                        self.speed.backend)
+        farm_workers = None
+        if self._farm is not None:
+            try:
+                farm_workers = tuple(await trio.to_thread.run_sync(self._farm.workers))
+            except FarmUnavailable:
+                pass  # the view says the farm cannot be reached
         sessions = [] if self._intake is None else list(self._intake.sessions.values())
         rollup_of = self.discovery.rollup_of
         label = (lambda zkey: zkey.hex()[:16]) if self._circuits is None else self._circuits.label
@@ -181,7 +189,8 @@ class RollerService:
             speeds=tuple((label(r.circuit), r.kind, r.seconds) for r in speeds),
             in_flight=tuple(in_flight),
             recent=tuple(self._recent),
-            last_proof_at=None if self._pool is None else self._pool.last_proof_at)
+            last_proof_at=None if self._pool is None else self._pool.last_proof_at,
+            farm_workers=farm_workers)
 
     # ------------------------------------------------------------------ running
 
@@ -206,7 +215,8 @@ class RollerService:
         config = self.config
         self._journal = journal
         if config.farm is not None:
-            farm = await trio.to_thread.run_sync(FarmQueue.open, config.farm, "roller")
+            farm = self._farm = await trio.to_thread.run_sync(FarmQueue.open, config.farm,
+                                                              "roller")
             capacity = partial(farm_capacity, farm, config.farm_slots, self.metrics)
             try:
                 async with trio.open_nursery() as nursery:

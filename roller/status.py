@@ -10,6 +10,7 @@ from typing import Any
 
 import trio
 
+from roller.farm.queue import Worker
 from roller.journal import Journal, JournalTask, TaskKey
 from roller.metrics import RollerMetrics
 
@@ -81,6 +82,9 @@ class RollerStatus:
     #: the latest task endings, oldest first
     recent: tuple[RecentOutcome, ...]
     last_proof_at: float | None
+    #: with a farm, its live workers and those quarantined (`FarmQueue.workers`); None without
+    #: a farm, or while its database cannot be reached
+    farm_workers: tuple[Worker, ...] | None = None
 
 
 async def refresh_in_flight(journal: Journal, metrics: RollerMetrics) -> None:

@@ -14,6 +14,7 @@ from market_contracts.errors import RpcUnreachable
 from p2p.messages import NO_DEADLINE
 from provernet.roller_view import (OUTCOMES_SHOWN, Standing, StandingReader, ViewSnapshot,
                                    render)
+from roller.farm.queue import Worker
 from roller.journal import JournalTask, TaskKey, TaskState
 from roller.status import CoordinatorSession, RecentOutcome, RollerStatus
 
@@ -173,3 +174,21 @@ async def test_an_unexpected_error_is_not_swallowed():
         pass
     else:
         raise AssertionError("a KeyError from the reader was swallowed")
+
+
+def test_a_farm_roller_shows_its_workers_and_what_is_wrong_with_them():
+    farm = dict(backend="farm postgresql://farm:***@db.lan:5432/farm",
+                backend_reason="proving on the farm's workers")
+    workers = (Worker(1, "gpu-a", "gpu (NVIDIA H100)", True, None, 12, 0.9),
+               Worker(2, "gpu-b", "gpu (NVIDIA H100)", False, "returned a proof that does not "
+                      "verify (job 7)", 3, 1.1))
+    shown = text(ViewSnapshot(status(**farm, farm_workers=workers), Standing(REPORT, NOW),
+                              LOG_FILE, NOW))
+    assert "gpu-a: gpu (NVIDIA H100), 12 jobs, 0.90 s each" in shown
+    assert "gpu-b: quarantined (returned a proof that does not verify (job 7))" in shown
+    alone = text(ViewSnapshot(status(**farm, farm_workers=workers[1:]), Standing(REPORT, NOW),
+                              LOG_FILE, NOW))
+    assert "none live: every task is declined" in alone
+    unreachable = text(ViewSnapshot(status(**farm), Standing(REPORT, NOW), LOG_FILE, NOW))
+    assert "the farm's database cannot be reached" in unreachable
+    assert "farm workers" not in text(ViewSnapshot(status(), Standing(REPORT, NOW), LOG_FILE, NOW))

@@ -766,6 +766,7 @@ async def test_a_farm_roller_proves_on_its_workers_and_a_restart_keeps_its_journ
                 async with running_roller(world, config, sample_inputs=sample) as roller:
                     status = await roller.status()
                     assert status.backend == f"farm {farm.queue.where}"
+                    assert [w.name for w in status.farm_workers] == ["w1", "w2"]
                     await until(lambda: roller.speed.measured(world.build.zkey_hash))
                     measured.set()
                     assert isinstance(await next_report(reports, "reply"), m.Accept)
