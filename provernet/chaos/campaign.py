@@ -385,9 +385,18 @@ def _check(config: CampaignConfig, network: ChaosNetwork, load: LoadGenerator,
             submissions += checks.journal_submissions(config.datadir / name, address)
     double_signed = checks.double_signed(submissions)
 
-    # Each node account's transactions on L1, once none is in flight.
-    checks.wait_for_pending(w3, accounts.values())
-    head = w3.eth.block_number
+    # Each node account's transactions on L1, once none is in flight. The nodes keep working
+    # while this runs: a transaction sent after `head` was read is in flight, not a gap, so the
+    # counts are read again (after another wait) until none is, or a few times at most: one
+    # still pending then is stuck.
+    for _ in range(checks.NONCE_READS):
+        checks.wait_for_pending(w3, accounts.values())
+        head = w3.eth.block_number
+        counts = {address: (w3.eth.get_transaction_count(address, head),
+                            w3.eth.get_transaction_count(address, "pending"))
+                  for address in map(to_checksum_address, accounts.values())}
+        if all(pending == latest for latest, pending in counts.values()):
+            break
     txs = checks.node_transactions(w3, accounts.values(), first, head)
     queued = checks.txpool_queued(w3)
     gaps = duplicates = reverted = 0
@@ -395,8 +404,7 @@ def _check(config: CampaignConfig, network: ChaosNetwork, load: LoadGenerator,
     for name, address in accounts.items():
         address = to_checksum_address(address)
         mined = txs.by_sender[address]
-        nonces = ([nonce for nonce, *_ in mined], w3.eth.get_transaction_count(address, head),
-                  w3.eth.get_transaction_count(address, "pending"), queued.get(address, 0))
+        nonces = ([nonce for nonce, *_ in mined], *counts[address], queued.get(address, 0))
         node_gaps = checks.nonce_gaps(*nonces)
         repeats = checks.duplicated_calls((address, to, data) for _, to, data, _ in mined)
         node_duplicates = len(repeats)

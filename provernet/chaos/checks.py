@@ -34,6 +34,9 @@ REPEATABLE_CALLS = frozenset({function_signature_to_4byte_selector("snapshotRost
 #: how long the checks wait for the nodes' transactions in flight to be mined (anvil mines a
 #: block a second)
 PENDING_WAIT_S = 10.0
+#: reads of the nodes' nonce counts before a transaction still pending is taken for stuck: the
+#: nodes keep sending while the checks run (a settlement, a finalization), each within a block
+NONCE_READS = 3
 
 
 # ------------------------------------------------------------------------------ the rules
