@@ -13,10 +13,14 @@ quarantines its worker (`FarmQueue.quarantine`: never trusted again) and the job
 for the others. A worker's error (the circuit refuses the inputs, say) is taken as the task's
 only when no other live worker is left to try it; until then the job goes to another.
 
-Deadlines: a job that no worker has taken by the deadline less the time a proof takes here
-(the last one's) is withdrawn and the task declined, in time, which costs nothing, rather than
-missed; a job a worker holds is waited for until the task's close. A worker that dies mid-proof
-releases it at once (`roller.farm.queue`), so another takes it.
+Deadlines: a job goes first to the earliest deadline, and a worker that dies mid-proof releases
+it at once (`roller.farm.queue`), so another takes it. A task accepted and then given up counts
+as missed (market-spec.md, "Outcomes": a refusal after accepting), and a late proof costs less
+reputation than a miss (BETA_BPS < GAMMA_BPS), so the farm keeps trying through the late window,
+as a roller proving by itself does: a job that no worker has taken by the task's close less the
+time a proof takes here (the last one's) is withdrawn and the task given up then, still before the
+close, so that the coordinator's next round need not wait for it; a job a worker holds is waited
+for until the close.
 
 Batches are aggregated here, not on the farm: aggregating needs no proving key, and its cost is
 the verification the roller does anyway.
@@ -54,8 +58,8 @@ WATCH_INTERVAL = 5.0
 
 
 class FarmTimeout(ProvingError):
-    """The farm did not prove the task in time: no worker took it before the deadline left room
-    for a proof, or the one that took it did not finish by the close."""
+    """The farm did not prove the task in time: no worker took it while the task's window left
+    room for a proof, or the one that took it did not finish by the close."""
 
 
 class FarmProver(SelfVerifyingProver):
@@ -69,12 +73,12 @@ class FarmProver(SelfVerifyingProver):
         self.backend_description = f"farm {self._queue.where}"
         self._clock = clock
         #: seconds the last proof took on the farm, from its claim: a job not taken by its
-        #: deadline less this would not make it
+        #: task's close less this would not make it
         self._last_seconds = 0.0
 
     def prove_task(self, task: TaskOffer, address: str) -> BlockResult:
         return self._prove(task.inputs, address, priority=task.deadline,
-                           give_up_at=task.deadline, close_at=task.close_at)
+                           give_up_at=task.close_at, close_at=task.close_at)
 
     def prove_block(self, inputs: bytes | Mapping[str, Any], address: str) -> BlockResult:
         """A proof with no task behind it (calibration): waits up to CALIBRATION_WAIT, for the
@@ -107,8 +111,8 @@ class FarmProver(SelfVerifyingProver):
                 if self._queue.withdraw(job):
                     took = (f" (a proof takes {self._last_seconds:.1f} s)"
                             if self._last_seconds else "")
-                    raise FarmTimeout(f"no farm worker took it in time{took}; declined before "
-                                      "its deadline")
+                    raise FarmTimeout(f"no farm worker took it in time{took}; given up before "
+                                      "its window closes")
                 continue  # taken, or done, meanwhile
             if now >= close_at:
                 raise FarmTimeout(f"farm job {job} was taken but not finished by the task's "
