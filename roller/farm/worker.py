@@ -87,7 +87,8 @@ class FarmWorker:
                 await trio.sleep(RECONNECT.delay(failures))
             finally:
                 queue.close()
-            task_status = trio.TASK_STATUS_IGNORED  # started once
+            if self.id is not None:  # registered, hence started: started once
+                task_status = trio.TASK_STATUS_IGNORED
 
     async def _serve(self, queue: FarmQueue, description: str,
                      task_status: trio.TaskStatus[int]) -> None:
