@@ -305,12 +305,19 @@ def _open_sqlite(where: DatabaseURL, node: str) -> Database:
     return Database(raw, SQLITE, where, close)
 
 
+def connect_postgresql(url: str, application_name: str) -> psycopg.Connection:
+    """An autocommit connection to `url`, as every provernet process makes one: libpq's
+    `connect_timeout` (CONNECT_TIMEOUT) and `application_name` set unless the URL sets them;
+    psycopg.Error if it cannot be made."""
+    given = conninfo_to_dict(url)
+    defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": application_name}
+    return psycopg.connect(url, autocommit=True,
+                           **{k: v for k, v in defaults.items() if k not in given})
+
+
 def _open_postgresql(where: DatabaseURL, node: str) -> Database:
     try:
-        given = conninfo_to_dict(where.url)
-        defaults = {"connect_timeout": CONNECT_TIMEOUT, "application_name": f"provernet {node}"}
-        raw = psycopg.connect(where.url, autocommit=True,
-                              **{k: v for k, v in defaults.items() if k not in given})
+        raw = connect_postgresql(where.url, f"provernet {node}")
     except psycopg.Error as error:
         raise DatabaseError(f"cannot open the {node}'s database {where}: "
                             f"{first_line(error)}") from None

@@ -30,7 +30,6 @@ and the workers are stopped whatever happens, a Ctrl-C or an error included.
 from __future__ import annotations
 
 import os
-import platform
 import signal
 import subprocess
 import tempfile
@@ -46,6 +45,7 @@ import trio
 from p2p.postgres_server import run_postgres
 from provernet.calibration import empty_block_inputs
 from provernet.services import farm_worker_command
+from provernet.views import machine
 from roller.farm.prover import FarmProver
 from roller.farm.queue import FarmQueue
 from roller.proving import BlockProver
@@ -91,8 +91,9 @@ class FarmSpeed:
     in_process_latency_s: float
     #: the workers' own seconds per proof (witness, proof, their check) in those farm proofs
     worker_proof_s: float
-    #: the processor and its cores, the 1-minute load average before the run (others' work)
+    #: cores, CPU model and the load average at the end (`provernet.views.machine`)
     machine: str
+    #: the 1-minute load average before the run: others' work on a shared machine
     load_average: float
 
     @property
@@ -157,7 +158,7 @@ def measure(workers: int, seconds: float, threads: int, cache_dir: Path | None =
         progress(f"keeping {workers} workers busy for {seconds:g} s")
         proofs = farm.run(_throughput, provers, inputs, seconds)
     return FarmSpeed(workers, threads, seconds, proofs, proofs / seconds, farm_latency,
-                     in_process, worker_proof, _machine(), load_average)
+                     in_process, worker_proof, machine(), load_average)
 
 
 def _in_process(build, inputs: dict, threads: int, seconds: float) -> float:
@@ -296,6 +297,4 @@ def _workers(url: str, directory: Path, count: int, threads: int) -> Iterator[_W
                 process.wait()
 
 
-def _machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores ({platform.system()})"
 

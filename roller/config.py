@@ -25,8 +25,8 @@ from eth_utils import is_hex_address, to_checksum_address
 from multiaddr import Multiaddr
 
 from p2p.backoff import Backoff
-from p2p.database import POSTGRESQL_SCHEMES
 from roller.errors import ConfigError
+from roller.farm.queue import FarmError, farm_url
 from roller.keys import DATADIR_ENV, DEFAULT_DATADIR
 
 CONFIG_NAME = "roller.toml"
@@ -227,8 +227,10 @@ def _bootstrap(value: Any, _base: Path) -> tuple[str, ...]:
 
 def _farm(value: Any, _base: Path) -> str:
     url = _string(value)
-    if url.partition("://")[0].lower() not in POSTGRESQL_SCHEMES:
-        raise _Invalid("expected a PostgreSQL URL, postgresql://USER@HOST:PORT/DATABASE")
+    try:
+        farm_url(url)
+    except FarmError:
+        raise _Invalid("expected a PostgreSQL URL, postgresql://USER@HOST:PORT/DATABASE") from None
     return url
 
 

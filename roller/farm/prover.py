@@ -117,7 +117,7 @@ class FarmProver(SelfVerifyingProver):
             if now >= close_at:
                 raise FarmTimeout(f"farm job {job} was taken but not finished by the task's "
                                   "close")
-            self._queue.wait_done(job, min(LOOK_INTERVAL, close_at - now))
+            self._queue.wait(min(LOOK_INTERVAL, close_at - now), payload=str(job))
 
     def _judge(self, job: int, state: JobState, expected: tuple[int, ...]) -> BlockResult | None:
         """The verified result of a done job; None when it was queued again."""

@@ -29,7 +29,6 @@ sit on jobs: that costs the roller tasks declined in time, never a signature; do
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,9 +36,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
-from p2p.database import CONNECT_TIMEOUT, POSTGRESQL_SCHEMES, DatabaseURL, first_line
+from p2p.database import POSTGRESQL_SCHEMES, DatabaseURL, connect_postgresql, first_line
 from roller.errors import ProvingError, RollerError
 
 #: advisory lock keys (two int4s: class, id): "farm" + a worker's id, held by the worker's
@@ -195,18 +193,14 @@ class FarmQueue:
 
     def _connect(self) -> psycopg.Connection:
         try:
-            given = conninfo_to_dict(self._url)
-            defaults = {"connect_timeout": CONNECT_TIMEOUT,
-                        "application_name": f"provernet farm {self._who}"}
-            raw = psycopg.connect(self._url, autocommit=True,
-                                  **{k: v for k, v in defaults.items() if k not in given})
+            raw = connect_postgresql(self._url, f"provernet farm {self._who}")
             for setting, value in KEEPALIVE.items():
                 raw.execute(f"SET {setting} = {int(value)}")
             # Proving a job holds a transaction open for as long as it takes.
             raw.execute("SET idle_in_transaction_session_timeout = 0")
             for channel in self._channels:
                 raw.execute(f"LISTEN {channel}")
-        except psycopg.OperationalError as error:
+        except psycopg.Error as error:  # unreachable, refused, or a URL libpq cannot read
             raise FarmUnavailable(f"cannot reach the farm {self.where}: "
                                   f"{first_line(error)}") from None
         return raw
@@ -365,22 +359,15 @@ class FarmQueue:
         self.execute(f"LISTEN {channel}")
         self._channels.append(channel)
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for a notification on the channels listened to; whether
-        one came."""
-        with self._lock, _unavailable(self.where):
-            for _ in self._connection().notifies(timeout=max(timeout, 0.0), stop_after=1):
-                return True
-        return False
-
-    def wait_done(self, job: int, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for `job`'s done notification, passing over the other
-        jobs' (every roller's prover hears them all); whether it came."""
+    def wait(self, timeout: float, payload: str | None = None) -> bool:
+        """Wait up to `timeout` seconds for a notification on the channels listened to (with
+        `payload`, for one carrying it: every roller's prover hears every job's); whether it
+        came."""
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._lock, _unavailable(self.where):
             while (left := deadline - time.monotonic()) > 0:
                 for notify in self._connection().notifies(timeout=left, stop_after=1):
-                    if notify.channel == DONE_CHANNEL and notify.payload == str(job):
+                    if payload is None or notify.payload == payload:
                         return True
         return False
 
@@ -408,11 +395,6 @@ class FarmQueue:
         if version != str(SCHEMA_VERSION):
             raise FarmError(f"the farm {self.where} has schema {version}; this provernet "
                             f"speaks {SCHEMA_VERSION}: give the farm a new database")
-
-
-def worker_name() -> str:
-    """A worker's default name: its machine's."""
-    return socket.gethostname()
 
 
 def _public(text: str) -> tuple[int, ...] | None:

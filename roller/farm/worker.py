@@ -20,6 +20,7 @@ with back-off; the job it held is queued again by the server meanwhile.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import structlog
@@ -30,7 +31,7 @@ from p2p.backoff import Backoff
 from roller.abc import BlockProverFactory, BlockProving
 from roller.errors import ProvingError
 from roller.farm.artifacts import ArtifactMismatch, load_circuit, published
-from roller.farm.queue import FarmError, FarmQueue, FarmUnavailable, Job, Outcome, worker_name
+from roller.farm.queue import FarmError, FarmQueue, FarmUnavailable, Job, Outcome
 from roller.proving import BlockProver
 from zkp.backends import select_backend
 from zkp.errors import ZkpError
@@ -57,7 +58,7 @@ class FarmWorker:
         self._url = url
         self._store = ArtifactStore(artifacts)
         self._backend = backend
-        self.name = name or worker_name()
+        self.name = name or socket.gethostname()
         self._make_prover = make_prover
         self._provers: dict[bytes, BlockProving] = {}
         #: this registration's id, once registered
