@@ -74,7 +74,7 @@ MISSED_EVERY = 8
 #: Registered (and weighted) rollers of the `snapshotRoster` rows.
 SNAPSHOT_ROSTERS = (10, 100, 500)
 REPO = Path(__file__).resolve().parents[1]
-TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
+TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID, entries=1)
 TINY_SOURCE = Path("tests/zkp/circuits/block_tiny.circom")
 GENESIS = devnet_genesis(TINY.depth, 6, 1000)
 BLOCKS = l2_chain(GENESIS, [[transfer(0, 1, 300, 0), transfer(1, 2, 40, 0)], [transfer(2, 3, 5, 0)]])

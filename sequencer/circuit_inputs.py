@@ -25,12 +25,15 @@ class BlockCircuit:
     block_size: int
     depth: int
     chain_id: int
+    #: 32-byte entries a block can consume (sequencer.block_data): openings, deposits, exits
+    entries: int
 
 
 #: zkp/circuits/block_small.circom: tests and the CPU demo
-SMALL = BlockCircuit("block_small", block_size=2, depth=8, chain_id=DEVNET_CHAIN_ID)
+SMALL = BlockCircuit("block_small", block_size=2, depth=8, chain_id=DEVNET_CHAIN_ID, entries=1)
 #: zkp/circuits/block_large.circom: GPU proving
-LARGE = BlockCircuit("block_large", block_size=32, depth=20, chain_id=DEVNET_CHAIN_ID)
+LARGE = BlockCircuit("block_large", block_size=32, depth=20, chain_id=DEVNET_CHAIN_ID,
+                     entries=8)
 
 #: per-slot inputs, in the order block.circom declares them
 SLOT_INPUTS = (

@@ -39,6 +39,7 @@ every block. docs/rollup.md has the table.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from enum import IntEnum
 
 from sequencer import eddsa
 from sequencer.accounts import BALANCE_BITS, NONCE_BITS
@@ -61,6 +62,20 @@ ELEMENTS_PER_TRANSFER = 2
 DEVNET_CHAIN_ID = int.from_bytes(b"provernet-devnet", "big")
 
 
+class Kind(IntEnum):
+    """What a signed transaction does; part of the signed message, so that a signature for one
+    kind can never be replayed as another (a transfer to L2 address x as a withdrawal to L1
+    address x)."""
+
+    TRANSFER = 0
+    #: to_index is 0 and to_address the L1 recipient (a 160-bit address)
+    WITHDRAW = 1
+
+
+#: the signed message carries the kind above the packed word's 224 bits
+KIND_SHIFT = 224
+
+
 @dataclass(frozen=True)
 class Transfer:
     from_index: int
@@ -71,6 +86,7 @@ class Transfer:
     #: the sender's public key, which its address commits to; None until signed
     public_key: Point | None = None
     signature: eddsa.Signature | None = None
+    kind: Kind = Kind.TRANSFER
 
 
 def pack(transfer: Transfer) -> int:
@@ -93,10 +109,11 @@ def pack(transfer: Transfer) -> int:
 
 
 def signing_message(transfer: Transfer, chain_id: int) -> int:
-    """m = Poseidon(chain_id, packed, to_address), what the sender signs."""
+    """m = Poseidon(chain_id, kind * 2^224 + packed, to_address), what the sender signs; a
+    transfer's kind is 0, so its message is Poseidon(chain_id, packed, to_address)."""
     if not 0 <= transfer.to_address < R:
         raise InvalidAddress(f"recipient address {transfer.to_address} is not below r")
-    return poseidon((chain_id, pack(transfer), transfer.to_address))
+    return poseidon((chain_id, transfer.kind << KIND_SHIFT | pack(transfer), transfer.to_address))
 
 
 def sign_transfer(transfer: Transfer, private_key: bytes, chain_id: int) -> Transfer:

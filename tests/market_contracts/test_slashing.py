@@ -77,7 +77,7 @@ from zkp.zkey import read_zkey
 REPO = Path(__file__).resolve().parents[2]
 CIRCOM = REPO / "node_modules" / ".bin" / "circom2"
 #: tests/zkp/circuits/block_tiny.circom
-TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
+TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID, entries=1)
 GENESIS = devnet_genesis(TINY.depth, 6, 1000)
 #: Blocks 1 and 2 (batch 0) are committed; 3 and 4 only serve the K = 4 gas measurement.
 BLOCKS = l2_chain(GENESIS, [[transfer(0, 1, 300, 0), transfer(1, 2, 40, 0)], [transfer(2, 3, 5, 0)],

@@ -40,7 +40,7 @@ from zkp.r1cs import R1cs, read_r1cs
 from zkp.witness import WitnessCalculator
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID)
+TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID, entries=1)
 PROVER = "0x" + "c0ffee" * 6 + "0001"
 PUBLIC = ("oldRoot", "newRoot", "dataHash", "prover")
 MAX_BALANCE = (1 << BALANCE_BITS) - 1
