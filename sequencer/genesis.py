@@ -96,3 +96,32 @@ def _integer(value: object, where: str) -> int:
         except ValueError:
             pass
     raise InvalidGenesis(f"{where} must be an integer (or a decimal or 0x-hex string), not {value!r}")
+
+
+#: an account as the Rollup's `Genesis` event posts it: index (3 bytes), address (32),
+#: balance (16), nonce (4), big-endian
+GENESIS_ACCOUNT_BYTES = 3 + 32 + 16 + 4
+
+
+def encode_accounts(accounts: Mapping[int, Account]) -> bytes:
+    """The genesis accounts as the Rollup's constructor emits them (`Genesis(bytes)`), by index,
+    so that `l2 rebuild` starts from L1 data alone."""
+    return b"".join(index.to_bytes(3, "big") + account.address.to_bytes(32, "big")
+                    + account.balance.to_bytes(16, "big") + account.nonce.to_bytes(4, "big")
+                    for index, account in sorted(accounts.items()))
+
+
+def decode_accounts(data: bytes) -> dict[int, Account]:
+    """`encode_accounts` read back; InvalidGenesis if `data` is not such a list."""
+    if len(data) % GENESIS_ACCOUNT_BYTES:
+        raise InvalidGenesis(f"{len(data)} bytes of genesis accounts: not a multiple of "
+                             f"{GENESIS_ACCOUNT_BYTES}")
+    accounts = {}
+    for at in range(0, len(data), GENESIS_ACCOUNT_BYTES):
+        index = int.from_bytes(data[at:at + 3], "big")
+        if index in accounts:
+            raise InvalidGenesis(f"genesis account {index} appears twice")
+        accounts[index] = Account(int.from_bytes(data[at + 3:at + 35], "big"),
+                                  int.from_bytes(data[at + 35:at + 51], "big"),
+                                  int.from_bytes(data[at + 51:at + 55], "big"))
+    return accounts
