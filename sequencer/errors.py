@@ -88,11 +88,12 @@ class ForcedApplies(InvalidTransfer):
 
 
 class MalformedBlockData(SequencerError):
-    """Posted block data that is not a whole number of transfers of field elements."""
+    """Block data the Rollup contract refuses, or records that cannot be posted as they are
+    (sequencer.block_data)."""
 
 
 class BlockTooLarge(SequencerError):
-    """More transfers than the block circuit has slots."""
+    """More records than the block circuit has slots, or more entries than it has entries."""
 
 
 class WrongDepth(SequencerError):
