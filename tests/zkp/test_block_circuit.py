@@ -327,6 +327,7 @@ KEY = slot_refuses("signed * (keyAddress.out - senderAddress) === 0;")
 SHORT = slot_refuses("debits * short.out === 0;")
 NEXT_NONCE = slot_refuses("nextNonceBits.in <== nextNonce;")
 RECIPIENT_TOTAL_RANGE = slot_refuses("recipientTotalBits.in <== recipientTotal;")
+L1_ADDRESS = slot_refuses("isWithdraw * entryHigh === 0;")
 ADDRESS_ZERO = slot_refuses("(recipientEmpty + isWithdraw) * addressIsZero.out === 0;")
 EMPTY_SENDER = slot_refuses("debits * senderEmpty === 0;")
 FORCED_HOLDER = slot_refuses("isForced * (1 - holder) === 0;")
@@ -388,6 +389,9 @@ FORGERIES = {
     "TRANSFER signed as a withdrawal": (
         Record(Op.TRANSFER, 0, 1, 10), transfer(0, 1, 10, kind=Kind.WITHDRAW), {},
         BadSignature, SIGNATURE),
+    "WITHDRAW to more than an L1 address": (
+        Record(Op.WITHDRAW, 0, 0, 10, 1 << 160), withdrawal(0, 10, recipient=1 << 160), {},
+        InvalidAddress, L1_ADDRESS),
     "WITHDRAW to L1 address 0": (
         Record(Op.WITHDRAW, 0, 0, 10, 0), withdrawal(0, 10, recipient=0), {}, InvalidAddress,
         ADDRESS_ZERO),
