@@ -6,19 +6,21 @@ and the L1 price of the packed block's calldata.
 For blocks of N = 2, 4, 16, 64 transfers, each circuit compiled here (circom, --O2 as the block
 circuit's builds, zkp.builds.OPTIMIZATION) and its constraints read from the .r1cs:
 
-- sha256: zkp/circuits/data_commitment.circom's PackedDataCommitment over N * 12 bytes
-  (sequencer/compact.py's packing): SHA-256 of ceil((96 N + 65) / 512) blocks of 512 bits, 8
-  range-check constraints a byte, the digest mod 2^253 as one output.
-- poseidon_chain: the dataHash of zkp/circuits/block.circom alone, as it writes it (CHAIN below:
-  one Poseidon(3) of (chain, packed word, recipient) a transfer and the `enabled` selector),
-  compiled on its own since block.circom has no separate template for it.
-- block: the whole block circuit, Block(N, 8, the devnet's chain id) (the small profile's depth
-  and chain id; block_small is N = 2), for N in BLOCK_SIZES only: its compile grows with N (the
-  large profile, 32 transfers at depth 20, is not compiled here).
+- sha256: zkp/circuits/data_commitment.circom's PackedDataCommitment over N * 11 bytes (N
+  TRANSFER records, sequencer/block_data.py): SHA-256 of ceil((88 N + 65) / 512) blocks of 512
+  bits, 8 range-check constraints a byte, the digest mod 2^253 as one output.
+- poseidon_chain: the dataHash the block circuit had before issue 13 (CHAIN below: one
+  Poseidon(3) of (chain, packed word, recipient) a transfer and an `enabled` selector), for
+  comparison.
+- block: the whole block circuit, Block(N, 8, the devnet's chain id, 1 entry) (the small
+  profile's depth, chain id and entries; block_small is N = 2), for N in BLOCK_SIZES only: its
+  compile grows with N (the large profile, 32 records at depth 20, is not compiled here). Its
+  commitment covers the N records and the entry, SHA-256 inside.
 
 Calldata: on an anvil started here, for each N, one transaction carrying the candidate commit's
-calldata, `commitBlock(uint256 newRoot, bytes data)` with the N packed transfers (posted_transfers
-of provernet.rollup_gas, amounts rounded as a wallet would, sequencer.compact.round_amount), sent
+calldata, `commitBlock(uint256 newRoot, bytes data)` with the N transfers' records
+(block_data.calldata of posted_transfers of provernet.rollup_gas, amounts rounded as a wallet
+would, block_data.round_amount), sent
 to an account with no code: its gasUsed is the 21,000 base and the calldata's price alone, the
 EIP-7623 floor 21,000 + 10 tokens (a zero byte one token, any other four) since nothing executes.
 A commitBlock that executes E gas pays 21,000 + max(4 tokens + E, 10 tokens).
@@ -35,7 +37,6 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 # Run as a script, this file's folder comes first on the path (and benchmarks/sequencer.py would
@@ -51,7 +52,7 @@ from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
 from provernet.rollup_gas import SEED, l1_description, posted_transfers
 from sequencer.circuit_inputs import SMALL
-from sequencer.compact import TRANSFER_BYTES, pack_transfer, round_amount
+from sequencer.block_data import RECORD_BYTES, Op, Record, calldata, round_amount
 from zkp.builds import CIRCUITS_DIR, OPTIMIZATION
 from zkp.circom import NODE_MODULES, compile_circuit
 from zkp.field import R
@@ -60,7 +61,7 @@ from zkp.r1cs import read_r1cs
 SIZES = (2, 4, 16, 64)
 #: block circuits compiled: 2 is block_small; 16 takes 60-70 s on this 2-core machine; not 64
 BLOCK_SIZES = (2, 4, 16)
-#: block.circom's dataHash (its chainStep lines), as a circuit of its own
+#: the block circuit's dataHash before issue 13 (its chainStep lines), as a circuit of its own
 CHAIN = """
 include "circomlib/circuits/poseidon.circom";
 
@@ -96,13 +97,13 @@ def sources(n: int) -> dict[str, str]:
     """Each measured circuit's source for blocks of `n` transfers, by column."""
     circuits = {
         "sha256": 'include "data_commitment.circom";\n'
-                  f"component main = PackedDataCommitment({n * TRANSFER_BYTES});\n",
+                  f"component main = PackedDataCommitment({n * RECORD_BYTES});\n",
         "poseidon_chain": CHAIN + f"component main = DataHashChain({n});\n",
     }
     if n in BLOCK_SIZES:
         circuits["block"] = (
             'include "block.circom";\ncomponent main {public [oldRoot, newRoot, dataHash, '
-            f"prover]}} = Block({n}, {SMALL.depth}, {SMALL.chain_id});\n")
+            f"prover]}} = Block({n}, {SMALL.depth}, {SMALL.chain_id}, {SMALL.entries});\n")
     return circuits
 
 
@@ -118,12 +119,12 @@ def constraints(folder: Path, name: str, body: str) -> tuple[int, float]:
 
 
 def candidate_calldata(n: int) -> bytes:
-    """The candidate commit's calldata for a block of `n` transfers as a busy rollup posts them."""
+    """The commit's calldata for a block of `n` transfers as a busy rollup posts them."""
     rng = random.Random(f"{SEED}-{n}")
-    packed = b"".join(pack_transfer(replace(t, amount=round_amount(t.amount)))
-                      for t in posted_transfers(n, rng))
+    records = [Record(Op.TRANSFER, t.from_index, t.to_index, round_amount(t.amount))
+               for t in posted_transfers(n, rng)]
     return (function_signature_to_4byte_selector(CANDIDATE_COMMIT)
-            + encode(["uint256", "bytes"], [rng.randrange(R), packed]))
+            + encode(["uint256", "bytes"], [rng.randrange(R), calldata(records)]))
 
 
 def tokens(calldata: bytes) -> int:
@@ -140,11 +141,11 @@ def calldata_rows(progress=lambda _: None) -> tuple[str, list[dict]]:
         rows = []
         for n in SIZES:
             progress(f"sending the calldata of {n} transfers")
-            calldata = candidate_calldata(n)
-            receipt = chain.transact(sender, to=NO_CODE, data=calldata)
-            count = tokens(calldata)
-            rows.append({"n": n, "calldata_bytes": len(calldata),
-                         "nonzero_bytes": len(calldata) - calldata.count(0), "tokens": count,
+            data = candidate_calldata(n)
+            receipt = chain.transact(sender, to=NO_CODE, data=data)
+            count = tokens(data)
+            rows.append({"n": n, "calldata_bytes": len(data),
+                         "nonzero_bytes": len(data) - data.count(0), "tokens": count,
                          "gas_used": receipt["gasUsed"],
                          "floor_gas": 21_000 + FLOOR_GAS_PER_TOKEN * count,
                          "standard_gas": 21_000 + STANDARD_GAS_PER_TOKEN * count})
@@ -152,11 +153,11 @@ def calldata_rows(progress=lambda _: None) -> tuple[str, list[dict]]:
 
 
 def measure(progress=lambda _: None) -> dict:
-    l1, calldata = calldata_rows(progress)
+    l1, posted = calldata_rows(progress)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for n in SIZES:
-            row = {"n": n, "packed_bytes": n * TRANSFER_BYTES}
+            row = {"n": n, "packed_bytes": n * RECORD_BYTES}
             for column, body in sources(n).items():
                 progress(f"compiling {column} for N = {n}")
                 count, seconds = constraints(Path(scratch), f"{column}_{n}", body)
@@ -166,7 +167,7 @@ def measure(progress=lambda _: None) -> dict:
             rows.append(row)
     return {"machine": f"{platform.machine()}, {platform.system()}, Python "
                        f"{platform.python_version()}", "optimization": f"--O{OPTIMIZATION}",
-            "rows": rows, "l1": l1, "calldata": calldata}
+            "rows": rows, "l1": l1, "calldata": posted}
 
 
 def main() -> None:

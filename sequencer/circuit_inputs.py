@@ -1,25 +1,35 @@
 """The block circuit's input (snarkjs's input.json) for a block, built from the L2 model.
 
 Coordinators hand it to rollers with each task; a roller computes the witness
-from it. It walks the block through `transition` (so a block the rules refuse
-raises the same `InvalidTransfer` here) and reads each slot's paths from the
-states in between: the sender's path before its debit, the recipient's after
-it. Slots past the block's transfers are padding: enabled = 0 and every other
-input 0, which the circuit accepts without a signature.
+from it. It walks the block's records through `transition` (so a block the rules
+refuse raises the same `InvalidTransfer` here) and reads each slot's leaves and
+paths from the states in between: the sender's (at a) before its debit, the
+recipient's (at b) after it. Slots past the block's records are padding: op 0
+and every other input 0, which the circuit accepts without a signature. The
+block's entries are the body's (`sequencer.block_data.body`): the consumed
+entries in record order, then zeros.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sequencer.accounts import AccountTree
+from sequencer.block_data import EXPONENT_BITS, Op, Record, block_commitment, pack_amount
 from sequencer.errors import BlockTooLarge, InvalidTransfer, WrongDepth
-from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, block_data, data_hash
-from sequencer.transition import credit_recipient, debit_sender
+from sequencer.transactions import DEVNET_CHAIN_ID, Transfer
+from sequencer.transition import (
+    CREDIT_OPS,
+    DEBIT_OPS,
+    SIGNED_OPS,
+    credit_recipient,
+    debit_sender,
+)
 
 
 @dataclass(frozen=True)
 class BlockCircuit:
-    """A profile of zkp/circuits/block.circom: main = Block(block_size, depth, chain_id)."""
+    """A profile of zkp/circuits/block.circom: main = Block(block_size, depth, chain_id,
+    entries)."""
 
     name: str
     block_size: int
@@ -37,26 +47,34 @@ LARGE = BlockCircuit("block_large", block_size=32, depth=20, chain_id=DEVNET_CHA
 
 #: per-slot inputs, in the order block.circom declares them
 SLOT_INPUTS = (
-    "enabled", "from", "to", "toAddress", "amount", "nonce",
-    "senderAx", "senderAy", "senderBalance", "sigR8x", "sigR8y", "sigS", "senderPath",
+    "op", "a", "b", "mantissa", "exponent", "toAddress",
+    "senderAx", "senderAy", "sigR8x", "sigR8y", "sigS",
+    "senderEmpty", "senderAddress", "senderBalance", "senderNonce", "senderPath",
     "recipientEmpty", "recipientBalance", "recipientNonce", "recipientPath",
 )  # fmt: skip
 _PATHS = ("senderPath", "recipientPath")
+#: the ops whose slot proves the sender's leaf: those that debit it, and FORCED_SKIP (which
+#: proves the leaf does not pay)
+_SENDER_OPS = DEBIT_OPS | {Op.FORCED_SKIP}
 
 
 def block_inputs(
     circuit: BlockCircuit,
     state_before: AccountTree,
-    transfers: Sequence[Transfer],
+    ops: Sequence[tuple[Record, Transfer | None]],
     prover: int | str,
 ) -> dict[str, object]:
-    """input.json for proving `transfers` on `state_before`; values as decimal strings.
+    """input.json for proving the records `ops` (each with its signed transaction, or None;
+    see `transition.apply_record`) on `state_before`; values as decimal strings.
 
     `prover` is the roller's Ethereum address (0x-hex or int): the proof is bound to it.
     """
-    if len(transfers) > circuit.block_size:
+    records = [record for record, _ in ops]
+    entries = [record.entry for record in records if record.entry is not None]
+    if len(records) > circuit.block_size or len(entries) > circuit.entries:
         raise BlockTooLarge(
-            f"{len(transfers)} transfers, but {circuit.name} has {circuit.block_size} slots"
+            f"{len(records)} records and {len(entries)} entries, but {circuit.name} has "
+            f"{circuit.block_size} slots and {circuit.entries} entries"
         )
     if state_before.depth != circuit.depth:
         raise WrongDepth(
@@ -64,48 +82,64 @@ def block_inputs(
         )
     slots = []
     state = state_before
-    for position, transfer in enumerate(transfers):
-        before = state
+    for position, (record, tx) in enumerate(ops):
         try:
-            debited = debit_sender(before, transfer, circuit.chain_id)
-            state = credit_recipient(debited, transfer)
+            debited = debit_sender(state, record, tx, circuit.chain_id)
+            after = credit_recipient(debited, record, tx)
         except InvalidTransfer as error:
             error.position = position
             raise
-        sender = before.get(transfer.from_index)
-        recipient = debited.get(transfer.to_index)
-        slots.append(
-            {
-                "enabled": 1,
-                "from": transfer.from_index,
-                "to": transfer.to_index,
-                "toAddress": transfer.to_address,
-                "amount": transfer.amount,
-                "nonce": transfer.nonce,
-                "senderAx": transfer.public_key[0],
-                "senderAy": transfer.public_key[1],
-                "senderBalance": sender.balance,
-                "sigR8x": transfer.signature.r8[0],
-                "sigR8y": transfer.signature.r8[1],
-                "sigS": transfer.signature.s,
-                "senderPath": before.proof(transfer.from_index),
-                "recipientEmpty": int(recipient is None),
-                "recipientBalance": 0 if recipient is None else recipient.balance,
-                "recipientNonce": 0 if recipient is None else recipient.nonce,
-                "recipientPath": debited.proof(transfer.to_index),
-            }
-        )
+        slots.append(slot_inputs(state, debited, record, tx))
+        state = after
     padding = {name: (0,) * circuit.depth if name in _PATHS else 0 for name in SLOT_INPUTS}
-    slots += [padding] * (circuit.block_size - len(transfers))
+    slots += [padding] * (circuit.block_size - len(records))
     inputs: dict[str, object] = {
         "oldRoot": state_before.root,
         "newRoot": state.root,
-        "dataHash": data_hash(block_data(transfers)),
+        "dataHash": block_commitment(records, circuit.block_size, circuit.entries),
         "prover": int(prover, 16) if isinstance(prover, str) else prover,
+        "entries": entries + [0] * (circuit.entries - len(entries)),
     }
     for name in SLOT_INPUTS:
         inputs[name] = [slot[name] for slot in slots]
     return _decimal(inputs)
+
+
+def slot_inputs(before: AccountTree, debited: AccountTree, record: Record,
+          tx: Transfer | None) -> dict[str, object]:
+    """One slot's inputs: `record` applied to `before`, `debited` the state after its sender's
+    update."""
+    packed = pack_amount(record.amount)
+    slot: dict[str, object] = {
+        "op": int(record.op),
+        "a": record.a,
+        "b": record.b,
+        "mantissa": packed >> EXPONENT_BITS,
+        "exponent": packed & ((1 << EXPONENT_BITS) - 1),
+        "toAddress": tx.to_address if record.op == Op.TRANSFER else record.entry or 0,
+        "senderAx": 0, "senderAy": 0, "sigR8x": 0, "sigR8y": 0, "sigS": 0,
+        "senderEmpty": 0, "senderAddress": 0, "senderBalance": 0, "senderNonce": 0,
+        "senderPath": (0,) * before.depth,
+        "recipientEmpty": 0, "recipientBalance": 0, "recipientNonce": 0,
+        "recipientPath": (0,) * before.depth,
+    }  # fmt: skip
+    if record.op in SIGNED_OPS:
+        slot |= {"senderAx": tx.public_key[0], "senderAy": tx.public_key[1],
+                 "sigR8x": tx.signature.r8[0], "sigR8y": tx.signature.r8[1],
+                 "sigS": tx.signature.s}
+    if record.op in _SENDER_OPS:
+        sender = before.get(record.a)
+        slot |= {"senderEmpty": int(sender is None), "senderPath": before.proof(record.a)}
+        if sender is not None:
+            slot |= {"senderAddress": sender.address, "senderBalance": sender.balance,
+                     "senderNonce": sender.nonce}
+    if record.op in CREDIT_OPS:
+        recipient = debited.get(record.b)
+        slot |= {"recipientEmpty": int(recipient is None),
+                 "recipientPath": debited.proof(record.b)}
+        if recipient is not None:
+            slot |= {"recipientBalance": recipient.balance, "recipientNonce": recipient.nonce}
+    return slot
 
 
 def _decimal(value: object) -> object:

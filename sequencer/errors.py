@@ -70,12 +70,30 @@ class WrongRecipient(InvalidTransfer):
     """The recipient leaf holds an account with another address than the transfer names."""
 
 
+class EmptyRecipient(InvalidTransfer):
+    """A TRANSFER record pays an empty leaf: a transfer that opens an account is an OPEN."""
+
+
+class OccupiedLeaf(InvalidTransfer):
+    """An OPEN record names a leaf that already holds an account: that is a TRANSFER."""
+
+
+class ForcedNotApplicable(InvalidTransfer):
+    """A FORCED record for a forced withdrawal that does not apply (the leaf does not hold the
+    request's address, or less than its amount): it must be posted as FORCED_SKIP."""
+
+
+class ForcedApplies(InvalidTransfer):
+    """A FORCED_SKIP record for a forced withdrawal that applies: the sequencer must pay it."""
+
+
 class MalformedBlockData(SequencerError):
-    """Posted block data that is not a whole number of transfers of field elements."""
+    """Block data the Rollup contract refuses, or records that cannot be posted as they are
+    (sequencer.block_data)."""
 
 
 class BlockTooLarge(SequencerError):
-    """More transfers than the block circuit has slots."""
+    """More records than the block circuit has slots, or more entries than it has entries."""
 
 
 class WrongDepth(SequencerError):

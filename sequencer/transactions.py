@@ -1,43 +1,29 @@
-"""Transfers: their fields, what is signed, and what a block posts on L1.
+"""Signed transactions: their fields and what is signed.
 
 A transfer moves `amount` from the account at index `from_index` to the one at
 `to_index`, whose address must be `to_address`. If that leaf is empty the
 transfer opens the account there with `to_address` (so a fresh wallet can
 receive); if it holds an account, its address must be `to_address`, which
-keeps a transfer from paying a different account than the signer meant.
+keeps a transfer from paying a different account than the signer meant. A
+withdrawal (kind WITHDRAW) is a `Transfer` with to_index 0 and to_address the
+L1 recipient. What a block posts on L1 for them (a record each) is
+`sequencer.block_data`'s; `sequencer.transition.record_for` says which.
 
-Packing. Each transfer is posted as two field elements: the recipient's
-address and one word holding the rest, most significant first,
+Packing. The signed fields are packed into one word, most significant first,
 
     from_index (32 bits) | to_index (32) | amount (128) | nonce (32)
 
 224 bits, so written as a 32-byte big-endian word it reads as 4 zero bytes,
-then the fields in that order. The posted data is all the state needs to be
-rebuilt: signatures and public keys stay off L1 (the proof vouches for them).
+then the fields in that order.
 
-Signing. The sender signs m = Poseidon(chain_id, packed, to_address) with
-EdDSA-Poseidon. The chain id names one rollup deployment (its circuit has it
-built in), so a signature cannot be replayed on another rollup; the nonce,
-which must equal the sender's and then increments, stops replays on this one.
-
-dataHash. The Rollup contract commits to a block's posted elements
-e_0, e_1, ... (two per transfer) with a Poseidon hash chain, one call per
-transfer:
-
-    h_0 = 0,   h_{k+1} = Poseidon(h_k, e_2k, e_2k+1),   dataHash = h_last
-
-Why three inputs (width 4): one call absorbs exactly one transfer, so the
-circuit skips a padding slot with one selector and the contract makes one
-call per real transfer, paying nothing for padding; and it is the cheapest
-width per element on the EVM. Per posted element, circomlibjs's
-poseidon_gencontract costs 22.6k gas at width 4 against 29.0k at width 3,
-23.4k at 5 and 24.2k at 6 (execution gas on py-evm), and circomlib's
-Poseidon 130 constraints against 240, 99 and 80: wider calls save a few
-constraints of a transfer's thousands but cost more gas, which L1 charges for
-every block. docs/rollup.md has the table.
+Signing. The sender signs m = Poseidon(chain_id, kind * 2^224 + packed,
+to_address) with EdDSA-Poseidon. The chain id names one rollup deployment (its
+circuit has it built in), so a signature cannot be replayed on another rollup;
+the kind, so a transfer's signature cannot be replayed as a withdrawal's; the
+nonce, which must equal the sender's and then increments, stops replays on
+this one.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 
@@ -48,7 +34,6 @@ from sequencer.errors import (
     AmountOverflow,
     IndexOutOfRange,
     InvalidAddress,
-    MalformedBlockData,
     NonceOverflow,
 )
 from sequencer.poseidon import poseidon
@@ -56,8 +41,6 @@ from zkp.field import R
 
 INDEX_BITS = 32
 AMOUNT_BITS = BALANCE_BITS
-#: posted field elements per transfer: the packed word and the recipient's address
-ELEMENTS_PER_TRANSFER = 2
 #: the devnet rollup's chain id: ASCII "provernet-devnet" (a deployment picks its own)
 DEVNET_CHAIN_ID = int.from_bytes(b"provernet-devnet", "big")
 
@@ -123,22 +106,3 @@ def sign_transfer(transfer: Transfer, private_key: bytes, chain_id: int) -> Tran
         public_key=eddsa.public_key(private_key),
         signature=eddsa.sign(private_key, signing_message(transfer, chain_id)),
     )
-
-
-def block_data(transfers: Sequence[Transfer]) -> list[int]:
-    """The field elements a block posts on L1: per transfer, its packed word and recipient."""
-    return [element for t in transfers for element in (pack(t), t.to_address)]
-
-
-def data_hash(elements: Sequence[int]) -> int:
-    """The Poseidon hash chain over posted elements, as the Rollup contract computes it."""
-    if len(elements) % ELEMENTS_PER_TRANSFER:
-        raise MalformedBlockData(
-            f"{len(elements)} posted elements: not a multiple of {ELEMENTS_PER_TRANSFER}"
-        )
-    if not all(0 <= e < R for e in elements):
-        raise MalformedBlockData("a posted element is not a field element (below r)")
-    chain = 0
-    for k in range(0, len(elements), ELEMENTS_PER_TRANSFER):
-        chain = poseidon((chain, *elements[k : k + ELEMENTS_PER_TRANSFER]))
-    return chain

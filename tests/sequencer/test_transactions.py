@@ -1,4 +1,4 @@
-"""Packing, the signed message and the posted data's hash chain."""
+"""Packing and the signed message."""
 
 from dataclasses import replace
 
@@ -8,15 +8,13 @@ from sequencer.errors import (
     AmountOverflow,
     IndexOutOfRange,
     InvalidAddress,
-    MalformedBlockData,
     NonceOverflow,
 )
 from sequencer.poseidon import poseidon
 from sequencer.transactions import (
     DEVNET_CHAIN_ID,
+    Kind,
     Transfer,
-    block_data,
-    data_hash,
     pack,
     signing_message,
 )
@@ -63,19 +61,9 @@ def test_signed_message_binds_chain_fields_and_recipient():
         signing_message(Transfer(0, 1, R, 1, 0), DEVNET_CHAIN_ID)
 
 
-def test_data_hash_is_a_chain_of_one_call_per_transfer():
-    other = Transfer(3, 4, 88, 5, 6)
-    elements = block_data([TRANSFER, other])
-    assert elements == [pack(TRANSFER), 77, pack(other), 88]
-    first = poseidon([0, pack(TRANSFER), 77])
-    assert data_hash(elements) == poseidon([first, pack(other), 88])
-    assert data_hash([]) == 0
-
-
-@pytest.mark.parametrize(
-    ("elements", "problem"),
-    [([1, 2, 3], "3 posted elements: not a multiple of 2"), ([1, R], "not a field element")],
-)
-def test_malformed_data_is_refused(elements, problem):
-    with pytest.raises(MalformedBlockData, match=problem):
-        data_hash(elements)
+def test_a_withdrawals_message_is_not_a_transfers():
+    withdrawal = replace(TRANSFER, kind=Kind.WITHDRAW)
+    assert signing_message(withdrawal, DEVNET_CHAIN_ID) == poseidon(
+        [DEVNET_CHAIN_ID, 2**224 + pack(TRANSFER), 77])
+    assert signing_message(withdrawal, DEVNET_CHAIN_ID) != signing_message(TRANSFER,
+                                                                           DEVNET_CHAIN_ID)

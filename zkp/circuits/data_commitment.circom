@@ -3,10 +3,9 @@ pragma circom 2.0.0;
 include "circomlib/circuits/bitify.circom";
 include "circomlib/circuits/sha256/sha256.circom";
 
-// The candidate data commitment of issue 13 (docs/rollup-data.md): SHA-256 of
-// a block's packed transfer data, which the Rollup contract computes with the
-// SHA-256 precompile (60 + 12 gas a word) where today's Poseidon chain costs
-// 45k gas a transfer. Not used by the block circuit yet.
+// The block's data commitment (issue 13, docs/rollup-data.md): SHA-256 of the block's
+// fixed-length body (sequencer/block_data.py: records, then entries), which the Rollup
+// contract computes with the SHA-256 precompile (60 + 12 gas a word).
 //
 // The commitment is the digest read as a big-endian integer, its top three
 // bits dropped (digest mod 2^253, as zkSync Lite did): every 253-bit number is
@@ -16,8 +15,10 @@ include "circomlib/circuits/sha256/sha256.circom";
 // public input (an ecMul and a calldata word per block on L1); 253 bits still
 // leave 126 bits of collision resistance.
 //
-// sequencer/compact.py is the reference (hashlib) and says how a transfer is
-// packed into its 12 bytes.
+// sequencer/block_data.py is the reference (hashlib). block.circom feeds
+// Sha256Commitment the bits its slots already have; PackedDataCommitment, for
+// bytes given as inputs, is what benchmarks/data_commitment.py measures and
+// tests/sequencer/test_block_data.py checks against the reference.
 
 // SHA-256 of nBits message bits, most significant bit of the first byte first
 // (circomlib's order). The bits are not checked to be bits here: a caller
