@@ -366,6 +366,10 @@ def test_an_exit_is_claimed_once(world):
     claim(world, world.users[0], 1, records)
     with rejected("AlreadyClaimed"):
         claim(world, world.users[1], 1, records)
+    assert world.bridge.is_claimed(BLOCK, 1) and not world.bridge.is_claimed(BLOCK, 0)
+    # the bitmap's key, block << 8 | position, must not wrap onto the claimed one
+    assert not world.bridge.is_claimed(BLOCK + (1 << 248), 1)
+    assert not world.bridge.is_claimed(BLOCK, 1 + 256)
 
 
 def test_a_claim_must_be_a_leaf_of_the_blocks_exit_root(world):
