@@ -23,10 +23,11 @@ from market_contracts.bridge import (
     WithdrawalClaimed,
     WithdrawalForced,
 )
+from market_contracts.chain import decode_revert
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import BridgeSupport, deploy_bridge, deploy_bridge_support
 from market_contracts.errors import BridgeRejected, TransactionFailed
-from sequencer import eddsa
+from sequencer import babyjub, eddsa
 from sequencer.accounts import Account as L2Account, AccountTree, address_of
 from sequencer.babyjub import IDENTITY
 from sequencer.block_data import (
@@ -275,7 +276,7 @@ def test_forced_withdrawal_needs_the_keys_signature_of_this_message(world):
             world.bridge.request_withdrawal(world.users[0], 0, TOKEN, recipient, 0, public_key,
                                             signature.r8, signature.s)
     # a key of small order (anything "verifies" S B8 = R8 + 8 h A for it): refused
-    anything = eddsa.Signature(eddsa.babyjub.multiply_base(5), 5)
+    anything = eddsa.Signature(babyjub.multiply_base(5), 5)
     for small in (IDENTITY, (0, R - 1)):
         with rejected("InvalidSignature"):
             world.bridge.request_withdrawal(world.users[0], 0, TOKEN, recipient, 0, small,
@@ -540,8 +541,6 @@ def hooked(deployed_hooked):
 
 def reentry(world, attacker) -> tuple[bool, bool, str]:
     """(re-entered, the inner call succeeded, its error's name)."""
-    from market_contracts.chain import decode_revert
-
     functions = attacker.functions
     result = bytes(world.chain.call(functions.reentryResult()))
     return (world.chain.call(functions.reentered()), world.chain.call(functions.reentrySucceeded()),
