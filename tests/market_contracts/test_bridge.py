@@ -40,6 +40,7 @@ from sequencer.block_data import (
     forced_hash,
     is_postable,
 )
+from sequencer.errors import AmountOverflow, IndexOutOfRange, InvalidAddress, NonceOverflow
 from sequencer.transactions import (
     DEVNET_CHAIN_ID,
     Kind,
@@ -301,6 +302,22 @@ def test_forced_withdrawal_refuses_what_a_block_cannot_post(world, index, amount
         world.bridge.request_withdrawal(world.users[0], index, amount,
                                         to_checksum_address(recipient.to_bytes(20, "big")), salt,
                                         public_key, signature.r8, signature.s)
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ({"recipient": 0}, InvalidAddress),
+    ({"recipient": 1 << 160}, InvalidAddress),
+    ({"salt": 1 << 32}, NonceOverflow),
+    ({"amount": 1 << 128}, AmountOverflow),
+    ({"index": 1 << 32}, IndexOutOfRange),
+])
+def test_the_wallet_refuses_to_sign_what_the_bridge_refuses(fields, error):
+    message = {"index": 0, "amount": TOKEN, "salt": 0, "recipient": 1} | fields
+    with pytest.raises(error):
+        forced_withdrawal_message(**message, chain_id=CHAIN_ID)
+    if set(fields) <= {"index", "recipient"}:
+        with pytest.raises(error):
+            exit_message(message["index"], message["recipient"], CHAIN_ID)
 
 
 # ----------------------------------------------------------------------------------- claims
