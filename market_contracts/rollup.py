@@ -309,6 +309,11 @@ class Rollup:
         """The position of the queue's next entry for a block to consume."""
         return self._call(self.contract.functions.queueNext(), block_identifier)
 
+    def finalized_queue_next(self, block_identifier="latest") -> int:
+        """The queue position the last finalized state has consumed up to (what a frozen
+        rollup's Bridge refunds from)."""
+        return self._call(self.contract.functions.finalizedQueueNext(), block_identifier)
+
     def queue_entry(self, position: int, block_identifier="latest") -> tuple[bytes, int]:
         """(hash, enqueue time) of queue entry `position`."""
         entry_hash, time = self._call(self.contract.functions.queueEntry(position),

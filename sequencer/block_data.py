@@ -151,6 +151,9 @@ def _check_shape(record: Record) -> None:
         raise MalformedBlockData(f"a {record.op.name} record {'needs' if record.op in FORCED_OPS else 'takes no'} L1 recipient")
     if record.entry is not None and not 0 <= record.entry < 1 << 8 * ENTRY_BYTES:
         raise MalformedBlockData(f"entry {record.entry} does not fit in {ENTRY_BYTES} bytes")
+    if record.op == Op.WITHDRAW and record.entry >> ADDRESS_BITS:
+        raise MalformedBlockData(f"a withdrawal's recipient {record.entry:#x} is no 20-byte "
+                                 "L1 address")
     if record.recipient is not None and not 0 <= record.recipient < 1 << ADDRESS_BITS:
         raise MalformedBlockData(f"recipient {record.recipient} is not a 20-byte address")
 
@@ -226,6 +229,9 @@ def parse(data: bytes, slots: int, entries: int) -> list[Record]:
         if op in CONSUMES_ENTRY:
             entry = int.from_bytes(data[entry_at:entry_at + ENTRY_BYTES], "big")
             entry_at += ENTRY_BYTES
+            if op == Op.WITHDRAW and entry >> ADDRESS_BITS:
+                raise MalformedBlockData(f"a withdrawal's recipient {entry:#x} is no 20-byte "
+                                         "L1 address")
         if op in FORCED_OPS:
             recipient = int.from_bytes(data[recipient_at:recipient_at + RECIPIENT_BYTES], "big")
             recipient_at += RECIPIENT_BYTES

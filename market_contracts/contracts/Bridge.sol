@@ -22,7 +22,7 @@ interface IPoseidon3 {
 /// finalized, the exits each block pays, and whether it is frozen (docs: spec §3).
 interface IBridgeRollup {
     function enqueue(bytes32 entryHash) external returns (uint256 position);
-    function queueNext() external view returns (uint256);
+    function finalizedQueueNext() external view returns (uint256);
     function lastFinalized() external view returns (uint256);
     function exitRoot(uint256 blockNumber) external view returns (bytes32);
     function frozen() external view returns (bool);
@@ -123,7 +123,7 @@ contract Bridge is ReentrancyGuardTransient {
     error BalanceTooLarge(uint256 balance);
     error NonceTooLarge(uint256 nonce);
     error NotInFinalizedState(uint256 index);
-    error DepositIncluded(uint256 position, uint256 queueNext);
+    error DepositIncluded(uint256 position, uint256 finalizedQueueNext);
     error NoDeposit(uint256 position);
 
     constructor(
@@ -246,11 +246,11 @@ contract Bridge is ReentrancyGuardTransient {
         emit Exited(index, recipient, balance);
     }
 
-    /// Once the rollup is frozen: refund deposit `position` to its sender if no block consumed
-    /// it (its position is at or after the queue's next); once.
+    /// Once the rollup is frozen: refund deposit `position` to its sender if no finalized block
+    /// consumed it (one committed but never finalized is not in the state exits pay from); once.
     function reclaimDeposit(uint256 position) external nonReentrant {
         if (!rollup.frozen()) revert NotFrozen();
-        uint256 next = rollup.queueNext();
+        uint256 next = rollup.finalizedQueueNext();
         if (position < next) revert DepositIncluded(position, next);
         Deposit memory refund = _deposits[position];
         if (refund.sender == address(0)) revert NoDeposit(position);

@@ -548,6 +548,17 @@ contract Rollup {
         return _field(_state, QUEUE_NEXT);
     }
 
+    /// The queue position the last finalized state has consumed up to: what the unfinalized
+    /// blocks took after it is not in `finalizedRoot`, so once frozen those deposits are refunded
+    /// (`Bridge.reclaimDeposit`) rather than lost.
+    function finalizedQueueNext() external view returns (uint256) {
+        uint256 state = _state;
+        uint256 finalized = _field(state, LAST_FINALIZED);
+        if (finalized == _field(state, LAST_COMMITTED)) return _field(state, QUEUE_NEXT);
+        // A block not finalized never leaves the ring (RingFull), so its queue start is there.
+        return _ringEntry(finalized + 1).meta >> META_QUEUE_START & FIELD_MASK;
+    }
+
     function queueEntry(uint256 position) external view returns (bytes32 hash, uint256 time) {
         uint256 length = _field(_state, QUEUE_LENGTH);
         if (position >= length) revert NoSuchQueueEntry(position, length);

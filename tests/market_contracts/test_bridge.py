@@ -495,7 +495,7 @@ def test_a_deposit_never_included_is_refunded_once_frozen(world):
     public_key, signature = sign_forced(KEYS[0], 0, TOKEN, caller.address, 0)
     world.bridge.request_withdrawal(caller, 0, TOKEN, caller.address, 0, public_key,
                                     signature.r8, signature.s)  # position 2: forced
-    world.set("setQueueNext", 1)
+    world.set("setFinalizedQueueNext", 1)
     with rejected("NotFrozen"):
         world.bridge.reclaim_deposit(caller, 1)
     world.set("setFrozen", True)

@@ -53,7 +53,7 @@ def random_record(rng: random.Random) -> Record:
     op = Op(rng.randrange(1, 7))
     return Record(op, rng.randrange(1 << 24), rng.randrange(1 << 24),
                   rng.randrange(1 << MANTISSA_BITS) * 10 ** rng.randrange(32),
-                  rng.randrange(R) if op in CONSUMES_ENTRY else None,
+                  rng.randrange(1 << 160 if op == Op.WITHDRAW else R) if op in CONSUMES_ENTRY else None,
                   rng.randrange(1 << 160) if op in FORCED_OPS else None)
 
 

@@ -10,7 +10,7 @@ contract RollupDouble {
     }
 
     Entry[] internal _queue;
-    uint256 public queueNext;
+    uint256 public finalizedQueueNext;
     uint256 public lastFinalized;
     bool public frozen;
     uint256 public finalizedRoot;
@@ -30,8 +30,8 @@ contract RollupDouble {
         return (entry.hash, entry.time);
     }
 
-    function setQueueNext(uint256 next) external {
-        queueNext = next;
+    function setFinalizedQueueNext(uint256 next) external {
+        finalizedQueueNext = next;
     }
 
     function setLastFinalized(uint256 number) external {
