@@ -17,11 +17,17 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
+from web3.utils.address import get_create_address
 
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.compile import load_artifact
-from market_contracts.deploy import Deployment, RollupDeployment
+from market_contracts.deploy import (
+    Deployment,
+    RollupDeployment,
+    deploy_bridge,
+    deploy_bridge_support,
+)
 from market_contracts.errors import RollupRejected, TransactionFailed, UnknownDeployment
 from market_contracts.submissions import block_statement
 from market_contracts.verifiers import deploy_batch_verifier, deploy_verifier
@@ -442,26 +448,47 @@ def deploy_rollup_contract(chain: Chain, deployer: LocalAccount, *, sequencer: s
 
 
 def deploy_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, vk: VerificationKey,
-                  bridge: str, genesis_root: int, batch_size: int, max_transfers: int,
-                  entries: int, **options) -> Rollup:
-    """Deploy the batch verifier generated for the block circuit's key `vk` and the Rollup over
-    it (`options`: deploy_rollup_contract's); `Rollup.deployment()` gives the entry for the
-    deployment file."""
+                  genesis_root: int, batch_size: int, max_transfers: int, entries: int,
+                  l2_chain_id: int, depth: int, token: str | None = None,
+                  genesis_backing: int = 0, **options) -> Rollup:
+    """Deploy the batch verifier generated for the block circuit's key `vk`, the Rollup over it
+    and its Bridge (for the L2 of `l2_chain_id` with a tree of `depth`, holding `token`: None
+    deploys a devnet RollupToken that `deployer` mints), `options` being
+    deploy_rollup_contract's; `Rollup.deployment()` gives the entry for the deployment file.
+
+    The Rollup and the Bridge each name the other in their code, so the Rollup is deployed
+    with the address the Bridge will have: the deployer's next creation after it.
+    `genesis_backing` tokens (the genesis balances' total) are minted to the Bridge, so that
+    every L2 balance, genesis ones included, is backed by tokens an exit can pay."""
     verifier = deploy_batch_verifier(chain, deployer, vk, "RollupBatchVerifier")
-    return deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier.address,
-                                  bridge=bridge, genesis_root=genesis_root, batch_size=batch_size,
-                                  max_transfers=max_transfers, entries=entries, **options)
+    support = deploy_bridge_support(chain, deployer, token=token)
+    nonce = chain.w3.eth.get_transaction_count(deployer.address, "pending")
+    bridge = get_create_address(deployer.address, nonce + 1)
+    rollup = deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier.address,
+                                    bridge=bridge, genesis_root=genesis_root,
+                                    batch_size=batch_size, max_transfers=max_transfers,
+                                    entries=entries, **options)
+    deployed = deploy_bridge(chain, deployer, support, rollup=rollup.address,
+                             l2_chain_id=l2_chain_id, depth=depth)
+    if deployed != bridge:
+        raise UnknownDeployment(f"the Bridge was deployed at {deployed}, not at {bridge} where "
+                                "the Rollup expects it: another transaction of the deployer "
+                                "came between the two; deploy again")
+    if genesis_backing:
+        token_contract = chain.w3.eth.contract(support.token, abi=load_artifact("RollupToken")["abi"])
+        chain.transact(deployer, token_contract.functions.mint(bridge, genesis_backing))
+    return rollup
 
 
 def attach_rollup(chain: Chain, deployer: LocalAccount, deployment: Deployment, *, sequencer: str,
-                  vk: VerificationKey, bridge: str, genesis_root: int, batch_size: int,
+                  vk: VerificationKey, genesis_root: int, batch_size: int,
                   max_transfers: int, entries: int, **options) -> Deployment:
     """Deploy a Rollup for the market of `deployment` (as `deploy_rollup`) and the single-proof
     verifier of the same key, and add both to its staking contract (`addRollup`: settlement, the
     rollup's reward pool and slashing); return `deployment` naming the rollup and that verifier.
     `deployer` must be the account that deployed the staking contract: only it adds rollups.
     Coordinators are registered afterwards, bound to the rollup (`Market.register_coordinator`)."""
-    rollup = deploy_rollup(chain, deployer, sequencer=sequencer, vk=vk, bridge=bridge,
+    rollup = deploy_rollup(chain, deployer, sequencer=sequencer, vk=vk,
                            genesis_root=genesis_root, batch_size=batch_size,
                            max_transfers=max_transfers, entries=entries, **options)
     block_verifier = deploy_verifier(chain, deployer, vk, "RollupBlockVerifier")

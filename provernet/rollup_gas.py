@@ -28,6 +28,7 @@ from market_contracts.chain import Chain, RpcChain
 from market_contracts.rollup import Rollup, deploy_rollup
 from market_contracts.units import ONE_TOKEN
 from sequencer.block_data import Op, Record, calldata, round_amount
+from sequencer.circuit_inputs import SMALL
 from zkp.builds import build_block_circuit
 from zkp.field import R
 from zkp.proof import VerificationKey
@@ -63,11 +64,11 @@ def posted_transfers(count: int, rng: random.Random) -> list[Record]:
 
 def deploy_measured_rollup(chain: Chain, deployer: LocalAccount, sequencer: LocalAccount,
                            vk: VerificationKey) -> Rollup:
-    """A Rollup for blocks of up to MAX_TRANSFERS, `sequencer` its sequencer, genesis root 0; the
-    deployer stands in for the bridge (no queue entry is measured)."""
-    return deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=vk,
-                         bridge=deployer.address, genesis_root=0, batch_size=2,
-                         max_transfers=MAX_TRANSFERS, entries=ENTRIES, ring_size=RING_SIZE)
+    """A Rollup (and its Bridge) for blocks of up to MAX_TRANSFERS, `sequencer` its sequencer,
+    genesis root 0."""
+    return deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=vk, genesis_root=0,
+                         batch_size=2, max_transfers=MAX_TRANSFERS, entries=ENTRIES,
+                         l2_chain_id=SMALL.chain_id, depth=SMALL.depth, ring_size=RING_SIZE)
 
 
 def measure_commits(chain: Chain, rollup: Rollup, sequencer: LocalAccount,

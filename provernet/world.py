@@ -44,7 +44,7 @@ from market_contracts.units import ONE_TOKEN
 from p2p.host import load_or_create_identity
 from sequencer.accounts import Account as L2Account
 from sequencer.circuit_inputs import SMALL
-from sequencer.genesis import dev_address, genesis_state
+from sequencer.genesis import dev_address, encode_accounts, genesis_state
 from zkp.proof import VerificationKey
 
 #: tokens minted to each roller (and guest) before it stakes
@@ -139,24 +139,31 @@ class World:
         """Deploy a Rollup whose blocks `sequencer` (an address) commits and add it to the
         market (`addRollup`); return its deployment and keep it in `deployments`.
 
-        `vk`: the block circuit's key, from which its batch and block verifiers are generated;
-        None: `stub` stands in for both (no proof is checked: tests and gas figures).
-        `genesis_root` None: `l2_genesis_root()`; `batch_size` None: the market's K;
-        `max_transfers`, `entries`: records a block may post and entries it may consume (the small
-        circuit's by default); `bridge` None: the owner stands in for the Bridge (it alone
-        enqueues); `options`: `deploy_rollup_contract`'s (delays, ring size, genesis accounts)."""
-        genesis_root = l2_genesis_root() if genesis_root is None else genesis_root
-        bridge = self.owner.address if bridge is None else bridge
+        `vk`: the block circuit's key, from which its batch and block verifiers are generated,
+        and the rollup gets its Bridge and L2 token (the devnet genesis, emitted at deployment
+        for `l2 rebuild` and backed by tokens minted to the Bridge); None: `stub` stands in for
+        both verifiers (no proof is checked: tests and gas figures) and `bridge` (None: the
+        owner) for the Bridge: it alone enqueues. `genesis_root` None: `l2_genesis_root()`;
+        `batch_size` None: the market's K; `max_transfers`, `entries`: records a block may post
+        and entries it may consume (the small circuit's by default); `options`:
+        `deploy_rollup_contract`'s (delays, ring size, genesis accounts)."""
         batch_size = self.params.k if batch_size is None else batch_size
+        backing = 0
+        if genesis_root is None:
+            genesis_root = l2_genesis_root()
+            options.setdefault("genesis_accounts", encode_accounts(l2_genesis()))
+            backing = sum(account.balance for account in l2_genesis().values())
         if vk is not None:
             deployment = attach_rollup(self.chain, self.owner, self.market.deployment,
-                                       sequencer=sequencer, vk=vk, bridge=bridge,
-                                       genesis_root=genesis_root, batch_size=batch_size,
-                                       max_transfers=max_transfers, entries=entries, **options)
+                                       sequencer=sequencer, vk=vk, genesis_root=genesis_root,
+                                       batch_size=batch_size, max_transfers=max_transfers,
+                                       entries=entries, l2_chain_id=SMALL.chain_id,
+                                       depth=SMALL.depth, genesis_backing=backing, **options)
         else:
             rollup = deploy_rollup_contract(
                 self.chain, self.owner, sequencer=sequencer, verifier=self.stub.address,
-                bridge=bridge, genesis_root=genesis_root, batch_size=batch_size,
+                bridge=self.owner.address if bridge is None else bridge,
+                genesis_root=genesis_root, batch_size=batch_size,
                 max_transfers=max_transfers, entries=entries, **options)
             self.market.add_rollup(self.owner, rollup.address, self.stub.address)
             deployment = replace(self.market.deployment, rollup=replace(

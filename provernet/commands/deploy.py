@@ -16,7 +16,7 @@ from provernet.commands.connection import rpc_url_option
 from provernet.commands.keys import account_options, dev_account_option, signing_account
 from provernet.commands.sequencer import (CIRCUITS, DEVNET_ACCOUNTS, DEVNET_BALANCE,
                                           genesis_accounts_from)
-from sequencer.genesis import genesis_state
+from sequencer.genesis import encode_accounts, genesis_state
 from zkp.builds import BLOCK_PROFILES, build_block_circuit
 
 
@@ -78,9 +78,10 @@ def command(rpc_url: str, datadir: Path | None, password_file: Path | None, out:
         deployment = attach_rollup(
             chain, owner, deployment, sequencer=sequencer_address or owner.address,
             vk=build.setup.vk, genesis_root=genesis_state(profile.depth, genesis).root,
-            batch_size=params.k, max_transfers=profile.block_size, entries=profile.entries,
-            # the owner stands in for the Bridge until it is deployed with the rollup
-            bridge=owner.address)
+            genesis_accounts=encode_accounts(genesis), batch_size=params.k,
+            max_transfers=profile.block_size, entries=profile.entries,
+            l2_chain_id=profile.chain_id, depth=profile.depth,
+            genesis_backing=sum(account.balance for account in genesis.values()))
     deployment.save(out)
     click.echo(f"deployed on chain {deployment.chain_id}: token {deployment.token}, "
                f"registry {deployment.registry}, staking {deployment.staking}"
