@@ -18,7 +18,7 @@ import json
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -35,7 +35,7 @@ from sequencer.errors import (
     WalletKeyMissing,
 )
 from sequencer.genesis import dev_private_key
-from sequencer.transactions import Transfer, sign_transfer
+from sequencer.transactions import Kind, Transfer, sign_transfer
 from sequencer.wire import field_element, hex32
 
 KEY_NAME = "l2-key.json"
@@ -139,8 +139,21 @@ async def recipient(client: SequencerClient, to: str) -> tuple[int, int]:
 
 async def prepare_transfer(client: SequencerClient, key: L2Key, to: str, amount: int) -> Transfer:
     """A signed transfer of `amount` from the wallet's account to `to`, at its next nonce."""
-    sender = await own_account(client, key)
     to_index, to_address = await recipient(client, to)
+    return await _signed(client, key, Transfer(0, to_index, to_address, amount, 0))
+
+
+async def prepare_withdrawal(client: SequencerClient, key: L2Key, recipient_l1: int,
+                             amount: int) -> Transfer:
+    """A signed withdrawal of `amount` from the wallet's account to L1 address `recipient_l1`,
+    at its next nonce: claimable on L1 (`l2 claim`) once its block is finalized."""
+    return await _signed(client, key, Transfer(0, 0, recipient_l1, amount, 0,
+                                               kind=Kind.WITHDRAW))
+
+
+async def _signed(client: SequencerClient, key: L2Key, unsigned: Transfer) -> Transfer:
+    """`unsigned` from the wallet's account at its next nonce, signed for the API's rollup."""
+    sender = await own_account(client, key)
     chain_id = int((await client.status())["chainId"], 16)
-    unsigned = Transfer(sender["index"], to_index, to_address, amount, sender["pendingNonce"])
-    return sign_transfer(unsigned, key.private_key, chain_id)
+    return sign_transfer(replace(unsigned, from_index=sender["index"],
+                                 nonce=sender["pendingNonce"]), key.private_key, chain_id)

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import click
 import trio
+from eth_utils import is_address, to_checksum_address
 
-from provernet.commands.keys import datadir_option
+from market_contracts.bridge import Bridge
+from market_contracts.chain import Chain
+from market_contracts.rollup import Rollup
+from provernet.commands.connection import market_options, open_market
+from provernet.commands.keys import (
+    datadir_option,
+    dev_account_option,
+    password_file_option,
+    signing_account,
+)
 from roller.keys import datadir_from
+from sequencer import eddsa
+from sequencer.accounts import NONCE_BITS
+from sequencer.block_data import is_postable, round_amount
+from sequencer.circuit_inputs import BlockCircuit
 from sequencer.client import DEFAULT_URL, SequencerClient
-from sequencer.transactions import Transfer
+from sequencer.l1_wallet import claim as l1_claim
+from sequencer.l1_wallet import exit_of
+from sequencer.rebuild import rebuild
+from sequencer.transactions import Transfer, forced_withdrawal_message
 from sequencer.wallet import (
     L2Key,
     create_key,
@@ -22,8 +41,9 @@ from sequencer.wallet import (
     load_key,
     own_account,
     prepare_transfer,
+    prepare_withdrawal,
 )
-from sequencer.wire import hex32
+from sequencer.wire import field_element, hex32
 
 T = TypeVar("T")
 
@@ -131,3 +151,188 @@ def tx(url: str, hash_: str, as_json: bool) -> None:
                    f"{found['blockStatus']}")
     else:
         click.echo("  pending: accepted, waiting for the next block")
+
+
+# ---------------------------------------------------------------- L1: the bridge in and out
+
+@dataclass(frozen=True)
+class _L1:
+    """The rollup of a deployment file, its Bridge, and its circuit's shape read from them."""
+
+    chain: Chain
+    rollup: Rollup
+    bridge: Bridge
+    circuit: BlockCircuit
+    #: where reading the rollup's events starts: its deployment block
+    from_block: int
+
+
+def _open_l1(rpc_url: str, deployment: Path | None, datadir: Path | None) -> _L1:
+    market = open_market(rpc_url, deployment, datadir)
+    entry = market.deployment.rollup
+    if entry is None:
+        raise click.ClickException("the deployment file names no rollup")
+    rollup = Rollup(market.chain, entry.address)
+    bridge = Bridge(market.chain, entry.bridge)
+    circuit = BlockCircuit("rollup", block_size=rollup.max_transfers(), depth=bridge.depth(),
+                           chain_id=bridge.l2_chain_id(), entries=rollup.entries())
+    return _L1(market.chain, rollup, bridge, circuit, entry.block)
+
+
+def _l1_address(value: str, option: str) -> int:
+    if not is_address(value):
+        raise click.BadParameter(f"{value!r} is not a 20-byte 0x-hex L1 address", param_hint=option)
+    return int(value, 16)
+
+
+def _postable(amount: int) -> int:
+    if not is_postable(amount):
+        raise click.BadParameter(f"{amount} has more significant digits than a block can post; "
+                                 f"send {round_amount(amount)}", param_hint="--amount")
+    return amount
+
+
+@command.command("deposit")
+@market_options
+@datadir_option
+@password_file_option
+@dev_account_option
+@dev_key_option
+@click.option("--amount", required=True, type=click.IntRange(1), help="Tokens, in base units.")
+@click.option("--to", "to_address", default=None,
+              help="L2 address (0x-hex) to credit [default: the wallet's own].")
+def deposit(rpc_url: str, deployment: Path | None, datadir: Path | None,
+            password_file: Path | None, dev_account: int | None, dev_key: int | None,
+            amount: int, to_address: str | None) -> None:
+    """Lock tokens in the Bridge for an L2 address: the sequencer must include the deposit in
+    queue order, within the Rollup's force delay. Prints its queue position (`l2 tx --deposit`)."""
+    l1 = _open_l1(rpc_url, deployment, datadir)
+    address = (_key(datadir, dev_key).address if to_address is None
+               else field_element(to_address, "--to"))
+    account = signing_account(l1.chain, dev_account, datadir, password_file)
+    event = l1.bridge.deposit(account, address, _postable(amount))
+    click.echo(f"deposited {event.amount} to L2 address {hex32(address)}: queue position "
+               f"{event.position}")
+
+
+@command.command("withdraw")
+@sequencer_option
+@datadir_option
+@dev_key_option
+@click.option("--amount", required=True, type=click.IntRange(1), help="Amount in base units.")
+@click.option("--recipient", required=True, help="The L1 address (0x-hex) the exit pays.")
+def withdraw(url: str, datadir: Path | None, dev_key: int | None, amount: int,
+             recipient: str) -> None:
+    """Sign a withdrawal to L1 at the wallet's next nonce and send it; once its block is
+    finalized, `l2 claim` pays it on L1 (`l2 tx HASH` says when)."""
+    key = _key(datadir, dev_key)
+    to = _l1_address(recipient, "--recipient")
+
+    async def send(client: SequencerClient) -> tuple[Transfer, str]:
+        signed = await prepare_withdrawal(client, key, to, _postable(amount))
+        return signed, await client.send_transfer(signed)
+
+    signed, hash_ = _with_client(url, send)
+    click.echo(f"withdrawing {amount} from account {signed.from_index} to {recipient} "
+               f"(nonce {signed.nonce}): {hash_}")
+
+
+@command.command("force-withdraw")
+@market_options
+@datadir_option
+@password_file_option
+@dev_account_option
+@dev_key_option
+@click.option("--index", required=True, type=click.IntRange(0), help="The account's index.")
+@click.option("--amount", required=True, type=click.IntRange(1), help="Amount in base units.")
+@click.option("--recipient", required=True, help="The L1 address (0x-hex) the exit pays.")
+def force_withdraw(rpc_url: str, deployment: Path | None, datadir: Path | None,
+                   password_file: Path | None, dev_account: int | None, dev_key: int | None,
+                   index: int, amount: int, recipient: str) -> None:
+    """Request a withdrawal on L1, for a sequencer that ignores `l2 withdraw`: it joins the L1
+    queue, which every block must take in order within the force delay (a request the account
+    cannot pay is taken and skipped). Prints its queue position (`l2 tx --deposit` reads it)."""
+    l1 = _open_l1(rpc_url, deployment, datadir)
+    key = _key(datadir, dev_key)
+    to = _l1_address(recipient, "--recipient")
+    salt = secrets.randbelow(1 << NONCE_BITS)
+    message = forced_withdrawal_message(index, _postable(amount), salt, to, l1.circuit.chain_id)
+    signature = eddsa.sign(key.private_key, message)
+    account = signing_account(l1.chain, dev_account, datadir, password_file)
+    event = l1.bridge.request_withdrawal(account, index, amount, recipient, salt, key.public_key,
+                                         signature.r8, signature.s)
+    click.echo(f"forced withdrawal of {amount} from account {index} to {recipient}: queue "
+               f"position {event.position}")
+
+
+@command.command("claim")
+@market_options
+@datadir_option
+@password_file_option
+@dev_account_option
+@click.option("--block", "block_number", required=True, type=click.IntRange(1),
+              help="The L2 block that holds the withdrawal (`l2 tx HASH` says).")
+@click.option("--position", required=True, type=click.IntRange(0),
+              help="The withdrawal's exit position in that block (`l2 tx HASH` says).")
+def claim(rpc_url: str, deployment: Path | None, datadir: Path | None,
+          password_file: Path | None, dev_account: int | None, block_number: int,
+          position: int) -> None:
+    """Pay a finalized withdrawal on L1, from L1 data alone (no sequencer needed): the proof
+    comes from the block's posted records. Anyone may claim; the tokens go to the recipient."""
+    l1 = _open_l1(rpc_url, deployment, datadir)
+    found = l1_claim(l1.rollup, l1.circuit, l1.from_block, block_number, position)
+    account = signing_account(l1.chain, dev_account, datadir, password_file)
+    paid = l1.bridge.claim_withdrawal(account, found.block_number, found.position,
+                                      to_checksum_address(found.recipient), found.amount,
+                                      found.proof)
+    click.echo(f"claimed {paid.amount} to {paid.recipient} (block {block_number}, exit "
+               f"{position})")
+
+
+@command.command("exit")
+@market_options
+@datadir_option
+@password_file_option
+@dev_account_option
+@dev_key_option
+@click.option("--index", required=True, type=click.IntRange(0), help="The account's index.")
+@click.option("--recipient", required=True, help="The L1 address (0x-hex) to pay.")
+def exit_(rpc_url: str, deployment: Path | None, datadir: Path | None,
+          password_file: Path | None, dev_account: int | None, dev_key: int | None, index: int,
+          recipient: str) -> None:
+    """The escape hatch: once the rollup is frozen (no batch finalized for its escape delay),
+    take the account's whole balance in the last finalized state to L1, once. Needs no
+    sequencer: the state is rebuilt from L1."""
+    l1 = _open_l1(rpc_url, deployment, datadir)
+    if not l1.rollup.frozen():
+        raise click.ClickException("the rollup is not frozen: withdraw through the sequencer "
+                                   "(`l2 withdraw`), or force it on L1 if it ignores you")
+    leaving = exit_of(l1.rollup, l1.circuit, l1.from_block, _key(datadir, dev_key), index,
+                      _l1_address(recipient, "--recipient"))
+    account = signing_account(l1.chain, dev_account, datadir, password_file)
+    paid = l1.bridge.exit(account, leaving.index, leaving.public_key, leaving.balance,
+                          leaving.nonce, leaving.path, recipient, leaving.r8, leaving.s)
+    click.echo(f"exited account {index}: {paid.amount} to {paid.recipient}")
+
+
+@command.command("rebuild")
+@market_options
+@datadir_option
+@click.option("--json", "as_json", is_flag=True, help="Print {block, root, matches} as JSON.")
+def rebuild_command(rpc_url: str, deployment: Path | None, datadir: Path | None,
+                    as_json: bool) -> None:
+    """Rebuild every L2 account from L1 data alone (the Rollup's genesis event and each block's
+    posted records) and check the root against the Rollup's latest."""
+    l1 = _open_l1(rpc_url, deployment, datadir)
+    state, number = rebuild(l1.rollup, l1.circuit, l1.from_block)
+    on_l1 = l1.rollup.block(l1.rollup.last_committed()).new_root
+    summary = {"block": number, "root": hex32(state.root), "rollupRoot": hex32(on_l1),
+               "matches": state.root == on_l1}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"rebuilt the L2 state through block {number} from L1: root "
+                   f"{summary['root']}, " + ("equal to the Rollup's" if summary["matches"]
+                                             else f"but the Rollup holds {summary['rollupRoot']}"))
+    if not summary["matches"]:
+        raise SystemExit(1)
