@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from coordinator.errors import CoordinatorError
-from factories import stub_rollup_world
+from factories import ONE_TRANSFER, stub_rollup_world
 from coordinator.l1 import CoordinatorL1, roster_changed, snapshot_due
 from market_contracts.bindings import Market, RosterSnapshot
 from market_contracts.errors import ChainError
@@ -110,8 +110,7 @@ class World:
 
     def commit(self) -> int:
         last = self.rollup.block(self.rollup.last_committed())
-        return self.rollup.commit_block(self.sequencer, last.new_root, last.new_root + 1,
-                                        []).number
+        return self.rollup.commit_block(self.sequencer, last.new_root + 1, ONE_TRANSFER).number
 
     def at(self, timestamp: int) -> None:
         """Mine a block at `timestamp`: what L1's time is for the next reads."""
@@ -131,7 +130,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def deployed(chain) -> World:
-    """A market serving a Rollup of batches of two empty blocks, its verifier a stub."""
+    """A market serving a Rollup of batches of two blocks, its verifier a stub."""
     world, sequencer, coordinator = stub_rollup_world(chain, PARAMS, batch_size=BATCH_SIZE)
     return World(chain, world.owner, sequencer, coordinator, world.market, world.rollup,
                  world.stub, world)

@@ -15,6 +15,7 @@ from coordinator.metrics import CoordinatorMetrics, block_statuses
 from coordinator.config import CoordinatorConfig
 from coordinator.service import PROTOCOL_VERSION, CoordinatorService
 from coordinator_harness import commit, new_core, roster
+from factories import ONE_TRANSFER
 from p2p import messages as m
 from p2p.host import open_node
 from p2p.protocols import open_stream
@@ -79,7 +80,7 @@ async def test_a_real_coordinator_counts_what_happens(tmp_path, world):
 
         # A block on L1, and L1 moving on past its randomness block (as the devnet keeps it
         # moving): the coordinator records the randomness and hands the core BlockCommitted.
-        await trio.to_thread.run_sync(rollup.commit_block, sequencer, 1, 2, [])
+        await trio.to_thread.run_sync(rollup.commit_block, sequencer, 2, ONE_TRANSFER)
         with trio.fail_after(30):
             while service.core.last_committed < 1:
                 await trio.to_thread.run_sync(chain.mine)

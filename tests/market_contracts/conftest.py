@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
+from factories import ONE_TRANSFER
 from market_contracts.bindings import Market
 from market_contracts.rollup import Rollup
 from market_contracts.ledger import NO_DRAW, DrawProof, OutcomeReport, draw_proof, max_slots
@@ -32,12 +33,9 @@ from market_contracts.rules import (
 )
 from market_contracts.units import ONE_TOKEN
 from provernet.world import World
-from sequencer.block_data import Op, Record, calldata
 from zkp.aggregate import AggregateProof
 
 ETH = 10**18
-#: What the test blocks post: one transfer (the contract checks the data, not the transition).
-ONE_TRANSFER = calldata([Record(Op.TRANSFER, 0, 1, 1)])
 #: Blocks per batch of the test rollups: small, since every block is a commit transaction.
 BATCH_SIZE = 2
 #: Batches 0..FINALIZED_BATCHES-1 are finalized when the world is made.
