@@ -13,6 +13,7 @@ from py_ecc import optimized_bn128 as bn
 from coordinator.audit import audit_record_to_json
 from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
+from factories import ONE_TRANSFER
 from market_contracts import rules
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
@@ -162,7 +163,7 @@ def l1(tmp_path_factory):
             market.stake(roller, (i + 1) * 100 * ONE_TOKEN)
         snapshot = world.snapshot_roster()
         chain.mine()
-        rollup.commit_block(sequencer, 0, 77, [])
+        rollup.commit_block(sequencer, 77, ONE_TRANSFER)
         market.stake(late, 400 * ONE_TOKEN)
         chain.mine()
         chain.mine()

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from eth_account import Account
 from py_ecc import optimized_bn128 as bn
 
+from factories import ONE_TRANSFER
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
 from market_contracts.submissions import SlashEvidence
@@ -73,7 +74,7 @@ def deployed(node, tmp_path_factory):
     deployment = world.attach_rollup(sequencer.address, vk=KEY, genesis_root=OLD_ROOT,
                                      batch_size=2, max_transfers=1)
     market, rollup = world.market, world.rollup
-    rollup.commit_block(sequencer, OLD_ROOT, NEW_ROOT, [])
+    rollup.commit_block(sequencer, NEW_ROOT, ONE_TRANSFER)
     roller, reporter = Account.create(), Account.create()
     for account in (roller, reporter):
         world.fund(account.address, eth=10**18, tokens=0)
