@@ -2,7 +2,8 @@
 
 `stub_rollup_world` is the common one: a market serving one Rollup whose verifier is the stub
 (`World.stub`: it accepts what it is told to `expect`, so nothing is proven), dev account 1 its
-sequencer and dev account 2 a coordinator registered for it; its blocks post `ONE_TRANSFER`. A test that needs a step more takes
+sequencer and dev account 2 a coordinator registered for it; its blocks post
+`provernet.world.ONE_TRANSFER`. A test that needs a step more takes
 it on the returned `World`.
 """
 
@@ -13,13 +14,9 @@ from eth_account.signers.local import LocalAccount
 from market_contracts.chain import Chain
 from market_contracts.rules import MarketParams
 from provernet.world import World
-from sequencer.block_data import Op, Record, calldata
 
 #: the stub rollups' genesis root: any field element, since no proof is checked
 STUB_GENESIS_ROOT = 1
-#: what the blocks of stub-verified rollups post: one transfer (the contract checks the data,
-#: not the transition)
-ONE_TRANSFER = calldata([Record(Op.TRANSFER, 0, 1, 1)])
 
 
 def stub_rollup_world(chain: Chain, params: MarketParams | None = None, *,

@@ -12,7 +12,7 @@ from eth_account import Account
 from eth_utils import keccak
 
 from coordinator.errors import CoordinatorError
-from factories import ONE_TRANSFER, stub_rollup_world
+from factories import stub_rollup_world
 from coordinator.l1 import CoordinatorL1, roster_changed, snapshot_due
 from market_contracts.bindings import Market, RosterSnapshot
 from market_contracts.errors import ChainError
@@ -30,7 +30,7 @@ from market_contracts.rules import (
 )
 from market_contracts.submissions import SlashEvidence, sign_submission
 from market_contracts.units import ONE_TOKEN
-from provernet.world import World as BuiltWorld
+from provernet.world import ONE_TRANSFER, World as BuiltWorld
 from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
 from zkp.system import system

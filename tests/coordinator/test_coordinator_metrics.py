@@ -15,11 +15,11 @@ from coordinator.metrics import CoordinatorMetrics, block_statuses
 from coordinator.config import CoordinatorConfig
 from coordinator.service import PROTOCOL_VERSION, CoordinatorService
 from coordinator_harness import commit, new_core, roster
-from factories import ONE_TRANSFER
 from p2p import messages as m
 from p2p.host import open_node
 from p2p.protocols import open_stream
 from p2p.signing import sign_digest, signing_digest
+from provernet.world import ONE_TRANSFER
 from scrape import get, samples
 
 P = "provernet_coordinator"

@@ -13,8 +13,8 @@ from coordinator.commands import Assign, Settle
 from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService
 from coordinator.views import ProvingStatus
-from factories import ONE_TRANSFER
 from market_contracts.rules import MarketParams
+from provernet.world import ONE_TRANSFER
 
 PARAMS = MarketParams.devnet()
 

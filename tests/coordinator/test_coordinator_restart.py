@@ -9,7 +9,7 @@ from prometheus_client import generate_latest
 from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService
 from coordinator.store import CoordinatorStore
-from factories import ONE_TRANSFER
+from provernet.world import ONE_TRANSFER
 from scrape import samples
 
 

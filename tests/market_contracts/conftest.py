@@ -13,7 +13,6 @@ from __future__ import annotations
 import pytest
 from eth_account import Account
 
-from factories import ONE_TRANSFER
 from market_contracts.bindings import Market
 from market_contracts.rollup import Rollup
 from market_contracts.ledger import NO_DRAW, DrawProof, OutcomeReport, draw_proof, max_slots
@@ -32,7 +31,7 @@ from market_contracts.rules import (
     slot_counts,
 )
 from market_contracts.units import ONE_TOKEN
-from provernet.world import World
+from provernet.world import ONE_TRANSFER, World
 from zkp.aggregate import AggregateProof
 
 ETH = 10**18

@@ -13,7 +13,6 @@ from py_ecc import optimized_bn128 as bn
 from coordinator.audit import audit_record_to_json
 from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
-from factories import ONE_TRANSFER
 from market_contracts import rules
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
@@ -21,7 +20,7 @@ from market_contracts.rules import InvalidNumber, InvalidParams, InvalidRoster
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
 from provernet.commands.audit import command
-from provernet.world import World
+from provernet.world import ONE_TRANSFER, World
 from zkp.proof import VerificationKey
 
 SEED = "0x" + "cd" * 32

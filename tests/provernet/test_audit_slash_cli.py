@@ -16,13 +16,12 @@ from click.testing import CliRunner
 from eth_account import Account
 from py_ecc import optimized_bn128 as bn
 
-from factories import ONE_TRANSFER
 from market_contracts.anvil import run_anvil
 from market_contracts.chain import RpcChain
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
-from provernet.world import World
+from provernet.world import ONE_TRANSFER, World
 from roller.keys import import_keystore
 from zkp.field import R
 from zkp.proof import Proof, VerificationKey

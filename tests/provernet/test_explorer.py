@@ -27,7 +27,7 @@ from eth_utils import to_checksum_address
 from coordinator.audit import audit_record_to_json
 from coordinator.commands import AuditRecord, AuditRound
 from coordinator.roster import prepare_roster
-from factories import ONE_TRANSFER, stub_rollup_world
+from factories import stub_rollup_world
 from market_contracts import rules
 from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain, RpcChain
@@ -40,6 +40,7 @@ from provernet.explorer.data import ExplorerData
 from provernet.explorer.history import Event, History, Where
 from provernet.explorer.server import STATIC, Explorer
 from market_contracts.l1_server import EmbeddedL1Server
+from provernet.world import ONE_TRANSFER
 from zkp.aggregate import AggregateProof
 from zkp.system import system
 
