@@ -154,12 +154,12 @@ def unit_costs(build, proof: dict, k: int) -> dict[str, float]:
     p = Proof(tuple(proof["a"]), tuple(map(tuple, proof["b"])), tuple(proof["c"]))
     start = time.thread_time()
     if not verify(build.setup.vk, p, proof["public"]).valid:
-        raise SystemExit("the prover's proof of the empty block does not verify")
+        raise SystemExit("the prover's proof of the skipped block does not verify")
     proof_s = time.thread_time() - start
     combined = aggregate([p] * k, [proof["public"]] * k)
     start = time.thread_time()
     if not verify_aggregate(build.setup.vk, combined, [proof["public"]] * k).valid:
-        raise SystemExit("the aggregate of the empty block's proofs does not verify")
+        raise SystemExit("the aggregate of the skipped block's proofs does not verify")
     return {"verify_proof_s": round(proof_s, 4),
             "verify_aggregate_s": round(time.thread_time() - start, 4)}
 
@@ -254,7 +254,7 @@ async def run_all(args, warnings: CountingWarnings) -> dict:
     proofs = await trio.to_thread.run_sync(roller_proofs, build, accounts, default_cache_dir())
     proving_s = time.perf_counter() - started
     if proofs[0]["public"][:2] != [genesis_root, genesis_root]:
-        raise SystemExit("the empty block's proof does not start from the deployed genesis root")
+        raise SystemExit("the skipped block's proof does not start from the deployed genesis root")
     costs = await trio.to_thread.run_sync(unit_costs, build, proofs[0], 4)
     runs = []
     for n in args.rollers:

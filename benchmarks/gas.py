@@ -50,7 +50,7 @@ from market_contracts.rules import (
 )
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
-from provernet.world import World
+from provernet.world import ONE_TRANSFER, World
 from sequencer.blocks import dev_transfer as transfer
 from sequencer.blocks import l2_chain
 from sequencer.circuit_inputs import BlockCircuit, block_inputs
@@ -126,7 +126,7 @@ class Bench:
         self.world.fund_rewards(10_000 * ONE_TOKEN, rollup.address)
         self.world.snapshot_roster()
         for n in range(1, blocks + 1):
-            rollup.commit_block(self.sequencer, n, n + 1, [])
+            rollup.commit_block(self.sequencer, n + 1, ONE_TRANSFER)
         provers = [self.owner.address] * blocks
         self.chain.transact(self.owner, self.stub.functions.expect(rollup.batch_inputs(1, provers)))
         rollup.finalize_batch(self.owner, 1, provers, any_aggregate(blocks))
@@ -217,14 +217,14 @@ def measure_rollup_and_slashing(bench: Bench, workdir: Path) -> list[dict]:
     calculator = WitnessCalculator(workdir / "block_tiny_js" / "block_tiny.wasm")
     roller = bench.rollers[0]
     proofs = [prover.prove(calculator.calculate(
-        block_inputs(TINY, block.before, block.transfers, roller.address)))[0] for block in BLOCKS]
+        block_inputs(TINY, block.before, block.ops, roller.address)))[0] for block in BLOCKS]
 
     deployment = bench.world.attach_rollup(bench.sequencer.address, vk=key.vk,
                                            genesis_root=GENESIS.root, batch_size=SLASH_K,
-                                           max_transfers=TINY.block_size)
+                                           max_transfers=TINY.block_size, entries=TINY.entries)
     rollup = Rollup.from_deployment(chain, deployment)
     commits = [gas_of(chain.transact(bench.sequencer, rollup.contract.functions.commitBlock(
-        block.before.root, block.after.root, list(block.data)))) for block in BLOCKS]
+        block.after.root, block.data))) for block in BLOCKS]
     chain.mine()
     recorded = chain.transact(owner, rollup.contract.functions.recordRandomness(1))
 
@@ -232,7 +232,7 @@ def measure_rollup_and_slashing(bench: Bench, workdir: Path) -> list[dict]:
                   round_=0)
     junk_block = SlashEvidence.signed(roller, **common, index=1, statement=rollup.statement(1),
                                       proof=GROTH16.seal(replace(proofs[0], c=negated(proofs[0].c))))
-    agg = aggregate(proofs, [block.inputs(roller.address) for block in BLOCKS])
+    agg = aggregate(proofs, [block.inputs(TINY, roller.address) for block in BLOCKS])
     junk_aggregate = SlashEvidence.signed_aggregate(
         roller, **common, index=0, statement=rollup.batch_statement(0),
         provers=[roller.address] * SLASH_K,

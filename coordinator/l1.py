@@ -32,7 +32,7 @@ from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import Chain, EmbeddedChain
 from market_contracts.errors import ChainError, TransactionFailed
 from market_contracts.ledger import NO_DRAW, DrawProof, OutcomeReport, draw_proof
-from market_contracts.rollup import CommittedBlock, Rollup, committed_from_event
+from market_contracts.rollup import CommittedBlock, Rollup
 from market_contracts.rules import (
     RosterEntry,
     TaskKind,
@@ -43,7 +43,7 @@ from market_contracts.rules import (
     roster_snapshot_for,
     snapshot_entries,
 )
-from market_contracts.submissions import SlashEvidence, block_statement
+from market_contracts.submissions import SlashEvidence
 from zkp.aggregate import AggregateProof
 
 if TYPE_CHECKING:
@@ -171,9 +171,8 @@ class CoordinatorL1:
         for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
             args = log["args"]
             if log["event"] == "BlockCommitted":
-                block = committed_from_event(args)
-                facts.append(Committed(block, block_statement(
-                    block.number, block.old_root, block.new_root, block.data_hash)))
+                block = self.rollup.committed_from_log(log)
+                facts.append(Committed(block, block.statement()))
             elif log["event"] == "BlocksReverted":
                 facts.append(Reverted(args["fromBlock"]))
             elif log["event"] == "BatchFinalized":

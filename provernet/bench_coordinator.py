@@ -6,14 +6,16 @@ small block circuit, devnet parameters: M = 2 rollers per block, K = 4 blocks pe
 staked rollers, and the real `CoordinatorService` (its own libp2p host, SQLite store, L1
 follower, proof verification against `Rollup.publicInputs`, finalization and settlement on L1).
 Its sequencer is a stub JSON-RPC server (`p2p.http_server.JsonRpcServer`) answering
-`l2_getBlockInputs` with the empty block's inputs, in a child process of its own
+`l2_getBlockInputs` with the skipped block's inputs, in a child process of its own
 (`SequencerChild`), as a real sequencer is not in the coordinator's process.
 
-Every block is EMPTY: the committer commits `commitBlock(root, root, [])` as the Rollup's
-sequencer, so every block has the same public inputs [root, root, dataHash([]), prover], and ONE
-real Groth16 proof per roller, made with the real prover on
-`empty_block_inputs(address)("block_small")` (once: cached beside the circuit, the roller keys
-being fixed), is a valid proof of every block for that roller.
+Every block is the SKIPPED block: one record, a forced withdrawal that does not apply
+(`skipped_record`), which changes no state. The committer, as the Rollup's sequencer and its
+bridge, appends the request to the L1 queue and commits the block with the genesis root as its new
+root, so every block has the same public inputs [root, root, dataHash, prover], and ONE real
+Groth16 proof per roller, made with the real prover on `skipped_block_inputs(address)` (once:
+cached beside the circuit, the roller keys being fixed), is a valid proof of every block for that
+roller.
 
 THE FIXED-DELAY ROLLER EXISTS ONLY FOR THESE MEASUREMENTS. Each is a real libp2p node (in child
 processes of ROLLERS_PER_PROCESS, so that their work is not the coordinator's): it dials the
@@ -170,6 +172,36 @@ class Window:
 # ====================================================================== set-up
 
 
+def skipped_record():
+    """Every block's one record: a forced withdrawal from leaf 0 of the empty genesis, which does
+    not apply (FORCED_SKIP: that leaf's address is 0, not the request's), so the block changes
+    no state. Each block takes a queue entry of its own (`commit_skipped`)."""
+    from sequencer.accounts import AccountTree
+    from sequencer.circuit_inputs import SMALL
+    from sequencer.transition import forced_record
+
+    return forced_record(AccountTree(SMALL.depth), 0, l2_address=1, amount=1, recipient=1)
+
+
+def skipped_block_inputs(prover: str) -> dict:
+    """The small block circuit's inputs of every block (`skipped_record`, on the empty
+    genesis), bound to `prover`."""
+    from sequencer.accounts import AccountTree
+    from sequencer.circuit_inputs import SMALL, block_inputs
+
+    return block_inputs(SMALL, AccountTree(SMALL.depth), [(skipped_record(), None)], prover)
+
+
+def commit_skipped(rollup, account, root: int) -> int:
+    """Append the skipped block's request to the queue and commit the block (`account` is the
+    rollup's sequencer and bridge); its number."""
+    from sequencer.block_data import calldata, queue_hash
+
+    record = skipped_record()
+    rollup.enqueue(account, queue_hash(record))
+    return rollup.commit_block(account, root, calldata([record])).number
+
+
 def roller_accounts(n: int) -> list:
     """N roller keys, the same every run (so that their proofs can be cached)."""
     return [Account.from_key(keccak(f"provernet bench coordinator roller {i}".encode()))
@@ -178,14 +210,13 @@ def roller_accounts(n: int) -> list:
 
 def roller_proofs(build, accounts, cache_dir: Path,
                   progress: Callable[[str], None] = lambda _: None) -> list[dict]:
-    """One real proof of an empty block per roller, with the real prover; cached by circuit and
-    roller address (about a second each the first time)."""
-    from provernet.calibration import empty_block_inputs
+    """One real proof of the skipped block per roller, with the real prover; cached by circuit
+    and roller address (about a second each the first time)."""
     from zkp.groth16 import Prover
     from zkp.witness import WitnessCalculator
     from zkp.zkey import read_zkey
 
-    folder = cache_dir / "bench" / f"coordinator-{build.zkey_hash.hex()[:32]}"
+    folder = cache_dir / "bench" / f"coordinator-skipped-{build.zkey_hash.hex()[:32]}"
     folder.mkdir(parents=True, exist_ok=True)
     witness = prover = None
     proofs = []
@@ -195,9 +226,9 @@ def roller_proofs(build, accounts, cache_dir: Path,
             if prover is None:
                 witness = WitnessCalculator(build.wasm)
                 prover = Prover(read_zkey(build.zkey), "auto")
-            progress(f"proving an empty block for roller {number + 1} of {len(accounts)} "
+            progress(f"proving the skipped block for roller {number + 1} of {len(accounts)} "
                      "(once: proofs are cached)")
-            inputs = empty_block_inputs(account.address)("block_small")
+            inputs = skipped_block_inputs(account.address)
             proof, public = prover.prove(witness.calculate(inputs))
             body = {"a": list(proof.a), "b": [list(x) for x in proof.b], "c": list(proof.c),
                     "public": [int(x) for x in public]}
@@ -209,14 +240,15 @@ def roller_proofs(build, accounts, cache_dir: Path,
 def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Path,
            threads: int = 1):
     """The world as `provernet.world.devnet_world` builds it, with one rollup of the small
-    block circuit (genesis `genesis_root`), a larger reward pool and equal stakes: the rollers
-    funded and staked `threads` at a time, and a roster snapshot taken."""
+    block circuit (genesis `genesis_root`, its sequencer also its bridge), a larger reward pool
+    and equal stakes: the rollers funded and staked `threads` at a time, and a roster snapshot
+    taken."""
     from provernet.world import ROLLER_TOKENS, World, peer_id_in
 
     owner, sequencer, coordinator = chain.dev_accounts[:3]
     world = World.deploy(chain, params, owner)
     deployment = world.attach_rollup(sequencer.address, vk=build.setup.vk,
-                                     genesis_root=genesis_root)
+                                     genesis_root=genesis_root, bridge=sequencer.address)
     coordinator_p2p.mkdir(parents=True)
     world.register_coordinator(coordinator.address,
                                peer_id=peer_id_in(coordinator_p2p).to_bytes(),
@@ -247,16 +279,15 @@ def deploy(chain, build, params, genesis_root: int, rollers, coordinator_p2p: Pa
 
 
 def stub_sequencer():
-    """The coordinator's sequencer: `l2_getBlockInputs(number, prover)` for the committed (empty)
-    blocks, the only method the coordinator calls."""
-    from provernet.calibration import empty_block_inputs
+    """The coordinator's sequencer: `l2_getBlockInputs(number, prover)` for the committed
+    (skipped) blocks, the only method the coordinator calls."""
     from p2p.http_server import JsonRpcServer
 
     @functools.cache
     def inputs_of(prover: str) -> dict:
-        return empty_block_inputs(prover)("block_small")
+        return skipped_block_inputs(prover)
 
-    # Every block is the empty block, and the coordinator asks only for blocks it read from L1.
+    # Every block is the skipped block, and the coordinator asks only for blocks it read from L1.
     async def block_inputs(number, prover=None):
         if not isinstance(number, int) or number < 1:
             return None
@@ -314,22 +345,33 @@ class PipelinedSender:
 
 
 class PipelinedCommitter:
-    """The sequencer's commits on a JSON-RPC node, several under way at once
-    (`PipelinedSender`)."""
+    """`commit_skipped` on a JSON-RPC node, several under way at once (`PipelinedSender`): each
+    commit is sent after its queue entry, from the same account, so the node mines them in that
+    order; only the first commit waits for its entry to be mined, as its gas is estimated (once,
+    `PipelinedSender.send_call`) against it."""
 
-    def __init__(self, chain, contract, account):
-        self.contract = contract
+    def __init__(self, chain, contract, account, root: int):
+        self.contract, self.root = contract, root
         self.sender = PipelinedSender(chain, account)
+        self._first = threading.Lock()
+        self._estimated = False
 
-    def __call__(self, old_root: int, new_root: int, data: list):
+    def __call__(self) -> int:
         from web3.logs import DISCARD
 
-        from market_contracts.rollup import committed_from_event
+        from sequencer.block_data import calldata, queue_hash
 
-        fn = self.contract.functions.commitBlock(old_root, new_root, data)
-        receipt = self.sender.wait(self.sender.send_call(fn))
+        record = skipped_record()
+        functions = self.contract.functions
+        enqueued = self.sender.send_call(functions.enqueue(queue_hash(record)))
+        with self._first:
+            if not self._estimated:
+                self.sender.wait(enqueued)
+                self._estimated = True
+        receipt = self.sender.wait(self.sender.send_call(
+            functions.commitBlock(self.root, calldata([record]))))
         (event,) = self.contract.events.BlockCommitted().process_receipt(receipt, errors=DISCARD)
-        return committed_from_event(event["args"])
+        return event["args"]["blockNumber"]
 
 
 async def commit_open_loop(commit: Callable[[], int], rate: float, seconds: float,
@@ -389,16 +431,13 @@ async def sequencer_main() -> None:
     from market_contracts.compile import load_artifact
 
     config = json.loads(await trio.to_thread.run_sync(sys.stdin.readline))
-    root = config["root"]
-    send = None
+    commit = None
     if config["url"] is not None:
         chain = RpcChain(config["url"])
         contract = chain.w3.eth.contract(address=config["rollup"],
                                          abi=load_artifact("Rollup")["abi"])
-        send = PipelinedCommitter(chain, contract, Account.from_key(config["key"]))
-
-    def commit() -> int:
-        return send(root, root, []).number
+        commit = PipelinedCommitter(chain, contract, Account.from_key(config["key"]),
+                                    config["root"])
 
     def committed(number: int, at: float) -> None:
         print(json.dumps({"block": number, "t": at}), flush=True)
@@ -477,13 +516,11 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
     sequencer_key, coordinator_key = chain.dev_accounts[1], chain.dev_accounts[2]
 
     commits: dict[int, float] = {}
-    send_commit = (partial(rollup.commit_block, sequencer_key) if isinstance(chain, EmbeddedChain)
-                   else PipelinedCommitter(chain, rollup.contract, sequencer_key))
+    commit = (partial(commit_skipped, rollup, sequencer_key, genesis_root)
+              if isinstance(chain, EmbeddedChain)
+              else PipelinedCommitter(chain, rollup.contract, sequencer_key, genesis_root))
     # Open loop on a JSON-RPC node: the commits come from the sequencer's child process.
     commits_in_child = load.block_rate > 0 and not isinstance(chain, EmbeddedChain)
-
-    def commit() -> int:
-        return send_commit(genesis_root, genesis_root, []).number
 
     def committed(number: int, at: float) -> None:
         commits[number] = at
@@ -500,11 +537,11 @@ async def run_load(chain, build, genesis_root: int, accounts, proofs, load: Load
             chain, deployment, coordinator_key, build)
         await nursery.start(service.run)
 
-        # Sanity: an empty block's inputs on L1 are those the proofs were made for.
+        # Sanity: the skipped block's inputs on L1 are those the proofs were made for.
         committed(await trio.to_thread.run_sync(timed_commit), time.time())
         expected = await trio.to_thread.run_sync(rollup.public_inputs, 1, rollers[0].address)
         if expected != proofs[0]["public"]:
-            raise RuntimeError(f"L1's public inputs of an empty block {expected} are not the "
+            raise RuntimeError(f"L1's public inputs of the skipped block {expected} are not the "
                                f"proof's {proofs[0]['public']}: different genesis roots")
 
         config = {
@@ -628,7 +665,7 @@ def quiet_logging(structlog) -> None:
 class FixedDelayProver:
     """THE STAND-IN FOR A PROVER OF THESE MEASUREMENTS, used nowhere else: it sleeps a fixed
     delay and hands in a proof made before the run. The proof is real and valid for every task
-    here because every block is empty (same public inputs for one roller)."""
+    here because every block is the skipped block (same public inputs for one roller)."""
 
     def __init__(self, delay: float, proof: dict):
         from zkp.proof import Proof
@@ -639,11 +676,11 @@ class FixedDelayProver:
         self.public = tuple(proof["public"])
 
     async def prove(self, inputs: bytes):
-        """The precomputed proof after the fixed delay; the inputs must be the empty block's."""
+        """The precomputed proof after the fixed delay; the inputs must be the skipped block's."""
         from roller.proving import public_inputs
 
         if public_inputs(json.loads(inputs)) != self.public:
-            raise ValueError("the task's inputs are not the empty block this proof was made for")
+            raise ValueError("the task's inputs are not the skipped block this proof was made for")
         await trio.sleep(self.delay)
         return self.proof, self.public
 

@@ -43,6 +43,7 @@ from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
 from p2p.host import load_or_create_identity
 from sequencer.accounts import Account as L2Account
+from sequencer.block_data import Op, Record, calldata
 from sequencer.circuit_inputs import SMALL
 from sequencer.genesis import dev_address, encode_accounts, genesis_state
 from zkp.proof import VerificationKey
@@ -53,6 +54,9 @@ ROLLER_TOKENS = 1_000 * ONE_TOKEN
 ROLLER_ETH = 10 * 10**18
 #: tokens the owner mints and puts in each rollup's reward pool
 REWARD_POOL = 10_000 * ONE_TOKEN
+#: what the blocks of a stub-verified rollup (`attach_rollup(vk=None)`) may post: one transfer.
+#: The Rollup checks the data, not the transition, and the stub no proof, so no state needs it.
+ONE_TRANSFER = calldata([Record(Op.TRANSFER, 0, 1, 1)])
 #: the devnet's L2 genesis: the accounts of dev keys 0..L2_ACCOUNTS-1, each holding L2_BALANCE
 L2_ACCOUNTS = 8
 L2_BALANCE = 10**24

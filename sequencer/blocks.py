@@ -1,4 +1,5 @@
-"""Blocks of the L2 model: signed transfers applied in order, with what L1 and the circuit see.
+"""Blocks of the L2 model: signed transfers posted as records (`transition.record_for`) and
+applied in order, with what L1 and the circuit see.
 
 Tests, benchmarks and the devnet's load generator build chains of these from the devnet genesis.
 """
@@ -7,25 +8,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sequencer.accounts import AccountTree
+from sequencer.block_data import Record, block_commitment, calldata
+from sequencer.circuit_inputs import BlockCircuit
 from sequencer.genesis import dev_address, dev_private_key
-from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, block_data, data_hash, sign_transfer
-from sequencer.transition import apply_block
+from sequencer.transactions import DEVNET_CHAIN_ID, Transfer, sign_transfer
+from sequencer.transition import apply_record, record_for
 
 
 @dataclass(frozen=True)
 class L2Block:
     before: AccountTree
-    transfers: list[Transfer]
+    #: each record with its signed transaction: what `circuit_inputs.block_inputs` takes
+    ops: list[tuple[Record, Transfer | None]]
     after: AccountTree
 
     @property
-    def data(self) -> list[int]:
-        """The elements the block posts on L1."""
-        return block_data(self.transfers)
+    def records(self) -> list[Record]:
+        return [record for record, _ in self.ops]
 
-    def inputs(self, prover: str) -> list[int]:
-        """The block circuit's public inputs for a proof by `prover` (an address)."""
-        return [self.before.root, self.after.root, data_hash(self.data), int(prover, 16)]
+    @property
+    def data(self) -> bytes:
+        """What the block posts on L1 (`Rollup.commit_block`'s data)."""
+        return calldata(self.records)
+
+    def inputs(self, circuit: BlockCircuit, prover: str) -> list[int]:
+        """`circuit`'s public inputs for a proof by `prover` (an address)."""
+        return [self.before.root, self.after.root,
+                block_commitment(self.records, circuit.block_size, circuit.entries),
+                int(prover, 16)]
 
 
 def dev_transfer(sender: int, recipient: int, amount: int, nonce: int,
@@ -37,10 +47,13 @@ def dev_transfer(sender: int, recipient: int, amount: int, nonce: int,
 
 def l2_chain(state: AccountTree, blocks: Sequence[list[Transfer]],
              chain_id: int = DEVNET_CHAIN_ID) -> list[L2Block]:
-    """Apply each block's transfers in turn, from `state`."""
+    """Post and apply each block's transfers in turn, from `state`."""
     chain = []
     for transfers in blocks:
-        after = apply_block(state, transfers, chain_id)
-        chain.append(L2Block(state, transfers, after))
-        state = after
+        before, ops = state, []
+        for tx in transfers:
+            record = record_for(state, tx)
+            state = apply_record(state, record, tx, chain_id)
+            ops.append((record, tx))
+        chain.append(L2Block(before, ops, state))
     return chain

@@ -42,8 +42,12 @@ from market_contracts.rules import (
     roster_block,
 )
 from market_contracts.submissions import batch_statement, block_statement, offense_key
+from sequencer.block_data import Op, Record, block_commitment, calldata
 
 CHAIN_ID = 31337
+#: The simulated Rollup's profile: a block posts one record and consumes at most one entry (a
+#: replay deploys its Rollup so), which its data commitment pads to.
+SLOTS, ENTRIES = 1, 1
 #: The Rollup's address in seeds and offense keys; the simulation deploys no contract.
 ROLLUP = "0x3eAabe171D8A4EACe693Ae2D9a1E40b458151a99"
 
@@ -86,13 +90,13 @@ class SnapshotRoster:
 
 @dataclass(frozen=True)
 class Commit:
-    """`Rollup.commitBlock` of `block` with these roots (a recommit after a revert has another
-    data hash, so another statement)."""
+    """`Rollup.commitBlock` of `block` with these roots, posting `data` (a recommit after a
+    revert posts other data, so it has another data hash and statement)."""
 
     block: int
     old_root: int
     new_root: int
-    data_hash: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,12 @@ def state_roots(block: int) -> tuple[int, int]:
     """The (old, new) state roots of `block`: a chain of distinct roots. A recommit keeps them
     (the same transactions) and changes only the data hash."""
     return 11 * (block - 1), 11 * block
+
+
+def block_records(commits: int) -> list[Record]:
+    """What a block posts on its commit after `commits` earlier ones of its number: one
+    transfer, whose amount tells the commits apart."""
+    return [Record(Op.TRANSFER, 0, 1, commits + 1)]
 
 
 class L1:
@@ -320,8 +330,10 @@ class L1:
         commits = self.commits.get(n, 0)
         self.commits[n] = commits + 1
         old_root, new_root = state_roots(n)
-        self.statements[n] = block_statement(n, old_root, new_root, commits)
-        self.journal.append(Commit(n, old_root, new_root, commits))
+        records = block_records(commits)
+        self.statements[n] = block_statement(n, old_root, new_root,
+                                             block_commitment(records, SLOTS, ENTRIES))
+        self.journal.append(Commit(n, old_root, new_root, calldata(records)))
         if n not in self.pins:
             pinned = roster_block(self.l1_block)
             self.ledger.pin(self.rollup, n, pinned, now_ms // 1000)

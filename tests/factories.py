@@ -2,7 +2,8 @@
 
 `stub_rollup_world` is the common one: a market serving one Rollup whose verifier is the stub
 (`World.stub`: it accepts what it is told to `expect`, so nothing is proven), dev account 1 its
-sequencer and dev account 2 a coordinator registered for it. A test that needs a step more takes
+sequencer and dev account 2 a coordinator registered for it; its blocks post
+`provernet.world.ONE_TRANSFER`. A test that needs a step more takes
 it on the returned `World`.
 """
 

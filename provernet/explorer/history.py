@@ -16,7 +16,7 @@ from eth_utils import event_abi_to_log_topic, to_checksum_address
 
 from market_contracts.bindings import Market, RosterSnapshot
 from market_contracts.ledger import OutcomeReport
-from market_contracts.rollup import CommittedBlock, Rollup, committed_from_event
+from market_contracts.rollup import CommittedBlock, Rollup
 from market_contracts.rules import Outcome, TaskKind, batch_of
 
 #: Most L1 blocks one eth_getLogs asks for: public endpoints refuse wider ranges (10,000 is the
@@ -48,6 +48,9 @@ class Event:
     name: str
     args: Mapping[str, Any]
     where: Where
+    #: a BlockCommitted event's block as `Rollup.committed_from_log` reads it from L1 (the event
+    #: holds only its number, new root and data hash); None for other events
+    block: CommittedBlock | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,9 @@ class History:
             self.touched.add(args["roller"])
         self.pools_touched |= event.name in _MOVES_TOKENS
         handler = _HANDLERS.get(event.name)
-        if handler is not None and (ours or event.name == "ReputationChanged"):
+        if event.block is not None:
+            self.blocks[event.block.number] = BlockEntry(event.block, where)
+        elif handler is not None and (ours or event.name == "ReputationChanged"):
             handler(self, args, where)
 
     # ------------------------------------------------------------------ derived
@@ -183,11 +188,6 @@ class History:
 
 
 # ---------------------------------------------------------------------- the fold, by event
-
-
-def _committed(h: History, args, where: Where) -> None:
-    block = committed_from_event(args)
-    h.blocks[block.number] = BlockEntry(block, where)
 
 
 def _reverted(h: History, args, where: Where) -> None:
@@ -254,7 +254,6 @@ def _stake_change(what: str, amount_arg: str | None):
 
 
 _HANDLERS = {
-    "BlockCommitted": _committed,
     "BlocksReverted": _reverted,
     "RandomnessRecorded": _randomness,
     "BatchFinalized": _finalized,
@@ -321,7 +320,8 @@ class ChainLog:
         number = data["blockNumber"]
         where = Where(number, self._time(number), data["transactionHash"].to_0x_hex(),
                       data["logIndex"])
-        return Event(data["event"], data["args"], where)
+        block = self.rollup.committed_from_log(data) if data["event"] == "BlockCommitted" else None
+        return Event(data["event"], data["args"], where, block)
 
     def _time(self, l1_block: int) -> int:
         if l1_block not in self._times:

@@ -30,7 +30,7 @@ from market_contracts.rules import (
 )
 from market_contracts.submissions import SlashEvidence, sign_submission
 from market_contracts.units import ONE_TOKEN
-from provernet.world import World as BuiltWorld
+from provernet.world import ONE_TRANSFER, World as BuiltWorld
 from zkp.aggregate import AggregateProof
 from zkp.proof import Proof
 from zkp.system import system
@@ -110,8 +110,7 @@ class World:
 
     def commit(self) -> int:
         last = self.rollup.block(self.rollup.last_committed())
-        return self.rollup.commit_block(self.sequencer, last.new_root, last.new_root + 1,
-                                        []).number
+        return self.rollup.commit_block(self.sequencer, last.new_root + 1, ONE_TRANSFER).number
 
     def at(self, timestamp: int) -> None:
         """Mine a block at `timestamp`: what L1's time is for the next reads."""
@@ -131,7 +130,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def deployed(chain) -> World:
-    """A market serving a Rollup of batches of two empty blocks, its verifier a stub."""
+    """A market serving a Rollup of batches of two blocks, its verifier a stub."""
     world, sequencer, coordinator = stub_rollup_world(chain, PARAMS, batch_size=BATCH_SIZE)
     return World(chain, world.owner, sequencer, coordinator, world.market, world.rollup,
                  world.stub, world)

@@ -19,6 +19,7 @@ from p2p import messages as m
 from p2p.host import open_node
 from p2p.protocols import open_stream
 from p2p.signing import sign_digest, signing_digest
+from provernet.world import ONE_TRANSFER
 from scrape import get, samples
 
 P = "provernet_coordinator"
@@ -79,7 +80,7 @@ async def test_a_real_coordinator_counts_what_happens(tmp_path, world):
 
         # A block on L1, and L1 moving on past its randomness block (as the devnet keeps it
         # moving): the coordinator records the randomness and hands the core BlockCommitted.
-        await trio.to_thread.run_sync(rollup.commit_block, sequencer, 1, 2, [])
+        await trio.to_thread.run_sync(rollup.commit_block, sequencer, 2, ONE_TRANSFER)
         with trio.fail_after(30):
             while service.core.last_committed < 1:
                 await trio.to_thread.run_sync(chain.mine)

@@ -14,6 +14,7 @@ from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService
 from coordinator.views import ProvingStatus
 from market_contracts.rules import MarketParams
+from provernet.world import ONE_TRANSFER
 
 PARAMS = MarketParams.devnet()
 
@@ -51,7 +52,7 @@ async def test_a_hung_settlement_does_not_hold_up_the_next_assignment(tmp_path, 
                 await trio.to_thread.run_sync(entered.wait)
 
             # Block 1 committed while the settlement hangs: followed, drawn, assigned.
-            await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, 1, 2, [])
+            await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, 2, ONE_TRANSFER)
             # The core decides at once; the task is recorded once the group commit stored the
             # decision, a moment later: wait for both.
             with trio.fail_after(30):

@@ -9,14 +9,15 @@ from prometheus_client import generate_latest
 from coordinator.config import CoordinatorConfig
 from coordinator.service import CoordinatorService
 from coordinator.store import CoordinatorStore
+from provernet.world import ONE_TRANSFER
 from scrape import samples
 
 
 async def _committed(world, service: CoordinatorService, block: int) -> None:
     """Block `block` on L1, L1 moved past its randomness block, the core told of it, and the
     follower's stored cursor past the commit: the coordinator is done with it."""
-    commit = await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, block,
-                                           block + 1, [])
+    commit = await trio.to_thread.run_sync(world.rollup.commit_block, world.sequencer, block + 1,
+                                           ONE_TRANSFER)
     with trio.fail_after(30):
         while (service.core.last_committed < block
                or int(service.store.meta("l1_cursor") or 0) <= commit.l1_block):

@@ -31,13 +31,10 @@ from market_contracts.rules import (
     slot_counts,
 )
 from market_contracts.units import ONE_TOKEN
-from provernet.world import World
-from sequencer.block_data import Op, Record, calldata
+from provernet.world import ONE_TRANSFER, World
 from zkp.aggregate import AggregateProof
 
 ETH = 10**18
-#: What the test blocks post: one transfer (the contract checks the data, not the transition).
-ONE_TRANSFER = calldata([Record(Op.TRANSFER, 0, 1, 1)])
 #: Blocks per batch of the test rollups: small, since every block is a commit transaction.
 BATCH_SIZE = 2
 #: Batches 0..FINALIZED_BATCHES-1 are finalized when the world is made.

@@ -62,7 +62,7 @@ from sequencer.blocks import dev_transfer as transfer
 from sequencer.blocks import l2_chain
 from sequencer.circuit_inputs import BlockCircuit, block_inputs
 from sequencer.genesis import devnet_genesis
-from sequencer.block_data import Op, Record, block_commitment, calldata
+from sequencer.block_data import block_commitment
 from sequencer.transactions import DEVNET_CHAIN_ID
 from zkp.aggregate import AggregateProof, aggregate
 from zkp.field import Q
@@ -106,14 +106,6 @@ ALLOWANCE_MARGIN = 2
 ENTRY_GAS_CEILING = 12_000
 
 
-#: block_tiny's proofs still bind the Poseidon data hash of the old posted elements, while the
-#: Rollup now holds block_data's SHA-256 commitment: a valid proof cannot verify against L1 until
-#: the circuit commits to it (issue 13's circuit, another branch). Strict: once it does, these
-#: pass, and the mark must go.
-OLD_DATA_HASH_PROOFS = pytest.mark.xfail(
-    strict=True, reason="block_tiny proves the old data hash; re-point at issue 13's circuit")
-
-
 def negated(point):
     """-P: on the curve still, a well-formed proof of the wrong value."""
     x, y = point
@@ -123,12 +115,7 @@ def negated(point):
 def statement_of(number: int, block=None) -> bytes:
     block = BLOCKS[number - 1] if block is None else block
     return block_statement(number, block.before.root, block.after.root,
-                           block_commitment(records_of(block), TINY.block_size, TINY.entries))
-
-
-def records_of(block) -> list[Record]:
-    """What L1 holds of `block`: its transfers as block_data records."""
-    return [Record(Op.TRANSFER, t.from_index, t.to_index, t.amount) for t in block.transfers]
+                           block_commitment(block.records, TINY.block_size, TINY.entries))
 
 
 # ---------------------------------------------------------------- proofs
@@ -151,8 +138,8 @@ def key_and_proofs(tmp_path_factory) -> tuple[SetupFiles, dict[tuple[int, str], 
     for number, account in PROVEN:
         block = BLOCKS[number - 1]
         proof, public = prover.prove(calculator.calculate(
-            block_inputs(TINY, block.before, block.transfers, account.address)))
-        assert public == block.inputs(account.address)
+            block_inputs(TINY, block.before, block.ops, account.address)))
+        assert public == block.inputs(TINY, account.address)
         proofs[number, account.address] = proof
     return key, proofs
 
@@ -160,7 +147,7 @@ def key_and_proofs(tmp_path_factory) -> tuple[SetupFiles, dict[tuple[int, str], 
 def aggregate_of(proofs, provers) -> AggregateProof:
     """The real aggregate of blocks 1.. len(provers), block i proven by provers[i]."""
     return aggregate([proofs[n, p.address] for n, p in enumerate(provers, start=1)],
-                     [BLOCKS[n - 1].inputs(p.address) for n, p in enumerate(provers, start=1)])
+                     [BLOCKS[n - 1].inputs(TINY, p.address) for n, p in enumerate(provers, start=1)])
 
 
 class SlashingWorld:
@@ -186,7 +173,7 @@ class SlashingWorld:
         self.reporter = world.new_account(tokens=0)
 
     def commit(self, block) -> None:
-        self.rollup.commit_block(self.sequencer, block.after.root, calldata(records_of(block)))
+        self.rollup.commit_block(self.sequencer, block.after.root, block.data)
 
     def evidence(self, number: int = 1, *, signer=ROLLER, proof: Proof | None = None,
                  prover=None, round_: int = 0, statement: bytes | None = None,
@@ -256,7 +243,6 @@ def refused_unchanged(world, evidence, exception=ContractRejected) -> tuple[str,
 # ---------------------------------------------------------------- (h) what is slashed
 
 
-@OLD_DATA_HASH_PROOFS
 def test_a_valid_proof_is_refused_and_junk_is_slashed(world):
     assert refused_unchanged(world, world.evidence(), ProofIsValid) == ("ProofIsValid", ())
     result = world.slash(world.junk())
@@ -264,7 +250,6 @@ def test_a_valid_proof_is_refused_and_junk_is_slashed(world):
     assert world.market.roller_info(ROLLER.address).rep == 0
 
 
-@OLD_DATA_HASH_PROOFS
 def test_a_copied_proof_is_slashed_and_the_original_is_not(world):
     """STRANGER's valid proof of block 1 under ROLLER's signature: the contract checks it with
     ROLLER as prover, for whom it is false. Signed by STRANGER, the same proof is valid."""
@@ -346,7 +331,6 @@ def test_a_stale_statement_is_refused_and_the_current_one_is_slashed(world):
     assert world.slash(current).offense != stale.offense_key()
 
 
-@OLD_DATA_HASH_PROOFS
 def test_a_valid_aggregate_is_refused_and_junk_aggregates_are_slashed_once(world):
     valid = world.aggregate_evidence()
     assert refused_unchanged(world, valid, ProofIsValid) == ("ProofIsValid", ())
@@ -418,7 +402,7 @@ def _signed_for_the_other_rollup(world):
 
 
 def _short_aggregate(world):
-    agg = aggregate([world.proofs[1, ROLLER.address]], [BLOCKS[0].inputs(ROLLER.address)])
+    agg = aggregate([world.proofs[1, ROLLER.address]], [BLOCKS[0].inputs(TINY, ROLLER.address)])
     return SlashEvidence.signed_aggregate(
         ROLLER, chain_id=world.chain.chain_id, rollup=world.rollup.address,
         staking=world.deployment.staking, index=0, round_=0,
@@ -488,11 +472,11 @@ def test_the_verifier_allowances_cover_the_measured_checks(world):
     chain, owner, staking = world.chain, world.owner, world.market.staking.functions
     single = deploy_verifier(chain, owner, world.key.vk)
     used = verification_gas(chain, owner, verify_proof_call(
-        single, world.proofs[1, ROLLER.address], BLOCKS[0].inputs(ROLLER.address)))
+        single, world.proofs[1, ROLLER.address], BLOCKS[0].inputs(TINY, ROLLER.address)))
     assert ALLOWANCE_MARGIN * used <= staking.VERIFIER_GAS().call()
     batch = deploy_batch_verifier(chain, owner, world.key.vk)
     for k, provers in MEASURED_PROVERS.items():
-        inputs = [BLOCKS[n - 1].inputs(p.address) for n, p in enumerate(provers, start=1)]
+        inputs = [BLOCKS[n - 1].inputs(TINY, p.address) for n, p in enumerate(provers, start=1)]
         used = verification_gas(chain, owner, verify_batch_call(
             batch, aggregate_of(world.proofs, provers), inputs))
         assert ALLOWANCE_MARGIN * used <= staking.aggregateVerifierGas(k).call(), k

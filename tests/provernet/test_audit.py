@@ -20,7 +20,7 @@ from market_contracts.rules import InvalidNumber, InvalidParams, InvalidRoster
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
 from provernet.commands.audit import command
-from provernet.world import World
+from provernet.world import ONE_TRANSFER, World
 from zkp.proof import VerificationKey
 
 SEED = "0x" + "cd" * 32
@@ -162,7 +162,7 @@ def l1(tmp_path_factory):
             market.stake(roller, (i + 1) * 100 * ONE_TOKEN)
         snapshot = world.snapshot_roster()
         chain.mine()
-        rollup.commit_block(sequencer, 0, 77, [])
+        rollup.commit_block(sequencer, 77, ONE_TRANSFER)
         market.stake(late, 400 * ONE_TOKEN)
         chain.mine()
         chain.mine()

@@ -21,7 +21,7 @@ from market_contracts.chain import RpcChain
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
 from provernet.cli import cli
-from provernet.world import World
+from provernet.world import ONE_TRANSFER, World
 from roller.keys import import_keystore
 from zkp.field import R
 from zkp.proof import Proof, VerificationKey
@@ -73,7 +73,7 @@ def deployed(node, tmp_path_factory):
     deployment = world.attach_rollup(sequencer.address, vk=KEY, genesis_root=OLD_ROOT,
                                      batch_size=2, max_transfers=1)
     market, rollup = world.market, world.rollup
-    rollup.commit_block(sequencer, OLD_ROOT, NEW_ROOT, [])
+    rollup.commit_block(sequencer, NEW_ROOT, ONE_TRANSFER)
     roller, reporter = Account.create(), Account.create()
     for account in (roller, reporter):
         world.fund(account.address, eth=10**18, tokens=0)

@@ -32,7 +32,7 @@ from market_contracts import rules
 from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain, RpcChain
 from market_contracts.ledger import OutcomeReport, draw_proof
-from market_contracts.rollup import Rollup
+from market_contracts.rollup import BlockStatus, CommittedBlock, Rollup
 from market_contracts.rules import MarketParams, Outcome, TaskKind
 from market_contracts.submissions import SlashEvidence
 from market_contracts.units import ONE_TOKEN
@@ -40,6 +40,7 @@ from provernet.explorer.data import ExplorerData
 from provernet.explorer.history import Event, History, Where
 from provernet.explorer.server import STATIC, Explorer
 from market_contracts.l1_server import EmbeddedL1Server
+from provernet.world import ONE_TRANSFER
 from zkp.aggregate import AggregateProof
 from zkp.system import system
 
@@ -97,8 +98,7 @@ def world(tmp_path_factory) -> World:
     snapshot_id = built.snapshot_roster()
     chain.mine()
     for n in range(1, 5):
-        last = rollup.block(n - 1)
-        rollup.commit_block(sequencer, last.new_root, last.new_root + 1, [])
+        rollup.commit_block(sequencer, rollup.block(n - 1).new_root + 1, ONE_TRANSFER)
     chain.mine()
     randomness = {n: rollup.record_randomness(owner, n) for n in range(1, 5)}
     (snapshot,) = market.snapshots()
@@ -267,9 +267,12 @@ def _event(name: str, l1_block: int, **args) -> Event:
 
 
 def _commit(l1_block: int, number: int, new_root: int) -> Event:
-    return _event("BlockCommitted", l1_block, blockNumber=number, oldRoot=new_root - 1,
-                  newRoot=new_root, dataHash=0, l1Block=l1_block, timestamp=1_000 + l1_block,
-                  rosterBlock=l1_block - 1, randomnessBlock=l1_block + 1)
+    where = Where(l1_block, 1_000 + l1_block, "0x" + "00" * 32, 0)
+    block = CommittedBlock(number, new_root - 1, new_root, 0, None, l1_block, where.time,
+                           BlockStatus.COMMITTED, roster_block=l1_block - 1,
+                           randomness_block=l1_block + 1)
+    return Event("BlockCommitted", {"blockNumber": number, "newRoot": new_root, "dataHash": 0},
+                 where, block)
 
 
 def _reputation(l1_block: int, rollup: str, outcome: Outcome) -> Event:

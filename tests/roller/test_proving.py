@@ -47,7 +47,7 @@ def blocks():
 
 
 def inputs(block, address: str = ADDRESS) -> bytes:
-    return json.dumps(block_inputs(SMALL, block.before, block.transfers, address)).encode()
+    return json.dumps(block_inputs(SMALL, block.before, block.ops, address)).encode()
 
 
 def task(circuit: bytes, inputs_: bytes, kind: str = "block", index: int = 1,
@@ -81,10 +81,10 @@ def test_a_block_proof_that_the_python_verifier_accepts(prover, blocks, proven):
     results, sign = proven
     vk = read_verification_key(prover.build.verification_key)  # the key as published, as JSON
     for block, result in zip(blocks, results, strict=True):
-        assert result.public == tuple(block.inputs(ADDRESS))
+        assert result.public == tuple(block.inputs(SMALL, ADDRESS))
         assert verify(vk, GROTH16.open(result.proof), result.public).valid
         # Bound to its prover: the same proof is not one for another address.
-        assert not verify(vk, GROTH16.open(result.proof), block.inputs(OTHER)).valid
+        assert not verify(vk, GROTH16.open(result.proof), block.inputs(SMALL, OTHER)).valid
         assert result.signature == b"\x1b" * 65
         assert 0 < result.witness_seconds < result.seconds
     assert [(kind, index, r) for kind, index, r, _, _ in sign.calls] == [
@@ -107,8 +107,8 @@ def test_inputs_for_another_prover_are_refused_before_proving(prover, blocks):
      InvalidTaskInputs, "prover None is not an address"),
     (lambda i: json.dumps({**json.loads(i), "newRoot": "5"}).encode(), InvalidTaskInputs,
      "the circuit refuses the inputs"),
-    (lambda i: json.dumps({**json.loads(i), "amount": ["5"]}).encode(), InvalidTaskInputs,
-     "the circuit refuses the inputs: .*'amount' takes 2 values"),
+    (lambda i: json.dumps({**json.loads(i), "mantissa": ["5"]}).encode(), InvalidTaskInputs,
+     "the circuit refuses the inputs: .*'mantissa' takes 2 values"),
 ])
 def test_bad_inputs_are_refused_with_the_reason(prover, blocks, damage, error, message):
     sign = Signer()

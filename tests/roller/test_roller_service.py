@@ -107,7 +107,7 @@ def world(small_circuit, tmp_path_factory) -> World:
     # The blocks' roster: the snapshot before their commits, the roller alone in it.
     snapshot = built.snapshot_roster()
     for block in blocks:
-        rollup.commit_block(sequencer, block.before.root, block.after.root, block.data)
+        rollup.commit_block(sequencer, block.after.root, block.data)
     rollup.record_randomness(owner, 1)
     coordinator_dir = tmp_path_factory.mktemp("coordinator")
     built.register_coordinator(coordinator.address,
@@ -120,7 +120,7 @@ def world(small_circuit, tmp_path_factory) -> World:
     assert store.import_file(small_circuit.wasm) == small_circuit.wasm_hash
     prover = BlockProver(small_circuit, "cpu")
     proven = [prover.prove_block(json.dumps(block_inputs(
-        SMALL, b.before, b.transfers, reporter.address)).encode(), reporter.address) for b in blocks]
+        SMALL, b.before, b.ops, reporter.address)).encode(), reporter.address) for b in blocks]
     return World(chain, deployment, market, rollup, small_circuit, blocks[0], blocks,
                  [rollup.statement(n) for n in (1, 2)], rollup.batch_statement(0), proven,
                  coordinator, roller, reporter, coordinator_dir, store, manifest_hash, snapshot)
@@ -153,7 +153,7 @@ def block_task(world: World, *, index: int = 1, round_: int = 0, window: float =
     now = int(time.time() * 1000)
     seed = os.urandom(32)
     if inputs is None:
-        inputs = json.dumps(block_inputs(SMALL, world.block.before, world.block.transfers,
+        inputs = json.dumps(block_inputs(SMALL, world.block.before, world.block.ops,
                                          world.roller.address)).encode()
     if statement is None:
         statement = world.statements[index - 1] if index <= len(world.statements) else bytes(32)
@@ -321,7 +321,7 @@ async def test_a_block_task_is_calibrated_for_accepted_proven_signed_and_settled
                 assert (flying.index, flying.deadline) == (1, task.deadline // 1000)  # ms on the wire
                 proof = await next_report(reports, "proof")
 
-                public = world.block.inputs(world.roller.address)
+                public = world.block.inputs(SMALL, world.roller.address)
                 assert proof.task_id == task.task_id and proof.statement == world.statements[0]
                 signer = recover_submitter(world.chain.chain_id, world.rollup.address,
                                            TaskKind.BLOCK, 1, 0, world.statements[0],
@@ -383,15 +383,17 @@ async def test_a_coordinator_is_served_for_the_rollup_the_registry_binds_it_to(w
     owner = world.chain.dev_accounts[0]
     entry = world.deployment.rollup
     second = attach_rollup(world.chain, owner, world.deployment, sequencer=owner.address,
-                           vk=world.build.setup.vk, genesis_root=world.block.before.root,
-                           batch_size=2, max_transfers=SMALL.block_size).rollup
+                           vk=world.build.setup.vk, bridge=owner.address,
+                           genesis_root=world.block.before.root, batch_size=2,
+                           max_transfers=SMALL.block_size, entries=SMALL.entries).rollup
     proxy = bytes.fromhex("3d602d80600a3d3981f3363d3d373d3d3d363d73") + raw(entry.address) + \
         bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
     rogue = world.chain.transact(owner, data=proxy)["contractAddress"]
     world.market.add_rollup(owner, rogue, entry.block_verifier)
     unadded = deploy_rollup_contract(world.chain, owner, sequencer=owner.address,
-                                     verifier=entry.verifier, poseidon=entry.poseidon,
-                                     genesis_root=0, batch_size=2, max_transfers=4).address
+                                     verifier=entry.verifier, bridge=owner.address,
+                                     genesis_root=0, batch_size=2, max_transfers=4,
+                                     entries=SMALL.entries).address
     coordinators = {}
     for rollup in (second.address, rogue, unadded):
         coordinators[rollup] = Account.create().address
@@ -512,7 +514,7 @@ async def test_a_restarted_roller_resumes_an_accepted_task_and_submits_it(world,
         with trio.fail_after(60):
             async with running_roller(world, roller_config(tmp_path, node)) as roller:
                 proof = await next_report(reports, "proof")
-                public = world.block.inputs(world.roller.address)
+                public = world.block.inputs(SMALL, world.roller.address)
                 assert proof.task_id == task.task_id and proof.statement == world.statements[0]
                 assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK,
                                          1, 1, world.statements[0],
@@ -552,7 +554,7 @@ async def test_an_open_task_is_accepted_proven_and_signed_for_its_round(world, t
     assert recover_submitter(world.chain.chain_id, world.rollup.address, TaskKind.BLOCK, 1,
                              task.round, world.statements[0], GROTH16.digest(sealed(proof)),
                              proof.signature) == world.roller.address
-    public = world.block.inputs(world.roller.address)
+    public = world.block.inputs(SMALL, world.roller.address)
     assert verify(world.build.setup.vk, as_proof(proof), public).valid
 
 
@@ -596,7 +598,7 @@ async def test_the_invalid_behaviour_submits_slashable_evidence(world, tmp_path)
                 await until(lambda: roller.circuit(world.build.zkey_hash))
                 ready.set()
                 proof = await next_report(reports, "proof")
-    public = world.block.inputs(world.roller.address)
+    public = world.block.inputs(SMALL, world.roller.address)
     assert proof.statement == world.statements[0]
     assert not verify(world.build.setup.vk, as_proof(proof), public).valid
     evidence = SlashEvidence(chain_id=world.chain.chain_id, rollup=world.rollup.address,
@@ -756,7 +758,7 @@ async def test_a_farm_roller_proves_on_its_workers_and_a_restart_keeps_its_journ
 
     sample = partial(lambda address, name: block_inputs(SMALL, AccountTree(SMALL.depth), [],
                                                         address), world.roller.address)
-    public = world.block.inputs(world.roller.address)
+    public = world.block.inputs(SMALL, world.roller.address)
     with running_farm(postgres_database, tmp_path / "farm") as farm:
         for name in ("w1", "w2"):
             await trio.to_thread.run_sync(farm.start_worker, name)

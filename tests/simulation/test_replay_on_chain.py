@@ -8,10 +8,10 @@ the simulation's.
 
 How the replay stands in for what it cannot reproduce, and what it leaves out:
 
-- Blocks are committed with no data (data hash 0, which the journal's first commits carry), so
-  the chain's statements are the simulation's: the contract refuses evidence under any other
-  statement (`StaleStatement`), so each slash checks it. A run with reverts is not replayed: a
-  recommit's data hash in the simulation (1, 2, ...) is no Poseidon hash of any data.
+- Blocks are committed with the data the journal's commits post (`simulation.l1.block_records`,
+  on a Rollup of the simulation's SLOTS and ENTRIES), so the chain's statements are the
+  simulation's: the contract refuses evidence under any other statement (`StaleStatement`), so
+  each slash checks it. A run with reverts is not replayed (there is no `Revert` case).
 - Batches are finalized against `BatchVerifierStub`, told each time to expect the batch's inputs
   with the deployer as every block's prover (the ledger does not read who proved).
 - A block's invalid proof is signed by the simulated roller's own key; it has a coordinate not
@@ -46,7 +46,7 @@ from market_contracts.bindings import Market, slash_gas
 from market_contracts.chain import EmbeddedChain
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import deploy_market
-from market_contracts.rollup import deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import deploy_rollup_contract
 from market_contracts.rules import RewardMode, TaskKind, first_block_of, lottery_winner
 from market_contracts.submissions import SlashEvidence
 from market_contracts.verifiers import deploy_verifier
@@ -54,7 +54,9 @@ from simulation.engine import Simulation
 from simulation.l1 import (
     COORDINATOR,
     COORDINATOR_KEY,
+    ENTRIES,
     FUNDER_KEY,
+    SLOTS,
     Commit,
     DrawLottery,
     FinalizeBatch,
@@ -102,6 +104,10 @@ SCENARIO = {
         {"behaviour": "copycat", "stake": 1500},
     ],
 }
+#: The replay's escape delay: py-evm estimates gas in a child of the pending block stamped with
+#: the wall clock (`in_costless_state`), years after GENESIS_TIME, so the week's default would
+#: freeze the rollup in every estimate; the simulation has no escape hatch to compare.
+NEVER_FROZEN = 1_000 * 365 * 24 * 3600
 #: The fixed clock: the genesis block's timestamp and the seconds between blocks (the embedded
 #: chain's own step, so its snapshots stay well within SNAPSHOT_MAX_AGE as the run's do). Any
 #: genesis does: this one is not searched for.
@@ -188,8 +194,8 @@ class ChainReplay:
         self.stub = chain.deploy(owner, load_artifact("BatchVerifierStub"))
         self.rollup = deploy_rollup_contract(
             chain, owner, sequencer=owner.address, verifier=self.stub.address,
-            poseidon=deploy_poseidon(chain, owner), genesis_root=0, batch_size=self.params.k,
-            max_transfers=1)
+            bridge=owner.address, genesis_root=0, batch_size=self.params.k, max_transfers=SLOTS,
+            entries=ENTRIES, escape_delay=NEVER_FROZEN)
         self.market.add_rollup(owner, self.rollup.address,
                                deploy_verifier(chain, owner, any_key()).address)
         self.coordinator = Account.from_key(COORDINATOR_KEY)
@@ -230,9 +236,10 @@ class ChainReplay:
                 market.mint(owner, roller, amount)
                 market.stake(self.rollers[roller], amount)
                 self.minted += amount
-            case Commit(block, old_root, new_root, 0):
+            case Commit(block, old_root, new_root, data):
                 assert rollup.last_committed() == block - 1
-                rollup.commit_block(owner, old_root, new_root, [])
+                assert rollup.block(block - 1).new_root == old_root
+                rollup.commit_block(owner, new_root, data)
             case SnapshotRoster():
                 market.snapshot_roster(owner)
             case FinalizeBatch(batch, provers):

@@ -1,10 +1,11 @@
-"""The rollup end to end: L2 blocks of the sequencer's model committed on L1, each proven with
-the block circuit by a different prover, their proofs aggregated K = 2 at a time and finalized by
-the Rollup contract against the roots and data hashes it stored.
+"""The rollup end to end: L2 blocks of the sequencer's model (transfers, an opening, a
+withdrawal) committed on L1 as `block_data` calldata, each proven with the block circuit by a
+different prover (and checked by snarkjs), their proofs aggregated K = 2 at a time and finalized
+by the Rollup contract against the roots and the SHA-256 data commitments it stored.
 
-The circuit is the `small` profile (2 slots, depth 8) that the devnet runs, built and set up by
-`zkp.builds` as the devnet does. The embedded chain's pairing precompile is pure Python, so it
-finalizes twice; the refusals run on anvil.
+The circuit is the `small` profile (2 slots, depth 8, 1 entry) that the devnet runs, built and
+set up by `zkp.builds` as the devnet does. The embedded chain's pairing precompile is pure
+Python, so it finalizes twice; the refusals run on anvil.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
 from market_contracts.errors import RollupRejected
 from market_contracts.rollup import BlockStatus, Rollup, deploy_rollup
+from sequencer.block_data import block_commitment, exit_root
 from sequencer.circuit_inputs import SMALL, block_inputs
-from sequencer.genesis import devnet_genesis
+from sequencer.genesis import dev_private_key, devnet_genesis
 from sequencer.blocks import L2Block, dev_transfer as transfer, l2_chain
-from sequencer.transactions import data_hash
+from sequencer.transactions import DEVNET_CHAIN_ID, Kind, Transfer, sign_transfer
 from zkp.aggregate import AggregateProof, aggregate
 from zkp.groth16 import Prover
 from zkp.proof import Proof
 from zkp.builds import CircuitBuild
 from zkp.setup import SetupFiles
+from zkp.snarkjs_json import write_proof, write_public_signals
 from zkp.witness import WitnessCalculator
 from zkp.zkey import read_zkey
 
@@ -44,11 +47,14 @@ STRANGER = PROVERS[4]
 EMBEDDED_FINALIZE_GAS = 1_500_000
 
 
-#: blocks 1-4 (block 3 empty), and another block 2 to replace the first after a revert
+#: the L1 address block 3's withdrawal pays
+RECIPIENT = int.from_bytes(keccak(b"rollup withdrawal recipient")[:20], "big")
+#: blocks 1-4 (block 3 a withdrawal), and another block 2 to replace the first after a revert
 BLOCKS = l2_chain(GENESIS, [
     [transfer(0, 1, 300, 0), transfer(1, 7, 40, 0)],  # opens account 7
     [transfer(2, 3, 5, 0)],
-    [],
+    [sign_transfer(Transfer(5, 0, RECIPIENT, 20, 0, kind=Kind.WITHDRAW), dev_private_key(5),
+                   DEVNET_CHAIN_ID)],
     [transfer(7, 0, 10, 0), transfer(3, 3, 1, 0)],  # from the opened account; to itself
 ])
 OTHER_BLOCK_2 = l2_chain(BLOCKS[0].after, [[transfer(4, 5, 8, 0)]])[0]
@@ -66,17 +72,23 @@ def key(small_circuit: CircuitBuild) -> SetupFiles:
 
 
 @pytest.fixture(scope="module")
-def proofs(small_circuit, key) -> dict[tuple[int, str], BlockProof]:
-    """Proofs by prover: blocks 1-4 by PROVERS[0..3], the other block 2 (numbered 22) by PROVERS[1]."""
+def proofs(small_circuit, key, snarkjs, tmp_path_factory) -> dict[tuple[int, str], BlockProof]:
+    """Proofs by prover: blocks 1-4 by PROVERS[0..3], the other block 2 (numbered 22) by
+    PROVERS[1]; snarkjs accepts each."""
     prover = Prover(read_zkey(key.zkey), "cpu")
     calculator = WitnessCalculator(small_circuit.wasm)
     jobs = [(n, block, PROVERS[n - 1]) for n, block in enumerate(BLOCKS, start=1)]
     jobs.append((22, OTHER_BLOCK_2, PROVERS[1]))
     proven = {}
+    files = tmp_path_factory.mktemp("block-proofs")
     for number, block, address in jobs:
-        inputs = block_inputs(SMALL, block.before, block.transfers, address)
+        inputs = block_inputs(SMALL, block.before, block.ops, address)
         proof, public = prover.prove(calculator.calculate(inputs))
-        assert public == block.inputs(address)
+        assert public == block.inputs(SMALL, address)
+        write_proof(files / "proof.json", proof)
+        write_public_signals(files / "public.json", public)
+        assert "OK" in snarkjs("groth16", "verify", key.verification_key, files / "public.json",
+                               files / "proof.json")
         proven[number, address] = BlockProof(proof, public)
     return proven
 
@@ -94,7 +106,7 @@ class Deployed:
     coordinator: LocalAccount
 
     def commit(self, block: L2Block) -> None:
-        self.rollup.commit_block(self.sequencer, block.before.root, block.after.root, block.data)
+        self.rollup.commit_block(self.sequencer, block.after.root, block.data)
 
     def finalize(self, first: int, provers: list[str], agg: AggregateProof):
         gas = EMBEDDED_FINALIZE_GAS if isinstance(self.chain, EmbeddedChain) else None
@@ -103,8 +115,10 @@ class Deployed:
 
 def deploy(chain: Chain, key: SetupFiles) -> Deployed:
     deployer, sequencer, coordinator = chain.dev_accounts[:3]
+    # No deposit or forced withdrawal is enqueued here: the deployer stands in for the Bridge.
     rollup = deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=key.vk,
-                           genesis_root=GENESIS.root, batch_size=K, max_transfers=SMALL.block_size)
+                           bridge=deployer.address, genesis_root=GENESIS.root, batch_size=K,
+                           max_transfers=SMALL.block_size, entries=SMALL.entries)
     deployed = Deployed(chain, rollup, sequencer, coordinator)
     for block in BLOCKS:
         deployed.commit(block)
@@ -115,9 +129,11 @@ def test_committed_blocks_are_finalized_by_their_proofs(chain, key, proofs):
     deployed = deploy(chain, key)
     rollup = deployed.rollup
     for n, block in enumerate(BLOCKS, start=1):
-        assert rollup.block(n).data_hash == data_hash(block.data)
+        assert rollup.block(n).data_hash == block_commitment(block.records, SMALL.block_size,
+                                                             SMALL.entries)
         assert rollup.public_inputs(n, PROVERS[n - 1]) == proofs[n, PROVERS[n - 1]].public
     assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.COMMITTED] * 4
+    assert rollup.exit_root(3) == exit_root(3, BLOCKS[2].records) != bytes(32)
 
     deployed.finalize(1, PROVERS[:2], batch(proofs, (1, PROVERS[0]), (2, PROVERS[1])))
     assert [rollup.status(n) for n in (1, 2, 3, 4)] == [BlockStatus.FINALIZED] * 2 + [BlockStatus.COMMITTED] * 2
@@ -208,4 +224,5 @@ def test_a_reverted_block_needs_a_proof_of_its_replacement(on_anvil, proofs):
     assert refusal(on_anvil, 1, PROVERS[:2], first_batch(proofs)) == ("InvalidBatchProof", (1,))
     on_anvil.finalize(1, PROVERS[:2], batch(proofs, (1, PROVERS[0]), (22, PROVERS[1])))
     assert rollup.block(2).status is BlockStatus.FINALIZED
-    assert rollup.block(2).data_hash == data_hash(OTHER_BLOCK_2.data)
+    assert rollup.block(2).data_hash == block_commitment(OTHER_BLOCK_2.records, SMALL.block_size,
+                                                         SMALL.entries)
