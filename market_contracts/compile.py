@@ -1,5 +1,5 @@
 """Compile the Solidity sources with solcjs (npm `solc`) through standard JSON, and generate the
-contracts that come from other tools (Poseidon, from circomlibjs).
+contracts that come from other tools (Poseidon of 2, 3 and 5 inputs, from circomlibjs).
 
 The artifacts are committed so that nothing needs Node at run time; `tests/market_contracts/
 test_compile.py` rebuilds them and checks that the committed files match what they come from.
@@ -101,9 +101,20 @@ def compile_source(unit_name: str, source: str) -> dict[str, dict]:
     return _artifacts(run_solc(standard_input))
 
 
-#: Poseidon with three inputs (width t = 4), the Rollup's data hash (docs/rollup.md, "dataHash").
-POSEIDON_INPUTS = 3
-POSEIDON_CONTRACT = f"PoseidonT{POSEIDON_INPUTS + 1}"
+#: The Poseidon contracts L1 needs, by number of inputs: 2 (width 3) for an L2 address
+#: Poseidon(Ax, Ay) and the account tree's nodes (the Bridge's exits), 3 (width 4) for a leaf, a
+#: signed message and the Rollup's data hash (docs/rollup.md, "dataHash"), 5 (width 6) for
+#: EdDSA's challenge Poseidon(R8, A, m) (BabyJubJub.sol).
+POSEIDON_INPUT_COUNTS = (2, 3, 5)
+
+
+def poseidon_contract(n_inputs: int) -> str:
+    """The artifact name of circomlibjs's Poseidon contract for `n_inputs` inputs (its width)."""
+    return f"PoseidonT{n_inputs + 1}"
+
+
+#: the Rollup's data hash (three inputs)
+POSEIDON_CONTRACT = poseidon_contract(3)
 
 # circomlibjs writes the EVM code directly (no Solidity exists for it): createCode(n) is the
 # contract's creation code, generateABI(n) its `poseidon(uint256[n])` and `poseidon(bytes32[n])`.
@@ -115,7 +126,7 @@ process.stdout.write(JSON.stringify({
 """
 
 
-def generate_poseidon(n_inputs: int = POSEIDON_INPUTS) -> dict:
+def generate_poseidon(n_inputs: int) -> dict:
     """The artifact of circomlibjs's Poseidon contract for `n_inputs` inputs, made with Node."""
     package = NODE_MODULES / "circomlibjs" / "package.json"
     if not package.exists():
@@ -132,7 +143,7 @@ def generate_poseidon(n_inputs: int = POSEIDON_INPUTS) -> dict:
         raise CompileError(f"circomlibjs's poseidon_gencontract failed: {exc.stderr.strip()}") from exc
     generated = json.loads(proc.stdout)
     return {
-        "contractName": f"PoseidonT{n_inputs + 1}",
+        "contractName": poseidon_contract(n_inputs),
         "generator": f"circomlibjs {version}: poseidonContract.createCode({n_inputs}) and "
                      f"generateABI({n_inputs}); generated, not compiled: no source",
         "abi": generated["abi"],
@@ -141,8 +152,9 @@ def generate_poseidon(n_inputs: int = POSEIDON_INPUTS) -> dict:
 
 
 def build_all() -> dict[str, dict]:
-    """Every committed artifact: the compiled sources and the generated Poseidon."""
-    return {**compile_all(), POSEIDON_CONTRACT: generate_poseidon()}
+    """Every committed artifact: the compiled sources and the generated Poseidon contracts."""
+    return {**compile_all(),
+            **{poseidon_contract(n): generate_poseidon(n) for n in POSEIDON_INPUT_COUNTS}}
 
 
 def _artifacts(output: dict) -> dict[str, dict]:

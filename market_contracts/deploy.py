@@ -156,3 +156,39 @@ def check_deployment(chain: Chain, deployment: Deployment, source: str = "the de
                 f"no contract at {address} ({name}) on chain {chain.chain_id}: {source} does not "
                 "belong to this chain (was the node restarted?)"
             )
+
+
+@dataclass(frozen=True)
+class BridgeSupport:
+    """What a Bridge is built over: the L2's token and the contracts that hash and verify for it
+    (circomlibjs's Poseidon of 2 and 3 inputs; BabyJubJub over Poseidon of 5)."""
+
+    token: str
+    poseidon2: str
+    poseidon3: str
+    baby_jubjub: str
+
+
+def deploy_bridge_support(chain: Chain, deployer: LocalAccount, *,
+                          token: str | None = None) -> BridgeSupport:
+    """Deploy what `deploy_bridge` needs; without `token`, a devnet `RollupToken` that `deployer`
+    mints. Separate from `deploy_bridge` so that the Bridge is one creation: a Rollup deployed
+    before it learns its address from the deployer's nonce."""
+    # imported here so that this function merges as an addition to the module
+    from market_contracts.compile import poseidon_contract
+
+    if token is None:
+        token = chain.deploy(deployer, load_artifact("RollupToken")).address
+    poseidon2, poseidon3, poseidon5 = (chain.deploy(deployer, load_artifact(poseidon_contract(n))).address
+                                       for n in (2, 3, 5))
+    baby_jubjub = chain.deploy(deployer, load_artifact("BabyJubJub"), poseidon5).address
+    return BridgeSupport(to_checksum_address(token), poseidon2, poseidon3, baby_jubjub)
+
+
+def deploy_bridge(chain: Chain, deployer: LocalAccount, support: BridgeSupport, *, rollup: str,
+                  l2_chain_id: int, depth: int) -> str:
+    """Deploy the Bridge of `rollup` (its L2's chain id and tree depth) over `support`, in one
+    creation; return its address."""
+    return chain.deploy(deployer, load_artifact("Bridge"), to_checksum_address(rollup),
+                        support.token, l2_chain_id, depth, support.poseidon2, support.poseidon3,
+                        support.baby_jubjub).address

@@ -78,3 +78,8 @@ class ReceiptTimeout(ChainError):
 
 class NotADevChain(ChainError):
     """A dev-only control (time travel, snapshots) was asked of a node that does not offer it."""
+
+
+class BridgeRejected(ContractRejected):
+    """The Bridge refused a deposit, a forced withdrawal, a claim, an exit or a refund; `reason` is
+    its error's name (`UnpostableAmount`, `InvalidSignature`, `AlreadyClaimed`, ...)."""

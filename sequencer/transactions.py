@@ -30,6 +30,7 @@ from enum import IntEnum
 from sequencer import eddsa
 from sequencer.accounts import BALANCE_BITS, NONCE_BITS
 from sequencer.babyjub import Point
+from sequencer.block_data import ADDRESS_BITS
 from sequencer.errors import (
     AmountOverflow,
     IndexOutOfRange,
@@ -53,6 +54,10 @@ class Kind(IntEnum):
     TRANSFER = 0
     #: to_index is 0 and to_address the L1 recipient (a 160-bit address)
     WITHDRAW = 1
+    #: signed for L1, checked by the Bridge, never by the circuit: a forced withdrawal
+    #: (`forced_withdrawal_message`) and an exit through the escape hatch (`exit_message`)
+    FORCED = 2
+    EXIT = 3
 
 
 #: the signed message carries the kind above the packed word's 224 bits
@@ -97,6 +102,29 @@ def signing_message(transfer: Transfer, chain_id: int) -> int:
     if not 0 <= transfer.to_address < R:
         raise InvalidAddress(f"recipient address {transfer.to_address} is not below r")
     return poseidon((chain_id, transfer.kind << KIND_SHIFT | pack(transfer), transfer.to_address))
+
+
+def forced_withdrawal_message(index: int, amount: int, salt: int, recipient: int,
+                              chain_id: int) -> int:
+    """m = Poseidon(chain_id, 2 * 2^224 + pack(index, 0, amount, salt), recipient): what the key of
+    the account at `index` signs to force a withdrawal of `amount` to L1 address `recipient`
+    through `Bridge.requestWithdrawal`. The salt (32 bits, in the nonce's place) makes a repeated
+    request another message: the Bridge queues each message once."""
+    _check_l1_address(recipient)
+    return signing_message(Transfer(index, 0, recipient, amount, salt, kind=Kind.FORCED), chain_id)
+
+
+def exit_message(index: int, recipient: int, chain_id: int) -> int:
+    """m = Poseidon(chain_id, 3 * 2^224 + pack(index, 0, 0, 0), recipient): what the key of the
+    account at `index` signs to exit its balance to L1 address `recipient` once the rollup is
+    frozen (`Bridge.exit`; each account exits once)."""
+    _check_l1_address(recipient)
+    return signing_message(Transfer(index, 0, recipient, 0, 0, kind=Kind.EXIT), chain_id)
+
+
+def _check_l1_address(recipient: int) -> None:
+    if not 0 < recipient < 1 << ADDRESS_BITS:
+        raise InvalidAddress(f"L1 recipient {recipient:#x} is not a non-zero 20-byte address")
 
 
 def sign_transfer(transfer: Transfer, private_key: bytes, chain_id: int) -> Transfer:
