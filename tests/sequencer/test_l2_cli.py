@@ -57,7 +57,7 @@ async def test_the_wallet_through_a_running_sequencer(tmp_path, nursery):
     key = Account.create()
     rollup = FakeRollup(GENESIS_ROOT, key.address)
     sequencer = Sequencer(config(tmp_path / "node", block_interval=3600, genesis=GENESIS), rollup,
-                          key)
+                          key, rollup.bridge)
     await nursery.start(sequencer.run)
     url = ["--sequencer", sequencer.url]
     wallet_dir = tmp_path / "wallet"
