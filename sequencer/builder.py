@@ -142,7 +142,7 @@ class BlockBuilder:
             await trio.to_thread.run_sync(self.store.add_block, block)
             await mempool.block_built(block.number, built.state, len(built.messages),
                                       len(built.transactions))
-        self.metrics.block_built(block.number, len(built.records))
+        self.metrics.block_built(block.number, len(built.transactions))
         log.info("block built", number=block.number, l1_messages=len(built.messages),
                  transactions=len(built.transactions), new_root=hex(block.new_root),
                  pending=len(mempool))

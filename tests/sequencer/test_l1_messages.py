@@ -210,6 +210,10 @@ async def test_a_deposit_to_a_leaf_a_pending_transfer_opens_makes_it_a_transfer(
     rollup.bridge.deposit(OTHER, 30)
     await queued(sequencer, 2)
     assert [m.index for m in sequencer.mempool.queued()] == [4, 5]
+    async with SequencerClient(sequencer.url) as client:  # a queued deposit counts as pending
+        assert (await client.account(5))["pendingBalance"] == "30"
+        assert (await client.account(4))["pendingBalance"] == "30"
+        assert await client.free_index() == 6
     with pytest.raises(WrongRecipient):
         await sequencer.mempool.submit(wallet.pay(5, 1, to_address=0xC0DE))
     for number in (1, 2):
@@ -276,6 +280,29 @@ async def test_messages_stored_but_not_built_survive_a_kill(tmp_path):
     assert all(first_block > 13 for first_block, _ in rollup.bridge.reads)
     assert check_chain(tmp_path, rollup, set(), messages=3) == 3
     assert second.mempool.tip.get(4).balance == 6
+
+
+async def test_a_forced_withdrawal_stored_but_not_built_survives_a_kill(tmp_path):
+    rollup = fake_l1()
+    first = sequencer_on(tmp_path, rollup, block_interval=3600)
+    kept = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(first.run)
+        first.builder.wake = lambda: None
+        kept.append(await first.mempool.submit(Wallet(0).pay(1, 400)))
+        dropped = await first.mempool.submit(Wallet(0).pay(1, 400))
+        rollup.bridge.force_withdrawal(0, dev_address(0), 500, RECIPIENT)
+        await until(lambda: first.mempool.next_l1_position == 1)
+        nursery.cancel_scope.cancel()
+    second = sequencer_on(tmp_path, rollup, block_interval=0.05)
+    await run_for(second, lambda: second.committer.last_committed == 1)
+    assert check_chain(tmp_path, rollup, set(kept), messages=1) == 1  # [FORCED, TRANSFER]
+    store, blocks = stored_blocks(tmp_path)
+    try:
+        assert store.transfer(dropped).state is TransferState.DROPPED
+        assert store.accounts_at(1)[0].balance == GENESIS_BALANCE - 900
+    finally:
+        store.close()
 
 
 async def test_blocks_built_but_not_committed_survive_a_kill(tmp_path):
