@@ -289,8 +289,9 @@ async def test_a_forced_withdrawal_stored_but_not_built_survives_a_kill(tmp_path
     async with trio.open_nursery() as nursery:
         await nursery.start(first.run)
         first.builder.wake = lambda: None
-        kept.append(await first.mempool.submit(Wallet(0).pay(1, 400)))
-        dropped = await first.mempool.submit(Wallet(0).pay(1, 400))
+        wallet = Wallet(0)
+        kept.append(await first.mempool.submit(wallet.pay(1, 400)))
+        dropped = await first.mempool.submit(wallet.pay(1, 400))
         rollup.bridge.force_withdrawal(0, dev_address(0), 500, RECIPIENT)
         await until(lambda: first.mempool.next_l1_position == 1)
         nursery.cancel_scope.cancel()
