@@ -19,20 +19,21 @@ from market_contracts.errors import UnknownDeployment, WrongChainId
 from market_contracts.files import save_json
 from market_contracts.rules import MarketParams, RewardMode
 
-#: 3: market rules v2 with roster snapshots (param snapshot_max_age); 2 had no snapshots.
-DEPLOYMENT_VERSION = 3
+#: 4: the rollup names its bridge (issue 13), no Poseidon; 3: market rules v2 with roster
+#: snapshots (param snapshot_max_age); 2 had no snapshots.
+DEPLOYMENT_VERSION = 4
 
 
 @dataclass(frozen=True)
 class RollupDeployment:
-    """The Rollup contract and the two it calls; `block` is the L1 block it was deployed in, where
-    reading its events starts. `block_verifier` is the single-proof verifier of the same circuit
+    """The Rollup contract, the batch verifier it calls and the bridge that appends to its queue;
+    `block` is the L1 block it was deployed in, where reading its events starts. `block_verifier` is the single-proof verifier of the same circuit
     that the staking contract slashes with (`RollerStaking.addRollup`): None when the rollup was
     deployed without being added to the market."""
 
     address: str
     verifier: str
-    poseidon: str
+    bridge: str
     block: int
     block_verifier: str | None = None
 
@@ -48,7 +49,7 @@ class RollupDeployment:
         return cls(
             address=to_checksum_address(data["address"]),
             verifier=to_checksum_address(data["verifier"]),
-            poseidon=to_checksum_address(data["poseidon"]),
+            bridge=to_checksum_address(data["bridge"]),
             block=int(data["block"]),
             block_verifier=None if block_verifier is None else to_checksum_address(block_verifier),
         )
@@ -145,9 +146,9 @@ def check_deployment(chain: Chain, deployment: Deployment, source: str = "the de
         )
     contracts = {name: getattr(deployment, name) for name in ("token", "registry", "staking")}
     if deployment.rollup is not None:
+        # Not the bridge: a deployer may name any account (a test account acting as the bridge).
         contracts |= {"rollup": deployment.rollup.address,
-                      "rollup's verifier": deployment.rollup.verifier,
-                      "rollup's poseidon": deployment.rollup.poseidon}
+                      "rollup's verifier": deployment.rollup.verifier}
         if deployment.rollup.block_verifier is not None:
             contracts["rollup's block verifier"] = deployment.rollup.block_verifier
     for name, address in contracts.items():

@@ -1,7 +1,8 @@
 """Typed bindings of the Rollup contract (`contracts/Rollup.sol`), and its deployment.
 
 Reads return dataclasses; writes sign locally, wait for the receipt, and turn the contract's
-refusals into `RollupRejected` with a one-line message (`explain_rollup`).
+refusals into `RollupRejected` with a one-line message (`explain_rollup`). A block's posted data
+is `sequencer.block_data.calldata`; its `dataHash` is `block_data.block_commitment`.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from eth_utils import to_checksum_address
 from web3.contract.contract import ContractFunction
 from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import EventData, TxReceipt
 
 from market_contracts.bindings import Market
 from market_contracts.chain import Chain
-from market_contracts.compile import POSEIDON_CONTRACT, load_artifact
+from market_contracts.compile import load_artifact
 from market_contracts.deploy import Deployment, RollupDeployment
 from market_contracts.errors import RollupRejected, TransactionFailed, UnknownDeployment
 from market_contracts.submissions import block_statement
@@ -27,6 +28,16 @@ from market_contracts.verifiers import deploy_batch_verifier, deploy_verifier
 from zkp.aggregate import AggregateProof
 from zkp.evm import g1_words, g2_words
 from zkp.proof import VerificationKey
+
+#: seconds a queue entry (a deposit, a forced withdrawal) may wait before the next block must
+#: include it: a day, as Arbitrum's delayed inbox, so that an L1 user can force the sequencer
+FORCE_DELAY = 24 * 3600
+#: seconds without a finalized batch after which the rollup freezes and the bridge pays exits
+#: from the last finalized state: a week, long after any honest outage of provers
+ESCAPE_DELAY = 7 * 24 * 3600
+#: blocks the sequencer may run ahead of finalization: each costs three slots at deployment
+#: (66,300 gas), and a commit must never write a fresh slot (docs/rollup-data.md, "Storage")
+RING_SIZE = 64
 
 
 class BlockStatus(IntEnum):
@@ -69,16 +80,37 @@ class CommittedBlock:
 _MESSAGES = {
     "NotSequencer": lambda caller:
         f"{to_checksum_address(caller)} is not the rollup's sequencer: only the sequencer commits and reverts blocks",
-    "WrongOldRoot": lambda given, expected:
-        f"the block starts from root {given:#x}, but the last committed block ends at "
-        f"{expected:#x}: build it on the rollup's current state",
+    "NotBridge": lambda caller:
+        f"{to_checksum_address(caller)} is not the rollup's bridge: only the bridge appends to the queue",
+    "RollupFrozen": lambda last_finalized_time, escape_delay:
+        f"the rollup is frozen: no batch was finalized for {escape_delay} s after "
+        f"{last_finalized_time}; nothing commits, finalizes or reverts any more (the bridge pays exits)",
     "NotAFieldElement": lambda value:
-        f"{value:#x} is not a field element: roots and posted elements are below the BN254 "
-        "scalar field modulus",
-    "OddDataLength": lambda length:
-        f"{length} posted elements: a block posts two per transfer",
-    "TooManyTransfers": lambda transfers, most:
-        f"{transfers} transfers in one block; the rollup takes at most {most}",
+        f"{value:#x} is not a field element: roots are below the BN254 scalar field modulus",
+    "RingFull": lambda number, last_finalized:
+        f"block {number} would overwrite the ring entry of a block not finalized (the last "
+        f"finalized is {last_finalized}): finalize before committing further",
+    "BadRecordCount": lambda count, most: f"a block posts 1 to {most} records, not {count}",
+    "DataTooShort": lambda length, count: f"{length} bytes of block data cannot hold {count} records",
+    "BadOp": lambda record, op: f"record {record} has op {op}",
+    "WrongDataLength": lambda length, expected:
+        f"{length} bytes of block data, but its records take {expected}",
+    "TooManyEntries": lambda consumed, most:
+        f"{consumed} entries in one block; the rollup takes at most {most}",
+    "RecipientNotAnAddress": lambda record, entry:
+        f"record {record} withdraws to {entry:#x}, which is not an L1 address",
+    "QueueExhausted": lambda record, position:
+        f"record {record} takes queue entry {position}, which the bridge has not appended",
+    "NotNextInQueue": lambda record, position:
+        f"record {record} is not queue entry {position}: deposits and forced withdrawals are "
+        "included in queue order, exactly as enqueued",
+    "ForcedInclusionDue": lambda position:
+        f"queue entry {position} is overdue: the block must include it (or as many queue entries "
+        "as a block takes)",
+    "BlockForgotten": lambda number:
+        f"block {number} left the ring: its commit's L1 block and time are in its BlockCommitted event",
+    "NoSuchQueueEntry": lambda position, length:
+        f"the queue has {length} entries: no entry {position}",
     "BatchOutOfOrder": lambda first, expected:
         f"the next batch to finalize starts at block {expected}, not {first}",
     "WrongBatchSize": lambda provers, proofs, size:
@@ -132,12 +164,20 @@ class Rollup:
         except TransactionFailed as exc:
             raise explain_rollup(exc) from exc
 
-    def commit_block(self, sequencer: LocalAccount, old_root: int, new_root: int,
-                     data: Sequence[int]) -> CommittedBlock:
-        """Commit the next block: `data` is its posted elements (`sequencer.transactions.block_data`)."""
-        receipt = self._send(sequencer, self.contract.functions.commitBlock(old_root, new_root, list(data)))
+    def commit_block(self, sequencer: LocalAccount, new_root: int, data: bytes, *,
+                     gas: int | None = None) -> CommittedBlock:
+        """Commit the next block (its old root is the last committed block's new root): `data`
+        is what it posts, `sequencer.block_data.calldata(records)`."""
+        receipt = self._send(sequencer, self.contract.functions.commitBlock(new_root, bytes(data)),
+                             gas)
         (event,) = self.contract.events.BlockCommitted().process_receipt(receipt, errors=DISCARD)
-        return committed_from_event(event["args"])
+        return self.committed_from_log(event)
+
+    def enqueue(self, bridge: LocalAccount, entry_hash: bytes) -> int:
+        """Append `entry_hash` to the queue (the bridge's account only); its position."""
+        receipt = self._send(bridge, self.contract.functions.enqueue(bytes(entry_hash)))
+        (event,) = self.contract.events.Enqueued().process_receipt(receipt, errors=DISCARD)
+        return event["args"]["position"]
 
     def finalize_batch(self, sender: LocalAccount, first_block: int, provers: Sequence[str],
                        aggregate: AggregateProof, *, gas: int | None = None) -> TxReceipt:
@@ -243,7 +283,50 @@ class Rollup:
         return self._call(self.contract.functions.batchSize())
 
     def max_transfers(self) -> int:
+        """The circuit profile's record slots: a block posts 1 to this many records."""
         return self._call(self.contract.functions.maxTransfers())
+
+    def entries(self) -> int:
+        """The circuit profile's entries: a block consumes at most this many."""
+        return self._call(self.contract.functions.entries())
+
+    def bridge(self) -> str:
+        return self._call(self.contract.functions.bridge())
+
+    def committed_at(self, number: int, block_identifier="latest") -> tuple[int, int]:
+        """(L1 block, time) of block `number`'s commit; RollupRejected (BlockForgotten) once a
+        later block took its ring entry."""
+        l1_block, timestamp = self._call(self.contract.functions.committedAt(number),
+                                         block_identifier)
+        return l1_block, timestamp
+
+    # the queue and the escape hatch
+
+    def queue_length(self, block_identifier="latest") -> int:
+        return self._call(self.contract.functions.queueLength(), block_identifier)
+
+    def queue_next(self, block_identifier="latest") -> int:
+        """The position of the queue's next entry for a block to consume."""
+        return self._call(self.contract.functions.queueNext(), block_identifier)
+
+    def queue_entry(self, position: int, block_identifier="latest") -> tuple[bytes, int]:
+        """(hash, enqueue time) of queue entry `position`."""
+        entry_hash, time = self._call(self.contract.functions.queueEntry(position),
+                                      block_identifier)
+        return bytes(entry_hash), time
+
+    def exit_root(self, number: int, block_identifier="latest") -> bytes:
+        """Block `number`'s exit root (`block_data.exit_root`): zero if it pays no exit."""
+        return bytes(self._call(self.contract.functions.exitRoot(number), block_identifier))
+
+    def frozen(self, block_identifier="latest") -> bool:
+        return self._call(self.contract.functions.frozen(), block_identifier)
+
+    def finalized_root(self, block_identifier="latest") -> int:
+        return self._call(self.contract.functions.finalizedRoot(), block_identifier)
+
+    def last_finalized_time(self, block_identifier="latest") -> int:
+        return self._call(self.contract.functions.lastFinalizedTime(), block_identifier)
 
     def sequencer(self) -> str:
         return self._call(self.contract.functions.sequencer())
@@ -261,29 +344,46 @@ class Rollup:
         events = self.contract.events
         logs = [*events.BlockCommitted().get_logs(from_block=from_l1_block, to_block=to_l1_block),
                 *events.BlocksReverted().get_logs(from_block=from_l1_block, to_block=to_l1_block)]
-        standing: dict[int, CommittedBlock] = {}
+        standing: dict[int, EventData] = {}
         for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])):
             if log["event"] == "BlockCommitted":
-                standing[log["args"]["blockNumber"]] = committed_from_event(log["args"])
+                standing[log["args"]["blockNumber"]] = log
             else:
                 standing = {n: b for n, b in standing.items() if n < log["args"]["fromBlock"]}
-        return [standing[n] for n in sorted(standing)]
+        return [self.committed_from_log(standing[n]) for n in sorted(standing)]
+
+    def committed_from_log(self, log: EventData) -> CommittedBlock:
+        """A `BlockCommitted` event's block (status COMMITTED, randomness None: recorded later).
+        The event holds the number, new root and data hash; the L1 block and time are the log's
+        block's, the old root block n-1's as of that L1 block, the draw pin `drawBlocks`' (it
+        never changes once set)."""
+        args = log["args"]
+        number, l1_block = args["blockNumber"], log["blockNumber"]
+        old_root = self.block(number - 1, l1_block).new_root
+        roster_block, randomness_block, _ = self.draw_blocks(number)
+        timestamp = self.chain.w3.eth.get_block(l1_block)["timestamp"]
+        return CommittedBlock(number, old_root, args["newRoot"], args["dataHash"], None, l1_block,
+                              timestamp, BlockStatus.COMMITTED, roster_block=roster_block,
+                              randomness_block=randomness_block)
+
+    def config(self) -> tuple:
+        """The constructor's `Config` as the contract reports it (its immutables)."""
+        functions = self.contract.functions
+        return tuple(self._call(getattr(functions, name)()) for name in _CONFIG)
 
     def is_this_release(self) -> bool:
         """Whether the code at this address is this release's Rollup contract, made with the
         parameters it reports: what our creation code returns, run (eth_call, nothing mined) with
-        its sequencer, verifier, Poseidon, batch size and maximum transfers, which are code
-        (immutables); the genesis root is storage, so any root gives the same code.
+        its `Config` (sequencer, verifier, bridge, batch size, slots, entries, delays, ring size),
+        which is code (immutables); the genesis root and accounts are storage and a log, so any
+        give the same code.
 
         Anything else behind the Rollup's ABI (a proxy, a fork) may answer `statement` and
         `publicInputs` apart, or change them after a roller signed for them: then a valid
         proof would be judged against other inputs and slashed. A roller serving a rollup it
         did not deploy (the staking contract's deployer adds them) checks this first."""
-        functions = self.contract.functions
         try:
-            parameters = (self.sequencer(), self._call(functions.verifier()),
-                          self._call(functions.poseidon()), 0, self.batch_size(),
-                          self.max_transfers())
+            parameters = (self.config(), 0, b"")
         except (TransactionFailed, BadFunctionCallOutput, Web3RPCError):
             # Not even the Rollup's views: a revert, no return data, or (anvil) the node's
             # "EVM error" for code that is no function of ours
@@ -302,18 +402,14 @@ class Rollup:
         return RollupDeployment(
             address=self.address,
             verifier=self._call(self.contract.functions.verifier()),
-            poseidon=self._call(self.contract.functions.poseidon()),
+            bridge=self.bridge(),
             block=self.block(0).l1_block,
         )
 
 
-def committed_from_event(args) -> CommittedBlock:
-    """A `BlockCommitted` event's block; its randomness is None (recorded later, by
-    `recordRandomness`)."""
-    return CommittedBlock(args["blockNumber"], args["oldRoot"], args["newRoot"], args["dataHash"],
-                          None, args["l1Block"], args["timestamp"], BlockStatus.COMMITTED,
-                          roster_block=args["rosterBlock"],
-                          randomness_block=args["randomnessBlock"])
+#: the Solidity `Rollup.Config`'s fields in order, each the name of the view that reports it
+_CONFIG = ("sequencer", "verifier", "bridge", "batchSize", "maxTransfers", "entries", "forceDelay",
+           "escapeDelay", "ringSize")
 
 
 def _recorded(randomness: bytes) -> bytes | None:
@@ -321,45 +417,48 @@ def _recorded(randomness: bytes) -> bytes | None:
     return None if int.from_bytes(randomness, "big") == 0 else bytes(randomness)
 
 
-def deploy_poseidon(chain: Chain, deployer: LocalAccount) -> str:
-    """Deploy circomlibjs's Poseidon(3) contract; return its address."""
-    return chain.deploy(deployer, load_artifact(POSEIDON_CONTRACT)).address
-
-
 def deploy_rollup_contract(chain: Chain, deployer: LocalAccount, *, sequencer: str, verifier: str,
-                           poseidon: str, genesis_root: int, batch_size: int,
-                           max_transfers: int) -> Rollup:
-    """Deploy a Rollup over an already deployed batch verifier and Poseidon."""
+                           bridge: str, genesis_root: int, batch_size: int, max_transfers: int,
+                           entries: int, genesis_accounts: bytes = b"",
+                           force_delay: int = FORCE_DELAY, escape_delay: int = ESCAPE_DELAY,
+                           ring_size: int = RING_SIZE) -> Rollup:
+    """Deploy a Rollup over an already deployed batch verifier. `max_transfers` and `entries`
+    are the circuit profile's slots and entries; `bridge` the one account that appends to the
+    queue; `genesis_accounts` is emitted as is (`Genesis`), for `l2 rebuild`."""
+    config = (to_checksum_address(sequencer), to_checksum_address(verifier),
+              to_checksum_address(bridge), batch_size, max_transfers, entries, force_delay,
+              escape_delay, ring_size)
     try:
-        contract = chain.deploy(deployer, load_artifact("Rollup"), to_checksum_address(sequencer),
-                                to_checksum_address(verifier), to_checksum_address(poseidon),
-                                genesis_root, batch_size, max_transfers)
+        contract = chain.deploy(deployer, load_artifact("Rollup"), config, genesis_root,
+                                bytes(genesis_accounts))
     except TransactionFailed as exc:
         raise explain_rollup(exc) from exc
     return Rollup(chain, contract.address)
 
 
 def deploy_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, vk: VerificationKey,
-                  genesis_root: int, batch_size: int, max_transfers: int) -> Rollup:
-    """Deploy Poseidon, the batch verifier generated for the block circuit's key `vk`, and the
-    Rollup over them; `Rollup.deployment()` gives the entry for the deployment file."""
-    poseidon = deploy_poseidon(chain, deployer)
+                  bridge: str, genesis_root: int, batch_size: int, max_transfers: int,
+                  entries: int, **options) -> Rollup:
+    """Deploy the batch verifier generated for the block circuit's key `vk` and the Rollup over
+    it (`options`: deploy_rollup_contract's); `Rollup.deployment()` gives the entry for the
+    deployment file."""
     verifier = deploy_batch_verifier(chain, deployer, vk, "RollupBatchVerifier")
     return deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier.address,
-                                  poseidon=poseidon, genesis_root=genesis_root,
-                                  batch_size=batch_size, max_transfers=max_transfers)
+                                  bridge=bridge, genesis_root=genesis_root, batch_size=batch_size,
+                                  max_transfers=max_transfers, entries=entries, **options)
 
 
 def attach_rollup(chain: Chain, deployer: LocalAccount, deployment: Deployment, *, sequencer: str,
-                  vk: VerificationKey, genesis_root: int, batch_size: int,
-                  max_transfers: int) -> Deployment:
+                  vk: VerificationKey, bridge: str, genesis_root: int, batch_size: int,
+                  max_transfers: int, entries: int, **options) -> Deployment:
     """Deploy a Rollup for the market of `deployment` (as `deploy_rollup`) and the single-proof
     verifier of the same key, and add both to its staking contract (`addRollup`: settlement, the
     rollup's reward pool and slashing); return `deployment` naming the rollup and that verifier.
     `deployer` must be the account that deployed the staking contract: only it adds rollups.
     Coordinators are registered afterwards, bound to the rollup (`Market.register_coordinator`)."""
-    rollup = deploy_rollup(chain, deployer, sequencer=sequencer, vk=vk, genesis_root=genesis_root,
-                           batch_size=batch_size, max_transfers=max_transfers)
+    rollup = deploy_rollup(chain, deployer, sequencer=sequencer, vk=vk, bridge=bridge,
+                           genesis_root=genesis_root, batch_size=batch_size,
+                           max_transfers=max_transfers, entries=entries, **options)
     block_verifier = deploy_verifier(chain, deployer, vk, "RollupBlockVerifier")
     Market(chain, deployment).add_rollup(deployer, rollup.address, block_verifier.address)
     return replace(deployment, rollup=replace(rollup.deployment(),

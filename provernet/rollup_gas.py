@@ -1,16 +1,18 @@
 """What committing an L2 block costs on L1: `commitBlock`'s gas for a block of N transfers.
 
 `provernet bench rollup-gas` (one N, on an anvil it starts) and `benchmarks/rollup_gas.py` (the
-table of docs/rollup.md, "Measured: L1 gas") share this.
+table of docs/rollup-data.md) share this.
 
 The Rollup is deployed as the devnet deploys it (the small block circuit's verifier: commitBlock
-never calls it, so its circuit does not matter here) but with room for MAX_TRANSFERS transfers a
-block. The posted data is what real transfers post (account indices below 2^20, amounts up to
-1,000 tokens of 18 decimals, small nonces, recipients' Poseidon addresses), since zero bytes of
-calldata are cheaper; the roots are arbitrary field elements (the contract does not check
-transitions, the proofs do). Before the measured blocks one empty block is committed, so that no
-measured block pays for the first write of `lastCommitted`. Every figure is a receipt's gasUsed:
-the 21,000 base, the calldata and the execution.
+never calls it, so its circuit does not matter here), with MAX_TRANSFERS record slots and
+ENTRIES entries, so that its body (what SHA-256 hashes) is the length a 64-transfer profile's
+would be. The posted data is N TRANSFER records as `sequencer.block_data.calldata` posts them
+(account indices below 2^20, postable amounts up to 1,000 tokens of 18 decimals, rounded as a
+wallet rounds them), since zero bytes of calldata are cheaper; the root is an arbitrary field
+element (the contract does not check transitions, the proofs do). No warm-up block: the
+contract writes no fresh slot for any block of transfers, the first included (its ring and
+counters are nonzero from deployment). Every figure is a receipt's gasUsed: the 21,000 base, the
+calldata and the execution.
 """
 
 from __future__ import annotations
@@ -25,20 +27,22 @@ from market_contracts.anvil import run_anvil
 from market_contracts.chain import Chain, RpcChain
 from market_contracts.rollup import Rollup, deploy_rollup
 from market_contracts.units import ONE_TOKEN
-from sequencer.accounts import address_of
-from sequencer.eddsa import public_key
-from sequencer.transactions import Transfer, block_data
+from sequencer.block_data import Op, Record, calldata, round_amount
 from zkp.builds import build_block_circuit
 from zkp.field import R
 from zkp.proof import VerificationKey
 
-#: the measured rollup's maxTransfers: issue 13's largest block (its 1,000 gas a transfer target)
+#: the measured rollup's record slots: issue 13's largest block (its 1,000 gas a transfer target)
 MAX_TRANSFERS = 64
+#: the measured rollup's entries (the large profile's): only the body's length depends on it
+ENTRIES = 8
+#: blocks the measured rollup may run ahead of finalization: the commits measured never lap it
+RING_SIZE = 4
 #: posted amounts are below this, as a busy rollup's are
 MAX_AMOUNT = 1_000 * ONE_TOKEN
 #: posted indices are below 2^20: the large profile's tree depth
 INDEX_BITS = 20
-#: each block's transfers and roots come from a generator seeded with this and the block's size,
+#: each block's records and root come from a generator seeded with this and the block's size,
 #: so that a block of N is the same block whichever other sizes are measured
 SEED = 7
 
@@ -50,38 +54,34 @@ class CommitFigure:
     gas: int
 
 
-def posted_transfers(count: int, rng: random.Random) -> list[Transfer]:
-    """Transfers as a busy rollup posts them; unsigned, since signatures are not posted."""
-    recipients = [address_of(public_key(rng.randbytes(32))) for _ in range(count)]
-    return [Transfer(rng.randrange(1 << INDEX_BITS), rng.randrange(1 << INDEX_BITS), to_address,
-                     rng.randrange(1, MAX_AMOUNT), rng.randrange(1_000))
-            for to_address in recipients]
+def posted_transfers(count: int, rng: random.Random) -> list[Record]:
+    """TRANSFER records as a busy rollup posts them."""
+    return [Record(Op.TRANSFER, rng.randrange(1 << INDEX_BITS), rng.randrange(1 << INDEX_BITS),
+                   round_amount(rng.randrange(1, MAX_AMOUNT)))
+            for _ in range(count)]
 
 
 def deploy_measured_rollup(chain: Chain, deployer: LocalAccount, sequencer: LocalAccount,
                            vk: VerificationKey) -> Rollup:
-    """A Rollup for blocks of up to MAX_TRANSFERS, `sequencer` its sequencer, genesis root 0."""
-    return deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=vk, genesis_root=0,
-                         batch_size=2, max_transfers=MAX_TRANSFERS)
+    """A Rollup for blocks of up to MAX_TRANSFERS, `sequencer` its sequencer, genesis root 0; the
+    deployer stands in for the bridge (no queue entry is measured)."""
+    return deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=vk,
+                         bridge=deployer.address, genesis_root=0, batch_size=2,
+                         max_transfers=MAX_TRANSFERS, entries=ENTRIES, ring_size=RING_SIZE)
 
 
 def measure_commits(chain: Chain, rollup: Rollup, sequencer: LocalAccount,
                     sizes: Sequence[int]) -> list[CommitFigure]:
-    """Commit an empty warm-up block, then a block of each of `sizes` transfers in turn; the
-    measured blocks' figures."""
-    root = rollup.block(0).new_root
+    """Commit a block of each of `sizes` transfers in turn (at most RING_SIZE of them, nothing
+    is finalized); their figures."""
     figures = []
-    for index, size in enumerate((0, *sizes)):
+    for size in sizes:
         rng = random.Random(f"{SEED}-{size}")
-        data = block_data(posted_transfers(size, rng))
-        new_root = rng.randrange(R)
+        data = calldata(posted_transfers(size, rng))
         receipt = chain.transact(sequencer,
-                                 rollup.contract.functions.commitBlock(root, new_root, data))
-        root = new_root
-        if index == 0:  # the warm-up block
-            continue
-        calldata = chain.w3.eth.get_transaction(receipt["transactionHash"])["input"]
-        figures.append(CommitFigure(size, len(calldata), receipt["gasUsed"]))
+                                 rollup.contract.functions.commitBlock(rng.randrange(R), data))
+        sent = chain.w3.eth.get_transaction(receipt["transactionHash"])["input"]
+        figures.append(CommitFigure(size, len(sent), receipt["gasUsed"]))
     return figures
 
 

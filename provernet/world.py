@@ -38,7 +38,7 @@ from market_contracts.bindings import Market
 from market_contracts.chain import Chain
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import Deployment, deploy_market
-from market_contracts.rollup import Rollup, attach_rollup, deploy_poseidon, deploy_rollup_contract
+from market_contracts.rollup import Rollup, attach_rollup, deploy_rollup_contract
 from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
 from p2p.host import load_or_create_identity
@@ -96,9 +96,8 @@ class World:
         self.market = market
         #: each attached rollup's deployment file: the market with that rollup
         self.deployments: list[Deployment] = []
-        #: the verifier stub and Poseidon that `attach_rollup(vk=None)` rollups share
+        #: the verifier stub that `attach_rollup(vk=None)` rollups share
         self._stub = None
-        self._poseidon: str | None = None
 
     @classmethod
     def deploy(cls, chain: Chain, params: MarketParams | None = None,
@@ -135,27 +134,30 @@ class World:
 
     def attach_rollup(self, sequencer: str, *, vk: VerificationKey | None = None,
                       genesis_root: int | None = None, batch_size: int | None = None,
-                      max_transfers: int = SMALL.block_size) -> Deployment:
+                      max_transfers: int = SMALL.block_size, entries: int = SMALL.entries,
+                      bridge: str | None = None, **options) -> Deployment:
         """Deploy a Rollup whose blocks `sequencer` (an address) commits and add it to the
         market (`addRollup`); return its deployment and keep it in `deployments`.
 
         `vk`: the block circuit's key, from which its batch and block verifiers are generated;
         None: `stub` stands in for both (no proof is checked: tests and gas figures).
         `genesis_root` None: `l2_genesis_root()`; `batch_size` None: the market's K;
-        `max_transfers`: transfers a block may post (the small circuit's by default)."""
+        `max_transfers`, `entries`: records a block may post and entries it may consume (the small
+        circuit's by default); `bridge` None: the owner stands in for the Bridge (it alone
+        enqueues); `options`: `deploy_rollup_contract`'s (delays, ring size, genesis accounts)."""
         genesis_root = l2_genesis_root() if genesis_root is None else genesis_root
+        bridge = self.owner.address if bridge is None else bridge
         batch_size = self.params.k if batch_size is None else batch_size
         if vk is not None:
             deployment = attach_rollup(self.chain, self.owner, self.market.deployment,
-                                       sequencer=sequencer, vk=vk, genesis_root=genesis_root,
-                                       batch_size=batch_size, max_transfers=max_transfers)
+                                       sequencer=sequencer, vk=vk, bridge=bridge,
+                                       genesis_root=genesis_root, batch_size=batch_size,
+                                       max_transfers=max_transfers, entries=entries, **options)
         else:
-            if self._poseidon is None:
-                self._poseidon = deploy_poseidon(self.chain, self.owner)
             rollup = deploy_rollup_contract(
                 self.chain, self.owner, sequencer=sequencer, verifier=self.stub.address,
-                poseidon=self._poseidon, genesis_root=genesis_root, batch_size=batch_size,
-                max_transfers=max_transfers)
+                bridge=bridge, genesis_root=genesis_root, batch_size=batch_size,
+                max_transfers=max_transfers, entries=entries, **options)
             self.market.add_rollup(self.owner, rollup.address, self.stub.address)
             deployment = replace(self.market.deployment, rollup=replace(
                 rollup.deployment(), block_verifier=self.stub.address))

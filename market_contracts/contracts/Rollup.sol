@@ -1,14 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 import {Randomness} from "./Randomness.sol";
-
-/// Poseidon with three inputs (width 4), as circomlib computes it: the contract that circomlibjs's
-/// `poseidon_gencontract` generates (`artifacts/PoseidonT4.json`).
-interface IPoseidon3 {
-    function poseidon(uint256[3] calldata input) external pure returns (uint256);
-}
 
 /// The batch verifier that `zkp.solidity` generates from the block circuit's verification key.
 interface IBatchVerifier {
@@ -20,21 +14,40 @@ interface IBatchVerifier {
     ) external view returns (bool);
 }
 
-/// @title Rollup: the L1 record of the L2's blocks.
-/// @notice The sequencer commits each block's state transition (old root, new root) with the data it
-/// posts; the contract hashes that data itself, so a proof can only be for the data that is on L1.
-/// Every `batchSize` committed blocks are finalized together with one aggregated Groth16 proof
-/// (docs/architecture.md, "Proofs"), each block proven by the prover whose address its proof is
-/// bound to. The sequencer may drop blocks that are not finalized yet, to replace them.
+/// @title Rollup: the L1 record of the L2's blocks, and the L1 queue of deposits and forced
+/// withdrawals.
+/// @notice The sequencer commits each block's new root with the data it posts
+/// (`sequencer/block_data.py` defines it: a count byte, 11-byte records, 32-byte entries, 20-byte
+/// recipients); the contract parses and hashes that data itself (SHA-256 of the fixed-length
+/// body, mod 2^253: the block's `dataHash`), so a proof can only be for the data that is on L1.
+/// Every `batchSize` committed blocks are finalized together with one aggregated Groth16 proof,
+/// each block proven by the prover whose address its proof is bound to. The sequencer may drop
+/// blocks that are not finalized yet, to replace them.
 ///
 /// L2 block 0 is the genesis state: Finalized at deployment. Blocks count from 1, and block n's old
-/// root is always block n-1's new root (`commitBlock` refuses anything else), so it is not stored.
+/// root is always block n-1's new root, so it is neither posted nor stored.
+///
+/// Storage, for gas (docs/rollup-data.md, "Storage"): committing a block of transfers writes no
+/// fresh slot. A not yet finalized block lives in a ring of `ringSize` entries (new root, data
+/// hash, and a word of L1 block, time, draw pin and queue position), every slot written nonzero
+/// at deployment, as Uniswap v3's oracle observations, so that a commit only overwrites; the
+/// counters share one slot. A commit never overwrites the entry of a block that is not finalized:
+/// the sequencer runs at most `ringSize` blocks ahead of finalization. `finalizeBatch` copies
+/// what outlives the ring (roots, data hash, prover, draw pin) to permanent storage, so every
+/// view the market calls (settlement, slashing) answers for every block ever finalized. Only a
+/// finalized block's commit L1 block and time are forgotten once its entry is overwritten.
 ///
 /// The first commit of block number n pins what the market draws n's provers from (market-spec.md,
 /// "Randomness and the roster of a block"): the roster is the last roster snapshot taken before
 /// the commit's L1 block (and no older than SNAPSHOT_MAX_AGE at the commit's time), the randomness
 /// is the hash of the block after it. All stay pinned through reverts, so neither committing again
 /// nor choosing when to commit steers a draw.
+///
+/// The queue: the Bridge appends the keccak hash of each deposit and forced withdrawal
+/// (`enqueue`); a block's DEPOSIT, FORCED and FORCED_SKIP records must be the next entries, in
+/// order, exactly. An entry older than `forceDelay` must be in the next block (unless that block
+/// takes as many as it can). If no batch is finalized for `escapeDelay`, the rollup freezes for
+/// good: no commit, finalization or revert; the Bridge then pays out from `finalizedRoot`.
 contract Rollup {
     enum BlockStatus {
         None,
@@ -42,22 +55,13 @@ contract Rollup {
         Finalized
     }
 
-    /// What a committed block keeps. The last slot packs the L1 block and time with the status and
-    /// the prover, so that finalizing a block writes one slot that commitBlock already paid for.
-    struct StoredBlock {
-        uint256 newRoot;
-        uint256 dataHash;
-        uint40 l1Block;
-        uint40 timestamp;
-        BlockStatus status;
-        address prover;
-    }
-
     struct BlockInfo {
         uint256 oldRoot;
         uint256 newRoot;
         uint256 dataHash;
         bytes32 randomness;
+        /// The L1 block and time of the commit L1 holds; 0 once a finalized block's ring entry
+        /// is overwritten (`committedAt` says so; the BlockCommitted event keeps them).
         uint256 l1Block;
         uint256 timestamp;
         BlockStatus status;
@@ -67,141 +71,520 @@ contract Rollup {
         uint256 randomnessBlock;
     }
 
-    /// What the first commit of a block number pins for its draw; never cleared: the L1 blocks
-    /// of its roster and randomness, and the commit's time (which bounds its roster snapshot's age).
-    struct DrawBlocks {
-        uint64 rosterBlock;
-        uint64 randomnessBlock;
-        uint64 drawTime;
+    /// The deployment's parameters (a struct: too many for the stack as separate arguments).
+    struct Config {
+        address sequencer;
+        IBatchVerifier verifier;
+        /// the only account that appends to the queue
+        address bridge;
+        uint256 batchSize;
+        /// the circuit profile's record slots and entries (`sequencer.circuit_inputs`)
+        uint256 maxTransfers;
+        uint256 entries;
+        uint256 forceDelay;
+        uint256 escapeDelay;
+        uint256 ringSize;
     }
 
-    /// BN254's scalar field modulus: roots and posted elements are field elements of the circuit.
+    /// A not yet finalized block's ring entry (and, for a finalized block, until overwritten).
+    struct RingEntry {
+        uint256 newRoot;
+        uint256 dataHash;
+        /// l1Block | timestamp << 40 | pinBlock << 80 | pinTime << 120 | queueStart << 160 | 1 << 255
+        uint256 meta;
+    }
+
+    /// What a finalized block keeps for good (written by finalizeBatch).
+    struct FinalBlock {
+        uint256 newRoot;
+        uint256 dataHash;
+        /// prover | pinBlock << 160 | pinTime << 200
+        uint256 info;
+    }
+
+    struct QueueEntry {
+        bytes32 hash;
+        uint256 time;
+    }
+
+    /// BN254's scalar field modulus: roots are field elements of the circuit.
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
-    /// Posted field elements per transfer: the packed word and the recipient's address.
-    uint256 internal constant ELEMENTS_PER_TRANSFER = 2;
+
+    // The record layout of block_data.py: op (3) | a (24) | b (24) | mantissa (32) | exponent (5).
+    uint256 internal constant RECORD_BYTES = 11;
+    uint256 internal constant ENTRY_BYTES = 32;
+    uint256 internal constant RECIPIENT_BYTES = 20;
+    /// a record is the top 88 bits of the word loaded at its offset
+    uint256 internal constant RECORD_SHIFT = 256 - 8 * RECORD_BYTES;
+    uint256 internal constant OP_TRANSFER = 1;
+    uint256 internal constant OP_OPEN = 2;
+    uint256 internal constant OP_DEPOSIT = 3;
+    uint256 internal constant OP_WITHDRAW = 4;
+    uint256 internal constant OP_FORCED = 5;
+    uint256 internal constant OP_FORCED_SKIP = 6;
+    /// dataHash = sha256(body) mod 2^253: every such number is a BN254 field element
+    uint256 internal constant COMMITMENT_MASK = (1 << 253) - 1;
+
+    // The packed counters (`_state`), 40 bits each: block numbers, queue positions and times.
+    uint256 internal constant FIELD_BITS = 40;
+    uint256 internal constant FIELD_MASK = (1 << 40) - 1; // FIELD_BITS: assembly takes literals only
+    uint256 internal constant LAST_COMMITTED = 0;
+    uint256 internal constant LAST_FINALIZED = 40;
+    /// the highest block number ever committed: above it a commit is a first commit (pins the draw)
+    uint256 internal constant HIGH_WATER = 80;
+    uint256 internal constant QUEUE_NEXT = 120;
+    uint256 internal constant QUEUE_LENGTH = 160;
+    uint256 internal constant LAST_FINALIZED_TIME = 200;
+
+    // A ring entry's meta word, 40 bits a field; bit 255 keeps it nonzero.
+    uint256 internal constant META_L1_BLOCK = 0;
+    uint256 internal constant META_TIMESTAMP = 40;
+    uint256 internal constant META_PIN_BLOCK = 80;
+    uint256 internal constant META_PIN_TIME = 120;
+    uint256 internal constant META_QUEUE_START = 160;
+    uint256 internal constant META_MARK = 1 << 255;
+    /// what a ring slot holds at deployment: nonzero, so that a commit overwrites
+    uint256 internal constant RING_FILL = 1;
+    /// The ring's first slot: entry i is slots RING_BASE + 3i .. + 3i + 2 (newRoot, dataHash,
+    /// meta), addressed without a mapping's keccak; as unlikely to meet another variable's slot
+    /// as a mapping's own.
+    /// (keccak256("provernet.Rollup.ring"), written out: assembly takes literals only)
+    uint256 internal constant RING_BASE = 0xc6bef9821496ec41017e5356b917ffb8277159701d3ff850ae51cdcd488f3ae6;
+    uint256 internal constant RING_ENTRY_SLOTS = 3;
+    /// What `_checkShape` adds up for op k: bits 32k.. of this word. In each 32 bits, the entries
+    /// it consumes at bit 0 (OPEN, DEPOSIT, WITHDRAW, FORCED, FORCED_SKIP), the recipients it posts
+    /// at bit 10 (FORCED, FORCED_SKIP), and at bit 20 whether it is no op (0: padding is never
+    /// posted; 7): up to 255 records, no field carries into the next. Written out (assembly
+    /// would compute an expression at each use): (1 << 20) for 0 PAD, 0 for 1 TRANSFER,
+    /// 1 << 32k for k = 2 OPEN, 3 DEPOSIT, 4 WITHDRAW, (1 | 1 << 10) << 32k for 5 FORCED and
+    /// 6 FORCED_SKIP, (1 << 20) << 224 for 7 (tests/market_contracts/test_rollup.py checks it).
+    /// the op bits of two consecutive records in the word loaded at the first, and what they
+    /// hold when both are TRANSFER (1 << 253 | 1 << 165)
+    uint256 internal constant PAIR_OP_MASK = 0xe000000000000000000000e00000000000000000000000000000000000000000;
+    uint256 internal constant PAIR_OP_TRANSFERS = 0x2000000000000000000000200000000000000000000000000000000000000000;
+    uint256 public constant OP_COUNTS = 0x10000000000401000004010000000100000001000000010000000000100000;
 
     address public immutable sequencer;
     IBatchVerifier public immutable verifier;
-    IPoseidon3 public immutable poseidon;
+    address public immutable bridge;
     uint256 public immutable batchSize;
+    /// the circuit profile's record slots: a block posts 1 to maxTransfers records
     uint256 public immutable maxTransfers;
+    /// the circuit profile's entries: a block consumes at most this many
+    uint256 public immutable entries;
+    uint256 public immutable forceDelay;
+    uint256 public immutable escapeDelay;
+    uint256 public immutable ringSize;
 
-    uint256 public lastCommitted;
-    uint256 public lastFinalized;
-    mapping(uint256 => StoredBlock) private _blocks;
-    mapping(uint256 => DrawBlocks) private _drawBlocks;
+    uint256 private _state;
+    mapping(uint256 => FinalBlock) private _final;
     mapping(uint256 => bytes32) private _randomness;
+    mapping(uint256 => bytes32) private _exitRoots;
+    mapping(uint256 => QueueEntry) private _queue;
 
-    event BlockCommitted(
-        uint256 indexed blockNumber,
-        uint256 oldRoot,
-        uint256 newRoot,
-        uint256 dataHash,
-        uint256 l1Block,
-        uint256 timestamp,
-        uint256 rosterBlock,
-        uint256 randomnessBlock
-    );
+    event Genesis(bytes accounts);
+    /// Followers read the posted data from the transaction, the L1 block and time from its block,
+    /// the draw pin from `drawBlocks`.
+    event BlockCommitted(uint256 indexed blockNumber, uint256 newRoot, uint256 dataHash);
     event RandomnessRecorded(uint256 indexed blockNumber, bytes32 randomness, uint256 sourceBlock);
     event BatchFinalized(uint256 indexed firstBlock, uint256 lastBlock, address[] provers);
     event BlocksReverted(uint256 indexed fromBlock, uint256 toBlock);
+    event Enqueued(uint256 indexed position, bytes32 entryHash);
 
     error InvalidParams(string reason);
     error NotSequencer(address caller);
-    error WrongOldRoot(uint256 given, uint256 expected);
+    error NotBridge(address caller);
+    error RollupFrozen(uint256 lastFinalizedTime, uint256 escapeDelay);
     error NotAFieldElement(uint256 value);
-    error OddDataLength(uint256 length);
-    error TooManyTransfers(uint256 transfers, uint256 maxTransfers);
+    error RingFull(uint256 blockNumber, uint256 lastFinalized);
+    error BadRecordCount(uint256 count, uint256 maxTransfers);
+    error DataTooShort(uint256 length, uint256 count);
+    error BadOp(uint256 record, uint256 op);
+    error WrongDataLength(uint256 length, uint256 expected);
+    error TooManyEntries(uint256 consumed, uint256 entries);
+    error RecipientNotAnAddress(uint256 record, uint256 entry);
+    error QueueExhausted(uint256 record, uint256 position);
+    error NotNextInQueue(uint256 record, uint256 position);
+    error ForcedInclusionDue(uint256 position);
     error BatchOutOfOrder(uint256 firstBlock, uint256 expected);
     error WrongBatchSize(uint256 provers, uint256 proofs, uint256 batchSize);
     error BlockNotCommitted(uint256 blockNumber);
+    error BlockForgotten(uint256 blockNumber);
     error InvalidBatchProof(uint256 firstBlock);
     error CannotRevertFinalized(uint256 fromBlock, uint256 lastFinalized);
     error NothingToRevert(uint256 fromBlock, uint256 lastCommitted);
     error BlockNeverCommitted(uint256 blockNumber);
+    error NoSuchQueueEntry(uint256 position, uint256 queueLength);
 
     modifier onlySequencer() {
         if (msg.sender != sequencer) revert NotSequencer(msg.sender);
         _;
     }
 
-    constructor(
-        address sequencer_,
-        IBatchVerifier verifier_,
-        IPoseidon3 poseidon_,
-        uint256 genesisRoot,
-        uint256 batchSize_,
-        uint256 maxTransfers_
-    ) {
-        if (sequencer_ == address(0)) revert InvalidParams("sequencer is the zero address");
-        if (address(verifier_).code.length == 0) revert InvalidParams("verifier has no code");
-        if (address(poseidon_).code.length == 0) revert InvalidParams("poseidon has no code");
+    constructor(Config memory config, uint256 genesisRoot, bytes memory genesisAccounts) {
+        if (config.sequencer == address(0)) revert InvalidParams("sequencer is the zero address");
+        if (address(config.verifier).code.length == 0) revert InvalidParams("verifier has no code");
+        if (config.bridge == address(0)) revert InvalidParams("bridge is the zero address");
         if (genesisRoot >= R) revert InvalidParams("genesisRoot is not a field element");
-        if (batchSize_ == 0) revert InvalidParams("batchSize must be positive");
-        if (maxTransfers_ == 0) revert InvalidParams("maxTransfers must be positive");
-        sequencer = sequencer_;
-        verifier = verifier_;
-        poseidon = poseidon_;
-        batchSize = batchSize_;
-        maxTransfers = maxTransfers_;
-        StoredBlock storage genesis = _blocks[0];
-        genesis.newRoot = genesisRoot;
-        genesis.l1Block = SafeCast.toUint40(block.number);
-        genesis.timestamp = SafeCast.toUint40(block.timestamp);
-        genesis.status = BlockStatus.Finalized;
+        if (config.batchSize == 0) revert InvalidParams("batchSize must be positive");
+        if (config.maxTransfers == 0 || config.maxTransfers > type(uint8).max) {
+            revert InvalidParams("maxTransfers must be in 1..255: the count is one byte");
+        }
+        if (config.entries == 0 || config.entries > type(uint8).max) revert InvalidParams("entries must be in 1..255");
+        if (config.escapeDelay <= config.forceDelay) {
+            revert InvalidParams("escapeDelay must exceed forceDelay");
+        }
+        // Finalizing a batch needs its blocks committed at once: they must fit in the ring.
+        if (config.ringSize < config.batchSize) revert InvalidParams("ringSize must be >= batchSize");
+        sequencer = config.sequencer;
+        verifier = config.verifier;
+        bridge = config.bridge;
+        batchSize = config.batchSize;
+        maxTransfers = config.maxTransfers;
+        entries = config.entries;
+        forceDelay = config.forceDelay;
+        escapeDelay = config.escapeDelay;
+        ringSize = config.ringSize;
+        for (uint256 i = 0; i < config.ringSize; ++i) {
+            RingEntry storage entry = _ringEntry(i);
+            entry.newRoot = RING_FILL;
+            entry.dataHash = RING_FILL;
+            entry.meta = META_MARK;
+        }
+        // Genesis never leaves: its "commit" is the deployment, kept where a draw pin would be.
+        _final[0] = FinalBlock(genesisRoot, 0, block.number << 160 | block.timestamp << 200);
+        _state = block.timestamp << LAST_FINALIZED_TIME;
+        emit Genesis(genesisAccounts);
     }
 
     // ---------------------------------------------------------------- sequencer
 
-    /// @notice Commit the next L2 block: the transition oldRoot -> newRoot by the transfers whose
-    /// posted elements are `data` (two per transfer, docs/rollup.md "Packing").
-    /// @dev The data reaches L1 as this call's calldata, which is what makes the state rebuildable;
-    /// the event carries only its hash.
-    function commitBlock(uint256 oldRoot, uint256 newRoot, uint256[] calldata data)
-        external
-        onlySequencer
-        returns (uint256 blockNumber)
-    {
-        uint256 previous = lastCommitted;
-        uint256 expected = _blocks[previous].newRoot;
-        if (oldRoot != expected) revert WrongOldRoot(oldRoot, expected);
+    /// @notice Commit the next L2 block: its new root, and `data`, what it posts
+    /// (`block_data.calldata`). Refuses data `block_data.parse` refuses, queue records that are not
+    /// the queue's next entries, and a block that leaves an overdue queue entry out.
+    /// @dev The data reaches L1 as this call's calldata, which is what makes the state
+    /// rebuildable; the event carries only its hash. Written for gas (a block of transfers is
+    /// under 1,000 gas a transfer at 64, docs/rollup-data.md): the ring entry is addressed and
+    /// written in assembly, the records checked by one table lookup each.
+    function commitBlock(uint256 newRoot, bytes calldata data) external returns (uint256 blockNumber) {
+        if (msg.sender != sequencer) revert NotSequencer(msg.sender);
+        uint256 state = _state;
+        _requireNotFrozen(state);
         if (newRoot >= R) revert NotAFieldElement(newRoot);
-        uint256 dataHash = _dataHash(data);
-
-        blockNumber = previous + 1;
-        DrawBlocks storage draw = _drawBlocks[blockNumber];
-        if (draw.randomnessBlock == 0) {
-            // First commit of this number only: a re-commit after a revert draws from the same
-            // roster and randomness, so the sequencer cannot re-roll a draw by re-committing.
-            draw.rosterBlock = SafeCast.toUint64(block.number - 1);
-            draw.randomnessBlock = SafeCast.toUint64(block.number + Randomness.RANDOMNESS_DELAY);
-            draw.drawTime = SafeCast.toUint64(block.timestamp);
+        uint256 highWater;
+        unchecked {
+            blockNumber = (state & FIELD_MASK) + 1;
+            uint256 lastFinalized_ = state >> LAST_FINALIZED & FIELD_MASK;
+            // The entry it overwrites is block blockNumber - ringSize's: it must be finalized.
+            if (blockNumber > lastFinalized_ + ringSize) revert RingFull(blockNumber, lastFinalized_);
+            highWater = state >> HIGH_WATER & FIELD_MASK;
         }
-        lastCommitted = blockNumber;
-        StoredBlock storage b = _blocks[blockNumber];
-        b.newRoot = newRoot;
-        b.dataHash = dataHash;
-        b.l1Block = SafeCast.toUint40(block.number);
-        b.timestamp = SafeCast.toUint40(block.timestamp);
-        b.status = BlockStatus.Committed;
-        emit BlockCommitted(
-            blockNumber, oldRoot, newRoot, dataHash, block.number, block.timestamp, draw.rosterBlock, draw.randomnessBlock
-        );
+        (uint256 count, uint256 consuming) = _checkShape(data);
+        uint256 queueStart = state >> QUEUE_NEXT & FIELD_MASK;
+        uint256 queueNext_ = queueStart;
+        if (consuming > 0) {
+            bytes32 exitRoot_;
+            (queueNext_, exitRoot_) = _applyEntries(data, count, consuming, blockNumber, queueStart);
+            // A dropped block of this number may have paid exits: its root must not outlive it.
+            if (exitRoot_ != bytes32(0) || blockNumber <= highWater) _exitRoots[blockNumber] = exitRoot_;
+        } else if (blockNumber <= highWater && _exitRoots[blockNumber] != bytes32(0)) {
+            delete _exitRoots[blockNumber];
+        }
+        if (queueNext_ < (state >> QUEUE_LENGTH & FIELD_MASK)) _requireNotOverdue(queueStart, queueNext_);
+        uint256 dataHash = _dataHash(data, count, consuming);
+        uint256 ringSize_ = ringSize;
+        bytes32 topic = BlockCommitted.selector;
+        assembly ("memory-safe") {
+            let slot := add(RING_BASE, mul(RING_ENTRY_SLOTS, mod(blockNumber, ringSize_)))
+            let pin := or(shl(META_PIN_BLOCK, number()), shl(META_PIN_TIME, timestamp()))
+            if iszero(gt(blockNumber, highWater)) {
+                // A re-commit after a revert draws from the same roster and randomness.
+                pin := and(sload(add(slot, 2)), or(shl(META_PIN_BLOCK, FIELD_MASK), shl(META_PIN_TIME, FIELD_MASK)))
+            }
+            sstore(slot, newRoot)
+            sstore(add(slot, 1), dataHash)
+            sstore(
+                add(slot, 2),
+                or(or(or(META_MARK, pin), or(shl(META_L1_BLOCK, number()), shl(META_TIMESTAMP, timestamp()))),
+                    shl(META_QUEUE_START, queueStart))
+            )
+            // lastCommitted, the high water mark and the queue's next position
+            state := or(and(state, not(or(FIELD_MASK, shl(QUEUE_NEXT, FIELD_MASK)))),
+                or(blockNumber, shl(QUEUE_NEXT, queueNext_)))
+            if gt(blockNumber, highWater) {
+                state := or(and(state, not(shl(HIGH_WATER, FIELD_MASK))), shl(HIGH_WATER, blockNumber))
+            }
+            mstore(0x00, newRoot)
+            mstore(0x20, dataHash)
+            log2(0x00, 0x40, topic, blockNumber)
+        }
+        _state = state;
     }
 
     /// @notice Drop the committed blocks fromBlock..lastCommitted, none of them finalized; the next
-    /// commit is block `fromBlock` again, from the new root of block fromBlock - 1.
-    /// @dev Costs a storage reset per dropped block: to drop very many, call it several times,
-    /// from the top down. The pinned draw blocks and recorded randomness are kept.
+    /// commit is block `fromBlock` again, from the new root of block fromBlock - 1, and the queue
+    /// entries they consumed are the next again. The pinned draw blocks and recorded randomness
+    /// are kept.
     function revertBlocks(uint256 fromBlock) external onlySequencer {
-        uint256 last = lastCommitted;
-        if (fromBlock <= lastFinalized) revert CannotRevertFinalized(fromBlock, lastFinalized);
+        uint256 state = _state;
+        _requireNotFrozen(state);
+        uint256 last = _field(state, LAST_COMMITTED);
+        uint256 lastFinalized_ = _field(state, LAST_FINALIZED);
+        if (fromBlock <= lastFinalized_) revert CannotRevertFinalized(fromBlock, lastFinalized_);
         if (fromBlock > last) revert NothingToRevert(fromBlock, last);
-        for (uint256 n = fromBlock; n <= last; ++n) {
-            delete _blocks[n];
-        }
-        lastCommitted = fromBlock - 1;
+        uint256 queueStart = _ringEntry(fromBlock).meta >> META_QUEUE_START & FIELD_MASK;
+        state = _setField(state, LAST_COMMITTED, fromBlock - 1);
+        _state = _setField(state, QUEUE_NEXT, queueStart);
         emit BlocksReverted(fromBlock, last);
+    }
+
+    // ---------------------------------------------------------------- block data
+
+    /// The record count and the entries consumed, after `block_data.parse`'s checks in its order.
+    /// @dev A block of transfers only (its length says so) is checked two records a word: the op
+    /// bits of both must read TRANSFER. Any other block, or one failing that, is read record by
+    /// record (`_countOps`) for its counts and the first refusal.
+    function _checkShape(bytes calldata data) private view returns (uint256 count, uint256 consuming) {
+        assembly ("memory-safe") {
+            count := shr(248, calldataload(data.offset))
+            if iszero(data.length) { count := 0 }
+        }
+        if (count == 0 || count > maxTransfers) revert BadRecordCount(count, maxTransfers);
+        // unchecked from here: count < 256, and data.length is a calldata length
+        unchecked {
+            uint256 recordsEnd = 1 + count * RECORD_BYTES;
+            if (data.length < recordsEnd) revert DataTooShort(data.length, count);
+            if (data.length == recordsEnd) {
+                uint256 wrong;
+                assembly ("memory-safe") {
+                    let at := add(data.offset, 1)
+                    // ops of records k and k + 1: bits 253..255 and 165..167 of the word at k;
+                    // eight records an iteration, then pairs, then the odd one
+                    let eightsEnd := add(at, mul(shr(3, count), 88))
+                    for {} lt(at, eightsEnd) { at := add(at, 88) } {
+                        wrong := or(
+                            or(xor(and(calldataload(at), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
+                                xor(and(calldataload(add(at, 22)), PAIR_OP_MASK), PAIR_OP_TRANSFERS)),
+                            or(xor(and(calldataload(add(at, 44)), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
+                                or(xor(and(calldataload(add(at, 66)), PAIR_OP_MASK), PAIR_OP_TRANSFERS), wrong))
+                        )
+                    }
+                    let pairsEnd := add(at, mul(and(shr(1, count), 3), 22))
+                    for {} lt(at, pairsEnd) { at := add(at, 22) } {
+                        wrong := or(wrong, xor(and(calldataload(at), PAIR_OP_MASK), PAIR_OP_TRANSFERS))
+                    }
+                    if and(count, 1) {
+                        wrong := or(wrong, xor(shr(253, calldataload(at)), OP_TRANSFER))
+                    }
+                }
+                if (wrong == 0) return (count, 0);
+            }
+            uint256 forced;
+            (consuming, forced) = _countOps(data, count);
+            uint256 expected = recordsEnd + consuming * ENTRY_BYTES + forced * RECIPIENT_BYTES;
+            if (data.length != expected) revert WrongDataLength(data.length, expected);
+            if (consuming > entries) revert TooManyEntries(consuming, entries);
+        }
+    }
+
+    /// The entries and recipients the `count` records take; BadOp for the first record whose op
+    /// is 0 or 7.
+    function _countOps(bytes calldata data, uint256 count) private pure returns (uint256 consuming, uint256 forced) {
+        uint256 counts;
+        assembly ("memory-safe") {
+            let at := add(data.offset, 1)
+            let end := add(at, mul(count, RECORD_BYTES))
+            for {} lt(at, end) { at := add(at, RECORD_BYTES) } {
+                counts := add(counts, and(shr(shl(5, shr(253, calldataload(at))), OP_COUNTS), 0xffffffff))
+            }
+        }
+        if (counts >> 20 & 0x3ff != 0) _revertBadOp(data, count);
+        return (counts & 0x3ff, counts >> 10 & 0x3ff);
+    }
+
+    /// Reverts BadOp with the first record whose op is 0 or 7.
+    function _revertBadOp(bytes calldata data, uint256 count) private pure {
+        for (uint256 k = 0; k < count; ++k) {
+            uint256 op = uint8(data[1 + k * RECORD_BYTES]) >> 5;
+            if (op == 0 || op > OP_FORCED_SKIP) revert BadOp(k, op);
+        }
+    }
+
+    /// Where `_applyEntries` is in the data and the queue.
+    struct Cursor {
+        uint256 entryAt;
+        uint256 recipientAt;
+        uint256 next;
+        uint256 queueLength;
+        uint256 exitCount;
+    }
+
+    /// The queue check and the exits of a block that consumes entries: each DEPOSIT, FORCED and
+    /// FORCED_SKIP record must be the queue's next entry (`block_data.queue_hash`); returns the
+    /// queue position after them and the exit root (`block_data.exit_root`; zero without exits).
+    function _applyEntries(bytes calldata data, uint256 count, uint256 consuming, uint256 blockNumber, uint256 next)
+        private
+        view
+        returns (uint256, bytes32)
+    {
+        Cursor memory at = Cursor(1 + count * RECORD_BYTES, 1 + count * RECORD_BYTES + consuming * ENTRY_BYTES,
+            next, _field(_state, QUEUE_LENGTH), 0);
+        bytes32[] memory leaves = new bytes32[](consuming);
+        for (uint256 k = 0; k < count; ++k) {
+            uint256 word = uint256(bytes32(data[1 + k * RECORD_BYTES:])) >> RECORD_SHIFT;
+            uint256 op = word >> 85;
+            if (op == OP_TRANSFER) continue;
+            uint256 entry = uint256(bytes32(data[at.entryAt:]));
+            at.entryAt += ENTRY_BYTES;
+            if (op == OP_OPEN) continue;
+            uint256 amount = (word >> 5 & 0xffffffff) * 10 ** (word & 31);
+            uint256 recipient = entry;
+            if (op == OP_WITHDRAW) {
+                // The signed recipient is the entry: it must be an address to pay it.
+                if (entry >> 160 != 0) revert RecipientNotAnAddress(k, entry);
+            } else {
+                if (op != OP_DEPOSIT) {
+                    recipient = uint160(bytes20(data[at.recipientAt:]));
+                    at.recipientAt += RECIPIENT_BYTES;
+                }
+                _consumeQueue(at, k, _queueHash(op, word, entry, amount, recipient));
+            }
+            if (op == OP_WITHDRAW || op == OP_FORCED) {
+                leaves[at.exitCount] =
+                    keccak256(abi.encodePacked(blockNumber, at.exitCount, address(uint160(recipient)), amount));
+                ++at.exitCount;
+            }
+        }
+        return (at.next, at.exitCount == 0 ? bytes32(0) : _merkleRoot(leaves, at.exitCount));
+    }
+
+    /// `block_data.queue_hash` of a DEPOSIT, FORCED or FORCED_SKIP record.
+    function _queueHash(uint256 op, uint256 word, uint256 entry, uint256 amount, uint256 recipient)
+        private
+        pure
+        returns (bytes32)
+    {
+        if (op == OP_DEPOSIT) return keccak256(abi.encodePacked(uint8(OP_DEPOSIT), entry, amount));
+        return keccak256(abi.encodePacked(uint8(OP_FORCED), uint24(word >> 61), entry, amount, address(uint160(recipient))));
+    }
+
+    /// Record `k`'s hash must be the queue's next entry; then the next is the one after.
+    function _consumeQueue(Cursor memory at, uint256 k, bytes32 hash) private view {
+        if (at.next >= at.queueLength) revert QueueExhausted(k, at.next);
+        if (_queue[at.next].hash != hash) revert NotNextInQueue(k, at.next);
+        ++at.next;
+    }
+
+    /// `block_data.exit_root`: the leaves padded with zero words to a power of two, paired with
+    /// OpenZeppelin's commutative keccak (what `MerkleProof.verify` checks).
+    function _merkleRoot(bytes32[] memory nodes, uint256 count) private pure returns (bytes32) {
+        uint256 width = 1;
+        while (width < count) width *= 2;
+        while (width > 1) {
+            for (uint256 i = 0; i < width; i += 2) {
+                bytes32 left = i < count ? nodes[i] : bytes32(0);
+                bytes32 right = i + 1 < count ? nodes[i + 1] : bytes32(0);
+                nodes[i / 2] = Hashes.commutativeKeccak256(left, right);
+            }
+            count = (count + 1) / 2;
+            width /= 2;
+        }
+        return nodes[0];
+    }
+
+    /// A block that leaves the queue's next entry (at `next`) unconsumed when it is FORCE_DELAY
+    /// old is refused, unless the block took as many queue entries as a block can: a backlog
+    /// cannot stall the rollup, and no empty or short block can dodge the delay.
+    function _requireNotOverdue(uint256 queueStart, uint256 next) private view {
+        if (_queue[next].time + forceDelay > block.timestamp) return;
+        uint256 capacity = entries < maxTransfers ? entries : maxTransfers;
+        if (next - queueStart < capacity) revert ForcedInclusionDue(next);
+    }
+
+    /// sha256(body) mod 2^253, the body (`block_data.body`) built in memory: the records padded
+    /// with zero records to maxTransfers, then the entries padded with zero words to `entries`.
+    /// @dev Built at the free memory pointer as scratch (nothing is allocated): the posted bytes
+    /// copied in, over zeros.
+    function _dataHash(bytes calldata data, uint256 count, uint256 consuming) private view returns (uint256 hash) {
+        uint256 recordsLength;
+        uint256 length;
+        unchecked {
+            recordsLength = maxTransfers * RECORD_BYTES; // maxTransfers < 256; entries of any
+            length = recordsLength + entries * ENTRY_BYTES; // use cannot overflow (see TooManyEntries)
+        }
+        assembly ("memory-safe") {
+            let start := mload(0x40)
+            let records := add(data.offset, 1)
+            let postedRecords := mul(count, RECORD_BYTES)
+            // The padding must be zeros: memory past the free pointer is, unless _applyEntries
+            // hashed there (it encodes its hashes' inputs past the pointer).
+            if consuming { calldatacopy(start, calldatasize(), length) }
+            calldatacopy(start, records, postedRecords)
+            calldatacopy(add(start, recordsLength), add(records, postedRecords), mul(consuming, ENTRY_BYTES))
+            if iszero(staticcall(gas(), 0x02, start, length, 0x00, 0x20)) { revert(0, 0) }
+            hash := and(mload(0x00), COMMITMENT_MASK)
+        }
+    }
+
+    // ---------------------------------------------------------------- the queue
+
+    /// @notice Append an L1 message's hash (`block_data.deposit_hash` or `forced_hash`) to the
+    /// queue; the Bridge alone, which checked and paid for it. Its position is returned.
+    function enqueue(bytes32 entryHash) external returns (uint256 position) {
+        if (msg.sender != bridge) revert NotBridge(msg.sender);
+        uint256 state = _state;
+        position = _field(state, QUEUE_LENGTH);
+        _queue[position] = QueueEntry(entryHash, block.timestamp);
+        _state = _setField(state, QUEUE_LENGTH, position + 1);
+        emit Enqueued(position, entryHash);
+    }
+
+    function queueLength() external view returns (uint256) {
+        return _field(_state, QUEUE_LENGTH);
+    }
+
+    /// The position of the queue's next entry for a block to consume.
+    function queueNext() external view returns (uint256) {
+        return _field(_state, QUEUE_NEXT);
+    }
+
+    function queueEntry(uint256 position) external view returns (bytes32 hash, uint256 time) {
+        uint256 length = _field(_state, QUEUE_LENGTH);
+        if (position >= length) revert NoSuchQueueEntry(position, length);
+        QueueEntry storage entry = _queue[position];
+        return (entry.hash, entry.time);
+    }
+
+    // ---------------------------------------------------------------- escape hatch
+
+    /// @notice Whether no batch was finalized for longer than escapeDelay: then nothing moves the
+    /// state again, and the Bridge pays exits from `finalizedRoot`.
+    function frozen() public view returns (bool) {
+        return _isFrozen(_state);
+    }
+
+    function lastFinalizedTime() external view returns (uint256) {
+        return _field(_state, LAST_FINALIZED_TIME);
+    }
+
+    /// The last finalized block's new root (the genesis root until a batch is finalized).
+    function finalizedRoot() external view returns (uint256) {
+        return _final[_field(_state, LAST_FINALIZED)].newRoot;
+    }
+
+    /// The exit root of committed block `blockNumber` (`block_data.exit_root`): zero if it pays no
+    /// exit or is not committed. The Bridge pays claims only for finalized blocks.
+    function exitRoot(uint256 blockNumber) external view returns (bytes32) {
+        if (blockNumber > _field(_state, LAST_COMMITTED)) return bytes32(0);
+        return _exitRoots[blockNumber];
+    }
+
+    function _isFrozen(uint256 state) private view returns (bool) {
+        return block.timestamp > _field(state, LAST_FINALIZED_TIME) + escapeDelay;
+    }
+
+    function _requireNotFrozen(uint256 state) private view {
+        if (_isFrozen(state)) revert RollupFrozen(_field(state, LAST_FINALIZED_TIME), escapeDelay);
     }
 
     // ---------------------------------------------------------------- finalization
@@ -210,6 +593,7 @@ contract Rollup {
     /// aggregate (a, b, c) of one proof per block, proof i made by (and bound to) `provers[i]`.
     /// @dev Anyone may call it: the proof is what matters. The public inputs of block n are built
     /// here from what commitBlock stored, so a proof is only ever checked against L1's record.
+    /// Each block's roots, data hash, prover and draw pin are copied out of the ring for good.
     function finalizeBatch(
         uint256 firstBlock,
         address[] calldata provers,
@@ -217,27 +601,31 @@ contract Rollup {
         uint256[2][2][] calldata b,
         uint256[2] calldata c
     ) external {
-        _requireNextBatch(firstBlock, provers.length, a.length);
+        uint256 state = _state;
+        _requireNotFrozen(state);
+        _requireNextBatch(state, firstBlock, provers.length, a.length);
         if (!aggregateVerifies(firstBlock, provers, a, b, c)) {
             revert InvalidBatchProof(firstBlock);
         }
         for (uint256 i = 0; i < provers.length; ++i) {
-            StoredBlock storage stored = _blocks[firstBlock + i];
-            stored.status = BlockStatus.Finalized;
-            // Kept for settlement and slashing: who proved the block that L1 accepted.
-            stored.prover = provers[i];
+            RingEntry storage entry = _ringEntry(firstBlock + i);
+            uint256 pin = entry.meta >> META_PIN_BLOCK & (1 << 2 * FIELD_BITS) - 1;
+            // Kept for settlement and slashing: who proved the block that L1 accepted, and what.
+            _final[firstBlock + i] = FinalBlock(entry.newRoot, entry.dataHash, uint160(provers[i]) | pin << 160);
         }
         uint256 lastBlock = firstBlock + provers.length - 1;
-        lastFinalized = lastBlock;
+        state = _setField(state, LAST_FINALIZED, lastBlock);
+        _state = _setField(state, LAST_FINALIZED_TIME, block.timestamp);
         emit BatchFinalized(firstBlock, lastBlock, provers);
     }
 
     /// The batch from firstBlock is the next to finalize, has the right size, and is committed.
-    function _requireNextBatch(uint256 firstBlock, uint256 provers, uint256 proofs) private view {
-        uint256 expected = lastFinalized + 1;
+    function _requireNextBatch(uint256 state, uint256 firstBlock, uint256 provers, uint256 proofs) private view {
+        uint256 expected = _field(state, LAST_FINALIZED) + 1;
+        uint256 last = _field(state, LAST_COMMITTED);
         if (firstBlock != expected) revert BatchOutOfOrder(firstBlock, expected);
         if (provers != batchSize || proofs != batchSize) revert WrongBatchSize(provers, proofs, batchSize);
-        if (firstBlock + batchSize - 1 > lastCommitted) revert BlockNotCommitted(lastCommitted + 1);
+        if (firstBlock + batchSize - 1 > last) revert BlockNotCommitted(last + 1);
     }
 
     /// @notice Whether (a, b, c) aggregates one valid proof of each block from firstBlock on,
@@ -261,14 +649,15 @@ contract Rollup {
         view
         returns (uint256[4][] memory inputs)
     {
+        uint256 last = _field(_state, LAST_COMMITTED);
         if (firstBlock == 0) revert BlockNotCommitted(0);
-        if (firstBlock + provers.length - 1 > lastCommitted) revert BlockNotCommitted(lastCommitted + 1);
+        if (firstBlock + provers.length - 1 > last) revert BlockNotCommitted(last + 1);
         inputs = new uint256[4][](provers.length);
-        uint256 root = _blocks[firstBlock - 1].newRoot;
+        uint256 root = _roots(firstBlock - 1).newRoot;
         for (uint256 i = 0; i < provers.length; ++i) {
-            StoredBlock storage stored = _blocks[firstBlock + i];
-            inputs[i] = [root, stored.newRoot, stored.dataHash, uint256(uint160(provers[i]))];
-            root = stored.newRoot;
+            (uint256 newRoot, uint256 dataHash) = _rootAndHash(firstBlock + i);
+            inputs[i] = [root, newRoot, dataHash, uint256(uint160(provers[i]))];
+            root = newRoot;
         }
     }
 
@@ -280,7 +669,7 @@ contract Rollup {
     function recordRandomness(uint256 blockNumber) public returns (bytes32 randomness_) {
         randomness_ = _randomness[blockNumber];
         if (randomness_ != bytes32(0)) return randomness_;
-        uint256 target = _drawBlocks[blockNumber].randomnessBlock;
+        (, uint256 target,) = drawBlocks(blockNumber);
         if (target == 0) revert BlockNeverCommitted(blockNumber);
         uint256 sourceBlock = Randomness.source(target);
         randomness_ = blockhash(sourceBlock);
@@ -304,14 +693,28 @@ contract Rollup {
     }
 
     /// @notice What the first commit of `blockNumber` pinned: the L1 blocks of its roster and its
-    /// randomness, and the commit's timestamp; (0, 0, 0) if never committed.
+    /// randomness, and the commit's timestamp; (0, 0, 0) if never committed (and for genesis).
     function drawBlocks(uint256 blockNumber)
-        external
+        public
         view
         returns (uint256 rosterBlock, uint256 randomnessBlock, uint256 drawTime)
     {
-        DrawBlocks storage draw = _drawBlocks[blockNumber];
-        return (draw.rosterBlock, draw.randomnessBlock, draw.drawTime);
+        uint256 state = _state;
+        uint256 pinBlock;
+        if (blockNumber == 0) return (0, 0, 0);
+        if (blockNumber <= _field(state, LAST_FINALIZED)) {
+            uint256 info = _final[blockNumber].info;
+            pinBlock = info >> 160 & FIELD_MASK;
+            drawTime = info >> 200 & FIELD_MASK;
+        } else if (blockNumber <= _field(state, HIGH_WATER)) {
+            // Not finalized, so still in the ring (a commit never overwrites such an entry).
+            uint256 meta = _ringEntry(blockNumber).meta;
+            pinBlock = meta >> META_PIN_BLOCK & FIELD_MASK;
+            drawTime = meta >> META_PIN_TIME & FIELD_MASK;
+        } else {
+            return (0, 0, 0);
+        }
+        return (pinBlock - 1, pinBlock + Randomness.RANDOMNESS_DELAY, drawTime);
     }
 
     // ---------------------------------------------------------------- statements
@@ -320,11 +723,9 @@ contract Rollup {
     /// newRoot, dataHash)) of the block L1 holds now. A block reverted and committed anew with
     /// other contents has another statement.
     function statement(uint256 blockNumber) public view returns (bytes32) {
-        if (blockNumber == 0 || blockNumber > lastCommitted) revert BlockNotCommitted(blockNumber);
-        StoredBlock storage stored = _blocks[blockNumber];
-        return keccak256(
-            abi.encode(blockNumber, _blocks[blockNumber - 1].newRoot, stored.newRoot, stored.dataHash)
-        );
+        _requireCommitted(blockNumber);
+        (uint256 newRoot, uint256 dataHash) = _rootAndHash(blockNumber);
+        return keccak256(abi.encode(blockNumber, _roots(blockNumber - 1).newRoot, newRoot, dataHash));
     }
 
     /// @notice What an aggregate of batch `batch` is about: keccak256(abi.encode(bytes32[]
@@ -340,23 +741,47 @@ contract Rollup {
 
     // ---------------------------------------------------------------- views
 
-    function blockInfo(uint256 blockNumber) external view returns (BlockInfo memory info) {
-        StoredBlock storage stored = _blocks[blockNumber];
-        if (stored.status == BlockStatus.None) return info;
-        info.oldRoot = blockNumber == 0 ? 0 : _blocks[blockNumber - 1].newRoot;
-        info.newRoot = stored.newRoot;
-        info.dataHash = stored.dataHash;
-        info.randomness = _randomness[blockNumber];
-        info.l1Block = stored.l1Block;
-        info.timestamp = stored.timestamp;
-        info.status = stored.status;
-        info.prover = stored.prover;
-        info.rosterBlock = _drawBlocks[blockNumber].rosterBlock;
-        info.randomnessBlock = _drawBlocks[blockNumber].randomnessBlock;
+    function lastCommitted() external view returns (uint256) {
+        return _field(_state, LAST_COMMITTED);
     }
 
-    function blockStatus(uint256 blockNumber) external view returns (BlockStatus) {
-        return _blocks[blockNumber].status;
+    function lastFinalized() external view returns (uint256) {
+        return _field(_state, LAST_FINALIZED);
+    }
+
+    /// Block `blockNumber` as L1 holds it; all zeros (status None) if it is not committed.
+    function blockInfo(uint256 blockNumber) external view returns (BlockInfo memory info) {
+        BlockStatus status = blockStatus(blockNumber);
+        if (status == BlockStatus.None) return info;
+        info.oldRoot = blockNumber == 0 ? 0 : _roots(blockNumber - 1).newRoot;
+        (info.newRoot, info.dataHash) = _rootAndHash(blockNumber);
+        info.randomness = _randomness[blockNumber];
+        if (_inRing(blockNumber)) (info.l1Block, info.timestamp) = committedAt(blockNumber);
+        info.status = status;
+        if (status == BlockStatus.Finalized) info.prover = address(uint160(_final[blockNumber].info));
+        (info.rosterBlock, info.randomnessBlock,) = drawBlocks(blockNumber);
+    }
+
+    function blockStatus(uint256 blockNumber) public view returns (BlockStatus) {
+        uint256 state = _state;
+        if (blockNumber <= _field(state, LAST_FINALIZED)) return BlockStatus.Finalized;
+        if (blockNumber <= _field(state, LAST_COMMITTED)) return BlockStatus.Committed;
+        return BlockStatus.None;
+    }
+
+    /// @notice The L1 block and time of committed block `blockNumber`'s commit (genesis: the
+    /// deployment's); reverts
+    /// BlockForgotten once a later block took its ring entry (it was finalized before: read its
+    /// BlockCommitted event then).
+    function committedAt(uint256 blockNumber) public view returns (uint256 l1Block, uint256 timestamp) {
+        if (blockNumber > _field(_state, LAST_COMMITTED)) revert BlockNotCommitted(blockNumber);
+        if (blockNumber == 0) {
+            uint256 info = _final[0].info;
+            return (info >> 160 & FIELD_MASK, info >> 200 & FIELD_MASK);
+        }
+        if (!_inRing(blockNumber)) revert BlockForgotten(blockNumber);
+        uint256 meta = _ringEntry(blockNumber).meta;
+        return (meta >> META_L1_BLOCK & FIELD_MASK, meta >> META_TIMESTAMP & FIELD_MASK);
     }
 
     /// @notice The circuit's public inputs [oldRoot, newRoot, dataHash, prover] for block
@@ -364,28 +789,58 @@ contract Rollup {
     /// @dev A dynamic array: whoever checks a proof against it (the staking contract, through the
     /// block verifier) does not depend on the circuit's number of inputs.
     function publicInputs(uint256 blockNumber, address prover) external view returns (uint256[] memory inputs) {
-        if (blockNumber == 0 || blockNumber > lastCommitted) revert BlockNotCommitted(blockNumber);
-        StoredBlock storage stored = _blocks[blockNumber];
+        _requireCommitted(blockNumber);
         inputs = new uint256[](4);
-        inputs[0] = _blocks[blockNumber - 1].newRoot;
-        inputs[1] = stored.newRoot;
-        inputs[2] = stored.dataHash;
+        inputs[0] = _roots(blockNumber - 1).newRoot;
+        (inputs[1], inputs[2]) = _rootAndHash(blockNumber);
         inputs[3] = uint256(uint160(prover));
     }
 
-    // ---------------------------------------------------------------- data commitment
+    // ---------------------------------------------------------------- storage helpers
 
-    /// h_0 = 0, h_{k+1} = Poseidon(h_k, e_2k, e_2k+1): one call per transfer (docs/rollup.md,
-    /// "dataHash"); 0 for a block without transfers.
-    function _dataHash(uint256[] calldata data) private view returns (uint256 h) {
-        if (data.length % ELEMENTS_PER_TRANSFER != 0) revert OddDataLength(data.length);
-        uint256 transfers = data.length / ELEMENTS_PER_TRANSFER;
-        if (transfers > maxTransfers) revert TooManyTransfers(transfers, maxTransfers);
-        for (uint256 i = 0; i < data.length; i += ELEMENTS_PER_TRANSFER) {
-            // Poseidon reduces its inputs mod R: an element >= R would hash like a different one.
-            if (data[i] >= R) revert NotAFieldElement(data[i]);
-            if (data[i + 1] >= R) revert NotAFieldElement(data[i + 1]);
-            h = poseidon.poseidon([h, data[i], data[i + 1]]);
+    function _requireCommitted(uint256 blockNumber) private view {
+        if (blockNumber == 0 || blockNumber > _field(_state, LAST_COMMITTED)) revert BlockNotCommitted(blockNumber);
+    }
+
+    /// Whether `blockNumber` (committed) still holds its ring entry: no block ringSize later was
+    /// ever committed.
+    function _inRing(uint256 blockNumber) private view returns (bool) {
+        return blockNumber == 0 || blockNumber + ringSize > _field(_state, HIGH_WATER);
+    }
+
+    /// Where block `blockNumber`'s new root and data hash are: its permanent record once finalized,
+    /// else its ring entry. For committed blocks only.
+    function _roots(uint256 blockNumber) private view returns (RingEntry storage) {
+        // FinalBlock and RingEntry start alike (newRoot, dataHash): read either as a RingEntry.
+        if (blockNumber <= _field(_state, LAST_FINALIZED)) {
+            FinalBlock storage finalBlock = _final[blockNumber];
+            RingEntry storage asEntry;
+            assembly ("memory-safe") {
+                asEntry.slot := finalBlock.slot
+            }
+            return asEntry;
         }
+        return _ringEntry(blockNumber);
+    }
+
+    /// Block `blockNumber`'s ring entry (whichever block holds it now).
+    function _ringEntry(uint256 blockNumber) private view returns (RingEntry storage entry) {
+        uint256 slot = RING_BASE + RING_ENTRY_SLOTS * (blockNumber % ringSize);
+        assembly ("memory-safe") {
+            entry.slot := slot
+        }
+    }
+
+    function _rootAndHash(uint256 blockNumber) private view returns (uint256 newRoot, uint256 dataHash) {
+        RingEntry storage entry = _roots(blockNumber);
+        return (entry.newRoot, entry.dataHash);
+    }
+
+    function _field(uint256 state, uint256 at) private pure returns (uint256) {
+        return state >> at & FIELD_MASK;
+    }
+
+    function _setField(uint256 state, uint256 at, uint256 value) private pure returns (uint256) {
+        return state & ~(FIELD_MASK << at) | value << at;
     }
 }

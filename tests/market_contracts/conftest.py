@@ -32,9 +32,12 @@ from market_contracts.rules import (
 )
 from market_contracts.units import ONE_TOKEN
 from provernet.world import World
+from sequencer.block_data import Op, Record, calldata
 from zkp.aggregate import AggregateProof
 
 ETH = 10**18
+#: What the test blocks post: one transfer (the contract checks the data, not the transition).
+ONE_TRANSFER = calldata([Record(Op.TRANSFER, 0, 1, 1)])
 #: Blocks per batch of the test rollups: small, since every block is a commit transaction.
 BATCH_SIZE = 2
 #: Batches 0..FINALIZED_BATCHES-1 are finalized when the world is made.
@@ -91,7 +94,7 @@ class MarketWorld:
         """Commit the next (empty) block; its new root is one more than the last."""
         rollup = rollup or self.rollup
         last = rollup.block(rollup.last_committed())
-        return rollup.commit_block(self.sequencer, last.new_root, last.new_root + 1, [])
+        return rollup.commit_block(self.sequencer, last.new_root + 1, ONE_TRANSFER)
 
     def finalize_through(self, batch: int, rollup: Rollup | None = None, *,
                          record: bool = True) -> None:

@@ -32,6 +32,7 @@ from market_contracts.rules import (
     roster_snapshot_for,
 )
 from market_contracts.units import ONE_TOKEN
+from sequencer.block_data import Op, Record, calldata
 
 #: The conftest's test rollup: batches of 2 blocks, batches 0..2 finalized when the world is made.
 BATCH_SIZE = 2
@@ -414,7 +415,8 @@ def test_revert_and_recommit_keep_the_draw_blocks_and_the_randomness(world):
     randomness = rollup.record_randomness(world.owner, n)
     assert randomness == block_hash(world.chain, committed.randomness_block)
     rollup.revert_blocks(world.sequencer, n)
-    recommitted = rollup.commit_block(world.sequencer, committed.old_root, committed.new_root + 7, [])
+    recommitted = rollup.commit_block(world.sequencer, committed.new_root + 7,
+                                      calldata([Record(Op.TRANSFER, 2, 3, 4)]))
     assert recommitted.statement() != committed.statement()
     assert rollup.draw_blocks(n) == (committed.roster_block, committed.randomness_block,
                                      committed.timestamp)
