@@ -46,9 +46,9 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
-#: commitBlock's refusals when an earlier attempt of the same block landed meanwhile: L1 holds
-#: it already (an old root that is no longer the last), or its L1 messages are consumed
-COMMITTED_MEANWHILE = frozenset({"WrongOldRoot", "WrongQueueEntry"})
+#: commitBlock's refusals when an earlier attempt of the same block landed meanwhile: the L1
+#: messages it consumes are consumed already
+COMMITTED_MEANWHILE = frozenset({"NotNextInQueue", "QueueExhausted"})
 
 
 class _Rescan(Exception):
@@ -95,7 +95,7 @@ class L1Calls:
 class L1Committer(L1Calls):
     def __init__(self, store: Store, rollup: Rollup, sequencer: LocalAccount,
                  nudges: trio.MemoryReceiveChannel[int], *, genesis_root: int, block_size: int,
-                 read_timeout: float, commit_timeout: float, poll_interval: float,
+                 entries: int, read_timeout: float, commit_timeout: float, poll_interval: float,
                  backoff: Backoff, metrics: SequencerMetrics | None = None):
         super().__init__(read_timeout=read_timeout, backoff=backoff)
         self.store = store
@@ -104,6 +104,7 @@ class L1Committer(L1Calls):
         self.nudges = nudges
         self.genesis_root = genesis_root
         self.block_size = block_size
+        self.entries = entries
         #: longer than a read: it includes waiting for the receipt (the chain's receipt timeout)
         self.commit_timeout = commit_timeout
         self.poll_interval = poll_interval
@@ -142,11 +143,12 @@ class L1Committer(L1Calls):
             raise GenesisMismatch(
                 f"the Rollup contract's genesis root is {genesis.new_root:#x}, this sequencer's "
                 f"{self.genesis_root:#x}: start it with the genesis the contract was deployed with")
-        max_transfers = await self._read(self.rollup.max_transfers)
-        if max_transfers != self.block_size:
+        profile = (await self._read(self.rollup.max_transfers), await self._read(self.rollup.entries))
+        if profile != (self.block_size, self.entries):
             raise GenesisMismatch(
-                f"the Rollup contract takes {max_transfers} transfers a block, this sequencer's "
-                f"circuit has {self.block_size} slots: start it with the contract's circuit")
+                f"the Rollup contract takes {profile[0]} records and {profile[1]} entries a "
+                f"block, this sequencer's circuit has {self.block_size} slots and {self.entries} "
+                "entries: start it with the contract's circuit")
         sequencer = await self._read(self.rollup.sequencer)
         if sequencer != self.sequencer.address:
             raise NotTheSequencer(

@@ -96,6 +96,7 @@ class Sequencer:
             self.committer = L1Committer(
                 self.store, self.rollup, self.account, nudge_receive,
                 genesis_root=self.genesis_root, block_size=config.circuit.block_size,
+                entries=config.circuit.entries,
                 read_timeout=config.l1_read_timeout,
                 commit_timeout=config.l1_commit_timeout, poll_interval=config.l1_poll_interval,
                 backoff=config.l1_backoff, metrics=self.metrics)

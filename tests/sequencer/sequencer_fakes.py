@@ -91,8 +91,8 @@ class FakeRollup:
                 raise TransactionFailed(f"commitBlock reverted: {error}", "MalformedData")
             consumed = [queue_hash(r) for r in records if r.op in QUEUE_OPS]
             if consumed != self.queue[self.queue_next:self.queue_next + len(consumed)]:
-                raise TransactionFailed("commitBlock reverted with WrongQueueEntry()",
-                                        "WrongQueueEntry")
+                raise TransactionFailed("commitBlock reverted with NotNextInQueue()",
+                                        "NotNextInQueue")
             self.queue_next += len(consumed)
             self.consumed[number] = len(consumed)
             block = CommittedBlock(number, self.blocks[-1].new_root, new_root,
@@ -121,6 +121,10 @@ class FakeRollup:
     def max_transfers(self) -> int:
         self._enter()
         return SMALL.block_size
+
+    def entries(self) -> int:
+        self._enter()
+        return SMALL.entries
 
     def sequencer(self) -> str:
         self._enter()
