@@ -17,12 +17,19 @@ from sequencer.accounts import AccountTree
 from sequencer.block_data import EXPONENT_BITS, Op, Record, block_commitment, pack_amount
 from sequencer.errors import BlockTooLarge, InvalidTransfer, WrongDepth
 from sequencer.transactions import DEVNET_CHAIN_ID, Transfer
-from sequencer.transition import CREDIT_OPS, SIGNED_OPS, credit_recipient, debit_sender
+from sequencer.transition import (
+    CREDIT_OPS,
+    DEBIT_OPS,
+    SIGNED_OPS,
+    credit_recipient,
+    debit_sender,
+)
 
 
 @dataclass(frozen=True)
 class BlockCircuit:
-    """A profile of zkp/circuits/block.circom: main = Block(block_size, depth, chain_id)."""
+    """A profile of zkp/circuits/block.circom: main = Block(block_size, depth, chain_id,
+    entries)."""
 
     name: str
     block_size: int
@@ -46,8 +53,9 @@ SLOT_INPUTS = (
     "recipientEmpty", "recipientBalance", "recipientNonce", "recipientPath",
 )  # fmt: skip
 _PATHS = ("senderPath", "recipientPath")
-#: the ops whose slot proves the sender's leaf: every op but PAD and DEPOSIT
-_SENDER_OPS = frozenset(Op) - {Op.PAD, Op.DEPOSIT}
+#: the ops whose slot proves the sender's leaf: those that debit it, and FORCED_SKIP (which
+#: proves the leaf does not pay)
+_SENDER_OPS = DEBIT_OPS | {Op.FORCED_SKIP}
 
 
 def block_inputs(

@@ -27,7 +27,7 @@ from dataclasses import replace
 
 from sequencer import eddsa
 from sequencer.accounts import BALANCE_BITS, NONCE_BITS, Account, AccountTree, address_of
-from sequencer.block_data import CONSUMES_ENTRY, Op, Record, is_postable
+from sequencer.block_data import ADDRESS_BITS, CONSUMES_ENTRY, Op, Record, is_postable
 from sequencer.errors import (
     AmountOverflow,
     BadSignature,
@@ -203,8 +203,12 @@ def _check_posts(record: Record, tx: Transfer | None) -> None:
 def _debit_signed(state: AccountTree, tx: Transfer, chain_id: int) -> AccountTree:
     """Check a signed transaction against its sender, then take the amount and spend the
     nonce."""
-    if not 0 < tx.to_address < R:
-        raise InvalidAddress(f"recipient address {tx.to_address} is 0 or not below r")
+    bound, bound_name = ((1 << ADDRESS_BITS, "2^160") if tx.kind == Kind.WITHDRAW
+                         else (R, "r"))  # a withdrawal's recipient is an L1 address
+    if not 0 < tx.to_address < bound:
+        raise InvalidAddress(
+            f"recipient address {tx.to_address} is 0 or not below {bound_name}"
+        )
     sender = state.get(tx.from_index)
     if sender is None:
         raise UnknownAccount(f"no account at sender index {tx.from_index}")

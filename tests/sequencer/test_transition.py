@@ -284,6 +284,9 @@ INVALID_RECORDS = {
     "WITHDRAW to L1 address 0": (
         Record(Op.WITHDRAW, 0, 0, 10, 0), withdrawal(0, 10, recipient=0), InvalidAddress,
         "recipient address 0"),
+    "WITHDRAW to more than an L1 address": (
+        Record(Op.WITHDRAW, 0, 0, 10, 1 << 160), withdrawal(0, 10, recipient=1 << 160),
+        InvalidAddress, "not below 2\\^160"),
     "WITHDRAW of more than the balance": (
         Record(Op.WITHDRAW, 0, 0, 1001, L1_RECIPIENT), withdrawal(0, 1001),
         InsufficientBalance, "holds 1000, less than 1001"),

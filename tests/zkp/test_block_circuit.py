@@ -57,7 +57,9 @@ from zkp.r1cs import R1cs, read_r1cs
 from zkp.witness import WitnessCalculator
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID, entries=2)
+TINY = BlockCircuit("block_tiny", block_size=2, depth=4, chain_id=DEVNET_CHAIN_ID, entries=1)
+#: tests/zkp/circuits/block_two_entries.circom: TINY with 2 entries, consumed in record order
+TWO_ENTRIES = replace(TINY, name="block_two_entries", entries=2)
 PROVER = "0x" + "c0ffee" * 6 + "0001"
 PUBLIC = ("oldRoot", "newRoot", "dataHash", "prover")
 MAX_BALANCE = (1 << BALANCE_BITS) - 1
@@ -105,6 +107,12 @@ def calculator(block_tiny) -> WitnessCalculator:
 
 
 @pytest.fixture(scope="module")
+def two_entries(compile_block) -> WitnessCalculator:
+    build = compile_block(REPO / "tests/zkp/circuits/block_two_entries.circom")
+    return WitnessCalculator(build.circuit.wasm)
+
+
+@pytest.fixture(scope="module")
 def r1cs(block_tiny) -> R1cs:
     return read_r1cs(block_tiny.circuit.r1cs)
 
@@ -127,6 +135,7 @@ def model_signals(circuit, state, ops) -> dict[str, int]:
     ("source", "profile"),
     [
         ("tests/zkp/circuits/block_tiny.circom", TINY),
+        ("tests/zkp/circuits/block_two_entries.circom", TWO_ENTRIES),
         ("zkp/circuits/block_small.circom", SMALL),
         ("zkp/circuits/block_large.circom", LARGE),
     ],
@@ -165,8 +174,6 @@ EVERY_OP = {
     "forced skipped: another address": [(forced_record(GENESIS, 2, dev_address(1), 1, 7), None)],
     "forced skipped: too little": [(forced_record(GENESIS, 2, dev_address(2), 1001, 7), None)],
     "forced skipped: empty leaf": [(forced_record(GENESIS, 7, dev_address(7), 1, 7), None)],
-    "two entries in order": [posted(transfer(0, 9, 10)),
-                             (deposit_record(GENESIS, dev_address(8), 3, 8), None)],
     "to oneself": [posted(transfer(2, 2, 700)), posted(withdrawal(2, 300, nonce=1))],
     "empty": [],
 }
@@ -214,7 +221,7 @@ def random_op(rng: random.Random, state: AccountTree, entries_left: int):
     return posted(tx, state)
 
 
-def random_block(seed: int, circuit: BlockCircuit = TINY):
+def random_block(seed: int, circuit: BlockCircuit):
     """A random state and a block of 0 to `block_size` records that the model accepts.
 
     Ops and their fields are drawn from the state as the block changes it: transfers to
@@ -244,10 +251,10 @@ def random_block(seed: int, circuit: BlockCircuit = TINY):
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32))
-def test_random_valid_blocks_reach_the_models_root(calculator, seed):
-    state, ops = random_block(seed)
-    inputs = block_inputs(TINY, state, ops, PROVER)
-    assert public_signals(calculator, inputs) == model_signals(TINY, state, ops)
+def test_random_valid_blocks_reach_the_models_root(two_entries, seed):
+    state, ops = random_block(seed, TWO_ENTRIES)
+    inputs = block_inputs(TWO_ENTRIES, state, ops, PROVER)
+    assert public_signals(two_entries, inputs) == model_signals(TWO_ENTRIES, state, ops)
 
 
 def test_padding_needs_no_signature_and_changes_nothing(calculator):
@@ -320,6 +327,7 @@ KEY = slot_refuses("signed * (keyAddress.out - senderAddress) === 0;")
 SHORT = slot_refuses("debits * short.out === 0;")
 NEXT_NONCE = slot_refuses("nextNonceBits.in <== nextNonce;")
 RECIPIENT_TOTAL_RANGE = slot_refuses("recipientTotalBits.in <== recipientTotal;")
+L1_ADDRESS = slot_refuses("isWithdraw * entryHigh === 0;")
 ADDRESS_ZERO = slot_refuses("(recipientEmpty + isWithdraw) * addressIsZero.out === 0;")
 EMPTY_SENDER = slot_refuses("debits * senderEmpty === 0;")
 FORCED_HOLDER = slot_refuses("isForced * (1 - holder) === 0;")
@@ -381,6 +389,9 @@ FORGERIES = {
     "TRANSFER signed as a withdrawal": (
         Record(Op.TRANSFER, 0, 1, 10), transfer(0, 1, 10, kind=Kind.WITHDRAW), {},
         BadSignature, SIGNATURE),
+    "WITHDRAW to more than an L1 address": (
+        Record(Op.WITHDRAW, 0, 0, 10, 1 << 160), withdrawal(0, 10, recipient=1 << 160), {},
+        InvalidAddress, L1_ADDRESS),
     "WITHDRAW to L1 address 0": (
         Record(Op.WITHDRAW, 0, 0, 10, 0), withdrawal(0, 10, recipient=0), {}, InvalidAddress,
         ADDRESS_ZERO),
@@ -414,7 +425,7 @@ def test_an_entry_other_than_the_committed_one_is_refused(calculator):
     inputs = block_inputs(TINY, GENESIS, committed, PROVER)
     other = str(dev_address(8))
     with pytest.raises(WitnessError, match=ENTRY):  # the slot credits another address
-        calculator.calculate(inputs | {"entries": [other, "0"]})
+        calculator.calculate(inputs | {"entries": [other]})
     # a deposit for another address, whole and consistent, but not the committed body
     deposited = [(deposit_record(GENESIS, dev_address(8), 10, 9), None)]
     forged = block_inputs(TINY, GENESIS, deposited, PROVER) | {"dataHash": inputs["dataHash"]}
@@ -422,12 +433,18 @@ def test_an_entry_other_than_the_committed_one_is_refused(calculator):
         calculator.calculate(forged)
 
 
-def test_entries_are_consumed_in_record_order(calculator):
-    ops = EVERY_OP["two entries in order"]
-    inputs = block_inputs(TINY, GENESIS, ops, PROVER)
+def test_entries_are_consumed_in_record_order(two_entries):
+    ops = [posted(transfer(0, 9, 10)), (deposit_record(GENESIS, dev_address(8), 3, 8), None)]
+    inputs = block_inputs(TWO_ENTRIES, GENESIS, ops, PROVER)
     assert inputs["entries"] == [str(dev_address(9)), str(dev_address(8))]
+    assert public_signals(two_entries, inputs) == model_signals(TWO_ENTRIES, GENESIS, ops)
     with pytest.raises(WitnessError, match=ENTRY):
-        calculator.calculate(inputs | {"entries": inputs["entries"][::-1]})
+        two_entries.calculate(inputs | {"entries": inputs["entries"][::-1]})
+    # one entry consumed: the second is the body's zero word
+    one = block_inputs(TWO_ENTRIES, GENESIS, ops[:1] + [posted(transfer(1, 0, 5))], PROVER)
+    assert one["entries"] == [str(dev_address(9)), "0"]
+    with pytest.raises(WitnessError, match=DATA):
+        two_entries.calculate(one | {"entries": [one["entries"][0], "1"]})
 
 
 @pytest.mark.parametrize(
@@ -468,11 +485,11 @@ def test_forged_public_signal_breaks_an_honest_witness(block_tiny, calculator, r
 def test_block_inputs_refuse_what_does_not_fit():
     three = [posted(transfer(0, 1, 1, nonce=n)) for n in range(3)]
     with pytest.raises(BlockTooLarge, match="3 records and 0 entries, but block_tiny has 2 "
-                                            "slots and 2 entries"):
+                                            "slots and 1 entries"):
         block_inputs(TINY, GENESIS, three, PROVER)
-    opens = [posted(transfer(0, 9, 1))] * 3
-    with pytest.raises(BlockTooLarge, match="3 entries"):
-        block_inputs(replace(TINY, block_size=3), GENESIS, opens, PROVER)
+    opens = [posted(transfer(0, 9, 1)), posted(transfer(0, 8, 1, nonce=1))]
+    with pytest.raises(BlockTooLarge, match="2 records and 2 entries"):
+        block_inputs(TINY, GENESIS, opens, PROVER)
     with pytest.raises(WrongDepth, match="depth 8, block_tiny depth 4"):
         block_inputs(TINY, AccountTree(8), [], PROVER)
     with pytest.raises(InvalidTransfer, match="transfer 1: nonce 0, but account 0 is at nonce 1"):

@@ -49,8 +49,10 @@ template Block(N, D, CHAIN_ID, A) {
     component data = Sha256Commitment(N * RECORD + A * 256);
 
     // InvalidAddress: an entry is a field element (an L2 address, or an L1 address), its 256
-    // bits two zeros then its canonical 254 (Num2Bits_strict: no second representation)
+    // bits two zeros then its canonical 254 (Num2Bits_strict: no second representation);
+    // high[j] counts its bits from 160 up (0 for an L1 address, which a WITHDRAW needs)
     component entryBits[A];
+    var high[A];
     for (var j = 0; j < A; j++) {
         entryBits[j] = Num2Bits_strict();
         entryBits[j].in <== entries[j];
@@ -59,6 +61,10 @@ template Block(N, D, CHAIN_ID, A) {
         for (var k = 0; k < 254; k++) {
             data.bits[N * RECORD + 256 * j + 2 + k] <== entryBits[j].out[253 - k];
         }
+        high[j] = 0;
+        for (var k = ADDRESS_BITS(); k < 254; k++) {
+            high[j] += entryBits[j].out[k];
+        }
     }
 
     component slot[N];
@@ -66,6 +72,7 @@ template Block(N, D, CHAIN_ID, A) {
     signal root[N + 1];
     signal consumed[N + 1];
     signal picked[N][A];
+    signal pickedHigh[N][A];
     root[0] <== oldRoot;
     consumed[0] <== 0;
     for (var i = 0; i < N; i++) {
@@ -73,16 +80,20 @@ template Block(N, D, CHAIN_ID, A) {
         slot[i].root <== root[i];
         var entry = 0;
         var found = 0;
+        var entryHigh = 0;
         for (var j = 0; j < A; j++) {
             isNext[i][j] = IsEqual();
             isNext[i][j].in[0] <== consumed[i];
             isNext[i][j].in[1] <== j;
             picked[i][j] <== isNext[i][j].out * entries[j];
+            pickedHigh[i][j] <== isNext[i][j].out * high[j];
             entry += picked[i][j];
             found += isNext[i][j].out;
+            entryHigh += pickedHigh[i][j];
         }
         slot[i].entry <== entry;
         slot[i].entryFound <== found;
+        slot[i].entryHigh <== entryHigh;
         slot[i].op <== op[i];
         slot[i].a <== a[i];
         slot[i].b <== b[i];

@@ -10,6 +10,10 @@ include "merkle.circom";
 // significant first, 88 bits.
 function RECORD_BITS() { return 88; }
 function INDEX_BITS() { return 24; }
+function MANTISSA_BITS() { return 32; }
+function EXPONENT_BITS() { return 5; }
+// an L1 address
+function ADDRESS_BITS() { return 160; }
 // balances below 2^128, nonces below 2^32 (sequencer/accounts.py)
 function BALANCE_BITS() { return 128; }
 function NONCE_BITS() { return 32; }
@@ -36,8 +40,9 @@ function AMOUNT_COMPARE_BITS() { return 136; }
 // 2^32 by induction from genesis; what this slot writes is range-checked, so the invariant
 // carries over and no sum wraps in the field.
 //
-// `entry` is the block's next unconsumed entry (`entryFound` 0 when all are consumed), which
-// Block selects; `consumes` tells it whether this slot took it. `bits` are the record's 88
+// `entry` is the block's next unconsumed entry (`entryFound` 0 when all are consumed, and
+// `entryHigh` the count of its bits from 160 up: 0 for an L1 address), which Block selects;
+// `consumes` tells it whether this slot took it. `bits` are the record's 88
 // bits for the data commitment, most significant first.
 template Slot(D, CHAIN_ID) {
     assert(D <= INDEX_BITS());
@@ -45,6 +50,7 @@ template Slot(D, CHAIN_ID) {
     signal output newRoot;
     signal input entry;
     signal input entryFound;
+    signal input entryHigh;
     signal output consumes;
     signal output bits[RECORD_BITS()];
 
@@ -88,14 +94,15 @@ template Slot(D, CHAIN_ID) {
     s * opBits.out[0] === 0;
     var isTransfer = opBits.out[0] - p - q;
     var isOpen = opBits.out[1] - p - s;
+    var isDeposit = p;
     var isWithdraw = opBits.out[2] - q - s;
     var isForced = q;
     var isSkip = s;
     var signed = isTransfer + isOpen + isWithdraw;
     var debits = signed + isForced;
     var touchesSender = debits + isSkip;
-    var credits = isTransfer + isOpen + p;
-    consumes <== isOpen + p + isWithdraw + isForced + isSkip;
+    var credits = isTransfer + isOpen + isDeposit;
+    consumes <== isOpen + isDeposit + isWithdraw + isForced + isSkip;
 
     // IndexOutOfRange: both indices are leaves of this tree (and their path bits)
     component aBits = Num2Bits(D);
@@ -104,16 +111,17 @@ template Slot(D, CHAIN_ID) {
     bBits.in <== b;
 
     // amount = mantissa * 10^exponent, the power selected by the exponent's five bits
-    component mantissaBits = Num2Bits(32);
+    // (AmountOverflow: an amount that is no such number has no record)
+    component mantissaBits = Num2Bits(MANTISSA_BITS());
     mantissaBits.in <== mantissa;
-    component exponentBits = Num2Bits(5);
+    component exponentBits = Num2Bits(EXPONENT_BITS());
     exponentBits.in <== exponent;
-    signal power[5];
+    signal power[EXPONENT_BITS()];
     power[0] <== 1 + exponentBits.out[0] * 9;
-    for (var k = 1; k < 5; k++) {
+    for (var k = 1; k < EXPONENT_BITS(); k++) {
         power[k] <== power[k - 1] * (1 + exponentBits.out[k] * (10 ** (2 ** k) - 1));
     }
-    signal amount <== mantissa * power[4];
+    signal amount <== mantissa * power[EXPONENT_BITS() - 1];
 
     // the record's bits, most significant first
     for (var k = 0; k < 3; k++) {
@@ -129,11 +137,11 @@ template Slot(D, CHAIN_ID) {
             bits[3 + INDEX_BITS() + k] <== 0;
         }
     }
-    for (var k = 0; k < 32; k++) {
-        bits[3 + 2 * INDEX_BITS() + k] <== mantissaBits.out[31 - k];
+    for (var k = 0; k < MANTISSA_BITS(); k++) {
+        bits[3 + 2 * INDEX_BITS() + k] <== mantissaBits.out[MANTISSA_BITS() - 1 - k];
     }
-    for (var k = 0; k < 5; k++) {
-        bits[3 + 2 * INDEX_BITS() + 32 + k] <== exponentBits.out[4 - k];
+    for (var k = 0; k < EXPONENT_BITS(); k++) {
+        bits[3 + 2 * INDEX_BITS() + MANTISSA_BITS() + k] <== exponentBits.out[EXPONENT_BITS() - 1 - k];
     }
 
     // MalformedBlockData: a record that consumes an entry takes the block's next one (the
@@ -219,6 +227,8 @@ template Slot(D, CHAIN_ID) {
     component addressIsZero = IsZero();
     addressIsZero.in <== toAddress;
     (recipientEmpty + isWithdraw) * addressIsZero.out === 0;
+    // InvalidAddress: a WITHDRAW's recipient is an L1 address, below 2^160
+    isWithdraw * entryHigh === 0;
     component recipientLeaf = Poseidon(3);
     recipientLeaf.inputs[0] <== toAddress;
     recipientLeaf.inputs[1] <== recipientBalance;
