@@ -357,24 +357,24 @@ contract Rollup {
             if (data.length == recordsEnd) {
                 uint256 wrong;
                 assembly ("memory-safe") {
-                    let at := add(data.offset, 1)
+                    let ptr := add(data.offset, 1)
                     // ops of records k and k + 1: bits 253..255 and 165..167 of the word at k;
                     // eight records an iteration, then pairs, then the odd one
-                    let eightsEnd := add(at, mul(shr(3, count), 88))
-                    for {} lt(at, eightsEnd) { at := add(at, 88) } {
+                    let eightsEnd := add(ptr, mul(shr(3, count), 88))
+                    for {} lt(ptr, eightsEnd) { ptr := add(ptr, 88) } {
                         wrong := or(
-                            or(xor(and(calldataload(at), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
-                                xor(and(calldataload(add(at, 22)), PAIR_OP_MASK), PAIR_OP_TRANSFERS)),
-                            or(xor(and(calldataload(add(at, 44)), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
-                                or(xor(and(calldataload(add(at, 66)), PAIR_OP_MASK), PAIR_OP_TRANSFERS), wrong))
+                            or(xor(and(calldataload(ptr), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
+                                xor(and(calldataload(add(ptr, 22)), PAIR_OP_MASK), PAIR_OP_TRANSFERS)),
+                            or(xor(and(calldataload(add(ptr, 44)), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
+                                or(xor(and(calldataload(add(ptr, 66)), PAIR_OP_MASK), PAIR_OP_TRANSFERS), wrong))
                         )
                     }
-                    let pairsEnd := add(at, mul(and(shr(1, count), 3), 22))
-                    for {} lt(at, pairsEnd) { at := add(at, 22) } {
-                        wrong := or(wrong, xor(and(calldataload(at), PAIR_OP_MASK), PAIR_OP_TRANSFERS))
+                    let pairsEnd := add(ptr, mul(and(shr(1, count), 3), 22))
+                    for {} lt(ptr, pairsEnd) { ptr := add(ptr, 22) } {
+                        wrong := or(wrong, xor(and(calldataload(ptr), PAIR_OP_MASK), PAIR_OP_TRANSFERS))
                     }
                     if and(count, 1) {
-                        wrong := or(wrong, xor(shr(253, calldataload(at)), OP_TRANSFER))
+                        wrong := or(wrong, xor(shr(253, calldataload(ptr)), OP_TRANSFER))
                     }
                 }
                 if (wrong == 0) return (count, 0);
@@ -392,10 +392,10 @@ contract Rollup {
     function _countOps(bytes calldata data, uint256 count) private pure returns (uint256 consuming, uint256 forced) {
         uint256 counts;
         assembly ("memory-safe") {
-            let at := add(data.offset, 1)
-            let end := add(at, mul(count, RECORD_BYTES))
-            for {} lt(at, end) { at := add(at, RECORD_BYTES) } {
-                counts := add(counts, and(shr(shl(5, shr(253, calldataload(at))), OP_COUNTS), 0xffffffff))
+            let ptr := add(data.offset, 1)
+            let end := add(ptr, mul(count, RECORD_BYTES))
+            for {} lt(ptr, end) { ptr := add(ptr, RECORD_BYTES) } {
+                counts := add(counts, and(shr(shl(5, shr(253, calldataload(ptr))), OP_COUNTS), 0xffffffff))
             }
         }
         if (counts >> 20 & 0x3ff != 0) _revertBadOp(data, count);
@@ -427,15 +427,15 @@ contract Rollup {
         view
         returns (uint256, bytes32)
     {
-        Cursor memory at = Cursor(1 + count * RECORD_BYTES, 1 + count * RECORD_BYTES + consuming * ENTRY_BYTES,
+        Cursor memory cursor = Cursor(1 + count * RECORD_BYTES, 1 + count * RECORD_BYTES + consuming * ENTRY_BYTES,
             next, _field(_state, QUEUE_LENGTH), 0);
         bytes32[] memory leaves = new bytes32[](consuming);
         for (uint256 k = 0; k < count; ++k) {
             uint256 word = uint256(bytes32(data[1 + k * RECORD_BYTES:])) >> RECORD_SHIFT;
             uint256 op = word >> 85;
             if (op == OP_TRANSFER) continue;
-            uint256 entry = uint256(bytes32(data[at.entryAt:]));
-            at.entryAt += ENTRY_BYTES;
+            uint256 entry = uint256(bytes32(data[cursor.entryAt:]));
+            cursor.entryAt += ENTRY_BYTES;
             if (op == OP_OPEN) continue;
             uint256 amount = (word >> 5 & 0xffffffff) * 10 ** (word & 31);
             uint256 recipient = entry;
@@ -444,18 +444,18 @@ contract Rollup {
                 if (entry >> 160 != 0) revert RecipientNotAnAddress(k, entry);
             } else {
                 if (op != OP_DEPOSIT) {
-                    recipient = uint160(bytes20(data[at.recipientAt:]));
-                    at.recipientAt += RECIPIENT_BYTES;
+                    recipient = uint160(bytes20(data[cursor.recipientAt:]));
+                    cursor.recipientAt += RECIPIENT_BYTES;
                 }
-                _consumeQueue(at, k, _queueHash(op, word, entry, amount, recipient));
+                _consumeQueue(cursor, k, _queueHash(op, word, entry, amount, recipient));
             }
             if (op == OP_WITHDRAW || op == OP_FORCED) {
-                leaves[at.exitCount] =
-                    keccak256(abi.encodePacked(blockNumber, at.exitCount, address(uint160(recipient)), amount));
-                ++at.exitCount;
+                leaves[cursor.exitCount] =
+                    keccak256(abi.encodePacked(blockNumber, cursor.exitCount, address(uint160(recipient)), amount));
+                ++cursor.exitCount;
             }
         }
-        return (at.next, at.exitCount == 0 ? bytes32(0) : _merkleRoot(leaves, at.exitCount));
+        return (cursor.next, cursor.exitCount == 0 ? bytes32(0) : _merkleRoot(leaves, cursor.exitCount));
     }
 
     /// `block_data.queue_hash` of a DEPOSIT, FORCED or FORCED_SKIP record.
@@ -469,10 +469,10 @@ contract Rollup {
     }
 
     /// Record `k`'s hash must be the queue's next entry; then the next is the one after.
-    function _consumeQueue(Cursor memory at, uint256 k, bytes32 hash) private view {
-        if (at.next >= at.queueLength) revert QueueExhausted(k, at.next);
-        if (_queue[at.next].hash != hash) revert NotNextInQueue(k, at.next);
-        ++at.next;
+    function _consumeQueue(Cursor memory cursor, uint256 k, bytes32 hash) private view {
+        if (cursor.next >= cursor.queueLength) revert QueueExhausted(k, cursor.next);
+        if (_queue[cursor.next].hash != hash) revert NotNextInQueue(k, cursor.next);
+        ++cursor.next;
     }
 
     /// `block_data.exit_root`: the leaves padded with zero words to a power of two, paired with
@@ -836,11 +836,11 @@ contract Rollup {
         return (entry.newRoot, entry.dataHash);
     }
 
-    function _field(uint256 state, uint256 at) private pure returns (uint256) {
-        return state >> at & FIELD_MASK;
+    function _field(uint256 state, uint256 offset) private pure returns (uint256) {
+        return state >> offset & FIELD_MASK;
     }
 
-    function _setField(uint256 state, uint256 at, uint256 value) private pure returns (uint256) {
-        return state & ~(FIELD_MASK << at) | value << at;
+    function _setField(uint256 state, uint256 offset, uint256 value) private pure returns (uint256) {
+        return state & ~(FIELD_MASK << offset) | value << offset;
     }
 }

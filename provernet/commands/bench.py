@@ -47,9 +47,9 @@ def gas_command(ks: tuple[int, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"n", "commit_gas", "gas_per_transfer", "calldata_bytes", "l1"}.')
 def rollup_gas_command(n: int, as_json: bool) -> None:
-    """Gas of the Rollup's commitBlock for a block of N realistic transfers, on anvil (started
-    and stopped here), after one empty warm-up block: the receipt's gasUsed, the 21,000 base and
-    calldata included."""
+    """Gas of the Rollup's commitBlock for a block of N realistic transfers (posted as
+    sequencer.block_data posts them), on anvil (started and stopped here): the receipt's gasUsed,
+    the 21,000 base and calldata included."""
     # anvil, the contracts and the circuit's key load only for this command.
     from provernet import rollup_gas
 

@@ -4,7 +4,7 @@ pragma solidity 0.8.37;
 import {ProverToken} from "provernet/ProverToken.sol";
 import {CoordinatorRegistry} from "provernet/CoordinatorRegistry.sol";
 import {IBlockVerifier, RollerStaking} from "provernet/RollerStaking.sol";
-import {IBatchVerifier, IPoseidon3, Rollup} from "provernet/Rollup.sol";
+import {IBatchVerifier, Rollup} from "provernet/Rollup.sol";
 import {BatchVerifierStub} from "provernet/test/BatchVerifierStub.sol";
 
 /// The cheatcodes used here, at forge's fixed address (no forge-std: it is not on a registry we
@@ -190,11 +190,14 @@ contract RollerStakingInvariants {
             rBlock: 10 * ONE_TOKEN, rAgg: 5 * ONE_TOKEN, rewardMode: RollerStaking.RewardMode.Split,
             rOpen: 3, slashWindow: 60, snapshotMaxAge: 300
         }));
-        // A real Rollup whose pool is funded; it commits nothing, so its Poseidon contract is
-        // never called and the stub's code stands in for it.
+        // A real Rollup whose pool is funded; it commits nothing (this contract stands in for
+        // its sequencer and bridge).
         BatchVerifierStub stub = new BatchVerifierStub();
-        Rollup rollup = new Rollup(address(this), IBatchVerifier(address(stub)), IPoseidon3(address(stub)),
-                                   1, 2, 1);
+        Rollup rollup = new Rollup(Rollup.Config({
+            sequencer: address(this), verifier: IBatchVerifier(address(stub)), bridge: address(this),
+            batchSize: 2, maxTransfers: 2, entries: 1, forceDelay: 1 days, escapeDelay: 7 days,
+            ringSize: 4
+        }), 1, "");
         staking.addRollup(rollup, IBlockVerifier(address(stub)));
         handler = new Handler(token, staking, address(rollup));
         for (uint256 i = 0; i < ACTORS; ++i) {
