@@ -182,7 +182,8 @@ class Bridge:
         """Pay exit `position` of finalized L2 block `block_number` to `recipient` (whoever
         `account` is); `proof` is `block_data.exit_proof(block_number, records, position)`."""
         fn = self.contract.functions.claimWithdrawal(
-            block_number, position, to_checksum_address(recipient), amount, [bytes(p) for p in proof])
+            block_number, position, to_checksum_address(recipient), amount,
+            [bytes(p) for p in proof])
         return self._event(self._send(account, fn), "WithdrawalClaimed")
 
     def exit(self, account: LocalAccount, index: int, public_key: tuple[int, int], balance: int,
@@ -246,9 +247,8 @@ class Bridge:
                 ) -> list[WithdrawalClaimed | Exited | DepositReclaimed]:
         """What the Bridge paid out in L1 blocks from_l1_block..to_l1_block, in chain order."""
         events = self.contract.events
-        logs = [*events.WithdrawalClaimed().get_logs(from_block=from_l1_block, to_block=to_l1_block),
-                *events.Exited().get_logs(from_block=from_l1_block, to_block=to_l1_block),
-                *events.DepositReclaimed().get_logs(from_block=from_l1_block, to_block=to_l1_block)]
+        logs = [log for event in (events.WithdrawalClaimed, events.Exited, events.DepositReclaimed)
+                for log in event().get_logs(from_block=from_l1_block, to_block=to_l1_block)]
         logs.sort(key=lambda log: (log["blockNumber"], log["logIndex"]))
         return [_from_log(log) for log in logs]
 

@@ -180,8 +180,8 @@ def deploy_bridge_support(chain: Chain, deployer: LocalAccount, *,
 
     if token is None:
         token = chain.deploy(deployer, load_artifact("RollupToken")).address
-    poseidon2, poseidon3, poseidon5 = (chain.deploy(deployer, load_artifact(poseidon_contract(n))).address
-                                       for n in (2, 3, 5))
+    poseidon2, poseidon3, poseidon5 = (
+        chain.deploy(deployer, load_artifact(poseidon_contract(n))).address for n in (2, 3, 5))
     baby_jubjub = chain.deploy(deployer, load_artifact("BabyJubJub"), poseidon5).address
     return BridgeSupport(to_checksum_address(token), poseidon2, poseidon3, baby_jubjub)
 

@@ -17,8 +17,8 @@ interface IPoseidon5 {
 /// EdDSAPoseidonVerifier): both points on the curve with coordinates below r, S below the prime
 /// subgroup's order l, the message below r, the key not of small order (8 A != 0), and
 /// S B8 = R8 + 8 h A with h = Poseidon(R8x, R8y, Ax, Ay, m). It needs no inversion: S B8 - h (8 A)
-/// is computed in one double-and-add over both scalars (Straus-Shamir) and compared with R8 in
-/// projective form. `add` and `multiply` (what the tests hold against the Python) return affine
+/// is computed in one double-and-add over both scalars, two bits of each per step (Straus-Shamir,
+/// a table of 16 points), and compared with R8 in projective form. `add` and `multiply` (what the tests hold against the Python) return affine
 /// points: one inversion at the end, by the modexp precompile.
 contract BabyJubJub {
     /// BN254's scalar field modulus, the curve's base field.
@@ -27,11 +27,18 @@ contract BabyJubJub {
     uint256 internal constant D = 168696;
     /// The order l of the prime subgroup, where keys and signatures live (the curve's is 8 l).
     uint256 internal constant SUBORDER = 2736030358979909402780800718157159386076813972158567259200215660948447373041;
-    /// l < 2^251: the scalars of the verification's double-and-add, reduced mod l, fit in 251 bits.
-    uint256 internal constant SCALAR_BITS = 251;
+    /// The verification's double-and-add takes 2 bits of each scalar per step, adding one of 16
+    /// points (i B8 + j (-8A), i and j < 4); l < 2^251, so the scalars, reduced mod l, take 126.
+    uint256 internal constant WINDOW_BITS = 2;
+    uint256 internal constant WINDOWS = 126;
     /// circomlib's EdDSA base point B8, the generator of the prime subgroup.
     uint256 internal constant BASE8_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
     uint256 internal constant BASE8_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    /// 2 B8 and 3 B8 (B8 is fixed, so its row of the table is constant).
+    uint256 internal constant BASE8_2X = 10031262171927540148667355526369034398030886437092045105752248699557385197826;
+    uint256 internal constant BASE8_2Y = 633281375905621697187330766174974863687049529291089048651929454608812697683;
+    uint256 internal constant BASE8_3X = 2763488322167937039616325905516046217694264098671987087929565332380420898366;
+    uint256 internal constant BASE8_3Y = 15305195750036305661220525648961313310481046260814497672243197092298550508693;
     /// The modexp precompile (EIP-198), which inverts: z^(r-2) mod r.
     address internal constant MODEXP = address(0x05);
 
@@ -50,7 +57,7 @@ contract BabyJubJub {
 
     /// p + q (affine in, affine out).
     function add(uint256[2] calldata p, uint256[2] calldata q) external view returns (uint256[2] memory) {
-        uint256[9] memory table;
+        uint256[48] memory table;
         _store(table, 0, p[0], p[1], 1);
         (uint256 x, uint256 y, uint256 z) = _addTo(q[0], q[1], 1, table, 0);
         return _affine(x, y, z);
@@ -58,7 +65,7 @@ contract BabyJubJub {
 
     /// scalar * p, for any scalar (not reduced: as `sequencer.babyjub.multiply`).
     function multiply(uint256[2] calldata p, uint256 scalar) external view returns (uint256[2] memory) {
-        uint256[9] memory table;
+        uint256[48] memory table;
         _store(table, 0, p[0], p[1], 1);
         (uint256 x, uint256 y, uint256 z) = (0, 1, 1);
         for (uint256 bit = 256; bit > 0; ) {
@@ -85,23 +92,48 @@ contract BabyJubJub {
         if (x8 == 0 && y8 == z8) return false; // 8 A is the identity: a key anyone could sign for
         // 8 A is in the prime subgroup (the curve's order is 8 l), so h acts on it mod l.
         uint256 h = poseidon5.poseidon([r8[0], r8[1], publicKey[0], publicKey[1], message]) % SUBORDER;
-        // table: B8, -8A, B8 - 8A (the negation of (x, y) is (-x, y))
-        uint256[9] memory table;
-        _store(table, 0, BASE8_X, BASE8_Y, 1);
-        _store(table, 1, (Q - x8) % Q, y8, z8);
-        (uint256 x, uint256 y, uint256 z) = _addTo(BASE8_X, BASE8_Y, 1, table, 1);
-        _store(table, 2, x, y, z);
-        (x, y, z) = (0, 1, 1);
-        for (uint256 bit = SCALAR_BITS; bit > 0; ) {
-            unchecked {
-                --bit;
-            }
-            (x, y, z) = _double(x, y, z);
-            uint256 digit = ((s >> bit) & 1) | (((h >> bit) & 1) << 1);
-            if (digit != 0) (x, y, z) = _addTo(x, y, z, table, digit - 1);
-        }
+        // the negation of (x, y) is (-x, y)
+        (uint256 x, uint256 y, uint256 z) = _combination(_table((Q - x8) % Q, y8, z8), s, h);
         // S B8 - h 8A = R8, compared without inverting Z
         return x == mulmod(r8[0], z, Q) && y == mulmod(r8[1], z, Q);
+    }
+
+    /// table[i + 4 j] = i B8 + j K for i, j < 4 (K = -8A, projective).
+    function _table(uint256 kx, uint256 ky, uint256 kz) private pure returns (uint256[48] memory table) {
+        _store(table, 0, 0, 1, 1);
+        _store(table, 1, BASE8_X, BASE8_Y, 1);
+        _store(table, 2, BASE8_2X, BASE8_2Y, 1);
+        _store(table, 3, BASE8_3X, BASE8_3Y, 1);
+        _store(table, 4, kx, ky, kz);
+        (uint256 x, uint256 y, uint256 z) = _double(kx, ky, kz);
+        _store(table, 8, x, y, z);
+        (x, y, z) = _addTo(x, y, z, table, 4);
+        _store(table, 12, x, y, z);
+        for (uint256 j = 4; j < 16; j += 4) {
+            for (uint256 i = 1; i < 4; i++) {
+                (x, y, z) = _addTo(table[3 * j], table[3 * j + 1], table[3 * j + 2], table, i);
+                _store(table, i + j, x, y, z);
+            }
+        }
+    }
+
+    /// s B8 + h K, from the table of `_table`, WINDOW_BITS of each scalar per step (Straus-Shamir).
+    function _combination(uint256[48] memory table, uint256 s, uint256 h)
+        private
+        pure
+        returns (uint256 x, uint256 y, uint256 z)
+    {
+        (x, y, z) = (0, 1, 1);
+        for (uint256 window = WINDOWS; window > 0; ) {
+            unchecked {
+                --window;
+            }
+            (x, y, z) = _double(x, y, z);
+            (x, y, z) = _double(x, y, z);
+            uint256 shift = window * WINDOW_BITS;
+            uint256 digit = ((s >> shift) & 3) | (((h >> shift) & 3) << WINDOW_BITS);
+            if (digit != 0) (x, y, z) = _addTo(x, y, z, table, digit);
+        }
     }
 
     function _onCurve(uint256 x, uint256 y) private pure returns (bool) {
@@ -111,14 +143,14 @@ contract BabyJubJub {
         return addmod(mulmod(A, xx, Q), yy, Q) == addmod(1, mulmod(D, mulmod(xx, yy, Q), Q), Q);
     }
 
-    function _store(uint256[9] memory table, uint256 i, uint256 x, uint256 y, uint256 z) private pure {
+    function _store(uint256[48] memory table, uint256 i, uint256 x, uint256 y, uint256 z) private pure {
         table[3 * i] = x;
         table[3 * i + 1] = y;
         table[3 * i + 2] = z;
     }
 
     /// (x : y : z) + the point at `table[3 i ..]`.
-    function _addTo(uint256 x1, uint256 y1, uint256 z1, uint256[9] memory table, uint256 i)
+    function _addTo(uint256 x1, uint256 y1, uint256 z1, uint256[48] memory table, uint256 i)
         private
         pure
         returns (uint256, uint256, uint256)

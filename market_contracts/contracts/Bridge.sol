@@ -269,7 +269,9 @@ contract Bridge is ReentrancyGuardTransient {
     }
 
     function isClaimed(uint256 blockNumber, uint256 position) external view returns (bool) {
-        return position >> POSITION_BITS == 0 && _claimed.get(blockNumber << POSITION_BITS | position);
+        // a claim's block is finalized, far below 2^248, so its key never wraps
+        return position >> POSITION_BITS == 0 && blockNumber >> (256 - POSITION_BITS) == 0
+            && _claimed.get(blockNumber << POSITION_BITS | position);
     }
 
     function hasExited(uint256 index) external view returns (bool) {

@@ -23,10 +23,11 @@ from market_contracts.bridge import (
     WithdrawalClaimed,
     WithdrawalForced,
 )
+from market_contracts.chain import decode_revert
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import BridgeSupport, deploy_bridge, deploy_bridge_support
 from market_contracts.errors import BridgeRejected, TransactionFailed
-from sequencer import eddsa
+from sequencer import babyjub, eddsa
 from sequencer.accounts import Account as L2Account, AccountTree, address_of
 from sequencer.babyjub import IDENTITY
 from sequencer.block_data import (
@@ -39,6 +40,7 @@ from sequencer.block_data import (
     forced_hash,
     is_postable,
 )
+from sequencer.errors import AmountOverflow, IndexOutOfRange, InvalidAddress, NonceOverflow
 from sequencer.transactions import (
     DEVNET_CHAIN_ID,
     Kind,
@@ -121,9 +123,12 @@ def world(deployed):
     deployed.chain.revert(snapshot)
 
 
-class rejected:
+def rejected(reason: str) -> "_Rejected":
     """`with rejected("Reason"):` the Bridge refuses with that custom error."""
+    return _Rejected(reason)
 
+
+class _Rejected:
     def __init__(self, reason: str):
         self.reason = reason
 
@@ -208,6 +213,20 @@ def test_deposit_refuses_to_hold_2_128(world):
         world.bridge.deposit(user, 5, TOKEN)
 
 
+def test_deposit_credits_what_arrived(fresh_chain):
+    """A token that takes a fee on transfer: the queue, the event and a refund carry what the
+    Bridge received; an amount whose arrival is not postable is refused."""
+    world = build_world(fresh_chain, token_artifact="FeeOnTransferToken")
+    user = world.users[0]
+    before = world.balance(world.bridge.address)
+    deposited = world.bridge.deposit(user, 5, 101)
+    assert (deposited.amount, world.queue_entry(0)) == (100, deposit_hash(5, 100))
+    assert world.balance(world.bridge.address) == before + 100
+    assert world.bridge.deposit_of(0) == (user.address, 100)
+    with rejected("UnpostableAmount"):
+        world.bridge.deposit(user, 5, 10**12)  # 10^12 - 1 arrives
+
+
 def test_deposit_without_tokens_is_the_tokens_refusal(world):
     poor = world.new_user(tokens=0)
     with pytest.raises(TransactionFailed) as caught:
@@ -258,7 +277,7 @@ def test_forced_withdrawal_needs_the_keys_signature_of_this_message(world):
             world.bridge.request_withdrawal(world.users[0], 0, TOKEN, recipient, 0, public_key,
                                             signature.r8, signature.s)
     # a key of small order (anything "verifies" S B8 = R8 + 8 h A for it): refused
-    anything = eddsa.Signature(eddsa.babyjub.multiply_base(5), 5)
+    anything = eddsa.Signature(babyjub.multiply_base(5), 5)
     for small in (IDENTITY, (0, R - 1)):
         with rejected("InvalidSignature"):
             world.bridge.request_withdrawal(world.users[0], 0, TOKEN, recipient, 0, small,
@@ -283,6 +302,22 @@ def test_forced_withdrawal_refuses_what_a_block_cannot_post(world, index, amount
         world.bridge.request_withdrawal(world.users[0], index, amount,
                                         to_checksum_address(recipient.to_bytes(20, "big")), salt,
                                         public_key, signature.r8, signature.s)
+
+
+@pytest.mark.parametrize(("fields", "error"), [
+    ({"recipient": 0}, InvalidAddress),
+    ({"recipient": 1 << 160}, InvalidAddress),
+    ({"salt": 1 << 32}, NonceOverflow),
+    ({"amount": 1 << 128}, AmountOverflow),
+    ({"index": 1 << 32}, IndexOutOfRange),
+])
+def test_the_wallet_refuses_to_sign_what_the_bridge_refuses(fields, error):
+    message = {"index": 0, "amount": TOKEN, "salt": 0, "recipient": 1} | fields
+    with pytest.raises(error):
+        forced_withdrawal_message(**message, chain_id=CHAIN_ID)
+    if set(fields) <= {"index", "recipient"}:
+        with pytest.raises(error):
+            exit_message(message["index"], message["recipient"], CHAIN_ID)
 
 
 # ----------------------------------------------------------------------------------- claims
@@ -349,6 +384,10 @@ def test_an_exit_is_claimed_once(world):
     claim(world, world.users[0], 1, records)
     with rejected("AlreadyClaimed"):
         claim(world, world.users[1], 1, records)
+    assert world.bridge.is_claimed(BLOCK, 1) and not world.bridge.is_claimed(BLOCK, 0)
+    # the bitmap's key, block << 8 | position, must not wrap onto the claimed one
+    assert not world.bridge.is_claimed(BLOCK + (1 << 248), 1)
+    assert not world.bridge.is_claimed(BLOCK, 1 + 256)
 
 
 def test_a_claim_must_be_a_leaf_of_the_blocks_exit_root(world):
@@ -415,6 +454,7 @@ def test_exit_needs_the_accounts_key_and_leaf(world):
     good = exit_args(tree, victim, world.users[1].address)
     # the thief's own key, signing for the victim's index, with the victim's balance
     own_key = exit_args(tree, victim, thief, key=KEYS[1])
+    _, key_0_at_1 = sign_exit(KEYS[0], 1, good["recipient"])
     cases = [
         (exit_args(tree, victim, thief, key=KEYS[1]) | {"public_key": good["public_key"]},
          "InvalidSignature"),
@@ -424,8 +464,8 @@ def test_exit_needs_the_accounts_key_and_leaf(world):
         (good | {"nonce": good["nonce"] + 1}, "NotInFinalizedState"),
         (good | {"path": [good["path"][0] + 1, *good["path"][1:]]}, "NotInFinalizedState"),
         (good | {"path": list(tree.proof(1))}, "NotInFinalizedState"),
-        (good | {"index": 1} | {k: v for k, v in exit_args(tree, 1, good["recipient"], KEYS[0]).items()
-                                if k in ("r8", "s")}, "NotInFinalizedState"),
+        # key 0 signs an exit of index 1, showing its own leaf
+        (good | {"index": 1, "r8": key_0_at_1.r8, "s": key_0_at_1.s}, "NotInFinalizedState"),
         (good | {"path": good["path"][:-1]}, "WrongPathLength"),
         (good | {"path": [*good["path"], 0]}, "WrongPathLength"),
         # aliases mod r, which Poseidon's contract would hash as the true values
@@ -518,8 +558,6 @@ def hooked(deployed_hooked):
 
 def reentry(world, attacker) -> tuple[bool, bool, str]:
     """(re-entered, the inner call succeeded, its error's name)."""
-    from market_contracts.chain import decode_revert
-
     functions = attacker.functions
     result = bytes(world.chain.call(functions.reentryResult()))
     return (world.chain.call(functions.reentered()), world.chain.call(functions.reentrySucceeded()),
@@ -559,10 +597,10 @@ def test_a_refund_cannot_be_reentered(hooked):
     world, attacker = hooked
     world.chain.transact(world.deployer, world.token.functions.mint(attacker.address, TOKEN))
     execute = attacker.functions.execute
-    world.chain.transact(world.deployer, execute(world.token.address, world.token.functions.approve(
-        world.bridge.address, TOKEN)._encode_transaction_data()))
-    world.chain.transact(world.deployer, execute(world.bridge.address, world.bridge.contract.functions
-                                                 .deposit(5, TOKEN)._encode_transaction_data()))
+    approve = world.token.functions.approve(world.bridge.address, TOKEN)
+    deposit = world.bridge.contract.functions.deposit(5, TOKEN)
+    for target, fn in ((world.token.address, approve), (world.bridge.address, deposit)):
+        world.chain.transact(world.deployer, execute(target, fn._encode_transaction_data()))
     assert world.bridge.deposit_of(0) == (attacker.address, TOKEN)
     world.set("setFrozen", True)
     call = world.bridge.contract.functions.reclaimDeposit(0)
