@@ -53,7 +53,7 @@ import structlog
 import trio
 
 from sequencer.accounts import Account, AccountTree
-from sequencer.block_data import ADDRESS_BITS, Op, Record, pack_amount, round_amount
+from sequencer.block_data import Op, Record, pack_amount, round_amount
 from sequencer.errors import (
     AmountOverflow,
     InvalidAddress,
@@ -95,7 +95,8 @@ def l1_record(state, message: L1Message) -> Record:
 
 def check_postable(transfer: Transfer) -> None:
     """What a block can post of a signed transaction, beyond the state's rules: its amount as
-    m * 10^e (`block_data.pack_amount`), and a withdrawal's L1 recipient as a 20-byte address."""
+    m * 10^e (`block_data.pack_amount`, refused with the amount rounded), and a withdrawal's
+    index 0 (its record's `b`; the rules check its L1 recipient)."""
     try:
         pack_amount(transfer.amount)
     except AmountOverflow:
@@ -103,11 +104,9 @@ def check_postable(transfer: Transfer) -> None:
             f"amount {transfer.amount} cannot be posted: a block posts amounts as m * 10^e with "
             f"m below 2^32; round it to {round_amount(transfer.amount)} "
             "(block_data.round_amount) and sign again") from None
-    if transfer.kind is Kind.WITHDRAW and not (
-            transfer.to_index == 0 and 0 < transfer.to_address < 1 << ADDRESS_BITS):
-        raise InvalidAddress(
-            f"a withdrawal goes to index 0 and names its L1 recipient (a nonzero 20-byte "
-            f"address) as its address, not index {transfer.to_index} and {transfer.to_address:#x}")
+    if transfer.kind is Kind.WITHDRAW and transfer.to_index != 0:
+        raise InvalidAddress(f"a withdrawal goes to index 0 (its address is the L1 recipient), "
+                             f"not {transfer.to_index}")
 
 
 class Projection:
