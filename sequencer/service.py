@@ -26,7 +26,7 @@ from market_contracts.rollup import Rollup
 from p2p.http_server import JsonRpcServer
 from p2p.metrics_http import MetricsServer, listen_address
 from sequencer.accounts import Account
-from sequencer.block_data import EXIT_OPS, exit_proof, exits, parse
+from sequencer.block_data import EXIT_OPS, Op, exit_proof, exits, parse
 from sequencer.builder import BlockBuilder
 from sequencer.circuit_inputs import block_inputs
 from sequencer.config import SequencerConfig
@@ -37,7 +37,7 @@ from sequencer.mempool import Mempool
 from sequencer.metrics import SequencerMetrics
 from sequencer.relayer import MessageSource, Relayer
 from sequencer.rpc import refusing
-from sequencer.store import StoredBlockStatus, Store, StoredTransfer, TransferState
+from sequencer.store import L1MessageKind, StoredBlockStatus, Store, TransferState
 from sequencer.transactions import Kind
 from sequencer.wire import (
     account_to_json,
@@ -184,23 +184,38 @@ class Sequencer:
         if stored.transfer.kind is Kind.WITHDRAW:
             reply["claimable"] = stored.block_status is StoredBlockStatus.FINALIZED
             reply["exit"] = (None if stored.state is not TransferState.INCLUDED else
-                             await trio.to_thread.run_sync(self._exit, stored))
+                             await trio.to_thread.run_sync(self._exit, stored.block,
+                                                           stored.position))
         return reply
 
-    def _exit(self, stored: StoredTransfer) -> dict:
-        """The exit an included withdrawal pays on L1: what `Bridge.claimWithdrawal` takes."""
-        block = self.store.block(stored.block)
-        records = parse(block.data, self.config.circuit.block_size, self.config.circuit.entries)
-        position = sum(r.op in EXIT_OPS for r in records[:stored.position])
-        recipient, amount = exits(records)[position]
-        return exit_to_json(block.number, position, recipient, amount,
-                            exit_proof(block.number, records, position))
-
     async def get_l1_message(self, position: Any) -> dict | None:
-        """An L1 message the relayer stored: queued, or included in block n."""
+        """An L1 message the relayer stored: queued, or included in block n; a forced
+        withdrawal that applied (FORCED) also with whether it is claimable and its exit."""
         stored = await trio.to_thread.run_sync(self.store.l1_message,
                                                uint32(position, "position"))
-        return None if stored is None else l1_message_to_json(stored)
+        if stored is None:
+            return None
+        reply = l1_message_to_json(stored)
+        if stored.message.kind is L1MessageKind.FORCED:
+            paid = stored.op is Op.FORCED
+            reply["claimable"] = paid and stored.block_status is StoredBlockStatus.FINALIZED
+            reply["exit"] = None
+            if paid:
+                block = await trio.to_thread.run_sync(self.store.block, stored.block)
+                # a block's L1 messages are its first records, in queue order
+                reply["exit"] = await trio.to_thread.run_sync(
+                    self._exit, block.number, block.l1_messages.index(stored.message.position))
+        return reply
+
+    def _exit(self, number: int, record: int) -> dict:
+        """The exit that record `record` of block `number` pays on L1 (a WITHDRAW's or a
+        FORCED's): what `Bridge.claimWithdrawal` takes."""
+        block = self.store.block(number)
+        records = parse(block.data, self.config.circuit.block_size, self.config.circuit.entries)
+        position = sum(r.op in EXIT_OPS for r in records[:record])
+        recipient, amount = exits(records)[position]
+        return exit_to_json(number, position, recipient, amount,
+                            exit_proof(number, records, position))
 
     async def get_block(self, number: Any) -> dict | None:
         block = await trio.to_thread.run_sync(self.store.block, uint32(number, "number"))

@@ -252,6 +252,17 @@ async def test_a_forced_withdrawal_drops_the_pending_transactions_it_leaves_fail
     async with SequencerClient(sequencer.url) as client:
         dropped = await client.transfer(spends)
         assert dropped["state"] == "dropped" and "forced withdrawal" in dropped["reason"]
+        paid, skipped = await client.l1_message(0), await client.l1_message(1)
+        assert (paid["op"], paid["claimable"], skipped["op"], skipped["exit"]) == (
+            "FORCED", False, "FORCED_SKIP", None)
+        exit_ = paid["exit"]
+        assert (exit_["block"], exit_["position"], int(exit_["recipient"], 16),
+                exit_["amount"]) == (1, 0, RECIPIENT, "500")
+        assert exit_["proof"] == []  # the block's one exit: its leaf is the root
+        assert exit_leaf(1, 0, RECIPIENT, 500) == exit_root(1, records(sequencer, 1))
+        rollup.finalized = 2
+        await until(lambda: sequencer.committer.last_finalized == 2)
+        assert (await client.l1_message(0))["claimable"] is True
 
 
 # ---------------------------------------------------------------------- kills and restarts
