@@ -319,10 +319,13 @@ class Store:
     # ------------------------------------------------------------------ transfers
 
     def add_transfers(self, accepted: Iterable[tuple[str, Transfer]]) -> None:
-        """Record accepted transactions as pending, in this order (their acceptance order)."""
+        """Record accepted transactions as pending, in this order (their acceptance order). One
+        dropped before and accepted again (sent again once it applies) is a new acceptance: its
+        dropped row goes."""
         now = time.time()
         with self._db.transaction() as db:
             for hash_, transfer in accepted:
+                db.execute("DELETE FROM transfers WHERE hash = ? AND state = 'dropped'", (hash_,))
                 key, sig = transfer.public_key, transfer.signature
                 db.execute(
                     "INSERT INTO transfers (hash, kind, from_index, to_index, to_address, amount, "

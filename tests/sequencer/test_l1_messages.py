@@ -265,6 +265,25 @@ async def test_a_forced_withdrawal_drops_the_pending_transactions_it_leaves_fail
         assert (await client.l1_message(0))["claimable"] is True
 
 
+async def test_a_dropped_transaction_sent_again_once_it_applies_is_accepted_anew(node):
+    sequencer, rollup = node
+    spends = Wallet(3).pay(1, 950)
+    hash_ = await sequencer.mempool.submit(spends)
+    rollup.bridge.force_withdrawal(3, dev_address(3), 100, RECIPIENT)
+    await queued(sequencer, 1)
+    assert sequencer.store.transfer(hash_).state is TransferState.DROPPED
+    # sent again while it still fails: the answer is its hash, whose state says dropped
+    assert await sequencer.mempool.submit(spends) == hash_ and len(sequencer.mempool) == 0
+    rollup.bridge.deposit(dev_address(3), 50)
+    await queued(sequencer, 2)
+    assert await sequencer.mempool.submit(spends) == hash_
+    revived = sequencer.store.transfer(hash_)
+    assert (revived.state, revived.reason) == (TransferState.PENDING, None)
+    for number in (1, 2):
+        assert await sequencer.builder.build_block() == number
+    assert ops(sequencer, 2) == [(Op.DEPOSIT, 0, 3, 50), (Op.TRANSFER, 3, 1, 950)]
+
+
 # ---------------------------------------------------------------------- kills and restarts
 
 
