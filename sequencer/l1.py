@@ -6,10 +6,12 @@ L1 is the source of truth. Before committing block b the committer reads
 landed after its timeout, or before a kill), b is adopted once its new root and
 dataHash are checked to be ours, instead of being sent again; if L1 is behind
 b - 1 (blocks were reverted there), the blocks past it become precommitted
-again and go out anew. Block b is sent only when L1 is at b - 1; the contract
-takes block b - 1's new root as b's old root and consumes its L1 queue in order
-(a second commit of b's data would find the queue moved on), so even a stray
-late transaction cannot commit a block twice. At start the same reading reconciles the store with L1, and a
+again and go out anew. Block b is sent only when L1 is at b - 1. The contract
+takes block b - 1's new root as b's old root and consumes its L1 queue in order:
+a stray late attempt of a block that consumes L1 messages is refused (the queue
+moved on: `COMMITTED_MEANWHILE`), but one of transactions alone would land as
+the next block, which reconciling then finds diverged (`L1Diverged`): commitBlock
+takes no old root or block number to refuse it by (see the report of issue 13). At start the same reading reconciles the store with L1, and a
 contract that holds a different block b than ours stops the sequencer
 (`L1Diverged`): only the operator can tell which is wrong.
 

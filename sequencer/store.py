@@ -141,9 +141,9 @@ class StoredBlock:
     #: the transactions' hashes, in block order
     transfers: tuple[str, ...]
     #: the `commitBlock` calldata (`block_data.calldata`): its records, entries, recipients
-    data: bytes = b""
+    data: bytes
     #: the queue positions of the L1 messages it consumed, in order (its first records)
-    l1_messages: tuple[int, ...] = ()
+    l1_messages: tuple[int, ...]
     #: the L1 block that committed it, and that block's timestamp; None while precommitted
     l1_block: int | None = None
     l1_timestamp: int | None = None
@@ -177,7 +177,7 @@ class NewBlock:
     #: the accounts the block changed, as they are after it
     accounts: Mapping[int, Account]
     #: the `commitBlock` calldata
-    data: bytes = b""
+    data: bytes
     #: (queue position, the op its record became) of each L1 message it consumed, in order
     l1_messages: tuple[tuple[int, Op], ...] = ()
 
