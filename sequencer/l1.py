@@ -11,7 +11,7 @@ takes block b - 1's new root as b's old root and consumes its L1 queue in order:
 a stray late attempt of a block that consumes L1 messages is refused (the queue
 moved on: `COMMITTED_MEANWHILE`), but one of transactions alone would land as
 the next block, which reconciling then finds diverged (`L1Diverged`): commitBlock
-takes no old root or block number to refuse it by (see the report of issue 13). At start the same reading reconciles the store with L1, and a
+takes no old root or block number to refuse it by (docs/rollup.md). At start the same reading reconciles the store with L1, and a
 contract that holds a different block b than ours stops the sequencer
 (`L1Diverged`): only the operator can tell which is wrong.
 
