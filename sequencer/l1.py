@@ -11,13 +11,14 @@ takes block b - 1's new root as b's old root and consumes its L1 queue in order:
 a stray late attempt of a block that consumes L1 messages is refused (the queue
 moved on: `COMMITTED_MEANWHILE`), but one of transactions alone would land as
 the next block, which reconciling then finds diverged (`L1Diverged`): commitBlock
-takes no old root or block number to refuse it by (docs/rollup.md). At start the same reading reconciles the store with L1, and a
-contract that holds a different block b than ours stops the sequencer
-(`L1Diverged`): only the operator can tell which is wrong.
+takes no old root or block number to refuse it by (docs/rollup.md). At start
+the same reading reconciles the store with L1, and a contract that holds a
+different block b than ours stops the sequencer (`L1Diverged`): only the
+operator can tell which is wrong.
 
 Every contract call runs in a worker thread (web3 blocks) under a timeout;
 a timed-out thread is abandoned, not killed, which the check above makes
-safe. Failures the node or the network may get over (unreachable endpoint,
+safe for blocks that consume L1 messages. Failures the node or the network may get over (unreachable endpoint,
 timeout, refused or unmined transaction) are retried with exponential
 backoff, forever: the blocks wait in the store meanwhile. (`L1Calls` holds
 these timeouts and retries; the relayer, relayer.py, uses them too.) Finalization is
