@@ -9,6 +9,7 @@ checks it)."""
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
@@ -29,10 +30,10 @@ from sequencer.errors import (
     StoreError,
     WrongRecipient,
 )
-from sequencer.genesis import dev_address
+from sequencer.genesis import dev_address, dev_private_key
 from sequencer.service import Sequencer
 from sequencer.store import DATABASE_NAME, Store, TransferState
-from sequencer.transactions import Kind
+from sequencer.transactions import DEVNET_CHAIN_ID, Kind, sign_transfer
 from sequencer_fakes import GENESIS, GENESIS_BALANCE, Wallet
 from test_sequencer_restart import (
     check_chain,
@@ -407,3 +408,66 @@ def test_a_database_of_the_old_schema_is_refused(tmp_path):
         Store.open(tmp_path, SMALL, GENESIS)
     Store.open(tmp_path / "new", SMALL, GENESIS).close()
 
+
+
+# ---------------------------------------------------------------------- the rule, at random
+
+
+async def test_random_l1_messages_among_transactions_never_fail_a_build(tmp_path):
+    """Transfers, withdrawals, deposits and forced withdrawals in a random order, blocks built at
+    random moments: every build succeeds (an accepted transaction either applies or was dropped
+    by a forced withdrawal before the build), L1 accepts every block with its queue, and the
+    chain replays from the store."""
+    rollup, randomness = fake_l1(), random.Random(13)
+    keys = range(8)  # dev keys; 4..7 own no account until a deposit or a transfer opens one
+    accepted, built = set(), 0
+    async with trio.open_nursery() as nursery:
+        sequencer = sequencer_on(tmp_path, rollup, block_interval=3600)
+        await nursery.start(sequencer.run)
+        sequencer.builder.wake = lambda: None
+        mempool = sequencer.mempool
+        for _ in range(100):
+            action = randomness.choice(["transfer"] * 5 + ["withdraw", "deposit", "forced"] * 2
+                                       + ["build"])
+            owner = randomness.choice(keys)
+            index = mempool.index_of(dev_address(owner))
+            if action in ("transfer", "withdraw") and index is not None:
+                wallet = Wallet(index, mempool.account(index)[1].nonce)
+                amount = randomness.choice([1, 100, 300, 600])
+                if action == "transfer":
+                    to = randomness.choice(keys)
+                    to_index = mempool.index_of(dev_address(to))
+                    if to_index is None:
+                        to_index = mempool.lowest_free_index()
+                    transaction = wallet.pay(to_index, amount, dev_address(to))
+                else:
+                    transaction = wallet.withdraw(amount, RECIPIENT)
+                transaction = replace(transaction, public_key=None, signature=None)
+                signed = sign_transfer(transaction, dev_private_key(owner), DEVNET_CHAIN_ID)
+                try:
+                    accepted.add(await mempool.submit(signed))
+                except InsufficientBalance:
+                    pass
+            elif action == "deposit":
+                rollup.bridge.deposit(dev_address(owner), randomness.choice([5, 50, 500]))
+            elif action == "forced":  # mostly of the owner's own account, else skipped
+                if index is None or randomness.random() < 0.3:
+                    index = randomness.randrange(6)
+                rollup.bridge.force_withdrawal(index, dev_address(owner),
+                                               randomness.choice([5, 50, 500]), RECIPIENT)
+            else:
+                built += await sequencer.builder.build_block() is not None
+            await trio.sleep(randomness.choice([0, 0.06]))  # the relayer reads now and then
+        await until(lambda: mempool.next_l1_position == len(rollup.bridge.events))
+        while await sequencer.builder.build_block() is not None:
+            built += 1
+        await until(lambda: sequencer.committer.last_committed == mempool.tip_number)
+        nursery.cancel_scope.cancel()
+    store, _ = stored_blocks(tmp_path)
+    try:
+        included = {h for h in accepted if store.transfer(h).state is TransferState.INCLUDED}
+        dropped = {h for h in accepted if store.transfer(h).state is TransferState.DROPPED}
+    finally:
+        store.close()
+    assert included | dropped == accepted and built >= 5
+    assert check_chain(tmp_path, rollup, included, messages=len(rollup.bridge.events)) == built
