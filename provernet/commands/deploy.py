@@ -78,7 +78,9 @@ def command(rpc_url: str, datadir: Path | None, password_file: Path | None, out:
         deployment = attach_rollup(
             chain, owner, deployment, sequencer=sequencer_address or owner.address,
             vk=build.setup.vk, genesis_root=genesis_state(profile.depth, genesis).root,
-            batch_size=params.k, max_transfers=profile.block_size)
+            batch_size=params.k, max_transfers=profile.block_size, entries=profile.entries,
+            # the owner stands in for the Bridge until it is deployed with the rollup
+            bridge=owner.address)
     deployment.save(out)
     click.echo(f"deployed on chain {deployment.chain_id}: token {deployment.token}, "
                f"registry {deployment.registry}, staking {deployment.staking}"
