@@ -91,8 +91,7 @@ def block_inputs(
             raise
         slots.append(slot_inputs(state, debited, record, tx))
         state = after
-    padding = {name: (0,) * circuit.depth if name in _PATHS else 0 for name in SLOT_INPUTS}
-    slots += [padding] * (circuit.block_size - len(records))
+    slots += [_padding(circuit.depth)] * (circuit.block_size - len(records))
     inputs: dict[str, object] = {
         "oldRoot": state_before.root,
         "newRoot": state.root,
@@ -105,24 +104,24 @@ def block_inputs(
     return _decimal(inputs)
 
 
+def _padding(depth: int) -> dict[str, object]:
+    """A padding slot's inputs: all 0."""
+    return {name: (0,) * depth if name in _PATHS else 0 for name in SLOT_INPUTS}
+
+
 def slot_inputs(before: AccountTree, debited: AccountTree, record: Record,
-          tx: Transfer | None) -> dict[str, object]:
+                tx: Transfer | None) -> dict[str, object]:
     """One slot's inputs: `record` applied to `before`, `debited` the state after its sender's
-    update."""
+    update; what the op does not use is 0."""
     packed = pack_amount(record.amount)
-    slot: dict[str, object] = {
+    slot = _padding(before.depth) | {
         "op": int(record.op),
         "a": record.a,
         "b": record.b,
         "mantissa": packed >> EXPONENT_BITS,
         "exponent": packed & ((1 << EXPONENT_BITS) - 1),
         "toAddress": tx.to_address if record.op == Op.TRANSFER else record.entry or 0,
-        "senderAx": 0, "senderAy": 0, "sigR8x": 0, "sigR8y": 0, "sigS": 0,
-        "senderEmpty": 0, "senderAddress": 0, "senderBalance": 0, "senderNonce": 0,
-        "senderPath": (0,) * before.depth,
-        "recipientEmpty": 0, "recipientBalance": 0, "recipientNonce": 0,
-        "recipientPath": (0,) * before.depth,
-    }  # fmt: skip
+    }
     if record.op in SIGNED_OPS:
         slot |= {"senderAx": tx.public_key[0], "senderAy": tx.public_key[1],
                  "sigR8x": tx.signature.r8[0], "sigR8y": tx.signature.r8[1],

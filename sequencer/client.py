@@ -55,6 +55,7 @@ class SequencerClient:
     # ------------------------------------------------------------------ the API
 
     async def send_transfer(self, transfer: Transfer) -> str:
+        """Send a signed transaction, a transfer or a withdrawal; its hash."""
         return await self.call("l2_sendTransfer", transfer_to_json(transfer))
 
     async def account(self, index: int) -> dict | None:
@@ -68,6 +69,9 @@ class SequencerClient:
 
     async def transfer(self, hash_: str) -> dict | None:
         return await self.call("l2_getTransfer", hash_)
+
+    async def l1_message(self, position: int) -> dict | None:
+        return await self.call("l2_getL1Message", position)
 
     async def block(self, number: int) -> dict | None:
         return await self.call("l2_getBlock", number)

@@ -51,6 +51,16 @@ class SequencerConfig:
     l1_commit_timeout: float = 180.0
     #: seconds between two reads of L1 when no block nudges the committer (reverts, finality)
     l1_poll_interval: float = 5.0
+    #: L1 blocks the relayer leaves unread below the head, taken as not final yet: a deposit
+    #: is included only once its block is this deep (0 on the devnet, whose chain never
+    #: reorganises; a public chain wants its finality depth)
+    relayer_confirmations: int = 0
+    #: seconds between two reads of the Bridge's events
+    relayer_poll_interval: float = 2.0
+    #: L1 blocks read in one event query at most (nodes cap eth_getLogs' range)
+    relayer_max_range: int = 1_000
+    #: the first L1 block the relayer reads (the Bridge's deployment block: none before it)
+    relayer_start_block: int = 0
     #: the wait before retrying a failed L1 call: 1 s, doubling to 60 s
     l1_backoff: Backoff = field(default_factory=lambda: Backoff(first=1.0, most=60.0))
     #: host:port of the Prometheus metrics and health server (port 0 picks a free one); None or

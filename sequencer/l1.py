@@ -1,22 +1,27 @@
-"""Committing blocks to L1: precommitted blocks go to `Rollup.commitBlock` in order, exactly once.
+"""Committing blocks to L1: precommitted blocks go to `Rollup.commitBlock(newRoot, data)` in
+order, exactly once, `data` being the calldata the builder stored with the block.
 
 L1 is the source of truth. Before committing block b the committer reads
 `lastCommitted` from the contract: if L1 already has b (an earlier attempt
-landed after its timeout, or before a kill), b is adopted once its roots and
+landed after its timeout, or before a kill), b is adopted once its new root and
 dataHash are checked to be ours, instead of being sent again; if L1 is behind
 b - 1 (blocks were reverted there), the blocks past it become precommitted
-again and go out anew. Block b is sent only when L1 is at b - 1, and the
-contract refuses a commit whose old root is not its current one
-(`WrongOldRoot`), so even a stray late transaction cannot commit a block
-twice. At start the same reading reconciles the store with L1, and a
-contract that holds a different block b than ours stops the sequencer
-(`L1Diverged`): only the operator can tell which is wrong.
+again and go out anew. Block b is sent only when L1 is at b - 1. The contract
+takes block b - 1's new root as b's old root and consumes its L1 queue in order:
+a stray late attempt of a block that consumes L1 messages is refused (the queue
+moved on: `COMMITTED_MEANWHILE`), but one of transactions alone would land as
+the next block, which reconciling then finds diverged (`L1Diverged`): commitBlock
+takes no old root or block number to refuse it by (docs/rollup.md). At start
+the same reading reconciles the store with L1, and a contract that holds a
+different block b than ours stops the sequencer (`L1Diverged`): only the
+operator can tell which is wrong.
 
 Every contract call runs in a worker thread (web3 blocks) under a timeout;
 a timed-out thread is abandoned, not killed, which the check above makes
-safe. Failures the node or the network may get over (unreachable endpoint,
+safe for blocks that consume L1 messages. Failures the node or the network may get over (unreachable endpoint,
 timeout, refused or unmined transaction) are retried with exponential
-backoff, forever: the blocks wait in the store meanwhile. Finalization is
+backoff, forever: the blocks wait in the store meanwhile. (`L1Calls` holds
+these timeouts and retries; the relayer, relayer.py, uses them too.) Finalization is
 followed by polling `lastFinalized`, and reverts by polling `lastCommitted`:
 each poll (`poll_interval`, or at once when the builder stores a block) reads
 it, and blocks L1 no longer holds are precommitted again and committed anew at
@@ -39,37 +44,77 @@ from p2p.backoff import Backoff
 from sequencer.errors import GenesisMismatch, L1Diverged, L1Error, NotTheSequencer
 from sequencer.metrics import SequencerMetrics
 from sequencer.store import StoredBlockStatus, Store, StoredBlock
-from sequencer.transactions import Transfer, block_data
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+
+
+#: commitBlock's refusals when an earlier attempt of the same block landed meanwhile: the L1
+#: messages it consumes are consumed already
+COMMITTED_MEANWHILE = frozenset({"NotNextInQueue", "QueueExhausted"})
 
 
 class _Rescan(Exception):
     """L1 is behind the block about to be sent: reconcile, then start over from the store."""
 
 
-class L1Committer:
+class L1Calls:
+    """Calls to L1 in worker threads under timeouts, and steps retried with backoff; the last
+    failure is kept (`last_error`, None once a step succeeds) for the status method."""
+
+    def __init__(self, *, read_timeout: float, backoff: Backoff):
+        self.read_timeout = read_timeout
+        self.backoff = backoff
+        self.last_error: str | None = None
+
+    async def _read(self, fn: Callable[..., T], *args) -> T:
+        return await self._call(self.read_timeout, fn, *args)
+
+    @staticmethod
+    async def _call(timeout: float, fn: Callable[..., T], *args) -> T:
+        with trio.fail_after(timeout):
+            # web3 cannot be interrupted; a call past its timeout is left to finish in its thread
+            return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
+
+    async def _retrying(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """Run `step` until it succeeds, and return what it returns; errors L1 may get over
+        are logged and retried."""
+        failures = 0
+        while True:
+            try:
+                result = await step()
+            except (ChainError, trio.TooSlowError) as error:
+                failures += 1
+                cause = str(error) or "no answer within the timeout"
+                delay = self.backoff.delay(failures)
+                self.last_error = f"{what}: {cause}"
+                log.warning("L1 call failed; retrying", what=what, error=cause, retry_in=delay)
+                await trio.sleep(delay)
+                continue
+            self.last_error = None
+            return result
+
+
+class L1Committer(L1Calls):
     def __init__(self, store: Store, rollup: Rollup, sequencer: LocalAccount,
                  nudges: trio.MemoryReceiveChannel[int], *, genesis_root: int, block_size: int,
-                 read_timeout: float, commit_timeout: float, poll_interval: float,
+                 entries: int, read_timeout: float, commit_timeout: float, poll_interval: float,
                  backoff: Backoff, metrics: SequencerMetrics | None = None):
+        super().__init__(read_timeout=read_timeout, backoff=backoff)
         self.store = store
         self.rollup = rollup
         self.sequencer = sequencer
         self.nudges = nudges
         self.genesis_root = genesis_root
         self.block_size = block_size
-        self.read_timeout = read_timeout
+        self.entries = entries
         #: longer than a read: it includes waiting for the receipt (the chain's receipt timeout)
         self.commit_timeout = commit_timeout
         self.poll_interval = poll_interval
-        self.backoff = backoff
         self.metrics = metrics or SequencerMetrics()
         #: what L1 said last, for the status method
         self.last_committed: int | None = None
         self.last_finalized: int | None = None
-        self.last_error: str | None = None
         self.reconciled = False
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -101,11 +146,12 @@ class L1Committer:
             raise GenesisMismatch(
                 f"the Rollup contract's genesis root is {genesis.new_root:#x}, this sequencer's "
                 f"{self.genesis_root:#x}: start it with the genesis the contract was deployed with")
-        max_transfers = await self._read(self.rollup.max_transfers)
-        if max_transfers != self.block_size:
+        profile = (await self._read(self.rollup.max_transfers), await self._read(self.rollup.entries))
+        if profile != (self.block_size, self.entries):
             raise GenesisMismatch(
-                f"the Rollup contract takes {max_transfers} transfers a block, this sequencer's "
-                f"circuit has {self.block_size} slots: start it with the contract's circuit")
+                f"the Rollup contract takes {profile[0]} records and {profile[1]} entries a "
+                f"block, this sequencer's circuit has {self.block_size} slots and {self.entries} "
+                "entries: start it with the contract's circuit")
         sequencer = await self._read(self.rollup.sequencer)
         if sequencer != self.sequencer.address:
             raise NotTheSequencer(
@@ -156,15 +202,14 @@ class L1Committer:
             return
         if l1_last < block.number - 1:
             raise _Rescan
-        transfers = await trio.to_thread.run_sync(self.store.block_transfers, block.number)
         try:
-            committed = await self._send_commit(block, transfers)
+            committed = await self._send_commit(block)
         except TransactionFailed as error:
             if error.reason == "NotSequencer":
                 raise NotTheSequencer(
                     f"the Rollup contract refuses blocks from {self.sequencer.address}: it is not "
                     "the sequencer the contract was deployed with; use that key") from None
-            if error.reason == "WrongOldRoot":  # another attempt got there first: look again
+            if error.reason in COMMITTED_MEANWHILE:  # another attempt got there first: look again
                 raise _Rescan from None
             raise L1Error(f"committing block {block.number} failed: {error}") from None
         self._check_same(block, committed)
@@ -173,13 +218,12 @@ class L1Committer:
         self.metrics.block_committed(block.number, "sent")
         log.info("block committed", number=block.number, l1_block=committed.l1_block)
 
-    async def _send_commit(self, block: StoredBlock,
-                           transfers: list[Transfer]) -> CommittedBlock:
+    async def _send_commit(self, block: StoredBlock) -> CommittedBlock:
         """`Rollup.commitBlock`, counted as sent, and as failed by the error's class."""
         self.metrics.commit_sent()
         try:
             return await self._call(self.commit_timeout, self.rollup.commit_block, self.sequencer,
-                                    block.old_root, block.new_root, block_data(transfers))
+                                    block.new_root, block.data)
         except (ChainError, trio.TooSlowError) as error:
             self.metrics.commit_failed(error)
             raise
@@ -206,39 +250,10 @@ class L1Committer:
 
     @staticmethod
     def _check_same(block: StoredBlock, on_l1: CommittedBlock) -> None:
-        ours = (block.old_root, block.new_root, block.data_hash)
-        theirs = (on_l1.old_root, on_l1.new_root, on_l1.data_hash)
+        ours = (block.new_root, block.data_hash)
+        theirs = (on_l1.new_root, on_l1.data_hash)
         if ours != theirs:
             raise L1Diverged(
-                f"L1's block {block.number} has (oldRoot, newRoot, dataHash) = "
+                f"L1's block {block.number} has (newRoot, dataHash) = "
                 f"({', '.join(hex(v) for v in theirs)}), this sequencer's "
                 f"({', '.join(hex(v) for v in ours)}); stop and find out which is wrong")
-
-    # ------------------------------------------------------------------ calls, timeouts, retries
-
-    async def _read(self, fn: Callable[..., T], *args) -> T:
-        return await self._call(self.read_timeout, fn, *args)
-
-    @staticmethod
-    async def _call(timeout: float, fn: Callable[..., T], *args) -> T:
-        with trio.fail_after(timeout):
-            # web3 cannot be interrupted; a call past its timeout is left to finish in its thread
-            return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True)
-
-    async def _retrying(self, what: str, step: Callable[[], Awaitable[T]]) -> T:
-        """Run `step` until it succeeds, and return what it returns; errors L1 may get over
-        are logged and retried."""
-        failures = 0
-        while True:
-            try:
-                result = await step()
-            except (ChainError, trio.TooSlowError) as error:
-                failures += 1
-                cause = str(error) or "no answer within the timeout"
-                delay = self.backoff.delay(failures)
-                self.last_error = f"{what}: {cause}"
-                log.warning("L1 call failed; retrying", what=what, error=cause, retry_in=delay)
-                await trio.sleep(delay)
-                continue
-            self.last_error = None
-            return result

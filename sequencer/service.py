@@ -1,14 +1,14 @@
-"""The sequencer service: store, mempool, block builder, L1 committer and JSON-RPC API.
+"""The sequencer service: store, mempool, block builder, relayer, L1 committer and JSON-RPC API.
 
 `Sequencer.run` opens the data directory (lock and database, `db`), restores the
-newest block's state and the pending transfers, and runs the three services
-in one nursery: the L1 committer, the block builder (which nudges the
-committer through a zero-buffer channel when it has stored a block) and the
-API; and, if `metrics_listen` is set, the metrics and health server
+newest block's state, the queued L1 messages and the pending transactions, and runs
+the services in one nursery: the L1 committer, the block builder (which nudges the
+committer through a zero-buffer channel when it has stored a block), the relayer
+(which stores the Bridge's messages and wakes the builder) and the API; and, if `metrics_listen` is set, the metrics and health server
 (`p2p.metrics_http`, serving `sequencer.metrics`). It reports readiness with
 `task_status.started(self)` once these listen; cancelling it at any point and
-starting another on the same data directory loses no accepted transfer and
-neither skips nor repeats a block (see store.py, builder.py and l1.py for why).
+starting another on the same data directory loses no accepted transaction or L1
+message, includes none twice, and neither skips nor repeats a block (see store.py, builder.py and l1.py for why).
 
 The API's methods are below (`_methods`) and documented in docs/rollup.md.
 """
@@ -26,6 +26,7 @@ from market_contracts.rollup import Rollup
 from p2p.http_server import JsonRpcServer
 from p2p.metrics_http import MetricsServer, listen_address
 from sequencer.accounts import Account
+from sequencer.block_data import EXIT_OPS, Op, exit_proof, exits, parse
 from sequencer.builder import BlockBuilder
 from sequencer.circuit_inputs import block_inputs
 from sequencer.config import SequencerConfig
@@ -34,23 +35,30 @@ from sequencer.genesis import genesis_state
 from sequencer.l1 import L1Committer
 from sequencer.mempool import Mempool
 from sequencer.metrics import SequencerMetrics
+from sequencer.relayer import MessageSource, Relayer
 from sequencer.rpc import refusing
-from sequencer.store import Store
+from sequencer.store import L1MessageKind, StoredBlockStatus, Store, TransferState
+from sequencer.transactions import Kind
 from sequencer.wire import (
     account_to_json,
     block_to_json,
+    exit_to_json,
     field_element,
     hex32,
+    l1_message_to_json,
     stored_transfer_to_json,
     transfer_from_json,
     uint32,
 )
 
 class Sequencer:
-    def __init__(self, config: SequencerConfig, rollup: Rollup, account: LocalAccount):
+    def __init__(self, config: SequencerConfig, rollup: Rollup, account: LocalAccount,
+                 bridge: MessageSource):
         self.config = config
         self.rollup = rollup
         self.account = account
+        #: where the relayer reads the L1 messages: the Bridge's events
+        self.bridge = bridge
         self.genesis_root = genesis_state(config.circuit.depth, config.genesis).root
         self._inputs: OrderedDict[int, dict] = OrderedDict()
         self.metrics = SequencerMetrics()
@@ -61,6 +69,7 @@ class Sequencer:
         self.mempool: Mempool
         self.builder: BlockBuilder
         self.committer: L1Committer
+        self.relayer: Relayer
         self.rpc: JsonRpcServer
 
     @property
@@ -87,11 +96,17 @@ class Sequencer:
             self.committer = L1Committer(
                 self.store, self.rollup, self.account, nudge_receive,
                 genesis_root=self.genesis_root, block_size=config.circuit.block_size,
+                entries=config.circuit.entries,
                 read_timeout=config.l1_read_timeout,
                 commit_timeout=config.l1_commit_timeout, poll_interval=config.l1_poll_interval,
                 backoff=config.l1_backoff, metrics=self.metrics)
             self.builder = BlockBuilder(self.store, self.mempool, config.circuit,
                                         config.block_interval, nudge_send, self.metrics)
+            self.relayer = Relayer(
+                self.store, self.mempool, self.builder, self.bridge,
+                confirmations=config.relayer_confirmations, max_range=config.relayer_max_range,
+                start_block=config.relayer_start_block, poll_interval=config.relayer_poll_interval,
+                read_timeout=config.l1_read_timeout, backoff=config.l1_backoff)
             self.metrics.follow(self.mempool, self.committer)
             self.rpc = JsonRpcServer(self._methods(), self.status, host=config.host,
                                      port=config.port, max_body=config.max_body,
@@ -103,6 +118,7 @@ class Sequencer:
             async with trio.open_nursery() as nursery:
                 await nursery.start(self.committer.run)
                 await nursery.start(self.builder.run)
+                await nursery.start(self.relayer.run)
                 await nursery.start(self.rpc.run)
                 if config.metrics_listen:
                     host, port = listen_address(config.metrics_listen)
@@ -124,6 +140,7 @@ class Sequencer:
             "l2_getAccountIndex": self.get_account_index,
             "l2_getFreeIndex": self.get_free_index,
             "l2_getTransfer": self.get_transfer,
+            "l2_getL1Message": self.get_l1_message,
             "l2_getBlock": self.get_block,
             "l2_getBlockInputs": self.get_block_inputs,
             "l2_status": self.status,
@@ -157,9 +174,48 @@ class Sequencer:
         return self.mempool.lowest_free_index()
 
     async def get_transfer(self, hash: Any) -> dict | None:
+        """A transaction's state (pending, included in block n, dropped); a withdrawal's also
+        whether it is claimable on L1 (its block finalized) and, once in a block, its exit."""
         hash_ = hex32(field_element(hash, "hash"))
         stored = await trio.to_thread.run_sync(self.store.transfer, hash_)
-        return None if stored is None else stored_transfer_to_json(stored)
+        if stored is None:
+            return None
+        reply = stored_transfer_to_json(stored)
+        if stored.transfer.kind is Kind.WITHDRAW:
+            reply["claimable"] = stored.block_status is StoredBlockStatus.FINALIZED
+            reply["exit"] = (None if stored.state is not TransferState.INCLUDED else
+                             await trio.to_thread.run_sync(self._exit, stored.block,
+                                                           stored.position))
+        return reply
+
+    async def get_l1_message(self, position: Any) -> dict | None:
+        """An L1 message the relayer stored: queued, or included in block n; a forced
+        withdrawal that applied (FORCED) also with whether it is claimable and its exit."""
+        stored = await trio.to_thread.run_sync(self.store.l1_message,
+                                               uint32(position, "position"))
+        if stored is None:
+            return None
+        reply = l1_message_to_json(stored)
+        if stored.message.kind is L1MessageKind.FORCED:
+            paid = stored.op is Op.FORCED
+            reply["claimable"] = paid and stored.block_status is StoredBlockStatus.FINALIZED
+            reply["exit"] = None
+            if paid:
+                block = await trio.to_thread.run_sync(self.store.block, stored.block)
+                # a block's L1 messages are its first records, in queue order
+                reply["exit"] = await trio.to_thread.run_sync(
+                    self._exit, block.number, block.l1_messages.index(stored.message.position))
+        return reply
+
+    def _exit(self, number: int, record: int) -> dict:
+        """The exit that record `record` of block `number` pays on L1 (a WITHDRAW's or a
+        FORCED's): what `Bridge.claimWithdrawal` takes."""
+        block = self.store.block(number)
+        records = parse(block.data, self.config.circuit.block_size, self.config.circuit.entries)
+        position = sum(r.op in EXIT_OPS for r in records[:record])
+        recipient, amount = exits(records)[position]
+        return exit_to_json(number, position, recipient, amount,
+                            exit_proof(number, records, position))
 
     async def get_block(self, number: Any) -> dict | None:
         block = await trio.to_thread.run_sync(self.store.block, uint32(number, "number"))
@@ -187,11 +243,12 @@ class Sequencer:
 
     def _compute_inputs(self, number: int) -> dict:
         state = self.store.state_at(number - 1)
-        return block_inputs(self.config.circuit, state, self.store.block_transfers(number), 0)
+        return block_inputs(self.config.circuit, state, self.store.block_ops(number), 0)
 
     async def status(self) -> dict:
         circuit = self.config.circuit
-        committer = self.committer
+        committer, relayer = self.committer, self.relayer
+        queued, included = await trio.to_thread.run_sync(self.store.l1_message_counts)
         return {
             "circuit": circuit.name,
             "chainId": hex(circuit.chain_id),
@@ -202,6 +259,12 @@ class Sequencer:
             "lastBlock": self.mempool.tip_number,
             "stateRoot": hex32(self.mempool.tip.root),
             "pending": len(self.mempool),
+            "l1Messages": {
+                "queued": queued,
+                "included": included,
+                "scannedTo": relayer.cursor,
+                "error": relayer.last_error,
+            },
             "l1": {
                 "rollup": self.rollup.address,
                 "sequencer": self.account.address,
@@ -223,6 +286,8 @@ class Sequencer:
             problems.append("not reconciled with L1 yet")
         if committer.last_error is not None:
             problems.append(f"L1: {committer.last_error}")
+        if self.relayer.last_error is not None:
+            problems.append(f"L1 messages: {self.relayer.last_error}")
         if len(mempool) >= mempool.max_pending:
             problems.append(f"the mempool is full ({mempool.max_pending} transfers): new ones "
                             "are refused")

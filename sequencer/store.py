@@ -4,12 +4,24 @@ or PostgreSQL (`--db`, see p2p/database.py for the URL forms and what both guara
 What must survive a restart lives here, and each change is one database
 transaction, so a kill at any point leaves either all of it or none:
 
-- every accepted transfer, in acceptance order (`seq`), before the API answers;
-- every block: its roots, dataHash, transfers, status (precommitted, committed,
-  finalized) and where L1 committed it; building a block marks its transfers
-  and records the accounts it changed in the same transaction;
+- every accepted transaction (a transfer or a withdrawal: its `kind`), in acceptance
+  order (`seq`), before the API answers; one dropped because an L1 message ahead of it
+  took what it spent (mempool.py) is kept, marked dropped with the reason;
+- every L1 message the relayer saw (a deposit or a forced withdrawal), one row per queue
+  position, inserted idempotently in the same transaction as the relayer's cursor (the
+  last L1 block it scanned), with the leaf a deposit credits (the mempool picks it when the
+  message arrives) and, once a block consumes it, the block and the record it became;
+- every block: its roots, dataHash, posted records (the exact `commitBlock` calldata, so a
+  restart rebuilds the same block and its circuit inputs), transactions, status
+  (precommitted, committed, finalized) and where L1 committed it; building a block marks
+  its transactions and L1 messages and records the accounts it changed in the same
+  transaction;
 - the accounts, as versions: a row per account per block that changed it,
   genesis being block 0.
+
+A database of an older schema is refused with what to do (schema 1 predates the L1
+messages and the block data: its blocks were posted to a Rollup of the old encoding, which
+this sequencer cannot commit to, so there is nothing to migrate to).
 
 Why account versions rather than replaying blocks at start: the state after
 any block b is one query (each account's latest version at or before b) and
@@ -46,15 +58,19 @@ from p2p.database import Connection, Database, DatabaseError, initialised, parse
 from p2p.datadir import DataDirLock
 from sequencer.accounts import Account, AccountTree
 from sequencer.babyjub import Point
+from sequencer.block_data import Op, Record, parse
 from sequencer.circuit_inputs import BlockCircuit
 from sequencer.eddsa import Signature
 from sequencer.errors import GenesisMismatch, StoreError
 from sequencer.genesis import genesis_state
-from sequencer.transactions import Transfer
+from sequencer.transactions import Kind, Transfer
 
 #: the SQLite file in the data directory, unless `--db` names another database
 DATABASE_NAME = "sequencer.sqlite"
-SCHEMA_VERSION = 1
+#: 2: transactions' kind, blocks' calldata, L1 messages, the relayer's cursor
+SCHEMA_VERSION = 2
+#: the relayer's cursor before its first scan: no L1 block scanned yet
+NO_CURSOR = -1
 
 
 class StoredBlockStatus(StrEnum):
@@ -73,6 +89,45 @@ class StoredBlockStatus(StrEnum):
 class TransferState(StrEnum):
     PENDING = "pending"
     INCLUDED = "included"
+    #: accepted, then dropped: an L1 message the builder applies ahead of it (a forced
+    #: withdrawal) took the balance it spends (its `reason` says which)
+    DROPPED = "dropped"
+
+
+class L1MessageKind(StrEnum):
+    """What the Bridge enqueued at a queue position (the values are stored)."""
+
+    DEPOSIT = "deposit"
+    FORCED = "forced"
+
+
+@dataclass(frozen=True)
+class L1Message:
+    """One entry of the Rollup's L1 queue, as the relayer read it from the Bridge's events."""
+
+    position: int
+    kind: L1MessageKind
+    l2_address: int
+    amount: int
+    #: a deposit: the leaf it credits (None until the mempool picks it as the message
+    #: arrives); a forced withdrawal: the index its request names
+    index: int | None
+    #: a forced withdrawal's L1 recipient; None for a deposit
+    recipient: int | None
+    #: a deposit's L1 sender (0x address); None for a forced withdrawal
+    sender: str | None
+    #: the L1 block whose event enqueued it
+    l1_block: int
+
+
+@dataclass(frozen=True)
+class StoredL1Message:
+    message: L1Message
+    #: the block that consumed it, the record op it became there, and that block's status;
+    #: None while queued
+    block: int | None
+    op: Op | None
+    block_status: StoredBlockStatus | None
 
 
 @dataclass(frozen=True)
@@ -83,8 +138,12 @@ class StoredBlock:
     data_hash: int
     status: StoredBlockStatus
     built_at: float
-    #: the transfers' hashes, in block order
+    #: the transactions' hashes, in block order
     transfers: tuple[str, ...]
+    #: the `commitBlock` calldata (`block_data.calldata`): its records, entries, recipients
+    data: bytes
+    #: the queue positions of the L1 messages it consumed, in order (its first records)
+    l1_messages: tuple[int, ...]
     #: the L1 block that committed it, and that block's timestamp; None while precommitted
     l1_block: int | None = None
     l1_timestamp: int | None = None
@@ -98,22 +157,29 @@ class StoredTransfer:
     accepted_at: float
     state: TransferState
     block: int | None
+    #: its record's position in the block
     position: int | None
     block_status: StoredBlockStatus | None
+    #: why it was dropped; None unless dropped
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class NewBlock:
-    """What the builder stores for one block."""
+    """What the builder stores for one block: L1 messages' records first, then transactions'."""
 
     number: int
     old_root: int
     new_root: int
     data_hash: int
-    #: hashes of its transfers, in block order
+    #: hashes of its transactions, in block order (their records follow the L1 messages')
     transfers: tuple[str, ...]
     #: the accounts the block changed, as they are after it
     accounts: Mapping[int, Account]
+    #: the `commitBlock` calldata
+    data: bytes
+    #: (queue position, the op its record became) of each L1 message it consumed, in order
+    l1_messages: tuple[tuple[int, Op], ...] = ()
 
 
 _SCHEMA = """
@@ -126,11 +192,13 @@ CREATE TABLE blocks (
     status TEXT NOT NULL CHECK (status IN ('precommitted', 'committed', 'finalized')),
     built_at REAL NOT NULL,
     l1_block INTEGER,
-    l1_timestamp INTEGER
+    l1_timestamp INTEGER,
+    data TEXT NOT NULL
 );
 CREATE TABLE transfers (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     hash TEXT NOT NULL UNIQUE,
+    kind INTEGER NOT NULL,
     from_index INTEGER NOT NULL,
     to_index INTEGER NOT NULL,
     to_address TEXT NOT NULL,
@@ -142,9 +210,10 @@ CREATE TABLE transfers (
     r8_y TEXT NOT NULL,
     s TEXT NOT NULL,
     accepted_at REAL NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'included')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'included', 'dropped')),
     block INTEGER REFERENCES blocks (number),
-    position INTEGER
+    position INTEGER,
+    reason TEXT
 );
 CREATE INDEX transfers_pending ON transfers (seq) WHERE state = 'pending';
 CREATE INDEX transfers_of_block ON transfers (block, position);
@@ -156,11 +225,27 @@ CREATE TABLE accounts (
     nonce INTEGER NOT NULL,
     PRIMARY KEY (idx, block)
 );
+CREATE TABLE l1_messages (
+    position INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('deposit', 'forced')),
+    l2_address TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    recipient TEXT,
+    sender TEXT,
+    l1_block INTEGER NOT NULL,
+    block INTEGER REFERENCES blocks (number),
+    op INTEGER
+);
+CREATE INDEX l1_messages_queued ON l1_messages (position) WHERE block IS NULL;
 """
 
 _TRANSFER_COLUMNS = (
-    "hash, from_index, to_index, to_address, amount, nonce, key_x, key_y, r8_x, r8_y, s, "
-    "seq, accepted_at, state, block, position"
+    "hash, kind, from_index, to_index, to_address, amount, nonce, key_x, key_y, r8_x, r8_y, s, "
+    "seq, accepted_at, state, block, position, reason"
+)
+_L1_MESSAGE_COLUMNS = (
+    "position, kind, l2_address, amount, idx, recipient, sender, l1_block, block, op"
 )
 
 
@@ -214,10 +299,17 @@ class Store:
         with self._db.transaction() as db:
             if not db.has_table("meta"):
                 db.create(_SCHEMA)
-                db.executemany("INSERT INTO meta VALUES (?, ?)", expected.items())
+                db.executemany("INSERT INTO meta VALUES (?, ?)",
+                               [*expected.items(), ("relayer_cursor", str(NO_CURSOR))])
                 self._insert_accounts(db, 0, genesis)
                 return
             stored = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if stored.get("schema") != str(SCHEMA_VERSION):
+            raise StoreError(
+                f"the database {self.where} has schema {stored.get('schema')}, this sequencer "
+                f"reads schema {SCHEMA_VERSION} (L1 messages, withdrawals, the new block data): "
+                "its blocks belong to a Rollup of the old encoding; start this one with a new "
+                "data directory (or --db)")
         for key, value in expected.items():
             if stored.get(key) != value:
                 raise GenesisMismatch(
@@ -227,16 +319,19 @@ class Store:
     # ------------------------------------------------------------------ transfers
 
     def add_transfers(self, accepted: Iterable[tuple[str, Transfer]]) -> None:
-        """Record accepted transfers as pending, in this order (their acceptance order)."""
+        """Record accepted transactions as pending, in this order (their acceptance order). One
+        dropped before and accepted again (sent again once it applies) is a new acceptance: its
+        dropped row goes."""
         now = time.time()
         with self._db.transaction() as db:
             for hash_, transfer in accepted:
+                db.execute("DELETE FROM transfers WHERE hash = ? AND state = 'dropped'", (hash_,))
                 key, sig = transfer.public_key, transfer.signature
                 db.execute(
-                    "INSERT INTO transfers (hash, from_index, to_index, to_address, amount, "
+                    "INSERT INTO transfers (hash, kind, from_index, to_index, to_address, amount, "
                     "nonce, key_x, key_y, r8_x, r8_y, s, accepted_at, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
-                    (hash_, transfer.from_index, transfer.to_index, str(transfer.to_address),
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    (hash_, int(transfer.kind), transfer.from_index, transfer.to_index, str(transfer.to_address),
                      str(transfer.amount), transfer.nonce, str(key[0]), str(key[1]),
                      str(sig.r8[0]), str(sig.r8[1]), str(sig.s), now))
 
@@ -249,7 +344,20 @@ class Store:
         return found[0] if found else None
 
     def block_transfers(self, number: int) -> list[Transfer]:
+        """Block `number`'s transactions, in block order."""
         return [t.transfer for t in self._transfers("WHERE block = ? ORDER BY position", (number,))]
+
+    def block_ops(self, number: int) -> list[tuple[Record, Transfer | None]]:
+        """Block `number`'s records, as posted, each with its signed transaction (None for an
+        L1 message's): what its circuit inputs are built from."""
+        block = self.block(number)
+        if block is None:
+            raise StoreError(f"no block {number} in the database")
+        records = parse(block.data, self.circuit.block_size, self.circuit.entries)
+        signed: list[Transfer | None] = [None] * len(records)
+        for stored in self._transfers("WHERE block = ? ORDER BY position", (number,)):
+            signed[stored.position] = stored.transfer
+        return list(zip(records, signed, strict=True))
 
     def _transfers(self, where: str, args: tuple = ()) -> list[StoredTransfer]:
         with self._db.connection() as db:
@@ -261,20 +369,30 @@ class Store:
     # ------------------------------------------------------------------ blocks
 
     def add_block(self, block: NewBlock) -> None:
-        """Store a precommitted block, mark its transfers and record its accounts, atomically."""
+        """Store a precommitted block, mark its transactions and L1 messages and record its
+        accounts, atomically."""
         with self._db.transaction() as db:
             last = db.execute("SELECT COALESCE(MAX(number), 0) FROM blocks").fetchone()[0]
             if block.number != last + 1:
                 raise StoreError(f"block {block.number} built on top of block {last}: "
                                  "two builders on one database?")
             db.execute("INSERT INTO blocks (number, old_root, new_root, data_hash, status, "
-                       "built_at) VALUES (?, ?, ?, ?, 'precommitted', ?)",
+                       "built_at, data) VALUES (?, ?, ?, ?, 'precommitted', ?, ?)",
                        (block.number, str(block.old_root), str(block.new_root),
-                        str(block.data_hash), time.time()))
-            db.executemany(
-                "UPDATE transfers SET state = 'included', block = ?, position = ? "
-                "WHERE hash = ? AND state = 'pending'",
-                [(block.number, position, h) for position, h in enumerate(block.transfers)])
+                        str(block.data_hash), time.time(), block.data.hex()))
+            for position, op in block.l1_messages:
+                if db.execute("UPDATE l1_messages SET block = ?, op = ? "
+                              "WHERE position = ? AND block IS NULL",
+                              (block.number, int(op), position)).rowcount != 1:
+                    raise StoreError(f"block {block.number} consumes L1 message {position}, "
+                                     "which is not a queued one: the sequencer is broken")
+            first = len(block.l1_messages)
+            for position, hash_ in enumerate(block.transfers, first):
+                if db.execute("UPDATE transfers SET state = 'included', block = ?, position = ? "
+                              "WHERE hash = ? AND state = 'pending'",
+                              (block.number, position, hash_)).rowcount != 1:
+                    raise StoreError(f"block {block.number} includes transaction {hash_}, which "
+                                     "is not a pending one: the sequencer is broken")
             self._insert_accounts(db, block.number, block.accounts)
 
     def block(self, number: int) -> StoredBlock | None:
@@ -296,17 +414,24 @@ class Store:
         with self._db.connection() as db:
             rows = db.execute(
                 "SELECT number, old_root, new_root, data_hash, status, built_at, l1_block, "
-                f"l1_timestamp FROM blocks {where}", args).fetchall()
+                f"l1_timestamp, data FROM blocks {where}", args).fetchall()
             hashes = {
                 row[0]: tuple(h for (h,) in db.execute(
                     "SELECT hash FROM transfers WHERE block = ? ORDER BY position",
                     (row[0],)).fetchall())
                 for row in rows
             }
+            messages = {
+                row[0]: tuple(p for (p,) in db.execute(
+                    "SELECT position FROM l1_messages WHERE block = ? ORDER BY position",
+                    (row[0],)).fetchall())
+                for row in rows
+            }
         return [StoredBlock(number=n, old_root=int(old), new_root=int(new), data_hash=int(dh),
                             status=StoredBlockStatus(status), built_at=built, transfers=hashes[n],
+                            data=bytes.fromhex(data), l1_messages=messages[n],
                             l1_block=l1_block, l1_timestamp=l1_time)
-                for n, old, new, dh, status, built, l1_block, l1_time in rows]
+                for n, old, new, dh, status, built, l1_block, l1_time, data in rows]
 
     def mark_committed(self, number: int, l1_block: int, l1_timestamp: int) -> None:
         with self._db.transaction() as db:
@@ -326,6 +451,64 @@ class Store:
             return db.execute(
                 "UPDATE blocks SET status = 'precommitted', l1_block = NULL, l1_timestamp = NULL "
                 "WHERE number > ? AND status = 'committed'", (after,)).rowcount
+
+    # ------------------------------------------------------------------ L1 messages
+
+    def add_l1_messages(self, messages: Iterable[L1Message], cursor: int,
+                        dropped: Iterable[tuple[str, str]] = ()) -> None:
+        """Record L1 messages (each once: a position already stored is left as it is), move the
+        relayer's cursor to L1 block `cursor`, and mark the pending transactions `dropped`
+        ((hash, reason)) that they overtake, atomically."""
+        with self._db.transaction() as db:
+            for m in messages:
+                if m.index is None:
+                    raise StoreError(f"L1 message {m.position} has no index yet")
+                db.execute(
+                    f"INSERT INTO l1_messages ({_L1_MESSAGE_COLUMNS}) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (position) DO NOTHING",
+                    (m.position, str(m.kind), str(m.l2_address), str(m.amount), m.index,
+                     None if m.recipient is None else str(m.recipient), m.sender, m.l1_block))
+            db.executemany("UPDATE transfers SET state = 'dropped', reason = ? "
+                           "WHERE hash = ? AND state = 'pending'",
+                           [(reason, hash_) for hash_, reason in dropped])
+            db.execute("UPDATE meta SET value = ? WHERE key = 'relayer_cursor'", (str(cursor),))
+
+    def relayer_cursor(self) -> int:
+        """The last L1 block the relayer scanned (NO_CURSOR before its first scan)."""
+        with self._db.connection() as db:
+            return int(db.execute(
+                "SELECT value FROM meta WHERE key = 'relayer_cursor'").fetchone()[0])
+
+    def queued_l1_messages(self) -> list[L1Message]:
+        """The L1 messages no block consumed yet, in queue order."""
+        return [s.message for s in self._l1_messages("WHERE block IS NULL ORDER BY position")]
+
+    def l1_message(self, position: int) -> StoredL1Message | None:
+        found = self._l1_messages("WHERE position = ?", (position,))
+        return found[0] if found else None
+
+    def next_l1_position(self) -> int:
+        """The queue position the next L1 message the relayer stores must have."""
+        with self._db.connection() as db:
+            return int(db.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM l1_messages").fetchone()[0])
+
+    def l1_message_counts(self) -> tuple[int, int]:
+        """(queued, included) L1 messages."""
+        with self._db.connection() as db:
+            queued, included = db.execute(
+                "SELECT COALESCE(SUM(CASE WHEN block IS NULL THEN 1 ELSE 0 END), 0), "
+                "COALESCE(SUM(CASE WHEN block IS NULL THEN 0 ELSE 1 END), 0) "
+                "FROM l1_messages").fetchone()
+        return int(queued), int(included)
+
+    def _l1_messages(self, where: str, args: tuple = ()) -> list[StoredL1Message]:
+        with self._db.connection() as db:
+            rows = db.execute(
+                f"SELECT {', '.join('l1_messages.' + c for c in _L1_MESSAGE_COLUMNS.split(', '))}"
+                ", blocks.status FROM l1_messages "
+                f"LEFT JOIN blocks ON blocks.number = l1_messages.block {where}", args).fetchall()
+        return [_stored_l1_message(row) for row in rows]
 
     # ------------------------------------------------------------------ state
 
@@ -372,10 +555,22 @@ class Store:
 
 
 def _stored_transfer(row: Iterable) -> StoredTransfer:
-    (hash_, from_index, to_index, to_address, amount, nonce, key_x, key_y, r8_x, r8_y, s,
-     seq, accepted_at, state, block, position, block_status) = row
+    (hash_, kind, from_index, to_index, to_address, amount, nonce, key_x, key_y, r8_x, r8_y, s,
+     seq, accepted_at, state, block, position, reason, block_status) = row
     key: Point = (int(key_x), int(key_y))
     transfer = Transfer(from_index, to_index, int(to_address), int(amount), nonce, key,
-                        Signature((int(r8_x), int(r8_y)), int(s)))
+                        Signature((int(r8_x), int(r8_y)), int(s)), Kind(kind))
     return StoredTransfer(hash_, transfer, seq, accepted_at, TransferState(state), block,
-                          position, None if block_status is None else StoredBlockStatus(block_status))
+                          position, _status(block_status), reason)
+
+
+def _stored_l1_message(row: Iterable) -> StoredL1Message:
+    (position, kind, l2_address, amount, index, recipient, sender, l1_block, block, op,
+     block_status) = row
+    message = L1Message(position, L1MessageKind(kind), int(l2_address), int(amount), index,
+                        None if recipient is None else int(recipient), sender, l1_block)
+    return StoredL1Message(message, block, None if op is None else Op(op), _status(block_status))
+
+
+def _status(value: str | None) -> StoredBlockStatus | None:
+    return None if value is None else StoredBlockStatus(value)

@@ -1,26 +1,31 @@
-"""How transfers, accounts and blocks look in the sequencer's JSON-RPC API, and the transfer hash.
+"""How transactions, accounts, blocks and L1 messages look in the sequencer's JSON-RPC API, and
+the transaction hash.
 
 JSON numbers lose precision past 2^53 in many readers, so every field element
 (addresses, keys, signatures, roots, hashes) travels as a 0x-prefixed hex
 string of 64 digits and every amount or balance as a decimal string; indices,
 nonces and block numbers, all below 2^32, are JSON integers.
 
-A transfer's hash is the message its sender signs, Poseidon(chainId, packed,
-toAddress), as 32 bytes of hex: the wallet knows it before sending, it names
-one transfer on one rollup (the chain id is in it), and resending the same
-signed transfer gives the same hash, so the API can answer a retry with the
-hash it already accepted instead of a nonce error.
+A signed transaction is a transfer or a withdrawal: its `kind` field is "withdraw" for a
+withdrawal (whose `toAddress` is the L1 recipient and `to` 0) and absent, or "transfer", for
+a transfer, so clients that predate withdrawals keep working. Its hash is the message its
+sender signs, Poseidon(chainId, kind * 2^224 + packed, toAddress), as 32 bytes of hex: the
+wallet knows it before sending, it names one transaction on one rollup (the chain id and
+the kind are in it), and resending the same signed transaction gives the same hash, so the
+API can answer a retry with the hash it already accepted instead of a nonce error.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from sequencer.accounts import Account
 from sequencer.eddsa import Signature
 from sequencer.errors import InvalidParams
-from sequencer.store import StoredBlock, StoredTransfer
-from sequencer.transactions import Transfer, signing_message
+from sequencer.store import StoredBlock, StoredL1Message, StoredTransfer
+from sequencer.transactions import Kind, Transfer, signing_message
 from zkp.field import R
 
 #: largest index, nonce or block number the API takes (a packed transfer gives them 32 bits)
@@ -35,8 +40,16 @@ def transfer_hash(transfer: Transfer, chain_id: int) -> str:
     return hex32(signing_message(transfer, chain_id))
 
 
+#: a transaction's `kind` field, by kind; absent means a transfer
+KIND_NAMES = {Kind.TRANSFER: "transfer", Kind.WITHDRAW: "withdraw"}
+_KINDS = {name: kind for kind, name in KIND_NAMES.items()}
+
+
 def transfer_to_json(transfer: Transfer) -> dict[str, Any]:
+    """A signed transaction; a transfer's carries no `kind`, for sequencers that predate it."""
+    kind = {} if transfer.kind is Kind.TRANSFER else {"kind": KIND_NAMES[transfer.kind]}
     return {
+        **kind,
         "from": transfer.from_index,
         "to": transfer.to_index,
         "toAddress": hex32(transfer.to_address),
@@ -49,10 +62,13 @@ def transfer_to_json(transfer: Transfer) -> dict[str, Any]:
 
 
 def transfer_from_json(value: Any) -> Transfer:
-    """A signed transfer from its JSON form; `InvalidParams` names the first bad field."""
+    """A signed transaction from its JSON form; `InvalidParams` names the first bad field."""
     obj = _object(value, "transfer", ("from", "to", "toAddress", "amount", "nonce", "publicKey",
-                                      "signature"))
+                                      "signature"), optional=("kind",))
     signature = _object(obj["signature"], "signature", ("r8", "s"))
+    kind = obj.get("kind", KIND_NAMES[Kind.TRANSFER])
+    if kind not in _KINDS:
+        raise InvalidParams(f"kind must be one of {', '.join(_KINDS)}, not {kind!r:.40}")
     return Transfer(
         from_index=uint32(obj["from"], "from"),
         to_index=uint32(obj["to"], "to"),
@@ -62,6 +78,7 @@ def transfer_from_json(value: Any) -> Transfer:
         public_key=_point(obj["publicKey"], "publicKey"),
         signature=Signature(_point(signature["r8"], "signature.r8"),
                             field_element(signature["s"], "signature.s")),
+        kind=_KINDS[kind],
     )
 
 
@@ -85,6 +102,8 @@ def block_to_json(block: StoredBlock) -> dict[str, Any]:
         "newRoot": hex32(block.new_root),
         "dataHash": hex32(block.data_hash),
         "transfers": list(block.transfers),
+        "l1Messages": list(block.l1_messages),
+        "data": "0x" + block.data.hex(),
         "builtAt": block.built_at,
         "l1Block": block.l1_block,
         "l1Timestamp": block.l1_timestamp,
@@ -99,6 +118,38 @@ def stored_transfer_to_json(stored: StoredTransfer) -> dict[str, Any]:
         "acceptedAt": stored.accepted_at,
         "block": stored.block,
         "position": stored.position,
+        "blockStatus": None if stored.block_status is None else str(stored.block_status),
+        "reason": stored.reason,
+    }
+
+
+def exit_to_json(block: int, position: int, recipient: int, amount: int,
+                 proof: list[bytes]) -> dict[str, Any]:
+    """An exit a block pays on L1: the arguments of `Bridge.claimWithdrawal`."""
+    return {
+        "block": block,
+        "position": position,
+        "recipient": to_checksum_address(recipient.to_bytes(20, "big")),
+        "amount": str(amount),
+        "proof": ["0x" + node.hex() for node in proof],
+    }
+
+
+def l1_message_to_json(stored: StoredL1Message) -> dict[str, Any]:
+    message = stored.message
+    return {
+        "position": message.position,
+        "kind": str(message.kind),
+        "l2Address": hex32(message.l2_address),
+        "amount": str(message.amount),
+        "index": message.index,
+        "recipient": (None if message.recipient is None
+                      else to_checksum_address(message.recipient.to_bytes(20, "big"))),
+        "sender": message.sender,
+        "l1Block": message.l1_block,
+        "state": "queued" if stored.block is None else "included",
+        "block": stored.block,
+        "op": None if stored.op is None else stored.op.name,
         "blockStatus": None if stored.block_status is None else str(stored.block_status),
     }
 
@@ -137,13 +188,14 @@ def _point(value: Any, name: str) -> tuple[int, int]:
     return field_element(value[0], f"{name}[0]"), field_element(value[1], f"{name}[1]")
 
 
-def _object(value: Any, name: str, keys: tuple[str, ...]) -> dict:
+def _object(value: Any, name: str, keys: tuple[str, ...], optional: tuple[str, ...] = ()
+            ) -> dict:
     if not isinstance(value, dict):
         raise InvalidParams(f"{name} must be a JSON object with {', '.join(keys)}")
     missing = [k for k in keys if k not in value]
     if missing:
         raise InvalidParams(f"{name} lacks {', '.join(missing)}")
-    unknown = sorted(set(value) - set(keys))
+    unknown = sorted(set(value) - set(keys) - set(optional))
     if unknown:
         raise InvalidParams(f"{name} has unknown fields {', '.join(unknown)}")
     return value

@@ -1017,7 +1017,8 @@ async def start_sequencer(nursery: trio.Nursery, datadir: Path) -> tuple[Any, An
 
     account = Account.create()
     rollup = FakeRollup(genesis_state(SMALL.depth, GENESIS).root, account.address)
-    sequencer = Sequencer(config(datadir, block_interval=3600), rollup, account)
+    sequencer = Sequencer(config(datadir, block_interval=3600), rollup, account,
+                          rollup.bridge)
     await nursery.start(sequencer.run)
     accepted = Wallet(0).pay(1, 1)
     async with SequencerClient(sequencer.url, timeout=10) as client:

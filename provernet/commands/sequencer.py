@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from market_contracts.bridge import Bridge
 from market_contracts.chain import connect
 from market_contracts.deploy import Deployment, check_deployment
 from market_contracts.rollup import Rollup
@@ -24,6 +25,7 @@ from sequencer.accounts import Account
 from sequencer.circuit_inputs import LARGE, SMALL
 from sequencer.genesis import dev_address, load_genesis
 from sequencer.config import SequencerConfig
+from sequencer.relayer import BridgeMessages
 from sequencer.service import Sequencer
 from sequencer.store import DATABASE_NAME
 
@@ -91,12 +93,16 @@ def command() -> None:
 @click.option("--max-pending", type=click.IntRange(1), default=SequencerConfig.max_pending,
               show_default=True,
               help="Most pending transfers held at once.")
+@click.option("--confirmations", type=click.IntRange(0),
+              default=SequencerConfig.relayer_confirmations, show_default=True,
+              help="L1 blocks a deposit or forced withdrawal must be below the head before it "
+                   "is relayed to L2 (a public chain's finality depth; 0 on a devnet).")
 @database_option("sequencer", f"DATADIR/sequencer/{DATABASE_NAME}")
 @metrics_listen_option(DEFAULT_METRICS_LISTEN)
 def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_file: Path | None,
         dev_account: int | None, listen: tuple[str, int], block_interval: float, circuit: str,
         genesis_file: Path | None, genesis_accounts: int, genesis_balance: int, max_pending: int,
-        db: str | None, metrics_listen: str | None) -> None:
+        confirmations: int, db: str | None, metrics_listen: str | None) -> None:
     """Run the sequencer until interrupted; its state lives in DATADIR/sequencer (its database
     too, unless --db names another)."""
     node_dir = datadir_from(datadir) / "sequencer"
@@ -106,11 +112,13 @@ def run(rpc_url: str, deployment: Path | None, datadir: Path | None, password_fi
     chain = connect(rpc_url)
     check_deployment(chain, loaded, source=str(path))
     rollup = Rollup.from_deployment(chain, loaded)
+    bridge = BridgeMessages(Bridge(chain, loaded.rollup.bridge))
     account = signing_account(chain, dev_account, datadir, password_file)
     config = SequencerConfig(
         datadir=node_dir,
         genesis=genesis_accounts_from(genesis_file, genesis_accounts, genesis_balance),
         circuit=CIRCUITS[circuit], block_interval=block_interval, host=listen[0], port=listen[1],
-        max_pending=max_pending, metrics_listen=metrics_listen, db=db)
+        max_pending=max_pending, metrics_listen=metrics_listen, db=db,
+        relayer_confirmations=confirmations, relayer_start_block=loaded.rollup.block)
     configure_logging()
-    run_until_stopped(Sequencer(config, rollup, account).run, "sequencer")
+    run_until_stopped(Sequencer(config, rollup, account, bridge).run, "sequencer")

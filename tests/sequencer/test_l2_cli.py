@@ -20,12 +20,12 @@ from eth_account import Account
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.chain import RpcChain
 from provernet.cli import cli
-from provernet.world import World
 from sequencer.accounts import Account as L2Account
 from sequencer.circuit_inputs import SMALL
 from sequencer.genesis import dev_address, genesis_state
 from sequencer.service import Sequencer
 from sequencer_fakes import FakeRollup, config
+from test_sequencer_l1 import deploy_l1
 
 GENESIS = {i: L2Account(dev_address(i), 1_000) for i in range(4)}
 GENESIS_ROOT = genesis_state(SMALL.depth, GENESIS).root
@@ -57,7 +57,7 @@ async def test_the_wallet_through_a_running_sequencer(tmp_path, nursery):
     key = Account.create()
     rollup = FakeRollup(GENESIS_ROOT, key.address)
     sequencer = Sequencer(config(tmp_path / "node", block_interval=3600, genesis=GENESIS), rollup,
-                          key)
+                          key, rollup.bridge)
     await nursery.start(sequencer.run)
     url = ["--sequencer", sequencer.url]
     wallet_dir = tmp_path / "wallet"
@@ -109,10 +109,7 @@ async def test_the_wallet_through_a_running_sequencer(tmp_path, nursery):
 def test_sequencer_run_commits_to_the_rollup_and_stops_on_ctrl_c(tmp_path):
     with run_anvil() as node:
         chain = RpcChain(node.url)
-        world = World.deploy(chain)
-        world.attach_rollup(chain.dev_accounts[1].address, genesis_root=GENESIS_ROOT,
-                            batch_size=2)
-        rollup = world.rollup
+        world, rollup, _ = deploy_l1(chain)
         world.deployment.save(tmp_path / "deployment.json")
         genesis = tmp_path / "genesis.json"
         genesis.write_text(json.dumps({"accounts": [

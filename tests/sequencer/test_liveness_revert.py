@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import trio
 
+from market_contracts.bridge import Bridge
 from market_contracts.chain import EmbeddedChain
 from market_contracts.rollup import Rollup
-from provernet.world import World
-from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
-from sequencer.genesis import genesis_state
+from sequencer.relayer import BridgeMessages
 from sequencer.service import Sequencer
-from sequencer_fakes import GENESIS, Wallet, config
+from sequencer_fakes import Wallet, config
+from test_sequencer_l1 import deploy_l1
 
 #: the committer's L1 poll; the revert must be noticed, and the blocks committed again, within
 #: one poll plus the time the commits take on the embedded chain
@@ -24,21 +24,18 @@ POLL = 1.0
 COMMITS_TAKE = 4.0
 
 
-def deployed() -> tuple[EmbeddedChain, Rollup, object]:
+def deployed() -> tuple[EmbeddedChain, Rollup, object, Bridge]:
     chain = EmbeddedChain()
-    sequencer = chain.dev_accounts[1]
-    world = World.deploy(chain)
-    world.attach_rollup(sequencer.address, genesis_root=genesis_state(SMALL.depth, GENESIS).root,
-                        batch_size=2)
-    return chain, world.rollup, sequencer
+    _, rollup, bridge = deploy_l1(chain)
+    return chain, rollup, chain.dev_accounts[1], bridge
 
 
 async def test_blocks_reverted_on_l1_are_seen_within_a_poll_and_committed_again(tmp_path):
-    chain, rollup, key = await trio.to_thread.run_sync(deployed)
+    chain, rollup, key, bridge = await trio.to_thread.run_sync(deployed)
     wallet = Wallet(0)
     async with trio.open_nursery() as nursery:
         sequencer = Sequencer(config(tmp_path, block_interval=3600, l1_poll_interval=POLL),
-                              rollup, key)
+                              rollup, key, BridgeMessages(bridge))
         await nursery.start(sequencer.run)
         async with SequencerClient(sequencer.url) as client:
             for _ in range(2):

@@ -26,7 +26,7 @@ async def start(nursery, datadir) -> tuple[Sequencer, FakeRollup]:
     account = Account.create()
     rollup = FakeRollup(GENESIS_ROOT, account.address)
     sequencer = Sequencer(config(datadir, block_interval=3600, metrics_listen="127.0.0.1:0"),
-                          rollup, account)
+                          rollup, account, rollup.bridge)
     await nursery.start(sequencer.run)
     return sequencer, rollup
 

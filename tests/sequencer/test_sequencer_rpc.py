@@ -12,6 +12,7 @@ from eth_account import Account
 
 from fuzz_strategies import http_exchange
 
+from sequencer.block_data import Op, Record
 from sequencer.circuit_inputs import SMALL, block_inputs
 from sequencer.client import SequencerClient, SequencerClientPool
 from p2p.errors import ListenError
@@ -29,7 +30,7 @@ PROVER = "0x00000000000000000000000000000000000000aB"
 async def start(nursery, datadir, **overrides) -> tuple[Sequencer, FakeRollup]:
     account = Account.create()
     rollup = FakeRollup(GENESIS_ROOT, account.address)
-    sequencer = Sequencer(config(datadir, **overrides), rollup, account)
+    sequencer = Sequencer(config(datadir, **overrides), rollup, account, rollup.bridge)
     await nursery.start(sequencer.run)
     return sequencer, rollup
 
@@ -89,7 +90,8 @@ async def test_block_inputs_for_coordinators(sequencer, client):
     for t in transfers:
         await client.send_transfer(t)
     await sequencer.builder.build_block()
-    expected = block_inputs(SMALL, genesis_state(SMALL.depth, GENESIS), transfers, PROVER)
+    ops = [(Record(Op.TRANSFER, 1, 0, 5), transfers[0]), (Record(Op.TRANSFER, 1, 2, 6), transfers[1])]
+    expected = block_inputs(SMALL, genesis_state(SMALL.depth, GENESIS), ops, PROVER)
     with_prover = await client.block_inputs(1, PROVER)
     assert with_prover == expected
     without = await client.block_inputs(1)

@@ -12,13 +12,24 @@ from dataclasses import replace
 import psycopg
 import pytest
 
+from sequencer.builder import fill_block
 from sequencer.circuit_inputs import SMALL
 from p2p.datadir import DataDirLocked
 from sequencer.errors import GenesisMismatch, StoreError
 from sequencer.genesis import genesis_state
-from sequencer.store import DATABASE_NAME, StoredBlockStatus, NewBlock, Store, TransferState
-from sequencer.transactions import DEVNET_CHAIN_ID, block_data, data_hash
-from sequencer.transition import apply_block
+from sequencer.mempool import Pending
+from sequencer.store import (
+    DATABASE_NAME,
+    NO_CURSOR,
+    L1Message,
+    L1MessageKind,
+    NewBlock,
+    Store,
+    StoredBlockStatus,
+    TransferState,
+)
+from sequencer.block_data import Op, block_commitment, calldata
+from sequencer.transactions import DEVNET_CHAIN_ID
 from sequencer.wire import transfer_hash
 from sequencer_fakes import GENESIS, Wallet
 
@@ -32,11 +43,14 @@ def store(tmp_path, db):
 
 def new_block(store: Store, number: int, transfers) -> NewBlock:
     before = store.state_at(number - 1)
-    after = apply_block(before, transfers, DEVNET_CHAIN_ID)
+    pending = [Pending(transfer_hash(t, DEVNET_CHAIN_ID), t) for t in transfers]
+    built = fill_block(SMALL, before, [], pending)
+    assert len(built.transactions) == len(transfers)
     touched = {i for t in transfers for i in (t.from_index, t.to_index)}
-    return NewBlock(number, before.root, after.root, data_hash(block_data(transfers)),
-                    tuple(transfer_hash(t, DEVNET_CHAIN_ID) for t in transfers),
-                    {i: after.get(i) for i in touched})
+    return NewBlock(number, before.root, built.state.root,
+                    block_commitment(built.records, SMALL.block_size, SMALL.entries),
+                    tuple(p.hash for p in pending), {i: built.state.get(i) for i in touched},
+                    calldata(built.records))
 
 
 def accept(store: Store, *transfers) -> list[str]:
@@ -152,3 +166,41 @@ def test_a_damaged_account_row_is_found(tmp_path, db, store):
         raw.execute("UPDATE accounts SET balance = '999999' WHERE block = 1 AND idx = 1")
     with pytest.raises(StoreError, match="the database is damaged"):
         store.state_at(1)
+
+
+def test_l1_messages_are_stored_once_with_the_cursor_and_consumed_by_a_block(store):
+    deposit = L1Message(0, L1MessageKind.DEPOSIT, 0xA11CE, 5, 4, None, "0x" + "d1" * 20, 11)
+    forced = L1Message(1, L1MessageKind.FORCED, GENESIS[0].address, 7, 0, 0xE1, None, 12)
+    assert store.relayer_cursor() == NO_CURSOR and store.next_l1_position() == 0
+    store.add_l1_messages([deposit], 11)
+    store.add_l1_messages([deposit, forced], 12)  # a range read again adds nothing
+    assert store.queued_l1_messages() == [deposit, forced]
+    assert (store.relayer_cursor(), store.next_l1_position(), store.l1_message_counts()) == (
+        12, 2, (2, 0))
+    before = store.state_at(0)
+    built = fill_block(SMALL, before, [deposit], [])
+    store.add_block(NewBlock(1, before.root, built.state.root, 0, (),
+                             {4: built.state.get(4)}, calldata(built.records),
+                             ((0, built.records[0].op),)))
+    assert store.l1_message_counts() == (1, 1)
+    included = store.l1_message(0)
+    assert (included.block, included.op, included.block_status) == (
+        1, Op.DEPOSIT, StoredBlockStatus.PRECOMMITTED)
+    assert store.block(1).l1_messages == (0,)
+    assert store.block_ops(1) == [(built.records[0], None)]
+    with pytest.raises(StoreError, match="consumes L1 message 0, which is not a queued one"):
+        store.add_block(NewBlock(2, built.state.root, built.state.root, 0, (), {},
+                                 calldata(built.records), ((0, Op.DEPOSIT),)))
+    assert store.last_block_number() == 1
+
+
+def test_a_withdrawal_keeps_its_kind_and_a_dropped_transaction_its_reason(store):
+    wallet = Wallet(0)
+    withdrawal, transfer = wallet.withdraw(5, 0xE1), wallet.pay(1, 5)
+    hashes = accept(store, withdrawal, transfer)
+    store.add_l1_messages([], 3, [(hashes[1], "overtaken")])
+    assert store.transfer(hashes[0]).transfer == withdrawal
+    dropped = store.transfer(hashes[1])
+    assert (dropped.state, dropped.reason) == (TransferState.DROPPED, "overtaken")
+    assert [p.hash for p in store.pending_transfers()] == hashes[:1]
+    assert store.relayer_cursor() == 3
