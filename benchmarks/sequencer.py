@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from market_contracts.anvil import run_anvil
+from market_contracts.bridge import Bridge
 from market_contracts.chain import RpcChain
 from market_contracts.rollup import Rollup
 from provernet.market_report import percentile
@@ -42,6 +43,7 @@ from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.config import SequencerConfig
 from sequencer.genesis import dev_address, dev_private_key, genesis_state
+from sequencer.relayer import BridgeMessages
 from sequencer.service import Sequencer
 from sequencer.transactions import Transfer, sign_transfer, signing_message
 from sequencer.wire import transfer_to_json
@@ -107,7 +109,9 @@ async def measure(transfers: int, datadir: Path, rpc_url: str, rollup_address: s
     per_sender = max(1, transfers // SENDERS)
     config = SequencerConfig(datadir=datadir, genesis=GENESIS, circuit=SMALL, port=0,
                              max_pending=10**6, max_per_sender=10**6)
-    sequencer = Sequencer(config, Rollup(RpcChain(rpc_url), rollup_address), key)
+    rollup = Rollup(RpcChain(rpc_url), rollup_address)
+    sequencer = Sequencer(config, rollup, key,
+                          BridgeMessages(Bridge(rollup.chain, rollup.bridge())))
     results = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:

@@ -447,24 +447,22 @@ def deploy_rollup_contract(chain: Chain, deployer: LocalAccount, *, sequencer: s
     return Rollup(chain, contract.address)
 
 
-def deploy_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, vk: VerificationKey,
-                  genesis_root: int, batch_size: int, max_transfers: int, entries: int,
-                  l2_chain_id: int, depth: int, token: str | None = None,
-                  genesis_backing: int = 0, **options) -> Rollup:
-    """Deploy the batch verifier generated for the block circuit's key `vk`, the Rollup over it
-    and its Bridge (for the L2 of `l2_chain_id` with a tree of `depth`, holding `token`: None
-    deploys a devnet RollupToken that `deployer` mints), `options` being
-    deploy_rollup_contract's; `Rollup.deployment()` gives the entry for the deployment file.
+def deploy_bridged_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, verifier: str,
+                          genesis_root: int, batch_size: int, max_transfers: int, entries: int,
+                          l2_chain_id: int, depth: int, token: str | None = None,
+                          genesis_backing: int = 0, **options) -> Rollup:
+    """Deploy a Rollup over the batch verifier at `verifier` and its Bridge (for the L2 of
+    `l2_chain_id` with a tree of `depth`, holding `token`: None deploys a devnet RollupToken
+    that `deployer` mints), `options` being deploy_rollup_contract's.
 
     The Rollup and the Bridge each name the other in their code, so the Rollup is deployed
     with the address the Bridge will have: the deployer's next creation after it.
     `genesis_backing` tokens (the genesis balances' total) are minted to the Bridge, so that
     every L2 balance, genesis ones included, is backed by tokens an exit can pay."""
-    verifier = deploy_batch_verifier(chain, deployer, vk, "RollupBatchVerifier")
     support = deploy_bridge_support(chain, deployer, token=token)
     nonce = chain.w3.eth.get_transaction_count(deployer.address, "pending")
     bridge = get_create_address(deployer.address, nonce + 1)
-    rollup = deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier.address,
+    rollup = deploy_rollup_contract(chain, deployer, sequencer=sequencer, verifier=verifier,
                                     bridge=bridge, genesis_root=genesis_root,
                                     batch_size=batch_size, max_transfers=max_transfers,
                                     entries=entries, **options)
@@ -478,6 +476,15 @@ def deploy_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: str, vk: V
         token_contract = chain.w3.eth.contract(support.token, abi=load_artifact("RollupToken")["abi"])
         chain.transact(deployer, token_contract.functions.mint(bridge, genesis_backing))
     return rollup
+
+
+def deploy_rollup(chain: Chain, deployer: LocalAccount, *, vk: VerificationKey,
+                  **options) -> Rollup:
+    """Deploy the batch verifier generated for the block circuit's key `vk`, then the Rollup
+    over it with its Bridge (`deploy_bridged_rollup`, whose arguments `options` are);
+    `Rollup.deployment()` gives the entry for the deployment file."""
+    verifier = deploy_batch_verifier(chain, deployer, vk, "RollupBatchVerifier")
+    return deploy_bridged_rollup(chain, deployer, verifier=verifier.address, **options)
 
 
 def attach_rollup(chain: Chain, deployer: LocalAccount, deployment: Deployment, *, sequencer: str,

@@ -35,10 +35,16 @@ from eth_account.signers.local import LocalAccount
 from libp2p.peer.id import ID
 
 from market_contracts.bindings import Market
+from market_contracts.bridge import Bridge
 from market_contracts.chain import Chain
 from market_contracts.compile import load_artifact
 from market_contracts.deploy import Deployment, deploy_market
-from market_contracts.rollup import Rollup, attach_rollup, deploy_rollup_contract
+from market_contracts.rollup import (
+    Rollup,
+    attach_rollup,
+    deploy_bridged_rollup,
+    deploy_rollup_contract,
+)
 from market_contracts.rules import MarketParams
 from market_contracts.units import ONE_TOKEN
 from p2p.host import load_or_create_identity
@@ -60,6 +66,8 @@ ONE_TRANSFER = calldata([Record(Op.TRANSFER, 0, 1, 1)])
 #: the devnet's L2 genesis: the accounts of dev keys 0..L2_ACCOUNTS-1, each holding L2_BALANCE
 L2_ACCOUNTS = 8
 L2_BALANCE = 10**24
+#: the L2 token (each rollup's RollupToken) minted to the owner and each guest, to deposit
+L2_DEPOSIT_TOKENS = 10**6 * ONE_TOKEN
 #: the L1 dev accounts (ETH-funded by the node) that `devnet_world` also gives ROLLER_TOKENS,
 #: for rollers that join from outside
 GUEST_ACCOUNTS = slice(3, 6)
@@ -143,14 +151,15 @@ class World:
         """Deploy a Rollup whose blocks `sequencer` (an address) commits and add it to the
         market (`addRollup`); return its deployment and keep it in `deployments`.
 
-        `vk`: the block circuit's key, from which its batch and block verifiers are generated,
-        and the rollup gets its Bridge and L2 token (the devnet genesis, emitted at deployment
-        for `l2 rebuild` and backed by tokens minted to the Bridge); None: `stub` stands in for
-        both verifiers (no proof is checked: tests and gas figures) and `bridge` (None: the
-        owner) for the Bridge: it alone enqueues. `genesis_root` None: `l2_genesis_root()`;
-        `batch_size` None: the market's K; `max_transfers`, `entries`: records a block may post
-        and entries it may consume (the small circuit's by default); `options`:
-        `deploy_rollup_contract`'s (delays, ring size, genesis accounts)."""
+        `vk`: the block circuit's key, from which its batch and block verifiers are generated;
+        None: `stub` stands in for both (no proof is checked: tests and gas figures). `bridge`
+        None: the rollup gets its Bridge and L2 token (the devnet genesis is emitted at
+        deployment for `l2 rebuild` and backed by tokens minted to the Bridge); an address: that
+        account stands in for the Bridge (it alone enqueues; stub rollups only).
+        `genesis_root` None: `l2_genesis_root()`; `batch_size` None: the market's K;
+        `max_transfers`, `entries`: records a block may post and entries it may consume (the
+        small circuit's by default); `options`: `deploy_rollup_contract`'s (delays, ring size,
+        genesis accounts)."""
         batch_size = self.params.k if batch_size is None else batch_size
         backing = 0
         if genesis_root is None:
@@ -164,11 +173,13 @@ class World:
                                        entries=entries, l2_chain_id=SMALL.chain_id,
                                        depth=SMALL.depth, genesis_backing=backing, **options)
         else:
-            rollup = deploy_rollup_contract(
-                self.chain, self.owner, sequencer=sequencer, verifier=self.stub.address,
-                bridge=self.owner.address if bridge is None else bridge,
-                genesis_root=genesis_root, batch_size=batch_size,
-                max_transfers=max_transfers, entries=entries, **options)
+            parameters = dict(sequencer=sequencer, verifier=self.stub.address,
+                              genesis_root=genesis_root, batch_size=batch_size,
+                              max_transfers=max_transfers, entries=entries, **options)
+            rollup = (deploy_bridged_rollup(self.chain, self.owner, l2_chain_id=SMALL.chain_id,
+                                            depth=SMALL.depth, genesis_backing=backing,
+                                            **parameters) if bridge is None else
+                      deploy_rollup_contract(self.chain, self.owner, bridge=bridge, **parameters))
             self.market.add_rollup(self.owner, rollup.address, self.stub.address)
             deployment = replace(self.market.deployment, rollup=replace(
                 rollup.deployment(), block_verifier=self.stub.address))
@@ -243,6 +254,10 @@ def devnet_world(chain: Chain, vk: VerificationKey, datadir: Path,
                                    peer_id=peer_id_in(p2p_dir).to_bytes(),
                                    name=f"provernet devnet coordinator{suffix}")
         world.fund_rewards(rollup=deployment.rollup.address)
+        # The L2's token, for the devnet's deposits (its owner) and a guest's `l2 deposit`.
+        token = Bridge(chain, deployment.rollup.bridge).token
+        for holder in (world.owner, *chain.dev_accounts[GUEST_ACCOUNTS]):
+            chain.transact(world.owner, token.functions.mint(holder.address, L2_DEPOSIT_TOKENS))
     for guest in chain.dev_accounts[GUEST_ACCOUNTS]:
         world.fund(guest.address, eth=0)
     world.stake_rollers(rollers, [stake_for(i, params) for i in range(len(rollers))])

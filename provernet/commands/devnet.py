@@ -100,8 +100,11 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], rollups: int
         config.datadir.mkdir(parents=True, exist_ok=True)
         configure_logging(log_file=config.datadir / "devnet.log")
         reports: list[MarketReport] = []
+        #: each rollup's bridge figures, read with its report
+        bridges: list[dict[str, int]] = []
         try:
-            run_until_stopped(lambda: _run(devnet, blocks, out, reports, live=not as_json),
+            run_until_stopped(lambda: _run(devnet, blocks, out, reports, bridges,
+                                           live=not as_json),
                               "devnet")
         except ExplorerError as exc:
             raise click.ClickException(str(exc)) from None
@@ -109,14 +112,15 @@ def command(rollers: int, bad_rollers: tuple[tuple[str, int], ...], rollups: int
             return
         if as_json:
             # The first rollup's report as with one rollup, and every rollup's blocks and pool.
-            click.echo(json.dumps({**reports[0].to_json(), "rollups": [
-                {k: v for k, v in r.to_json().items() if k != "rollers"} for r in reports]}))
+            click.echo(json.dumps({**reports[0].to_json(), "bridge": bridges[0], "rollups": [
+                {**{k: v for k, v in r.to_json().items() if k != "rollers"}, "bridge": bridge}
+                for r, bridge in zip(reports, bridges)]}))
         else:
             out.print(_summary(reports))
 
 
 async def _run(devnet: Devnet, blocks: int | None, out, reports: list[MarketReport],
-               live: bool) -> None:
+               bridges: list[dict[str, int]], live: bool) -> None:
     """Run until `blocks` are finalized (or a stop signal), then read the summary off the chain
     while it is still up (an anvil L1 stops with the devnet)."""
     async with trio.open_nursery() as nursery:
@@ -143,6 +147,7 @@ async def _run(devnet: Devnet, blocks: int | None, out, reports: list[MarketRepo
                     reports.append(await trio.to_thread.run_sync(
                         market_report, devnet.market, lane.rollup, devnet.behaviours,
                         devnet.first_block, at))
+                    bridges.append(await trio.to_thread.run_sync(lane.bridge_status))
         nursery.cancel_scope.cancel()
 
 
@@ -222,7 +227,17 @@ def _live_view(devnet: Devnet) -> Group:
                         format_tokens(info.claimable), str(len(roller.service.journal.in_flight())),
                         *(str(sum(getattr(c, outcome) for c in counts))
                           for outcome in ("on_time", "late", "missed", "invalid")))
-    return Group(blocks, rollers)
+    bridge = Table(title="Bridge")
+    bridge.add_column("rollup")
+    for column in ("deposits queued", "deposits included", "withdrawals sent", "claimable",
+                   "claimed"):
+        bridge.add_column(column, justify="right")
+    for lane in devnet.rollups:
+        status = lane.bridge_status()
+        bridge.add_row(lane.rollup.address[:10] + "…", *(str(status[key]) for key in (
+            "deposits_queued", "deposits_included", "withdrawals_sent", "withdrawals_claimable",
+            "withdrawals_claimed")))
+    return Group(blocks, bridge, rollers)
 
 
 def _summary(reports: list[MarketReport]) -> Group:

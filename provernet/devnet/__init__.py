@@ -54,11 +54,14 @@ from coordinator.service import CoordinatorService
 from coordinator.views import ProvingStatus
 from market_contracts.anvil import free_port, run_anvil
 from market_contracts.bindings import Market
+from market_contracts.bridge import Bridge
 from market_contracts.chain import Chain, EmbeddedChain, RpcChain
 from market_contracts.deploy import Deployment
+from market_contracts.errors import ChainError
 from market_contracts.l1_server import EmbeddedL1Server
 from market_contracts.rollup import Rollup
 from market_contracts.rules import MarketParams
+from market_contracts.units import ONE_TOKEN
 from provernet.calibration import empty_block_inputs
 from p2p.postgres_server import run_postgres
 from provernet.devnet.behaviours import roller_options
@@ -69,12 +72,16 @@ from provernet.world import GUEST_ACCOUNTS, L2_ACCOUNTS, devnet_world, l2_genesi
 from roller.config import RollerConfig
 from roller.farm.queue import FarmQueue
 from roller.service import RollerService
+from sequencer.block_data import round_amount
 from sequencer.blocks import dev_transfer
 from sequencer.circuit_inputs import SMALL
 from sequencer.client import SequencerClient
 from sequencer.errors import SequencerError
 from sequencer.config import SequencerConfig
+from sequencer.genesis import dev_address, dev_private_key
+from sequencer.relayer import BridgeMessages
 from sequencer.service import Sequencer
+from sequencer.transactions import Kind, Transfer, sign_transfer
 from zkp.builds import CircuitBuild, build_block_circuit
 
 log = structlog.get_logger(__name__)
@@ -83,6 +90,13 @@ log = structlog.get_logger(__name__)
 L1_BLOCK_SECONDS = 1.0
 #: seconds the rollers have to fetch the circuit and measure their speed at start
 READY_TIMEOUT = 300
+#: one load operation in BRIDGE_SHARE is a deposit, one a withdrawal (the rest are transfers)
+BRIDGE_SHARE = 8
+#: deposits go to the dev-key addresses 0 .. L2_ACCOUNTS + DEPOSIT_ADDRESSES - 1: the last few
+#: have no genesis account, so their first deposit opens one
+DEPOSIT_ADDRESSES = 4
+#: how often the devnet looks for finalized withdrawals to claim on L1
+CLAIM_POLL_SECONDS = 2.0
 #: the coordinator's `snapshot_interval` on the devnet: short, so a new stake is drawn soon
 SNAPSHOT_INTERVAL = 5.0
 #: what `Devnet` writes in its data directory (`DevnetRollup.suffix`: rollup i > 1 adds -i)
@@ -144,6 +158,25 @@ class DevnetRollup:
     sequencer: Sequencer | None = None
     coordinator: CoordinatorService | None = None
     transfers_sent: int = 0
+    deposits_sent: int = 0
+    #: the load's withdrawals by hash, and those it has claimed on L1 once finalized
+    withdrawals: list[str] = field(default_factory=list)
+    withdrawals_claimable: int = 0
+    withdrawals_claimed: set[str] = field(default_factory=set)
+
+    @property
+    def bridge(self) -> Bridge:
+        return Bridge(self.rollup.chain, self.deployment.rollup.bridge)
+
+    def bridge_status(self) -> dict[str, int]:
+        """The L1 queue as the Rollup holds it (every entry is one of the load's deposits: the
+        devnet forces no withdrawal) and the load's withdrawals (blocking: reads the Rollup)."""
+        queued, included = self.rollup.queue_length(), self.rollup.queue_next()
+        claimed = len(self.withdrawals_claimed)
+        return {"deposits_sent": self.deposits_sent, "deposits_queued": queued - included,
+                "deposits_included": included, "withdrawals_sent": len(self.withdrawals),
+                "withdrawals_claimable": self.withdrawals_claimable,
+                "withdrawals_claimed": claimed}
     #: the coordinator's libp2p address: fixed, so that a restarted one is where rollers knew it
     coordinator_listen: str = ""
     coordinator_scope: trio.CancelScope | None = None
@@ -178,6 +211,8 @@ class Devnet:
         self.rollers: list[DevnetRoller] = []
         #: the L1 block the deployment started at: reports read events from there
         self.first_block = 0
+        #: the deployer: it deposits from L1 and claims withdrawals (it holds each L2 token)
+        self.world_owner: LocalAccount | None = None
 
     @property
     def behaviours(self) -> dict[str, str]:
@@ -226,8 +261,10 @@ class Devnet:
                     lane.sequencer = Sequencer(SequencerConfig(
                         datadir=config.datadir / f"sequencer{lane.suffix}",
                         genesis=l2_genesis(), circuit=SMALL,
-                        block_interval=config.block_interval, port=0, l1_poll_interval=1.0),
-                        lane.rollup, lane.sequencer_key)
+                        block_interval=config.block_interval, port=0, l1_poll_interval=1.0,
+                        relayer_poll_interval=1.0,
+                        relayer_start_block=lane.deployment.rollup.block),
+                        lane.rollup, lane.sequencer_key, BridgeMessages(lane.bridge))
                     await nursery.start(lane.sequencer.run)
                     lane.coordinator_listen = f"/ip4/127.0.0.1/tcp/{free_port()}"
                     await self._start_coordinator(lane)
@@ -248,6 +285,7 @@ class Devnet:
                 await self._rollers_ready()
                 for lane in self.rollups:
                     nursery.start_soon(self._generate_load, lane)
+                    nursery.start_soon(self._claim_withdrawals, lane)
                 task_status.started(self)
 
     async def _run_farm(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
@@ -339,6 +377,7 @@ class Devnet:
         node_keys = [self._node_keys(index) for index in range(self.config.rollups)]
         world = devnet_world(self.chain, self.build.setup.vk, self.config.datadir, node_keys,
                              rollers, self.config.params)
+        self.world_owner = world.owner
         return [DevnetRollup(index, deployment, Rollup.from_deployment(self.chain, deployment),
                              *keys)
                 for index, (deployment, keys) in enumerate(zip(world.deployments, node_keys))]
@@ -358,24 +397,73 @@ class Devnet:
     # ------------------------------------------------------------------ load
 
     async def _generate_load(self, lane: DevnetRollup) -> None:
-        """Random transfers between the dev-key accounts of `lane`'s rollup, `load` a second on
-        average (each rollup its own draws: their blocks differ)."""
+        """`load` L2 operations a second on average on `lane`'s rollup (each rollup its own
+        draws: their blocks differ): mostly transfers between the dev-key accounts, and about
+        one in BRIDGE_SHARE a deposit from L1 (to a dev-key address, opening an account past the
+        genesis ones at times) or a withdrawal to the deployer's L1 address, which
+        `_claim_withdrawals` claims once its block is finalized."""
         if self.config.load <= 0:
             return
         rng = random.Random(lane.index)
         nonces = [0] * L2_ACCOUNTS
+        depositor = self.world_owner
         async with SequencerClient(lane.sequencer.url) as client:
             while True:
                 await trio.sleep(rng.expovariate(self.config.load))
+                draw = rng.random()
+                if draw < 1 / BRIDGE_SHARE:
+                    to = dev_address(rng.randrange(L2_ACCOUNTS + DEPOSIT_ADDRESSES))
+                    amount = round_amount(rng.randrange(1, 1000) * ONE_TOKEN)
+                    try:
+                        await trio.to_thread.run_sync(lane.bridge.deposit, depositor, to, amount)
+                    except ChainError as error:
+                        log.warning("load deposit refused", error=str(error))
+                        continue
+                    lane.deposits_sent += 1
+                    continue
                 sender, recipient = rng.sample(range(L2_ACCOUNTS), 2)
+                withdraw = draw < 2 / BRIDGE_SHARE
+                amount = rng.randrange(1, 1000)
+                tx = (sign_transfer(Transfer(sender, 0, int(depositor.address, 16), amount,
+                                             nonces[sender], kind=Kind.WITHDRAW),
+                                    dev_private_key(sender), SMALL.chain_id) if withdraw
+                      else dev_transfer(sender, recipient, amount, nonces[sender]))
                 try:
-                    await client.send_transfer(dev_transfer(sender, recipient,
-                                                            rng.randrange(1, 1000), nonces[sender]))
+                    hash_ = await client.send_transfer(tx)
                 except SequencerError as error:
-                    log.warning("load transfer refused", error=str(error))
+                    log.warning("load transaction refused", error=str(error))
                     continue
                 nonces[sender] += 1
-                lane.transfers_sent += 1
+                if withdraw:
+                    lane.withdrawals.append(hash_)
+                else:
+                    lane.transfers_sent += 1
+
+    async def _claim_withdrawals(self, lane: DevnetRollup) -> None:
+        """Claim on L1 each of the load's withdrawals once its block is finalized, as a wallet
+        would (`l2 claim`), with the exit the sequencer reports."""
+        async with SequencerClient(lane.sequencer.url) as client:
+            while True:
+                await trio.sleep(CLAIM_POLL_SECONDS)
+                claimable = 0
+                for hash_ in [h for h in lane.withdrawals if h not in lane.withdrawals_claimed]:
+                    found = await client.transfer(hash_)
+                    if found is None or not found.get("claimable"):
+                        continue
+                    claimable += 1
+                    paid = found["exit"]
+                    try:
+                        await trio.to_thread.run_sync(
+                            lambda: lane.bridge.claim_withdrawal(
+                                self.world_owner, paid["block"], paid["position"],
+                                paid["recipient"], int(paid["amount"]),
+                                [bytes.fromhex(p[2:]) for p in paid["proof"]]))
+                    except ChainError as error:
+                        log.warning("load claim refused", error=str(error))
+                        continue
+                    lane.withdrawals_claimed.add(hash_)
+                    claimable -= 1
+                lane.withdrawals_claimable = claimable
 
 
 async def keep_l1_moving(chain: Chain, interval: float = L1_BLOCK_SECONDS) -> None:

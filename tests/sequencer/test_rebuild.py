@@ -44,7 +44,8 @@ class Chain:
         self.sequencer = self.chain.dev_accounts[1]
         world = World.deploy(self.chain)
         self.from_block = self.chain.w3.eth.block_number
-        world.attach_rollup(self.sequencer.address)
+        # the owner stands in for the Bridge: it enqueues the deposits and forced withdrawals
+        world.attach_rollup(self.sequencer.address, bridge=world.owner.address)
         self.owner, self.rollup = world.owner, world.rollup
         self.state = genesis_state(SMALL.depth, l2_genesis())
         self.states = [self.state]

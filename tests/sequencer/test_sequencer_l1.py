@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import pytest
 import trio
-
-import rlp
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
 from market_contracts.bridge import Bridge
 from market_contracts.chain import EmbeddedChain
-from market_contracts.deploy import deploy_bridge, deploy_bridge_support
 from market_contracts.rollup import BlockStatus, Rollup
 from provernet.world import World
 from sequencer.circuit_inputs import SMALL
@@ -35,30 +32,16 @@ PROVERS = ["0x00000000000000000000000000000000000000a1", "0x00000000000000000000
 ANY_PROOF = AggregateProof(a=((1, 2),) * BATCH_SIZE, b=(((1, 2), (3, 4)),) * BATCH_SIZE, c=(1, 2))
 
 
-def created_by(sender: str, nonce: int) -> str:
-    """The address of the contract `sender` creates with `nonce`."""
-    return to_checksum_address(keccak(rlp.encode([bytes.fromhex(sender[2:]), nonce]))[12:])
-
-
 def deploy_l1(chain: EmbeddedChain) -> tuple[World, Rollup, Bridge]:
     """The market, a Rollup of the small circuit over the stub and GENESIS, and its Bridge,
     whose token backs the genesis balances."""
     world = World.deploy(chain)
-    owner = world.owner
-    support = deploy_bridge_support(chain, owner)
-    world.stub  # deployed now, not inside attach_rollup
-    # attach_rollup sends two transactions (the Rollup, then addRollup); the Bridge comes next
-    nonce = chain.w3.eth.get_transaction_count(owner.address)
-    predicted = created_by(owner.address, nonce + 2)
     world.attach_rollup(chain.dev_accounts[1].address,
                         genesis_root=genesis_state(SMALL.depth, GENESIS).root,
-                        batch_size=BATCH_SIZE, bridge=predicted)
-    address = deploy_bridge(chain, owner, support, rollup=world.rollup.address,
-                            l2_chain_id=SMALL.chain_id, depth=SMALL.depth)
-    assert address == predicted
-    bridge = Bridge(chain, address)
-    mint = bridge.token.functions.mint
-    chain.transact(owner, mint(address, GENESIS_BALANCE * len(GENESIS)))
+                        batch_size=BATCH_SIZE)
+    bridge = Bridge(chain, world.rollup.bridge())
+    chain.transact(world.owner, bridge.token.functions.mint(bridge.address,
+                                                            GENESIS_BALANCE * len(GENESIS)))
     return world, world.rollup, bridge
 
 

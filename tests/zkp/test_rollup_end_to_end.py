@@ -115,10 +115,10 @@ class Deployed:
 
 def deploy(chain: Chain, key: SetupFiles) -> Deployed:
     deployer, sequencer, coordinator = chain.dev_accounts[:3]
-    # No deposit or forced withdrawal is enqueued here: the deployer stands in for the Bridge.
     rollup = deploy_rollup(chain, deployer, sequencer=sequencer.address, vk=key.vk,
-                           bridge=deployer.address, genesis_root=GENESIS.root, batch_size=K,
-                           max_transfers=SMALL.block_size, entries=SMALL.entries)
+                           genesis_root=GENESIS.root, batch_size=K,
+                           max_transfers=SMALL.block_size, entries=SMALL.entries,
+                           l2_chain_id=SMALL.chain_id, depth=SMALL.depth)
     deployed = Deployed(chain, rollup, sequencer, coordinator)
     for block in BLOCKS:
         deployed.commit(block)
