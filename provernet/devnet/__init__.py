@@ -401,7 +401,8 @@ class Devnet:
         draws: their blocks differ): mostly transfers between the dev-key accounts, and about
         one in BRIDGE_SHARE a deposit from L1 (to a dev-key address, opening an account past the
         genesis ones at times) or a withdrawal to the deployer's L1 address, which
-        `_claim_withdrawals` claims once its block is finalized."""
+        `_claim_withdrawals` claims once its block is finalized. The first two are a deposit
+        and a withdrawal, so that even a short devnet shows the bridge both ways."""
         if self.config.load <= 0:
             return
         rng = random.Random(lane.index)
@@ -410,7 +411,8 @@ class Devnet:
         async with SequencerClient(lane.sequencer.url) as client:
             while True:
                 await trio.sleep(rng.expovariate(self.config.load))
-                draw = rng.random()
+                draw = rng.random() if lane.deposits_sent and lane.withdrawals else (
+                    0.0 if not lane.deposits_sent else 1 / BRIDGE_SHARE)
                 if draw < 1 / BRIDGE_SHARE:
                     to = dev_address(rng.randrange(L2_ACCOUNTS + DEPOSIT_ADDRESSES))
                     amount = round_amount(rng.randrange(1, 1000) * ONE_TOKEN)
