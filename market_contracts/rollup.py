@@ -479,11 +479,16 @@ def deploy_bridged_rollup(chain: Chain, deployer: LocalAccount, *, sequencer: st
 
 
 def deploy_rollup(chain: Chain, deployer: LocalAccount, *, vk: VerificationKey,
-                  **options) -> Rollup:
+                  bridge: str | None = None, **options) -> Rollup:
     """Deploy the batch verifier generated for the block circuit's key `vk`, then the Rollup
-    over it with its Bridge (`deploy_bridged_rollup`, whose arguments `options` are);
-    `Rollup.deployment()` gives the entry for the deployment file."""
+    over it with its Bridge (`deploy_bridged_rollup`, whose arguments `options` are), or with
+    the account `bridge` standing in for one (`deploy_rollup_contract`'s arguments: tests and
+    benchmarks that enqueue themselves); `Rollup.deployment()` gives the entry for the
+    deployment file."""
     verifier = deploy_batch_verifier(chain, deployer, vk, "RollupBatchVerifier")
+    if bridge is not None:
+        return deploy_rollup_contract(chain, deployer, verifier=verifier.address, bridge=bridge,
+                                      **options)
     return deploy_bridged_rollup(chain, deployer, verifier=verifier.address, **options)
 
 

@@ -155,7 +155,7 @@ class World:
         None: `stub` stands in for both (no proof is checked: tests and gas figures). `bridge`
         None: the rollup gets its Bridge and L2 token (the devnet genesis is emitted at
         deployment for `l2 rebuild` and backed by tokens minted to the Bridge); an address: that
-        account stands in for the Bridge (it alone enqueues; stub rollups only).
+        account stands in for the Bridge (it alone enqueues: tests and benchmarks).
         `genesis_root` None: `l2_genesis_root()`; `batch_size` None: the market's K;
         `max_transfers`, `entries`: records a block may post and entries it may consume (the
         small circuit's by default); `options`: `deploy_rollup_contract`'s (delays, ring size,
@@ -166,20 +166,19 @@ class World:
             genesis_root = l2_genesis_root()
             options.setdefault("genesis_accounts", encode_accounts(l2_genesis()))
             backing = sum(account.balance for account in l2_genesis().values())
+        bridging = (dict(l2_chain_id=SMALL.chain_id, depth=SMALL.depth, genesis_backing=backing)
+                    if bridge is None else dict(bridge=bridge))
         if vk is not None:
             deployment = attach_rollup(self.chain, self.owner, self.market.deployment,
                                        sequencer=sequencer, vk=vk, genesis_root=genesis_root,
                                        batch_size=batch_size, max_transfers=max_transfers,
-                                       entries=entries, l2_chain_id=SMALL.chain_id,
-                                       depth=SMALL.depth, genesis_backing=backing, **options)
+                                       entries=entries, **bridging, **options)
         else:
             parameters = dict(sequencer=sequencer, verifier=self.stub.address,
                               genesis_root=genesis_root, batch_size=batch_size,
-                              max_transfers=max_transfers, entries=entries, **options)
-            rollup = (deploy_bridged_rollup(self.chain, self.owner, l2_chain_id=SMALL.chain_id,
-                                            depth=SMALL.depth, genesis_backing=backing,
-                                            **parameters) if bridge is None else
-                      deploy_rollup_contract(self.chain, self.owner, bridge=bridge, **parameters))
+                              max_transfers=max_transfers, entries=entries, **bridging, **options)
+            rollup = (deploy_bridged_rollup if bridge is None else deploy_rollup_contract)(
+                self.chain, self.owner, **parameters)
             self.market.add_rollup(self.owner, rollup.address, self.stub.address)
             deployment = replace(self.market.deployment, rollup=replace(
                 rollup.deployment(), block_verifier=self.stub.address))

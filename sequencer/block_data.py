@@ -151,17 +151,19 @@ def _check_shape(record: Record) -> None:
         raise MalformedBlockData(f"a {record.op.name} record {'needs' if record.op in FORCED_OPS else 'takes no'} L1 recipient")
     if record.entry is not None and not 0 <= record.entry < 1 << 8 * ENTRY_BYTES:
         raise MalformedBlockData(f"entry {record.entry} does not fit in {ENTRY_BYTES} bytes")
-    if record.op == Op.WITHDRAW and record.entry >> ADDRESS_BITS:
-        raise MalformedBlockData(f"a withdrawal's recipient {record.entry:#x} is no 20-byte "
-                                 "L1 address")
     if record.recipient is not None and not 0 <= record.recipient < 1 << ADDRESS_BITS:
         raise MalformedBlockData(f"recipient {record.recipient} is not a 20-byte address")
 
 
 def calldata(records: Sequence[Record]) -> bytes:
-    """The `data` argument of `Rollup.commitBlock`: records, then entries, then recipients."""
+    """The `data` argument of `Rollup.commitBlock`: records, then entries, then recipients. A
+    withdrawal to an entry that is no 20-byte address is refused here, as the contract refuses
+    it (the body, what the circuit hashes, takes any entry: the circuit refuses it there)."""
     for record in records:
         _check_shape(record)
+        if record.op == Op.WITHDRAW and record.entry >> ADDRESS_BITS:
+            raise MalformedBlockData(f"a withdrawal's recipient {record.entry:#x} is no "
+                                     "20-byte L1 address")
     if not 1 <= len(records) < 1 << 8 * COUNT_BYTES:
         raise MalformedBlockData(f"a block posts 1 to 255 records, not {len(records)}")
     return (len(records).to_bytes(COUNT_BYTES, "big")

@@ -16,7 +16,7 @@ from eth_utils import is_address, to_checksum_address
 from market_contracts.bridge import Bridge
 from market_contracts.chain import Chain
 from market_contracts.rollup import Rollup
-from provernet.commands.connection import market_options, open_market
+from provernet.commands.connection import DEFAULT_RPC_URL, market_options, open_market
 from provernet.commands.keys import (
     datadir_option,
     dev_account_option,
@@ -66,6 +66,16 @@ def _with_client(url: str, work: Callable[[SequencerClient], Awaitable[T]]) -> T
             return await work(client)
 
     return trio.run(main)
+
+
+def _send_signed(url: str, prepare: Callable[[SequencerClient], Awaitable[Transfer]]
+                 ) -> tuple[Transfer, str]:
+    """Prepare a signed transaction with the sequencer's help, send it: (it, its hash)."""
+    async def send(client: SequencerClient) -> tuple[Transfer, str]:
+        signed = await prepare(client)
+        return signed, await client.send_transfer(signed)
+
+    return _with_client(url, send)
 
 
 @click.group("l2")
@@ -121,36 +131,72 @@ def balance(url: str, datadir: Path | None, dev_key: int | None, as_json: bool) 
 def transfer(url: str, datadir: Path | None, dev_key: int | None, to: str, amount: int) -> None:
     """Sign a transfer at the wallet's next nonce, send it, and print its hash."""
     key = _key(datadir, dev_key)
-
-    async def send(client: SequencerClient) -> tuple[Transfer, str]:
-        signed = await prepare_transfer(client, key, to, amount)
-        return signed, await client.send_transfer(signed)
-
-    signed, hash_ = _with_client(url, send)
+    signed, hash_ = _send_signed(url, lambda client: prepare_transfer(client, key, to, amount))
     click.echo(f"sent {amount} from account {signed.from_index} to account {signed.to_index} "
                f"(nonce {signed.nonce}): {hash_}")
 
 
 @command.command("tx")
 @sequencer_option
-@click.argument("hash_", metavar="HASH")
-@click.option("--json", "as_json", is_flag=True, help="Print the transfer as the API gives it.")
-def tx(url: str, hash_: str, as_json: bool) -> None:
-    """A transfer by its hash, and the status of the block that holds it."""
-    found = _with_client(url, lambda client: client.transfer(hash_))
+@click.argument("hash_", metavar="HASH", required=False)
+@click.option("--message", "position", type=click.IntRange(0), default=None,
+              help="Instead of HASH: the L1 queue message at this position (a deposit or a "
+                   "forced withdrawal): queued, or included in block n.")
+@click.option("--rpc-url", default=None, envvar="PROVERNET_RPC_URL",
+              help="With --deployment: also read from L1 whether a withdrawal was claimed.")
+@click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The deployment file of the rollup (with --rpc-url).")
+@click.option("--json", "as_json", is_flag=True, help="Print what the API gives, as JSON.")
+def tx(url: str, hash_: str | None, position: int | None, rpc_url: str | None,
+       deployment: Path | None, as_json: bool) -> None:
+    """A transaction by its hash (a transfer, or a withdrawal: pending, claimable once its block
+    is finalized, claimed), or an L1 message by its queue position (`--message`)."""
+    if (hash_ is None) == (position is None):
+        raise click.UsageError("give a transaction HASH or --message POSITION")
+    found = _with_client(url, lambda client: client.transfer(hash_) if position is None
+                         else client.l1_message(position))
     if found is None:
-        raise click.ClickException(f"the sequencer at {url} knows no transfer {hash_}")
+        raise click.ClickException(f"the sequencer at {url} knows no "
+                                   + (f"transaction {hash_}" if position is None
+                                      else f"L1 message at position {position}"))
+    paid = found.get("exit")
+    if paid is not None and deployment is not None:
+        l1 = _open_l1(rpc_url or DEFAULT_RPC_URL, deployment, None)
+        found["claimed"] = l1.bridge.is_claimed(paid["block"], paid["position"])
     if as_json:
         click.echo(json.dumps(found))
         return
-    t = found["transfer"]
-    click.echo(f"transfer {found['hash']}\n  from account {t['from']} (nonce {t['nonce']}) "
-               f"to account {t['to']} ({t['toAddress']}): {t['amount']}")
-    if found["state"] == "included":
-        click.echo(f"  in block {found['block']} at position {found['position']}: "
+    if position is not None:
+        click.echo(f"L1 message {found['position']} ({found['kind']}): {found['amount']} "
+                   + (f"to L2 address {found['l2Address']}" if found["kind"] == "deposit"
+                      else f"from account {found['index']} to {found['recipient']}"))
+        click.echo("  queued: waiting for the next block" if found["state"] == "queued" else
+                   f"  included in block {found['block']} as {found['op']}: "
                    f"{found['blockStatus']}")
     else:
-        click.echo("  pending: accepted, waiting for the next block")
+        t = found["transfer"]
+        if t.get("kind") == "withdraw":
+            click.echo(f"withdrawal {found['hash']}\n  from account {t['from']} (nonce "
+                       f"{t['nonce']}) to L1 address {to_checksum_address(t['toAddress'][-40:])}"
+                       f": {t['amount']}")
+        else:
+            click.echo(f"transfer {found['hash']}\n  from account {t['from']} (nonce "
+                       f"{t['nonce']}) to account {t['to']} ({t['toAddress']}): {t['amount']}")
+        if found["state"] == "included":
+            click.echo(f"  in block {found['block']} at position {found['position']}: "
+                       f"{found['blockStatus']}")
+        elif found["state"] == "dropped":
+            click.echo(f"  dropped: {found['reason']}")
+        else:
+            click.echo("  pending: accepted, waiting for the next block")
+    if paid is not None:
+        if found.get("claimed"):
+            click.echo(f"  claimed on L1 (block {paid['block']}, exit {paid['position']})")
+        elif found.get("claimable"):
+            click.echo(f"  claimable: provernet l2 claim --block {paid['block']} "
+                       f"--position {paid['position']}")
+        else:
+            click.echo("  claimable once its block is finalized")
 
 
 # ---------------------------------------------------------------- L1: the bridge in and out
@@ -205,7 +251,7 @@ def deposit(rpc_url: str, deployment: Path | None, datadir: Path | None,
             password_file: Path | None, dev_account: int | None, dev_key: int | None,
             amount: int, to_address: str | None) -> None:
     """Lock tokens in the Bridge for an L2 address: the sequencer must include the deposit in
-    queue order, within the Rollup's force delay. Prints its queue position (`l2 tx --deposit`)."""
+    queue order, within the Rollup's force delay. Prints its queue position (`l2 tx --message`)."""
     l1 = _open_l1(rpc_url, deployment, datadir)
     address = (_key(datadir, dev_key).address if to_address is None
                else field_element(to_address, "--to"))
@@ -227,12 +273,8 @@ def withdraw(url: str, datadir: Path | None, dev_key: int | None, amount: int,
     finalized, `l2 claim` pays it on L1 (`l2 tx HASH` says when)."""
     key = _key(datadir, dev_key)
     to = _l1_address(recipient, "--recipient")
-
-    async def send(client: SequencerClient) -> tuple[Transfer, str]:
-        signed = await prepare_withdrawal(client, key, to, _postable(amount))
-        return signed, await client.send_transfer(signed)
-
-    signed, hash_ = _with_client(url, send)
+    signed, hash_ = _send_signed(
+        url, lambda client: prepare_withdrawal(client, key, to, _postable(amount)))
     click.echo(f"withdrawing {amount} from account {signed.from_index} to {recipient} "
                f"(nonce {signed.nonce}): {hash_}")
 
@@ -251,7 +293,7 @@ def force_withdraw(rpc_url: str, deployment: Path | None, datadir: Path | None,
                    index: int, amount: int, recipient: str) -> None:
     """Request a withdrawal on L1, for a sequencer that ignores `l2 withdraw`: it joins the L1
     queue, which every block must take in order within the force delay (a request the account
-    cannot pay is taken and skipped). Prints its queue position (`l2 tx --deposit` reads it)."""
+    cannot pay is taken and skipped). Prints its queue position (`l2 tx --message` reads it)."""
     l1 = _open_l1(rpc_url, deployment, datadir)
     key = _key(datadir, dev_key)
     to = _l1_address(recipient, "--recipient")
@@ -271,9 +313,10 @@ def force_withdraw(rpc_url: str, deployment: Path | None, datadir: Path | None,
 @password_file_option
 @dev_account_option
 @click.option("--block", "block_number", required=True, type=click.IntRange(1),
-              help="The L2 block that holds the withdrawal (`l2 tx HASH` says).")
+              help="The L2 block that holds the withdrawal (`l2 tx HASH` prints the claim).")
 @click.option("--position", required=True, type=click.IntRange(0),
-              help="The withdrawal's exit position in that block (`l2 tx HASH` says).")
+              help="The withdrawal's exit position in that block's exits (`l2 tx HASH` prints "
+                   "the claim).")
 def claim(rpc_url: str, deployment: Path | None, datadir: Path | None,
           password_file: Path | None, dev_account: int | None, block_number: int,
           position: int) -> None:
@@ -283,9 +326,11 @@ def claim(rpc_url: str, deployment: Path | None, datadir: Path | None,
     found = l1_claim(l1.rollup, l1.circuit, l1.from_block, block_number, position)
     account = signing_account(l1.chain, dev_account, datadir, password_file)
     paid = l1.bridge.claim_withdrawal(account, found.block_number, found.position,
-                                      to_checksum_address(found.recipient), found.amount,
+                                      to_checksum_address(found.recipient.to_bytes(20, "big")),
+                                      found.amount,
                                       found.proof)
-    click.echo(f"claimed {paid.amount} to {paid.recipient} (block {block_number}, exit "
+    click.echo(f"claimed {paid.amount} to {to_checksum_address(paid.recipient)} (block "
+               f"{block_number}, exit "
                f"{position})")
 
 
@@ -312,7 +357,25 @@ def exit_(rpc_url: str, deployment: Path | None, datadir: Path | None,
     account = signing_account(l1.chain, dev_account, datadir, password_file)
     paid = l1.bridge.exit(account, leaving.index, leaving.public_key, leaving.balance,
                           leaving.nonce, leaving.path, recipient, leaving.r8, leaving.s)
-    click.echo(f"exited account {index}: {paid.amount} to {paid.recipient}")
+    click.echo(f"exited account {index}: {paid.amount} to {to_checksum_address(paid.recipient)}")
+
+
+@command.command("reclaim")
+@market_options
+@datadir_option
+@password_file_option
+@dev_account_option
+@click.option("--message", "position", required=True, type=click.IntRange(0),
+              help="The deposit's queue position (what `l2 deposit` printed).")
+def reclaim(rpc_url: str, deployment: Path | None, datadir: Path | None,
+            password_file: Path | None, dev_account: int | None, position: int) -> None:
+    """Once the rollup is frozen: refund a deposit no finalized block took to its sender (whoever
+    sends this), once."""
+    l1 = _open_l1(rpc_url, deployment, datadir)
+    account = signing_account(l1.chain, dev_account, datadir, password_file)
+    refund = l1.bridge.reclaim_deposit(account, position)
+    click.echo(f"refunded deposit {position}: {refund.amount} to "
+               f"{to_checksum_address(refund.sender)}")
 
 
 @command.command("rebuild")

@@ -136,6 +136,11 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
                 capture_output=True, text=True, timeout=300))
             report = await trio.to_thread.run_sync(
                 market_report, devnet.market, devnet.rollup, devnet.behaviours, devnet.first_block)
+            # The load's first deposit and withdrawal: the deposit included, the withdrawal
+            # claimed on L1 once its block was finalized.
+            lane = devnet.rollups[0]
+            await _wait_until(lambda: lane.withdrawals_claimed)
+            bridge = await trio.to_thread.run_sync(lane.bridge_status)
             original, copied = await _copied_proof_verdicts(devnet)
             truncated, other_system = await _sealed_verdicts(devnet)
             nursery.cancel_scope.cancel()
@@ -158,6 +163,7 @@ async def test_the_market_finalizes_pays_honest_rollers_and_punishes_bad_ones(tm
     assert all(r["ok"] for r in records) and len(records) >= BLOCKS + BLOCKS // PARAMS.k
 
     assert report.finalized_blocks >= BLOCKS and report.batches_finalized >= BLOCKS // PARAMS.k
+    assert bridge["deposits_included"] >= 1 and bridge["withdrawals_claimed"] >= 1
     rollers = {r.address: r for r in report.rollers}
     grouped = _by_behaviour(devnet)
     (invalid,), (lazy,) = grouped["invalid"], grouped["lazy"]

@@ -81,7 +81,7 @@ async def test_two_rollups_share_the_rollers_and_each_pays_from_its_own_pool(tmp
     assert (tmp_path / "deployment.json").is_file() and (tmp_path / "deployment-2.json").is_file()
     rows = [line for line in view.export_text().splitlines()
             if any(address[:10] in line for address in addresses)]
-    assert len(rows) == 2  # one row per rollup in the live view's blocks table
+    assert len(rows) == 4  # one row per rollup in the live view's blocks and Bridge tables
 
     # A roller proved (delivered a valid proof that settled on time or late) for both rollups,
     # and its journal holds tasks of both.
