@@ -413,6 +413,30 @@ def test_refuses_malformed_data(world, data, reason, args):
         parse(data, SLOTS, ENTRIES)
 
 
+#: block sizes that take each branch of commitBlock's check of plain transfers: below three
+#: (not taken), below twelve (every third record's word), twelve and more (twelve an iteration,
+#: then the last twelve), with every remainder of twelve and of three, up to 64
+PLAIN_SIZES = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 23, 24, 25, 35, 36, 64)
+
+
+def test_every_record_of_a_block_of_transfers_is_checked(world):
+    """A block of transfers but one record whose op is 0 (padding) or 7 is refused BadOp naming
+    that record, whatever its size and the record's place; the same block of transfers alone
+    commits (calls as the sequencer: nothing is committed)."""
+    rollup = world.deploy(max_transfers=64)
+    commit = rollup.contract.functions.commitBlock
+    for size in PLAIN_SIZES:
+        data = calldata([transfer(k, k + 1, k + 1) for k in range(size)])
+        assert world.chain.call(commit(7, data), sender=world.sequencer.address) == 1
+        for k in range(size):
+            op = 7 * (k % 2)
+            bad = bytearray(data)
+            bad[1 + 11 * k] = bad[1 + 11 * k] & 0x1f | op << 5
+            with pytest.raises(TransactionFailed) as excinfo:
+                world.chain.call(commit(7, bytes(bad)), sender=world.sequencer.address)
+            assert rejected(excinfo) == ("BadOp", (k, op)), (size, k)
+
+
 def test_refuses_a_root_that_is_no_field_element(world):
     with pytest.raises(RollupRejected) as excinfo:
         world.rollup.commit_block(world.sequencer, R, BLOCKS[0].data)
