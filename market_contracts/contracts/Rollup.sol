@@ -273,7 +273,7 @@ contract Rollup {
     /// @dev The data reaches L1 as this call's calldata, which is what makes the state
     /// rebuildable; the event carries only the block's number. Written for gas (a block of 16
     /// transfers is under 3,000 gas a transfer, of 64 under 1,000, docs/rollup-data.md): the
-    /// common block, a first commit of three or more transfers with the queue empty, is checked
+    /// common block, a first commit of transfers alone with the queue empty, is checked
     /// (three records a word), hashed and written here, as `_commitChecked` would write it; any
     /// other block goes through `_commitChecked`, which refuses what must be refused.
     function commitBlock(uint256 newRoot, bytes calldata data) external returns (uint256 blockNumber) {
@@ -297,19 +297,21 @@ contract Rollup {
             )
             plain := and(plain, and(
                 iszero(and(xor(shr(QUEUE_NEXT, state), shr(QUEUE_LENGTH, state)), FIELD_MASK)),
-                and(and(gt(count, 2), iszero(gt(count, maxTransfers_))), eq(data.length, add(1, mul(count, RECORD_BYTES))))
+                and(and(iszero(iszero(count)), iszero(gt(count, maxTransfers_))),
+                    eq(data.length, add(1, mul(count, RECORD_BYTES))))
             ))
             if plain {
                 // The records' ops, three a word, each word loaded where a record starts: every
-                // third record's, twelve records an iteration, then the last twelve (below twelve
-                // records, every third record's and the last three's). Each word is XORed with
-                // TRANSFER's ops and ORed into one: its op bits are zero if all are TRANSFER.
+                // third record's, twelve records an iteration, then the last twelve; below twelve
+                // records, every third record's, then the one or two left, their ops alone. Each
+                // word is XORed with TRANSFER's ops and ORed into one: its op bits are zero if
+                // all are TRANSFER.
                 let transfers := TRIPLE_OP_TRANSFERS
                 let ptr := add(data.offset, 1)
-                let last := add(ptr, mul(sub(count, 3), RECORD_BYTES))
-                let flipped := xor(calldataload(last), transfers)
+                let flipped
                 switch lt(count, 12)
                 case 0 {
+                    let last := add(ptr, mul(sub(count, 3), RECORD_BYTES))
                     let end := add(ptr, mul(div(count, 12), 132))
                     for {} lt(ptr, end) { ptr := add(ptr, 132) } {
                         flipped := or(
@@ -320,7 +322,7 @@ contract Rollup {
                     }
                     flipped := or(
                         or(xor(calldataload(sub(last, 33)), transfers), xor(calldataload(sub(last, 66)), transfers)),
-                        or(xor(calldataload(sub(last, 99)), transfers), flipped)
+                        or(xor(calldataload(sub(last, 99)), transfers), or(xor(calldataload(last), transfers), flipped))
                     )
                 }
                 default {
@@ -328,6 +330,9 @@ contract Rollup {
                     for {} lt(ptr, end) { ptr := add(ptr, 33) } {
                         flipped := or(xor(calldataload(ptr), transfers), flipped)
                     }
+                    // the top 88 bits a record left (none if count is a multiple of three)
+                    let left := not(shr(mul(mod(count, 3), 88), not(0)))
+                    flipped := or(and(xor(calldataload(ptr), transfers), left), flipped)
                 }
                 plain := iszero(and(flipped, TRIPLE_OP_MASK))
             }

@@ -251,10 +251,10 @@ def stored(world: RollupWorld, number: int) -> tuple[list[int], int]:
     return [word(base), word(base + 1), word(base + 2)], word(0)
 
 
-@pytest.mark.parametrize("block", [BLOCKS[3], BLOCKS[0]], ids=["plain-transfers", "checked"])
+@pytest.mark.parametrize("block", [BLOCKS[3], BLOCKS[1]], ids=["plain-transfers", "checked"])
 def test_both_commit_paths_write_the_same_words(world, block):
-    """commitBlock writes a first commit of three or more transfers with the queue empty
-    itself, any other block (two transfers here) through `_commitChecked`: alike."""
+    """commitBlock writes a first commit of transfers alone with the queue empty itself, any
+    other block (here one that opens an account) through `_commitChecked`: alike."""
     _, counters = stored(world, 1)
     committed = world.commit(block)
     entry, after = stored(world, 1)
@@ -413,9 +413,9 @@ def test_refuses_malformed_data(world, data, reason, args):
         parse(data, SLOTS, ENTRIES)
 
 
-#: block sizes that take each branch of commitBlock's check of plain transfers: below three
-#: (not taken), below twelve (every third record's word), twelve and more (twelve an iteration,
-#: then the last twelve), with every remainder of twelve and of three, up to 64
+#: block sizes that take each branch of commitBlock's check of plain transfers: below twelve
+#: (every third record's word, then the ops left), twelve and more (twelve an iteration, then
+#: the last twelve), with every remainder of twelve and of three, up to 64
 PLAIN_SIZES = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 23, 24, 25, 35, 36, 64)
 
 
