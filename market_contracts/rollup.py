@@ -364,18 +364,14 @@ class Rollup:
         return [self.committed_from_log(standing[n]) for n in sorted(standing)]
 
     def committed_from_log(self, log: EventData) -> CommittedBlock:
-        """A `BlockCommitted` event's block (status COMMITTED, randomness None: recorded later).
-        The event holds the number, new root and data hash; the L1 block and time are the log's
-        block's, the old root block n-1's as of that L1 block, the draw pin `drawBlocks`' (it
-        never changes once set)."""
-        args = log["args"]
-        number, l1_block = args["blockNumber"], log["blockNumber"]
-        old_root = self.block(number - 1, l1_block).new_root
-        roster_block, randomness_block, _ = self.draw_blocks(number)
-        timestamp = self.chain.w3.eth.get_block(l1_block)["timestamp"]
-        return CommittedBlock(number, old_root, args["newRoot"], args["dataHash"], None, l1_block,
-                              timestamp, BlockStatus.COMMITTED, roster_block=roster_block,
-                              randomness_block=randomness_block)
+        """A `BlockCommitted` event's block (status COMMITTED, randomness and prover None: what
+        the commit made). The event holds the number alone (for commitBlock's gas): the rest is
+        `blockInfo` as of the log's L1 block, where the block's ring entry is this commit's.
+        Only if a later transaction of the same L1 block reverted the block is it what L1 held at
+        that block's end instead (a recommit's, or zeros): such a log does not stand, and
+        `committed_blocks` drops it."""
+        block = self.block(log["args"]["blockNumber"], log["blockNumber"])
+        return replace(block, randomness=None, status=BlockStatus.COMMITTED, prover=None)
 
     def config(self) -> tuple:
         """The constructor's `Config` as the contract reports it (its immutables)."""

@@ -135,6 +135,9 @@ contract Rollup {
     uint256 internal constant QUEUE_NEXT = 120;
     uint256 internal constant QUEUE_LENGTH = 160;
     uint256 internal constant LAST_FINALIZED_TIME = 200;
+    /// the lastCommitted and high water fields, and the queueNext field (literals, for assembly)
+    uint256 internal constant COMMITTED_BITS = 0xffffffffff0000000000ffffffffff;
+    uint256 internal constant QUEUE_NEXT_BITS = 0x00ffffffffff000000000000000000000000000000;
 
     // A ring entry's meta word, 40 bits a field; bit 255 keeps it nonzero.
     uint256 internal constant META_L1_BLOCK = 0;
@@ -158,10 +161,10 @@ contract Rollup {
     /// would compute an expression at each use): (1 << 20) for 0 PAD, 0 for 1 TRANSFER,
     /// 1 << 32k for k = 2 OPEN, 3 DEPOSIT, 4 WITHDRAW, (1 | 1 << 10) << 32k for 5 FORCED and
     /// 6 FORCED_SKIP, (1 << 20) << 224 for 7 (tests/market_contracts/test_rollup.py checks it).
-    /// the op bits of two consecutive records in the word loaded at the first, and what they
-    /// hold when both are TRANSFER (1 << 253 | 1 << 165)
-    uint256 internal constant PAIR_OP_MASK = 0xe000000000000000000000e00000000000000000000000000000000000000000;
-    uint256 internal constant PAIR_OP_TRANSFERS = 0x2000000000000000000000200000000000000000000000000000000000000000;
+    /// the op bits of three consecutive records in the word loaded at the first, and what they
+    /// hold when all are TRANSFER (1 << 253 | 1 << 165 | 1 << 77)
+    uint256 internal constant TRIPLE_OP_MASK = 0xe000000000000000000000e000000000000000000000e0000000000000000000;
+    uint256 internal constant TRIPLE_OP_TRANSFERS = 0x2000000000000000000000200000000000000000000020000000000000000000;
     uint256 public constant OP_COUNTS = 0x10000000000401000004010000000100000001000000010000000000100000;
 
     address public immutable sequencer;
@@ -175,6 +178,8 @@ contract Rollup {
     uint256 public immutable forceDelay;
     uint256 public immutable escapeDelay;
     uint256 public immutable ringSize;
+    /// the body's length (`block_data.body`): maxTransfers records and `entries` entries
+    uint256 private immutable _bodyLength;
 
     uint256 private _state;
     mapping(uint256 => FinalBlock) private _final;
@@ -183,9 +188,11 @@ contract Rollup {
     mapping(uint256 => QueueEntry) private _queue;
 
     event Genesis(bytes accounts);
-    /// Followers read the posted data from the transaction, the L1 block and time from its block,
-    /// the draw pin from `drawBlocks`.
-    event BlockCommitted(uint256 indexed blockNumber, uint256 newRoot, uint256 dataHash);
+    /// The number alone, not indexed (commitBlock's gas: a topic costs 375, a data word 256;
+    /// followers read ranges of L1 blocks, none filters by number): followers read the new root
+    /// and data hash from `blockInfo` as of the event's L1 block (or the posted data from the
+    /// transaction), the L1 block and time from its block, the draw pin from `drawBlocks`.
+    event BlockCommitted(uint256 blockNumber);
     event RandomnessRecorded(uint256 indexed blockNumber, bytes32 randomness, uint256 sourceBlock);
     event BatchFinalized(uint256 indexed firstBlock, uint256 lastBlock, address[] provers);
     event BlocksReverted(uint256 indexed fromBlock, uint256 toBlock);
@@ -245,6 +252,7 @@ contract Rollup {
         forceDelay = config.forceDelay;
         escapeDelay = config.escapeDelay;
         ringSize = config.ringSize;
+        _bodyLength = config.maxTransfers * RECORD_BYTES + config.entries * ENTRY_BYTES;
         for (uint256 i = 0; i < config.ringSize; ++i) {
             RingEntry storage entry = _ringEntry(i);
             entry.newRoot = RING_FILL;
@@ -263,12 +271,101 @@ contract Rollup {
     /// (`block_data.calldata`). Refuses data `block_data.parse` refuses, queue records that are not
     /// the queue's next entries, and a block that leaves an overdue queue entry out.
     /// @dev The data reaches L1 as this call's calldata, which is what makes the state
-    /// rebuildable; the event carries only its hash. Written for gas (a block of transfers is
-    /// under 1,000 gas a transfer at 64, docs/rollup-data.md): the ring entry is addressed and
-    /// written in assembly, the records checked by one table lookup each.
+    /// rebuildable; the event carries only the block's number. Written for gas (a block of 16
+    /// transfers is under 3,000 gas a transfer, of 64 under 1,000, docs/rollup-data.md): the
+    /// common block, a first commit of transfers alone with the queue empty, is checked
+    /// (three records a word), hashed and written here, as `_commitChecked` would write it; any
+    /// other block goes through `_commitChecked`, which refuses what must be refused.
     function commitBlock(uint256 newRoot, bytes calldata data) external returns (uint256 blockNumber) {
         if (msg.sender != sequencer) revert NotSequencer(msg.sender);
         uint256 state = _state;
+        uint256 escapeDelay_ = escapeDelay;
+        uint256 ringSize_ = ringSize;
+        uint256 maxTransfers_ = maxTransfers;
+        uint256 bodyLength = _bodyLength;
+        bytes32 topic = BlockCommitted.selector;
+        assembly ("memory-safe") {
+            blockNumber := add(and(state, FIELD_MASK), 1)
+            let count := shr(248, calldataload(data.offset))
+            // _commitChecked's checks in its order: not frozen (as _isFrozen), a field element,
+            // the ring not full (unchecked, as there); then a first commit, no queue entry to
+            // take or to be overdue (queueNext = queueLength), and count TRANSFER records alone
+            let plain := and(
+                and(iszero(gt(sub(timestamp(), shr(LAST_FINALIZED_TIME, state)), escapeDelay_)), lt(newRoot, R)),
+                and(iszero(gt(blockNumber, add(and(shr(LAST_FINALIZED, state), FIELD_MASK), ringSize_))),
+                    gt(blockNumber, and(shr(HIGH_WATER, state), FIELD_MASK)))
+            )
+            plain := and(plain, and(
+                iszero(and(xor(shr(QUEUE_NEXT, state), shr(QUEUE_LENGTH, state)), FIELD_MASK)),
+                and(and(iszero(iszero(count)), iszero(gt(count, maxTransfers_))),
+                    eq(data.length, add(1, mul(count, RECORD_BYTES))))
+            ))
+            if plain {
+                // The records' ops, three a word, each word loaded where a record starts: every
+                // third record's, twelve records an iteration, then the last twelve; below twelve
+                // records, every third record's, then the one or two left, their ops alone. Each
+                // word is XORed with TRANSFER's ops and ORed into one: its op bits are zero if
+                // all are TRANSFER.
+                let transfers := TRIPLE_OP_TRANSFERS
+                let ptr := add(data.offset, 1)
+                let flipped
+                switch lt(count, 12)
+                case 0 {
+                    let last := add(ptr, mul(sub(count, 3), RECORD_BYTES))
+                    let end := add(ptr, mul(div(count, 12), 132))
+                    for {} lt(ptr, end) { ptr := add(ptr, 132) } {
+                        flipped := or(
+                            or(or(xor(calldataload(ptr), transfers), xor(calldataload(add(ptr, 33)), transfers)),
+                                or(xor(calldataload(add(ptr, 66)), transfers), xor(calldataload(add(ptr, 99)), transfers))),
+                            flipped
+                        )
+                    }
+                    flipped := or(
+                        or(xor(calldataload(sub(last, 33)), transfers), xor(calldataload(sub(last, 66)), transfers)),
+                        or(xor(calldataload(sub(last, 99)), transfers), or(xor(calldataload(last), transfers), flipped))
+                    )
+                }
+                default {
+                    let end := add(ptr, mul(div(count, 3), 33))
+                    for {} lt(ptr, end) { ptr := add(ptr, 33) } {
+                        flipped := or(xor(calldataload(ptr), transfers), flipped)
+                    }
+                    // the top 88 bits a record left (none if count is a multiple of three)
+                    let left := not(shr(mul(mod(count, 3), 88), not(0)))
+                    flipped := or(and(xor(calldataload(ptr), transfers), left), flipped)
+                }
+                plain := iszero(and(flipped, TRIPLE_OP_MASK))
+            }
+            if plain {
+                // _dataHash of a block without entries: the records over the zeros past the free
+                // pointer (nothing was written there)
+                let start := mload(0x40)
+                calldatacopy(start, add(data.offset, 1), mul(count, RECORD_BYTES))
+                if iszero(staticcall(gas(), 0x02, start, bodyLength, 0x00, 0x20)) { revert(0, 0) }
+                let slot := add(RING_BASE, mul(RING_ENTRY_SLOTS, mod(blockNumber, ringSize_)))
+                sstore(slot, newRoot)
+                // mod 2^253 (COMMITMENT_MASK), shifted out: cheaper than the mask's constant
+                sstore(add(slot, 1), shr(3, shl(3, mload(0x00))))
+                // a first commit pins its own L1 block and time; its queue start is queueNext
+                let when := or(shl(META_L1_BLOCK, number()), shl(META_TIMESTAMP, timestamp()))
+                sstore(add(slot, 2), or(or(META_MARK, or(when, shl(META_PIN_BLOCK, when))),
+                    shl(sub(META_QUEUE_START, QUEUE_NEXT), and(state, QUEUE_NEXT_BITS))))
+                // lastCommitted and the high water mark are the block; the queue did not move
+                sstore(_state.slot, or(and(state, not(COMMITTED_BITS)), or(blockNumber, shl(HIGH_WATER, blockNumber))))
+                mstore(0x00, blockNumber)
+                log1(0x00, 0x20, topic)
+                return(0x00, 0x20)
+            }
+        }
+        return _commitChecked(state, newRoot, data);
+    }
+
+    /// commitBlock of any block: every check in order, the queue records taken, the exit root
+    /// and the ring entry written.
+    function _commitChecked(uint256 state, uint256 newRoot, bytes calldata data)
+        private
+        returns (uint256 blockNumber)
+    {
         _requireNotFrozen(state);
         if (newRoot >= R) revert NotAFieldElement(newRoot);
         uint256 highWater;
@@ -314,9 +411,8 @@ contract Rollup {
             if gt(blockNumber, highWater) {
                 state := or(and(state, not(shl(HIGH_WATER, FIELD_MASK))), shl(HIGH_WATER, blockNumber))
             }
-            mstore(0x00, newRoot)
-            mstore(0x20, dataHash)
-            log2(0x00, 0x40, topic, blockNumber)
+            mstore(0x00, blockNumber)
+            log1(0x00, 0x20, topic)
         }
         _state = state;
     }
@@ -341,9 +437,7 @@ contract Rollup {
     // ---------------------------------------------------------------- block data
 
     /// The record count and the entries consumed, after `block_data.parse`'s checks in its order.
-    /// @dev A block of transfers only (its length says so) is checked two records a word: the op
-    /// bits of both must read TRANSFER. Any other block, or one failing that, is read record by
-    /// record (`_countOps`) for its counts and the first refusal.
+    /// @dev The records are read one by one (`_countOps`) for their counts and the first refusal.
     function _checkShape(bytes calldata data) private view returns (uint256 count, uint256 consuming) {
         assembly ("memory-safe") {
             count := shr(248, calldataload(data.offset))
@@ -354,31 +448,6 @@ contract Rollup {
         unchecked {
             uint256 recordsEnd = 1 + count * RECORD_BYTES;
             if (data.length < recordsEnd) revert DataTooShort(data.length, count);
-            if (data.length == recordsEnd) {
-                uint256 wrong;
-                assembly ("memory-safe") {
-                    let ptr := add(data.offset, 1)
-                    // ops of records k and k + 1: bits 253..255 and 165..167 of the word at k;
-                    // eight records an iteration, then pairs, then the odd one
-                    let eightsEnd := add(ptr, mul(shr(3, count), 88))
-                    for {} lt(ptr, eightsEnd) { ptr := add(ptr, 88) } {
-                        wrong := or(
-                            or(xor(and(calldataload(ptr), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
-                                xor(and(calldataload(add(ptr, 22)), PAIR_OP_MASK), PAIR_OP_TRANSFERS)),
-                            or(xor(and(calldataload(add(ptr, 44)), PAIR_OP_MASK), PAIR_OP_TRANSFERS),
-                                or(xor(and(calldataload(add(ptr, 66)), PAIR_OP_MASK), PAIR_OP_TRANSFERS), wrong))
-                        )
-                    }
-                    let pairsEnd := add(ptr, mul(and(shr(1, count), 3), 22))
-                    for {} lt(ptr, pairsEnd) { ptr := add(ptr, 22) } {
-                        wrong := or(wrong, xor(and(calldataload(ptr), PAIR_OP_MASK), PAIR_OP_TRANSFERS))
-                    }
-                    if and(count, 1) {
-                        wrong := or(wrong, xor(shr(253, calldataload(ptr)), OP_TRANSFER))
-                    }
-                }
-                if (wrong == 0) return (count, 0);
-            }
             uint256 forced;
             (consuming, forced) = _countOps(data, count);
             uint256 expected = recordsEnd + consuming * ENTRY_BYTES + forced * RECIPIENT_BYTES;
@@ -507,11 +576,10 @@ contract Rollup {
     /// copied in, over zeros.
     function _dataHash(bytes calldata data, uint256 count, uint256 consuming) private view returns (uint256 hash) {
         uint256 recordsLength;
-        uint256 length;
         unchecked {
-            recordsLength = maxTransfers * RECORD_BYTES; // maxTransfers < 256; entries of any
-            length = recordsLength + entries * ENTRY_BYTES; // use cannot overflow (see TooManyEntries)
+            recordsLength = maxTransfers * RECORD_BYTES; // maxTransfers < 256
         }
+        uint256 length = _bodyLength;
         assembly ("memory-safe") {
             let start := mload(0x40)
             let records := add(data.offset, 1)
@@ -591,7 +659,10 @@ contract Rollup {
     }
 
     function _isFrozen(uint256 state) private view returns (bool) {
-        return block.timestamp > _field(state, LAST_FINALIZED_TIME) + escapeDelay;
+        // lastFinalizedTime is a past block's time: the difference cannot underflow
+        unchecked {
+            return block.timestamp - _field(state, LAST_FINALIZED_TIME) > escapeDelay;
+        }
     }
 
     function _requireNotFrozen(uint256 state) private view {

@@ -339,6 +339,15 @@ async def _settle(network: ChaosNetwork, client: SequencerClient, deadline: floa
         await trio.sleep(2.0)
 
 
+def _history_event(rollup, log) -> tuple:
+    """A Rollup log as `checks.commit_history` takes it; a commit's root and data hash are read
+    as of its L1 block (the event holds the number alone)."""
+    if log["event"] == "BlocksReverted":
+        return ("revert", log["args"]["fromBlock"])
+    block = rollup.committed_from_log(log)
+    return ("commit", block.number, block.new_root, block.data_hash)
+
+
 def _check(config: CampaignConfig, network: ChaosNetwork, load: LoadGenerator,
            sequencer_blocks: dict[int, dict], held: set[str], records: list[FaultRecord], seconds: float) -> CampaignReport:
     chain, world = network.chain, network.world
@@ -351,8 +360,7 @@ def _check(config: CampaignConfig, network: ChaosNetwork, load: LoadGenerator,
     logs = [*events.BlockCommitted().get_logs(from_block=first, to_block=head),
             *events.BlocksReverted().get_logs(from_block=first, to_block=head)]
     history = checks.commit_history(
-        ("commit", log["args"]["blockNumber"], log["args"]["newRoot"], log["args"]["dataHash"])
-        if log["event"] == "BlockCommitted" else ("revert", log["args"]["fromBlock"])
+        _history_event(rollup, log)
         for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"])))
 
     # The sequencer's blocks, as it serves them, against what L1 holds.

@@ -45,7 +45,8 @@ def gas_command(ks: tuple[int, ...], as_json: bool) -> None:
               help="Transfers in the committed block (at most the measured rollup's "
                    "maxTransfers, 64).")
 @click.option("--json", "as_json", is_flag=True,
-              help='Print {"n", "commit_gas", "gas_per_transfer", "calldata_bytes", "l1"}.')
+              help='Print {"n", "commit_gas", "gas_per_transfer", "calldata_bytes", '
+                   '"access_list", "l1"}.')
 def rollup_gas_command(n: int, as_json: bool) -> None:
     """Gas of the Rollup's commitBlock for a block of N realistic transfers (posted as
     sequencer.block_data posts them), on anvil (started and stopped here): the receipt's gasUsed,

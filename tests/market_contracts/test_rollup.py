@@ -221,13 +221,48 @@ def test_commits_blocks_with_their_data_hash(world):
         ["bytes32[]"], [[world.rollup.statement(3), world.rollup.statement(4)]]))
 
 
-def test_the_event_holds_the_number_the_root_and_the_data_hash(world):
+def test_the_event_holds_the_number_and_the_block_is_read_as_of_its_l1_block(world):
     block = BLOCKS[1]
     world.commit(BLOCKS[0])
-    receipt_block = world.commit(block).l1_block
-    (event,) = world.rollup.contract.events.BlockCommitted().get_logs(from_block=receipt_block)
-    assert dict(event["args"]) == {"blockNumber": 2, "newRoot": block.new_root,
-                                   "dataHash": block.data_hash}
+    committed = world.commit(block)
+    (event,) = world.rollup.contract.events.BlockCommitted().get_logs(from_block=committed.l1_block)
+    assert dict(event["args"]) == {"blockNumber": 2}
+    world.rollup.revert_blocks(world.sequencer, 2)
+    world.commit(OTHER_BLOCK_2)
+    # the dropped commit's log still tells its own root and data hash
+    from_log = world.rollup.committed_from_log(event)
+    assert from_log == committed
+    assert (from_log.old_root, from_log.new_root, from_log.data_hash) == (
+        BLOCKS[0].new_root, block.new_root, block.data_hash)
+
+
+#: the Rollup's ring (RING_BASE in Rollup.sol): entry i is slots RING_BASE + 3i .. + 3i + 2
+RING_BASE = int.from_bytes(keccak(b"provernet.Rollup.ring"), "big")
+FIELD = (1 << 40) - 1
+
+
+def stored(world: RollupWorld, number: int) -> tuple[list[int], int]:
+    """Block `number`'s ring entry (new root, data hash, meta) and the packed counters, as the
+    Rollup's storage holds them."""
+    def word(slot: int) -> int:
+        return int.from_bytes(world.chain.w3.eth.get_storage_at(world.rollup.address, slot), "big")
+
+    base = RING_BASE + 3 * (number % RING)
+    return [word(base), word(base + 1), word(base + 2)], word(0)
+
+
+@pytest.mark.parametrize("block", [BLOCKS[3], BLOCKS[1]], ids=["plain-transfers", "checked"])
+def test_both_commit_paths_write_the_same_words(world, block):
+    """commitBlock writes a first commit of transfers alone with the queue empty itself, any
+    other block (here one that opens an account) through `_commitChecked`: alike."""
+    _, counters = stored(world, 1)
+    committed = world.commit(block)
+    entry, after = stored(world, 1)
+    when = committed.l1_block | committed.timestamp << 40
+    # new root, data hash; the commit's L1 block and time, pinned as the draw's, queue start 0
+    assert entry == [block.new_root, block.data_hash, 1 << 255 | when | when << 80]
+    # lastCommitted and the high water mark are 1; the queue and finalization untouched
+    assert after == counters | 1 | 1 << 80 and counters & (FIELD | FIELD << 80) == 0
 
 
 def test_randomness_is_the_hash_of_the_block_after_the_commit(world):
@@ -376,6 +411,30 @@ def test_refuses_malformed_data(world, data, reason, args):
     assert world.rollup.last_committed() == 0
     with pytest.raises(MalformedBlockData):
         parse(data, SLOTS, ENTRIES)
+
+
+#: block sizes that take each branch of commitBlock's check of plain transfers: below twelve
+#: (every third record's word, then the ops left), twelve and more (twelve an iteration, then
+#: the last twelve), with every remainder of twelve and of three, up to 64
+PLAIN_SIZES = (1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16, 23, 24, 25, 35, 36, 64)
+
+
+def test_every_record_of_a_block_of_transfers_is_checked(world):
+    """A block of transfers but one record whose op is 0 (padding) or 7 is refused BadOp naming
+    that record, whatever its size and the record's place; the same block of transfers alone
+    commits (calls as the sequencer: nothing is committed)."""
+    rollup = world.deploy(max_transfers=64)
+    commit = rollup.contract.functions.commitBlock
+    for size in PLAIN_SIZES:
+        data = calldata([transfer(k, k + 1, k + 1) for k in range(size)])
+        assert world.chain.call(commit(7, data), sender=world.sequencer.address) == 1
+        for k in range(size):
+            op = 7 * (k % 2)
+            bad = bytearray(data)
+            bad[1 + 11 * k] = bad[1 + 11 * k] & 0x1f | op << 5
+            with pytest.raises(TransactionFailed) as excinfo:
+                world.chain.call(commit(7, bytes(bad)), sender=world.sequencer.address)
+            assert rejected(excinfo) == ("BadOp", (k, op)), (size, k)
 
 
 def test_refuses_a_root_that_is_no_field_element(world):
