@@ -421,22 +421,27 @@ def _bench_circuit(name: str, cache_dir: Path | None):
 
 
 def _full_block_inputs(name: str) -> dict:
-    """A block of the profile's full size: account i pays account size + i."""
+    """A block of the profile's full size: account i pays account size + i, every slot a
+    TRANSFER (both accounts exist: a block can open only as many accounts as it has entries)."""
     # The L2 model, for these inputs only.
     from sequencer.accounts import Account
     from sequencer.circuit_inputs import LARGE, SMALL, block_inputs
     from sequencer.genesis import dev_address, dev_private_key, genesis_state
     from sequencer.transactions import Transfer, sign_transfer
+    from sequencer.transition import apply_record, record_for
 
     circuit = {"block_small": SMALL, "block_large": LARGE}[name]
     size = circuit.block_size
-    state = genesis_state(circuit.depth, {i: Account(dev_address(i), 1000) for i in range(size)})
-    transfers = [
-        sign_transfer(Transfer(i, size + i, dev_address(size + i), 1 + i, 0), dev_private_key(i),
-                      circuit.chain_id)
-        for i in range(size)
-    ]
-    return block_inputs(circuit, state, transfers, 1)
+    before = genesis_state(circuit.depth,
+                           {i: Account(dev_address(i), 1000) for i in range(2 * size)})
+    state, ops = before, []
+    for i in range(size):
+        tx = sign_transfer(Transfer(i, size + i, dev_address(size + i), 1 + i, 0),
+                           dev_private_key(i), circuit.chain_id)
+        record = record_for(state, tx)
+        state = apply_record(state, record, tx, circuit.chain_id)
+        ops.append((record, tx))
+    return block_inputs(circuit, before, ops, 1)
 
 
 def _random_key(log_n: int):

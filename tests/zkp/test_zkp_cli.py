@@ -172,3 +172,16 @@ def test_bench_gas_json(monkeypatch, tmp_path):
     assert figure["k"] == 2
     assert figure["gas_per_proof"] == figure["aggregate_verify_gas"] // 2
     assert 150_000 < figure["single_verify_gas"] < figure["aggregate_verify_gas"]
+
+
+def test_bench_proves_a_full_small_block_on_the_cpu(small_circuit, build_cache, tmp_path):
+    """`provernet zkp bench --circuits block_small`: a real proof of a full block of the small
+    profile (its inputs built by the L2 model, `_full_block_inputs`), timed on the cpu."""
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["zkp", "bench", "--backend", "cpu", "--min-log", "1",
+                                      "--max-log", "0", "--circuits", "block_small", "--runs",
+                                      "1", "--cache-dir", str(build_cache), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(out.read_text())["rows"]
+    assert (row["what"], row["log_n"], row["constraints"]) == ("proof block_small", 16, 57_834)
+    assert row["cpu_ms"] > 0
