@@ -35,13 +35,17 @@ import trio
 from eth_utils import to_checksum_address
 
 from market_contracts.anvil import run_anvil
+from market_contracts.bridge import Bridge
 from market_contracts.chain import RpcChain
+from market_contracts.errors import ChainError
 from market_contracts.rules import MarketParams, ends_batch
+from market_contracts.units import ONE_TOKEN
 from provernet.chaos import checks
 from provernet.chaos.network import ChaosNetwork, LoadGenerator, NetworkConfig, NodeProcess
 from provernet.chaos.proxy import PROXY_FAULTS, Fault, L1Proxy
 from sequencer.client import SequencerClient
 from sequencer.errors import SequencerError
+from sequencer.genesis import dev_address
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +69,9 @@ FREEZE_S = (15.0, 45.0)
 REPORT_NAME = "chaos-report.json"
 #: most seconds to wait for the sequencer's blocks to fill a whole batch once faults are over
 PAD_TIMEOUT_S = 120.0
+#: seconds between the campaign's deposits: L1 messages the relayer must carry through the
+#: kills (each a queue position L1 must see consumed, once, by the end)
+DEPOSIT_INTERVAL_S = 4.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +141,10 @@ class CampaignReport:
     reverted_blocks: int
     reverted_not_recommitted: int
     root_mismatches: int
+    #: deposits the campaign made on L1, and those no block had taken when it ended (the
+    #: contract consumes each queue position once, in order: none can be taken twice)
+    deposits: int
+    deposits_not_included: int
     nodes_down: int
     tracebacks: int
     committed_blocks: int
@@ -164,7 +175,8 @@ class CampaignReport:
             "duplicate_commits", "skipped_blocks", "double_settlements",
             "unfinalized_blocks", "restarts_failed", "outages_unreported",
             "l1_recoveries_failed", "nonce_gaps", "duplicate_transactions", "double_signed",
-            "reverted_not_recommitted", "root_mismatches", "nodes_down", "tracebacks")}
+            "reverted_not_recommitted", "root_mismatches", "deposits_not_included",
+            "nodes_down", "tracebacks")}
         return [f"{name} = {value}" for name, value in bad.items() if value]
 
 
@@ -209,6 +221,7 @@ async def _campaign(config: CampaignConfig, rng: random.Random, network: ChaosNe
     async with SequencerClient(network.sequencer_url, timeout=10.0) as client, \
             trio.open_nursery() as nursery:
         nursery.start_soon(load.run, client, config.load, stop)
+        nursery.start_soon(_deposit, network, stop)
         for kind, target in plan(config.kills, config.l1_faults, list(network.nodes),
                                  config.l1_fault_kinds, rng):
             await trio.sleep(rng.uniform(*config.gap_s))
@@ -232,6 +245,21 @@ async def _campaign(config: CampaignConfig, rng: random.Random, network: ChaosNe
                                            held, records, trio.current_time() - started)
     report.save(config.datadir / REPORT_NAME)
     return report
+
+
+async def _deposit(network: ChaosNetwork, stop: trio.Event) -> None:
+    """A deposit every DEPOSIT_INTERVAL_S until `stop`, from the deployer to a genesis account:
+    L1 messages that the sequencer's relayer must carry through every kill. One that an L1
+    fault refuses is not made (the queue holds only what landed)."""
+    bridge = Bridge(network.chain, network.world.rollup.bridge())
+    while not stop.is_set():
+        with trio.move_on_after(DEPOSIT_INTERVAL_S):
+            await stop.wait()
+        try:
+            await trio.to_thread.run_sync(bridge.deposit, network.world.owner,
+                                          dev_address(0), ONE_TOKEN)
+        except (ChainError, OSError) as error:
+            log.info("chaos deposit refused", error=str(error))
 
 
 async def _kill(node: NodeProcess, down: float, http: httpx.AsyncClient) -> FaultRecord:
@@ -323,18 +351,19 @@ async def _fill_batch(client: SequencerClient, load: LoadGenerator,
 
 
 async def _settle(network: ChaosNetwork, client: SequencerClient, deadline: float) -> None:
-    """Until every committed block is finalized and every accepted transfer committed, or
-    `deadline` (trio time)."""
+    """Until every committed block is finalized, every accepted transfer committed and every
+    deposit taken by a block, or `deadline` (trio time)."""
     rollup = network.world.rollup
     while trio.current_time() < deadline:
         try:
             status = await client.status()
-            committed, finalized = await trio.to_thread.run_sync(
-                lambda: (rollup.last_committed(), rollup.last_finalized()))
+            committed, finalized, queued = await trio.to_thread.run_sync(
+                lambda: (rollup.last_committed(), rollup.last_finalized(),
+                         rollup.queue_length() - rollup.queue_next()))
         except (SequencerError, OSError, ValueError):
             status = None
         if (status is not None and status["pending"] == 0 and committed == finalized
-                and committed == status["lastBlock"]):
+                and committed == status["lastBlock"] and queued == 0):
             return
         await trio.sleep(2.0)
 
@@ -450,6 +479,8 @@ def _check(config: CampaignConfig, network: ChaosNetwork, load: LoadGenerator,
         reverted_blocks=history.reverts,
         reverted_not_recommitted=len(history.reverted_not_recommitted),
         root_mismatches=mismatches,
+        deposits=rollup.queue_length(),
+        deposits_not_included=rollup.queue_length() - rollup.queue_next(),
         nodes_down=sum(1 for n in network.nodes.values() if not n.running),
         tracebacks=sum(n["tracebacks"] for n in nodes.values()),
         committed_blocks=committed, seconds=round(seconds, 1), faults=records, nodes=nodes,

@@ -94,6 +94,8 @@ async def test_the_relay_passes_calls_and_fails_them_on_command():
 
 @pytest.mark.anvil
 async def test_a_short_campaign_of_kills_and_an_l1_outage_loses_nothing(tmp_path):
+    """SIGKILLed nodes and an L1 outage, under transfers and deposits: no transfer lost or
+    doubled, every deposit included."""
     report = await run_campaign(CampaignConfig(
         datadir=tmp_path, kills=2, l1_faults=1, seed=7, gap_s=(3.0, 6.0),
         l1_fault_s=(8.0, 12.0), l1_fault_kinds=("lose_reply",),
@@ -102,6 +104,8 @@ async def test_a_short_campaign_of_kills_and_an_l1_outage_loses_nothing(tmp_path
         settle_deadlines=8.0))
     assert report.kills == 2 and report.l1_faults == 1
     assert report.accepted_transfers > 0 and report.finalized_blocks > 0
+    # Deposits were made through the kills, and every one was taken by a block (failures).
+    assert report.deposits > 0
     # Every check, the outage shown in every node's /health among them; a failure shows each
     # node's details too (which nonces are missing, held or in flight), whole: a string is not
     # shortened by pytest as a dict is.
