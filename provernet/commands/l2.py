@@ -46,6 +46,7 @@ from sequencer.wallet import (
 from sequencer.wire import field_element, hex32
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 sequencer_option = click.option(
     "--sequencer", "url", default=DEFAULT_URL, show_default=True, envvar="PROVERNET_SEQUENCER",
@@ -66,6 +67,12 @@ def _with_client(url: str, work: Callable[[SequencerClient], Awaitable[T]]) -> T
             return await work(client)
 
     return trio.run(main)
+
+
+def l1_signing_options(func: F) -> F:
+    """A command that signs on L1: the deployment it talks to, and the account that signs (a dev
+    node's `--dev-account`, or the keystore in `--datadir`)."""
+    return market_options(datadir_option(password_file_option(dev_account_option(func))))
 
 
 def _send_signed(url: str, prepare: Callable[[SequencerClient], Awaitable[Transfer]]
@@ -239,10 +246,7 @@ def _postable(amount: int) -> int:
 
 
 @command.command("deposit")
-@market_options
-@datadir_option
-@password_file_option
-@dev_account_option
+@l1_signing_options
 @dev_key_option
 @click.option("--amount", required=True, type=click.IntRange(1), help="Tokens, in base units.")
 @click.option("--to", "to_address", default=None,
@@ -280,10 +284,7 @@ def withdraw(url: str, datadir: Path | None, dev_key: int | None, amount: int,
 
 
 @command.command("force-withdraw")
-@market_options
-@datadir_option
-@password_file_option
-@dev_account_option
+@l1_signing_options
 @dev_key_option
 @click.option("--index", required=True, type=click.IntRange(0), help="The account's index.")
 @click.option("--amount", required=True, type=click.IntRange(1), help="Amount in base units.")
@@ -308,10 +309,7 @@ def force_withdraw(rpc_url: str, deployment: Path | None, datadir: Path | None,
 
 
 @command.command("claim")
-@market_options
-@datadir_option
-@password_file_option
-@dev_account_option
+@l1_signing_options
 @click.option("--block", "block_number", required=True, type=click.IntRange(1),
               help="The L2 block that holds the withdrawal (`l2 tx HASH` prints the claim).")
 @click.option("--position", required=True, type=click.IntRange(0),
@@ -335,10 +333,7 @@ def claim(rpc_url: str, deployment: Path | None, datadir: Path | None,
 
 
 @command.command("exit")
-@market_options
-@datadir_option
-@password_file_option
-@dev_account_option
+@l1_signing_options
 @dev_key_option
 @click.option("--index", required=True, type=click.IntRange(0), help="The account's index.")
 @click.option("--recipient", required=True, help="The L1 address (0x-hex) to pay.")
@@ -361,10 +356,7 @@ def exit_(rpc_url: str, deployment: Path | None, datadir: Path | None,
 
 
 @command.command("reclaim")
-@market_options
-@datadir_option
-@password_file_option
-@dev_account_option
+@l1_signing_options
 @click.option("--message", "position", required=True, type=click.IntRange(0),
               help="The deposit's queue position (what `l2 deposit` printed).")
 def reclaim(rpc_url: str, deployment: Path | None, datadir: Path | None,

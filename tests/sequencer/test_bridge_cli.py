@@ -61,11 +61,11 @@ async def provernet(*args: str):
     return await trio.to_thread.run_sync(lambda: CliRunner().invoke(cli, list(args)))
 
 
-async def block_committed(sequencer: Sequencer, rollup: Rollup, number: int) -> None:
-    """Until block `number` is built and L1 holds it (the relayer wakes the builder for each L1
-    message it stores, so the builder may have built it already)."""
+async def block_committed(sequencer: Sequencer, number: int) -> None:
+    """Until block `number` is built and the sequencer has seen L1 take it (the relayer wakes the
+    builder for each L1 message it stores, so the builder may have built it already)."""
     with trio.fail_after(20):
-        while rollup.last_committed() < number:
+        while sequencer.committer.last_committed < number:
             if sequencer.mempool.tip_number < number:
                 await sequencer.builder.build_block()
             await trio.sleep(0.05)
@@ -100,7 +100,7 @@ async def test_deposit_withdraw_claim_rebuild(bridged):
     assert last_line(result) == (f"deposited {DEPOSIT} to L2 address {dev_address(9):#066x}: "
                                  "queue position 0")
     await message_known(0, seq)
-    await block_committed(sequencer, rollup, 1)
+    await block_committed(sequencer, 1)
     result = await provernet("l2", "tx", "--message", "0", *seq)
     assert "included in block 1 as DEPOSIT: committed" in result.output
     result = await provernet("l2", "balance", "--dev-key", "9", *seq)
@@ -110,7 +110,7 @@ async def test_deposit_withdraw_claim_rebuild(bridged):
                              "--recipient", RECIPIENT, *seq)
     assert result.exit_code == 0, result.output
     hash_ = last_line(result).split(": ")[-1]
-    await block_committed(sequencer, rollup, 2)
+    await block_committed(sequencer, 2)
     result = await provernet("l2", "tx", hash_, *seq)
     assert "claimable once its block is finalized" in result.output
     result = await provernet("l2", "claim", "--block", "2", "--position", "0",
@@ -151,8 +151,8 @@ async def test_force_withdraw_then_exit_after_the_freeze(bridged):
                              "--dev-account", str(CLAIMER), *market)
     assert result.exit_code == 0, result.output
     await message_known(1, seq)
-    await block_committed(sequencer, rollup, 1)
-    await block_committed(sequencer, rollup, 2)
+    await block_committed(sequencer, 1)
+    await block_committed(sequencer, 2)
     assert "as FORCED:" in (await provernet("l2", "tx", "--message", "0", *seq)).output
     assert "as FORCED_SKIP:" in (await provernet("l2", "tx", "--message", "1", *seq)).output
     await trio.to_thread.run_sync(finalize_next, world, rollup)
