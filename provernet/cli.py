@@ -38,7 +38,8 @@ COMMANDS = {
               "(INSECURE development keys and setup).",
     "explorer": "Serve the market explorer: blocks, draws, rollers and slashes, live from L1.",
     "keys": "The operator's Ethereum account, in an encrypted keystore.",
-    "l2": "An L2 wallet: keys, balance, transfers, transfer status.",
+    "l2": "An L2 wallet: keys, balance, transfers, deposits and withdrawals through the Bridge, "
+          "the escape hatch, a rebuild from L1.",
     "roller": "Run the roller node; stake, unstake, withdraw, pause, resume, claim; see its "
               "standing.",
     "sequencer": "The L2 sequencer: accepts transfers, builds blocks, commits them to L1.",

@@ -87,7 +87,8 @@ def _send_signed(url: str, prepare: Callable[[SequencerClient], Awaitable[Transf
 
 @click.group("l2")
 def command() -> None:
-    """An L2 wallet: keys, balance, transfers, transfer status."""
+    """An L2 wallet: keys, balance, transfers, deposits and withdrawals through the Bridge, the
+    escape hatch, a rebuild from L1."""
 
 
 @command.group("keys")
